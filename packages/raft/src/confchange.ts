@@ -1,0 +1,59 @@
+import type { ConfChange, ConfState, NodeId } from "./types.js";
+import { ConfChangeType } from "./types.js";
+
+/**
+ * Membership changes, one member at a time (Raft thesis §4.1): any majority of
+ * the old voters overlaps any majority of the new, so no joint phase is needed
+ * as long as only one change is pending at a time.
+ */
+
+/** Why a change cannot apply to a configuration, or undefined if it can. */
+export function confChangeError(conf: ConfState, change: ConfChange): string | undefined {
+  const isVoter = conf.voters.includes(change.nodeId);
+  const isLearner = conf.learners.includes(change.nodeId);
+  if (change.nodeId <= 0 || !Number.isSafeInteger(change.nodeId)) return `invalid member id ${change.nodeId}`;
+  switch (change.type) {
+    case ConfChangeType.AddNode:
+      return isVoter || isLearner ? `member ${change.nodeId} already exists` : undefined;
+    case ConfChangeType.AddLearner:
+      return isVoter || isLearner ? `member ${change.nodeId} already exists` : undefined;
+    case ConfChangeType.PromoteLearner:
+      return isLearner ? undefined : `member ${change.nodeId} is not a learner`;
+    case ConfChangeType.RemoveNode:
+      if (!isVoter && !isLearner) return `member ${change.nodeId} does not exist`;
+      return isVoter && conf.voters.length === 1 ? "cannot remove the last voter" : undefined;
+  }
+}
+
+/** The configuration after a valid change. */
+export function applyConfChange(conf: ConfState, change: ConfChange): ConfState {
+  const without = (ids: readonly NodeId[]) => ids.filter((id) => id !== change.nodeId);
+  switch (change.type) {
+    case ConfChangeType.AddNode:
+    case ConfChangeType.PromoteLearner:
+      return { voters: [...without(conf.voters), change.nodeId].sort((a, b) => a - b), learners: without(conf.learners) };
+    case ConfChangeType.AddLearner:
+      return { voters: without(conf.voters), learners: [...without(conf.learners), change.nodeId].sort((a, b) => a - b) };
+    case ConfChangeType.RemoveNode:
+      return { voters: without(conf.voters), learners: without(conf.learners) };
+  }
+}
+
+/** Layout: type (1 byte), member id (8-byte float), then the opaque context. */
+export function encodeConfChange(change: ConfChange): Uint8Array {
+  const context = change.context ?? new Uint8Array();
+  const bytes = new Uint8Array(9 + context.byteLength);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, change.type);
+  view.setFloat64(1, change.nodeId);
+  bytes.set(context, 9);
+  return bytes;
+}
+
+export function decodeConfChange(bytes: Uint8Array): ConfChange {
+  if (bytes.byteLength < 9) throw new Error("raft: conf change entry is too short");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = view.getUint8(0);
+  if (!(type in ConfChangeType)) throw new Error(`raft: unknown conf change type ${type}`);
+  return { type: type as ConfChangeType, nodeId: view.getFloat64(1), context: bytes.slice(9) };
+}

@@ -1,0 +1,845 @@
+import { invariant } from "./assert.js";
+import { applyConfChange, confChangeError, decodeConfChange, encodeConfChange } from "./confchange.js";
+import { RaftLog } from "./log.js";
+import { Progress, ProgressState } from "./progress.js";
+import { committedIndex, hasQuorum, voteResult, VoteResult } from "./quorum.js";
+import { ReadIndexRounds, type ReadRequest } from "./read-index.js";
+import type { Rng } from "./rng.js";
+import type { Storage } from "./storage.js";
+import { SnapshotUnavailableError } from "./storage.js";
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
+import { EntryType, MessageType, NONE, Role } from "./types.js";
+
+export interface RaftConfig {
+  readonly id: NodeId;
+  readonly storage: Storage;
+  /** Seeded randomness for election timeouts: a run replays from its seed. */
+  readonly rng: Rng;
+  /** Ticks without a leader before a follower campaigns (randomized in [n, 2n)). */
+  readonly electionTicks?: number;
+  /** Ticks between a leader's heartbeats; must be well below electionTicks. */
+  readonly heartbeatTicks?: number;
+  /** The state machine's applied index at start-up. */
+  readonly applied?: number;
+  /** Upper bound on the entry bytes of one append message. */
+  readonly maxSizePerMsg?: number;
+  /** Appends in flight to one follower before the leader waits for acknowledgements. */
+  readonly maxInflightMsgs?: number;
+  /** Upper bound on the entry bytes handed out to apply in one Ready. */
+  readonly maxApplyBytesPerReady?: number;
+  /** §9.6 of the Raft thesis: a partitioned node cannot disrupt the cluster when it returns. */
+  readonly preVote?: boolean;
+  /** A leader steps down when it has not heard from a quorum within an election timeout. */
+  readonly checkQuorum?: boolean;
+}
+
+/** A proposal that was not appended: no leader, a transfer in progress, or an invalid change. */
+export class ProposalDroppedError extends Error {
+  override readonly name = "ProposalDroppedError";
+}
+
+export interface ProposalPosition {
+  readonly index: number;
+  readonly term: number;
+}
+
+enum CampaignKind {
+  PreElection = "pre-election",
+  Election = "election",
+  /** Started by TimeoutNow during a leadership transfer: voters ignore their leader lease. */
+  Transfer = "transfer",
+}
+
+/** Marks a vote request sent because the leader handed over leadership. */
+const TRANSFER_CONTEXT = Uint8Array.of(0x54);
+
+/** Messages that only a leader sends and that may leave before its own disk write (thesis §10.2.1). */
+const LEADER_REPLICATION = new Set([MessageType.App, MessageType.Heartbeat, MessageType.Snap, MessageType.TimeoutNow]);
+
+/** Messages whose grant or refusal reports nothing durable. */
+const STATELESS = new Set([MessageType.PreVote, MessageType.PreVoteResp, MessageType.ReadIndexResp]);
+
+/** Messages a follower forwards to its leader; they carry no term. */
+const FORWARDED = new Set([MessageType.Prop, MessageType.ReadIndex, MessageType.TransferLeader]);
+
+type Outgoing = Partial<Message> & Pick<Message, "type" | "to">;
+
+/**
+ * One Raft peer as a pure state machine (the Raft paper and thesis, with
+ * pre-vote, check-quorum, ReadIndex, leadership transfer and single-member
+ * changes). It never touches a disk, a socket or a clock: the application
+ * feeds it ticks and messages and collects its work through {@link RaftNode}.
+ *
+ * Durability by construction: every outgoing message that reports local
+ * state (a vote, an append acknowledgement) is held back until the
+ * application has acknowledged persisting the state it reports.
+ */
+export class Raft {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NONE;
+  lead: NodeId = NONE;
+  role = Role.Follower;
+  readonly log: RaftLog;
+
+  private conf: ConfState;
+  private voters = new Set<NodeId>();
+  private readonly progress = new Map<NodeId, Progress>();
+  private readonly votes = new Map<NodeId, boolean>();
+
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly maxSizePerMsg: number;
+  private readonly maxInflightMsgs: number;
+  readonly maxApplyBytesPerReady: number;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly rng: Rng;
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  /** The member leadership is being handed to, or NONE. */
+  leadTransferee: NodeId = NONE;
+  /** Index of the latest conf change the leader appended; no other until it is applied. */
+  private pendingConfIndex = 0;
+
+  private readonly readRounds = new ReadIndexRounds();
+  /** Reads that arrived before this leader committed an entry of its term. */
+  private readsBeforeFirstCommit: ReadRequest[] = [];
+  readStates: ReadState[] = [];
+
+  /** Messages free to leave now. */
+  outbox: Message[] = [];
+  /** Messages that report state not yet durable; released by {@link RaftNode}. */
+  heldUntilPersisted: Message[] = [];
+  /** The term and vote last acknowledged as durable. */
+  persistedTerm: number;
+  persistedVote: NodeId;
+
+  constructor(config: RaftConfig) {
+    this.id = config.id;
+    invariant(this.id !== NONE && Number.isSafeInteger(this.id) && this.id > 0, "raft: member id must be a positive integer");
+    this.electionTicks = config.electionTicks ?? 10;
+    this.heartbeatTicks = config.heartbeatTicks ?? 1;
+    invariant(this.heartbeatTicks > 0 && this.electionTicks > this.heartbeatTicks, "raft: election ticks must exceed heartbeat ticks");
+    this.maxSizePerMsg = config.maxSizePerMsg ?? 1024 * 1024;
+    this.maxInflightMsgs = config.maxInflightMsgs ?? 256;
+    this.maxApplyBytesPerReady = config.maxApplyBytesPerReady ?? 64 * 1024 * 1024;
+    this.preVote = config.preVote ?? true;
+    this.checkQuorum = config.checkQuorum ?? true;
+    this.rng = config.rng;
+
+    const { hardState, confState } = config.storage.initialState();
+    this.log = new RaftLog(config.storage, config.applied ?? 0);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.persistedTerm = hardState.term;
+    this.persistedVote = hardState.vote;
+    this.conf = this.replayConfChanges(confState);
+    this.syncTracker();
+    this.becomeFollower(this.term, NONE);
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  confState(): ConfState {
+    return this.conf;
+  }
+
+  isVoter(id: NodeId = this.id): boolean {
+    return this.voters.has(id);
+  }
+
+  progressOf(id: NodeId): Progress | undefined {
+    return this.progress.get(id);
+  }
+
+  /** Nothing unpersisted: a message reporting our state may leave at once. */
+  private isDurable(): boolean {
+    const unstable = this.log.unstable();
+    return (
+      this.term === this.persistedTerm &&
+      this.vote === this.persistedVote &&
+      unstable.entries.length === 0 &&
+      unstable.snapshot === undefined
+    );
+  }
+
+  // ----------------------------------------------------------- local inputs
+
+  tick(): void {
+    if (this.role === Role.Leader) this.tickLeader();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.isVoter() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign(this.preVote ? CampaignKind.PreElection : CampaignKind.Election);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.checkQuorum && !this.quorumRecentlyActive()) {
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
+      // A transfer that did not finish within an election timeout is abandoned.
+      this.leadTransferee = NONE;
+    }
+    if (this.heartbeatElapsed >= this.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  /**
+   * The application saw the leader's process go away (its connection was
+   * reset or refused): stop trusting the leader lease and start a pre-vote
+   * now instead of waiting out the election timeout. Pre-vote and
+   * check-quorum keep this safe if the leader is in fact alive.
+   */
+  leaderLost(): void {
+    if (this.role !== Role.Follower || this.lead === NONE) return;
+    this.lead = NONE;
+    this.campaign(this.preVote ? CampaignKind.PreElection : CampaignKind.Election);
+    this.electionElapsed = 0;
+  }
+
+  propose(data: Uint8Array): ProposalPosition | undefined {
+    return this.proposeEntry({ term: 0, index: 0, type: EntryType.Normal, data });
+  }
+
+  proposeConfChange(change: ConfChange): ProposalPosition | undefined {
+    return this.proposeEntry({ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(change) });
+  }
+
+  private proposeEntry(entry: Entry): ProposalPosition | undefined {
+    if (this.role === Role.Leader) {
+      const refusal = this.refuseProposal(entry);
+      if (refusal) throw new ProposalDroppedError(`raft: proposal dropped: ${refusal}`);
+      return this.appendAsLeader(entry);
+    }
+    if (this.lead === NONE) throw new ProposalDroppedError("raft: proposal dropped: no leader");
+    this.send({ type: MessageType.Prop, to: this.lead, entries: [entry] });
+    return undefined;
+  }
+
+  /** A linearizable read; the answer arrives later as a ReadState carrying `context`. */
+  readIndex(context: Uint8Array): void {
+    if (this.role === Role.Leader) {
+      this.leaderReadIndex({ index: 0, from: this.id, context });
+    } else if (this.lead !== NONE) {
+      this.send({ type: MessageType.ReadIndex, to: this.lead, context });
+    }
+    // Without a leader the read is dropped; the caller times out and retries.
+  }
+
+  transferLeadership(transferee: NodeId): void {
+    if (this.role === Role.Leader) this.startTransfer(transferee);
+    else if (this.lead !== NONE) this.send({ type: MessageType.TransferLeader, to: this.lead, index: transferee });
+  }
+
+  /** The transport failed to deliver to `id`: stop pipelining and probe. */
+  reportUnreachable(id: NodeId): void {
+    const progress = this.progress.get(id);
+    if (this.role === Role.Leader && progress?.state === ProgressState.Replicate) progress.becomeProbe();
+  }
+
+  /** The snapshot sent to `id` was delivered (or failed). */
+  reportSnapshot(id: NodeId, delivered: boolean): void {
+    const progress = this.progress.get(id);
+    if (this.role !== Role.Leader || progress?.state !== ProgressState.Snapshot) return;
+    if (!delivered) progress.pendingSnapshot = 0;
+    progress.becomeProbe();
+    // Wait for the follower's answer (or the next heartbeat reply) before probing.
+    progress.probeSent = true;
+  }
+
+  // ------------------------------------------------------------ messages in
+
+  step(m: Message): void {
+    if (FORWARDED.has(m.type)) return this.stepForwarded(m);
+    if (m.term > this.term && !this.acceptHigherTerm(m)) return;
+    if (m.term < this.term) return this.answerStaleTerm(m);
+
+    switch (m.type) {
+      case MessageType.Vote:
+      case MessageType.PreVote:
+        return this.answerVoteRequest(m);
+    }
+    switch (this.role) {
+      case Role.Leader:
+        return this.stepLeader(m);
+      case Role.Candidate:
+      case Role.PreCandidate:
+        return this.stepCandidate(m);
+      case Role.Follower:
+        return this.stepFollower(m);
+    }
+  }
+
+  /** Handles a message from a higher term; false if it is to be ignored. */
+  private acceptHigherTerm(m: Message): boolean {
+    if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+      const forced = isTransfer(m.context);
+      const inLease = this.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTicks;
+      // §6 of the thesis: a server that heard from a leader recently ignores disruptive candidates.
+      if (inLease && !forced) return false;
+    }
+    if (m.type === MessageType.PreVote) return true;
+    // A granted pre-vote carries the candidate's future term, not a real one.
+    if (m.type === MessageType.PreVoteResp && !m.reject) return true;
+    const fromLeader = m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap;
+    this.becomeFollower(m.term, fromLeader ? m.from : NONE);
+    return true;
+  }
+
+  private answerStaleTerm(m: Message): void {
+    if ((this.checkQuorum || this.preVote) && (m.type === MessageType.App || m.type === MessageType.Heartbeat)) {
+      // A leader cut off from the cluster learns our term and steps down.
+      this.send({ type: MessageType.AppResp, to: m.from });
+    } else if (m.type === MessageType.PreVote) {
+      this.send({ type: MessageType.PreVoteResp, to: m.from, reject: true });
+    }
+  }
+
+  private answerVoteRequest(m: Message): void {
+    const isPreVote = m.type === MessageType.PreVote;
+    const responseType = isPreVote ? MessageType.PreVoteResp : MessageType.VoteResp;
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NONE && this.lead === NONE) ||
+      (isPreVote && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      if (!isPreVote) {
+        // Recorded before the reply is built, so the reply waits for it to be durable.
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+      this.send({ type: responseType, to: m.from, term: m.term });
+    } else {
+      this.send({ type: responseType, to: m.from, reject: true });
+    }
+  }
+
+  private stepForwarded(m: Message): void {
+    if (this.role !== Role.Leader) {
+      // Not the leader (any more): pass it on if we know who is.
+      if (this.lead !== NONE && this.lead !== m.from) this.send({ ...m, to: this.lead });
+      return;
+    }
+    switch (m.type) {
+      case MessageType.Prop:
+        for (const entry of m.entries) if (!this.refuseProposal(entry)) this.appendAsLeader(entry);
+        return;
+      case MessageType.ReadIndex:
+        return this.leaderReadIndex({ index: 0, from: m.from, context: m.context ?? new Uint8Array() });
+      case MessageType.TransferLeader:
+        return this.startTransfer(m.index);
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.App:
+        this.followLeader(m.from);
+        return this.handleAppend(m);
+      case MessageType.Heartbeat:
+        this.followLeader(m.from);
+        return this.handleHeartbeat(m);
+      case MessageType.Snap:
+        this.followLeader(m.from);
+        return this.handleSnapshot(m);
+      case MessageType.TimeoutNow:
+        // The leader hands over: campaign at once, skipping pre-vote.
+        if (this.isVoter()) this.campaign(CampaignKind.Transfer);
+        return;
+      case MessageType.ReadIndexResp:
+        this.readStates.push({ index: m.index, context: m.context ?? new Uint8Array() });
+        return;
+    }
+  }
+
+  private followLeader(leader: NodeId): void {
+    this.electionElapsed = 0;
+    this.lead = leader;
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case MessageType.App:
+      case MessageType.Heartbeat:
+      case MessageType.Snap:
+        // Someone won this term: follow it.
+        this.becomeFollower(m.term, m.from);
+        return this.stepFollower(m);
+      case MessageType.VoteResp:
+      case MessageType.PreVoteResp:
+        return this.countVote(m);
+    }
+  }
+
+  private countVote(m: Message): void {
+    const expected = this.role === Role.PreCandidate ? MessageType.PreVoteResp : MessageType.VoteResp;
+    if (m.type !== expected) return;
+    this.votes.set(m.from, !m.reject);
+    const result = voteResult(this.voters, this.votes);
+    if (result === VoteResult.Won) {
+      if (this.role === Role.PreCandidate) this.campaign(CampaignKind.Election);
+      else this.becomeLeader();
+    } else if (result === VoteResult.Lost) {
+      this.becomeFollower(this.term, NONE);
+    }
+  }
+
+  // --------------------------------------------------------------- follower
+
+  private handleAppend(m: Message): void {
+    if (m.index < this.log.committed) {
+      // Everything up to our commit index already matches the leader's log.
+      this.send({ type: MessageType.AppResp, to: m.from, index: this.log.committed });
+      return;
+    }
+    const lastNew = this.log.tryAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== undefined) {
+      this.send({ type: MessageType.AppResp, to: m.from, index: lastNew });
+      return;
+    }
+    // Reject with a hint: the last index whose term is at most the leader's
+    // term at m.index, so the leader can skip a whole conflicting term.
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.send({
+      type: MessageType.AppResp,
+      to: m.from,
+      index: m.index,
+      reject: true,
+      rejectHint: hint,
+      logTerm: this.log.term(hint) ?? 0,
+    });
+  }
+
+  private handleHeartbeat(m: Message): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: MessageType.HeartbeatResp, to: m.from, context: m.context });
+  }
+
+  private handleSnapshot(m: Message): void {
+    const snapshot = m.snapshot;
+    invariant(snapshot !== undefined, "raft: snapshot message without a snapshot");
+    const restored = this.restore(snapshot);
+    const index = restored ? snapshot.meta.index : this.log.committed;
+    this.send({ type: MessageType.AppResp, to: m.from, index });
+  }
+
+  /** Installs a leader's snapshot unless our log already has what it holds. */
+  private restore(snapshot: Snapshot): boolean {
+    const { index, term } = snapshot.meta;
+    if (index <= this.log.committed) return false;
+    if (this.log.matchTerm(index, term)) {
+      // Our log has the entry: just fast-forward the commit index.
+      this.log.commitTo(index);
+      return false;
+    }
+    this.log.restore(snapshot);
+    this.conf = snapshot.meta.conf;
+    this.syncTracker();
+    return true;
+  }
+
+  // ----------------------------------------------------------------- leader
+
+  private stepLeader(m: Message): void {
+    const progress = this.progress.get(m.from);
+    if (!progress) return;
+    switch (m.type) {
+      case MessageType.AppResp:
+        progress.recentActive = true;
+        return m.reject ? this.handleAppendRejected(m, progress) : this.handleAppendAccepted(m, progress);
+      case MessageType.HeartbeatResp:
+        progress.recentActive = true;
+        return this.handleHeartbeatResponse(m, progress);
+    }
+  }
+
+  private handleAppendRejected(m: Message, progress: Progress): void {
+    // The follower told us the highest index where our logs can still agree.
+    const hint = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm) : m.rejectHint;
+    if (!progress.backOff(m.index, hint)) return;
+    if (progress.state === ProgressState.Replicate) progress.becomeProbe();
+    this.sendAppend(m.from);
+  }
+
+  private handleAppendAccepted(m: Message, progress: Progress): void {
+    if (!progress.acknowledge(m.index)) {
+      // Nothing new, but a pipelined follower may have freed window room.
+      if (progress.state === ProgressState.Replicate) progress.inflights.freeUpTo(m.index);
+      return;
+    }
+    switch (progress.state) {
+      case ProgressState.Probe:
+        progress.becomeReplicate();
+        break;
+      case ProgressState.Snapshot:
+        if (progress.match >= progress.pendingSnapshot) progress.becomeProbe();
+        break;
+      case ProgressState.Replicate:
+        progress.inflights.freeUpTo(m.index);
+        break;
+    }
+    if (this.maybeCommit()) this.broadcastAppend();
+    else this.sendAppendsWhileOpen(m.from);
+    if (m.from === this.leadTransferee && progress.match === this.log.lastIndex()) {
+      this.send({ type: MessageType.TimeoutNow, to: m.from });
+    }
+  }
+
+  private handleHeartbeatResponse(m: Message, progress: Progress): void {
+    progress.probeSent = false;
+    // Lost acknowledgements must not stall a full window forever.
+    if (progress.state === ProgressState.Replicate && progress.inflights.full()) progress.inflights.freeFirst();
+    if (progress.match < this.log.lastIndex()) this.sendAppend(m.from);
+    const acks = this.readRounds.acknowledge(m.from, m.context);
+    if (acks && hasQuorum(this.voters, (id) => acks.has(id))) {
+      this.releaseReads(this.readRounds.completeRound());
+      this.startReadRound();
+    }
+  }
+
+  private refuseProposal(entry: Entry): string | undefined {
+    if (this.leadTransferee !== NONE) return `leadership is being transferred to ${this.leadTransferee}`;
+    if (entry.type !== EntryType.ConfChange) return undefined;
+    if (this.pendingConfIndex > this.log.applied) return "a membership change is already in progress";
+    if (this.log.term(this.log.committed) !== this.term) return "the leader has not yet committed an entry of its term";
+    return confChangeError(this.conf, decodeConfChange(entry.data));
+  }
+
+  private appendAsLeader(entry: Entry): ProposalPosition {
+    const position = { index: this.log.lastIndex() + 1, term: this.term };
+    this.log.append([{ ...entry, ...position }]);
+    if (entry.type === EntryType.ConfChange) this.pendingConfIndex = position.index;
+    this.broadcastAppend();
+    return position;
+  }
+
+  /** Commits what a quorum has durably stored, if it is from the current term. */
+  private maybeCommit(): boolean {
+    const hadCommittedInTerm = this.committedInCurrentTerm();
+    const index = committedIndex(this.voters, (id) => this.progress.get(id)?.match ?? 0);
+    if (!this.log.tryCommit(index, this.term)) return false;
+    if (!hadCommittedInTerm) this.releaseReadsBeforeFirstCommit();
+    return true;
+  }
+
+  private committedInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  private broadcastAppend(): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  private broadcastHeartbeat(): void {
+    const context = this.readRounds.roundContext();
+    for (const [id, progress] of this.progress) {
+      if (id === this.id) continue;
+      // Never tell a follower to commit past what it is known to hold.
+      const commit = Math.min(progress.match, this.log.committed);
+      this.send({ type: MessageType.Heartbeat, to: id, commit, context });
+    }
+  }
+
+  /** Keeps a pipelined follower's window full. */
+  private sendAppendsWhileOpen(to: NodeId): void {
+    while (this.sendAppend(to, false)) {
+      /* each call sends one more append */
+    }
+  }
+
+  /** Sends the follower its next entries (or a snapshot). False if nothing was sent. */
+  private sendAppend(to: NodeId, evenIfEmpty = true): boolean {
+    const progress = this.progress.get(to);
+    if (!progress || progress.isPaused()) return false;
+    const prevIndex = progress.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    const entries = this.log.slice(progress.next, this.log.lastIndex() + 1, this.maxSizePerMsg);
+    if (prevTerm === undefined || entries === undefined) return this.sendSnapshot(to, progress);
+    if (entries.length === 0 && !evenIfEmpty) return false;
+    this.send({ type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
+    progress.sentAppend(entries.length, prevIndex + entries.length);
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, progress: Progress): boolean {
+    // A follower we have not heard from lately would likely drop it.
+    if (!progress.recentActive) return false;
+    let snapshot: Snapshot;
+    try {
+      snapshot = this.log.snapshot();
+    } catch (error) {
+      if (error instanceof SnapshotUnavailableError) return false;
+      throw error;
+    }
+    invariant(snapshot.meta.index > 0, "raft: needed a snapshot but storage has none");
+    progress.becomeSnapshot(snapshot.meta.index);
+    this.send({ type: MessageType.Snap, to, snapshot });
+    return true;
+  }
+
+  private quorumRecentlyActive(): boolean {
+    const active = hasQuorum(this.voters, (id) => id === this.id || this.progress.get(id)?.recentActive === true);
+    for (const [id, progress] of this.progress) if (id !== this.id) progress.recentActive = false;
+    return active;
+  }
+
+  private startTransfer(transferee: NodeId): void {
+    if (transferee === this.id || !this.voters.has(transferee)) return;
+    if (this.leadTransferee === transferee) return;
+    this.leadTransferee = transferee;
+    // The transfer must finish within one election timeout.
+    this.electionElapsed = 0;
+    const progress = this.progress.get(transferee);
+    if (progress?.match === this.log.lastIndex()) this.send({ type: MessageType.TimeoutNow, to: transferee });
+    else this.sendAppend(transferee);
+  }
+
+  // ------------------------------------------------------------ read index
+
+  private leaderReadIndex(request: ReadRequest): void {
+    // §6.4: the commit index is only known to be current once this leader
+    // has committed an entry of its own term.
+    if (!this.committedInCurrentTerm()) {
+      this.readsBeforeFirstCommit.push(request);
+      return;
+    }
+    const withIndex = { ...request, index: this.log.committed };
+    if (this.voters.size === 1) return this.releaseReads([withIndex]);
+    this.readRounds.enqueue(withIndex);
+    this.startReadRound();
+  }
+
+  private startReadRound(): void {
+    const context = this.readRounds.startRound(this.id);
+    if (!context) return;
+    for (const id of this.progress.keys()) {
+      if (id === this.id) continue;
+      const progress = this.progress.get(id) as Progress;
+      this.send({ type: MessageType.Heartbeat, to: id, commit: Math.min(progress.match, this.log.committed), context });
+    }
+  }
+
+  private releaseReadsBeforeFirstCommit(): void {
+    const waiting = this.readsBeforeFirstCommit;
+    this.readsBeforeFirstCommit = [];
+    for (const request of waiting) this.leaderReadIndex(request);
+  }
+
+  private releaseReads(requests: readonly ReadRequest[]): void {
+    for (const request of requests) {
+      if (request.from === this.id) this.readStates.push({ index: request.index, context: request.context });
+      else this.send({ type: MessageType.ReadIndexResp, to: request.from, index: request.index, context: request.context });
+    }
+  }
+
+  // ------------------------------------------------------------------ roles
+
+  private campaign(kind: CampaignKind): void {
+    if (!this.canCampaign()) return;
+    if (kind === CampaignKind.PreElection) this.becomePreCandidate();
+    else this.becomeCandidate();
+    const voteType = kind === CampaignKind.PreElection ? MessageType.PreVote : MessageType.Vote;
+    const term = kind === CampaignKind.PreElection ? this.term + 1 : this.term;
+    this.votes.set(this.id, true);
+    if (voteResult(this.voters, this.votes) === VoteResult.Won) {
+      // A single voter wins outright.
+      if (kind === CampaignKind.PreElection) this.campaign(CampaignKind.Election);
+      else this.becomeLeader();
+      return;
+    }
+    const context = kind === CampaignKind.Transfer ? TRANSFER_CONTEXT : undefined;
+    for (const id of this.voters) {
+      if (id === this.id) continue;
+      this.send({ type: voteType, to: id, term, index: this.log.lastIndex(), logTerm: this.log.lastTerm(), context });
+    }
+  }
+
+  /** A voter may campaign unless a snapshot or a committed membership change awaits applying. */
+  private canCampaign(): boolean {
+    if (!this.isVoter() || this.log.unstable().snapshot) return false;
+    const unapplied = this.log.slice(this.log.applied + 1, this.log.committed + 1, Number.MAX_SAFE_INTEGER) ?? [];
+    return !unapplied.some((entry) => entry.type === EntryType.ConfChange);
+  }
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.electionTicks + this.rng.nextInt(this.electionTicks);
+    this.leadTransferee = NONE;
+    this.votes.clear();
+    this.readRounds.reset();
+    this.readsBeforeFirstCommit = [];
+    this.resetProgress();
+  }
+
+  private resetProgress(): void {
+    const next = this.log.lastIndex() + 1;
+    for (const [id, progress] of this.progress) {
+      const fresh = new Progress(next, this.maxInflightMsgs, progress.isLearner);
+      fresh.recentActive = true;
+      if (id === this.id) fresh.match = this.log.persistedIndex();
+      this.progress.set(id, fresh);
+    }
+  }
+
+  becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.role = Role.Follower;
+    this.lead = lead;
+  }
+
+  private becomePreCandidate(): void {
+    invariant(this.role !== Role.Leader, "raft: a leader cannot become a pre-candidate");
+    // Pre-vote changes neither term nor vote: losing it leaves no trace.
+    this.votes.clear();
+    this.role = Role.PreCandidate;
+    this.lead = NONE;
+  }
+
+  private becomeCandidate(): void {
+    invariant(this.role !== Role.Leader, "raft: a leader cannot become a candidate");
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = Role.Candidate;
+  }
+
+  private becomeLeader(): void {
+    invariant(this.role === Role.Candidate, "raft: only a candidate can become leader");
+    this.reset(this.term);
+    this.role = Role.Leader;
+    this.lead = this.id;
+    // Any membership change in the log may still be unapplied: wait for it.
+    this.pendingConfIndex = this.log.lastIndex();
+    // The no-op lets this leader commit, and so learn the commit index (§8).
+    this.appendAsLeader({ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array() });
+  }
+
+  // --------------------------------------------------- persistence callbacks
+
+  /** The application has durably stored the log up to (index, term) and the given term and vote. */
+  onPersisted(state: HardState, lastIndex: number, lastTerm: number): void {
+    this.persistedTerm = state.term;
+    this.persistedVote = state.vote;
+    if (lastIndex > 0) this.log.stableTo(lastIndex, lastTerm);
+    if (this.role !== Role.Leader) return;
+    const self = this.progress.get(this.id);
+    if (self?.acknowledge(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend();
+  }
+
+  /** The application has applied committed entries up to `index`, including membership changes among them. */
+  onApplied(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.type === EntryType.ConfChange) this.applyConfEntry(entry);
+    }
+    const last = entries[entries.length - 1];
+    if (last) this.log.appliedTo(last.index);
+  }
+
+  onSnapshotInstalled(snapshot: Snapshot): void {
+    this.log.stableSnapshotTo(snapshot.meta.index);
+    this.log.appliedTo(Math.max(this.log.applied, snapshot.meta.index));
+  }
+
+  private applyConfEntry(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    // An invalid change is a no-op, decided identically on every member.
+    if (confChangeError(this.conf, change)) return;
+    this.conf = applyConfChange(this.conf, change);
+    this.syncTracker();
+    if (this.role !== Role.Leader) return;
+    if (!this.voters.has(this.id)) {
+      this.becomeFollower(this.term, NONE);
+      return;
+    }
+    if (!this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
+    // The quorum may have shrunk, and new members need the log.
+    this.maybeCommit();
+    this.broadcastAppend();
+  }
+
+  /** The configuration at start-up: the snapshot's, plus changes applied since. */
+  private replayConfChanges(fromSnapshot: ConfState): ConfState {
+    let conf = fromSnapshot;
+    const from = this.log.storage.snapshot().meta.index + 1;
+    const applied = this.log.slice(from, this.log.applied + 1, Number.MAX_SAFE_INTEGER) ?? [];
+    for (const entry of applied) {
+      if (entry.type !== EntryType.ConfChange) continue;
+      const change = decodeConfChange(entry.data);
+      if (!confChangeError(conf, change)) conf = applyConfChange(conf, change);
+    }
+    return conf;
+  }
+
+  /** Makes the progress map match the configuration. */
+  private syncTracker(): void {
+    this.voters = new Set(this.conf.voters);
+    const members = new Set([...this.conf.voters, ...this.conf.learners]);
+    for (const id of this.progress.keys()) if (!members.has(id)) this.progress.delete(id);
+    for (const id of members) {
+      const isLearner = !this.voters.has(id);
+      const existing = this.progress.get(id);
+      if (existing && existing.isLearner === isLearner) continue;
+      const progress = new Progress(existing?.next ?? this.log.lastIndex() + 1, this.maxInflightMsgs, isLearner);
+      progress.match = existing?.match ?? 0;
+      progress.recentActive = true;
+      this.progress.set(id, progress);
+    }
+  }
+
+  // ------------------------------------------------------------ messages out
+
+  private send(partial: Outgoing): void {
+    invariant(partial.to !== this.id, "raft: a message to self");
+    const message: Message = {
+      from: this.id,
+      term: FORWARDED.has(partial.type) ? 0 : this.term,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      ...partial,
+    };
+    if (this.mayLeaveNow(message)) this.outbox.push(message);
+    else this.heldUntilPersisted.push(message);
+  }
+
+  /**
+   * The durability rule: a leader's replication messages and stateless
+   * pre-vote traffic leave at once; anything else waits until the state it
+   * reports is on disk.
+   */
+  private mayLeaveNow(message: Message): boolean {
+    if (this.role === Role.Leader && LEADER_REPLICATION.has(message.type)) return true;
+    return STATELESS.has(message.type) || this.isDurable();
+  }
+}
+
+function isTransfer(context: Uint8Array | undefined): boolean {
+  return context?.byteLength === 1 && context[0] === TRANSFER_CONTEXT[0];
+}
