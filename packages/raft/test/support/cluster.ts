@@ -124,6 +124,8 @@ export class Cluster {
     }
     this.checker.recordBootstrap(boot.entries);
     for (const id of founders) this.start(id);
+    // The founders apply their membership before anything else happens.
+    this.stabilize();
   }
 
   get ids(): NodeId[] {
@@ -167,13 +169,17 @@ export class Cluster {
     this.checker.onStart(id);
   }
 
-  /** Power loss: whatever the node had not persisted is gone. */
-  crash(id: NodeId): void {
+  /**
+   * Power loss: whatever the node had not persisted is gone. Unless told
+   * otherwise, its peers see the connection reset, as the server's transport
+   * reports it, and react at once.
+   */
+  crash(id: NodeId, { peersNotice = true } = {}): void {
     const sim = this.sim(id);
     if (!sim.alive) return;
     sim.raft = undefined;
     sim.pendingReady = undefined;
-    // Peers see the connection reset, as the server's transport reports it.
+    if (!peersNotice) return;
     for (const other of this.aliveIds()) {
       if (this.node(other).status().lead === id) this.node(other).leaderLost();
     }
@@ -284,10 +290,16 @@ export class Cluster {
     for (let i = 0; i < times; i++) this.node(id).tick();
   }
 
-  /** Ticks a node until it starts an election (or leads). */
+  /** Ticks a node until it starts a new (pre-)election. */
   campaign(id: NodeId): void {
     const node = this.node(id);
-    for (let i = 0; i < 100 && node.status().role === Role.Follower; i++) node.tick();
+    const before = node.status();
+    const started = () => {
+      const now = node.status();
+      if (now.role === Role.PreCandidate) return before.role !== Role.PreCandidate;
+      return now.role !== Role.Follower && now.hardState.term > before.hardState.term;
+    };
+    for (let i = 0; i < 100 && !started(); i++) node.tick();
   }
 
   leader(): NodeId | undefined {

@@ -65,6 +65,8 @@ export class InvariantChecker {
   }
 
   onReady(id: NodeId, ready: Ready): void {
+    // Observe the commit index before the entries it releases are applied.
+    this.checkNode(id);
     const node = this.cluster.node(id);
     const status = node.status();
     // A node may win and lose leadership between two readies: its replication
