@@ -86,9 +86,12 @@ export class RaftNode {
     this.raft.step(message);
   }
 
-  /** Appends (leader) or forwards (follower) a proposal; throws ProposalDroppedError when neither is possible. */
-  propose(data: Uint8Array): ProposalPosition | undefined {
-    return this.raft.propose(data);
+  /**
+   * Appends (leader) or forwards (follower) proposals, in order and with
+   * consecutive indexes; throws ProposalDroppedError when neither is possible.
+   */
+  propose(...data: Uint8Array[]): ProposalPosition | undefined {
+    return this.raft.propose(...data);
   }
 
   proposeConfChange(change: ConfChange): ProposalPosition | undefined {

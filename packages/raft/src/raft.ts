@@ -216,22 +216,30 @@ export class Raft {
     this.electionElapsed = 0;
   }
 
-  propose(data: Uint8Array): ProposalPosition | undefined {
-    return this.proposeEntry({ term: 0, index: 0, type: EntryType.Normal, data });
+  /**
+   * Proposes entries in order; they get consecutive indexes. Proposing a
+   * batch at once sends one append per follower instead of one per entry.
+   * Returns the first entry's position when this node leads.
+   */
+  propose(...data: Uint8Array[]): ProposalPosition | undefined {
+    return this.proposeEntries(data.map((bytes) => ({ term: 0, index: 0, type: EntryType.Normal, data: bytes })));
   }
 
   proposeConfChange(change: ConfChange): ProposalPosition | undefined {
-    return this.proposeEntry({ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(change) });
+    return this.proposeEntries([{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(change) }]);
   }
 
-  private proposeEntry(entry: Entry): ProposalPosition | undefined {
+  private proposeEntries(entries: Entry[]): ProposalPosition | undefined {
+    invariant(entries.length > 0, "raft: an empty proposal");
     if (this.role === Role.Leader) {
-      const refusal = this.refuseProposal(entry);
-      if (refusal) throw new ProposalDroppedError(`raft: proposal dropped: ${refusal}`);
-      return this.appendAsLeader(entry);
+      for (const entry of entries) {
+        const refusal = this.refuseProposal(entry);
+        if (refusal) throw new ProposalDroppedError(`raft: proposal dropped: ${refusal}`);
+      }
+      return this.appendAsLeader(entries);
     }
     if (this.lead === NONE) throw new ProposalDroppedError("raft: proposal dropped: no leader");
-    this.send({ type: MessageType.Prop, to: this.lead, entries: [entry] });
+    this.send({ type: MessageType.Prop, to: this.lead, entries });
     return undefined;
   }
 
@@ -340,9 +348,11 @@ export class Raft {
       return;
     }
     switch (m.type) {
-      case MessageType.Prop:
-        for (const entry of m.entries) if (!this.refuseProposal(entry)) this.appendAsLeader(entry);
+      case MessageType.Prop: {
+        const accepted = m.entries.filter((entry) => !this.refuseProposal(entry));
+        if (accepted.length > 0) this.appendAsLeader(accepted);
         return;
+      }
       case MessageType.ReadIndex:
         return this.leaderReadIndex({ index: 0, from: m.from, context: m.context ?? new Uint8Array() });
       case MessageType.TransferLeader:
@@ -524,12 +534,13 @@ export class Raft {
     return confChangeError(this.conf, decodeConfChange(entry.data));
   }
 
-  private appendAsLeader(entry: Entry): ProposalPosition {
-    const position = { index: this.log.lastIndex() + 1, term: this.term };
-    this.log.append([{ ...entry, ...position }]);
-    if (entry.type === EntryType.ConfChange) this.pendingConfIndex = position.index;
+  private appendAsLeader(entries: readonly Entry[]): ProposalPosition {
+    const first = { index: this.log.lastIndex() + 1, term: this.term };
+    const numbered = entries.map((entry, i) => ({ ...entry, index: first.index + i, term: this.term }));
+    this.log.append(numbered);
+    for (const entry of numbered) if (entry.type === EntryType.ConfChange) this.pendingConfIndex = entry.index;
     this.broadcastAppend();
-    return position;
+    return first;
   }
 
   /** Commits what a quorum has durably stored, if it is from the current term. */
@@ -735,7 +746,7 @@ export class Raft {
     // Any membership change in the log may still be unapplied: wait for it.
     this.pendingConfIndex = this.log.lastIndex();
     // The no-op lets this leader commit, and so learn the commit index (§8).
-    this.appendAsLeader({ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array() });
+    this.appendAsLeader([{ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array() }]);
   }
 
   // --------------------------------------------------- persistence callbacks

@@ -2,7 +2,7 @@
  * Randomized fault schedules through the deterministic simulator. Every step
  * checks the safety invariants; every schedule ends with a liveness check.
  *
- * RAFTKV_SIM_RUNS sets the number of schedules (RAFTKV_SOAK=1: 20,000).
+ * RAFTKV_SIM_RUNS sets the number of schedules (default 5,000; RAFTKV_SOAK=1: 20,000).
  * A failure prints fast-check's seed and path; replay it exactly with
  * RAFTKV_SIM_SEED=<seed> RAFTKV_SIM_PATH=<path>.
  */
@@ -10,7 +10,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { runSchedule, scheduleArbitrary } from "./support/schedule.js";
 
-const runs = Number(process.env.RAFTKV_SIM_RUNS ?? (process.env.RAFTKV_SOAK ? 20_000 : 400));
+const runs = Number(process.env.RAFTKV_SIM_RUNS ?? (process.env.RAFTKV_SOAK ? 20_000 : 5_000));
 const replay = process.env.RAFTKV_SIM_SEED
   ? { seed: Number(process.env.RAFTKV_SIM_SEED), path: process.env.RAFTKV_SIM_PATH }
   : {};

@@ -58,7 +58,7 @@ const faultArbitrary: fc.Arbitrary<Fault> = fc.oneof(
       change: fc.constantFrom(ConfChangeType.AddLearner, ConfChangeType.PromoteLearner, ConfChangeType.RemoveNode, ConfChangeType.AddNode),
       node: fc.nat(6),
     }),
-    weight: 2,
+    weight: 5,
   },
   { arbitrary: fc.record({ kind: fc.constant("transfer" as const), node: fc.nat(6) }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant("leader-lost" as const), node: fc.nat(6) }), weight: 1 },
