@@ -205,15 +205,16 @@ export class Raft {
 
   /**
    * The application saw the leader's process go away (its connection was
-   * reset or refused): stop trusting the leader lease and start a pre-vote
-   * now instead of waiting out the election timeout. Pre-vote and
-   * check-quorum keep this safe if the leader is in fact alive.
+   * reset or refused): stop trusting the leader lease and campaign within a
+   * few ticks instead of waiting out the election timeout. The few ticks are
+   * random so that followers noticing together do not split the vote.
+   * Pre-vote and check-quorum keep this safe if the leader is in fact alive.
    */
   leaderLost(): void {
     if (this.role !== Role.Follower || this.lead === NONE) return;
     this.lead = NONE;
-    this.campaign(this.preVote ? CampaignKind.PreElection : CampaignKind.Election);
-    this.electionElapsed = 0;
+    const spread = Math.max(1, Math.floor(this.electionTicks / 4));
+    this.electionElapsed = this.randomizedElectionTimeout - 1 - this.rng.nextInt(spread);
   }
 
   /**
