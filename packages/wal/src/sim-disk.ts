@@ -1,6 +1,7 @@
 /**
  * An in-memory disk that loses what a power failure loses. Tests and the
- * Raft simulator run the real WAL on it and call {@link SimDisk.crash}.
+ * Raft simulator run the real WAL on a {@link SimDisk.mount} of it and call
+ * {@link SimDisk.crash}.
  *
  * The model: file contents become durable on datasync; creations, renames
  * and removals become durable when their directory is synced. A crash
@@ -82,7 +83,12 @@ class Inode {
   }
 }
 
-export class SimDisk implements WalFileSystem {
+/**
+ * The disk, which outlives processes. Each process sees it through a
+ * {@link SimDisk.mount}; a crash ends every mount and every file opened
+ * through one, as a power loss ends every process.
+ */
+export class SimDisk {
   /** The namespace processes see. */
   private files = new Map<string, Inode>();
   /** The namespace a crash leaves. */
@@ -90,9 +96,11 @@ export class SimDisk implements WalFileSystem {
   private readonly dirs = new Set<string>(["/", "."]);
   private readonly rng: SeededRng;
   private readonly tornWrites: boolean;
-  /** Bumped by each crash; handles opened before it stop working. */
+  /** Bumped by each crash; mounts and files from before it stop working. */
   private generation = 0;
   private failingSyncs = 0;
+  /** Operations left before an armed crash; undefined when none is armed. */
+  private operationsUntilCrash: number | undefined;
   /** Operation counts, for tests that check how much I/O a workload takes. */
   readonly counts = { writes: 0, datasyncs: 0, dirSyncs: 0 };
 
@@ -108,55 +116,91 @@ export class SimDisk implements WalFileSystem {
     for (const inode of new Set(this.files.values())) inode.crash(this.tornWrites ? this.rng : undefined);
   }
 
+  /** How many crashes the disk has been through. */
+  get crashes(): number {
+    return this.generation;
+  }
+
+  /**
+   * Arms a crash just before the file-system operation after the next
+   * `count` ones, through any mount: the way to crash mid-save, mid-roll-over
+   * or mid-recovery. That operation and all later ones from its mount fail.
+   */
+  crashAfterOperations(count: number): void {
+    this.operationsUntilCrash = count;
+  }
+
   /** Makes the next `count` datasyncs or directory syncs fail with EIO. */
   failNextSyncs(count = 1): void {
     this.failingSyncs += count;
   }
 
-  async mkdir(dir: string): Promise<void> {
+  /** The file system as one process sees it, until the next crash. */
+  mount(): WalFileSystem {
+    const generation = this.generation;
+    const live = (): void => {
+      this.countOperation();
+      if (generation !== this.generation) throw fsError("EIO", "the disk crashed since it was mounted");
+    };
+    const guarded = <A extends unknown[], R>(op: (...args: A) => R) => async (...args: A): Promise<R> => {
+      live();
+      return op(...args);
+    };
+    return {
+      mkdir: guarded((dir: string) => this.mkdir(dir)),
+      readdir: guarded((dir: string) => this.readdir(dir)),
+      readFile: guarded((path: string) => Buffer.from(this.inode(path).contents())),
+      create: guarded((path: string) => this.handle(this.create(path), live)),
+      openExisting: guarded((path: string) => this.handle(this.inode(path), live)),
+      rename: guarded((from: string, to: string) => this.rename(from, to)),
+      unlink: guarded((path: string) => this.unlink(path)),
+      syncDir: guarded((dir: string) => this.syncDir(dir)),
+    };
+  }
+
+  private countOperation(): void {
+    if (this.operationsUntilCrash === undefined) return;
+    if (this.operationsUntilCrash-- > 0) return;
+    this.operationsUntilCrash = undefined;
+    this.crash();
+  }
+
+  private mkdir(dir: string): void {
     for (let path = dir; !this.dirs.has(path); path = dirname(path)) this.dirs.add(path);
   }
 
-  async readdir(dir: string): Promise<string[]> {
+  private readdir(dir: string): string[] {
     this.expectDir(dir);
     const files = [...this.files.keys()].filter((path) => dirname(path) === dir);
     const subdirs = [...this.dirs].filter((path) => path !== dir && dirname(path) === dir);
     return [...files, ...subdirs].map((path) => path.slice(dir.length + 1));
   }
 
-  async readFile(path: string): Promise<Buffer> {
-    return Buffer.from(this.inode(path).contents());
-  }
-
-  async create(path: string): Promise<WalFile> {
+  private create(path: string): Inode {
     this.expectDir(dirname(path));
     const existing = this.files.get(path);
     if (existing) {
       existing.change({ kind: "truncate", length: 0 });
-      return this.handle(existing);
+      return existing;
     }
     const inode = new Inode();
     this.files.set(path, inode);
-    return this.handle(inode);
+    return inode;
   }
 
-  async openExisting(path: string): Promise<WalFile> {
-    return this.handle(this.inode(path));
-  }
-
-  async rename(from: string, to: string): Promise<void> {
+  private rename(from: string, to: string): void {
     const inode = this.inode(from);
     this.expectDir(dirname(to));
     this.files.delete(from);
     this.files.set(to, inode);
   }
 
-  async unlink(path: string): Promise<void> {
+  private unlink(path: string): void {
     this.inode(path);
     this.files.delete(path);
   }
 
-  async syncDir(dir: string): Promise<void> {
+  private syncDir(dir: string): void {
     this.expectDir(dir);
     this.takeSyncFailure();
     this.counts.dirSyncs++;
@@ -166,12 +210,11 @@ export class SimDisk implements WalFileSystem {
     this.durableFiles = new Map([...durable, ...current]);
   }
 
-  private handle(inode: Inode): WalFile {
-    const generation = this.generation;
+  private handle(inode: Inode, live: () => void): WalFile {
     let open = true;
     const usable = (): void => {
       if (!open) throw fsError("EBADF", "file handle is closed");
-      if (generation !== this.generation) throw fsError("EIO", "the disk crashed since this file was opened");
+      live();
     };
     return {
       write: async (data, position) => {

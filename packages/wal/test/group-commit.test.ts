@@ -1,0 +1,79 @@
+/**
+ * Group commit on the real disk: concurrent saves share one write and one
+ * fdatasync, and none resolves before the fdatasync that covers it returns.
+ */
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { Wal, WalFailedError, SimDisk, nodeFileSystem, type WalFile, type WalFileSystem } from "../src/index.js";
+import { waitFor } from "./support/conditions.js";
+import { entry, recoveredIndexes, temporaryDir } from "./support/fixtures.js";
+
+/** The real file system, logging each write and the start and end of each fdatasync. */
+function recordingFileSystem(events: string[]): WalFileSystem {
+  const recording = (file: WalFile): WalFile => ({
+    write: async (data, position) => {
+      events.push("write");
+      await file.write(data, position);
+    },
+    datasync: async () => {
+      events.push("sync started");
+      await file.datasync();
+      events.push("sync returned");
+    },
+    truncate: (length) => file.truncate(length),
+    close: () => file.close(),
+  });
+  return {
+    ...nodeFileSystem,
+    create: async (path) => recording(await nodeFileSystem.create(path)),
+    openExisting: async (path) => recording(await nodeFileSystem.openExisting(path)),
+  };
+}
+
+test("saves made together go out in one write and one fdatasync, acknowledged after it", async () => {
+  const dir = await temporaryDir(after);
+  const events: string[] = [];
+  const wal = await Wal.open(dir, { fs: recordingFileSystem(events) });
+  events.length = 0;
+  const saves = Array.from({ length: 50 }, (_, i) => wal.save({ entries: [entry(i + 1, 1)] }).then(() => events.push(`ack ${i + 1}`)));
+  await Promise.all(saves);
+  assert.deepEqual(events.slice(0, 3), ["write", "sync started", "sync returned"]);
+  assert.equal(events.filter((event) => event.startsWith("ack")).length, 50);
+  assert.equal(events.length, 53);
+  await wal.close();
+});
+
+test("saves made while a sync is in flight share the next one", async () => {
+  const dir = await temporaryDir(after);
+  const events: string[] = [];
+  const wal = await Wal.open(dir, { fs: recordingFileSystem(events) });
+  events.length = 0;
+  const first = wal.save({ entries: [entry(1, 1)] }).then(() => events.push("ack 1"));
+  await waitFor(() => events.includes("sync started"), "the first sync to start");
+  const later = Array.from({ length: 20 }, (_, i) => wal.save({ entries: [entry(i + 2, 1)] }).then(() => events.push(`ack ${i + 2}`)));
+  await Promise.all([first, ...later]);
+  const syncs = events.filter((event) => event === "sync started").length;
+  assert.equal(syncs, 2, events.join(", "));
+  // Every acknowledgement comes after the sync that covers it has returned.
+  const secondSyncReturned = events.lastIndexOf("sync returned");
+  assert.ok(events.indexOf("ack 1") > events.indexOf("sync returned"));
+  for (let index = 2; index <= 21; index++) assert.ok(events.indexOf(`ack ${index}`) > secondSyncReturned);
+  const reopened = await Wal.open(dir);
+  assert.deepEqual(recoveredIndexes(reopened.recovered), Array.from({ length: 21 }, (_, i) => i + 1));
+  await reopened.close();
+  await wal.close();
+});
+
+test("a failed fdatasync fails its saves and every later call; reopening recovers what was synced", async () => {
+  const disk = new SimDisk();
+  const wal = await Wal.open("/wal", { fs: disk.mount() });
+  await wal.save({ entries: [entry(1, 1)] });
+  disk.failNextSyncs(1);
+  await assert.rejects(wal.save({ entries: [entry(2, 1)] }), WalFailedError);
+  await assert.rejects(wal.save({ entries: [entry(3, 1)] }), WalFailedError);
+  await assert.rejects(wal.releaseTo(1), WalFailedError);
+  disk.crash();
+  const reopened = await Wal.open("/wal", { fs: disk.mount() });
+  assert.deepEqual(recoveredIndexes(reopened.recovered), [1]);
+  await reopened.close();
+});
