@@ -220,20 +220,28 @@ export class RaftNode {
   }
 }
 
+/** A founding member: its id and what the application wants the log to say about it. */
+export interface FoundingMember {
+  readonly id: NodeId;
+  /** Opaque to raft: the server puts the member's name and URLs here. */
+  readonly context?: Uint8Array;
+}
+
 /**
  * The first log of a brand-new cluster: one committed AddNode entry per
  * founding voter, identical on every founder, so that members joining later
  * learn the whole membership from the log.
  */
-export function bootstrapLog(voters: readonly NodeId[]): { hardState: HardState; entries: Entry[] } {
-  invariant(voters.length > 0, "raft: a cluster needs at least one voter");
-  const entries = [...voters]
-    .sort((a, b) => a - b)
-    .map((nodeId, i) => ({
+export function bootstrapLog(founders: readonly (NodeId | FoundingMember)[]): { hardState: HardState; entries: Entry[] } {
+  invariant(founders.length > 0, "raft: a cluster needs at least one voter");
+  const members = founders.map((founder) => (typeof founder === "number" ? { id: founder } : founder));
+  const entries = [...members]
+    .sort((a, b) => a.id - b.id)
+    .map((member, i) => ({
       term: 1,
       index: i + 1,
       type: EntryType.ConfChange,
-      data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId }),
+      data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: member.id, context: member.context }),
     }));
   return { hardState: { term: 1, vote: 0, commit: entries.length }, entries };
 }

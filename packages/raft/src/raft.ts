@@ -196,6 +196,7 @@ export class Raft {
       }
       // A transfer that did not finish within an election timeout is abandoned.
       this.leadTransferee = NONE;
+      if (!this.isVoter()) this.handOverLeadership();
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
@@ -614,6 +615,25 @@ export class Raft {
     return active;
   }
 
+  /**
+   * A leader that removed itself leads on without a vote, so the remaining
+   * voters learn that the removal is committed, until the most caught-up
+   * voter takes over. Stepping down at once could leave them waiting for a
+   * vote from a member whose log they no longer match.
+   */
+  private handOverLeadership(): void {
+    let successor: NodeId = NONE;
+    let successorMatch = -1;
+    for (const id of this.voters) {
+      const match = this.progress.get(id)?.match ?? -1;
+      if (match > successorMatch) {
+        successor = id;
+        successorMatch = match;
+      }
+    }
+    if (successor !== NONE) this.startTransfer(successor);
+  }
+
   private startTransfer(transferee: NodeId): void {
     if (transferee === this.id || !this.voters.has(transferee)) return;
     if (this.leadTransferee === transferee) return;
@@ -783,11 +803,8 @@ export class Raft {
     this.conf = applyConfChange(this.conf, change);
     this.syncTracker();
     if (this.role !== Role.Leader) return;
-    if (!this.voters.has(this.id)) {
-      this.becomeFollower(this.term, NONE);
-      return;
-    }
     if (!this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
+    if (!this.voters.has(this.id)) this.handOverLeadership();
     // The quorum may have shrunk, and new members need the log.
     this.maybeCommit();
     this.broadcastAppend();

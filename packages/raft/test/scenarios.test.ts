@@ -187,6 +187,18 @@ describe("membership", () => {
     assert.equal(status(c, 4).role, Role.Follower);
   });
 
+  test("a leader that removes itself hands over to a caught-up voter", () => {
+    const c = cluster({ voters: 3 });
+    elect(c, 1);
+    assert.ok(c.proposeConfChange(1, { type: ConfChangeType.RemoveNode, nodeId: 1 }));
+    c.runUntil(() => [2, 3].some((id) => status(c, id).role === Role.Leader), 500, "a remaining voter leads");
+    const leader = c.leader()!;
+    assert.deepEqual(c.node(leader).confState().voters, [2, 3]);
+    c.propose(leader);
+    c.runUntil(() => [2, 3].every((id) => status(c, id).hardState.commit === status(c, leader).lastIndex), 500, "commits without 1");
+    assert.notEqual(status(c, 1).role, Role.Leader);
+  });
+
   test("only one change at a time, and only after the leader commits in its term", () => {
     const c = cluster({ voters: 3, spares: 2 });
     elect(c, 1);
