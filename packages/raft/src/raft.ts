@@ -655,7 +655,8 @@ export class Raft {
       return;
     }
     const withIndex = { ...request, index: this.log.committed };
-    if (this.voters.size === 1) return this.releaseReads([withIndex]);
+    // A sole voter needs nobody's confirmation; a leader that removed itself still does.
+    if (this.voters.size === 1 && this.isVoter()) return this.releaseReads([withIndex]);
     this.readRounds.enqueue(withIndex);
     this.startReadRound();
   }
