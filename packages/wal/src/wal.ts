@@ -8,7 +8,7 @@ import { recover, type Recovery, type SegmentInfo, type TornTail } from "./recov
 import { TEMPORARY_SUFFIX, createSegment, segmentName, segmentSeq, type ActiveSegment } from "./segment.js";
 
 export interface WalOptions {
-  /** Where the files live; the real disk unless a test passes a {@link SimDisk}. */
+  /** Where the files live: the real disk unless a test passes a `SimDisk` mount. */
   readonly fs?: WalFileSystem;
   /** A segment rolls over once it has reached this size (it ends with a whole save). */
   readonly segmentBytes?: number;
@@ -84,14 +84,13 @@ export class Wal {
     const seqs = await prepareDirectory(fs, dir);
     if (seqs.length === 0) {
       const active = await createSegment(fs, dir, 1, INITIAL_POSITION);
-      const recovered = { ...INITIAL_POSITION, entries: [], tornTail: undefined };
+      const recovered = recoveredState(INITIAL_POSITION, [], undefined);
       return new Wal(fs, dir, segmentBytes, active, [{ seq: 1, priorLastIndex: 0 }], INITIAL_POSITION, recovered);
     }
     const recovery = await recover(fs, dir, seqs);
     const active = await reopenLastSegment(fs, dir, seqs[seqs.length - 1] as number, recovery);
-    const { position, entries, tornTail } = recovery;
-    const recovered = { hardState: position.hardState, snapshot: position.snapshot, entries, tornTail };
-    return new Wal(fs, dir, segmentBytes, active, recovery.segments, position, recovered);
+    const recovered = recoveredState(recovery.position, recovery.entries, recovery.tornTail);
+    return new Wal(fs, dir, segmentBytes, active, recovery.segments, recovery.position, recovered);
   }
 
   /** Persists one ready cycle; resolves once it is durable. */
@@ -127,8 +126,9 @@ export class Wal {
     this.assertOpen();
     if (this.failure) throw this.failure;
     // Validate and encode now, so that a bad save fails alone and at once.
-    this.accepted = acceptRecords(this.accepted, records);
+    const accepted = acceptRecords(this.accepted, records);
     const bytes = encodeRecords(records);
+    this.accepted = accepted;
     return new Promise((resolve, reject) => {
       this.queue.push({ records, bytes, resolve, reject });
       this.scheduleFlush();
@@ -229,6 +229,10 @@ async function reopenLastSegment(fs: WalFileSystem, dir: string, seq: number, re
     throw error;
   }
   return { seq, file, size: recovery.activeSize };
+}
+
+function recoveredState(position: WalPosition, entries: readonly Entry[], tornTail: TornTail | undefined): RecoveredState {
+  return { hardState: position.hardState, snapshot: position.snapshot, entries, tornTail };
 }
 
 function batchRecords(batch: WalBatch): WalRecord[] {
