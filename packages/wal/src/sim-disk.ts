@@ -101,8 +101,6 @@ export class SimDisk {
   private failingSyncs = 0;
   /** Operations left before an armed crash; undefined when none is armed. */
   private operationsUntilCrash: number | undefined;
-  /** Operation counts, for tests that check how much I/O a workload takes. */
-  readonly counts = { writes: 0, datasyncs: 0, dirSyncs: 0 };
 
   constructor(options: SimDiskOptions = {}) {
     this.rng = new SeededRng(options.seed ?? 1);
@@ -142,19 +140,19 @@ export class SimDisk {
       this.countOperation();
       if (generation !== this.generation) throw fsError("EIO", "the disk crashed since it was mounted");
     };
-    const guarded = <A extends unknown[], R>(op: (...args: A) => R) => async (...args: A): Promise<R> => {
+    const whileLive = <A extends unknown[], R>(op: (...args: A) => R) => async (...args: A): Promise<R> => {
       live();
       return op(...args);
     };
     return {
-      mkdir: guarded((dir: string) => this.mkdir(dir)),
-      readdir: guarded((dir: string) => this.readdir(dir)),
-      readFile: guarded((path: string) => Buffer.from(this.inode(path).contents())),
-      create: guarded((path: string) => this.handle(this.create(path), live)),
-      openExisting: guarded((path: string) => this.handle(this.inode(path), live)),
-      rename: guarded((from: string, to: string) => this.rename(from, to)),
-      unlink: guarded((path: string) => this.unlink(path)),
-      syncDir: guarded((dir: string) => this.syncDir(dir)),
+      mkdir: whileLive((dir: string) => this.mkdir(dir)),
+      readdir: whileLive((dir: string) => this.readdir(dir)),
+      readFile: whileLive((path: string) => Buffer.from(this.inode(path).contents())),
+      create: whileLive((path: string) => this.handle(this.create(path), live)),
+      openExisting: whileLive((path: string) => this.handle(this.inode(path), live)),
+      rename: whileLive((from: string, to: string) => this.rename(from, to)),
+      unlink: whileLive((path: string) => this.unlink(path)),
+      syncDir: whileLive((dir: string) => this.syncDir(dir)),
     };
   }
 
@@ -203,7 +201,6 @@ export class SimDisk {
   private syncDir(dir: string): void {
     this.expectDir(dir);
     this.takeSyncFailure();
-    this.counts.dirSyncs++;
     const inDir = (path: string) => dirname(path) === dir;
     const durable = [...this.durableFiles].filter(([path]) => !inDir(path));
     const current = [...this.files].filter(([path]) => inDir(path));
@@ -219,13 +216,11 @@ export class SimDisk {
     return {
       write: async (data, position) => {
         usable();
-        this.counts.writes++;
         inode.change({ kind: "write", data: data.slice(), position });
       },
       datasync: async () => {
         usable();
         this.takeSyncFailure();
-        this.counts.datasyncs++;
         inode.sync();
       },
       truncate: async (length) => {
