@@ -1,1 +1,6 @@
-export {};
+export { MvccStore, type MvccStoreOptions, type SnapshotExport } from "./store.js";
+export { CompactedError, ETCD_ERRORS, MvccError, StoreUnavailableError, type MvccErrorCode } from "./errors.js";
+export { prefixRangeEnd } from "./keys.js";
+export { validateRequest } from "./validate.js";
+export { AutoCompactor, type AutoCompactionPolicy } from "./auto-compactor.js";
+export type * from "./types.js";

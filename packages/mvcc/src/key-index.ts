@@ -1,0 +1,152 @@
+import { type KeyRange, type KeyString } from "./keys.js";
+import { SortedKeys } from "./sorted-keys.js";
+
+/**
+ * One stored revision of one key: everything about it except the value, so
+ * that counts, filters, compares and keys-only reads never touch LevelDB.
+ * A tombstone (a delete) has createRevision, version and lease 0.
+ */
+export interface KeyRevision {
+  readonly main: number;
+  readonly sub: number;
+  readonly createRevision: number;
+  readonly version: number;
+  readonly lease: number;
+  readonly tombstone: boolean;
+}
+
+/** A stored revision with the key it belongs to. */
+export interface LoggedRevision {
+  readonly key: KeyString;
+  readonly revision: KeyRevision;
+}
+
+/**
+ * The in-memory index of every stored revision, rebuilt from LevelDB on open:
+ * per key its revisions in order (for reads at any revision), the keys in
+ * order (for ranges), and all revisions in revision order (for replaying
+ * events to watchers).
+ */
+export class KeyIndex {
+  private readonly histories = new Map<KeyString, KeyRevision[]>();
+  private order = new SortedKeys();
+  private log: LoggedRevision[] = [];
+  private liveKeys = 0;
+
+  /** Builds the index from stored revisions given in revision order. */
+  static build(stored: readonly LoggedRevision[]): KeyIndex {
+    const index = new KeyIndex();
+    for (const { key, revision } of stored) {
+      const history = index.histories.get(key);
+      if (history === undefined) index.histories.set(key, [revision]);
+      else history.push(revision);
+    }
+    index.log = [...stored];
+    index.order = SortedKeys.fromSorted([...index.histories.keys()].sort());
+    for (const history of index.histories.values()) {
+      if (!history[history.length - 1]!.tombstone) index.liveKeys++;
+    }
+    return index;
+  }
+
+  get liveKeyCount(): number {
+    return this.liveKeys;
+  }
+
+  get storedRevisionCount(): number {
+    return this.log.length;
+  }
+
+  /** The key's newest stored revision, tombstone or not. */
+  latest(key: KeyString): KeyRevision | undefined {
+    const history = this.histories.get(key);
+    return history?.[history.length - 1];
+  }
+
+  /** The key's live version as of `revision`, if it had one. */
+  visibleAt(key: KeyString, revision: number): KeyRevision | undefined {
+    const history = this.histories.get(key);
+    if (history === undefined) return undefined;
+    const found = history[lastAtOrBelow(history, revision)];
+    return found === undefined || found.tombstone ? undefined : found;
+  }
+
+  /** The live versions as of `revision` of the keys in `range`, in key order. */
+  *visibleInRange(range: KeyRange, revision: number): Generator<LoggedRevision> {
+    for (const key of this.order.between(range.start, range.end)) {
+      const found = this.visibleAt(key, revision);
+      if (found !== undefined) yield { key, revision: found };
+    }
+  }
+
+  /** The stored revision of the same key just before `revision`. */
+  previous(key: KeyString, revision: KeyRevision): KeyRevision | undefined {
+    const history = this.histories.get(key);
+    if (history === undefined) return undefined;
+    // A key is written at most once per main revision, so main alone finds it.
+    const at = lastAtOrBelow(history, revision.main);
+    return at > 0 ? history[at - 1] : undefined;
+  }
+
+  /** Stored revisions from main revision `start` on, in revision order. */
+  *loggedFrom(start: number): Generator<LoggedRevision> {
+    let low = 0;
+    let high = this.log.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.log[mid]!.revision.main < start) low = mid + 1;
+      else high = mid;
+    }
+    for (let i = low; i < this.log.length; i++) yield this.log[i]!;
+  }
+
+  append(key: KeyString, revision: KeyRevision): void {
+    const history = this.histories.get(key);
+    const wasLive = history !== undefined && !history[history.length - 1]!.tombstone;
+    if (history === undefined) {
+      this.histories.set(key, [revision]);
+      this.order.add(key);
+    } else {
+      history.push(revision);
+    }
+    this.log.push({ key, revision });
+    this.liveKeys += Number(!revision.tombstone) - Number(wasLive);
+  }
+
+  /**
+   * Forgets what a compaction at `atRevision` removes: per key every revision
+   * at or below it except the newest, and that one too if it is a tombstone.
+   * Returns the removed revisions, for deleting them from LevelDB.
+   */
+  compact(atRevision: number): LoggedRevision[] {
+    const removed: LoggedRevision[] = [];
+    for (const [key, history] of this.histories) {
+      const newest = lastAtOrBelow(history, atRevision);
+      if (newest < 0) continue;
+      const removedCount = history[newest]!.tombstone ? newest + 1 : newest;
+      for (const revision of history.splice(0, removedCount)) removed.push({ key, revision });
+      if (history.length === 0) {
+        this.histories.delete(key);
+        this.order.delete(key);
+      }
+    }
+    if (removed.length > 0) {
+      const gone = new Set(removed.map((entry) => entry.revision));
+      this.log = this.log.filter((entry) => !gone.has(entry.revision));
+    }
+    return removed;
+  }
+}
+
+/** The position of the newest revision whose main revision is <= `revision`, or -1. */
+function lastAtOrBelow(history: readonly KeyRevision[], revision: number): number {
+  if (history[history.length - 1]!.main <= revision) return history.length - 1;
+  let low = 0;
+  let high = history.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (history[mid]!.main <= revision) low = mid + 1;
+    else high = mid;
+  }
+  return low - 1;
+}

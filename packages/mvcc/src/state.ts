@@ -1,0 +1,86 @@
+import type { ClassicLevel } from "classic-level";
+import type { KeyIndex, KeyRevision, LoggedRevision } from "./key-index.js";
+import type { KeyString } from "./keys.js";
+import { decodeValue, encodeLease, encodeMeta, encodeRevision, leaseKey, META, revisionKey } from "./layout.js";
+import type { LeaseTable } from "./leases.js";
+import type { LeaseRecord } from "./types.js";
+
+export type Db = ClassicLevel<Uint8Array, Uint8Array>;
+
+export type BatchOp =
+  | { readonly type: "put"; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly type: "del"; readonly key: Uint8Array };
+
+/**
+ * The replicated state: the in-memory index and lease table, the counters,
+ * and the LevelDB writes of the batch being applied. Changes reach memory at
+ * once and LevelDB when the batch is written; until then the values written
+ * are served from memory, so that reads always see memory's state.
+ */
+export class MvccState {
+  revision = 1;
+  compactRevision = 0;
+  appliedIndex = 0;
+  private readonly unwritten = new Map<KeyRevision, Uint8Array>();
+  private ops: BatchOp[] = [];
+  private compactRevisionChanged = false;
+
+  constructor(
+    private readonly db: Db,
+    readonly index: KeyIndex,
+    readonly leases: LeaseTable,
+  ) {}
+
+  /** The value stored at a revision the index holds. */
+  value(revision: KeyRevision): Uint8Array {
+    const unwritten = this.unwritten.get(revision);
+    if (unwritten !== undefined) return unwritten;
+    const stored = this.db.getSync(revisionKey(revision.main, revision.sub));
+    if (stored === undefined) {
+      throw new Error(`mvcc: revision ${revision.main}.${revision.sub} is indexed but not stored`);
+    }
+    return decodeValue(stored);
+  }
+
+  writeRevision(key: Uint8Array, keyString: KeyString, revision: KeyRevision, value: Uint8Array): void {
+    this.index.append(keyString, revision);
+    this.unwritten.set(revision, value);
+    this.ops.push({ type: "put", key: revisionKey(revision.main, revision.sub), value: encodeRevision(key, revision, value) });
+  }
+
+  compact(atRevision: number): void {
+    for (const { revision } of this.index.compact(atRevision)) {
+      this.unwritten.delete(revision);
+      this.ops.push({ type: "del", key: revisionKey(revision.main, revision.sub) });
+    }
+    this.compactRevision = atRevision;
+    this.compactRevisionChanged = true;
+  }
+
+  writeLease(record: LeaseRecord): void {
+    this.leases.set(record);
+    this.ops.push({ type: "put", key: leaseKey(record.id), value: encodeLease(record.ttl, record.remainingTtl) });
+  }
+
+  deleteLease(id: number): void {
+    this.ops.push({ type: "del", key: leaseKey(id) });
+  }
+
+  /** Everything to write for the batch applied since the last call, counters included. */
+  takeBatch(): BatchOp[] {
+    const ops = this.ops;
+    ops.push({ type: "put", key: META.appliedIndex, value: encodeMeta(this.appliedIndex) });
+    ops.push({ type: "put", key: META.revision, value: encodeMeta(this.revision) });
+    if (this.compactRevisionChanged) {
+      ops.push({ type: "put", key: META.compactRevision, value: encodeMeta(this.compactRevision) });
+    }
+    this.ops = [];
+    this.compactRevisionChanged = false;
+    return ops;
+  }
+
+  /** Called once a batch is in LevelDB: its values are read from there from now on. */
+  batchWritten(): void {
+    this.unwritten.clear();
+  }
+}

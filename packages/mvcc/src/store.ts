@@ -1,0 +1,384 @@
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { ClassicLevel } from "classic-level";
+import { applyRequest, type ApplyLimits } from "./apply.js";
+import { CompactedError, MvccError, StoreUnavailableError } from "./errors.js";
+import { KeyIndex, type LoggedRevision } from "./key-index.js";
+import { fromKeyString, keyRange, rangeContains, toKeyString, type KeyRange } from "./keys.js";
+import {
+  decodeLease,
+  decodeMeta,
+  decodeRevision,
+  decodeSnapshotChunk,
+  encodeMeta,
+  encodeSnapshotChunk,
+  EMPTY,
+  LEASES,
+  META,
+  REVISIONS,
+  revisionKey,
+} from "./layout.js";
+import { LeaseTable } from "./leases.js";
+import { keyValue, readRange, resolveReadRevision } from "./read.js";
+import { MvccState, type BatchOp, type Db } from "./state.js";
+import type {
+  ApplyResult,
+  EventPage,
+  HashResult,
+  KeyRangeFilter,
+  LeaseDetails,
+  LeaseRecord,
+  LogEntry,
+  RangeRequest,
+  RangeResponse,
+  Request,
+  StoreStatus,
+  WatchEvent,
+} from "./types.js";
+import { validateRequest } from "./validate.js";
+
+export interface MvccStoreOptions {
+  /** Floor of granted lease TTLs, in seconds. etcd's is 1.5 election timeouts rounded up: 2 with its defaults. */
+  readonly minLeaseTtl?: number;
+  /** etcd's --max-txn-ops. */
+  readonly maxTxnOps?: number;
+  /**
+   * fsync every batch. Off by default, like etcd's backend: the applied index
+   * is written in the same batch as the data, so whatever a crash loses is
+   * applied again from the raft log.
+   */
+  readonly sync?: boolean;
+}
+
+/** A consistent copy of the whole store, as the snapshot package ships it. */
+export interface SnapshotExport {
+  readonly appliedIndex: number;
+  readonly revision: number;
+  readonly compactRevision: number;
+  /** Self-describing chunks of LevelDB entries; reading them all (or stopping early) releases the LevelDB snapshot. */
+  readonly chunks: AsyncIterable<Uint8Array>;
+}
+
+const DEFAULTS = { minLeaseTtl: 2, maxTxnOps: 128, sync: false } as const;
+const ALL_KEYS: KeyRange = { start: "", end: undefined };
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+
+/**
+ * The MVCC state machine with etcd v3 semantics over LevelDB.
+ *
+ * Writes come only through apply, in raft log order, one batch at a time:
+ * a batch is applied to memory at once and then written to LevelDB as one
+ * atomic write with the applied index. Reads are synchronous and see memory,
+ * which is always a consistent state (a batch applies between two reads,
+ * never during one).
+ */
+export class MvccStore {
+  private writeQueue: Promise<unknown> = Promise.resolve();
+  private unavailable: StoreUnavailableError | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Db,
+    private state: MvccState,
+    private readonly limits: ApplyLimits,
+    private readonly sync: boolean,
+  ) {}
+
+  static async open(location: string, options: MvccStoreOptions = {}): Promise<MvccStore> {
+    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: "view", valueEncoding: "view" });
+    await db.open();
+    try {
+      const state = await loadState(db);
+      const limits = {
+        maxTxnOps: options.maxTxnOps ?? DEFAULTS.maxTxnOps,
+        minLeaseTtl: options.minLeaseTtl ?? DEFAULTS.minLeaseTtl,
+      };
+      return new MvccStore(db, state, limits, options.sync ?? DEFAULTS.sync);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
+  /** The raft index of the last entry applied; entries at or below it are ignored. */
+  get appliedIndex(): number {
+    return this.state.appliedIndex;
+  }
+
+  get revision(): number {
+    return this.state.revision;
+  }
+
+  get compactRevision(): number {
+    return this.state.compactRevision;
+  }
+
+  /** Applies one committed entry; see applyBatch. */
+  async apply<R extends Request>(index: number, request: R): Promise<ApplyResult<R>> {
+    const [result] = await this.applyBatch([{ index, request }]);
+    // applyBatch answers each entry with the result of that entry's own request.
+    return result as ApplyResult<R>;
+  }
+
+  /**
+   * Applies committed entries in order and writes them in one LevelDB batch.
+   * Resolves once they are written, with one result per entry; a rejected
+   * request is a result, not an exception. Rejects only when the store
+   * cannot go on (see StoreUnavailableError).
+   */
+  applyBatch(entries: readonly LogEntry[]): Promise<ApplyResult[]> {
+    return this.enqueue(async () => {
+      this.assertAvailable();
+      const appliedBefore = this.state.appliedIndex;
+      const results = entries.map((entry) => this.applyEntry(entry));
+      if (this.state.appliedIndex !== appliedBefore) await this.write(this.state.takeBatch());
+      return results;
+    });
+  }
+
+  /** A serializable read at the store's current state. Throws MvccError as etcd would answer. */
+  range(request: RangeRequest): RangeResponse {
+    this.assertAvailable();
+    validateRequest({ op: "range", ...request }, this.limits.maxTxnOps);
+    return readRange(this.state, request, this.state.revision);
+  }
+
+  /**
+   * Stored events from `startRevision` on, oldest first, for a watcher to catch
+   * up before it takes live events from apply results. A page holds about
+   * `limit` events and never splits a revision. Below the compacted revision
+   * the history is gone: CompactedError carries the revision to report.
+   */
+  eventsSince(startRevision: number, filter?: KeyRangeFilter, limit = 1000): EventPage {
+    this.assertAvailable();
+    const { index, compactRevision, revision } = this.state;
+    if (startRevision < compactRevision) throw new CompactedError(compactRevision);
+    const range = filter === undefined ? ALL_KEYS : keyRange(filter.key, filter.rangeEnd);
+    const events: WatchEvent[] = [];
+    let lastRevision = 0;
+    for (const logged of index.loggedFrom(startRevision)) {
+      const { main } = logged.revision;
+      if (events.length >= limit && main !== lastRevision) return { events, nextRevision: main, caughtUp: false };
+      if (!rangeContains(range, logged.key)) continue;
+      events.push(this.eventOf(logged));
+      lastRevision = main;
+    }
+    return { events, nextRevision: Math.max(startRevision, revision + 1), caughtUp: true };
+  }
+
+  /** A lease with its attached keys, or undefined when there is no such lease. */
+  lease(id: number): LeaseDetails | undefined {
+    this.assertAvailable();
+    const record = this.state.leases.get(id);
+    if (record === undefined) return undefined;
+    return { ...record, keys: this.state.leases.keysOf(id).map(fromKeyString) };
+  }
+
+  /** Every lease in id order, with its last checkpointed remaining TTL: what a new leader restores its timers from. */
+  leases(): LeaseRecord[] {
+    this.assertAvailable();
+    return this.state.leases.all();
+  }
+
+  /**
+   * etcd's HashKV: a CRC-32 of every stored revision up to `revision` (0: the
+   * current one), in revision order. Replicas that applied the same log have
+   * the same hash.
+   */
+  async hash(revision = 0): Promise<HashResult> {
+    await this.quiesce();
+    const { revision: current, compactRevision } = this.state;
+    const upTo = resolveReadRevision(revision, current, compactRevision);
+    let hash = 0;
+    await this.withSnapshot(async (snapshot) => {
+      for await (const [key, value] of this.db.iterator({ gte: REVISIONS.gte, lt: revisionKey(upTo + 1, 0), snapshot })) {
+        hash = crc32(value, crc32(key, hash));
+      }
+    });
+    return { hash, revision: current, compactRevision };
+  }
+
+  async status(): Promise<StoreStatus> {
+    this.assertAvailable();
+    const { revision, compactRevision, appliedIndex, index, leases } = this.state;
+    return {
+      revision,
+      compactRevision,
+      appliedIndex,
+      dbSize: await directorySize(this.db.location),
+      keyCount: index.liveKeyCount,
+      storedRevisions: index.storedRevisionCount,
+      leaseCount: leases.size,
+    };
+  }
+
+  /**
+   * A point-in-time copy of the whole store, taken between two batches. Later
+   * applies do not disturb it: the chunks come from a LevelDB snapshot.
+   */
+  async exportSnapshot(): Promise<SnapshotExport> {
+    await this.quiesce();
+    const { appliedIndex, revision, compactRevision } = this.state;
+    const snapshot = this.db.snapshot();
+    return { appliedIndex, revision, compactRevision, chunks: this.snapshotChunks(snapshot) };
+  }
+
+  /**
+   * Replaces the whole state with an exported one. While it runs the store
+   * serves nothing; a crash in the middle leaves a marker that makes open
+   * refuse the half-written store, so the caller imports again.
+   */
+  importSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    return this.enqueue(async () => {
+      this.assertAvailable();
+      this.unavailable = new StoreUnavailableError("restoring a snapshot");
+      try {
+        await this.db.clear();
+        await this.db.put(META.importing, encodeMeta(true));
+        for await (const chunk of chunks) {
+          const entries = decodeSnapshotChunk(chunk);
+          const ops: BatchOp[] = [];
+          for (let i = 0; i + 1 < entries.length; i += 2) ops.push({ type: "put", key: entries[i]!, value: entries[i + 1]! });
+          await this.db.batch(ops);
+        }
+        await this.db.del(META.importing);
+        this.state = await loadState(this.db);
+        this.unavailable = undefined;
+      } catch (error) {
+        this.unavailable = new StoreUnavailableError("a snapshot import failed; import again", { cause: error });
+        throw error;
+      }
+    });
+  }
+
+  /** Waits for the batch being written, then closes LevelDB. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.drain();
+    this.unavailable = new StoreUnavailableError("closed");
+    await this.db.close();
+  }
+
+  private applyEntry(entry: LogEntry): ApplyResult {
+    const { index, request } = entry;
+    if (index <= this.state.appliedIndex) return { status: "ignored", index, reason: "alreadyApplied" };
+    try {
+      if (request === undefined) return { status: "ignored", index, reason: "noRequest" };
+      const { response, events } = applyRequest(this.state, index, request, this.limits);
+      return { status: "applied", index, response, events };
+    } catch (error) {
+      if (error instanceof MvccError) return { status: "rejected", index, error };
+      // A bug, not a rejection: memory may hold half a request, so stop serving.
+      this.unavailable = new StoreUnavailableError("apply failed unexpectedly; reopen the store", { cause: error });
+      throw error;
+    } finally {
+      this.state.appliedIndex = index;
+    }
+  }
+
+  private async write(ops: BatchOp[]): Promise<void> {
+    try {
+      await this.db.batch(ops, { sync: this.sync });
+    } catch (error) {
+      // Memory is now ahead of disk; only reopening (which reloads from disk) is safe.
+      this.unavailable = new StoreUnavailableError("a LevelDB write failed; reopen the store", { cause: error });
+      throw this.unavailable;
+    }
+    this.state.batchWritten();
+  }
+
+  private eventOf(logged: LoggedRevision): WatchEvent {
+    const { key, revision } = logged;
+    const previous = this.state.index.previous(key, revision);
+    const prevKv =
+      previous === undefined || previous.tombstone
+        ? undefined
+        : keyValue({ key, revision: previous }, this.state.value(previous));
+    const type = revision.tombstone ? "DELETE" : "PUT";
+    const kv = keyValue(logged, revision.tombstone ? EMPTY : this.state.value(revision));
+    return prevKv === undefined ? { type, kv } : { type, kv, prevKv };
+  }
+
+  private async *snapshotChunks(snapshot: ReturnType<Db["snapshot"]>): AsyncGenerator<Uint8Array> {
+    try {
+      let entries: Uint8Array[] = [];
+      let bytes = 0;
+      for await (const [key, value] of this.db.iterator({ snapshot })) {
+        entries.push(key, value);
+        bytes += key.byteLength + value.byteLength;
+        if (bytes >= SNAPSHOT_CHUNK_BYTES) {
+          yield encodeSnapshotChunk(entries);
+          entries = [];
+          bytes = 0;
+        }
+      }
+      if (entries.length > 0) yield encodeSnapshotChunk(entries);
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  private async withSnapshot<T>(read: (snapshot: ReturnType<Db["snapshot"]>) => Promise<T>): Promise<T> {
+    const snapshot = this.db.snapshot();
+    try {
+      return await read(snapshot);
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  /** Runs writers one at a time, in call order. */
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writeQueue.then(work);
+    this.writeQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves when no batch is being written, so that memory and LevelDB agree, and the store can serve. */
+  private async quiesce(): Promise<void> {
+    await this.drain();
+    this.assertAvailable();
+  }
+
+  private async drain(): Promise<void> {
+    for (let queue = this.writeQueue; ; queue = this.writeQueue) {
+      await queue;
+      if (queue === this.writeQueue) return;
+    }
+  }
+
+  private assertAvailable(): void {
+    if (this.unavailable !== undefined) throw this.unavailable;
+  }
+}
+
+/** Reads the whole state from LevelDB: counters, leases, and the index of every stored revision. */
+async function loadState(db: Db): Promise<MvccState> {
+  if ((await db.get(META.importing)) !== undefined) {
+    throw new StoreUnavailableError("an interrupted snapshot import left the store incomplete; import again");
+  }
+  const stored: LoggedRevision[] = [];
+  for await (const [key, value] of db.iterator(REVISIONS)) {
+    const decoded = decodeRevision(key, value);
+    stored.push({ key: toKeyString(decoded.key), revision: decoded.revision });
+  }
+  const index = KeyIndex.build(stored);
+  const leases = new LeaseTable();
+  for await (const [key, value] of db.iterator(LEASES)) leases.set(decodeLease(key, value));
+  const state = new MvccState(db, index, leases);
+  state.revision = Math.max(1, decodeMeta(await db.get(META.revision)));
+  state.compactRevision = decodeMeta(await db.get(META.compactRevision));
+  state.appliedIndex = decodeMeta(await db.get(META.appliedIndex));
+  for (const { key, revision } of index.visibleInRange(ALL_KEYS, state.revision)) {
+    leases.move(key, 0, revision.lease);
+  }
+  return state;
+}
+
+async function directorySize(location: string): Promise<number> {
+  const names = await readdir(location);
+  const sizes = await Promise.all(names.map(async (name) => (await stat(join(location, name))).size));
+  return sizes.reduce((total, size) => total + size, 0);
+}

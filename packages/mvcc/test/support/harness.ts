@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MvccStore, type MvccError, type MvccStoreOptions } from "../../src/index.js";
+import type { ApplyResult, KeyValue, Request, ResponseTo, WatchEvent } from "../../src/types.js";
+
+export const bytes = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text));
+export const text = (value: Uint8Array): string => Buffer.from(value).toString();
+
+/** A store in a fresh temp directory, fed requests as consecutive raft entries. */
+export class Harness {
+  private nextIndex = 1;
+
+  private constructor(
+    public store: MvccStore,
+    readonly dir: string,
+    private readonly options: MvccStoreOptions,
+  ) {}
+
+  static async open(options: MvccStoreOptions = {}): Promise<Harness> {
+    const dir = await mkdtemp(join(tmpdir(), "mvcc-test-"));
+    return new Harness(await MvccStore.open(dir, options), dir, options);
+  }
+
+  apply<R extends Request>(request: R): Promise<ApplyResult<R>> {
+    return this.store.apply(this.nextIndex++, request);
+  }
+
+  /** Applies a request that must succeed; returns its response and events. */
+  async ok<R extends Request>(request: R): Promise<ResponseTo<R> & { events: WatchEvent[] }> {
+    const result = await this.apply(request);
+    assert.equal(result.status, "applied", result.status === "rejected" ? result.error.message : result.status);
+    return { ...result.response, events: result.events };
+  }
+
+  /** Applies a request that must be rejected; returns the error. */
+  async rejected(request: Request): Promise<MvccError> {
+    const result = await this.apply(request);
+    assert.equal(result.status, "rejected");
+    return result.error;
+  }
+
+  async put(key: string, value = "v", lease = 0): Promise<number> {
+    return (await this.ok({ op: "put", key: bytes(key), value: bytes(value), lease })).revision;
+  }
+
+  async reopen(): Promise<void> {
+    await this.store.close();
+    this.store = await MvccStore.open(this.dir, this.options);
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A KeyValue as plain text fields, for readable assertions. */
+export function kvText(kv: KeyValue): { key: string; value: string; create: number; mod: number; version: number; lease: number } {
+  return {
+    key: text(kv.key),
+    value: text(kv.value),
+    create: kv.createRevision,
+    mod: kv.modRevision,
+    version: kv.version,
+    lease: kv.lease,
+  };
+}
+
+export const keysOf = (kvs: readonly KeyValue[]): string[] => kvs.map((kv) => text(kv.key));
