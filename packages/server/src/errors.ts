@@ -1,0 +1,99 @@
+/**
+ * Errors as typed objects: one table of etcd's messages (the strings clients
+ * match on), each with its gRPC code and the HTTP status etcd's JSON gateway
+ * gives it. One fastify error handler turns them into replies.
+ */
+
+/** gRPC status codes, as etcd's gateway reports them in `code`. */
+export enum GrpcCode {
+  InvalidArgument = 3,
+  DeadlineExceeded = 4,
+  NotFound = 5,
+  AlreadyExists = 6,
+  ResourceExhausted = 8,
+  FailedPrecondition = 9,
+  OutOfRange = 11,
+  Unimplemented = 12,
+  Internal = 13,
+  Unavailable = 14,
+  DataLoss = 15,
+}
+
+const HTTP_STATUS: Record<GrpcCode, number> = {
+  [GrpcCode.InvalidArgument]: 400,
+  [GrpcCode.DeadlineExceeded]: 504,
+  [GrpcCode.NotFound]: 404,
+  [GrpcCode.AlreadyExists]: 409,
+  [GrpcCode.ResourceExhausted]: 429,
+  [GrpcCode.FailedPrecondition]: 400,
+  [GrpcCode.OutOfRange]: 400,
+  [GrpcCode.Unimplemented]: 501,
+  [GrpcCode.Internal]: 500,
+  [GrpcCode.Unavailable]: 503,
+  [GrpcCode.DataLoss]: 500,
+};
+
+/** etcd's error strings, by the name we use for them. */
+export const ETCD_ERRORS = {
+  emptyKey: [GrpcCode.InvalidArgument, "etcdserver: key is not provided"],
+  keyNotFound: [GrpcCode.InvalidArgument, "etcdserver: key not found"],
+  valueProvided: [GrpcCode.InvalidArgument, "etcdserver: value is provided"],
+  leaseProvided: [GrpcCode.InvalidArgument, "etcdserver: lease is provided"],
+  tooManyOps: [GrpcCode.InvalidArgument, "etcdserver: too many operations in txn request"],
+  duplicateKey: [GrpcCode.InvalidArgument, "etcdserver: duplicate key given in txn request"],
+  compacted: [GrpcCode.OutOfRange, "etcdserver: mvcc: required revision has been compacted"],
+  futureRevision: [GrpcCode.OutOfRange, "etcdserver: mvcc: required revision is a future revision"],
+  leaseNotFound: [GrpcCode.NotFound, "etcdserver: requested lease not found"],
+  leaseExists: [GrpcCode.FailedPrecondition, "etcdserver: lease already exists"],
+  leaseTtlTooLarge: [GrpcCode.OutOfRange, "etcdserver: lease TTL is too large"],
+  memberExists: [GrpcCode.FailedPrecondition, "etcdserver: member ID already exist"],
+  peerUrlExists: [GrpcCode.FailedPrecondition, "etcdserver: Peer URLs already exists"],
+  memberNotFound: [GrpcCode.NotFound, "etcdserver: member not found"],
+  memberNotLearner: [GrpcCode.FailedPrecondition, "etcdserver: can only promote a learner member"],
+  learnerNotReady: [GrpcCode.FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader"],
+  notEnoughStartedMembers: [GrpcCode.FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members"],
+  badLeaderTransferee: [GrpcCode.FailedPrecondition, "etcdserver: bad leader transferee"],
+  noLeader: [GrpcCode.Unavailable, "etcdserver: no leader"],
+  notLeader: [GrpcCode.FailedPrecondition, "etcdserver: not leader"],
+  leaderChanged: [GrpcCode.Unavailable, "etcdserver: leader changed"],
+  timeout: [GrpcCode.Unavailable, "etcdserver: request timed out"],
+  stopped: [GrpcCode.Unavailable, "etcdserver: server stopped"],
+  requestTooLarge: [GrpcCode.InvalidArgument, "etcdserver: request is too large"],
+  tooManyRequests: [GrpcCode.ResourceExhausted, "etcdserver: too many requests"],
+  corrupt: [GrpcCode.DataLoss, "etcdserver: corrupt cluster"],
+  requestInProgress: [GrpcCode.FailedPrecondition, "raftkv: a request with this id is already in progress"],
+  electionNotLeader: [GrpcCode.FailedPrecondition, "election: not leader"],
+  electionNoLeader: [GrpcCode.NotFound, "election: no leader"],
+} as const satisfies Record<string, readonly [GrpcCode, string]>;
+
+export type EtcdErrorName = keyof typeof ETCD_ERRORS;
+
+export class RaftkvError extends Error {
+  override readonly name = "RaftkvError";
+
+  constructor(
+    readonly grpcCode: GrpcCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  get httpStatus(): number {
+    return HTTP_STATUS[this.grpcCode];
+  }
+
+  /** The body etcd's JSON gateway sends for an error. */
+  toJSON(): { error: string; code: number; message: string } {
+    return { error: this.message, code: this.grpcCode, message: this.message };
+  }
+}
+
+export function etcdError(name: EtcdErrorName): RaftkvError {
+  const [code, message] = ETCD_ERRORS[name];
+  return new RaftkvError(code, message);
+}
+
+/** A malformed request: a clear message naming what is wrong. */
+export function invalidArgument(message: string): RaftkvError {
+  return new RaftkvError(GrpcCode.InvalidArgument, message);
+}

@@ -1,0 +1,65 @@
+/**
+ * The HTTP server: one fastify instance, one encapsulated plugin per API
+ * (etcd v3 gateway, native /v1, health and metrics), one error handler that
+ * turns typed errors into etcd-style replies.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
+import type { Metrics } from "../metrics.js";
+
+/** etcd refuses requests above 1.5 MiB; the body limit sits above it so the refusal is etcd's. */
+export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+
+export function createApp(metrics: Metrics): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 4 * MAX_REQUEST_BYTES, forceCloseConnections: true });
+  app.addHook("onRequest", async (request) => {
+    const length = Number(request.headers["content-length"] ?? 0);
+    if (length > MAX_REQUEST_BYTES) throw etcdError("requestTooLarge");
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.httpSeconds.observe(
+      { method: request.method, route: request.routeOptions.url ?? "unknown", status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.setErrorHandler((error: FastifyError | RaftkvError, _request, reply) => {
+    const typed = toRaftkvError(error);
+    void reply.status(typed.httpStatus).type("application/json").send(JSON.stringify(typed.toJSON()));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new RaftkvError(GrpcCode.Unimplemented, `Not Found: ${request.method} ${request.url}`);
+    void reply.status(404).type("application/json").send(JSON.stringify(error.toJSON()));
+  });
+  return app;
+}
+
+function toRaftkvError(error: FastifyError | RaftkvError): RaftkvError {
+  if (error instanceof RaftkvError) return error;
+  if (error.validation) return invalidArgument(`invalid request: ${error.message}`);
+  if (error.statusCode === 413) return etcdError("requestTooLarge");
+  if (error.statusCode !== undefined && error.statusCode < 500) return invalidArgument(error.message);
+  return new RaftkvError(GrpcCode.Internal, error.message);
+}
+
+/**
+ * Within a plugin: read every body as JSON whatever its content type, as
+ * etcd's gateway does (curl -d sends a form type).
+ */
+export function parseAnyBodyAsJson(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === "") return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(invalidArgument(`invalid JSON body: ${(error as Error).message}`), undefined);
+    }
+  });
+}
+
+/** Within a plugin: hand every body over as raw bytes. */
+export function parseAnyBodyAsBytes(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+}

@@ -1,0 +1,40 @@
+/**
+ * Health, readiness, liveness, version and metrics: what load balancers,
+ * orchestrators and Prometheus poll.
+ */
+import type { FastifyInstance } from "fastify";
+import type { Metrics } from "../metrics.js";
+
+export interface HealthSource {
+  /** Why this member cannot serve, or undefined when it can. */
+  unhealthyReason(): string | undefined;
+  /** Whether the member has caught up enough to serve linearizable requests. */
+  isReady(): boolean;
+}
+
+export const VERSION = { etcdserver: "3.4.0", etcdcluster: "3.4.0", raftkv: "0.1.0" } as const;
+
+const HEALTH_REPLY = {
+  200: { type: "object", properties: { health: { type: "string" }, reason: { type: "string" } } },
+  503: { type: "object", properties: { health: { type: "string" }, reason: { type: "string" } } },
+};
+
+export function healthPlugin(source: HealthSource, metrics: Metrics) {
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get("/health", { schema: { response: HEALTH_REPLY } }, async (_request, reply) => {
+      const reason = source.unhealthyReason();
+      return reply.status(reason ? 503 : 200).send({ health: String(!reason), reason: reason ?? "" });
+    });
+    app.get("/readyz", { schema: { response: { 200: { type: "string" }, 503: { type: "string" } } } }, async (_request, reply) => {
+      const ready = source.isReady() && !source.unhealthyReason();
+      return reply.status(ready ? 200 : 503).type("text/plain").send(ready ? "ok" : "not ready");
+    });
+    app.get("/livez", { schema: { response: { 200: { type: "string" } } } }, async (_request, reply) =>
+      reply.type("text/plain").send("ok"),
+    );
+    app.get("/version", { schema: { response: { 200: { type: "object", additionalProperties: { type: "string" } } } } }, async () => VERSION);
+    app.get("/metrics", { schema: { response: { 200: { type: "string" } } } }, async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The member's request API, in etcd v3's terms (camelCase, bytes as
+ * Uint8Array, int64 as number). The HTTP plugins translate JSON to and from
+ * these types; the service behind it proposes writes through Raft and serves
+ * reads from the MVCC store. Errors are thrown as RaftkvError with etcd's
+ * messages.
+ */
+
+export interface ResponseHeader {
+  readonly clusterId: number;
+  readonly memberId: number;
+  /** The store's revision when the request was served. */
+  readonly revision: number;
+  readonly raftTerm: number;
+}
+
+export interface KeyValue {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  readonly lease: number;
+}
+
+export type SortOrder = "NONE" | "ASCEND" | "DESCEND";
+export type SortTarget = "KEY" | "VERSION" | "CREATE" | "MOD" | "VALUE";
+
+export interface RangeRequest {
+  readonly key: Uint8Array;
+  /** Empty: the key alone. One zero byte: every key from `key` on. Else [key, rangeEnd). */
+  readonly rangeEnd: Uint8Array;
+  readonly limit: number;
+  /** 0: the current revision. */
+  readonly revision: number;
+  readonly sortOrder: SortOrder;
+  readonly sortTarget: SortTarget;
+  /** Served from local state without a ReadIndex round: may be stale. */
+  readonly serializable: boolean;
+  readonly keysOnly: boolean;
+  readonly countOnly: boolean;
+  readonly minModRevision: number;
+  readonly maxModRevision: number;
+  readonly minCreateRevision: number;
+  readonly maxCreateRevision: number;
+}
+
+export interface RangeResponse {
+  readonly header: ResponseHeader;
+  readonly kvs: readonly KeyValue[];
+  readonly more: boolean;
+  readonly count: number;
+}
+
+export interface PutRequest {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly lease: number;
+  readonly prevKv: boolean;
+  readonly ignoreValue: boolean;
+  readonly ignoreLease: boolean;
+}
+
+export interface PutResponse {
+  readonly header: ResponseHeader;
+  readonly prevKv?: KeyValue;
+}
+
+export interface DeleteRangeRequest {
+  readonly key: Uint8Array;
+  readonly rangeEnd: Uint8Array;
+  readonly prevKv: boolean;
+}
+
+export interface DeleteRangeResponse {
+  readonly header: ResponseHeader;
+  readonly deleted: number;
+  readonly prevKvs: readonly KeyValue[];
+}
+
+export type CompareResult = "EQUAL" | "GREATER" | "LESS" | "NOT_EQUAL";
+export type CompareTarget = "VERSION" | "CREATE" | "MOD" | "VALUE" | "LEASE";
+
+export interface Compare {
+  readonly result: CompareResult;
+  readonly target: CompareTarget;
+  readonly key: Uint8Array;
+  readonly rangeEnd: Uint8Array;
+  /** The operand for the target: a number for VERSION/CREATE/MOD/LEASE, bytes for VALUE. */
+  readonly operand: number | Uint8Array;
+}
+
+export type RequestOp =
+  | { readonly range: RangeRequest }
+  | { readonly put: PutRequest }
+  | { readonly deleteRange: DeleteRangeRequest }
+  | { readonly txn: TxnRequest };
+
+export type ResponseOp =
+  | { readonly range: RangeResponse }
+  | { readonly put: PutResponse }
+  | { readonly deleteRange: DeleteRangeResponse }
+  | { readonly txn: TxnResponse };
+
+export interface TxnRequest {
+  readonly compare: readonly Compare[];
+  readonly success: readonly RequestOp[];
+  readonly failure: readonly RequestOp[];
+}
+
+export interface TxnResponse {
+  readonly header: ResponseHeader;
+  readonly succeeded: boolean;
+  readonly responses: readonly ResponseOp[];
+}
+
+export interface Event {
+  readonly type: "PUT" | "DELETE";
+  readonly kv: KeyValue;
+  readonly prevKv?: KeyValue;
+}
+
+export interface LeaseGrantResponse {
+  readonly header: ResponseHeader;
+  readonly id: number;
+  readonly ttl: number;
+}
+
+export interface LeaseTimeToLiveResponse {
+  readonly header: ResponseHeader;
+  readonly id: number;
+  /** Seconds left; -1 when the lease does not exist (etcd's convention). */
+  readonly ttl: number;
+  readonly grantedTtl: number;
+  readonly keys: readonly Uint8Array[];
+}
+
+export interface WatchRequest {
+  readonly key: Uint8Array;
+  readonly rangeEnd: Uint8Array;
+  /** 0: from the next change on. */
+  readonly startRevision: number;
+  readonly prevKv: boolean;
+  readonly noPut: boolean;
+  readonly noDelete: boolean;
+  readonly progressNotify: boolean;
+}
+
+/** What a watch delivers, in revision order. */
+export type WatchUpdate =
+  | { readonly kind: "events"; readonly header: ResponseHeader; readonly events: readonly Event[] }
+  /** Nothing changed for a while: the store is at `header.revision`. */
+  | { readonly kind: "progress"; readonly header: ResponseHeader }
+  /** The start revision was compacted: the watch ends; re-list from a current revision. */
+  | { readonly kind: "compacted"; readonly header: ResponseHeader; readonly compactRevision: number };
+
+export interface Watch {
+  /** Ends the watch; no update is delivered after it returns. */
+  cancel(): void;
+}
+
+export interface MemberInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+  readonly isLearner: boolean;
+}
+
+export interface MemberStatus {
+  readonly header: ResponseHeader;
+  readonly version: string;
+  readonly dbSize: number;
+  readonly leader: number;
+  readonly raftIndex: number;
+  readonly raftTerm: number;
+  readonly raftAppliedIndex: number;
+  readonly isLearner: boolean;
+  readonly errors: readonly string[];
+}
+
+/** Every write may carry a client-chosen request id: a retry with the same id applies once. */
+export interface WriteOptions {
+  readonly requestId?: string;
+}
+
+export interface KvApi {
+  range(request: RangeRequest): Promise<RangeResponse>;
+  put(request: PutRequest, options?: WriteOptions): Promise<PutResponse>;
+  deleteRange(request: DeleteRangeRequest, options?: WriteOptions): Promise<DeleteRangeResponse>;
+  txn(request: TxnRequest, options?: WriteOptions): Promise<TxnResponse>;
+  compact(revision: number): Promise<{ header: ResponseHeader }>;
+
+  leaseGrant(ttl: number, id: number, options?: WriteOptions): Promise<LeaseGrantResponse>;
+  leaseRevoke(id: number): Promise<{ header: ResponseHeader }>;
+  /** Renews a lease; resolves with its TTL, or throws leaseNotFound. */
+  leaseKeepAlive(id: number): Promise<LeaseGrantResponse>;
+  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResponse>;
+  leaseLeases(): Promise<{ header: ResponseHeader; leases: readonly number[] }>;
+
+  /** Starts a watch; `deliver` is called in order; the first call may carry history. */
+  watch(request: WatchRequest, deliver: (update: WatchUpdate) => void): Promise<Watch>;
+
+  memberList(): Promise<{ header: ResponseHeader; members: readonly MemberInfo[] }>;
+  memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<{ header: ResponseHeader; member: MemberInfo; members: readonly MemberInfo[] }>;
+  memberRemove(id: number): Promise<{ header: ResponseHeader; members: readonly MemberInfo[] }>;
+  memberUpdate(id: number, peerUrls: readonly string[]): Promise<{ header: ResponseHeader; members: readonly MemberInfo[] }>;
+  memberPromote(id: number): Promise<{ header: ResponseHeader; members: readonly MemberInfo[] }>;
+
+  status(): Promise<MemberStatus>;
+  /** etcd's HashKV: a hash of the keys and values up to `revision` (0: current). */
+  hashKv(revision: number): Promise<{ header: ResponseHeader; hash: number; compactRevision: number }>;
+  /** Hands leadership to `target`; resolves once it leads. Only the leader may be asked. */
+  moveLeader(target: number): Promise<{ header: ResponseHeader }>;
+  /** A header for replies that carry nothing else. */
+  header(): ResponseHeader;
+}

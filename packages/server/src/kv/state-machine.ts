@@ -1,0 +1,127 @@
+/**
+ * The apply step: committed entries become one MVCC batch; their results
+ * settle the callers waiting on this member, their events go to watchers,
+ * membership changes update the member registry, and lease changes move the
+ * lease deadlines.
+ */
+import { MvccStore, type ApplyResult, type LogEntry, type Request } from "@raftkv/mvcc";
+import { ConfChangeType, EntryType, decodeConfChange, type Entry } from "@raftkv/raft";
+import type { Logger } from "pino";
+import { decodeCommand, type CommandEnvelope } from "../commands.js";
+import { RaftkvError } from "../errors.js";
+import { decodeAttributes, type MemberRegistry } from "../members.js";
+import type { ProposalTracker } from "../proposals.js";
+import { LeaseKeeper, type LeaseProposer } from "./lease-keeper.js";
+import { WatchHub } from "./watch-hub.js";
+
+/** What the log carries besides membership changes. */
+export type Command =
+  | { readonly kind: "store"; readonly request: Request }
+  /** A member announces the client URLs it serves on (etcd's "publish"). */
+  | { readonly kind: "publish"; readonly memberId: number; readonly clientUrls: readonly string[] }
+  | { readonly kind: "update-member"; readonly memberId: number; readonly peerUrls: readonly string[] };
+
+export interface StateMachineOptions {
+  readonly registry: MemberRegistry;
+  readonly tracker: ProposalTracker;
+  readonly logger: Logger;
+  readonly leaseProposer: LeaseProposer;
+}
+
+interface Decoded {
+  readonly entry: Entry;
+  readonly envelope?: CommandEnvelope<Command>;
+}
+
+export class KvStateMachine {
+  readonly watchHub = new WatchHub();
+  readonly leases: LeaseKeeper;
+
+  private constructor(
+    readonly store: MvccStore,
+    private readonly options: StateMachineOptions,
+  ) {
+    this.leases = new LeaseKeeper(options.leaseProposer);
+  }
+
+  static async open(dir: string, options: StateMachineOptions): Promise<KvStateMachine> {
+    const store = await MvccStore.open(dir);
+    const machine = new KvStateMachine(store, options);
+    machine.leases.resume(store.leases());
+    return machine;
+  }
+
+  get appliedIndex(): number {
+    return this.store.appliedIndex;
+  }
+
+  async apply(entries: readonly Entry[]): Promise<void> {
+    const decoded = entries.map((entry) => this.decode(entry));
+    const results = await this.store.applyBatch(decoded.map(toLogEntry));
+    for (let i = 0; i < decoded.length; i++) {
+      const item = decoded[i] as Decoded;
+      await this.afterApply(item, results[i] as ApplyResult);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  private decode(entry: Entry): Decoded {
+    if (entry.type !== EntryType.Normal || entry.data.byteLength === 0) return { entry };
+    return { entry, envelope: decodeCommand<Command>(entry.data) };
+  }
+
+  private async afterApply(item: Decoded, result: ApplyResult): Promise<void> {
+    if (item.entry.type === EntryType.ConfChange) return this.applyMembership(item.entry);
+    const envelope = item.envelope;
+    if (!envelope) return;
+    const { command, requestId } = envelope;
+    if (command.kind === "publish") {
+      await this.options.registry.update(command.memberId, { clientUrls: command.clientUrls });
+      return this.options.tracker.resolve(requestId, undefined);
+    }
+    if (command.kind === "update-member") {
+      await this.options.registry.update(command.memberId, { peerUrls: command.peerUrls });
+      return this.options.tracker.resolve(requestId, undefined);
+    }
+    if (result.status === "rejected") {
+      this.options.tracker.reject(requestId, new RaftkvError(result.error.grpcCode, result.error.message));
+      return;
+    }
+    if (result.status !== "applied") return;
+    this.trackLeases(command.request, result);
+    this.watchHub.publish(result.events, result.response.revision);
+    this.options.tracker.resolve(requestId, result.response);
+  }
+
+  private trackLeases(request: Request, result: Extract<ApplyResult, { status: "applied" }>): void {
+    const response = result.response;
+    if (request.op === "leaseGrant" && response.op === "leaseGrant") this.leases.extend(response.id, response.ttl);
+    else if (request.op === "leaseRevoke") this.leases.forget(request.id);
+    else if (request.op === "leaseCheckpoint") {
+      for (const checkpoint of request.checkpoints) this.leases.extend(checkpoint.id, checkpoint.remainingTtl);
+    }
+  }
+
+  private async applyMembership(entry: Entry): Promise<void> {
+    const change = decodeConfChange(entry.data);
+    const registry = this.options.registry;
+    switch (change.type) {
+      case ConfChangeType.AddNode:
+      case ConfChangeType.AddLearner:
+        return registry.add(change.nodeId, decodeAttributes(change.context), change.type === ConfChangeType.AddLearner);
+      case ConfChangeType.PromoteLearner:
+        return registry.promote(change.nodeId);
+      case ConfChangeType.RemoveNode:
+        this.options.logger.info({ removed: change.nodeId }, "member removed from the cluster");
+        return registry.remove(change.nodeId);
+    }
+  }
+}
+
+function toLogEntry(item: Decoded): LogEntry {
+  const command = item.envelope?.command;
+  return command?.kind === "store" ? { index: item.entry.index, request: command.request } : { index: item.entry.index };
+}

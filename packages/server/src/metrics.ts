@@ -1,0 +1,63 @@
+/**
+ * Prometheus metrics (prom-client), one registry per node so that several
+ * nodes in one process (as in tests) keep their own figures.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface RaftGauges {
+  term(): number;
+  isLeader(): boolean;
+  commitIndex(): number;
+  appliedIndex(): number;
+}
+
+const DISK_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly proposals = new Counter({ name: "raftkv_proposals_total", help: "Entries proposed by this member", registers: [this.registry] });
+  readonly proposalsFailed = new Counter({
+    name: "raftkv_proposals_failed_total",
+    help: "Proposals refused (no leader, transfer in progress)",
+    registers: [this.registry],
+  });
+  readonly leaderChanges = new Counter({ name: "raftkv_leader_changes_total", help: "Leader changes seen by this member", registers: [this.registry] });
+  readonly walFsyncSeconds = new Histogram({
+    name: "raftkv_wal_fsync_duration_seconds",
+    help: "Time to write and fdatasync one Ready to the WAL",
+    buckets: DISK_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly applySeconds = new Histogram({
+    name: "raftkv_apply_duration_seconds",
+    help: "Time to apply one batch of committed entries to the state machine",
+    buckets: DISK_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly httpSeconds = new Histogram({
+    name: "raftkv_http_request_duration_seconds",
+    help: "HTTP request latency by route and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  constructor(raft: RaftGauges) {
+    collectDefaultMetrics({ register: this.registry, prefix: "raftkv_process_" });
+    this.gauge("raftkv_term", "Current Raft term", () => raft.term());
+    this.gauge("raftkv_is_leader", "1 if this member leads", () => (raft.isLeader() ? 1 : 0));
+    this.gauge("raftkv_commit_index", "Highest log index known committed", () => raft.commitIndex());
+    this.gauge("raftkv_applied_index", "Highest log index applied to the state machine", () => raft.appliedIndex());
+  }
+
+  private gauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * A raftkv member: WAL, MVCC store, Raft loop, peer transport and the HTTP
+ * APIs, started and stopped as one.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { EMPTY_HARD_STATE, MemoryStorage, bootstrapLog, type Entry, type HardState, type NodeId, type SnapshotMeta } from "@raftkv/raft";
+import { Transport, isPeerDown } from "@raftkv/transport";
+import { Wal } from "@raftkv/wal";
+import type { Logger } from "pino";
+import { TICK_MS, clusterIdOf, memberIdOf, parseUrl, type NodeConfig } from "./config.js";
+import { createApp } from "./http/app.js";
+import { etcdGatewayPlugin } from "./http/etcd-gateway.js";
+import { healthPlugin } from "./http/health.js";
+import { nativePlugin } from "./http/native.js";
+import { KvService } from "./kv/service.js";
+import { KvStateMachine } from "./kv/state-machine.js";
+import { createLogger } from "./logger.js";
+import { MemberRegistry, encodeAttributes, type Member } from "./members.js";
+import { Metrics } from "./metrics.js";
+import { ProposalTracker } from "./proposals.js";
+import { RaftHost } from "./raft-host.js";
+
+export interface StartOptions {
+  /** A logger to use instead of the default (pino, pretty on a terminal). */
+  readonly logger?: Logger;
+}
+
+export interface RaftkvNode {
+  readonly name: string;
+  readonly memberId: number;
+  readonly clusterId: number;
+  /** The client URLs the HTTP server listens on, with the ports actually bound. */
+  readonly clientUrls: readonly string[];
+  /**
+   * Stops the member. With `transferLeadership` (the SIGTERM path), a leader
+   * first hands leadership to the most caught-up voter.
+   */
+  stop(options?: { transferLeadership?: boolean }): Promise<void>;
+}
+
+const REQUEST_TIMEOUT_MS = 7_000;
+const LEASE_TICK_MS = 250;
+
+interface DurableLog {
+  readonly hardState: HardState;
+  readonly entries: readonly Entry[];
+  readonly snapshot: SnapshotMeta | undefined;
+}
+
+export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RaftkvNode> {
+  await mkdir(config.dataDir, { recursive: true });
+  const peerUrl = config.initialAdvertisePeerUrls[0] ?? config.listenPeerUrls[0] ?? "";
+  const memberId = memberIdOf(peerUrl, config.initialClusterToken);
+  const clusterId = clusterIdOf(config.initialClusterToken);
+  let host: RaftHost | undefined;
+  const logger =
+    options.logger ?? createLogger(config.logLevel, { member: config.name, term: () => host?.status().hardState.term ?? 0 });
+
+  const wal = await Wal.open(join(config.dataDir, "wal"));
+  const registry = await MemberRegistry.load(config.dataDir);
+  const storage = await restoreLog(wal, registry, config);
+  const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS);
+  let service: KvService | undefined;
+  const stateMachine = await KvStateMachine.open(join(config.dataDir, "kv"), {
+    registry,
+    tracker,
+    logger,
+    leaseProposer: {
+      revoke: async (id) => service?.leaseRevoke(id),
+      checkpoint: async (checkpoints) => service?.leaseCheckpoint(checkpoints),
+    },
+  });
+  const metrics = new Metrics({
+    term: () => host?.status().hardState.term ?? 0,
+    isLeader: () => host?.isLeader ?? false,
+    commitIndex: () => host?.status().hardState.commit ?? 0,
+    appliedIndex: () => stateMachine.appliedIndex,
+  });
+
+  const transport = new Transport({
+    clusterId,
+    memberId,
+    listen: parseUrl(config.listenPeerUrls[0] ?? peerUrl),
+    peers: peerAddresses(registry.list()),
+    logger,
+    onMessages: (messages) => host?.receive(messages),
+    onPeerUnreachable: (peer, failure) => (isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer)),
+  });
+  registry.onChange((members) => syncPeers(transport, members, memberId));
+
+  host = new RaftHost({
+    id: memberId,
+    wal,
+    storage,
+    applier: stateMachine,
+    network: transport,
+    logger,
+    metrics,
+    tickMs: TICK_MS,
+    heartbeatTicks: Math.round(config.heartbeatIntervalMs / TICK_MS),
+    electionTicks: Math.round(config.electionTimeoutMs / TICK_MS),
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
+  const raft = host;
+  service = new KvService({
+    host: raft,
+    stateMachine,
+    tracker,
+    registry,
+    clusterId,
+    memberId,
+    clusterToken: config.initialClusterToken,
+    logger,
+  });
+  const kv = service;
+  raft.onLeaderChange((leader) => {
+    if (leader === memberId) kv.onLeadership();
+  });
+  const leaseTicker = setInterval(() => kv.tickLeases(), LEASE_TICK_MS);
+
+  const app = createApp(metrics);
+  await app.register(healthPlugin(kv, metrics));
+  await app.register(etcdGatewayPlugin(kv));
+  await app.register(nativePlugin(kv));
+
+  await transport.start();
+  raft.start();
+  const clientUrls: string[] = [];
+  for (const url of config.listenClientUrls) {
+    const { host: hostname, port } = parseUrl(url);
+    await app.listen({ host: hostname, port });
+    clientUrls.push(url);
+  }
+  kv.publishClientUrls(config.advertiseClientUrls);
+  logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
+
+  return {
+    name: config.name,
+    memberId,
+    clusterId,
+    clientUrls,
+    async stop({ transferLeadership = false } = {}) {
+      if (transferLeadership) await kv.handOffLeadership();
+      clearInterval(leaseTicker);
+      await app.close();
+      await raft.stop();
+      tracker.rejectAll(new Error("raftkv: member stopped"));
+      await transport.stop();
+      await stateMachine.close();
+      await wal.close();
+      logger.info("raftkv member stopped");
+      logger.flush();
+    },
+  };
+}
+
+/**
+ * Rebuilds the in-memory log from the WAL. A brand-new founding member
+ * writes the founding log first; a member joining an existing cluster starts
+ * empty and learns everything from the leader.
+ */
+async function restoreLog(wal: Wal, registry: MemberRegistry, config: NodeConfig): Promise<MemoryStorage> {
+  const recovered = wal.recovered;
+  const fresh = recovered.hardState.term === 0 && recovered.entries.length === 0 && !recovered.snapshot;
+  const state = fresh ? await foundOrJoin(wal, registry, config) : recovered;
+  const storage = new MemoryStorage();
+  if (state.snapshot) storage.applySnapshot({ meta: state.snapshot, data: new Uint8Array() });
+  storage.append(state.entries);
+  storage.setHardState(state.hardState);
+  return storage;
+}
+
+async function foundOrJoin(wal: Wal, registry: MemberRegistry, config: NodeConfig): Promise<DurableLog> {
+  const founders = [...config.initialCluster].map(([name, url]) => ({
+    id: memberIdOf(url, config.initialClusterToken),
+    attributes: { name, peerUrls: [url], clientUrls: [] as string[] },
+  }));
+  // Until the log says otherwise, these are the peers to talk to.
+  for (const founder of founders) await registry.add(founder.id, founder.attributes, false);
+  if (config.initialClusterState !== "new") return { hardState: EMPTY_HARD_STATE, entries: [], snapshot: undefined };
+  const log = bootstrapLog(founders.map((founder) => ({ id: founder.id, context: encodeAttributes(founder.attributes) })));
+  await wal.save({ entries: log.entries, hardState: log.hardState });
+  return { ...log, snapshot: undefined };
+}
+
+function peerAddresses(members: readonly Member[]): Map<NodeId, { host: string; port: number }> {
+  const addresses = new Map<NodeId, { host: string; port: number }>();
+  for (const member of members) {
+    const url = member.peerUrls[0];
+    if (url) addresses.set(member.id, parseUrl(url));
+  }
+  return addresses;
+}
+
+function syncPeers(transport: Transport, members: readonly Member[], self: NodeId): void {
+  const wanted = peerAddresses(members.filter((member) => member.id !== self));
+  const known = transport.stats().peers;
+  for (const [id, address] of wanted) transport.addPeer(id, address);
+  for (const id of known.keys()) if (!wanted.has(id)) transport.removePeer(id);
+}

@@ -1,0 +1,57 @@
+/**
+ * Callers waiting for their writes: every member applies every entry, so the
+ * member that took a request settles it when the entry carrying its request
+ * id is applied locally, wherever the leader was.
+ */
+import { etcdError } from "./errors.js";
+
+interface Waiter {
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class ProposalTracker {
+  private readonly waiters = new Map<string, Waiter>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  get pending(): number {
+    return this.waiters.size;
+  }
+
+  /** Registers interest in a request id before it is proposed. */
+  wait<T>(requestId: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(requestId);
+        reject(etcdError("timeout"));
+      }, this.timeoutMs);
+      this.waiters.set(requestId, { resolve: resolve as (result: unknown) => void, reject, timer });
+    });
+  }
+
+  isWaiting(requestId: string): boolean {
+    return this.waiters.has(requestId);
+  }
+
+  resolve(requestId: string, result: unknown): void {
+    this.take(requestId)?.resolve(result);
+  }
+
+  reject(requestId: string, error: Error): void {
+    this.take(requestId)?.reject(error);
+  }
+
+  rejectAll(error: Error): void {
+    for (const id of [...this.waiters.keys()]) this.reject(id, error);
+  }
+
+  private take(requestId: string): Waiter | undefined {
+    const waiter = this.waiters.get(requestId);
+    if (!waiter) return undefined;
+    clearTimeout(waiter.timer);
+    this.waiters.delete(requestId);
+    return waiter;
+  }
+}

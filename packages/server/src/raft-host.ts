@@ -1,0 +1,337 @@
+/**
+ * The application loop around the pure Raft core: it owns the clock (ticks),
+ * the disk (WAL), the network (peer transport) and hands committed entries to
+ * the state machine. Per Ready: send, persist (one WAL write and fsync), apply,
+ * serve reads, advance. Messages in a Ready may leave before its disk write:
+ * the core holds back anything that reports unpersisted state.
+ */
+import { randomInt } from "node:crypto";
+import {
+  MemoryStorage,
+  ProposalDroppedError,
+  RaftNode,
+  Role,
+  SeededRng,
+  type ConfChange,
+  type Entry,
+  type Message,
+  type NodeId,
+  type ProposalPosition,
+  type Ready,
+  type Status,
+} from "@raftkv/raft";
+import type { Wal } from "@raftkv/wal";
+import type { Logger } from "pino";
+import { etcdError } from "./errors.js";
+import type { Metrics } from "./metrics.js";
+
+/** What the host needs from the peer network. */
+export interface PeerNetwork {
+  send(messages: readonly Message[]): void;
+}
+
+/** Applies committed entries, in order, durably recording the last applied index. */
+export interface EntryApplier {
+  readonly appliedIndex: number;
+  apply(entries: readonly Entry[]): Promise<void>;
+}
+
+export interface RaftHostOptions {
+  readonly id: NodeId;
+  readonly wal: Wal;
+  readonly storage: MemoryStorage;
+  readonly applier: EntryApplier;
+  readonly network: PeerNetwork;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly tickMs: number;
+  readonly heartbeatTicks: number;
+  readonly electionTicks: number;
+  /** Reads and proposals give up after this long. */
+  readonly requestTimeoutMs: number;
+}
+
+interface ReadWaiter {
+  readonly resolve: (index: number) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface ReadBatch {
+  readonly context: string;
+  readonly waiters: ReadWaiter[];
+}
+
+/** Followers may lag this far behind in applying before writes are refused (etcd's limit). */
+const MAX_APPLY_LAG = 5_000;
+
+export class RaftHost {
+  readonly node: RaftNode;
+  private readonly options: RaftHostOptions;
+  private ticker: NodeJS.Timeout | undefined;
+  private looping = false;
+  private loopAgain = false;
+  private stopped = false;
+  private failure: Error | undefined;
+  /** Reads waiting for the next ReadIndex request, and those already asked. */
+  private readsToAsk: ReadWaiter[] = [];
+  private readonly readsAsked = new Map<string, ReadBatch>();
+  private readSequence = 0;
+  /** Readers waiting until the applied index reaches theirs. */
+  private appliedWaiters: { index: number; resolve: () => void }[] = [];
+  private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
+  private lastLeader = 0;
+
+  constructor(options: RaftHostOptions) {
+    this.options = options;
+    this.node = new RaftNode({
+      id: options.id,
+      storage: options.storage,
+      // Randomness only spreads election timeouts; each process seeds its own.
+      rng: new SeededRng(randomInt(0x7fffffff)),
+      applied: options.applier.appliedIndex,
+      heartbeatTicks: options.heartbeatTicks,
+      electionTicks: options.electionTicks,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+    });
+  }
+
+  start(): void {
+    this.ticker = setInterval(() => this.tick(), this.options.tickMs);
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    const stopped = etcdError("stopped");
+    for (const batch of this.readsAsked.values()) for (const waiter of batch.waiters) waiter.reject(stopped);
+    for (const waiter of this.readsToAsk) waiter.reject(stopped);
+    this.readsAsked.clear();
+    this.readsToAsk = [];
+    await this.whenIdle();
+  }
+
+  status(): Status {
+    return this.node.status();
+  }
+
+  get requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs;
+  }
+
+  get electionTimeoutMs(): number {
+    return this.options.electionTicks * this.options.tickMs;
+  }
+
+  get leader(): NodeId {
+    return this.node.status().lead;
+  }
+
+  get isLeader(): boolean {
+    return this.node.status().role === Role.Leader;
+  }
+
+  onLeaderChange(listener: (leader: NodeId, term: number) => void): () => void {
+    this.leaderListeners.add(listener);
+    return () => this.leaderListeners.delete(listener);
+  }
+
+  // ------------------------------------------------------------ inputs
+
+  /** Messages from peers. */
+  receive(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    for (const message of messages) {
+      if (message.to === this.options.id) this.node.step(message);
+    }
+    this.kick();
+  }
+
+  /** The transport saw a peer's process go away (connection reset or refused). */
+  peerLost(id: NodeId): void {
+    if (id === this.leader && id !== this.options.id) {
+      this.options.logger.info({ peer: id }, "connection to the leader was lost: campaigning early");
+      this.node.leaderLost();
+      this.kick();
+    }
+  }
+
+  peerUnreachable(id: NodeId): void {
+    this.node.reportUnreachable(id);
+  }
+
+  /**
+   * Proposes encoded commands. Resolves with the first entry's position on
+   * the leader, or undefined when forwarded to the leader.
+   */
+  propose(data: readonly Uint8Array[]): ProposalPosition | undefined {
+    this.assertRunning();
+    const status = this.node.status();
+    if (status.hardState.commit - status.applied > MAX_APPLY_LAG) throw etcdError("tooManyRequests");
+    try {
+      const position = this.node.propose(...data);
+      this.options.metrics.proposals.inc(data.length);
+      this.kick();
+      return position;
+    } catch (error) {
+      if (error instanceof ProposalDroppedError) {
+        this.options.metrics.proposalsFailed.inc(data.length);
+        throw status.lead === 0 ? etcdError("noLeader") : etcdError("leaderChanged");
+      }
+      throw error;
+    }
+  }
+
+  proposeConfChange(change: ConfChange): void {
+    this.assertRunning();
+    try {
+      this.node.proposeConfChange(change);
+      this.kick();
+    } catch (error) {
+      if (error instanceof ProposalDroppedError) throw etcdError("notEnoughStartedMembers");
+      throw error;
+    }
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.node.transferLeadership(to);
+    this.kick();
+  }
+
+  /**
+   * A linearizable read barrier: resolves once this node has applied every
+   * write committed before the call. Reads arriving together share one
+   * ReadIndex request, and the core shares one heartbeat round among requests.
+   */
+  readBarrier(): Promise<void> {
+    this.assertRunning();
+    return new Promise<number>((resolve, reject) => {
+      this.readsToAsk.push({ resolve, reject });
+      if (this.readsToAsk.length === 1) queueMicrotask(() => this.askReadIndex());
+    }).then((index) => this.waitApplied(index));
+  }
+
+  private askReadIndex(): void {
+    const waiters = this.readsToAsk;
+    this.readsToAsk = [];
+    if (waiters.length === 0 || this.stopped) return;
+    const context = `${this.options.id}:${++this.readSequence}`;
+    const batch = { context, waiters };
+    this.readsAsked.set(context, batch);
+    this.sendReadIndex(batch, Date.now() + this.options.requestTimeoutMs);
+  }
+
+  /** Asks for a read index, and asks again each election timeout until answered or out of time. */
+  private sendReadIndex(batch: ReadBatch, deadline: number): void {
+    if (!this.readsAsked.has(batch.context)) return;
+    if (Date.now() >= deadline) {
+      this.readsAsked.delete(batch.context);
+      const error = etcdError(this.leader === 0 ? "noLeader" : "timeout");
+      for (const waiter of batch.waiters) waiter.reject(error);
+      return;
+    }
+    this.node.readIndex(new TextEncoder().encode(batch.context));
+    this.kick();
+    const retryMs = this.options.electionTicks * this.options.tickMs;
+    setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - Date.now())).unref();
+  }
+
+  /** Resolves once the state machine has applied `index`. */
+  waitApplied(index: number): Promise<void> {
+    if (this.options.applier.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  // ------------------------------------------------------------ the loop
+
+  private tick(): void {
+    this.node.tick();
+    this.kick();
+  }
+
+  /** Runs the loop unless it is already running; then it runs once more. */
+  private kick(): void {
+    if (this.looping) {
+      this.loopAgain = true;
+      return;
+    }
+    if (this.stopped && !this.node.hasReady()) return;
+    this.looping = true;
+    void this.loop().finally(() => {
+      this.looping = false;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.loopAgain = false;
+        while (this.node.hasReady() && !this.failure) await this.handleReady(this.node.ready());
+      } while (this.loopAgain && !this.failure);
+    } catch (error) {
+      // A failed disk write leaves this node unable to keep its promises: stop taking part.
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      this.options.logger.fatal({ err: this.failure }, "raft loop failed; the node stops serving");
+      this.stopped = true;
+      if (this.ticker) clearInterval(this.ticker);
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    this.options.network.send(ready.messages);
+    if (ready.softState) this.noteSoftState(ready.softState.lead);
+    if (ready.entries.length > 0 || ready.hardState || ready.snapshot) await this.persist(ready);
+    if (ready.committedEntries.length > 0) await this.applyEntries(ready.committedEntries);
+    for (const state of ready.readStates) this.answerReads(new TextDecoder().decode(state.context), state.index);
+    this.node.advance();
+  }
+
+  private async persist(ready: Ready): Promise<void> {
+    const started = performance.now();
+    await this.options.wal.save({
+      ...(ready.snapshot ? { snapshot: ready.snapshot.meta } : {}),
+      ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
+      ...(ready.hardState ? { hardState: ready.hardState } : {}),
+    });
+    this.options.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000);
+    const storage = this.options.storage;
+    if (ready.snapshot) storage.applySnapshot(ready.snapshot);
+    storage.append(ready.entries);
+    if (ready.hardState) storage.setHardState(ready.hardState);
+  }
+
+  private async applyEntries(entries: readonly Entry[]): Promise<void> {
+    const started = performance.now();
+    await this.options.applier.apply(entries);
+    this.options.metrics.applySeconds.observe((performance.now() - started) / 1000);
+    const applied = this.options.applier.appliedIndex;
+    const ready = this.appliedWaiters.filter((waiter) => waiter.index <= applied);
+    this.appliedWaiters = this.appliedWaiters.filter((waiter) => waiter.index > applied);
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  private answerReads(context: string, index: number): void {
+    const batch = this.readsAsked.get(context);
+    if (!batch) return;
+    this.readsAsked.delete(context);
+    for (const waiter of batch.waiters) waiter.resolve(index);
+  }
+
+  private noteSoftState(leader: NodeId): void {
+    if (leader === this.lastLeader) return;
+    const term = this.node.status().hardState.term;
+    this.lastLeader = leader;
+    this.options.metrics.leaderChanges.inc();
+    this.options.logger.info({ leader, term }, leader === 0 ? "no leader" : "leader elected");
+    for (const listener of this.leaderListeners) listener(leader, term);
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw etcdError("stopped");
+  }
+
+  private async whenIdle(): Promise<void> {
+    while (this.looping) await new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Real clusters for tests: every member is its own `raftkv serve` process on
+ * 127.0.0.1 with free ports, its own data directory, and its output kept for
+ * the failure report. Waits are on conditions with deadlines, never sleeps.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const RAFTKV_BIN = join(REPO, "packages/cli/bin/raftkv.js");
+
+export interface ClusterMember {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  process: ChildProcess | undefined;
+  output: string[];
+}
+
+export interface ProcessClusterOptions {
+  readonly size: number;
+  readonly heartbeatMs?: number;
+  readonly electionMs?: number;
+  readonly extraFlags?: readonly string[];
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Polls `condition` until it holds or the deadline passes. */
+export async function waitFor<T>(what: string, condition: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await condition();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 25));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+export class ProcessCluster {
+  private constructor(
+    readonly members: ClusterMember[],
+    private readonly root: string,
+    private readonly flags: readonly string[],
+  ) {}
+
+  static async start(options: ProcessClusterOptions): Promise<ProcessCluster> {
+    const root = await mkdtemp(join(tmpdir(), "raftkv-cluster-"));
+    const members: ClusterMember[] = [];
+    for (let i = 1; i <= options.size; i++) {
+      const [clientPort, peerPort] = [await freePort(), await freePort()];
+      members.push({
+        name: `n${i}`,
+        clientUrl: `http://127.0.0.1:${clientPort}`,
+        peerUrl: `http://127.0.0.1:${peerPort}`,
+        dataDir: join(root, `n${i}`),
+        process: undefined,
+        output: [],
+      });
+    }
+    const flags = [
+      `--heartbeat-interval=${options.heartbeatMs ?? 50}`,
+      `--election-timeout=${options.electionMs ?? 500}`,
+      ...(options.extraFlags ?? []),
+    ];
+    const cluster = new ProcessCluster(members, root, flags);
+    for (const member of members) cluster.launch(member);
+    await cluster.waitForLeader();
+    return cluster;
+  }
+
+  member(name: string): ClusterMember {
+    const member = this.members.find((candidate) => candidate.name === name);
+    if (!member) throw new Error(`no member ${name}`);
+    return member;
+  }
+
+  running(): ClusterMember[] {
+    return this.members.filter((member) => member.process !== undefined);
+  }
+
+  private launch(member: ClusterMember): void {
+    const initialCluster = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+    const child = spawn(
+      process.execPath,
+      [
+        RAFTKV_BIN,
+        "serve",
+        `--name=${member.name}`,
+        `--data-dir=${member.dataDir}`,
+        `--listen-client-urls=${member.clientUrl}`,
+        `--listen-peer-urls=${member.peerUrl}`,
+        `--initial-cluster=${initialCluster}`,
+        ...this.flags,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const keep = (chunk: Buffer) => {
+      member.output.push(chunk.toString());
+      if (member.output.length > 200) member.output.shift();
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    child.on("exit", () => {
+      if (member.process === child) member.process = undefined;
+    });
+    member.process = child;
+  }
+
+  /** SIGKILL (or another signal) and wait for the process to be gone. */
+  async kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const member = this.member(name);
+    const child = member.process;
+    if (!child) return;
+    const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+    child.kill(signal);
+    await exited;
+    member.process = undefined;
+  }
+
+  restart(name: string): void {
+    const member = this.member(name);
+    if (member.process) throw new Error(`${name} is running`);
+    this.launch(member);
+  }
+
+  /** The member every running member agrees leads, once they agree. */
+  async waitForLeader(timeoutMs = 20_000): Promise<ClusterMember> {
+    return waitFor(
+      "an agreed leader",
+      async () => {
+        const leaders = new Set<string>();
+        for (const member of this.running()) {
+          const status = await postJson(member.clientUrl, "/v3/maintenance/status", {});
+          leaders.add(String(status.leader));
+        }
+        if (leaders.size !== 1) return undefined;
+        const [leaderId] = [...leaders];
+        for (const member of this.running()) {
+          const status = await postJson(member.clientUrl, "/v3/maintenance/status", {});
+          if (String((status.header as { member_id: string }).member_id) === leaderId) return member;
+        }
+        return undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** Everything the members printed, for a failure message. */
+  logs(): string {
+    return this.members.map((member) => `--- ${member.name}\n${member.output.join("")}`).join("\n");
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.running().map((member) => this.kill(member.name, "SIGKILL")));
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+export async function postJson(baseUrl: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(`${baseUrl}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
+  const parsed = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) throw new HttpError(response.status, parsed);
+  return parsed;
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(`HTTP ${status}: ${JSON.stringify(body)}`);
+  }
+}
+
+export const b64 = (text: string): string => Buffer.from(text).toString("base64");
+export const unb64 = (text: string): string => Buffer.from(text, "base64").toString();
