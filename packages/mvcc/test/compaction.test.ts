@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { CompactedError } from "../src/index.js";
+import { bytes, Harness, kvText } from "./support/harness.js";
+
+const COMPACTED = "etcdserver: mvcc: required revision has been compacted";
+const FUTURE = "etcdserver: mvcc: required revision is a future revision";
+
+describe("compaction", () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.open();
+    await h.put("foo", "v1"); // 2
+    await h.put("foo", "v2"); // 3
+    await h.ok({ op: "deleteRange", key: bytes("foo") }); // 4
+    await h.put("foo", "v3"); // 5
+    await h.put("gone", "g"); // 6
+    await h.ok({ op: "deleteRange", key: bytes("gone") }); // 7
+  });
+  after(() => h.close());
+
+  test("compacting a future revision is refused", async () => {
+    assert.equal((await h.rejected({ op: "compact", revision: 8 })).message, FUTURE);
+  });
+
+  test("keeps the newest version at or below the compaction point and drops tombstones", async () => {
+    assert.equal((await h.store.status()).storedRevisions, 6);
+    await h.ok({ op: "compact", revision: 3 });
+    assert.equal(h.store.compactRevision, 3);
+    assert.equal((await h.store.status()).storedRevisions, 5);
+    assert.equal(kvText(h.store.range({ key: bytes("foo"), revision: 3 }).kvs[0]!).value, "v2");
+    assert.equal(h.store.range({ key: bytes("foo"), revision: 4 }).count, 0);
+  });
+
+  test("reads below the compaction point fail; at it they work", () => {
+    assert.throws(() => h.store.range({ key: bytes("foo"), revision: 2 }), { message: COMPACTED, grpcCode: 11 });
+    assert.equal(h.store.range({ key: bytes("foo"), revision: 3 }).count, 1);
+  });
+
+  test("compacting at or below the compaction point is refused", async () => {
+    assert.equal((await h.rejected({ op: "compact", revision: 3 })).message, COMPACTED);
+    assert.equal((await h.rejected({ op: "compact", revision: 1 })).message, COMPACTED);
+  });
+
+  test("a key deleted at or before the compaction point disappears entirely", async () => {
+    await h.ok({ op: "compact", revision: 7 });
+    const status = await h.store.status();
+    assert.deepEqual([status.storedRevisions, status.keyCount], [1, 1]);
+    assert.equal(h.store.range({ key: bytes("gone"), revision: 6 + 1 }).count, 0);
+  });
+
+  test("watchers below the compaction point get the compact revision", () => {
+    assert.throws(
+      () => h.store.eventsSince(6),
+      (error: unknown) => error instanceof CompactedError && error.compactRevision === 7 && error.message === COMPACTED,
+    );
+    assert.deepEqual(h.store.eventsSince(7).events, []);
+  });
+
+  test("the compaction survives a reopen", async () => {
+    await h.reopen();
+    assert.equal(h.store.compactRevision, 7);
+    assert.equal((await h.store.status()).storedRevisions, 1);
+    assert.throws(() => h.store.range({ key: bytes("foo"), revision: 6 }), { message: COMPACTED });
+    assert.equal(kvText(h.store.range({ key: bytes("foo") }).kvs[0]!).value, "v3");
+  });
+
+  test("hash refuses compacted and future revisions", async () => {
+    await assert.rejects(h.store.hash(6), { message: COMPACTED });
+    await assert.rejects(h.store.hash(8), { message: FUTURE });
+  });
+});

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { bytes, Harness, text } from "./support/harness.js";
+
+describe("leases", () => {
+  let h: Harness;
+  before(async () => (h = await Harness.open()));
+  after(() => h.close());
+  const keysOfLease = (id: number): string[] => (h.store.lease(id)?.keys ?? []).map(text);
+
+  test("grant with an id; TTLs are raised to the minimum and capped", async () => {
+    assert.deepEqual(await h.ok({ op: "leaseGrant", ttl: 1, id: 100 }), {
+      op: "leaseGrant", revision: 1, id: 100, ttl: 2, events: [],
+    });
+    assert.equal((await h.rejected({ op: "leaseGrant", ttl: 10, id: 100 })).message, "etcdserver: lease already exists");
+    assert.equal((await h.rejected({ op: "leaseGrant", ttl: 9_000_000_001 })).message, "etcdserver: too large lease TTL");
+    assert.equal((await h.ok({ op: "leaseGrant", ttl: 60, id: -7 })).id, -7);
+  });
+
+  test("generated ids derive from the raft index, so every replica picks the same", async () => {
+    const replicas = [await Harness.open(), await Harness.open()];
+    try {
+      const ids = [];
+      for (const replica of replicas) {
+        const result = await replica.store.apply(42, { op: "leaseGrant", ttl: 60 });
+        assert.ok(result.status === "applied");
+        ids.push(result.response.id);
+      }
+      assert.equal(ids[0], ids[1]);
+      assert.ok(ids[0]! > 0 && Number.isSafeInteger(ids[0]));
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  });
+
+  test("keys attach with put, move between leases, and detach on put without lease or delete", async () => {
+    await h.ok({ op: "leaseGrant", ttl: 600, id: 200 });
+    await h.ok({ op: "leaseGrant", ttl: 600, id: 300 });
+    await h.put("l1", "x", 200);
+    await h.put("l2", "x", 200);
+    await h.put("l3", "x", 200);
+    assert.deepEqual(keysOfLease(200), ["l1", "l2", "l3"]);
+    await h.put("l1", "y", 300);
+    await h.put("l2", "y");
+    await h.ok({ op: "deleteRange", key: bytes("l3") });
+    assert.deepEqual([keysOfLease(200), keysOfLease(300)], [[], ["l1"]]);
+  });
+
+  test("revoke deletes the attached keys at one revision", async () => {
+    await h.put("l4", "z", 300);
+    const revision = h.store.revision;
+    const revoked = await h.ok({ op: "leaseRevoke", id: 300 });
+    assert.equal(revoked.revision, revision + 1);
+    assert.deepEqual(
+      revoked.events.map((event) => [event.type, text(event.kv.key), event.kv.modRevision]),
+      [["DELETE", "l1", revision + 1], ["DELETE", "l4", revision + 1]],
+    );
+    assert.equal(h.store.lease(300), undefined);
+    assert.equal((await h.rejected({ op: "leaseRevoke", id: 300 })).message, "etcdserver: requested lease not found");
+  });
+
+  test("revoking a lease without keys does not bump the revision", async () => {
+    const revision = h.store.revision;
+    assert.equal((await h.ok({ op: "leaseRevoke", id: 200 })).revision, revision);
+  });
+
+  test("checkpoints survive a reopen; checkpoints of unknown leases are skipped", async () => {
+    await h.ok({ op: "leaseGrant", ttl: 600, id: 400 });
+    await h.put("m1", "x", 400);
+    await h.ok({ op: "leaseCheckpoint", checkpoints: [{ id: 400, remainingTtl: 321 }, { id: 999, remainingTtl: 5 }] });
+    await h.reopen();
+    assert.deepEqual(h.store.lease(400), { id: 400, ttl: 600, remainingTtl: 321, keys: [Buffer.from("m1")] });
+    assert.equal(h.store.lease(999), undefined);
+    const never = h.store.leases().find((lease) => lease.id === 100);
+    assert.deepEqual(never, { id: 100, ttl: 2, remainingTtl: 2 });
+  });
+});
