@@ -1,0 +1,256 @@
+/** The etcd gateway's pure parts: proto3 JSON in and out, and the txn checks made before proposing. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ETCD_ERRORS, RaftkvError } from "../src/errors.js";
+import { MAX_REQUEST_BYTES } from "../src/http/app.js";
+import {
+  Fields,
+  MAX_TXN_OPS,
+  decodePutRequest,
+  decodeRangeRequest,
+  decodeTxnRequest,
+  decodeWatchRequest,
+  encodeDeleteRangeResponse,
+  encodeHeader,
+  encodeMember,
+  encodeRangeResponse,
+  encodeStatus,
+  encodeStreamError,
+  encodeTimeToLive,
+  encodeTxnResponse,
+  encodeWatchCreated,
+  encodeWatchUpdate,
+  validateTxn,
+} from "../src/http/etcd-gateway.js";
+import type { KeyValue, RequestOp, ResponseHeader, TxnRequest } from "../src/kv/api.js";
+
+const b64 = (text: string): string => Buffer.from(text).toString("base64");
+const bytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text));
+const header: ResponseHeader = { clusterId: 4841639068965178, memberId: 7276657743932975, revision: 7, raftTerm: 2 };
+const kv = (key: string, value: string, revision: number): KeyValue => ({
+  key: bytes(key),
+  value: bytes(value),
+  createRevision: revision,
+  modRevision: revision,
+  version: 1,
+  lease: 0,
+});
+
+/** Asserts that `run` throws etcd's error of that name. */
+function assertEtcdError(run: () => unknown, name: keyof typeof ETCD_ERRORS): void {
+  assert.throws(run, (error: unknown) => error instanceof RaftkvError && error.message === ETCD_ERRORS[name][1]);
+}
+
+describe("decoding requests", () => {
+  test("a range takes int64 fields as strings or numbers, enums by name or number, and defaults the rest", () => {
+    const request = decodeRangeRequest(Fields.of({ key: b64("a"), range_end: b64("b"), limit: "10", revision: 3, sort_order: "DESCEND", sort_target: 2 }));
+    assert.deepEqual(request.key, bytes("a"));
+    assert.deepEqual(request.rangeEnd, bytes("b"));
+    assert.equal(request.limit, 10);
+    assert.equal(request.revision, 3);
+    assert.equal(request.sortOrder, "DESCEND");
+    assert.equal(request.sortTarget, "CREATE");
+    assert.equal(request.serializable, false);
+    assert.equal(request.maxCreateRevision, 0);
+  });
+
+  test("errors name the field by its path", () => {
+    const body = { success: [{ request_put: { key: b64("a") } }, { request_put: { key: "not base64!" } }] };
+    assert.throws(() => decodeTxnRequest(Fields.of(body)), /success\[1\]\.request_put\.key/);
+    assert.throws(() => decodeTxnRequest(Fields.of({ failure: [{}] })), /failure\[0\]: a request op needs one of/);
+    assert.throws(() => decodeRangeRequest(Fields.of({ sort_order: "SIDEWAYS" })), /sort_order/);
+  });
+
+  test("a compare reads its operand from the field its target names", () => {
+    const txn = decodeTxnRequest(
+      Fields.of({
+        compare: [
+          { key: b64("k"), target: "MOD", result: "LESS", mod_revision: "9", version: "1" },
+          { key: b64("k"), target: "VALUE", value: b64("v") },
+          { key: b64("k"), target: "CREATE" },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      txn.compare.map(({ result, target, operand }) => ({ result, target, operand })),
+      [
+        { result: "LESS", target: "MOD", operand: 9 },
+        { result: "EQUAL", target: "VALUE", operand: bytes("v") },
+        { result: "EQUAL", target: "CREATE", operand: 0 },
+      ],
+    );
+  });
+
+  test("txns nest, with every kind of op", () => {
+    const txn = decodeTxnRequest(
+      Fields.of({
+        success: [
+          { request_range: { key: b64("a") } },
+          { request_txn: { failure: [{ request_delete_range: { key: b64("b"), prev_kv: true } }] } },
+        ],
+      }),
+    );
+    const nested = txn.success[1];
+    assert.ok(nested && "txn" in nested);
+    assert.deepEqual(nested.txn.failure, [{ deleteRange: { key: bytes("b"), rangeEnd: new Uint8Array(), prevKv: true } }]);
+  });
+
+  test("a put whose key and value exceed the request limit is refused", () => {
+    const value = Buffer.alloc(MAX_REQUEST_BYTES).toString("base64");
+    assertEtcdError(() => decodePutRequest(Fields.of({ key: b64("k"), value })), "requestTooLarge");
+  });
+
+  test("a watch needs a create_request; filters and the client's watch id are read", () => {
+    const { request, watchId } = decodeWatchRequest(
+      Fields.of({ create_request: { key: b64("a"), start_revision: "5", filters: ["NOPUT", 1], prev_kv: true, watch_id: "3" } }),
+    );
+    assert.equal(request.startRevision, 5);
+    assert.equal(request.noPut, true);
+    assert.equal(request.noDelete, true);
+    assert.equal(request.prevKv, true);
+    assert.equal(watchId, 3);
+    assert.throws(() => decodeWatchRequest(Fields.of({ cancel_request: { watch_id: "1" } })), /create_request/);
+  });
+});
+
+describe("checking a txn before proposing it", () => {
+  const put = (key: string): RequestOp => ({ put: decodePutRequest(Fields.of({ key: b64(key) })) });
+  const remove = (key: string, rangeEnd = ""): RequestOp => ({ deleteRange: { key: bytes(key), rangeEnd: bytes(rangeEnd), prevKv: false } });
+  const txn = (success: RequestOp[], failure: RequestOp[] = []): TxnRequest => ({ compare: [], success, failure });
+  const nested = (success: RequestOp[], failure: RequestOp[] = []): RequestOp => ({ txn: txn(success, failure) });
+  const keys = (count: number): RequestOp[] => Array.from({ length: count }, (_, i) => put(`k${i}`));
+
+  test(`up to ${MAX_TXN_OPS} ops a branch pass; one more is too many, at any depth`, () => {
+    validateTxn(txn(keys(MAX_TXN_OPS), keys(MAX_TXN_OPS)));
+    assertEtcdError(() => validateTxn(txn(keys(MAX_TXN_OPS + 1))), "tooManyOps");
+    assertEtcdError(() => validateTxn(txn([], [nested(keys(MAX_TXN_OPS + 1))])), "tooManyOps");
+  });
+
+  test("a branch may not put one key twice, even through a nested txn", () => {
+    assertEtcdError(() => validateTxn(txn([put("a"), put("a")])), "duplicateKey");
+    assertEtcdError(() => validateTxn(txn([put("a"), nested([put("a")])])), "duplicateKey");
+  });
+
+  test("a branch may not put a key it deletes: one key, a range, or everything from a key on", () => {
+    assertEtcdError(() => validateTxn(txn([remove("a"), put("a")])), "duplicateKey");
+    assertEtcdError(() => validateTxn(txn([remove("a", "c"), put("b")])), "duplicateKey");
+    assertEtcdError(() => validateTxn(txn([remove("a", "\0"), put("zzz")])), "duplicateKey");
+    assertEtcdError(() => validateTxn(txn([nested([remove("a", "c")]), put("b")])), "duplicateKey");
+  });
+
+  test("what cannot conflict passes: the two branches, then and else of a nested txn, overlapping deletes, a put past a range end", () => {
+    validateTxn(txn([put("a")], [put("a")]));
+    validateTxn(txn([nested([put("a")], [put("a")])]));
+    validateTxn(txn([remove("a", "c"), remove("b", "d")]));
+    validateTxn(txn([remove("a", "c"), put("c"), remove("x"), put("xy")]));
+  });
+});
+
+describe("encoding responses", () => {
+  test("a header carries its 64-bit fields as strings", () => {
+    assert.deepEqual(encodeHeader(header), {
+      cluster_id: "4841639068965178",
+      member_id: "7276657743932975",
+      revision: "7",
+      raft_term: "2",
+    });
+  });
+
+  test("zero values are left out: an empty range has neither kvs nor count, and more:false is omitted", () => {
+    assert.deepEqual(encodeRangeResponse({ header, kvs: [], more: false, count: 0 }), { header: encodeHeader(header) });
+    assert.deepEqual(encodeRangeResponse({ header, kvs: [{ ...kv("a", "", 3), version: 2 }], more: true, count: 5 }), {
+      header: encodeHeader(header),
+      kvs: [{ key: b64("a"), create_revision: "3", mod_revision: "3", version: "2" }],
+      more: true,
+      count: "5",
+    });
+  });
+
+  test("txn responses nest under response_* names", () => {
+    const response = encodeTxnResponse({
+      header,
+      succeeded: true,
+      responses: [{ deleteRange: { header, deleted: 1, prevKvs: [kv("a", "x", 2)] } }, { txn: { header, succeeded: false, responses: [] } }],
+    });
+    assert.deepEqual(response, {
+      header: encodeHeader(header),
+      succeeded: true,
+      responses: [
+        { response_delete_range: encodeDeleteRangeResponse({ header, deleted: 1, prevKvs: [kv("a", "x", 2)] }) },
+        { response_txn: { header: encodeHeader(header) } },
+      ],
+    });
+  });
+
+  test("watch messages: created, events (PUT is the zero type, left out), progress, and a compacted cancel", () => {
+    assert.deepEqual(encodeWatchCreated(header, 0), { result: { header: encodeHeader(header), created: true } });
+    const events = encodeWatchUpdate(
+      { kind: "events", header, events: [{ type: "PUT", kv: kv("a", "1", 8) }, { type: "DELETE", kv: kv("b", "", 8), prevKv: kv("b", "2", 4) }] },
+      4,
+    );
+    assert.deepEqual(events, {
+      result: {
+        header: encodeHeader(header),
+        watch_id: "4",
+        events: [
+          { kv: { key: b64("a"), create_revision: "8", mod_revision: "8", version: "1", value: b64("1") } },
+          {
+            type: "DELETE",
+            kv: { key: b64("b"), create_revision: "8", mod_revision: "8", version: "1" },
+            prev_kv: { key: b64("b"), create_revision: "4", mod_revision: "4", version: "1", value: b64("2") },
+          },
+        ],
+      },
+    });
+    assert.deepEqual(encodeWatchUpdate({ kind: "progress", header }, 0), { result: { header: encodeHeader(header) } });
+    assert.deepEqual(encodeWatchUpdate({ kind: "compacted", header, compactRevision: 5 }, 0), {
+      result: { header: encodeHeader(header), canceled: true, compact_revision: "5" },
+    });
+  });
+
+  test("lease, member and status replies use etcd's camelCase names", () => {
+    assert.deepEqual(encodeTimeToLive({ header, id: 9, ttl: -1, grantedTtl: 0, keys: [bytes("k")] }), {
+      header: encodeHeader(header),
+      ID: "9",
+      TTL: "-1",
+      keys: [b64("k")],
+    });
+    assert.deepEqual(encodeMember({ id: 12, name: "n1", peerUrls: ["http://p:2380"], clientUrls: [], isLearner: true }), {
+      ID: "12",
+      name: "n1",
+      peerURLs: ["http://p:2380"],
+      isLearner: true,
+    });
+    const status = encodeStatus({
+      header,
+      version: "3.4.0",
+      dbSize: 4096,
+      leader: 12,
+      raftIndex: 30,
+      raftTerm: 2,
+      raftAppliedIndex: 30,
+      isLearner: false,
+      errors: [],
+    });
+    assert.deepEqual(status, {
+      header: encodeHeader(header),
+      version: "3.4.0",
+      dbSize: "4096",
+      leader: "12",
+      raftIndex: "30",
+      raftTerm: "2",
+      raftAppliedIndex: "30",
+      dbSizeInUse: "4096",
+    });
+  });
+
+  test("a failure midway through a stream is reported as grpc-gateway does", () => {
+    const error = new RaftkvError(ETCD_ERRORS.noLeader[0], ETCD_ERRORS.noLeader[1]);
+    assert.deepEqual(encodeStreamError(error), {
+      error: { grpc_code: 14, http_code: 503, message: "etcdserver: no leader", http_status: "Service Unavailable" },
+    });
+    assert.deepEqual(encodeStreamError(new Error("boom")), {
+      error: { grpc_code: 13, http_code: 500, message: "boom", http_status: "Internal Server Error" },
+    });
+  });
+});
