@@ -1,4 +1,4 @@
-// Until the server lands, `npm start` runs a 3-node cluster inside the
+// `npm run sim-demo`: a 3-node cluster inside the
 // deterministic simulator: it elects a leader, commits writes, loses the
 // leader to a crash, fails over, and brings the old leader back.
 import { Cluster } from "../packages/raft/dist/test/support/cluster.js";
@@ -8,7 +8,7 @@ const cluster = new Cluster({ voters: 3, seed });
 const say = (text) => console.log(`[step ${String(cluster.step).padStart(4)}] ${text}`);
 const applied = (id) => cluster.sim(id).machine.applied;
 
-say(`3-node simulated cluster, seed ${seed} (SEED=${seed} npm start replays this run)`);
+say(`3-node simulated cluster, seed ${seed} (SEED=${seed} npm run sim-demo replays this run)`);
 cluster.runUntil(() => cluster.leader() !== undefined, 2_000, "a leader");
 let leader = cluster.leader();
 say(`node ${leader} leads term ${cluster.node(leader).status().hardState.term}`);

@@ -1,0 +1,128 @@
+/**
+ * Local 3-node clusters of raftkv and of etcd (Debian's etcd-server 3.4),
+ * each member its own process on 127.0.0.1, started the same way so they can
+ * be measured side by side.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const RAFTKV = join(REPO, "packages/cli/bin/raftkv.js");
+
+export type System = "raftkv" | "etcd";
+
+export interface Member {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  process: ChildProcess | undefined;
+}
+
+export function etcdInstalled(): boolean {
+  return spawnSync("etcd", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+export class LocalCluster {
+  private constructor(
+    readonly system: System,
+    readonly members: Member[],
+    private readonly root: string,
+  ) {}
+
+  static async start(system: System, basePort: number, size = 3): Promise<LocalCluster> {
+    const root = await mkdtemp(join(tmpdir(), `bench-${system}-`));
+    const members = Array.from({ length: size }, (_, i) => ({
+      name: `m${i + 1}`,
+      clientUrl: `http://127.0.0.1:${basePort + i * 10}`,
+      peerUrl: `http://127.0.0.1:${basePort + i * 10 + 1}`,
+      dataDir: join(root, `m${i + 1}`),
+      process: undefined,
+    }));
+    const cluster = new LocalCluster(system, members, root);
+    for (const member of members) cluster.launch(member);
+    await cluster.waitForLeader(30_000);
+    return cluster;
+  }
+
+  running(): Member[] {
+    return this.members.filter((member) => member.process);
+  }
+
+  launch(member: Member): void {
+    const initialCluster = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+    const flags = [
+      `--name=${member.name}`,
+      `--data-dir=${member.dataDir}`,
+      `--listen-client-urls=${member.clientUrl}`,
+      `--advertise-client-urls=${member.clientUrl}`,
+      `--listen-peer-urls=${member.peerUrl}`,
+      `--initial-advertise-peer-urls=${member.peerUrl}`,
+      `--initial-cluster=${initialCluster}`,
+      "--initial-cluster-state=new",
+    ];
+    const [command, args] = this.system === "raftkv" ? [process.execPath, [RAFTKV, "serve", ...flags]] : ["etcd", flags];
+    const child = spawn(command, args, { stdio: "ignore" });
+    child.on("exit", () => {
+      if (member.process === child) member.process = undefined;
+    });
+    member.process = child;
+  }
+
+  async kill(member: Member): Promise<void> {
+    const child = member.process;
+    if (!child) return;
+    const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+    child.kill("SIGKILL");
+    await exited;
+    member.process = undefined;
+  }
+
+  /** The member all running members name as leader. */
+  async waitForLeader(timeoutMs: number): Promise<Member> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const leader = await this.agreedLeader().catch(() => undefined);
+      if (leader) return leader;
+      await new Promise((resolveWait) => setTimeout(resolveWait, 20));
+    }
+    throw new Error(`${this.system}: no leader within ${timeoutMs} ms`);
+  }
+
+  private async agreedLeader(): Promise<Member | undefined> {
+    const statuses = await Promise.all(this.running().map(async (member) => ({ member, status: await status(member) })));
+    const leaders = new Set(statuses.map(({ status: s }) => s.leader));
+    if (leaders.size !== 1) return undefined;
+    return statuses.find(({ status: s }) => s.header.member_id === s.leader)?.member;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.running().map((member) => this.kill(member)));
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+interface StatusReply {
+  leader: string;
+  header: { member_id: string };
+}
+
+async function status(member: Member): Promise<StatusReply> {
+  const response = await fetch(`${member.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(500) });
+  return (await response.json()) as StatusReply;
+}
+
+/** One etcd-gateway put; true when acknowledged. */
+export async function put(member: Member, key: string, value: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const body = JSON.stringify({ key: Buffer.from(key).toString("base64"), value: Buffer.from(value).toString("base64") });
+    const response = await fetch(`${member.clientUrl}/v3/kv/put`, { method: "POST", body, signal: AbortSignal.timeout(timeoutMs) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
