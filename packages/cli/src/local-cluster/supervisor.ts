@@ -1,0 +1,134 @@
+/**
+ * Runs each member of a local cluster as its own `raftkv serve` process:
+ * prints their log lines under their names, reports a member that dies while
+ * the others keep running, and stops them all on request.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { styleText } from "node:util";
+import { serveArgv, type ServeFlagValues } from "../serve-flags.js";
+
+/** This package's launcher, seen from dist/src/local-cluster/. */
+const CLI_ENTRY = fileURLToPath(new URL("../../../bin/raftkv.js", import.meta.url));
+
+const LABEL_COLOURS = ["cyan", "magenta", "yellow", "green", "blue"] as const;
+
+export interface MemberLaunch {
+  readonly name: string;
+  readonly flags: ServeFlagValues;
+}
+
+interface Member {
+  readonly name: string;
+  readonly process: ChildProcess;
+  /** Resolves once the process has exited and all its output has been printed. */
+  readonly closed: Promise<void>;
+  /** Set once it has been sent SIGKILL. */
+  killed: boolean;
+}
+
+export class LocalCluster {
+  /** What went wrong, one line each, for the verdict once everything has stopped. */
+  readonly problems: string[] = [];
+  private readonly members: readonly Member[];
+  private stopping = false;
+
+  /** Starts one `serve` process per launch; `say` prints a line of our own. */
+  constructor(
+    launches: readonly MemberLaunch[],
+    private readonly say: (line: string) => void,
+  ) {
+    const labelWidth = Math.max(...launches.map((launch) => launch.name.length));
+    this.members = launches.map((launch, index) => this.start(launch, labelFor(launch.name, labelWidth, index)));
+    // Whatever ends this process, no node may outlive it: we are the only way to stop them.
+    process.on("exit", () => this.killRunning("was killed as raftkv exited"));
+  }
+
+  /** Resolves once every member has exited, asked to or not. */
+  async allExited(): Promise<void> {
+    await Promise.all(this.members.map((member) => member.closed));
+  }
+
+  /** SIGTERM to every running member; SIGKILL to any still running after `deadlineMs`. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    const running = this.running();
+    this.say(`stopping ${running.map((member) => member.name).join(", ")}`);
+    for (const member of running) member.process.kill("SIGTERM");
+    const deadline = setTimeout(
+      () => this.killRunning(`did not stop within ${deadlineMs / 1000} s and was killed`),
+      deadlineMs,
+    );
+    await Promise.all(running.map((member) => member.closed));
+    clearTimeout(deadline);
+  }
+
+  private start(launch: MemberLaunch, label: string): Member {
+    const child = spawn(process.execPath, [CLI_ENTRY, "serve", ...serveArgv(launch.flags)], {
+      // A process group of its own: Ctrl-C in a terminal signals the whole
+      // foreground group, and a node stops gracefully only on its first signal,
+      // which must be the SIGTERM we send.
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const closed = new Promise<void>((resolve) => {
+      child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
+        this.reportExit(member, describeExit(code, signal), code === 0);
+        resolve();
+      });
+    });
+    const member: Member = { name: launch.name, process: child, closed, killed: false };
+    child.once("error", (error) => this.say(`${launch.name} could not be started: ${error.message}`));
+    prefixLines(child.stdout, process.stdout, label);
+    prefixLines(child.stderr, process.stderr, label);
+    this.say(`${launch.name} started (pid ${child.pid ?? "none"})`);
+    return member;
+  }
+
+  private reportExit(member: Member, how: string, cleanly: boolean): void {
+    if (member.killed) return; // killRunning has said so already
+    if (!this.stopping) {
+      const others = this.running().length > 0 ? "; the other nodes keep running" : "";
+      this.problem(`${member.name} exited unexpectedly (${how})`, others);
+    } else if (!cleanly) {
+      this.problem(`${member.name} stopped with ${how}`);
+    } else {
+      this.say(`${member.name} stopped`);
+    }
+  }
+
+  private killRunning(why: string): void {
+    for (const member of this.running()) {
+      member.killed = true;
+      this.problem(`${member.name} ${why}`);
+      member.process.kill("SIGKILL");
+    }
+  }
+
+  private problem(description: string, aside = ""): void {
+    this.problems.push(description);
+    this.say(description + aside);
+  }
+
+  private running(): Member[] {
+    return this.members.filter((member) => member.process.exitCode === null && member.process.signalCode === null);
+  }
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `signal ${signal}` : `exit code ${code}`;
+}
+
+/** The member's name, padded to line up, in a colour of its own on a terminal. */
+function labelFor(name: string, width: number, index: number): string {
+  const label = name.padEnd(width);
+  const colour = LABEL_COLOURS[index % LABEL_COLOURS.length];
+  const useColour = process.stdout.isTTY && process.env.NO_COLOR === undefined;
+  return useColour && colour ? styleText(colour, label) : label;
+}
+
+function prefixLines(from: Readable, to: Writable, label: string): void {
+  createInterface({ input: from, crlfDelay: Infinity }).on("line", (line) => to.write(`${label} | ${line}\n`));
+}

@@ -1,0 +1,55 @@
+/**
+ * The `raftkv` command line. Each subcommand lives in its own module under
+ * commands/ and registers itself on the program. run() turns the outcome into
+ * an exit code: 0 done, 1 failed, 2 called the wrong way.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { registerClusterUp } from "./commands/cluster-up.js";
+import { registerServe } from "./commands/serve.js";
+import { USAGE_EXIT_CODE, UsageError, messageOf } from "./errors.js";
+
+const EXAMPLES = `
+Examples:
+  raftkv cluster up                    a 3-node cluster on 127.0.0.1, data in ./data
+  raftkv serve --name n1 --data-dir n1.raftkv
+  raftkv <command> --help              the flags of one command`;
+
+function buildProgram(): Command {
+  const program = new Command("raftkv")
+    .description("A Raft-replicated key-value store with etcd v3 semantics")
+    .version(packageVersion())
+    // Commander would exit by itself, with 1 for a bad flag; run() decides instead.
+    .exitOverride()
+    // The serve flags are long; wrap their descriptions rather than run past 80 columns.
+    .configureHelp({ minWidthToWrap: 30 })
+    .addHelpText("after", EXAMPLES);
+  // Subcommands inherit the settings above, so register them afterwards.
+  registerServe(program);
+  const cluster = program.command("cluster").description("run a cluster on this machine, for development");
+  registerClusterUp(cluster);
+  return program;
+}
+
+/** Runs the command line `argv` (as in process.argv) and returns the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    return exitCodeFor(error);
+  }
+}
+
+function exitCodeFor(error: unknown): number {
+  // Commander has already printed its message, or the help.
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
+  process.stderr.write(`error: ${messageOf(error)}\n`);
+  return error instanceof UsageError ? USAGE_EXIT_CODE : 1;
+}
+
+/** This package's version, from its package.json (two levels above dist/src/). */
+function packageVersion(): string {
+  const manifest = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+  return (JSON.parse(manifest) as { version: string }).version;
+}
