@@ -320,7 +320,7 @@ export class Raft {
       // A leader cut off from the cluster learns our term and steps down.
       this.send({ type: MessageType.AppResp, to: m.from });
     } else if (m.type === MessageType.PreVote) {
-      this.send({ type: MessageType.PreVoteResp, to: m.from, reject: true });
+      this.send({ type: MessageType.PreVoteResp, to: m.from, reject: true, ...this.commitReport() });
     }
   }
 
@@ -339,8 +339,22 @@ export class Raft {
       }
       this.send({ type: responseType, to: m.from, term: m.term });
     } else {
-      this.send({ type: responseType, to: m.from, reject: true });
+      this.send({ type: responseType, to: m.from, reject: true, ...this.commitReport() });
     }
+  }
+
+  /**
+   * A refusal carries our commit index and its term. A candidate holding the
+   * same entry there may take it as committed (by Log Matching, it is the
+   * same entry): after a leader crash, a survivor can learn that a membership
+   * change it stores was committed, and so stop waiting for a removed member.
+   */
+  private commitReport(): Pick<Message, "commit" | "logTerm"> {
+    return { commit: this.log.committed, logTerm: this.log.term(this.log.committed) ?? 0 };
+  }
+
+  private learnCommit(m: Message): void {
+    if (m.commit > this.log.committed && this.log.matchTerm(m.commit, m.logTerm)) this.log.commitTo(m.commit);
   }
 
   private stepForwarded(m: Message): void {
@@ -403,6 +417,7 @@ export class Raft {
   }
 
   private countVote(m: Message): void {
+    if (m.reject) this.learnCommit(m);
     const expected = this.role === Role.PreCandidate ? MessageType.PreVoteResp : MessageType.VoteResp;
     if (m.type !== expected) return;
     this.votes.set(m.from, !m.reject);
