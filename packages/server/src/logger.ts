@@ -4,11 +4,17 @@
  */
 import pino, { type Logger } from "pino";
 
-export function createLogger(level: string, context: { member: string; term: () => number }): Logger {
+export interface LogContext {
+  readonly name: string;
+  readonly memberId: number;
+  readonly term: () => number;
+}
+
+export function createLogger(level: string, context: LogContext): Logger {
   const pretty = process.stdout.isTTY === true;
   return pino({
     level,
-    base: { member: context.member },
+    base: { name: context.name, memberId: context.memberId },
     mixin: () => ({ term: context.term() }),
     ...(pretty ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } } : {}),
   });

@@ -55,7 +55,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const clusterId = clusterIdOf(config.initialClusterToken);
   let host: RaftHost | undefined;
   const logger =
-    options.logger ?? createLogger(config.logLevel, { member: config.name, term: () => host?.status().hardState.term ?? 0 });
+    options.logger ??
+    createLogger(config.logLevel, { name: config.name, memberId, term: () => host?.status().hardState.term ?? 0 });
 
   const wal = await Wal.open(join(config.dataDir, "wal"));
   const registry = await MemberRegistry.load(config.dataDir);
