@@ -55,6 +55,44 @@ for (const size of [3, 5]) {
   });
 }
 
+describe("a paused leader (no connection reset)", () => {
+  let cluster: ProcessCluster;
+  after(async () => cluster?.stop());
+
+  test("fails over within the election timeout window and rejoins as a follower", async () => {
+    const electionMs = 500;
+    cluster = await ProcessCluster.start({ size: 3, electionMs });
+    const leader = await cluster.waitForLeader();
+    const writer = new Writer(cluster, "pause");
+    leader.process!.kill("SIGSTOP");
+    const pausedAt = Date.now();
+    try {
+      const others = cluster.running().filter((member) => member !== leader);
+      await waitFor("another member to lead", async () => {
+        for (const member of others) {
+          const status = (await (await fetch(`${member.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}" })).json()) as {
+            leader: string;
+            header: { member_id: string };
+          };
+          if (status.leader === status.header.member_id) return true;
+        }
+        return false;
+      });
+      const failoverMs = Date.now() - pausedAt;
+      console.log(`paused leader replaced after ${failoverMs} ms (election timeout ${electionMs} ms)`);
+      // Randomized timeouts lie in [1, 2) election timeouts, then one election round.
+      assert.ok(failoverMs < 3 * electionMs, `failover took ${failoverMs} ms`);
+    } finally {
+      leader.process!.kill("SIGCONT");
+    }
+    writer.start(1);
+    await waitFor("writes after the pause", async () => writer.acknowledged.length >= 20);
+    await writer.stop();
+    const last = writer.acknowledged[writer.acknowledged.length - 1]!;
+    await waitFor("the resumed member to catch up", async () => (await readValue(leader.clientUrl, last.key, "serializable")) === last.value);
+  });
+});
+
 describe("minority", () => {
   let cluster: ProcessCluster;
   after(async () => cluster?.stop());
