@@ -13,6 +13,7 @@
  */
 import { Packr } from "msgpackr";
 import type { KeyRevision } from "./key-index.js";
+import type { LeaseRecord } from "./types.js";
 
 const packr = new Packr({ useRecords: false });
 
@@ -111,7 +112,7 @@ export function encodeLease(ttl: number, remainingTtl: number): Uint8Array {
   return packr.pack([ttl, remainingTtl]);
 }
 
-export function decodeLease(dbKey: Uint8Array, dbValue: Uint8Array): { id: number; ttl: number; remainingTtl: number } {
+export function decodeLease(dbKey: Uint8Array, dbValue: Uint8Array): LeaseRecord {
   const [ttl, remainingTtl] = packr.unpack(dbValue) as [number, number];
   return { id: Number(asBuffer(dbKey).readBigInt64BE(1)), ttl, remainingTtl };
 }
@@ -132,9 +133,13 @@ export function encodeSnapshotChunk(entries: readonly Uint8Array[]): Uint8Array 
 }
 
 export function decodeSnapshotChunk(chunk: Uint8Array): Uint8Array[] {
-  const decoded = packr.unpack(chunk) as unknown;
-  if (!Array.isArray(decoded) || decoded[0] !== SNAPSHOT_FORMAT || !Array.isArray(decoded[1])) {
-    throw new Error(`not a ${SNAPSHOT_FORMAT} snapshot chunk`);
+  const notAChunk = (cause?: unknown) => new Error(`not a ${SNAPSHOT_FORMAT} snapshot chunk`, { cause });
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(chunk);
+  } catch (error) {
+    throw notAChunk(error);
   }
+  if (!Array.isArray(decoded) || decoded[0] !== SNAPSHOT_FORMAT || !Array.isArray(decoded[1])) throw notAChunk();
   return decoded[1] as Uint8Array[];
 }

@@ -1,5 +1,5 @@
 import type { ClassicLevel } from "classic-level";
-import type { KeyIndex, KeyRevision, LoggedRevision } from "./key-index.js";
+import type { KeyIndex, KeyRevision } from "./key-index.js";
 import type { KeyString } from "./keys.js";
 import { decodeValue, encodeLease, encodeMeta, encodeRevision, leaseKey, META, revisionKey } from "./layout.js";
 import type { LeaseTable } from "./leases.js";

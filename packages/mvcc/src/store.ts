@@ -227,11 +227,13 @@ export class MvccStore {
   /**
    * Replaces the whole state with an exported one. While it runs the store
    * serves nothing; a crash in the middle leaves a marker that makes open
-   * refuse the half-written store, so the caller imports again.
+   * refuse the half-written store, so the caller imports again. Since it
+   * replaces everything, it also revives a store that a failed write or a
+   * failed import made unavailable.
    */
   importSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
     return this.enqueue(async () => {
-      this.assertAvailable();
+      if (this.closed) throw new StoreUnavailableError("closed");
       this.unavailable = new StoreUnavailableError("restoring a snapshot");
       try {
         await this.db.clear();

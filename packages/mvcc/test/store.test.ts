@@ -114,6 +114,21 @@ describe("replicas and snapshots", () => {
     }
   });
 
+  test("a failed import leaves the store unavailable until an import succeeds", async () => {
+    const [source, target] = [await Harness.open(), await Harness.open()];
+    try {
+      await source.store.applyBatch(history);
+      await assert.rejects(target.store.importSnapshot([Uint8Array.of(1, 2, 3)]), /snapshot chunk/);
+      assert.throws(() => target.store.range({ key: bytes("k2") }), /import failed/);
+      await target.store.importSnapshot((await source.store.exportSnapshot()).chunks);
+      assert.equal(target.store.range({ key: bytes("k2") }).count, 1);
+      await target.reopen();
+      assert.deepEqual(await target.store.hash(), await source.store.hash());
+    } finally {
+      await Promise.all([source.close(), target.close()]);
+    }
+  });
+
   test("a store left by an interrupted import refuses to open", async () => {
     const dir = await mkdtemp(join(tmpdir(), "mvcc-test-"));
     try {
