@@ -19,6 +19,8 @@ export interface KeyRange {
   readonly end: KeyString | undefined;
 }
 
+export const ALL_KEYS: KeyRange = { start: "", end: undefined };
+
 /**
  * etcd's range conventions: no range end (or an empty one) is the single key,
  * whose interval is [key, key + "\0"); a range end of one zero byte is every

@@ -1,27 +1,13 @@
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { ClassicLevel } from "classic-level";
 import { applyRequest, type ApplyLimits } from "./apply.js";
 import { CompactedError, MvccError, StoreUnavailableError } from "./errors.js";
-import { KeyIndex, type LoggedRevision } from "./key-index.js";
-import { fromKeyString, keyRange, rangeContains, toKeyString, type KeyRange } from "./keys.js";
-import {
-  decodeLease,
-  decodeMeta,
-  decodeRevision,
-  decodeSnapshotChunk,
-  encodeMeta,
-  encodeSnapshotChunk,
-  EMPTY,
-  LEASES,
-  META,
-  REVISIONS,
-  revisionKey,
-} from "./layout.js";
-import { LeaseTable } from "./leases.js";
+import type { LoggedRevision } from "./key-index.js";
+import { ALL_KEYS, fromKeyString, keyRange, rangeContains } from "./keys.js";
+import { decodeSnapshotChunk, encodeMeta, encodeSnapshotChunk, EMPTY, META, REVISIONS, revisionKey } from "./layout.js";
+import { directorySize, loadState, writeBatch } from "./persistence.js";
 import { keyValue, readRange, resolveReadRevision } from "./read.js";
-import { MvccState, type BatchOp, type Db } from "./state.js";
+import type { BatchOp, Db, MvccState } from "./state.js";
 import type {
   ApplyResult,
   EventPage,
@@ -61,7 +47,6 @@ export interface SnapshotExport {
 }
 
 const DEFAULTS = { minLeaseTtl: 2, maxTxnOps: 128, sync: false } as const;
-const ALL_KEYS: KeyRange = { start: "", end: undefined };
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
 /**
@@ -354,47 +339,4 @@ export class MvccStore {
   private assertAvailable(): void {
     if (this.unavailable !== undefined) throw this.unavailable;
   }
-}
-
-/** Reads the whole state from LevelDB: counters, leases, and the index of every stored revision. */
-async function loadState(db: Db): Promise<MvccState> {
-  if ((await db.get(META.importing)) !== undefined) {
-    throw new StoreUnavailableError("an interrupted snapshot import left the store incomplete; import again");
-  }
-  const stored: LoggedRevision[] = [];
-  for await (const [key, value] of db.iterator(REVISIONS)) {
-    const decoded = decodeRevision(key, value);
-    stored.push({ key: toKeyString(decoded.key), revision: decoded.revision });
-  }
-  const index = KeyIndex.build(stored);
-  const leases = new LeaseTable();
-  for await (const [key, value] of db.iterator(LEASES)) leases.set(decodeLease(key, value));
-  const state = new MvccState(db, index, leases);
-  state.revision = Math.max(1, decodeMeta(await db.get(META.revision)));
-  state.compactRevision = decodeMeta(await db.get(META.compactRevision));
-  state.appliedIndex = decodeMeta(await db.get(META.appliedIndex));
-  for (const { key, revision } of index.visibleInRange(ALL_KEYS, state.revision)) {
-    leases.move(key, 0, revision.lease);
-  }
-  return state;
-}
-
-/**
- * Writes operations atomically. A chained batch hands each operation to
- * LevelDB as it is added, which costs far less than the checks
- * abstract-level makes of an array batch (twice the apply throughput).
- */
-async function writeBatch(db: Db, ops: readonly BatchOp[], sync: boolean): Promise<void> {
-  const batch = db.batch();
-  for (const op of ops) {
-    if (op.type === "put") batch.put(op.key, op.value);
-    else batch.del(op.key);
-  }
-  await batch.write({ sync });
-}
-
-async function directorySize(location: string): Promise<number> {
-  const names = await readdir(location);
-  const sizes = await Promise.all(names.map(async (name) => (await stat(join(location, name))).size));
-  return sizes.reduce((total, size) => total + size, 0);
 }

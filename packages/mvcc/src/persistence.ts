@@ -1,0 +1,52 @@
+/** Reading the state from LevelDB on open, and writing batches to it. */
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { StoreUnavailableError } from "./errors.js";
+import { KeyIndex, type LoggedRevision } from "./key-index.js";
+import { ALL_KEYS, toKeyString } from "./keys.js";
+import { decodeLease, decodeMeta, decodeRevision, LEASES, META, REVISIONS } from "./layout.js";
+import { LeaseTable } from "./leases.js";
+import { MvccState, type BatchOp, type Db } from "./state.js";
+
+/** Reads the whole state from LevelDB: counters, leases, and the index of every stored revision. */
+export async function loadState(db: Db): Promise<MvccState> {
+  if ((await db.get(META.importing)) !== undefined) {
+    throw new StoreUnavailableError("an interrupted snapshot import left the store incomplete; import again");
+  }
+  const stored: LoggedRevision[] = [];
+  for await (const [key, value] of db.iterator(REVISIONS)) {
+    const decoded = decodeRevision(key, value);
+    stored.push({ key: toKeyString(decoded.key), revision: decoded.revision });
+  }
+  const index = KeyIndex.build(stored);
+  const leases = new LeaseTable();
+  for await (const [key, value] of db.iterator(LEASES)) leases.set(decodeLease(key, value));
+  const state = new MvccState(db, index, leases);
+  state.revision = Math.max(1, decodeMeta(await db.get(META.revision)));
+  state.compactRevision = decodeMeta(await db.get(META.compactRevision));
+  state.appliedIndex = decodeMeta(await db.get(META.appliedIndex));
+  for (const { key, revision } of index.visibleInRange(ALL_KEYS, state.revision)) {
+    leases.move(key, 0, revision.lease);
+  }
+  return state;
+}
+
+/**
+ * Writes operations atomically. A chained batch hands each operation to
+ * LevelDB as it is added, which costs far less than the checks
+ * abstract-level makes of an array batch (twice the apply throughput).
+ */
+export async function writeBatch(db: Db, ops: readonly BatchOp[], sync: boolean): Promise<void> {
+  const batch = db.batch();
+  for (const op of ops) {
+    if (op.type === "put") batch.put(op.key, op.value);
+    else batch.del(op.key);
+  }
+  await batch.write({ sync });
+}
+
+export async function directorySize(location: string): Promise<number> {
+  const names = await readdir(location);
+  const sizes = await Promise.all(names.map(async (name) => (await stat(join(location, name))).size));
+  return sizes.reduce((total, size) => total + size, 0);
+}
