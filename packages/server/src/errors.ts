@@ -1,8 +1,9 @@
 /**
- * Errors as typed objects: one table of etcd's messages (the strings clients
+ * Errors as typed objects: tables of etcd's messages (the strings clients
  * match on), each with its gRPC code and the HTTP status etcd's JSON gateway
  * gives it. One fastify error handler turns them into replies.
  */
+import { ETCD_ERRORS as STORE_ERRORS, type MvccErrorCode } from "@raftkv/mvcc";
 
 /** gRPC status codes, as etcd's gateway reports them in `code`. */
 export enum GrpcCode {
@@ -33,19 +34,8 @@ const HTTP_STATUS: Record<GrpcCode, number> = {
   [GrpcCode.DataLoss]: 500,
 };
 
-/** etcd's error strings, by the name we use for them. */
-export const ETCD_ERRORS = {
-  emptyKey: [GrpcCode.InvalidArgument, "etcdserver: key is not provided"],
-  keyNotFound: [GrpcCode.InvalidArgument, "etcdserver: key not found"],
-  valueProvided: [GrpcCode.InvalidArgument, "etcdserver: value is provided"],
-  leaseProvided: [GrpcCode.InvalidArgument, "etcdserver: lease is provided"],
-  tooManyOps: [GrpcCode.InvalidArgument, "etcdserver: too many operations in txn request"],
-  duplicateKey: [GrpcCode.InvalidArgument, "etcdserver: duplicate key given in txn request"],
-  compacted: [GrpcCode.OutOfRange, "etcdserver: mvcc: required revision has been compacted"],
-  futureRevision: [GrpcCode.OutOfRange, "etcdserver: mvcc: required revision is a future revision"],
-  leaseNotFound: [GrpcCode.NotFound, "etcdserver: requested lease not found"],
-  leaseExists: [GrpcCode.FailedPrecondition, "etcdserver: lease already exists"],
-  leaseTtlTooLarge: [GrpcCode.OutOfRange, "etcdserver: lease TTL is too large"],
+/** etcd's error strings for what the server itself refuses; the store's own are in @raftkv/mvcc. */
+const SERVER_ERRORS = {
   memberExists: [GrpcCode.FailedPrecondition, "etcdserver: member ID already exist"],
   peerUrlExists: [GrpcCode.FailedPrecondition, "etcdserver: Peer URLs already exists"],
   memberNotFound: [GrpcCode.NotFound, "etcdserver: member not found"],
@@ -66,7 +56,7 @@ export const ETCD_ERRORS = {
   electionNoLeader: [GrpcCode.NotFound, "election: no leader"],
 } as const satisfies Record<string, readonly [GrpcCode, string]>;
 
-export type EtcdErrorName = keyof typeof ETCD_ERRORS;
+export type EtcdErrorName = keyof typeof SERVER_ERRORS | MvccErrorCode;
 
 export class RaftkvError extends Error {
   override readonly name = "RaftkvError";
@@ -89,8 +79,12 @@ export class RaftkvError extends Error {
 }
 
 export function etcdError(name: EtcdErrorName): RaftkvError {
-  const [code, message] = ETCD_ERRORS[name];
-  return new RaftkvError(code, message);
+  if (name in SERVER_ERRORS) {
+    const [code, message] = SERVER_ERRORS[name as keyof typeof SERVER_ERRORS];
+    return new RaftkvError(code, message);
+  }
+  const { grpcCode, message } = STORE_ERRORS[name as MvccErrorCode];
+  return new RaftkvError(grpcCode, message);
 }
 
 /** A malformed request: a clear message naming what is wrong. */

@@ -1,3 +1,3 @@
 export { defaultConfig, parseInitialCluster, parseUrl, memberIdOf, clusterIdOf, TICK_MS, type NodeConfig, type Endpoint } from "./config.js";
-export { RaftkvError, GrpcCode, ETCD_ERRORS, etcdError, type EtcdErrorName } from "./errors.js";
+export { RaftkvError, GrpcCode, etcdError, type EtcdErrorName } from "./errors.js";
 export { startNode, type RaftkvNode, type StartOptions } from "./node.js";

@@ -1,7 +1,7 @@
 /** The etcd gateway's pure parts: proto3 JSON in and out, and the txn checks made before proposing. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ETCD_ERRORS, RaftkvError } from "../src/errors.js";
+import { RaftkvError, etcdError, type EtcdErrorName } from "../src/errors.js";
 import { MAX_REQUEST_BYTES } from "../src/http/app.js";
 import {
   Fields,
@@ -37,8 +37,8 @@ const kv = (key: string, value: string, revision: number): KeyValue => ({
 });
 
 /** Asserts that `run` throws etcd's error of that name. */
-function assertEtcdError(run: () => unknown, name: keyof typeof ETCD_ERRORS): void {
-  assert.throws(run, (error: unknown) => error instanceof RaftkvError && error.message === ETCD_ERRORS[name][1]);
+function assertEtcdError(run: () => unknown, name: EtcdErrorName): void {
+  assert.throws(run, (error: unknown) => error instanceof RaftkvError && error.message === etcdError(name).message);
 }
 
 describe("decoding requests", () => {
@@ -245,7 +245,7 @@ describe("encoding responses", () => {
   });
 
   test("a failure midway through a stream is reported as grpc-gateway does", () => {
-    const error = new RaftkvError(ETCD_ERRORS.noLeader[0], ETCD_ERRORS.noLeader[1]);
+    const error = etcdError("noLeader");
     assert.deepEqual(encodeStreamError(error), {
       error: { grpc_code: 14, http_code: 503, message: "etcdserver: no leader", http_status: "Service Unavailable" },
     });

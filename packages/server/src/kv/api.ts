@@ -5,6 +5,8 @@
  * reads from the MVCC store. Errors are thrown as RaftkvError with etcd's
  * messages.
  */
+import type { CompareResult, CompareTarget, KeyValue, SortOrder, SortTarget, WatchEvent } from "@raftkv/mvcc";
+import type { Member } from "../members.js";
 
 export interface ResponseHeader {
   readonly clusterId: number;
@@ -14,17 +16,8 @@ export interface ResponseHeader {
   readonly raftTerm: number;
 }
 
-export interface KeyValue {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
-  readonly createRevision: number;
-  readonly modRevision: number;
-  readonly version: number;
-  readonly lease: number;
-}
-
-export type SortOrder = "NONE" | "ASCEND" | "DESCEND";
-export type SortTarget = "KEY" | "VERSION" | "CREATE" | "MOD" | "VALUE";
+/** Stored key-values, sort and compare vocabularies are the store's own. */
+export type { KeyValue, SortOrder, SortTarget, CompareResult, CompareTarget } from "@raftkv/mvcc";
 
 export interface RangeRequest {
   readonly key: Uint8Array;
@@ -78,9 +71,6 @@ export interface DeleteRangeResponse {
   readonly prevKvs: readonly KeyValue[];
 }
 
-export type CompareResult = "EQUAL" | "GREATER" | "LESS" | "NOT_EQUAL";
-export type CompareTarget = "VERSION" | "CREATE" | "MOD" | "VALUE" | "LEASE";
-
 export interface Compare {
   readonly result: CompareResult;
   readonly target: CompareTarget;
@@ -114,11 +104,8 @@ export interface TxnResponse {
   readonly responses: readonly ResponseOp[];
 }
 
-export interface Event {
-  readonly type: "PUT" | "DELETE";
-  readonly kv: KeyValue;
-  readonly prevKv?: KeyValue;
-}
+/** One change, as watchers see it. */
+export type Event = WatchEvent;
 
 export interface LeaseGrantResponse {
   readonly header: ResponseHeader;
@@ -159,13 +146,7 @@ export interface Watch {
   cancel(): void;
 }
 
-export interface MemberInfo {
-  readonly id: number;
-  readonly name: string;
-  readonly peerUrls: readonly string[];
-  readonly clientUrls: readonly string[];
-  readonly isLearner: boolean;
-}
+export type MemberInfo = Member;
 
 export interface MemberStatus {
   readonly header: ResponseHeader;
