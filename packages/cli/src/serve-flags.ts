@@ -8,7 +8,7 @@
  * flags and environment variables go through the same parsing and errors.
  */
 import { Option, type Command } from "commander";
-import type { NodeConfig } from "@raftkv/server";
+import type { NodeConfig, UnsafeBehaviour } from "@raftkv/server";
 import { UsageError, messageOf } from "./errors.js";
 
 /** The server's configuration functions, loaded only once a node configuration is needed. */
@@ -35,6 +35,9 @@ type ServeFlag = {
       readonly defaultNote: string;
     }
 );
+
+/** Spelled out here rather than imported, so that help does not load the server (see ServerConfigApi). */
+const UNSAFE_BEHAVIOUR_NAMES = ["local-reads", "ack-before-fsync", "commit-any-term"] as const satisfies readonly UnsafeBehaviour[];
 
 /** The levels the server's logger (pino) knows. */
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -143,6 +146,14 @@ export const SERVE_FLAGS = [
     scope: "cluster",
     toConfig: (value) => ({ logLevel: oneOf(LOG_LEVELS, value) }),
     defaultValue: "info",
+  },
+  {
+    flag: "unsafe-bugs",
+    placeholder: "<behaviours>",
+    about: `TESTING ONLY: deliberate bugs for the fault-injection harness to find (${UNSAFE_BEHAVIOUR_NAMES.join(", ")})`,
+    scope: "cluster",
+    toConfig: (value) => ({ unsafe: unsafeBehaviours(value) }),
+    defaultValue: "",
   },
 ] as const satisfies readonly ServeFlag[];
 
@@ -266,6 +277,11 @@ function positiveInteger(value: string): number {
 function clusterState(value: string): NodeConfig["initialClusterState"] {
   if (value === "new" || value === "existing") return value;
   throw new Error(`expected new or existing, got ${JSON.stringify(value)}`);
+}
+
+function unsafeBehaviours(value: string): UnsafeBehaviour[] {
+  const names = value.split(",").map((name) => name.trim()).filter(Boolean);
+  return names.map((name) => oneOf(UNSAFE_BEHAVIOUR_NAMES, name) as UnsafeBehaviour);
 }
 
 function oneOf(allowed: readonly string[], value: string): string {

@@ -164,6 +164,13 @@ export class RaftLog {
     return false;
   }
 
+  /** The Figure 8 bug, kept for proving that the test harness catches it. */
+  tryCommitAnyTerm(index: number): boolean {
+    if (index <= this.committed) return false;
+    this.commitTo(index);
+    return true;
+  }
+
   /** Committed, durable entries in (fromExclusive, limit] that are ready to apply. */
   committedToApply(fromExclusive: number, maxBytes: number): Entry[] {
     const hi = Math.min(this.committed, this.persistedIndex());

@@ -31,6 +31,11 @@ export interface RaftConfig {
   readonly preVote?: boolean;
   /** A leader steps down when it has not heard from a quorum within an election timeout. */
   readonly checkQuorum?: boolean;
+  /**
+   * UNSAFE, for testing the test harness only: commit by counting replicas of
+   * entries from any term, the bug Figure 8 of the Raft paper describes.
+   */
+  readonly unsafeCommitAnyTerm?: boolean;
 }
 
 /** A proposal that was not appended: no leader, a transfer in progress, or an invalid change. */
@@ -94,6 +99,7 @@ export class Raft {
   readonly maxApplyBytesPerReady: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
+  private readonly unsafeCommitAnyTerm: boolean;
   private readonly rng: Rng;
 
   private electionElapsed = 0;
@@ -128,6 +134,7 @@ export class Raft {
     this.maxApplyBytesPerReady = config.maxApplyBytesPerReady ?? 64 * 1024 * 1024;
     this.preVote = config.preVote ?? true;
     this.checkQuorum = config.checkQuorum ?? true;
+    this.unsafeCommitAnyTerm = config.unsafeCommitAnyTerm ?? false;
     this.rng = config.rng;
 
     const { hardState, confState } = config.storage.initialState();
@@ -564,7 +571,8 @@ export class Raft {
   private maybeCommit(): boolean {
     const hadCommittedInTerm = this.committedInCurrentTerm();
     const index = committedIndex(this.voters, (id) => this.progress.get(id)?.match ?? 0);
-    if (!this.log.tryCommit(index, this.term)) return false;
+    const committed = this.unsafeCommitAnyTerm ? this.log.tryCommitAnyTerm(index) : this.log.tryCommit(index, this.term);
+    if (!committed) return false;
     if (!hadCommittedInTerm) this.releaseReadsBeforeFirstCommit();
     return true;
   }

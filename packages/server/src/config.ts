@@ -20,7 +20,20 @@ export interface NodeConfig {
   readonly electionTimeoutMs: number;
   readonly snapshotCount: number;
   readonly logLevel: string;
+  /** Deliberate bugs, for proving that the fault-injection harness finds them. Never in production. */
+  readonly unsafe: readonly UnsafeBehaviour[];
 }
+
+export const UNSAFE_BEHAVIOURS = [
+  /** Serve linearizable reads from local state without a ReadIndex round. */
+  "local-reads",
+  /** Acknowledge writes before their WAL fsync; the disk is written every half second. */
+  "ack-before-fsync",
+  /** Commit entries of earlier terms by counting replicas (Raft's Figure 8). */
+  "commit-any-term",
+] as const;
+
+export type UnsafeBehaviour = (typeof UNSAFE_BEHAVIOURS)[number];
 
 /** One Raft tick. Heartbeat and election timeouts are whole numbers of ticks. */
 export const TICK_MS = 10;
@@ -97,6 +110,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     electionTimeoutMs: 1000,
     snapshotCount: 10_000,
     logLevel: "info",
+    unsafe: [],
     ...overrides,
   };
   validate(config);

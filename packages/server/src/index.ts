@@ -1,3 +1,14 @@
-export { defaultConfig, parseInitialCluster, parseUrl, memberIdOf, clusterIdOf, TICK_MS, type NodeConfig, type Endpoint } from "./config.js";
+export {
+  defaultConfig,
+  parseInitialCluster,
+  parseUrl,
+  memberIdOf,
+  clusterIdOf,
+  TICK_MS,
+  UNSAFE_BEHAVIOURS,
+  type NodeConfig,
+  type Endpoint,
+  type UnsafeBehaviour,
+} from "./config.js";
 export { RaftkvError, GrpcCode, etcdError, type EtcdErrorName } from "./errors.js";
 export { startNode, type RaftkvNode, type StartOptions } from "./node.js";

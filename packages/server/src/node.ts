@@ -102,6 +102,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     heartbeatTicks: Math.round(config.heartbeatIntervalMs / TICK_MS),
     electionTicks: Math.round(config.electionTimeoutMs / TICK_MS),
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    unsafeAckBeforeFsync: config.unsafe.includes("ack-before-fsync"),
+    unsafeCommitAnyTerm: config.unsafe.includes("commit-any-term"),
   });
   const raft = host;
   service = new KvService({
@@ -113,6 +115,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     memberId,
     clusterToken: config.initialClusterToken,
     logger,
+    unsafeLocalReads: config.unsafe.includes("local-reads"),
   });
   const kv = service;
   raft.onLeaderChange((leader) => {
@@ -135,6 +138,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   }
   kv.publishClientUrls(config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
+  if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");
 
   return {
     name: config.name,

@@ -49,6 +49,9 @@ export interface RaftHostOptions {
   readonly electionTicks: number;
   /** Reads and proposals give up after this long. */
   readonly requestTimeoutMs: number;
+  /** UNSAFE test switches (see config.ts): acknowledge before fsync; commit any term's entries. */
+  readonly unsafeAckBeforeFsync?: boolean;
+  readonly unsafeCommitAnyTerm?: boolean;
 }
 
 interface ReadWaiter {
@@ -79,6 +82,7 @@ export class RaftHost {
   /** Readers waiting until the applied index reaches theirs. */
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
+  private unsavedBatches: Parameters<Wal["save"]>[0][] = [];
   private lastLeader = 0;
 
   constructor(options: RaftHostOptions) {
@@ -93,6 +97,7 @@ export class RaftHost {
       electionTicks: options.electionTicks,
       maxSizePerMsg: 1024 * 1024,
       maxInflightMsgs: 256,
+      unsafeCommitAnyTerm: options.unsafeCommitAnyTerm ?? false,
     });
   }
 
@@ -288,17 +293,34 @@ export class RaftHost {
   }
 
   private async persist(ready: Ready): Promise<void> {
-    const started = performance.now();
-    await this.options.wal.save({
+    const batch = {
       ...(ready.snapshot ? { snapshot: ready.snapshot.meta } : {}),
       ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
       ...(ready.hardState ? { hardState: ready.hardState } : {}),
-    });
-    this.options.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000);
+    };
+    if (this.options.unsafeAckBeforeFsync) this.saveLater(batch);
+    else await this.save(batch);
     const storage = this.options.storage;
     if (ready.snapshot) storage.applySnapshot(ready.snapshot);
     storage.append(ready.entries);
     if (ready.hardState) storage.setHardState(ready.hardState);
+  }
+
+  private async save(batch: Parameters<Wal["save"]>[0]): Promise<void> {
+    const started = performance.now();
+    await this.options.wal.save(batch);
+    this.options.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  /** UNSAFE: the write is acknowledged now and reaches the disk up to half a second later. */
+  private saveLater(batch: Parameters<Wal["save"]>[0]): void {
+    this.unsavedBatches.push(batch);
+    if (this.unsavedBatches.length > 1) return;
+    setTimeout(() => {
+      const batches = this.unsavedBatches;
+      this.unsavedBatches = [];
+      void batches.reduce((chain, each) => chain.then(() => this.save(each)), Promise.resolve());
+    }, 500).unref();
   }
 
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
