@@ -1,0 +1,13 @@
+export { checkHistory, checkPartitions, DEFAULT_TIMEOUT_MS } from "./check.js";
+export type { CheckOptions, CheckResult, Failure, PartitionResult, Validity } from "./check.js";
+export { EdnSet, EdnSymbol, EdnSyntaxError, Keyword, readEdnForms, type EdnForm, type EdnValue } from "./edn.js";
+export { formatEdnHistory, parseEdnHistory } from "./edn-history.js";
+export { HistoryError, NEMESIS, type EventType, type HistoryEvent, type ProcessId } from "./history.js";
+export { formatJsonl, parseJsonl } from "./jsonl.js";
+export { MODELS, registerModel, setModel, type Model, type ModelOperation } from "./model.js";
+export { partitionHistory, type Operation, type Partition } from "./operations.js";
+export { formatReport, reportJson } from "./report.js";
+export { LinearizabilitySearch, type DeadEnd, type SearchStatus } from "./search.js";
+export { encodeValue, valuesEqual, type Value } from "./value.js";
+export { detectFormat, HISTORY_FORMATS, parseHistory, type HistoryFormat } from "./formats.js";
+export { generateRegisterHistory, injectAnomaly, type Anomaly, type GeneratorOptions, type InjectedAnomaly } from "./generate.js";
