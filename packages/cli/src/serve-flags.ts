@@ -140,6 +140,14 @@ export const SERVE_FLAGS = [
     defaultValue: "10000",
   },
   {
+    flag: "snapshot-catchup-entries",
+    placeholder: "<n>",
+    about: "entries kept below a snapshot for followers slightly behind",
+    scope: "cluster",
+    toConfig: (value) => ({ snapshotCatchUpEntries: positiveInteger(value) }),
+    defaultValue: "5000",
+  },
+  {
     flag: "log-level",
     placeholder: "<level>",
     about: `one of ${LOG_LEVELS.join(", ")}`,

@@ -19,6 +19,8 @@ export interface NodeConfig {
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly snapshotCount: number;
+  /** Entries kept below a snapshot so followers slightly behind catch up from the log (etcd's --snapshot-catchup-entries). */
+  readonly snapshotCatchUpEntries: number;
   readonly logLevel: string;
   /** Deliberate bugs, for proving that the fault-injection harness finds them. Never in production. */
   readonly unsafe: readonly UnsafeBehaviour[];
@@ -109,6 +111,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     heartbeatIntervalMs: 100,
     electionTimeoutMs: 1000,
     snapshotCount: 10_000,
+    snapshotCatchUpEntries: 5_000,
     logLevel: "info",
     unsafe: [],
     ...overrides,

@@ -84,6 +84,12 @@ export class MemberRegistry {
     await this.changed();
   }
 
+  /** Takes the membership a snapshot recorded. */
+  async replaceAll(members: readonly Member[]): Promise<void> {
+    this.members = new Map(members.map((member) => [member.id, member]));
+    await this.changed();
+  }
+
   async remove(id: number): Promise<void> {
     this.members.delete(id);
     this.removed.add(id);

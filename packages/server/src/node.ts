@@ -4,7 +4,17 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { EMPTY_HARD_STATE, MemoryStorage, bootstrapLog, type Entry, type HardState, type NodeId, type SnapshotMeta } from "@raftkv/raft";
+import {
+  EMPTY_HARD_STATE,
+  MemoryStorage,
+  MessageType,
+  bootstrapLog,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type SnapshotMeta,
+} from "@raftkv/raft";
 import { Transport, isPeerDown } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
@@ -20,6 +30,7 @@ import { MemberRegistry, encodeAttributes, type Member } from "./members.js";
 import { Metrics } from "./metrics.js";
 import { ProposalTracker } from "./proposals.js";
 import { RaftHost } from "./raft-host.js";
+import { Snapshotter } from "./snapshots.js";
 
 export interface StartOptions {
   /** A logger to use instead of the default (pino, pretty on a terminal). */
@@ -60,7 +71,6 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
 
   const wal = await Wal.open(join(config.dataDir, "wal"));
   const registry = await MemberRegistry.load(config.dataDir);
-  const storage = await restoreLog(wal, registry, config);
   const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS);
   let service: KvService | undefined;
   const stateMachine = await KvStateMachine.open(join(config.dataDir, "kv"), {
@@ -72,6 +82,18 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       checkpoint: async (checkpoints) => service?.leaseCheckpoint(checkpoints),
     },
   });
+  const storage = new MemoryStorage();
+  const snapshotter = await Snapshotter.open({
+    dataDir: config.dataDir,
+    store: stateMachine.store,
+    storage,
+    wal,
+    registry,
+    logger,
+    snapshotCount: config.snapshotCount,
+    retainedEntries: config.snapshotCatchUpEntries,
+  });
+  await restoreLog(storage, wal, registry, snapshotter, config);
   const metrics = new Metrics({
     term: () => host?.status().hardState.term ?? 0,
     isLeader: () => host?.isLeader ?? false,
@@ -86,6 +108,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     peers: peerAddresses(registry.list()),
     logger,
     onMessages: (messages) => host?.receive(messages),
+    onSnapshot: async (_from, message, chunks) => {
+      await snapshotter.receive(chunks);
+      host?.receive([message]);
+    },
     onPeerUnreachable: (peer, failure) => (isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer)),
   });
   registry.onChange((members) => syncPeers(transport, members, memberId));
@@ -95,7 +121,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     wal,
     storage,
     applier: stateMachine,
-    network: transport,
+    snapshots: snapshotter,
+    network: { send: (messages) => sendMessages(messages) },
     logger,
     metrics,
     tickMs: TICK_MS,
@@ -106,6 +133,17 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     unsafeCommitAnyTerm: config.unsafe.includes("commit-any-term"),
   });
   const raft = host;
+  const sendMessages = (messages: readonly Message[]) => {
+    // Snapshots travel on their own connection, so they never hold up heartbeats.
+    for (const message of messages) {
+      if (message.type !== MessageType.Snap) continue;
+      void snapshotter.send(transport, message).then(
+        (delivered) => raft.snapshotSent(message.to, delivered),
+        () => raft.snapshotSent(message.to, false),
+      );
+    }
+    transport.send(messages.filter((message) => message.type !== MessageType.Snap));
+  };
   service = new KvService({
     host: raft,
     stateMachine,
@@ -165,15 +203,19 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
  * writes the founding log first; a member joining an existing cluster starts
  * empty and learns everything from the leader.
  */
-async function restoreLog(wal: Wal, registry: MemberRegistry, config: NodeConfig): Promise<MemoryStorage> {
+/**
+ * Rebuilds the in-memory log from the WAL (and the snapshot it points at). A
+ * brand-new founding member writes the founding log first; a member joining
+ * an existing cluster starts empty and learns everything from the leader.
+ */
+async function restoreLog(storage: MemoryStorage, wal: Wal, registry: MemberRegistry, snapshotter: Snapshotter, config: NodeConfig): Promise<void> {
   const recovered = wal.recovered;
   const fresh = recovered.hardState.term === 0 && recovered.entries.length === 0 && !recovered.snapshot;
   const state = fresh ? await foundOrJoin(wal, registry, config) : recovered;
-  const storage = new MemoryStorage();
-  if (state.snapshot) storage.applySnapshot({ meta: state.snapshot, data: new Uint8Array() });
+  const snapshot = await snapshotter.recover(state.snapshot);
+  if (snapshot) storage.applySnapshot(snapshot);
   storage.append(state.entries);
   storage.setHardState(state.hardState);
-  return storage;
 }
 
 async function foundOrJoin(wal: Wal, registry: MemberRegistry, config: NodeConfig): Promise<DurableLog> {

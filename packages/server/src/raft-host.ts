@@ -13,11 +13,13 @@ import {
   Role,
   SeededRng,
   type ConfChange,
+  type ConfState,
   type Entry,
   type Message,
   type NodeId,
   type ProposalPosition,
   type Ready,
+  type Snapshot,
   type Status,
 } from "@raftkv/raft";
 import type { Wal } from "@raftkv/wal";
@@ -36,11 +38,18 @@ export interface EntryApplier {
   apply(entries: readonly Entry[]): Promise<void>;
 }
 
+/** Snapshots: installing a leader's, and taking our own as the log grows. */
+export interface SnapshotKeeper {
+  install(snapshot: Snapshot): Promise<void>;
+  maybeTake(appliedIndex: number, conf: ConfState): void;
+}
+
 export interface RaftHostOptions {
   readonly id: NodeId;
   readonly wal: Wal;
   readonly storage: MemoryStorage;
   readonly applier: EntryApplier;
+  readonly snapshots: SnapshotKeeper;
   readonly network: PeerNetwork;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -164,6 +173,11 @@ export class RaftHost {
 
   peerUnreachable(id: NodeId): void {
     this.node.reportUnreachable(id);
+  }
+
+  snapshotSent(to: NodeId, delivered: boolean): void {
+    this.node.reportSnapshot(to, delivered);
+    this.kick();
   }
 
   /**
@@ -290,6 +304,8 @@ export class RaftHost {
     if (ready.committedEntries.length > 0) await this.applyEntries(ready.committedEntries);
     for (const state of ready.readStates) this.answerReads(new TextDecoder().decode(state.context), state.index);
     this.node.advance();
+    // After advance, raft's membership includes the changes just applied, matching the store.
+    if (ready.committedEntries.length > 0) this.options.snapshots.maybeTake(this.options.applier.appliedIndex, this.node.confState());
   }
 
   private async persist(ready: Ready): Promise<void> {
@@ -301,7 +317,10 @@ export class RaftHost {
     if (this.options.unsafeAckBeforeFsync) this.saveLater(batch);
     else await this.save(batch);
     const storage = this.options.storage;
-    if (ready.snapshot) storage.applySnapshot(ready.snapshot);
+    if (ready.snapshot) {
+      storage.applySnapshot(ready.snapshot);
+      await this.options.snapshots.install(ready.snapshot);
+    }
     storage.append(ready.entries);
     if (ready.hardState) storage.setHardState(ready.hardState);
   }

@@ -1,0 +1,162 @@
+/**
+ * Snapshots and log compaction for one member: every `snapshotCount` applied
+ * entries the state machine is exported to a snapshot file in the
+ * background; the in-memory log and the WAL are then released below it,
+ * keeping a tail for followers slightly behind. A follower that needs
+ * compacted entries is streamed the file on its own connection, verifies it,
+ * and installs it.
+ *
+ * Install order makes every crash recoverable: the received file is durable
+ * first, then the WAL records the snapshot (replacing the log), then the
+ * store imports it. A member that finds its store behind the WAL's snapshot
+ * at start-up imports the file again.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { MvccStore } from "@raftkv/mvcc";
+import type { MemoryStorage, Message, NodeId, Snapshot, SnapshotMeta } from "@raftkv/raft";
+import {
+  checksumOf,
+  fileBytes,
+  pruneSnapshots,
+  readSnapshotFile,
+  receiveSnapshotFile,
+  snapshotFileName,
+  writeSnapshotFile,
+  type SnapshotHeader,
+} from "@raftkv/snapshot";
+import type { Wal } from "@raftkv/wal";
+import type { Logger } from "pino";
+import type { Member, MemberRegistry } from "./members.js";
+
+/** What a snapshot carries besides the store: the member list at that index. */
+export interface SnapshotAppState {
+  readonly members: readonly Member[];
+}
+
+/** What raft's Snapshot.data holds for us: a reference to the file (its checksum), not the state itself. */
+interface SnapshotRef {
+  readonly sha256: string;
+}
+
+export interface SnapshotterOptions {
+  readonly dataDir: string;
+  readonly store: MvccStore;
+  readonly storage: MemoryStorage;
+  readonly wal: Wal;
+  readonly registry: MemberRegistry;
+  readonly logger: Logger;
+  /** Take a snapshot after this many applied entries. */
+  readonly snapshotCount: number;
+  /** Entries kept below a snapshot for followers slightly behind. */
+  readonly retainedEntries: number;
+}
+
+export interface SnapshotTransport {
+  sendSnapshot(to: NodeId, message: Message, chunks: AsyncIterable<Uint8Array>): Promise<{ delivered: boolean }>;
+}
+
+/** Snapshot files kept: the newest, and the one before in case a follower is still being sent it. */
+const FILES_KEPT = 2;
+
+export class Snapshotter {
+  private taking = false;
+
+  private constructor(
+    private readonly options: SnapshotterOptions,
+    private readonly dir: string,
+  ) {}
+
+  static async open(options: SnapshotterOptions): Promise<Snapshotter> {
+    const dir = join(options.dataDir, "snap");
+    await mkdir(dir, { recursive: true });
+    return new Snapshotter(options, dir);
+  }
+
+  get directory(): string {
+    return this.dir;
+  }
+
+  /**
+   * At start-up: hands the WAL's latest snapshot to raft's storage and, if
+   * the store is behind it (a crash during install, or an unsynced store),
+   * imports the snapshot file into the store.
+   */
+  async recover(meta: SnapshotMeta | undefined): Promise<Snapshot | undefined> {
+    if (!meta) return undefined;
+    const path = join(this.dir, snapshotFileName(meta));
+    const { header, chunks } = await readSnapshotFile<SnapshotAppState>(path);
+    if (this.options.store.appliedIndex < meta.index) {
+      this.options.logger.info({ index: meta.index }, "store is behind the last snapshot: importing it");
+      await this.options.store.importSnapshot(chunks);
+      await this.options.registry.replaceAll(header.app.members);
+    }
+    return { meta, data: encodeRef({ sha256: await checksumOf(path) }) };
+  }
+
+  /** Called after each apply: starts a snapshot in the background when one is due. */
+  maybeTake(appliedIndex: number, conf: SnapshotMeta["conf"]): void {
+    const last = this.options.storage.snapshot().meta.index;
+    if (this.taking || appliedIndex - last < this.options.snapshotCount) return;
+    this.taking = true;
+    this.take(appliedIndex, conf)
+      .catch((error: unknown) => this.options.logger.error({ err: error }, "snapshot failed; will try again"))
+      .finally(() => {
+        this.taking = false;
+      });
+  }
+
+  private async take(appliedIndex: number, conf: SnapshotMeta["conf"]): Promise<void> {
+    const started = performance.now();
+    const exported = await this.options.store.exportSnapshot();
+    if (exported.appliedIndex !== appliedIndex) {
+      // The store moved on while the export started; the membership captured may not match.
+      for await (const _ of exported.chunks) break;
+      return;
+    }
+    const { storage, wal } = this.options;
+    const meta: SnapshotMeta = { index: appliedIndex, term: storage.term(appliedIndex), conf };
+    const header: SnapshotHeader<SnapshotAppState> = { raft: meta, app: { members: this.options.registry.list() } };
+    const summary = await writeSnapshotFile(this.dir, header, exported.chunks);
+    await wal.saveSnapshot(meta);
+    storage.createSnapshot(meta.index, meta.conf, encodeRef({ sha256: summary.sha256 }));
+    const compactTo = Math.max(0, meta.index - this.options.retainedEntries);
+    storage.compact(compactTo);
+    await wal.releaseTo(compactTo);
+    await pruneSnapshots(this.dir, FILES_KEPT);
+    this.options.logger.info(
+      { index: meta.index, bytes: summary.bytes, ms: Math.round(performance.now() - started), compactedTo: compactTo },
+      "snapshot taken",
+    );
+  }
+
+  /** Streams our snapshot file to a follower on its own connection. */
+  async send(transport: SnapshotTransport, message: Message): Promise<boolean> {
+    const meta = message.snapshot?.meta;
+    if (!meta) return false;
+    const path = join(this.dir, snapshotFileName(meta));
+    const outcome = await transport.sendSnapshot(message.to, message, fileBytes(path));
+    this.options.logger.info({ to: message.to, index: meta.index, delivered: outcome.delivered }, "snapshot sent");
+    return outcome.delivered;
+  }
+
+  /** Receives a leader's snapshot file; resolves once it is durable and verified. */
+  async receive(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const received = await receiveSnapshotFile<SnapshotAppState>(this.dir, chunks);
+    this.options.logger.info({ index: received.raft.index, bytes: received.bytes }, "snapshot received");
+  }
+
+  /** Installs a snapshot raft has accepted (after the WAL recorded it): the store and the members. */
+  async install(snapshot: Snapshot): Promise<void> {
+    const path = join(this.dir, snapshotFileName(snapshot.meta));
+    const { header, chunks } = await readSnapshotFile<SnapshotAppState>(path);
+    await this.options.store.importSnapshot(chunks);
+    await this.options.registry.replaceAll(header.app.members);
+    await pruneSnapshots(this.dir, FILES_KEPT);
+    this.options.logger.info({ index: snapshot.meta.index }, "snapshot installed");
+  }
+}
+
+function encodeRef(ref: SnapshotRef): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(ref));
+}
