@@ -22,6 +22,11 @@ export interface Member {
   process: ChildProcess | undefined;
 }
 
+/** How members are started beyond the defaults: extra Node.js flags for raftkv members (e.g. --cpu-prof). */
+export interface LaunchOptions {
+  readonly nodeFlags?: readonly string[];
+}
+
 export function etcdInstalled(): boolean {
   return spawnSync("etcd", ["--version"], { stdio: "ignore" }).status === 0;
 }
@@ -31,9 +36,10 @@ export class LocalCluster {
     readonly system: System,
     readonly members: Member[],
     private readonly root: string,
+    private readonly options: LaunchOptions,
   ) {}
 
-  static async start(system: System, basePort: number, size = 3): Promise<LocalCluster> {
+  static async start(system: System, basePort: number, size = 3, options: LaunchOptions = {}): Promise<LocalCluster> {
     const root = await mkdtemp(join(tmpdir(), `bench-${system}-`));
     const members = Array.from({ length: size }, (_, i) => ({
       name: `m${i + 1}`,
@@ -42,7 +48,7 @@ export class LocalCluster {
       dataDir: join(root, `m${i + 1}`),
       process: undefined,
     }));
-    const cluster = new LocalCluster(system, members, root);
+    const cluster = new LocalCluster(system, members, root, options);
     for (const member of members) cluster.launch(member);
     await cluster.waitForLeader(30_000);
     return cluster;
@@ -64,7 +70,7 @@ export class LocalCluster {
       `--initial-cluster=${initialCluster}`,
       "--initial-cluster-state=new",
     ];
-    const [command, args] = this.system === "raftkv" ? [process.execPath, [RAFTKV, "serve", ...flags]] : ["etcd", flags];
+    const [command, args] = this.system === "raftkv" ? [process.execPath, [...(this.options.nodeFlags ?? []), RAFTKV, "serve", ...flags]] : ["etcd", flags];
     const child = spawn(command, args, { stdio: "ignore" });
     child.on("exit", () => {
       if (member.process === child) member.process = undefined;
@@ -72,11 +78,12 @@ export class LocalCluster {
     member.process = child;
   }
 
-  async kill(member: Member): Promise<void> {
+  /** Stops a member; SIGTERM lets it exit in order (and write a --cpu-prof profile). */
+  async kill(member: Member, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const child = member.process;
     if (!child) return;
     const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
-    child.kill("SIGKILL");
+    child.kill(signal);
     await exited;
     member.process = undefined;
   }
@@ -99,8 +106,8 @@ export class LocalCluster {
     return statuses.find(({ status: s }) => s.header.member_id === s.leader)?.member;
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.running().map((member) => this.kill(member)));
+  async stop(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    await Promise.all(this.running().map((member) => this.kill(member, signal)));
     await rm(this.root, { recursive: true, force: true });
   }
 }

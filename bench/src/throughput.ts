@@ -1,0 +1,128 @@
+/**
+ * Throughput and latency of raftkv and etcd 3.4, side by side: both run as
+ * local 3-node clusters and receive the same HTTP requests on etcd's v3 JSON
+ * gateway from wrk. Rows alternate between the systems, so that the noise of
+ * a shared machine falls on both alike.
+ * Run: pnpm --filter @raftkv/bench throughput [--duration 10] [--connections 1,16,64,256] (--help for all)
+ */
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { LocalCluster, etcdInstalled } from "./clusters.js";
+import { measureFsyncFloor } from "./throughput/fsync-floor.js";
+import { parseOptions, USAGE, type Options } from "./throughput/options.js";
+import { markdown, svgChart, targets, type Results } from "./throughput/report.js";
+import { measureRow, preload, type Row } from "./throughput/run.js";
+import { KEY_BYTES, VALUE_BYTES, wrkScript } from "./throughput/workloads.js";
+import { wrkInstalled } from "./throughput/wrk.js";
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help")) {
+    console.log(USAGE);
+    return 0;
+  }
+  const options = parseOptions(argv, etcdInstalled());
+  if (!wrkInstalled()) {
+    console.error("wrk is not installed: apt-get install -y wrk");
+    return 1;
+  }
+  const startedAt = new Date().toISOString();
+  const machine = { cpus: describeCpus(), loadAverage: loadavg(), node: process.version, etcd: etcdVersion() };
+  const fsyncFloor = measureFsyncFloor(options.smoke ? 20 : 500);
+  const rows = await measureAll(options);
+  const results: Results = {
+    startedAt,
+    machine,
+    settings: { durationS: options.durationS, warmupS: options.warmupS, keyspace: options.keyspace, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES },
+    fsyncFloor,
+    rows,
+  };
+  await writeResults(options.outDir, results);
+  for (const t of targets(results)) console.log(`${t.met ? "met   " : "MISSED"} ${t.name}: ${t.raftkv} vs ${t.etcd} (× ${t.ratio.toFixed(2)})`);
+  console.log(`results in ${options.outDir}`);
+  return 0;
+}
+
+async function measureAll(options: Options): Promise<Row[]> {
+  const scriptDir = await mkdtemp(join(tmpdir(), "bench-wrk-"));
+  const clusters = await startClusters(options);
+  try {
+    const rows: Row[] = [];
+    for (const workload of options.workloads) {
+      const scriptPath = join(scriptDir, `${workload}.lua`);
+      await writeFile(scriptPath, wrkScript(workload, options.keyspace));
+      for (const connections of options.connections) {
+        for (const cluster of clusters) {
+          const row = await measureRow(cluster, { workload, connections, scriptPath, warmupS: options.warmupS, durationS: options.durationS });
+          console.log(progressLine(row));
+          rows.push(row);
+        }
+      }
+    }
+    return rows;
+  } finally {
+    await stopClusters(clusters, options.profileDir);
+    await rm(scriptDir, { recursive: true, force: true });
+  }
+}
+
+async function startClusters(options: Options): Promise<LocalCluster[]> {
+  if (options.profileDir) await mkdir(options.profileDir, { recursive: true });
+  const nodeFlags = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
+  const clusters: LocalCluster[] = [];
+  for (const system of options.systems) {
+    const basePort = options.basePort + (system === "etcd" ? 1000 : 0);
+    const cluster = await LocalCluster.start(system, basePort, 3, { nodeFlags });
+    clusters.push(cluster);
+    await preload(cluster, options.keyspace);
+  }
+  return clusters;
+}
+
+/**
+ * Profiles are written when a member exits in order, so a profiled cluster
+ * gets SIGTERM; its files are then named after the member and its role.
+ */
+async function stopClusters(clusters: readonly LocalCluster[], profileDir: string | undefined): Promise<void> {
+  for (const cluster of clusters) {
+    if (!profileDir || cluster.system !== "raftkv") {
+      await cluster.stop();
+      continue;
+    }
+    const leader = await cluster.waitForLeader(5_000).catch(() => undefined);
+    const roles = new Map(cluster.running().map((m) => [m.process?.pid, `${m.name}-${m === leader ? "leader" : "follower"}`]));
+    await cluster.stop("SIGTERM");
+    for (const file of await readdir(profileDir)) {
+      const pid = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file)?.[1];
+      const role = pid === undefined ? undefined : roles.get(Number(pid));
+      if (role) await rename(join(profileDir, file), join(profileDir, `${role}.cpuprofile`));
+    }
+  }
+}
+
+async function writeResults(outDir: string, results: Results): Promise<void> {
+  await mkdir(join(outDir, "results"), { recursive: true });
+  await writeFile(join(outDir, "results", "throughput.json"), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(outDir, "results", "throughput.svg"), svgChart(results));
+  await writeFile(join(outDir, "RESULTS.md"), markdown(results));
+}
+
+function progressLine(row: Row): string {
+  const { p50, p99, p999 } = row.latencyMs;
+  const cpu = row.nodes.map((n) => n.cpuPercent.toFixed(0)).join("/");
+  const rss = row.nodes.map((n) => n.rssMiB.toFixed(0)).join("/");
+  return `${row.system.padEnd(6)} ${row.workload.padEnd(12)} c=${String(row.connections).padEnd(3)} ${row.throughput.toFixed(0).padStart(6)} req/s  p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)} ms  errors ${row.errors}  cpu% ${cpu}  rss MiB ${rss}`;
+}
+
+function describeCpus(): string {
+  const all = cpus();
+  return `${all.length} × ${all[0]?.model.trim() ?? "unknown CPU"}`;
+}
+
+function etcdVersion(): string | undefined {
+  const output = spawnSync("etcd", ["--version"], { encoding: "utf8" }).stdout ?? "";
+  return /etcd Version: (\S+)/.exec(output)?.[1];
+}
+
+process.exitCode = await main(process.argv.slice(2));
