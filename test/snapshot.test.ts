@@ -4,8 +4,10 @@
  * catches up through a streamed snapshot, ending with identical data.
  */
 import assert from "node:assert/strict";
-import { readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { receiveSnapshotFile } from "@raftkv/snapshot";
 import { after, test } from "node:test";
 import { ProcessCluster, postJson, waitFor } from "./support/process-cluster.js";
 
@@ -50,4 +52,19 @@ test("a wiped follower rejoins through a snapshot and serves identical data", as
   const hashes = await Promise.all(cluster.running().map((member) => hashOf(member.clientUrl, revision)));
   assert.equal(new Set(hashes).size, 1, `HashKV at ${revision} differs: ${hashes}`);
   console.log(`wiped follower rejoined by snapshot; HashKV ${hashes[0]} on all 3 at revision ${revision}; leader WAL files: ${walFiles.length}`);
+});
+
+test("/v3/maintenance/snapshot streams a verified, restorable snapshot file", async () => {
+  const cluster = await ProcessCluster.start({ size: 3 });
+  after(async () => cluster.stop());
+  const member = cluster.members[0]!;
+  await writeMany(member.clientUrl, "backup", 100);
+  const response = await fetch(`${member.clientUrl}/v3/maintenance/snapshot`, { method: "POST", body: "{}" });
+  const lines = (await response.text()).split("\n").filter(Boolean);
+  const messages = lines.map((line) => JSON.parse(line) as { result: { blob: string; remaining_bytes?: string } });
+  assert.equal(messages[messages.length - 1]!.result.remaining_bytes, undefined, "the last blob leaves nothing remaining");
+  const dir = await mkdtemp(join(tmpdir(), "raftkv-backup-"));
+  const received = await receiveSnapshotFile(dir, messages.map((message) => Buffer.from(message.result.blob, "base64")));
+  assert.ok(received.raft.index > 100, `snapshot at index ${received.raft.index}`);
+  assert.equal(received.raft.conf.voters.length, 3);
 });

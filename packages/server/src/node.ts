@@ -153,6 +153,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     memberId,
     clusterToken: config.initialClusterToken,
     logger,
+    snapshots: snapshotter,
     unsafeLocalReads: config.unsafe.includes("local-reads"),
   });
   const kv = service;

@@ -11,7 +11,7 @@
  * store imports it. A member that finds its store behind the WAL's snapshot
  * at start-up imports the file again.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { MvccStore } from "@raftkv/mvcc";
 import type { MemoryStorage, Message, NodeId, Snapshot, SnapshotMeta } from "@raftkv/raft";
@@ -60,7 +60,8 @@ export interface SnapshotTransport {
 const FILES_KEPT = 2;
 
 export class Snapshotter {
-  private taking = false;
+  /** The snapshot being taken, if one is. */
+  private taking: Promise<void> | undefined;
 
   private constructor(
     private readonly options: SnapshotterOptions,
@@ -98,12 +99,23 @@ export class Snapshotter {
   maybeTake(appliedIndex: number, conf: SnapshotMeta["conf"]): void {
     const last = this.options.storage.snapshot().meta.index;
     if (this.taking || appliedIndex - last < this.options.snapshotCount) return;
-    this.taking = true;
-    this.take(appliedIndex, conf)
+    this.taking = this.take(appliedIndex, conf)
       .catch((error: unknown) => this.options.logger.error({ err: error }, "snapshot failed; will try again"))
       .finally(() => {
-        this.taking = false;
+        this.taking = undefined;
       });
+  }
+
+  /**
+   * A backup: the bytes of a snapshot file at least as new as `appliedIndex`
+   * (taking one now unless a newer one exists), as it would be streamed to a
+   * follower. Its header and checksum make it a restorable file on its own.
+   */
+  async backup(appliedIndex: number, conf: SnapshotMeta["conf"]): Promise<{ size: number; bytes: AsyncIterable<Uint8Array> }> {
+    await this.taking;
+    if (this.options.storage.snapshot().meta.index < appliedIndex) await this.take(appliedIndex, conf);
+    const path = join(this.dir, snapshotFileName(this.options.storage.snapshot().meta));
+    return { size: (await stat(path)).size, bytes: fileBytes(path) };
   }
 
   private async take(appliedIndex: number, conf: SnapshotMeta["conf"]): Promise<void> {

@@ -591,6 +591,7 @@ export function etcdGatewayPlugin(api: KvApi) {
       const { header, hash, compactRevision } = await api.hashKv(f.int("revision"));
       return compact({ header: encodeHeader(header), hash, compact_revision: encodeInt(compactRevision) });
     });
+    stream("/v3/maintenance/snapshot", EMPTY_REQUEST, async () => snapshotMessages(await api.snapshot()));
     post("/v3/maintenance/transfer-leadership", object({ targetID: INT64 }), async (f) => headerOnly(await api.moveLeader(f.int("targetID"))));
 
     post("/v3/lock/lock", object({ name: BYTES, lease: INT64 }), async (f, signal) => {
@@ -612,6 +613,15 @@ export function etcdGatewayPlugin(api: KvApi) {
     );
     post("/v3/election/resign", object({ leader: LEADER_KEY }), async (f) => headerOnly({ header: await resign(api, decodeLeaderKey(f.object("leader"))) }));
   };
+}
+
+/** etcd's snapshot stream: the file in base64 blobs, each saying how many bytes remain after it. */
+async function* snapshotMessages(snapshot: Awaited<ReturnType<KvApi["snapshot"]>>): AsyncIterable<JsonObject> {
+  let remaining = snapshot.size;
+  for await (const chunk of snapshot.bytes) {
+    remaining -= chunk.byteLength;
+    yield { result: compact({ header: encodeHeader(snapshot.header), remaining_bytes: encodeInt(remaining), blob: encodeBytes(chunk) }) };
+  }
 }
 
 /**

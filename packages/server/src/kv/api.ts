@@ -191,6 +191,8 @@ export interface KvApi {
   status(): Promise<MemberStatus>;
   /** etcd's HashKV: a hash of the keys and values up to `revision` (0: current). */
   hashKv(revision: number): Promise<{ header: ResponseHeader; hash: number; compactRevision: number }>;
+  /** A snapshot of this member's state, as a restorable file streamed in chunks. */
+  snapshot(): Promise<{ header: ResponseHeader; size: number; bytes: AsyncIterable<Uint8Array> }>;
   /** Hands leadership to `target`; resolves once it leads. Only the leader may be asked. */
   moveLeader(target: number): Promise<{ header: ResponseHeader }>;
   /** A header for replies that carry nothing else. */

@@ -15,6 +15,7 @@ import { VERSION } from "../http/health.js";
 import { encodeAttributes, type Member, type MemberRegistry } from "../members.js";
 import type { ProposalTracker } from "../proposals.js";
 import type { RaftHost } from "../raft-host.js";
+import type { Snapshotter } from "../snapshots.js";
 import type * as api from "./api.js";
 import type { Command, KvStateMachine } from "./state-machine.js";
 import { watchHistoryThenLive } from "./watcher.js";
@@ -28,6 +29,7 @@ export interface KvServiceOptions {
   readonly memberId: number;
   readonly clusterToken: string;
   readonly logger: Logger;
+  readonly snapshots: Snapshotter;
   /** UNSAFE test switch: linearizable reads skip the ReadIndex round. */
   readonly unsafeLocalReads?: boolean;
 }
@@ -226,6 +228,12 @@ export class KvService implements api.KvApi, HealthSource {
     await this.host.readBarrier();
     const result = await storeCallAsync(() => this.store.hash(revision));
     return { header: this.header(result.revision), hash: result.hash, compactRevision: result.compactRevision };
+  }
+
+  async snapshot() {
+    const applied = this.store.appliedIndex;
+    const file = await this.options.snapshots.backup(applied, this.host.status().conf);
+    return { header: this.header(), ...file };
   }
 
   async moveLeader(target: number): Promise<{ header: api.ResponseHeader }> {
