@@ -27,6 +27,8 @@ export interface ProcessClusterOptions {
   readonly heartbeatMs?: number;
   readonly electionMs?: number;
   readonly extraFlags?: readonly string[];
+  /** Runs before any member starts: fill the data directories, say. */
+  readonly prepare?: (members: readonly ClusterMember[], initialCluster: string) => Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -84,6 +86,7 @@ export class ProcessCluster {
       ...(options.extraFlags ?? []),
     ];
     const cluster = new ProcessCluster(members, root, flags);
+    await options.prepare?.(members, cluster.initialCluster());
     for (const member of members) cluster.launch(member);
     await cluster.waitForLeader();
     return cluster;
@@ -99,8 +102,12 @@ export class ProcessCluster {
     return this.members.filter((member) => member.process !== undefined);
   }
 
+  initialCluster(): string {
+    return this.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+  }
+
   private launch(member: ClusterMember): void {
-    const initialCluster = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+    const initialCluster = this.initialCluster();
     const child = spawn(
       process.execPath,
       [

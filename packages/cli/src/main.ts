@@ -7,12 +7,14 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerClusterUp } from "./commands/cluster-up.js";
 import { registerServe } from "./commands/serve.js";
+import { registerSnapshot } from "./commands/snapshot.js";
 import { USAGE_EXIT_CODE, UsageError, messageOf } from "./errors.js";
 
 const EXAMPLES = `
 Examples:
   raftkv cluster up                    a 3-node cluster on 127.0.0.1, data in ./data
   raftkv serve --name n1 --data-dir n1.raftkv
+  raftkv snapshot save backup.snap --endpoints http://127.0.0.1:2379
   raftkv <command> --help              the flags of one command`;
 
 function buildProgram(): Command {
@@ -28,6 +30,7 @@ function buildProgram(): Command {
   registerServe(program);
   const cluster = program.command("cluster").description("run a cluster on this machine, for development");
   registerClusterUp(cluster);
+  registerSnapshot(program);
   return program;
 }
 

@@ -12,3 +12,4 @@ export {
 } from "./config.js";
 export { RaftkvError, GrpcCode, etcdError, type EtcdErrorName } from "./errors.js";
 export { startNode, type RaftkvNode, type StartOptions } from "./node.js";
+export { restoreSnapshot, snapshotStatus, type RestoreOptions, type SnapshotStatus } from "./restore.js";
