@@ -68,3 +68,37 @@ test("/v3/maintenance/snapshot streams a verified, restorable snapshot file", as
   assert.ok(received.raft.index > 100, `snapshot at index ${received.raft.index}`);
   assert.equal(received.raft.conf.voters.length, 3);
 });
+
+test("members SIGKILLed while taking or installing snapshots restart and converge", async () => {
+  const cluster = await ProcessCluster.start({ size: 3, extraFlags: ["--snapshot-count=50", "--snapshot-catchup-entries=10"] });
+  after(async () => cluster.stop());
+  const leader = await cluster.waitForLeader();
+  const victim = cluster.members.find((member) => member !== leader)!;
+  let kills = 0;
+  // Snapshots are taken every 50 entries: killing every few hundred writes
+  // lands kills in and around snapshot creation on the victim.
+  for (let round = 0; round < 4; round++) {
+    await writeMany(leader.clientUrl, `crash-${round}`, 120);
+    await cluster.kill(victim.name);
+    kills++;
+    if (round % 2 === 1) await rm(victim.dataDir, { recursive: true, force: true });
+    await writeMany(leader.clientUrl, `down-${round}`, 120);
+    cluster.restart(victim.name);
+    // A wiped victim is catching up by snapshot: kill it as soon as the transfer lands.
+    if (round % 2 === 1) {
+      await waitFor("a snapshot to reach the victim", async () => /snapshot received/.test(victim.output.join("")), 30_000);
+      await cluster.kill(victim.name);
+      kills++;
+      cluster.restart(victim.name);
+    }
+  }
+  const status = await postJson(leader.clientUrl, "/v3/maintenance/status", {});
+  const revision = Number((status.header as { revision: string }).revision);
+  await waitFor(
+    "the victim to catch up",
+    async () => Number(((await postJson(victim.clientUrl, "/v3/maintenance/status", {})).header as { revision: string }).revision) >= revision,
+    30_000,
+  );
+  const hashes = await Promise.all(cluster.running().map((member) => hashOf(member.clientUrl, revision)));
+  assert.equal(new Set(hashes).size, 1, `HashKV differs after ${kills} kills: ${hashes}`);
+});

@@ -148,6 +148,8 @@ export class ProcessCluster {
   restart(name: string): void {
     const member = this.member(name);
     if (member.process) throw new Error(`${name} is running`);
+    // Only the new process's output counts from here on.
+    member.output = [];
     this.launch(member);
   }
 
