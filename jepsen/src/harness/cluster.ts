@@ -1,0 +1,81 @@
+/**
+ * What the nemesis and the workloads need of a cluster, whatever runs it:
+ * the members' client URLs, and the faults that can be done to them. The
+ * local driver runs members in network namespaces; the docker driver runs
+ * them as compose services.
+ */
+import type { Grudge } from "./grudge.js";
+import { postJson } from "./http.js";
+import { waitFor } from "./wait.js";
+
+export interface ClusterDriver {
+  /** Member names, `n1`…`nN`. */
+  readonly nodes: readonly string[];
+  /** Faults this driver cannot inject; the run refuses a nemesis that needs one. */
+  readonly unsupported: ReadonlySet<"clock">;
+  clientUrl(node: string): string;
+  /** Creates the members and starts them all. */
+  start(): Promise<void>;
+  /** SIGKILL: the process dies without a chance to flush or say goodbye. */
+  kill(node: string): Promise<void>;
+  /** Starts a killed member again on its data directory. */
+  restart(node: string): Promise<void>;
+  /** SIGSTOP and SIGCONT: the process keeps its sockets but stops answering. */
+  pause(node: string): Promise<void>;
+  resume(node: string): Promise<void>;
+  /** Drops packets between members as the grudge says; replaces any earlier partition. */
+  partition(grudge: Grudge): Promise<void>;
+  heal(): Promise<void>;
+  /** Moves a member's wall clock by `offsetSeconds` from true time (0 restores it). */
+  skewClock(node: string, offsetSeconds: number): Promise<void>;
+  /** Stops every member and removes what start() created; safe to call more than once. */
+  teardown(): Promise<void>;
+}
+
+/** A fault the harness itself cannot carry out on this machine: exit status 2. */
+export class HarnessError extends Error {}
+
+export interface MemberStatus {
+  readonly node: string;
+  readonly memberId: string;
+  readonly leaderId: string;
+  readonly term: number;
+}
+
+interface StatusReply {
+  readonly leader?: string;
+  readonly raftTerm?: string;
+  readonly header: { readonly member_id: string; readonly raft_term?: string };
+}
+
+/** The status of every member that answers within `timeoutMs`. */
+export async function memberStatuses(driver: ClusterDriver, timeoutMs = 500): Promise<MemberStatus[]> {
+  const replies = await Promise.allSettled(
+    driver.nodes.map(async (node) => {
+      const reply = await postJson<StatusReply>(driver.clientUrl(node), "/v3/maintenance/status", {}, timeoutMs);
+      return { node, memberId: reply.header.member_id, leaderId: reply.leader ?? "0", term: Number(reply.raftTerm ?? reply.header.raft_term ?? 0) };
+    }),
+  );
+  return replies.flatMap((reply) => (reply.status === "fulfilled" ? [reply.value] : []));
+}
+
+/** The member that leads in the newest term any member knows of, if one answers as leader. */
+export async function findLeader(driver: ClusterDriver): Promise<string | undefined> {
+  const statuses = await memberStatuses(driver);
+  const leaders = statuses.filter((status) => status.memberId === status.leaderId).sort((a, b) => b.term - a.term);
+  return leaders[0]?.node;
+}
+
+/** Waits until every member answers and all agree on one leader. */
+export async function waitForAgreedLeader(driver: ClusterDriver, timeoutMs: number): Promise<string> {
+  return waitFor(
+    "every member to agree on a leader",
+    async () => {
+      const statuses = await memberStatuses(driver);
+      const leaderIds = new Set(statuses.map((status) => status.leaderId));
+      if (statuses.length < driver.nodes.length || leaderIds.size !== 1 || leaderIds.has("0")) return undefined;
+      return statuses.find((status) => status.memberId === status.leaderId)?.node;
+    },
+    timeoutMs,
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * The harness's HTTP calls to the store. A request whose connection was
+ * refused never reached a member and surely did nothing (DefiniteFailure);
+ * a timeout, a reset or an unexpected status leaves a write's fate unknown.
+ */
+import { DefiniteFailure } from "./recorder.js";
+
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}: ${body.slice(0, 200)}`);
+  }
+}
+
+export async function send(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    if (causeCode(error) === "ECONNREFUSED") throw new DefiniteFailure(`connection refused: ${url}`);
+    throw error;
+  }
+}
+
+/** The response's body as text when its status is one of `accepted`, else an HttpStatusError. */
+export async function textOf(response: Response, accepted: readonly number[] = [200]): Promise<string> {
+  const body = await response.text();
+  if (!accepted.includes(response.status)) throw new HttpStatusError(response.status, body);
+  return body;
+}
+
+/** POSTs JSON to the etcd gateway and returns the parsed reply. */
+export async function postJson<Reply>(baseUrl: string, path: string, body: unknown, timeoutMs: number): Promise<Reply> {
+  const response = await send(`${baseUrl}${path}`, { method: "POST", body: JSON.stringify(body) }, timeoutMs);
+  return JSON.parse(await textOf(response)) as Reply;
+}
+
+export const b64 = (text: string): string => Buffer.from(text).toString("base64");
+export const unb64 = (text: string): string => Buffer.from(text, "base64").toString();
+
+function causeCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === "string" ? cause.code : undefined;
+}

@@ -1,0 +1,145 @@
+/**
+ * raftkv-jepsen: runs a workload against a real cluster under faults and
+ * checks what the clients saw.
+ * Exit status 0 when the check passes, 1 on anomalies, 2 when the harness
+ * could not run or the check could not decide.
+ */
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { HarnessError } from "./cluster.js";
+import { availabilityRows } from "./html.js";
+import { cleanupLocalClusters } from "./netns.js";
+import { runTest, WORKLOADS, type RunOptions, type WorkloadName } from "./run.js";
+import { parseNemesis } from "./schedule.js";
+
+export const USAGE = `Usage: node jepsen/dist/src/harness/main.js [options]
+       node jepsen/dist/src/harness/main.js --cleanup
+
+Runs a workload against a real raftkv cluster while a nemesis injects faults,
+then checks the history and writes history.jsonl and report.html.
+
+Options:
+  --workload <name>      ${WORKLOADS.join(" | ")} (default register)
+  --nemesis <kinds>      kill,pause,partition,clock joined by commas, all or none (default partition,kill)
+  --time <s>             how long clients run under faults (default 60)
+  --nodes <n>            cluster size (default 3; the docker driver has 3 or 5)
+  --out <dir>            where the history, report and logs go (default a fresh temp dir)
+  --seed <n>             replays the same schedule and operation mix (default random)
+  --concurrency <n>      client processes (default twice the nodes)
+  --serve-flag <flag>    passed to every raftkv serve, e.g. --serve-flag=--unsafe=local-reads (repeatable)
+  --driver <name>        local (network namespaces, needs root) | docker (default local)
+  --compose-file <path>  for the docker driver (default docker-compose.yml)
+  --op-timeout <ms>      a request taking longer is recorded as info (default 1000)
+  --fault-interval <s>   mean length of quiet and of fault windows (default 5)
+  --check-timeout <s>    how long the linearizability search may take (default 120)
+  --cleanup              remove namespaces and bridges left by earlier local runs, then exit
+  -h, --help             print this help
+
+Exit status: 0 no anomaly, 1 anomalies, 2 harness error or undecided check.
+`;
+
+export enum ExitCode {
+  Valid = 0,
+  Anomalies = 1,
+  HarnessFailure = 2,
+}
+
+export async function main(args: readonly string[]): Promise<ExitCode> {
+  try {
+    const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: true });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return ExitCode.Valid;
+    }
+    if (values.cleanup) {
+      const removed = await cleanupLocalClusters();
+      process.stdout.write(removed.length === 0 ? "nothing to clean up\n" : `removed ${removed.join(", ")}\n`);
+      return ExitCode.Valid;
+    }
+    return await run(runOptions(values));
+  } catch (error) {
+    process.stderr.write(`raftkv-jepsen: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (!(error instanceof HarnessError) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return ExitCode.HarnessFailure;
+  }
+}
+
+const OPTIONS = {
+  workload: { type: "string", default: "register" },
+  nemesis: { type: "string", default: "partition,kill" },
+  time: { type: "string", default: "60" },
+  nodes: { type: "string", default: "3" },
+  out: { type: "string" },
+  seed: { type: "string" },
+  concurrency: { type: "string" },
+  "serve-flag": { type: "string", multiple: true, default: [] as string[] },
+  driver: { type: "string", default: "local" },
+  "compose-file": { type: "string", default: "docker-compose.yml" },
+  "op-timeout": { type: "string", default: "1000" },
+  "fault-interval": { type: "string", default: "5" },
+  "check-timeout": { type: "string", default: "120" },
+  cleanup: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
+
+function runOptions(values: Values): RunOptions {
+  const workload = oneOf("--workload", WORKLOADS, values.workload);
+  const nodes = positive("--nodes", values.nodes);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  return {
+    workload,
+    nemesis: parseNemesis(values.nemesis),
+    timeSeconds: positive("--time", values.time),
+    nodes,
+    out: resolve(values.out ?? join(tmpdir(), "raftkv-jepsen", `${stamp}-${workload}`)),
+    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positive("--seed", values.seed),
+    concurrency: values.concurrency === undefined ? 2 * nodes : positive("--concurrency", values.concurrency),
+    serveFlags: values["serve-flag"],
+    driver: oneOf("--driver", ["local", "docker"] as const, values.driver),
+    composeFile: resolve(values["compose-file"]),
+    opTimeoutMs: positive("--op-timeout", values["op-timeout"]),
+    faultIntervalMs: positive("--fault-interval", values["fault-interval"]) * 1000,
+    checkTimeoutMs: positive("--check-timeout", values["check-timeout"]) * 1000,
+  };
+}
+
+async function run(options: RunOptions): Promise<ExitCode> {
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    process.stdout.write(`raftkv-jepsen: ${options.workload} under ${options.nemesis.join(",") || "no faults"}, ${options.nodes} nodes, ${options.timeSeconds} s, seed ${options.seed}, out ${options.out}\n`);
+    const result = await runTest(options, interrupt.signal);
+    process.stdout.write(summary(result.verdict.valid, result.verdict.operations, result.verdict.anomalies.length));
+    for (const anomaly of result.verdict.anomalies.slice(0, 10)) process.stdout.write(`  ${anomaly.kind}: ${anomaly.detail}\n`);
+    for (const [name, value] of Object.entries(availabilityRows(result.availability))) process.stdout.write(`  ${name}: ${value}\n`);
+    process.stdout.write(`  history: ${result.historyPath}\n  report: ${result.reportPath}\n`);
+    if (result.verdict.valid === "unknown") return ExitCode.HarnessFailure;
+    return result.verdict.valid ? ExitCode.Valid : ExitCode.Anomalies;
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  }
+}
+
+function summary(valid: boolean | "unknown", operations: number, anomalies: number): string {
+  const verdict = valid === true ? "VALID" : valid === false ? "INVALID" : "UNKNOWN (the check could not decide)";
+  return `${verdict}: ${operations} operations checked, ${anomalies} anomalies\n`;
+}
+
+function positive(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new HarnessError(`${flag} needs a positive whole number, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+function oneOf<T extends string>(flag: string, allowed: readonly T[], text: string): T {
+  if (!allowed.includes(text as T)) throw new HarnessError(`${flag} must be one of ${allowed.join(", ")}, not ${JSON.stringify(text)}`);
+  return text as T;
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  process.exit(await main(process.argv.slice(2)));
+}

@@ -1,0 +1,120 @@
+/**
+ * Carries out a fault schedule on a cluster, and puts everything right at
+ * the end. Each fault and its undoing are recorded in the history as
+ * nemesis events, which the report shades on its charts.
+ */
+import { findLeader, type ClusterDriver } from "./cluster.js";
+import { bridge, describeGrudge, halves, isolate, ring, type Grudge, type PartitionShape } from "./grudge.js";
+import type { Random } from "./random.js";
+import type { Recorder } from "./recorder.js";
+import { describeFault, type Fault, type ScheduledFault, type Target } from "./schedule.js";
+import { delay } from "./wait.js";
+
+/** What a started fault needs to be undone. */
+type Undo = () => Promise<void>;
+
+export class Nemesis {
+  private readonly killed = new Set<string>();
+  private readonly paused = new Set<string>();
+  private readonly skewed = new Set<string>();
+
+  constructor(
+    private readonly driver: ClusterDriver,
+    private readonly recorder: Recorder,
+    private readonly random: Random,
+  ) {}
+
+  /** Runs the schedule, its times counted from the recorder's origin, until done or `signal` aborts. */
+  async run(faults: readonly ScheduledFault[], signal: AbortSignal): Promise<void> {
+    for (const { startMs, endMs, fault } of faults) {
+      await delay(startMs - this.recorder.now(), signal);
+      if (signal.aborted) return;
+      const undo = await this.start(fault);
+      await delay(endMs - this.recorder.now(), signal);
+      await undo();
+    }
+  }
+
+  /** Resumes, restarts, reconnects and resets every member, whatever is still broken. */
+  async healAll(): Promise<void> {
+    for (const node of [...this.paused]) await this.resume(node);
+    for (const node of [...this.killed]) await this.restart(node);
+    for (const node of [...this.skewed]) await this.unskew(node);
+    await this.driver.heal();
+  }
+
+  private async start(fault: Fault): Promise<Undo> {
+    switch (fault.kind) {
+      case "kill": {
+        const node = await this.target(fault.target);
+        await this.driver.kill(node);
+        this.killed.add(node);
+        this.recorder.nemesis("start", `${describeFault(fault)}: kill ${node}`);
+        return () => this.restart(node);
+      }
+      case "pause": {
+        const node = await this.target(fault.target);
+        await this.driver.pause(node);
+        this.paused.add(node);
+        this.recorder.nemesis("start", `${describeFault(fault)}: pause ${node}`);
+        return () => this.resume(node);
+      }
+      case "partition": {
+        const grudge = await this.grudge(fault.shape);
+        await this.driver.partition(grudge);
+        this.recorder.nemesis("start", `${describeFault(fault)}: ${describeGrudge(grudge)}`);
+        return () => this.heal();
+      }
+      case "clock": {
+        const node = await this.target(fault.target);
+        await this.driver.skewClock(node, fault.offsetSeconds);
+        this.skewed.add(node);
+        this.recorder.nemesis("start", `${describeFault(fault)}: ${node}`);
+        return () => this.unskew(node);
+      }
+    }
+  }
+
+  private async restart(node: string): Promise<void> {
+    await this.driver.restart(node);
+    this.killed.delete(node);
+    this.recorder.nemesis("stop", `restart ${node}`);
+  }
+
+  private async resume(node: string): Promise<void> {
+    await this.driver.resume(node);
+    this.paused.delete(node);
+    this.recorder.nemesis("stop", `resume ${node}`);
+  }
+
+  private async unskew(node: string): Promise<void> {
+    await this.driver.skewClock(node, 0);
+    this.skewed.delete(node);
+    this.recorder.nemesis("stop", `reset ${node}'s clock`);
+  }
+
+  private async heal(): Promise<void> {
+    await this.driver.heal();
+    this.recorder.nemesis("stop", "heal the network");
+  }
+
+  /** The leader when asked for and one answers; otherwise a random member. */
+  private async target(target: Target): Promise<string> {
+    const leader = target === "leader" ? await findLeader(this.driver) : undefined;
+    return leader ?? this.random.pick(this.driver.nodes);
+  }
+
+  private async grudge(shape: PartitionShape): Promise<Grudge> {
+    const nodes = this.driver.nodes;
+    switch (shape) {
+      case "halves":
+        return halves(nodes, this.random);
+      case "isolate-leader":
+        return isolate(nodes, await this.target("leader"));
+      case "ring":
+        return ring(nodes, this.random);
+      case "bridge":
+        return bridge(nodes, this.random);
+    }
+  }
+}

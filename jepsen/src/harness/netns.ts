@@ -1,0 +1,241 @@
+/**
+ * The local driver: each member is a `raftkv serve` process in its own Linux
+ * network namespace, joined by a veth pair to a bridge in the root
+ * namespace, where the harness's clients live. Partitions are iptables rules
+ * inside the namespaces that DROP packets from peers: real packet loss, as a
+ * cut cable looks, not refused connections.
+ *
+ * Names carry a slot number, so that runs at the same time on one machine
+ * get their own bridge, namespaces and subnet 10.77.<slot>.0/24.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { HarnessError, type ClusterDriver } from "./cluster.js";
+import type { Grudge } from "./grudge.js";
+
+const run = promisify(execFile);
+
+const RAFTKV_BIN = resolve(fileURLToPath(import.meta.url), "../../../../../packages/cli/bin/raftkv.js");
+const CLIENT_PORT = 2379;
+const PEER_PORT = 2380;
+const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+const NAMESPACE = /^rkv\d+n\d+$/;
+const BRIDGE = /^rkvbr\d+$/;
+
+export interface LocalClusterOptions {
+  readonly size: number;
+  /** Where data directories, logs and clock files go. */
+  readonly dir: string;
+  /** Extra flags for every `raftkv serve`, e.g. timings or `--unsafe=...`. */
+  readonly serveFlags: readonly string[];
+  /** Start members under libfaketime so their clocks can be skewed. */
+  readonly fakeClocks: boolean;
+}
+
+interface Member {
+  readonly name: string;
+  readonly namespace: string;
+  readonly veth: string;
+  readonly ip: string;
+  process: ChildProcess | undefined;
+}
+
+export class LocalCluster implements ClusterDriver {
+  readonly nodes: readonly string[];
+  readonly unsupported: ReadonlySet<"clock">;
+  private readonly members: readonly Member[];
+  private readonly bridge: string;
+  private readonly gateway: string;
+
+  private constructor(
+    private readonly options: LocalClusterOptions,
+    slot: number,
+  ) {
+    this.bridge = `rkvbr${slot}`;
+    this.gateway = `10.77.${slot}.1`;
+    this.members = Array.from({ length: options.size }, (_, i) => ({
+      name: `n${i + 1}`,
+      namespace: `rkv${slot}n${i + 1}`,
+      veth: `rkv${slot}v${i + 1}`,
+      ip: `10.77.${slot}.${11 + i}`,
+      process: undefined,
+    }));
+    this.nodes = this.members.map((member) => member.name);
+    this.unsupported = new Set(options.fakeClocks ? [] : ["clock"]);
+  }
+
+  /** Checks the machine can run members in namespaces, and claims a free slot. */
+  static async create(options: LocalClusterOptions): Promise<LocalCluster> {
+    await requireTools();
+    const links = await linkNames();
+    const slot = Array.from({ length: 250 }, (_, i) => i + 1).find((candidate) => !links.includes(`rkvbr${candidate}`));
+    if (slot === undefined) throw new HarnessError("no free bridge slot: run the harness with --cleanup");
+    if (options.fakeClocks && !existsSync(LIBFAKETIME)) {
+      throw new HarnessError(`the clock nemesis needs libfaketime (${LIBFAKETIME}): apt-get install -y faketime`);
+    }
+    return new LocalCluster(options, slot);
+  }
+
+  clientUrl(node: string): string {
+    return `http://${this.member(node).ip}:${CLIENT_PORT}`;
+  }
+
+  async start(): Promise<void> {
+    await ip("link", "add", this.bridge, "type", "bridge");
+    await ip("addr", "add", `${this.gateway}/24`, "dev", this.bridge);
+    await ip("link", "set", this.bridge, "up");
+    for (const member of this.members) await this.wire(member);
+    for (const member of this.members) this.launch(member);
+  }
+
+  async kill(node: string): Promise<void> {
+    const member = this.member(node);
+    const child = member.process;
+    if (child === undefined) return;
+    const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  async restart(node: string): Promise<void> {
+    const member = this.member(node);
+    if (member.process === undefined) this.launch(member);
+  }
+
+  async pause(node: string): Promise<void> {
+    this.member(node).process?.kill("SIGSTOP");
+  }
+
+  async resume(node: string): Promise<void> {
+    this.member(node).process?.kill("SIGCONT");
+  }
+
+  async partition(grudge: Grudge): Promise<void> {
+    await this.heal();
+    for (const member of this.members) {
+      for (const peer of grudge.get(member.name) ?? []) {
+        await inNamespace(member.namespace, "iptables", "-A", "INPUT", "-s", this.member(peer).ip, "-j", "DROP");
+      }
+    }
+  }
+
+  async heal(): Promise<void> {
+    for (const member of this.members) await inNamespace(member.namespace, "iptables", "-F", "INPUT");
+  }
+
+  async skewClock(node: string, offsetSeconds: number): Promise<void> {
+    if (!this.options.fakeClocks) throw new HarnessError("members were not started under libfaketime");
+    writeFileSync(this.clockFile(this.member(node)), `${offsetSeconds >= 0 ? "+" : ""}${offsetSeconds}\n`);
+  }
+
+  async teardown(): Promise<void> {
+    await Promise.all(this.members.map((member) => this.kill(member.name)));
+    for (const member of this.members) await ip("netns", "del", member.namespace).catch(() => undefined);
+    await ip("link", "del", this.bridge).catch(() => undefined);
+  }
+
+  private member(node: string): Member {
+    const member = this.members.find((candidate) => candidate.name === node);
+    if (member === undefined) throw new Error(`no member ${node}`);
+    return member;
+  }
+
+  private async wire({ namespace, veth, ip: address }: Member): Promise<void> {
+    await ip("netns", "add", namespace);
+    await ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace);
+    await ip("link", "set", veth, "master", this.bridge, "up");
+    await ip("-n", namespace, "addr", "add", `${address}/24`, "dev", "eth0");
+    await ip("-n", namespace, "link", "set", "eth0", "up");
+    await ip("-n", namespace, "link", "set", "lo", "up");
+  }
+
+  /** `ip netns exec` execs the command in place, so the child is the member itself and signals reach it. */
+  private launch(member: Member): void {
+    const initialCluster = this.members.map((m) => `${m.name}=http://${m.ip}:${PEER_PORT}`).join(",");
+    const dataDir = join(this.options.dir, "data", member.name);
+    mkdirSync(join(this.options.dir, "logs"), { recursive: true });
+    const log = openSync(join(this.options.dir, "logs", `${member.name}.log`), "a");
+    const child = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        member.namespace,
+        process.execPath,
+        RAFTKV_BIN,
+        "serve",
+        `--name=${member.name}`,
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=http://${member.ip}:${CLIENT_PORT}`,
+        `--listen-peer-urls=http://${member.ip}:${PEER_PORT}`,
+        `--initial-cluster=${initialCluster}`,
+        ...this.options.serveFlags,
+      ],
+      { stdio: ["ignore", log, log], env: this.environment(member) },
+    );
+    closeSync(log);
+    child.on("exit", () => {
+      if (member.process === child) member.process = undefined;
+    });
+    member.process = child;
+  }
+
+  private environment(member: Member): NodeJS.ProcessEnv {
+    if (!this.options.fakeClocks) return process.env;
+    const clockFile = this.clockFile(member);
+    if (!existsSync(clockFile)) writeFileSync(clockFile, "+0\n");
+    // Only the wall clock moves: libuv's timers run on the monotonic clock,
+    // and faking that would stall or race the event loop rather than skew it.
+    return { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: "1", DONT_FAKE_MONOTONIC: "1" };
+  }
+
+  private clockFile(member: Member): string {
+    return join(this.options.dir, `${member.name}.faketime`);
+  }
+}
+
+/**
+ * Removes every namespace and bridge any local run left behind, killing the
+ * members inside. Another run in progress on this machine dies with them.
+ */
+export async function cleanupLocalClusters(): Promise<string[]> {
+  await requireTools();
+  const namespaces = (await ip("netns", "list")).split("\n").map((line) => line.split(" ")[0] ?? "").filter((name) => NAMESPACE.test(name));
+  for (const namespace of namespaces) {
+    const pids = (await ip("netns", "pids", namespace)).split("\n").filter(Boolean);
+    for (const pid of pids) process.kill(Number(pid), "SIGKILL");
+    await ip("netns", "del", namespace);
+  }
+  const bridges = (await linkNames()).filter((name) => BRIDGE.test(name));
+  for (const name of bridges) await ip("link", "del", name);
+  return [...namespaces, ...bridges];
+}
+
+async function requireTools(): Promise<void> {
+  await ip("netns", "list").catch((error: unknown) => {
+    throw new HarnessError(`ip netns is unavailable (the local driver needs root and iproute2): ${messageOf(error)}`);
+  });
+  await run("iptables", ["--version"]).catch(() => {
+    throw new HarnessError("iptables is missing: apt-get install -y iptables");
+  });
+}
+
+async function linkNames(): Promise<string[]> {
+  const listing = await ip("-o", "link", "show");
+  return listing.split("\n").map((line) => line.split(": ")[1]?.split("@")[0] ?? "");
+}
+
+async function ip(...args: string[]): Promise<string> {
+  return (await run("ip", args)).stdout;
+}
+
+async function inNamespace(namespace: string, ...command: string[]): Promise<string> {
+  return ip("netns", "exec", namespace, ...command);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
