@@ -156,6 +156,22 @@ export const SERVE_FLAGS = [
     defaultValue: "info",
   },
   {
+    flag: "auto-compaction-mode",
+    placeholder: "<mode>",
+    about: "periodic (keep a duration of history) or revision (keep a count of revisions)",
+    scope: "cluster",
+    toConfig: (value) => ({ autoCompactionMode: oneOf(["periodic", "revision"], value) }),
+    defaultValue: "periodic",
+  },
+  {
+    flag: "auto-compaction-retention",
+    placeholder: "<retention>",
+    about: "history to keep: a duration like 30m or 1h (periodic) or a revision count (revision); 0 is off",
+    scope: "cluster",
+    toConfig: (value) => ({ autoCompactionRetention: nonEmpty(value) }),
+    defaultValue: "0",
+  },
+  {
     flag: "unsafe-bugs",
     placeholder: "<behaviours>",
     about: `TESTING ONLY: deliberate bugs for the fault-injection harness to find (${UNSAFE_BEHAVIOUR_NAMES.join(", ")})`,

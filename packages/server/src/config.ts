@@ -3,6 +3,7 @@
  * them, and the ids derived from it.
  */
 import { createHash } from "node:crypto";
+import type { AutoCompactionPolicy } from "@raftkv/mvcc";
 import { invalidArgument } from "./errors.js";
 
 export interface NodeConfig {
@@ -22,6 +23,10 @@ export interface NodeConfig {
   /** Entries kept below a snapshot so followers slightly behind catch up from the log (etcd's --snapshot-catchup-entries). */
   readonly snapshotCatchUpEntries: number;
   readonly logLevel: string;
+  /** etcd's --auto-compaction-mode: periodic or revision. */
+  readonly autoCompactionMode: string;
+  /** etcd's --auto-compaction-retention: a duration (periodic) or a revision count; "0" turns it off. */
+  readonly autoCompactionRetention: string;
   /** Deliberate bugs, for proving that the fault-injection harness finds them. Never in production. */
   readonly unsafe: readonly UnsafeBehaviour[];
 }
@@ -55,6 +60,25 @@ export function parseUrl(url: string): Endpoint {
   if (parsed.protocol !== "http:") throw invalidArgument(`unsupported URL scheme in ${url}: only http:// is served`);
   if (!parsed.port) throw invalidArgument(`URL ${url} has no port`);
   return { host: parsed.hostname, port: Number(parsed.port) };
+}
+
+/**
+ * etcd's auto-compaction flags: in periodic mode the retention is a duration
+ * ("30m", "1h", or a number of hours); in revision mode a count of revisions.
+ * A retention of 0 turns it off.
+ */
+export function parseAutoCompaction(mode: string, retention: string): AutoCompactionPolicy | undefined {
+  if (mode === "revision") {
+    const retain = Number(retention);
+    if (!Number.isSafeInteger(retain) || retain < 0) throw invalidArgument(`--auto-compaction-retention: expected a revision count, got ${retention}`);
+    return retain === 0 ? undefined : { mode, retain, checkIntervalMs: 1000 };
+  }
+  if (mode !== "periodic") throw invalidArgument(`--auto-compaction-mode: expected periodic or revision, got ${mode}`);
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(retention.trim());
+  if (!match) throw invalidArgument(`--auto-compaction-retention: expected a duration like 30m or 1h, got ${retention}`);
+  const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(match[2] ?? "h") as "ms" | "s" | "m" | "h"];
+  const retentionMs = Number(match[1]) * unitMs;
+  return retentionMs === 0 ? undefined : { mode, retentionMs };
 }
 
 /** Parses etcd's `name1=http://host:port,name2=…` form. */
@@ -113,6 +137,8 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     snapshotCount: 10_000,
     snapshotCatchUpEntries: 5_000,
     logLevel: "info",
+    autoCompactionMode: "periodic",
+    autoCompactionRetention: "0",
     unsafe: [],
     ...overrides,
   };
@@ -121,6 +147,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
 }
 
 function validate(config: NodeConfig): void {
+  parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention);
   if (config.heartbeatIntervalMs < TICK_MS) throw invalidArgument(`--heartbeat-interval must be at least ${TICK_MS} ms`);
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     throw invalidArgument("--election-timeout must be at least five times --heartbeat-interval");

@@ -1,6 +1,7 @@
 export {
   defaultConfig,
   parseInitialCluster,
+  parseAutoCompaction,
   parseUrl,
   memberIdOf,
   clusterIdOf,

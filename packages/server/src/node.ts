@@ -15,10 +15,11 @@ import {
   type NodeId,
   type SnapshotMeta,
 } from "@raftkv/raft";
+import { AutoCompactor } from "@raftkv/mvcc";
 import { Transport, isPeerDown } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
-import { TICK_MS, clusterIdOf, memberIdOf, parseUrl, type NodeConfig } from "./config.js";
+import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway.js";
 import { healthPlugin } from "./http/health.js";
@@ -51,7 +52,8 @@ export interface RaftkvNode {
 }
 
 const REQUEST_TIMEOUT_MS = 7_000;
-const LEASE_TICK_MS = 250;
+/** How often the leader looks for expired leases and due compactions. */
+const LEADER_TICK_MS = 250;
 
 interface DurableLog {
   readonly hardState: HardState;
@@ -154,13 +156,14 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clusterToken: config.initialClusterToken,
     logger,
     snapshots: snapshotter,
+    ...autoCompactorFor(config),
     unsafeLocalReads: config.unsafe.includes("local-reads"),
   });
   const kv = service;
   raft.onLeaderChange((leader) => {
     if (leader === memberId) kv.onLeadership();
   });
-  const leaseTicker = setInterval(() => kv.tickLeases(), LEASE_TICK_MS);
+  const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
 
   const app = createApp(metrics);
   await app.register(healthPlugin(kv, metrics));
@@ -186,7 +189,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clientUrls,
     async stop({ transferLeadership = false } = {}) {
       if (transferLeadership) await kv.handOffLeadership();
-      clearInterval(leaseTicker);
+      clearInterval(leaderTicker);
       await app.close();
       await raft.stop();
       tracker.rejectAll(new Error("raftkv: member stopped"));
@@ -230,6 +233,11 @@ async function foundOrJoin(wal: Wal, registry: MemberRegistry, config: NodeConfi
   const log = bootstrapLog(founders.map((founder) => ({ id: founder.id, context: encodeAttributes(founder.attributes) })));
   await wal.save({ entries: log.entries, hardState: log.hardState });
   return { ...log, snapshot: undefined };
+}
+
+function autoCompactorFor(config: NodeConfig): { autoCompactor?: AutoCompactor } {
+  const policy = parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention);
+  return policy ? { autoCompactor: new AutoCompactor(policy) } : {};
 }
 
 function peerAddresses(members: readonly Member[]): Map<NodeId, { host: string; port: number }> {

@@ -4,7 +4,7 @@
  * barrier, serializable reads are served from local state at once.
  */
 import { randomUUID } from "node:crypto";
-import { MvccError, type Request, type ResponseTo, type TxnOp, type TxnOpResponse } from "@raftkv/mvcc";
+import { MvccError, type AutoCompactor, type Request, type ResponseTo, type TxnOp, type TxnOpResponse } from "@raftkv/mvcc";
 import { ConfChangeType, Role } from "@raftkv/raft";
 import type { Logger } from "pino";
 import { encodeCommand } from "../commands.js";
@@ -30,6 +30,7 @@ export interface KvServiceOptions {
   readonly clusterToken: string;
   readonly logger: Logger;
   readonly snapshots: Snapshotter;
+  readonly autoCompactor?: AutoCompactor;
   /** UNSAFE test switch: linearizable reads skip the ReadIndex round. */
   readonly unsafeLocalReads?: boolean;
 }
@@ -125,9 +126,14 @@ export class KvService implements api.KvApi, HealthSource {
     await this.write({ op: "leaseCheckpoint", checkpoints });
   }
 
-  /** Runs on the leader: revokes expired leases and checkpoints the rest. */
-  tickLeases(): void {
-    if (this.host.isLeader) this.options.stateMachine.leases.tick();
+  /** Runs on the leader: revokes expired leases, checkpoints the rest, compacts old history when due. */
+  tickLeader(): void {
+    if (!this.host.isLeader) return;
+    this.options.stateMachine.leases.tick();
+    const target = this.options.autoCompactor?.tick(Date.now(), this.store.revision, this.store.compactRevision);
+    if (target !== undefined) {
+      this.compact(target).catch((error: unknown) => this.options.logger.warn({ err: error, target }, "auto-compaction failed"));
+    }
   }
 
   onLeadership(): void {
