@@ -83,7 +83,8 @@ export class DockerCluster implements ClusterDriver {
 
   private async compose(...args: string[]): Promise<void> {
     const profile = this.options.size === 5 ? ["--profile", "five"] : [];
-    await run("docker-compose", ["-f", this.options.composeFile, ...profile, ...args]).catch((error: unknown) => {
+    const env = { ...process.env, RAFTKV_CLUSTER_SIZE: String(this.options.size) };
+    await run("docker-compose", ["-f", this.options.composeFile, ...profile, ...args], { env }).catch((error: unknown) => {
       throw new HarnessError(`docker-compose ${args[0]} failed: ${error instanceof Error ? error.message : String(error)}`);
     });
   }
