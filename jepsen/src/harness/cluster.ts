@@ -67,7 +67,7 @@ export async function findLeader(driver: ClusterDriver): Promise<string | undefi
 }
 
 /** Waits until every member answers and all agree on one leader. */
-export async function waitForAgreedLeader(driver: ClusterDriver, timeoutMs: number): Promise<string> {
+export async function waitForAgreedLeader(driver: ClusterDriver, timeoutMs: number, signal?: AbortSignal): Promise<string> {
   return waitFor(
     "every member to agree on a leader",
     async () => {
@@ -77,5 +77,6 @@ export async function waitForAgreedLeader(driver: ClusterDriver, timeoutMs: numb
       return statuses.find((status) => status.memberId === status.leaderId)?.node;
     },
     timeoutMs,
+    signal,
   );
 }

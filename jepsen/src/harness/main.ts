@@ -27,7 +27,7 @@ Options:
   --out <dir>            where the history, report and logs go (default a fresh temp dir)
   --seed <n>             replays the same schedule and operation mix (default random)
   --concurrency <n>      client processes (default twice the nodes)
-  --serve-flag <flag>    passed to every raftkv serve, e.g. --serve-flag=--unsafe=local-reads (repeatable)
+  --serve-flag <flag>    passed to every raftkv serve, e.g. --serve-flag=--unsafe-bugs=local-reads (repeatable)
   --driver <name>        local (network namespaces, needs root) | docker (default local)
   --compose-file <path>  for the docker driver (default docker-compose.yml)
   --op-timeout <ms>      a request taking longer is recorded as info (default 1000)
@@ -109,7 +109,8 @@ function runOptions(values: Values): RunOptions {
 async function run(options: RunOptions): Promise<ExitCode> {
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  // Kept for the whole run: a second signal must not kill the harness before it tears the cluster down.
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   try {
     process.stdout.write(`raftkv-jepsen: ${options.workload} under ${options.nemesis.join(",") || "no faults"}, ${options.nodes} nodes, ${options.timeSeconds} s, seed ${options.seed}, out ${options.out}\n`);
     const result = await runTest(options, interrupt.signal);

@@ -69,7 +69,9 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
   const workload = createWorkload(options.workload, context);
   try {
     await driver.start();
-    await waitForAgreedLeader(driver, LEADER_DEADLINE_MS);
+    await waitForAgreedLeader(driver, LEADER_DEADLINE_MS, interrupt).catch((error: unknown) => {
+      throw new HarnessError(`the cluster did not come up (see ${join(options.out, "logs")}): ${error instanceof Error ? error.message : String(error)}`);
+    });
     await workload.setup();
     await exercise(options, driver, workload, recorder, random, interrupt);
     if (interrupt.aborted) throw new HarnessError("interrupted");
@@ -98,7 +100,7 @@ async function exercise(options: RunOptions, driver: ClusterDriver, workload: Wo
   await nemesis.healAll();
   try {
     if (!interrupt.aborted) {
-      await waitForAgreedLeader(driver, LEADER_DEADLINE_MS);
+      await waitForAgreedLeader(driver, LEADER_DEADLINE_MS, interrupt);
       await workload.final();
     }
   } finally {

@@ -1,18 +1,24 @@
 /** Waiting on conditions with deadlines, and pacing that stops at once when a run ends. */
 
-/** Polls `condition` until it yields a value or the deadline passes; throws naming what was awaited. */
-export async function waitFor<T>(what: string, condition: () => Promise<T | undefined>, timeoutMs: number, pollMs = 100): Promise<T> {
+const POLL_MS = 100;
+
+/**
+ * Polls `condition` until it yields a value, the deadline passes or `signal`
+ * aborts; throws naming what was awaited.
+ */
+export async function waitFor<T>(what: string, condition: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !signal?.aborted) {
     try {
       const value = await condition();
       if (value !== undefined) return value;
     } catch (error) {
       lastError = error;
     }
-    await delay(pollMs);
+    await delay(POLL_MS, signal);
   }
+  if (signal?.aborted) throw new Error(`interrupted while waiting for ${what}`);
   const why = lastError instanceof Error ? `: ${lastError.message}` : "";
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
 }
