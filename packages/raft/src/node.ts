@@ -13,8 +13,9 @@ export interface SoftState {
 /**
  * The work one cycle of the application loop must do, in this order:
  * send `messages` (safe at once), persist `hardState`, `entries` and
- * `snapshot` (fsync when `mustSync`), apply `committedEntries`, serve
- * `readStates`, then call {@link RaftNode.advance}.
+ * `snapshot` (fsync when `mustSync`), optionally call
+ * {@link RaftNode.persisted} and send what it returns, apply
+ * `committedEntries`, serve `readStates`, then call {@link RaftNode.advance}.
  */
 export interface Ready {
   /** Present when leader or role changed. */
@@ -54,6 +55,7 @@ interface InFlight {
   readonly committedEntries: readonly Entry[];
   /** Messages waiting for this Ready's state to become durable. */
   readonly releasedOnAdvance: Message[];
+  persisted: boolean;
 }
 
 /**
@@ -173,6 +175,7 @@ export class RaftNode {
       snapshot,
       committedEntries,
       releasedOnAdvance: raft.heldUntilPersisted,
+      persisted: false,
     };
     raft.outbox = [];
     raft.readStates = [];
@@ -181,15 +184,35 @@ export class RaftNode {
     return ready;
   }
 
+  /**
+   * Optional, between ready() and advance(): the last Ready's hard state,
+   * entries and snapshot are durable. Returns the messages free to leave now,
+   * among them the acknowledgements and votes that waited for this write, so
+   * they need not wait for the committed entries to be applied.
+   */
+  persisted(): Message[] {
+    const done = this.inFlight;
+    invariant(done !== undefined && !done.persisted, "raft: persisted() without an unpersisted ready()");
+    this.markPersisted(done);
+    const messages = this.raft.outbox;
+    this.raft.outbox = [];
+    return messages;
+  }
+
   /** The last Ready is persisted and applied. */
   advance(): void {
     const done = this.inFlight;
     invariant(done !== undefined, "raft: advance() without a ready()");
+    if (!done.persisted) this.markPersisted(done);
     this.inFlight = undefined;
+    this.raft.onApplied(done.committedEntries);
+  }
+
+  private markPersisted(done: InFlight): void {
+    done.persisted = true;
     if (done.snapshot) this.raft.onSnapshotInstalled(done.snapshot);
     this.raft.onPersisted(done.hardState, done.lastEntry?.index ?? 0, done.lastEntry?.term ?? 0);
     this.persistedHardState = done.hardState;
-    this.raft.onApplied(done.committedEntries);
     this.raft.outbox.push(...done.releasedOnAdvance);
   }
 

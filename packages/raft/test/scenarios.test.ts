@@ -337,3 +337,21 @@ describe("log replication", () => {
     assert.ok(rejectionsFrom3 <= 2, `one hint should skip the whole stale term (saw ${rejectionsFrom3} rejections)`);
   });
 });
+
+describe("persisted before applied", () => {
+  test("acknowledgements leave once the write is durable, before the Ready is applied", () => {
+    const c = cluster({ voters: 3 });
+    elect(c, 1);
+    c.propose(1);
+    c.runLoopHalf(1);
+    c.deliverAll((m) => m.to === 2 && m.type === MessageType.App);
+    const ready = c.node(2).ready();
+    c.sim(2).disk.append(ready.entries);
+    if (ready.hardState) c.sim(2).disk.setHardState(ready.hardState);
+    const early = c.node(2).persisted();
+    assert.equal(early.filter((m) => m.type === MessageType.AppResp).length, 1, "the acknowledgement is released by persisted()");
+    assert.throws(() => c.node(2).persisted(), /persisted\(\) without/);
+    c.node(2).advance();
+    assert.equal(c.node(2).hasReady(), false, "nothing is left over for the next Ready");
+  });
+});

@@ -301,6 +301,8 @@ export class RaftHost {
     this.options.network.send(ready.messages);
     if (ready.softState) this.noteSoftState(ready.softState.lead);
     if (ready.entries.length > 0 || ready.hardState || ready.snapshot) await this.persist(ready);
+    // Acknowledgements leave as soon as the write is durable, not after applying.
+    this.options.network.send(this.node.persisted());
     if (ready.committedEntries.length > 0) await this.applyEntries(ready.committedEntries);
     for (const state of ready.readStates) this.answerReads(new TextDecoder().decode(state.context), state.index);
     this.node.advance();

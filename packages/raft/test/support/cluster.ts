@@ -396,6 +396,10 @@ export class Cluster {
     sim.disk.append(ready.entries);
     if (ready.hardState) sim.disk.setHardState(ready.hardState);
     this.checker.onPersisted(sim.id, ready);
+    // Like the server: what waited for this write leaves before applying starts.
+    const released = sim.node.persisted();
+    this.checker.onSent(released);
+    for (const message of released) this.send(message);
     for (const entry of ready.committedEntries) this.apply(sim, entry);
     for (const state of ready.readStates) {
       const context = new TextDecoder().decode(state.context);

@@ -3,7 +3,7 @@
  * cluster after every step, plus the durability rules of this implementation.
  * A violation throws at the step that broke it.
  */
-import { EntryType, MessageType, Role, type Entry, type NodeId, type Ready } from "../../src/index.js";
+import { EntryType, MessageType, Role, type Entry, type Message, type NodeId, type Ready } from "../../src/index.js";
 import type { Cluster } from "./cluster.js";
 
 export class SafetyViolation extends Error {
@@ -72,12 +72,28 @@ export class InvariantChecker {
     // A node may win and lose leadership between two readies: its replication
     // messages and its softState still show which terms it led.
     if (ready.softState?.role === Role.Leader) this.noteLeader(id, status.hardState.term);
-    for (const message of ready.messages) {
-      if (LEADER_MESSAGES.has(message.type)) this.noteLeader(message.from, message.term);
-    }
+    this.onSent(ready.messages);
     for (const entry of ready.entries) {
       if (this.leaderOfTerm.get(entry.term) !== id || this.created.has(key(entry))) continue;
       this.created.set(key(entry), { prevTerm: node.entryTerm(entry.index - 1) ?? -1, payload: payloadOf(entry) });
+    }
+  }
+
+  /**
+   * Replication messages show which terms a node led, and the entries it
+   * created: an append may carry entries newer than the sender's last Ready.
+   */
+  onSent(messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (!LEADER_MESSAGES.has(message.type)) continue;
+      this.noteLeader(message.from, message.term);
+      let prevTerm = message.logTerm;
+      for (const entry of message.entries) {
+        if (entry.term === message.term && !this.created.has(key(entry))) {
+          this.created.set(key(entry), { prevTerm, payload: payloadOf(entry) });
+        }
+        prevTerm = entry.term;
+      }
     }
   }
 
