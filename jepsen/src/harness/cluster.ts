@@ -28,6 +28,8 @@ export interface ClusterDriver {
   heal(): Promise<void>;
   /** Moves a member's wall clock by `offsetSeconds` from true time (0 restores it). */
   skewClock(node: string, offsetSeconds: number): Promise<void>;
+  /** Members that exited on their own (not killed by the nemesis), with how, for the report. */
+  crashes(): readonly string[];
   /** Stops every member and removes what start() created; safe to call more than once. */
   teardown(): Promise<void>;
 }

@@ -71,6 +71,11 @@ export class DockerCluster implements ClusterDriver {
     throw new HarnessError("containers share the host's clock: the docker driver cannot skew it");
   }
 
+  /** Compose restarts nothing (restart: "no"), but telling a crash from a kill would need docker events: not tracked. */
+  crashes(): readonly string[] {
+    return [];
+  }
+
   async teardown(): Promise<void> {
     await this.compose("down", "--volumes");
   }

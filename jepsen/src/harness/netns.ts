@@ -49,6 +49,7 @@ export class LocalCluster implements ClusterDriver {
   private readonly members: readonly Member[];
   private readonly bridge: string;
   private readonly gateway: string;
+  private readonly crashed: string[] = [];
 
   private constructor(
     private readonly options: LocalClusterOptions,
@@ -96,6 +97,7 @@ export class LocalCluster implements ClusterDriver {
     const child = member.process;
     if (child === undefined) return;
     const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+    member.process = undefined;
     child.kill("SIGKILL");
     await exited;
   }
@@ -129,6 +131,10 @@ export class LocalCluster implements ClusterDriver {
   async skewClock(node: string, offsetSeconds: number): Promise<void> {
     if (!this.options.fakeClocks) throw new HarnessError("members were not started under libfaketime");
     writeFileSync(this.clockFile(this.member(node)), `${offsetSeconds >= 0 ? "+" : ""}${offsetSeconds}\n`);
+  }
+
+  crashes(): readonly string[] {
+    return this.crashed;
   }
 
   async teardown(): Promise<void> {
@@ -177,8 +183,11 @@ export class LocalCluster implements ClusterDriver {
       { stdio: ["ignore", log, log], env: this.environment(member) },
     );
     closeSync(log);
-    child.on("exit", () => {
-      if (member.process === child) member.process = undefined;
+    // A member still current when it exits was not killed by kill(): it crashed.
+    child.on("exit", (code, signal) => {
+      if (member.process !== child) return;
+      member.process = undefined;
+      this.crashed.push(`${member.name} exited on its own (${signal ?? `status ${code}`})`);
     });
     member.process = child;
   }

@@ -21,7 +21,7 @@ import { LockWorkload } from "./workloads/lock.js";
 import { RegisterWorkload } from "./workloads/register.js";
 import { SetWorkload } from "./workloads/set.js";
 import { WatchWorkload } from "./workloads/watch.js";
-import type { Client, Verdict, Workload, WorkloadContext } from "./workloads/workload.js";
+import type { Anomaly, Client, Verdict, Workload, WorkloadContext } from "./workloads/workload.js";
 
 export const WORKLOADS = ["register", "set", "lock", "watch", "bank"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
@@ -67,23 +67,29 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
   const recorder = new Recorder();
   const context: WorkloadContext = { driver, recorder, random: random.fork(), timeoutMs: options.opTimeoutMs, checkTimeoutMs: options.checkTimeoutMs };
   const workload = createWorkload(options.workload, context);
+  let recovery: Anomaly[] = [];
   try {
     await driver.start();
     await waitForAgreedLeader(driver, LEADER_DEADLINE_MS, interrupt).catch((error: unknown) => {
       throw new HarnessError(`the cluster did not come up (see ${join(options.out, "logs")}): ${error instanceof Error ? error.message : String(error)}`);
     });
     await workload.setup();
-    await exercise(options, driver, workload, recorder, random, interrupt);
+    recovery = await exercise(options, driver, workload, recorder, random, interrupt);
     if (interrupt.aborted) throw new HarnessError("interrupted");
+    recovery.push(...driver.crashes().map((crash) => ({ kind: "member crashed", detail: `${crash} (see ${join(options.out, "logs")})` })));
   } finally {
     writeFileSync(join(options.out, "history.jsonl"), recorder.jsonl());
     await driver.teardown();
   }
-  return report(options, workload, recorder);
+  return report(options, workload, recorder, recovery);
 }
 
-/** Clients and nemesis for the run's time, then healing and the final reads. */
-async function exercise(options: RunOptions, driver: ClusterDriver, workload: Workload, recorder: Recorder, random: Random, interrupt: AbortSignal): Promise<void> {
+/**
+ * Clients and nemesis for the run's time, then healing and the final reads.
+ * A cluster that cannot serve the final reads once healed is the store's
+ * failure, not the harness's: it comes back as an anomaly.
+ */
+async function exercise(options: RunOptions, driver: ClusterDriver, workload: Workload, recorder: Recorder, random: Random, interrupt: AbortSignal): Promise<Anomaly[]> {
   const durationMs = options.timeSeconds * 1000;
   recorder.begin();
   const stop = abortWithAny(interrupt, abortAfter(durationMs).signal).signal;
@@ -99,10 +105,13 @@ async function exercise(options: RunOptions, driver: ClusterDriver, workload: Wo
   await Promise.all([nemesis.run(faults, stop), ...clients.map((client) => clientLoop(workload, client, stop))]);
   await nemesis.healAll();
   try {
-    if (!interrupt.aborted) {
-      await waitForAgreedLeader(driver, LEADER_DEADLINE_MS, interrupt);
-      await workload.final();
-    }
+    if (interrupt.aborted) return [];
+    await waitForAgreedLeader(driver, LEADER_DEADLINE_MS, interrupt);
+    await workload.final();
+    return [];
+  } catch (error) {
+    if (interrupt.aborted) return [];
+    return [{ kind: "no recovery", detail: `after healing: ${error instanceof Error ? error.message : String(error)}` }];
   } finally {
     watchers.abort();
     await background;
@@ -116,8 +125,8 @@ async function clientLoop(workload: Workload, client: Client, stop: AbortSignal)
   }
 }
 
-function report(options: RunOptions, workload: Workload, recorder: Recorder): RunResult {
-  const verdict = workload.check(recorder.historyEvents());
+function report(options: RunOptions, workload: Workload, recorder: Recorder, recovery: readonly Anomaly[]): RunResult {
+  const verdict = withAnomalies(workload.check(recorder.historyEvents()), recovery);
   const operations = timedOperations(recorder.events);
   const durationMs = recorder.events.at(-1)?.time ?? 0;
   const figures = availability(operations, 0, options.timeSeconds * 1000, OUTAGE_THRESHOLD_MS);
@@ -138,6 +147,12 @@ function report(options: RunOptions, workload: Workload, recorder: Recorder): Ru
   // The members' data is only worth its space when something went wrong.
   if (verdict.valid === true) rmSync(join(options.out, "data"), { recursive: true, force: true });
   return { verdict, availability: figures, reportPath, historyPath: join(options.out, "history.jsonl") };
+}
+
+/** Anomalies found outside the workload's check make the verdict invalid, whatever the check said. */
+function withAnomalies(verdict: Verdict, anomalies: readonly Anomaly[]): Verdict {
+  if (anomalies.length === 0) return verdict;
+  return { ...verdict, valid: false, anomalies: [...anomalies, ...verdict.anomalies] };
 }
 
 async function createDriver(options: RunOptions): Promise<ClusterDriver> {
