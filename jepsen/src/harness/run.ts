@@ -4,6 +4,7 @@
  * final reads, tear the cluster down, check the history, write the report.
  * The cluster is torn down however the run ends.
  */
+import { setMaxListeners } from "node:events";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { availability, nemesisWindows, timedOperations, type Availability } from "./availability.js";
@@ -93,6 +94,8 @@ async function exercise(options: RunOptions, driver: ClusterDriver, workload: Wo
   const durationMs = options.timeSeconds * 1000;
   recorder.begin();
   const stop = abortWithAny(interrupt, abortAfter(durationMs).signal).signal;
+  // Every client and the nemesis may be waiting on it at once.
+  setMaxListeners(options.concurrency + 2, stop);
   const watchers = new AbortController();
   const background = workload.background?.(watchers.signal);
   const nemesis = new Nemesis(driver, recorder, random.fork());

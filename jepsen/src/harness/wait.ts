@@ -44,10 +44,13 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export function abortWithAny(...signals: readonly AbortSignal[]): AbortController {
   const controller = new AbortController();
+  const abort = () => controller.abort();
   for (const signal of signals) {
     if (signal.aborted) controller.abort();
-    else signal.addEventListener("abort", () => controller.abort(), { once: true });
+    else signal.addEventListener("abort", abort, { once: true });
   }
+  // Once aborted, by whichever cause or by hand, it stops listening, so a long-lived source does not collect listeners.
+  controller.signal.addEventListener("abort", () => signals.forEach((signal) => signal.removeEventListener("abort", abort)), { once: true });
   return controller;
 }
 

@@ -121,6 +121,7 @@ export class WatchWorkload implements Workload {
       }
     } finally {
       clearTimeout(timer);
+      idle.abort();
     }
   }
 }
