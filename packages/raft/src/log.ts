@@ -21,10 +21,13 @@ export class RaftLog {
 
   constructor(readonly storage: Storage, applied: number) {
     this.unstableOffset = storage.lastIndex() + 1;
-    this.committed = storage.initialState().hardState.commit;
     // The state machine holds at least what the last snapshot holds.
     this.applied = Math.max(applied, storage.snapshot().meta.index);
-    invariant(this.applied <= this.committed, () => `raft: applied ${this.applied} beyond commit ${this.committed}`);
+    invariant(this.applied <= storage.lastIndex(), () => `raft: applied ${this.applied} beyond the log's end ${storage.lastIndex()}`);
+    // Only committed entries are ever applied, so the applied index is a commit
+    // index too: an application need not sync a hard state whose only change
+    // is the commit index.
+    this.committed = Math.max(storage.initialState().hardState.commit, this.applied);
   }
 
   firstIndex(): number {

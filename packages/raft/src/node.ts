@@ -31,7 +31,12 @@ export interface Ready {
   /** Every message here may leave before this Ready is persisted. */
   readonly messages: readonly Message[];
   readonly readStates: readonly ReadState[];
-  /** Whether the write must be synced before advance (term, vote or entries changed). */
+  /**
+   * Whether anything must be written (and synced) before advance: term, vote,
+   * entries or a snapshot changed. When false, a hard state whose only change
+   * is the commit index may be kept in memory alone: on restart the commit
+   * index is recovered from the state machine's applied index or the leader.
+   */
   readonly mustSync: boolean;
 }
 

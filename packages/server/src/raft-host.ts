@@ -300,7 +300,8 @@ export class RaftHost {
   private async handleReady(ready: Ready): Promise<void> {
     this.options.network.send(ready.messages);
     if (ready.softState) this.noteSoftState(ready.softState.lead);
-    if (ready.entries.length > 0 || ready.hardState || ready.snapshot) await this.persist(ready);
+    if (ready.mustSync) await this.persist(ready);
+    else if (ready.hardState) this.options.storage.setHardState(ready.hardState);
     // Acknowledgements leave as soon as the write is durable, not after applying.
     this.options.network.send(this.node.persisted());
     if (ready.committedEntries.length > 0) await this.applyEntries(ready.committedEntries);

@@ -20,6 +20,7 @@ import {
   bootstrapLog,
   type ConfChange,
   type Entry,
+  type HardState,
   type Message,
   type NodeId,
   type Ready,
@@ -70,6 +71,8 @@ export class SimNode {
   raft: RaftNode | undefined;
   machine: MachineState = { applied: 0, hash: 0 };
   pendingReady: Ready | undefined;
+  /** The hard state as last synced: a commit-only change is not (mustSync false). */
+  syncedHardState: HardState | undefined;
   /** Reads this node asked for: context text -> the committed index when asked. */
   readonly reads = new Map<string, number>();
   readonly servedReads: { context: string; index: number }[] = [];
@@ -151,6 +154,8 @@ export class Cluster {
     const sim = this.sim(id);
     if (sim.alive) return;
     const snapshot = sim.disk.snapshot();
+    // What was never synced is lost: the commit index falls back to the synced one.
+    if (sim.syncedHardState) sim.disk.setHardState(sim.syncedHardState);
     sim.machine = snapshot.meta.index > 0 ? decodeMachine(snapshot.data) : { applied: 0, hash: 0 };
     sim.pendingReady = undefined;
     sim.reads.clear();
@@ -395,6 +400,7 @@ export class Cluster {
     if (ready.snapshot) this.installSnapshot(sim, ready.snapshot);
     sim.disk.append(ready.entries);
     if (ready.hardState) sim.disk.setHardState(ready.hardState);
+    if (ready.hardState && ready.mustSync) sim.syncedHardState = ready.hardState;
     this.checker.onPersisted(sim.id, ready);
     // Like the server: what waited for this write leaves before applying starts.
     const released = sim.node.persisted();

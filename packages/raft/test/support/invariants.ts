@@ -132,7 +132,7 @@ export class InvariantChecker {
         fail(`Log Matching: node ${id} has term ${prevTerm} before ${key(entry)}, its leader had ${origin.prevTerm}`);
       }
     }
-    if (ready.hardState) {
+    if (ready.hardState && ready.mustSync) {
       const before = this.durableCommit.get(id) ?? 0;
       if (ready.hardState.commit < before) fail(`durable commit of ${id} went back from ${before} to ${ready.hardState.commit}`);
       this.durableCommit.set(id, ready.hardState.commit);

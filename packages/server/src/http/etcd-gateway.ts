@@ -522,7 +522,8 @@ const LEADER_KEY = object({ name: BYTES, key: BYTES, rev: INT64, lease: INT64 })
 // ---------------------------------------------------------------------------
 // Routes
 
-type Unary = (body: Fields, signal: AbortSignal) => Promise<JsonObject>;
+/** `whenClosed` makes a signal that aborts when the client leaves; only waiting routes need one, so it is made on demand. */
+type Unary = (body: Fields, whenClosed: () => AbortSignal) => Promise<JsonObject>;
 /** Opens a stream of messages; throwing here (before any byte is sent) replies with an error status. */
 type Streaming = (body: Fields, signal: AbortSignal) => Promise<AsyncIterable<JsonObject>>;
 
@@ -535,10 +536,10 @@ export function etcdGatewayPlugin(api: KvApi) {
     });
     app.addSchema(TXN_REQUEST);
 
-    /** A POST route (or several, for etcd's aliases); `signal` aborts when the client leaves. */
+    /** A POST route (or several, for etcd's aliases). */
     const post = (urls: string | readonly string[], body: Schema, handle: Unary): void => {
       for (const url of [urls].flat()) {
-        app.post(url, { schema: { body } }, async (request, reply) => handle(Fields.of(request.body), abortWhenClosed(reply.raw)));
+        app.post(url, { schema: { body } }, async (request, reply) => handle(Fields.of(request.body), () => abortWhenClosed(reply.raw)));
       }
     };
     /** A POST route answered by newline-separated JSON messages until the source ends or the client leaves. */
@@ -594,14 +595,14 @@ export function etcdGatewayPlugin(api: KvApi) {
     stream("/v3/maintenance/snapshot", EMPTY_REQUEST, async () => snapshotMessages(await api.snapshot()));
     post("/v3/maintenance/transfer-leadership", object({ targetID: INT64 }), async (f) => headerOnly(await api.moveLeader(f.int("targetID"))));
 
-    post("/v3/lock/lock", object({ name: BYTES, lease: INT64 }), async (f, signal) => {
-      const held = await acquireLock(api, f.bytes("name"), f.int("lease"), signal);
+    post("/v3/lock/lock", object({ name: BYTES, lease: INT64 }), async (f, whenClosed) => {
+      const held = await acquireLock(api, f.bytes("name"), f.int("lease"), whenClosed());
       return { header: encodeHeader(held.header), key: encodeBytes(held.key) };
     });
     post("/v3/lock/unlock", object({ key: BYTES }), async (f) => headerOnly({ header: await releaseLock(api, f.bytes("key")) }));
 
-    post("/v3/election/campaign", object({ name: BYTES, lease: INT64, value: BYTES }), async (f, signal) => {
-      const elected = await campaign(api, f.bytes("name"), f.int("lease"), f.bytes("value"), signal);
+    post("/v3/election/campaign", object({ name: BYTES, lease: INT64, value: BYTES }), async (f, whenClosed) => {
+      const elected = await campaign(api, f.bytes("name"), f.int("lease"), f.bytes("value"), whenClosed());
       return { header: encodeHeader(elected.header), leader: encodeLeaderKey(elected.leader) };
     });
     post("/v3/election/proclaim", object({ leader: LEADER_KEY, value: BYTES }), async (f) =>
