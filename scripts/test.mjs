@@ -9,7 +9,7 @@ const folders = roots.length > 0 ? roots : workspaceFolders();
 
 function workspaceFolders() {
   const packages = readdirSync("packages").map((name) => join("packages", name));
-  return [...packages, "test", "jepsen"];
+  return [...packages, "test", "jepsen", "bench"];
 }
 
 function testFiles(folder) {
