@@ -4,7 +4,8 @@
  * membership changes update the member registry, and lease changes move the
  * lease deadlines.
  */
-import { MvccStore, type ApplyResult, type LogEntry, type Request } from "@raftkv/mvcc";
+import { rm } from "node:fs/promises";
+import { MvccStore, StoreUnavailableError, type ApplyResult, type LogEntry, type Request } from "@raftkv/mvcc";
 import { ConfChangeType, EntryType, decodeConfChange, type Entry } from "@raftkv/raft";
 import type { Logger } from "pino";
 import { decodeCommand, type CommandEnvelope } from "../commands.js";
@@ -45,7 +46,7 @@ export class KvStateMachine {
   }
 
   static async open(dir: string, options: StateMachineOptions): Promise<KvStateMachine> {
-    const store = await MvccStore.open(dir);
+    const store = await openStore(dir, options.logger);
     const machine = new KvStateMachine(store, options);
     machine.leases.resume(store.leases());
     return machine;
@@ -118,6 +119,22 @@ export class KvStateMachine {
         this.options.logger.info({ removed: change.nodeId }, "member removed from the cluster");
         return registry.remove(change.nodeId);
     }
+  }
+}
+
+/**
+ * Opens the store. One that a crash left half-imported is started empty: the
+ * WAL's snapshot marker, written before every import, makes start-up import
+ * the snapshot file again (see Snapshotter.recover).
+ */
+async function openStore(dir: string, logger: Logger): Promise<MvccStore> {
+  try {
+    return await MvccStore.open(dir);
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    logger.warn({ err: error }, "the store was left incomplete by an interrupted snapshot import: restoring it again");
+    await rm(dir, { recursive: true, force: true });
+    return MvccStore.open(dir);
   }
 }
 
