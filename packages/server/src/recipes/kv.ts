@@ -27,22 +27,8 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(a, b) === 0;
 }
 
-/**
- * The range end that covers every key starting with `prefix`: the prefix
- * with its last byte below 0xff incremented (etcd's convention). A prefix
- * of only 0xff bytes, or an empty one, has no upper bound: "\0" means
- * "to the end of the keyspace".
- */
-export function prefixEnd(prefix: Uint8Array): Uint8Array {
-  const end = Uint8Array.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]! += 1;
-      return end.slice(0, i + 1);
-    }
-  }
-  return new Uint8Array([0]);
-}
+/** The range end that covers every key starting with a prefix: the store's own rule. */
+export { prefixRangeEnd as prefixEnd } from "@raftkv/mvcc";
 
 export function rangeRequest(key: Uint8Array, fields: Partial<RangeRequest> = {}): RangeRequest {
   return {
