@@ -106,7 +106,33 @@ export class ProcessCluster {
     return this.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
   }
 
-  private launch(member: ClusterMember): void {
+  /** Starts a new member that joins the running cluster (after a member add). */
+  async join(name: string): Promise<ClusterMember> {
+    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    const member: ClusterMember = {
+      name,
+      clientUrl: `http://127.0.0.1:${clientPort}`,
+      peerUrl: `http://127.0.0.1:${peerPort}`,
+      dataDir: join(this.root, name),
+      process: undefined,
+      output: [],
+    };
+    this.members.push(member);
+    return member;
+  }
+
+  /** Launches a member created by join(), once the cluster has added it. */
+  startJoined(member: ClusterMember): void {
+    this.launch(member, "existing");
+  }
+
+  /** Forgets a member that was removed from the cluster and stopped. */
+  forget(name: string): void {
+    const index = this.members.findIndex((member) => member.name === name);
+    if (index >= 0) this.members.splice(index, 1);
+  }
+
+  private launch(member: ClusterMember, state: "new" | "existing" = "new"): void {
     const initialCluster = this.initialCluster();
     const child = spawn(
       process.execPath,
@@ -118,6 +144,7 @@ export class ProcessCluster {
         `--listen-client-urls=${member.clientUrl}`,
         `--listen-peer-urls=${member.peerUrl}`,
         `--initial-cluster=${initialCluster}`,
+        `--initial-cluster-state=${state}`,
         ...this.flags,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },

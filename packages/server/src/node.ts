@@ -178,7 +178,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     await app.listen({ host: hostname, port });
     clientUrls.push(url);
   }
-  kv.publishClientUrls(config.advertiseClientUrls);
+  kv.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");
 

@@ -268,10 +268,10 @@ export class KvService implements api.KvApi, HealthSource {
     }
   }
 
-  /** Announces this member's client URLs through the log, once a leader exists. */
-  publishClientUrls(clientUrls: readonly string[]): void {
+  /** Announces this member's name and client URLs through the log, once a leader exists. */
+  publish(name: string, clientUrls: readonly string[]): void {
     const attempt = (): void => {
-      this.propose({ kind: "publish", memberId: this.options.memberId, clientUrls }).catch(() => {
+      this.propose({ kind: "publish", memberId: this.options.memberId, name, clientUrls }).catch(() => {
         setTimeout(attempt, 200).unref();
       });
     };

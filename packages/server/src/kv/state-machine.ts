@@ -18,8 +18,8 @@ import { WatchHub } from "./watch-hub.js";
 /** What the log carries besides membership changes. */
 export type Command =
   | { readonly kind: "store"; readonly request: Request }
-  /** A member announces the client URLs it serves on (etcd's "publish"). */
-  | { readonly kind: "publish"; readonly memberId: number; readonly clientUrls: readonly string[] }
+  /** A member announces its name and the client URLs it serves on (etcd's "publish"). */
+  | { readonly kind: "publish"; readonly memberId: number; readonly name: string; readonly clientUrls: readonly string[] }
   | { readonly kind: "update-member"; readonly memberId: number; readonly peerUrls: readonly string[] };
 
 export interface StateMachineOptions {
@@ -80,7 +80,7 @@ export class KvStateMachine {
     if (!envelope) return;
     const { command, requestId } = envelope;
     if (command.kind === "publish") {
-      await this.options.registry.update(command.memberId, { clientUrls: command.clientUrls });
+      await this.options.registry.update(command.memberId, { name: command.name, clientUrls: command.clientUrls });
       return this.options.tracker.resolve(requestId, undefined);
     }
     if (command.kind === "update-member") {
