@@ -84,6 +84,27 @@ export class RaftNode {
     return this.raft.id;
   }
 
+  // Cheap views of status(), for request paths.
+  get term(): number {
+    return this.raft.term;
+  }
+
+  get lead(): NodeId {
+    return this.raft.lead;
+  }
+
+  get role(): Role {
+    return this.raft.role;
+  }
+
+  get commitIndex(): number {
+    return this.raft.log.committed;
+  }
+
+  get appliedIndex(): number {
+    return this.raft.log.applied;
+  }
+
   tick(): void {
     this.raft.tick();
   }

@@ -69,7 +69,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   let host: RaftHost | undefined;
   const logger =
     options.logger ??
-    createLogger(config.logLevel, { name: config.name, memberId, term: () => host?.status().hardState.term ?? 0 });
+    createLogger(config.logLevel, { name: config.name, memberId, term: () => host?.term ?? 0 });
 
   const wal = await Wal.open(join(config.dataDir, "wal"));
   const registry = await MemberRegistry.load(config.dataDir);
@@ -97,7 +97,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   });
   await restoreLog(storage, wal, registry, snapshotter, config);
   const metrics = new Metrics({
-    term: () => host?.status().hardState.term ?? 0,
+    term: () => host?.term ?? 0,
     isLeader: () => host?.isLeader ?? false,
     commitIndex: () => host?.status().hardState.commit ?? 0,
     appliedIndex: () => stateMachine.appliedIndex,

@@ -24,7 +24,7 @@ import {
 } from "@raftkv/raft";
 import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
-import { etcdError } from "./errors.js";
+import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 
 /** What the host needs from the peer network. */
@@ -139,11 +139,15 @@ export class RaftHost {
   }
 
   get leader(): NodeId {
-    return this.node.status().lead;
+    return this.node.lead;
   }
 
   get isLeader(): boolean {
-    return this.node.status().role === Role.Leader;
+    return this.node.role === Role.Leader;
+  }
+
+  get term(): number {
+    return this.node.term;
   }
 
   onLeaderChange(listener: (leader: NodeId, term: number) => void): () => void {
@@ -186,8 +190,7 @@ export class RaftHost {
    */
   propose(data: readonly Uint8Array[]): ProposalPosition | undefined {
     this.assertRunning();
-    const status = this.node.status();
-    if (status.hardState.commit - status.applied > MAX_APPLY_LAG) throw etcdError("tooManyRequests");
+    if (this.node.commitIndex - this.node.appliedIndex > MAX_APPLY_LAG) throw etcdError("tooManyRequests");
     try {
       const position = this.node.propose(...data);
       this.options.metrics.proposals.inc(data.length);
@@ -196,7 +199,7 @@ export class RaftHost {
     } catch (error) {
       if (error instanceof ProposalDroppedError) {
         this.options.metrics.proposalsFailed.inc(data.length);
-        throw status.lead === 0 ? etcdError("noLeader") : etcdError("leaderChanged");
+        throw this.node.lead === 0 ? etcdError("noLeader") : etcdError("leaderChanged");
       }
       throw error;
     }
@@ -208,7 +211,9 @@ export class RaftHost {
       this.node.proposeConfChange(change);
       this.kick();
     } catch (error) {
-      if (error instanceof ProposalDroppedError) throw etcdError("notEnoughStartedMembers");
+      if (error instanceof ProposalDroppedError) {
+        throw this.node.lead === 0 ? etcdError("noLeader") : new RaftkvError(GrpcCode.FailedPrecondition, error.message);
+      }
       throw error;
     }
   }
@@ -364,7 +369,7 @@ export class RaftHost {
 
   private noteSoftState(leader: NodeId): void {
     if (leader === this.lastLeader) return;
-    const term = this.node.status().hardState.term;
+    const term = this.node.term;
     this.lastLeader = leader;
     this.options.metrics.leaderChanges.inc();
     this.options.logger.info({ leader, term }, leader === 0 ? "no leader" : "leader elected");

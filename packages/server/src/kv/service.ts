@@ -55,7 +55,7 @@ export class KvService implements api.KvApi, HealthSource {
       clusterId: this.options.clusterId,
       memberId: this.options.memberId,
       revision,
-      raftTerm: this.host.status().hardState.term,
+      raftTerm: this.host.term,
     };
   }
 
