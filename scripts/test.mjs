@@ -13,7 +13,8 @@ function workspaceFolders() {
 }
 
 function testFiles(folder) {
-  const dir = join(folder, "dist", "test");
+  // Compiled tests sit under dist/test/ in packages and directly in dist/ for the root test/ folder.
+  const dir = join(folder, "dist");
   if (!existsSync(dir)) return [];
   const files = [];
   const walk = (path) => {
