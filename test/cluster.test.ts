@@ -80,8 +80,9 @@ describe("a paused leader (no connection reset)", () => {
       });
       const failoverMs = Date.now() - pausedAt;
       console.log(`paused leader replaced after ${failoverMs} ms (election timeout ${electionMs} ms)`);
-      // Randomized timeouts lie in [1, 2) election timeouts, then one election round.
-      assert.ok(failoverMs < 3 * electionMs, `failover took ${failoverMs} ms`);
+      // Randomized timeouts lie in [1, 2) election timeouts, then an election
+      // round; the margin covers a busy CI machine's late timers.
+      assert.ok(failoverMs < 4 * electionMs, `failover took ${failoverMs} ms`);
     } finally {
       leader.process!.kill("SIGCONT");
     }
