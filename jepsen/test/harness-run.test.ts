@@ -1,7 +1,9 @@
 /**
  * Short real runs of the harness: a 3-member cluster in network namespaces,
  * register and set workloads under partitions and kills, and no anomaly
- * allowed. Needs root, iproute2 and iptables; skipped, saying why, without.
+ * allowed; and the same harness catching a deliberate bug (reads served
+ * locally without ReadIndex). Needs root, iproute2 and iptables; skipped,
+ * saying why, without.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -28,15 +30,15 @@ describe("the harness on a real cluster", async () => {
   const out = await mkdtemp(join(tmpdir(), "raftkv-harness-test-"));
   after(() => rm(out, { recursive: true, force: true }));
 
-  const options = (workload: RunOptions["workload"]): RunOptions => ({
+  const options = (workload: RunOptions["workload"], serveFlags: string[] = []): RunOptions => ({
     workload,
     nemesis: ["partition", "kill"],
     timeSeconds: 20,
     nodes: 3,
-    out: join(out, workload),
+    out: join(out, `${workload}${serveFlags.length ? "-unsafe" : ""}`),
     seed: 11,
     concurrency: 6,
-    serveFlags: [],
+    serveFlags,
     driver: "local",
     composeFile: "docker-compose.yml",
     opTimeoutMs: 1_000,
@@ -54,4 +56,15 @@ describe("the harness on a real cluster", async () => {
       assert.match(history, /"process":"nemesis"/, "no fault was injected");
     });
   }
+
+  test("register with linearizable reads served locally (--unsafe-bugs=local-reads): stale reads are found", { skip, timeout: 120_000 }, async () => {
+    const result = await runTest({ ...options("register", ["--unsafe-bugs=local-reads"]), nemesis: ["partition"] }, new AbortController().signal);
+    assert.equal(result.verdict.valid, false, "the harness must catch reads that skip ReadIndex");
+    assert.ok(result.verdict.anomalies.length > 0);
+  });
+
+  test("set with writes acknowledged before fsync (--unsafe-bugs=ack-before-fsync): killed members cannot recover what they acknowledged", { skip, timeout: 120_000 }, async () => {
+    const result = await runTest({ ...options("set", ["--unsafe-bugs=ack-before-fsync"]), nemesis: ["kill"] }, new AbortController().signal);
+    assert.equal(result.verdict.valid, false, "the harness must catch acknowledged writes that never reached the disk");
+  });
 });
