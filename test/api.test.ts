@@ -101,7 +101,11 @@ describe("HTTP APIs on a real cluster", () => {
       secondDone = true;
       return (await response.json()) as { key: string; token: number | string };
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Once the second caller's key is queued behind the first, it must be waiting.
+    await waitFor("the second caller to queue", async () => {
+      const queued = await postJson(url(2), "/v3/kv/range", { key: b64("job/"), range_end: b64("job0"), count_only: true });
+      return Number(queued.count) === 2;
+    });
     assert.equal(secondDone, false, "the second caller waits while the lock is held");
     await fetch(`${url(2)}/v1/locks/job?key=${encodeURIComponent(held.key)}`, { method: "DELETE" });
     const next = await second;
