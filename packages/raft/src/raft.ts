@@ -684,14 +684,9 @@ export class Raft {
     this.startReadRound();
   }
 
+  /** A new round rides on a heartbeat to every follower, which carries the round's context. */
   private startReadRound(): void {
-    const context = this.readRounds.startRound(this.id);
-    if (!context) return;
-    for (const id of this.progress.keys()) {
-      if (id === this.id) continue;
-      const progress = this.progress.get(id) as Progress;
-      this.send({ type: MessageType.Heartbeat, to: id, commit: Math.min(progress.match, this.log.committed), context });
-    }
+    if (this.readRounds.startRound(this.id)) this.broadcastHeartbeat();
   }
 
   private releaseReadsBeforeFirstCommit(): void {
