@@ -1,0 +1,37 @@
+export { Client, DEFAULT_ENDPOINTS, ENDPOINTS_VARIABLE, endpointsFromEnvironment, type ClientOptions } from "./client.js";
+export { prefixEnd, type Bytes } from "./bytes.js";
+export {
+  CompactedError,
+  EtcdError,
+  GrpcCode,
+  LeaseLostError,
+  NoEndpointAvailableError,
+  OutcomeUnknownError,
+  grpcCodeName,
+  type EndpointFailure,
+  type GrpcCodeName,
+} from "./errors.js";
+export type { CallOptions, RetryPolicy } from "./transport.js";
+export type { KeyValue, ResponseHeader } from "./wire.js";
+export type {
+  KvClient,
+  Compare,
+  CompareResult,
+  DeleteOptions,
+  DeleteResult,
+  GetOptions,
+  GetResult,
+  PutOptions,
+  PutResult,
+  RangeSelection,
+  SortOrder,
+  SortTarget,
+  Txn,
+  TxnOp,
+  TxnOpResult,
+  TxnResult,
+} from "./kv.js";
+export type { LeaseClient, LeaseGrant, LeaseKeepAlive, LeaseTimeToLive, KeepAliveOptions } from "./lease.js";
+export type { WatchClient, WatchEvent, WatchOptions, Watcher } from "./watch.js";
+export type { ClusterClient, Member, MemberAddResult, MemberListResult } from "./cluster.js";
+export type { EndpointHealth, EndpointStatus, HashKvResult, MaintenanceClient, MemberCallOptions, MemberStatus } from "./maintenance.js";
