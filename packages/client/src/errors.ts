@@ -116,3 +116,17 @@ export class LeaseLostError extends Error {
     super(`lease ${leaseId.toString(16)} lost: ${reason}`);
   }
 }
+
+/** A leader's action (proclaim) after it stopped being the leader: its key is gone or was replaced. */
+export class NotLeaderError extends Error {
+  override readonly name = "NotLeaderError";
+}
+
+/** A picker asked for an instance of a service that has none registered. */
+export class NoInstanceError extends Error {
+  override readonly name = "NoInstanceError";
+
+  constructor(readonly service: string) {
+    super(`service "${service}" has no registered instance`);
+  }
+}

@@ -6,6 +6,8 @@ export {
   GrpcCode,
   LeaseLostError,
   NoEndpointAvailableError,
+  NoInstanceError,
+  NotLeaderError,
   OutcomeUnknownError,
   grpcCodeName,
   type EndpointFailure,
@@ -35,3 +37,17 @@ export type { LeaseClient, LeaseGrant, LeaseKeepAlive, LeaseTimeToLive, KeepAliv
 export type { WatchClient, WatchEvent, WatchOptions, Watcher } from "./watch.js";
 export type { ClusterClient, Member, MemberAddResult, MemberListResult } from "./cluster.js";
 export type { EndpointHealth, EndpointStatus, HashKvResult, MaintenanceClient, MemberCallOptions, MemberStatus } from "./maintenance.js";
+export { Lock, HeldLock, DEFAULT_LOCK_TTL_SECONDS, type LockOptions } from "./recipes/lock.js";
+export { Election, Leadership, DEFAULT_ELECTION_TTL_SECONDS, type ElectionOptions, type LeaderView } from "./recipes/election.js";
+export {
+  ServiceRegistry,
+  Registration,
+  ServiceView,
+  DEFAULT_SERVICE_TTL_SECONDS,
+  type InstanceDescription,
+  type RegisterOptions,
+  type ServiceChange,
+  type ServiceInstance,
+} from "./recipes/service-registry.js";
+export { ServicePicker, weightOf, type Pick, type PickStrategy } from "./recipes/picker.js";
+export { ConfigStore, type ConfigChange, type ConfigStoreOptions } from "./recipes/config-store.js";
