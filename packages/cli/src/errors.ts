@@ -14,3 +14,16 @@ export class UsageError extends Error {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * End with `exitCode` and print nothing more: the command has already said
+ * why (a FAIL verdict, an unhealthy endpoint) or is passing on the exit code
+ * of a command it ran.
+ */
+export class SilentExit extends Error {
+  override readonly name = "SilentExit";
+
+  constructor(readonly exitCode: number) {
+    super(`exit code ${exitCode}`);
+  }
+}

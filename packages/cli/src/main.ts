@@ -6,14 +6,23 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerClusterUp } from "./commands/cluster-up.js";
+import { registerCompaction } from "./commands/compaction.js";
+import { registerDel } from "./commands/del.js";
+import { registerGet } from "./commands/get.js";
+import { registerPut } from "./commands/put.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSnapshot } from "./commands/snapshot.js";
-import { USAGE_EXIT_CODE, UsageError, messageOf } from "./errors.js";
+import { registerTxn } from "./commands/txn.js";
+import { SilentExit, USAGE_EXIT_CODE, UsageError, messageOf } from "./errors.js";
+import { addGlobalOptions } from "./global-options.js";
 
 const EXAMPLES = `
 Examples:
   raftkv cluster up                    a 3-node cluster on 127.0.0.1, data in ./data
   raftkv serve --name n1 --data-dir n1.raftkv
+  raftkv put greeting hello
+  raftkv get greeting -w json
+  raftkv --endpoints http://127.0.0.1:2379,http://127.0.0.1:22379 member list
   raftkv snapshot save backup.snap --endpoints http://127.0.0.1:2379
   raftkv <command> --help              the flags of one command`;
 
@@ -26,11 +35,17 @@ function buildProgram(): Command {
     // The serve flags are long; wrap their descriptions rather than run past 80 columns.
     .configureHelp({ minWidthToWrap: 30 })
     .addHelpText("after", EXAMPLES);
+  addGlobalOptions(program);
   // Subcommands inherit the settings above, so register them afterwards.
   registerServe(program);
   const cluster = program.command("cluster").description("run a cluster on this machine, for development");
   registerClusterUp(cluster);
   registerSnapshot(program);
+  registerGet(program);
+  registerPut(program);
+  registerDel(program);
+  registerTxn(program);
+  registerCompaction(program);
   return program;
 }
 
@@ -47,6 +62,7 @@ export async function run(argv: readonly string[]): Promise<number> {
 function exitCodeFor(error: unknown): number {
   // Commander has already printed its message, or the help.
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
+  if (error instanceof SilentExit) return error.exitCode;
   process.stderr.write(`error: ${messageOf(error)}\n`);
   return error instanceof UsageError ? USAGE_EXIT_CODE : 1;
 }

@@ -1,0 +1,54 @@
+/**
+ * What a client command runs with: a Client from @raftkv/client for the
+ * global options' endpoints and timeout, and the output format. The client
+ * is loaded on first use (undici takes a moment to load), so --help and
+ * `serve` never pay for it; its errors are worded here for the terminal.
+ */
+import type { Client, ClientOptions } from "@raftkv/client";
+import type { Command } from "commander";
+import { UsageError, messageOf } from "./errors.js";
+import { globalOptions, type GlobalOptions } from "./global-options.js";
+
+export interface Session {
+  readonly client: Client;
+  readonly options: GlobalOptions;
+}
+
+/**
+ * Runs `work` with a client for `command`'s global options (or for
+ * `endpoints`, when a command has found the cluster's own list), and closes
+ * the client afterwards, whatever happened.
+ */
+export async function withClient<T>(command: Command, work: (session: Session) => Promise<T>, endpoints?: readonly string[]): Promise<T> {
+  const options = globalOptions(command);
+  const library = await import("@raftkv/client");
+  const client = connect(library, {
+    endpoints: endpoints ?? options.endpoints ?? library.endpointsFromEnvironment(),
+    requestTimeoutMs: options.commandTimeoutMs,
+  });
+  try {
+    return await work({ client, options });
+  } catch (error) {
+    throw reworded(library, error);
+  } finally {
+    await client.close();
+  }
+}
+
+type ClientLibrary = typeof import("@raftkv/client");
+
+function connect(library: ClientLibrary, options: ClientOptions): Client {
+  try {
+    return new library.Client(options);
+  } catch (error) {
+    // The client refuses a malformed endpoint; from RAFTKV_ENDPOINTS it got past commander's check.
+    throw new UsageError(`endpoints: ${messageOf(error)}`);
+  }
+}
+
+/** The client's list of failures, on one line: "no member answered: http://a: reason, http://b: reason". */
+function reworded(library: ClientLibrary, error: unknown): unknown {
+  if (!(error instanceof library.NoEndpointAvailableError)) return error;
+  const failures = error.failures.map(({ endpoint, reason }) => `${endpoint}: ${reason}`);
+  return new Error(failures.length > 0 ? `no member answered: ${failures.join(", ")}` : "no member answered within --command-timeout");
+}
