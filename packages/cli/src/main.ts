@@ -5,14 +5,22 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerCheck } from "./commands/check.js";
 import { registerClusterUp } from "./commands/cluster-up.js";
 import { registerCompaction } from "./commands/compaction.js";
 import { registerDel } from "./commands/del.js";
+import { registerElect } from "./commands/elect.js";
+import { registerEndpoint } from "./commands/endpoint.js";
 import { registerGet } from "./commands/get.js";
+import { registerLease } from "./commands/lease.js";
+import { registerLock } from "./commands/lock.js";
+import { registerMember } from "./commands/member.js";
+import { registerMoveLeader } from "./commands/move-leader.js";
 import { registerPut } from "./commands/put.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSnapshot } from "./commands/snapshot.js";
 import { registerTxn } from "./commands/txn.js";
+import { registerWatch } from "./commands/watch.js";
 import { SilentExit, USAGE_EXIT_CODE, UsageError, messageOf } from "./errors.js";
 import { addGlobalOptions } from "./global-options.js";
 
@@ -25,6 +33,9 @@ Examples:
   raftkv --endpoints http://127.0.0.1:2379,http://127.0.0.1:22379 member list
   raftkv snapshot save backup.snap --endpoints http://127.0.0.1:2379
   raftkv <command> --help              the flags of one command`;
+
+/** Commands that run nodes rather than talk to a cluster: the client options mean nothing to them. */
+const NODE_COMMANDS = new Set(["serve", "cluster"]);
 
 function buildProgram(): Command {
   const program = new Command("raftkv")
@@ -45,8 +56,23 @@ function buildProgram(): Command {
   registerPut(program);
   registerDel(program);
   registerTxn(program);
+  registerWatch(program);
   registerCompaction(program);
+  registerLease(program);
+  registerLock(program);
+  registerElect(program);
+  registerMember(program);
+  registerEndpoint(program);
+  registerMoveLeader(program);
+  registerCheck(program);
+  for (const command of program.commands) if (!NODE_COMMANDS.has(command.name())) showGlobalOptionsInHelp(command);
   return program;
+}
+
+/** Lists --endpoints, --write-out and --command-timeout in the help of `command` and its subcommands. */
+function showGlobalOptionsInHelp(command: Command): void {
+  command.configureHelp({ ...command.configureHelp(), showGlobalOptions: true });
+  for (const subcommand of command.commands) showGlobalOptionsInHelp(subcommand);
 }
 
 /** Runs the command line `argv` (as in process.argv) and returns the exit code. */

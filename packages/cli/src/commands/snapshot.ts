@@ -5,24 +5,22 @@
  * data directory for a member of a new cluster serving exactly that data.
  */
 import { rename, rm, writeFile, stat } from "node:fs/promises";
-import { fetch } from "undici";
+import type { Client } from "@raftkv/client";
 import type { Command } from "commander";
-import { UsageError } from "../errors.js";
-
-const DEFAULT_ENDPOINTS = "http://127.0.0.1:2379";
+import { globalOptions, type OutputFormat } from "../global-options.js";
+import { printJson } from "../output.js";
+import { withClient } from "../session.js";
 
 export function registerSnapshot(program: Command): void {
   const snapshot = program.command("snapshot").description("save, inspect and restore backups");
   snapshot
     .command("save <file>")
-    .description("stream a snapshot from a member into <file>")
-    .option("--endpoints <urls>", "comma-separated client URLs; the first that answers is used", process.env.RAFTKV_ENDPOINTS ?? DEFAULT_ENDPOINTS)
-    .action(async (file: string, options: { endpoints: string }) => save(file, options.endpoints.split(",")));
+    .description("stream a snapshot from a member (the first of --endpoints that answers) into <file>")
+    .action((file: string, _options: unknown, command: Command) => withClient(command, ({ client }) => save(file, client)));
   snapshot
     .command("status <file>")
-    .description("verify <file> and print its checksum, revision, key count and size")
-    .option("-w, --write-out <format>", "table or json", "table")
-    .action(async (file: string, options: { writeOut: string }) => status(file, options.writeOut));
+    .description("verify <file> and print its checksum, revision, key count and size (-w table or json)")
+    .action(async (file: string, _options: unknown, command: Command) => status(file, globalOptions(command).writeOut));
   snapshot
     .command("restore <file>")
     .description("create a member's data directory for a new cluster from <file>")
@@ -34,62 +32,39 @@ export function registerSnapshot(program: Command): void {
     );
 }
 
-async function save(file: string, endpoints: readonly string[]): Promise<void> {
+async function save(file: string, client: Client): Promise<void> {
   const temporary = `${file}.part`;
-  let lastError: unknown;
-  for (const endpoint of endpoints) {
-    try {
-      const bytes = await download(endpoint.trim(), temporary);
-      const { verifySnapshotFile } = await import("@raftkv/snapshot");
-      const header = await verifySnapshotFile<unknown>(temporary);
-      await rename(temporary, file);
-      process.stdout.write(`Snapshot saved at ${file}: index ${header.raft.index}, ${bytes} bytes\n`);
-      return;
-    } catch (error) {
-      lastError = error;
-      await rm(temporary, { force: true });
-    }
+  try {
+    const bytes = await download(client, temporary);
+    const { verifySnapshotFile } = await import("@raftkv/snapshot");
+    const header = await verifySnapshotFile<unknown>(temporary);
+    await rename(temporary, file);
+    process.stdout.write(`Snapshot saved at ${file}: index ${header.raft.index}, ${bytes} bytes\n`);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
   }
-  throw new Error(`no member could send a snapshot (${endpoints.join(", ")}): ${String(lastError)}`);
 }
 
-/** Writes the streamed blobs to `path`, printing progress; returns the byte count. */
-async function download(endpoint: string, path: string): Promise<number> {
-  const response = await fetch(`${endpoint}/v3/maintenance/snapshot`, { method: "POST", body: "{}" });
-  if (!response.ok || !response.body) throw new Error(`${endpoint}: HTTP ${response.status}`);
+/** Writes the streamed blobs to `path`, showing progress on stderr; returns the byte count. */
+async function download(client: Client, path: string): Promise<number> {
   const blobs: Buffer[] = [];
-  let buffered = "";
   let received = 0;
-  for await (const piece of response.body) {
-    buffered += Buffer.from(piece).toString("utf8");
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines.filter(Boolean)) {
-      const message = JSON.parse(line) as { result?: { blob?: string; remaining_bytes?: string }; error?: { message: string } };
-      if (message.error) throw new Error(message.error.message);
-      const blob = Buffer.from(message.result?.blob ?? "", "base64");
-      blobs.push(blob);
-      received += blob.byteLength;
-      const total = received + Number(message.result?.remaining_bytes ?? 0);
-      process.stderr.write(`\rreceived ${progressBar(received, total)} ${received}/${total} bytes`);
-    }
+  for await (const blob of client.maintenance.snapshot()) {
+    blobs.push(blob);
+    received += blob.byteLength;
+    process.stderr.write(`\rreceived ${received} bytes`);
   }
   process.stderr.write("\n");
   await writeFile(path, Buffer.concat(blobs));
   return received;
 }
 
-function progressBar(done: number, total: number, width = 30): string {
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  return `[${"#".repeat(filled)}${" ".repeat(width - filled)}]`;
-}
-
-async function status(file: string, format: string): Promise<void> {
-  if (format !== "table" && format !== "json") throw new UsageError(`--write-out: expected table or json, got ${JSON.stringify(format)}`);
+async function status(file: string, format: OutputFormat): Promise<void> {
   const { snapshotStatus } = await import("@raftkv/server");
   const described = await snapshotStatus(file, (await stat(file)).size);
   if (format === "json") {
-    process.stdout.write(`${JSON.stringify(described)}\n`);
+    printJson(described);
     return;
   }
   const rows: [string, string][] = [

@@ -31,7 +31,7 @@ Operations: {"put": {"key", "value", "lease"?, "prev_kv"?}},
 export function registerTxn(program: Command): void {
   program
     .command("txn")
-    .description("run a transaction given as JSON on standard input or in --file: if every compare holds, the success operations, else the failure ones")
+    .description("run a transaction read as JSON from standard input or --file (compares, success and failure operations)")
     .option("--file <path>", "read the transaction from this file instead of standard input")
     .addHelpText("after", EXAMPLES)
     .action((flags: { file?: string }, command: Command) =>
