@@ -66,6 +66,8 @@ export class Watcher implements AsyncIterable<WatchEvent> {
   nextRevision: number;
   /** How many times the watch moved to a new stream after one broke. */
   resumes = 0;
+  /** The member serving the current stream, once one is open. */
+  endpoint: string | undefined;
   private readonly closer = new AbortController();
   private readonly signal: AbortSignal;
 
@@ -96,7 +98,7 @@ export class Watcher implements AsyncIterable<WatchEvent> {
         try {
           const stream = await this.open();
           opened = true;
-          endpoint = stream.endpoint;
+          endpoint = this.endpoint = stream.endpoint;
           yield* this.read(stream.body, stream.endpoint);
           throw new Error("the watch stream ended");
         } catch (error) {
