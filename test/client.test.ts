@@ -93,6 +93,25 @@ describe("@raftkv/client on a 3-member cluster", () => {
     }, (error: unknown) => error instanceof CompactedError && error.compactRevision === deleted.header.revision && /compacted: re-list/.test(error.message));
   });
 
+  test("native /v1: raw values, compare-and-set by revision, listing, deletion", async () => {
+    const created = await client.native.put("native/a b", Buffer.from([0, 1, 2]), { prevRevision: 0 });
+    const kv = await client.native.get("native/a b");
+    assert.deepEqual([...(kv?.value ?? [])], [0, 1, 2]);
+    assert.equal(kv?.modRevision, created.revision);
+    await assert.rejects(client.native.put("native/a b", "x", { prevRevision: created.revision - 1 }), (error: unknown) => {
+      assert.ok(error instanceof EtcdError);
+      assert.equal(error.httpStatus, 412);
+      assert.equal(error.code, GrpcCode.FailedPrecondition);
+      return true;
+    });
+    await client.native.put("native/a b", "y", { prevRevision: created.revision });
+    await client.native.put("native/c", "z");
+    const listing = await client.native.list("native/");
+    assert.deepEqual(listing.kvs.map((each) => `${each.key}=${each.value}`), ["native/a b=y", "native/c=z"]);
+    assert.equal((await client.native.delete("native/", { prefix: true })).deleted, 2);
+    assert.equal(await client.native.get("native/c"), undefined);
+  });
+
   test("lease: grant, keys bound to it, time to live, list, keep-alive, revoke", async () => {
     const session = await client.lease.session(3);
     await client.kv.put("leased/x", "1", { lease: session.id });
