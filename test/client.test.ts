@@ -175,6 +175,28 @@ describe("@raftkv/client on a 3-member cluster", () => {
     }
   });
 
+  test("a watch leaves a member that stops answering (SIGSTOP) once its stream stays silent", async () => {
+    const paused = (await cluster.waitForLeader()) === cluster.members[0] ? cluster.members[1]! : cluster.members[0]!;
+    const watching = clientPreferring(paused);
+    const watcher = watching.watch.watch("quiet/", { prefix: true, idleTimeoutMs: 1_500 });
+    const events: WatchEvent[] = [];
+    const reading = (async () => {
+      for await (const event of watcher) events.push(event);
+    })();
+    try {
+      await waitFor("the watch to open on the member to be paused", async () => watcher.endpoint === paused.clientUrl);
+      paused.process?.kill("SIGSTOP");
+      const written = (await client.kv.put("quiet/after-pause", "v")).header.revision;
+      await waitFor("the write, through another member", async () => events.some((event) => event.kv.modRevision === written), 15_000);
+      assert.notEqual(watcher.endpoint, paused.clientUrl);
+    } finally {
+      paused.process?.kill("SIGCONT");
+      watcher.close();
+      await reading;
+      await watching.close();
+    }
+  });
+
   test("a lock stays held across SIGKILL of its member; tokens grow; a lost lease is signalled", async () => {
     const holderMember = await cluster.waitForLeader();
     const holding = clientPreferring(holderMember);
