@@ -127,6 +127,28 @@ describe("@raftkv/client on a 3-member cluster", () => {
     assert.equal((await client.lease.keepAliveOnce(session.id)).ttl, 0, "a keep-alive of a revoked lease answers TTL 0");
   });
 
+  test("cluster and maintenance: members, a learner added and removed, status, hashes, health, snapshot", async () => {
+    const { members } = await client.cluster.memberList();
+    assert.deepEqual(members.map((member) => member.name).sort(), ["n1", "n2", "n3"]);
+    const added = await client.cluster.memberAdd([`http://127.0.0.1:${await freePort()}`], { isLearner: true });
+    assert.equal(added.member.isLearner, true);
+    assert.equal(added.members.length, 4);
+    assert.equal((await client.cluster.memberRemove(added.member.id)).members.length, 3);
+
+    const statuses = await client.maintenance.statusAll();
+    const leaders = new Set(statuses.map((each) => ("status" in each ? each.status.leader : 0)));
+    assert.equal(leaders.size, 1, "every member names the same leader");
+    const revision = (await client.kv.put("hash/x", "1")).header.revision;
+    // Each member's hash waits for a read barrier: it has applied the write before it hashes.
+    const hashes = await Promise.all(cluster.members.map((member) => client.maintenance.hashKv(revision, { endpoint: member.clientUrl })));
+    assert.equal(new Set(hashes.map((each) => each.hash)).size, 1, "members agree at a revision");
+    assert.deepEqual((await client.maintenance.health()).map((each) => each.healthy), [true, true, true]);
+
+    let bytes = 0;
+    for await (const chunk of client.maintenance.snapshot()) bytes += chunk.byteLength;
+    assert.ok(bytes > 0, "a snapshot streams the member's state");
+  });
+
   test("no member answering is an error that names every endpoint and why", async () => {
     const closed = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
     const lonely = new Client({ endpoints: closed, requestTimeoutMs: 500 });

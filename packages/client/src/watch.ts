@@ -13,7 +13,7 @@ import type { Bytes } from "./bytes.js";
 import { CompactedError, EtcdError, NoEndpointAvailableError } from "./errors.js";
 import { streamResults } from "./json-lines.js";
 import { encodeRange, type KvClient, type RangeSelection } from "./kv.js";
-import { pauseUnlessAborted } from "./lease.js";
+import { pauseUnlessAborted } from "./pause.js";
 import type { Transport } from "./transport.js";
 import { decodeKeyValue, type Int64, type KeyValue, type WireHeader, type WireKeyValue } from "./wire.js";
 
