@@ -6,6 +6,7 @@ import { ClusterClient } from "./cluster.js";
 import { KvClient } from "./kv.js";
 import { LeaseClient } from "./lease.js";
 import { MaintenanceClient } from "./maintenance.js";
+import { NativeClient } from "./native.js";
 import { Transport, type TransportOptions } from "./transport.js";
 import { WatchClient } from "./watch.js";
 
@@ -21,6 +22,8 @@ export class Client {
   readonly watch: WatchClient;
   readonly cluster: ClusterClient;
   readonly maintenance: MaintenanceClient;
+  /** raftkv's own /v1 key-value routes (raw values, compare-and-set by revision). */
+  readonly native: NativeClient;
   private readonly transport: Transport;
 
   constructor(options: ClientOptions) {
@@ -30,6 +33,7 @@ export class Client {
     this.watch = new WatchClient(this.transport, this.kv);
     this.cluster = new ClusterClient(this.transport);
     this.maintenance = new MaintenanceClient(this.transport);
+    this.native = new NativeClient(this.transport);
   }
 
   /** A client for the endpoints in RAFTKV_ENDPOINTS, or the local default. */

@@ -4,9 +4,9 @@
  * and says when the lease is lost: the cluster reports it gone, or no
  * renewal got through for a whole TTL (it may have expired meanwhile).
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { fromBase64, toNumber } from "./bytes.js";
 import { EtcdError, LeaseLostError } from "./errors.js";
+import { pauseUnlessAborted } from "./pause.js";
 import type { CallOptions, Transport } from "./transport.js";
 import { describe } from "./transport.js";
 import { decodeHeader, parseJson, type Int64, type ResponseHeader, type WireHeader } from "./wire.js";
@@ -174,14 +174,4 @@ export class LeaseKeepAlive {
 
 function isTransient(error: EtcdError): boolean {
   return error.httpStatus >= 500;
-}
-
-/** Waits `ms`; false if `signal` aborted first. */
-export async function pauseUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -63,6 +63,8 @@ interface WireStatus {
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
+/** A snapshot stream that sends nothing for this long is taken for dead. */
+const SNAPSHOT_IDLE_TIMEOUT_MS = 30_000;
 
 export class MaintenanceClient {
   constructor(private readonly transport: Transport) {}
@@ -107,7 +109,7 @@ export class MaintenanceClient {
     const closer = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, closer.signal]) : closer.signal;
     try {
-      const stream = await this.transport.stream(this.post("/v3/maintenance/snapshot", {}, "read", options), signal, HEALTH_TIMEOUT_MS * 15, options);
+      const stream = await this.transport.stream(this.post("/v3/maintenance/snapshot", {}, "read", options), signal, SNAPSHOT_IDLE_TIMEOUT_MS, options);
       for await (const part of streamResults<{ blob?: string }>(stream.body, stream.endpoint)) yield fromBase64(part.blob);
     } finally {
       closer.abort();

@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import { Agent, request as undiciRequest, type Dispatcher } from "undici";
 import { EndpointPool, normalizeUrl } from "./endpoints.js";
 import { EtcdError, GrpcCode, NoEndpointAvailableError, OutcomeUnknownError } from "./errors.js";
+import { pauseUnlessAborted } from "./pause.js";
 
 export interface TransportOptions {
   readonly endpoints: readonly string[];
@@ -63,6 +64,7 @@ export interface HttpStream {
 const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 7_000;
 const ROUND_BACKOFF_MS = [50, 100, 200, 400, 800];
+const NEVER = new AbortController().signal;
 
 /** Errors meaning the request never reached the member: safe to send elsewhere whatever it was. */
 const NOT_SENT = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
@@ -171,7 +173,8 @@ export class Transport {
           if (verdict.sent && call.retry === "once") throw new OutcomeUnknownError(endpoint, verdict.reason);
         }
       }
-      await pause(ROUND_BACKOFF_MS[Math.min(round, ROUND_BACKOFF_MS.length - 1)] as number, deadline, options.signal);
+      const backoff = ROUND_BACKOFF_MS[Math.min(round, ROUND_BACKOFF_MS.length - 1)] as number;
+      await pauseUnlessAborted(Math.max(0, Math.min(backoff, deadline - Date.now())), options.signal ?? NEVER);
     }
   }
 }
@@ -232,17 +235,4 @@ function errorOfReply(reply: HttpReply): EtcdError {
     // Not JSON (a proxy's error page, say): the status says what happened.
   }
   return new EtcdError(`HTTP ${reply.status}: ${reply.body.toString("utf8").slice(0, 200)}`, fallbackCode, reply.status, reply.endpoint);
-}
-
-async function pause(ms: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
-  const wait = Math.max(0, Math.min(ms, deadline - Date.now()));
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, wait);
-    signal?.addEventListener("abort", done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

@@ -5,13 +5,15 @@
  * that revision. The server replays history from there, so no event is
  * missed; events below it are dropped, so none is delivered twice. If
  * compaction removed that history, the watch ends with a CompactedError:
- * re-list and watch again.
+ * re-list and watch again. A quiet stream gets a progress message every
+ * 10 s; each one is the moment to check that the member still has a leader
+ * (one cut off from the others would stay quiet forever).
  */
 import type { Bytes } from "./bytes.js";
 import { CompactedError, EtcdError, NoEndpointAvailableError } from "./errors.js";
 import { streamResults } from "./json-lines.js";
 import { encodeRange, type KvClient, type RangeSelection } from "./kv.js";
-import { pauseUnlessAborted } from "./lease.js";
+import { pauseUnlessAborted } from "./pause.js";
 import type { Transport } from "./transport.js";
 import { decodeKeyValue, type Int64, type KeyValue, type WireHeader, type WireKeyValue } from "./wire.js";
 
@@ -44,6 +46,7 @@ interface WireWatchResult {
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 const RESUME_PAUSE_MS = 100;
+const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
 export class WatchClient {
   constructor(
@@ -66,6 +69,8 @@ export class Watcher implements AsyncIterable<WatchEvent> {
   nextRevision: number;
   /** How many times the watch moved to a new stream after one broke. */
   resumes = 0;
+  /** The member serving the current stream, once one is open. */
+  endpoint: string | undefined;
   private readonly closer = new AbortController();
   private readonly signal: AbortSignal;
 
@@ -96,7 +101,7 @@ export class Watcher implements AsyncIterable<WatchEvent> {
         try {
           const stream = await this.open();
           opened = true;
-          endpoint = stream.endpoint;
+          endpoint = this.endpoint = stream.endpoint;
           yield* this.read(stream.body, stream.endpoint);
           throw new Error("the watch stream ended");
         } catch (error) {
@@ -134,6 +139,8 @@ export class Watcher implements AsyncIterable<WatchEvent> {
     for await (const result of streamResults<WireWatchResult>(body, endpoint)) {
       if (result.canceled && result.compact_revision !== undefined) throw new CompactedError(Number(result.compact_revision), this.nextRevision);
       const events = (result.events ?? []).map(decodeEvent);
+      // A progress message: the stream is quiet. A member cut off from the cluster stays quiet too, so check it still has a leader.
+      if (events.length === 0 && !result.created) await this.checkHealth(endpoint);
       for (const event of events) {
         // A resumed stream starts at nextRevision; anything older was delivered already.
         if (event.kv.modRevision >= this.nextRevision) yield event;
@@ -143,6 +150,11 @@ export class Watcher implements AsyncIterable<WatchEvent> {
       const lastEvent = events[events.length - 1];
       if (lastEvent) this.nextRevision = Math.max(this.nextRevision, lastEvent.kv.modRevision + 1);
     }
+  }
+
+  /** Throws (so that the watch resumes elsewhere) if `endpoint` says it has no leader or does not answer. */
+  private async checkHealth(endpoint: string): Promise<void> {
+    await this.transport.call({ method: "GET", path: "/health", retry: "read", endpoint }, { signal: this.signal, timeoutMs: HEALTH_CHECK_TIMEOUT_MS });
   }
 
   /**

@@ -5,9 +5,9 @@
  * changes, so followers never see a gap. The base of ServiceRegistry's views
  * and of ConfigStore.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "../client.js";
 import { CompactedError } from "../errors.js";
+import { pauseUnlessAborted } from "../pause.js";
 import type { WatchEvent } from "../watch.js";
 import type { KeyValue } from "../wire.js";
 
@@ -73,7 +73,7 @@ export class PrefixMirror {
         if (signal.aborted) return;
         if (!(error instanceof CompactedError)) {
           this.handlers.error(error);
-          await sleep(RETRY_AFTER_ERROR_MS, undefined, { signal }).catch(() => undefined);
+          await pauseUnlessAborted(RETRY_AFTER_ERROR_MS, signal);
         }
         await this.relist().catch((relistError: unknown) => this.handlers.error(relistError));
       }

@@ -11,6 +11,7 @@ import { EventEmitter } from "node:events";
 import type { Client } from "../client.js";
 import { LeaseLostError } from "../errors.js";
 import type { LeaseKeepAlive } from "../lease.js";
+import { pauseUnlessAborted } from "../pause.js";
 import type { KeyValue } from "../wire.js";
 import { ServicePicker, type PickStrategy } from "./picker.js";
 import { PrefixMirror, type MirrorChange } from "./prefix-mirror.js";
@@ -146,7 +147,7 @@ export class Registration extends EventEmitter<{ lost: [LeaseLostError]; registe
           this.reregistrations++;
           break;
         } catch {
-          await new Promise((resolve) => setTimeout(resolve, REREGISTER_PAUSE_MS));
+          await pauseUnlessAborted(REREGISTER_PAUSE_MS, stop);
         }
       }
     }
