@@ -26,8 +26,9 @@ test("raftkv --help lists the commands and exits 0", async () => {
   const { code, stdout } = await runCli(["--help"]);
   assert.equal(code, 0);
   assert.match(stdout, /Usage: raftkv/);
-  assert.match(stdout, /serve/);
-  assert.match(stdout, /cluster/);
+  for (const command of ["serve", "cluster", "get", "put", "del", "txn", "watch", "lease", "lock", "elect", "member", "endpoint", "move-leader", "check"]) {
+    assert.match(stdout, new RegExp(`^  ${command} `, "m"));
+  }
 });
 
 test("raftkv serve --help shows each flag with its environment variable", async () => {
@@ -68,7 +69,16 @@ const mistakes: { args: string[]; env?: Record<string, string>; message: RegExp 
     message: /^error: --election-timeout must be at least five times --heartbeat-interval/,
   },
   { args: ["cluster", "up", "--name", "n1"], message: /^error: unknown option '--name'/ },
-  { args: ["launch"], message: /^error: unknown command 'launch'/ },
+  { args: ["frobnicate"], message: /^error: unknown command 'frobnicate'/ },
+  // Client commands: refused before any member is asked (none runs here).
+  { args: ["get", "k", "-w", "xml"], message: /argument 'xml' is invalid\. Allowed choices are table, json, simple/ },
+  { args: ["--command-timeout", "soon", "get", "k"], message: /argument 'soon' is invalid\. expected a duration/ },
+  { args: ["get", "a", "b", "--prefix"], message: /^error: \[range_end\] and --prefix cannot be used together/ },
+  { args: ["get", "k"], env: { RAFTKV_ENDPOINTS: "ftp://x" }, message: /^error: endpoints: endpoint ftp:\/\/x: only http and https/ },
+  { args: ["lease", "revoke", "xyz"], message: /invalid for argument 'id'\. expected an id in hexadecimal/ },
+  { args: ["txn"], message: /^error: standard input: not JSON/ },
+  { args: ["elect", "jobs"], message: /^error: give a proposal to campaign with, or --listen to observe/ },
+  { args: ["member", "add", "n4"], message: /required option '--peer-urls <urls>' not specified/ },
 ];
 
 for (const { args, env, message } of mistakes) {
