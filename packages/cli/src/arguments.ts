@@ -27,12 +27,18 @@ export function duration(text: string): number {
   return ms;
 }
 
-/** A lease or member id as etcdctl prints it: hexadecimal, without 0x. */
+/** Commander's parser for a lease or member id as etcdctl prints it: hexadecimal, without 0x. */
 export function hexId(text: string): number {
+  const id = idFromHex(text);
+  if (id === undefined) throw new InvalidArgumentError("expected an id in hexadecimal, as the list commands print it");
+  return id;
+}
+
+/** The id that `text` spells in hexadecimal (0x allowed), or undefined if it spells none. */
+export function idFromHex(text: string): number | undefined {
   const digits = text.replace(/^0x/i, "");
-  const value = /^[0-9a-f]{1,14}$/i.test(digits) ? Number.parseInt(digits, 16) : Number.NaN;
-  if (!(value > 0 && value <= LARGEST_ID)) throw new InvalidArgumentError("expected an id in hexadecimal, as the list commands print it");
-  return value;
+  const value = /^[0-9a-f]{1,14}$/i.test(digits) ? Number.parseInt(digits, 16) : 0;
+  return value > 0 && value <= LARGEST_ID ? value : undefined;
 }
 
 /** An id the way etcdctl prints it: lower-case hexadecimal. */

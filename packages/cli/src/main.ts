@@ -23,6 +23,7 @@ import { registerTxn } from "./commands/txn.js";
 import { registerWatch } from "./commands/watch.js";
 import { SilentExit, USAGE_EXIT_CODE, UsageError, messageOf } from "./errors.js";
 import { addGlobalOptions } from "./global-options.js";
+import { signalExitCode } from "./signals.js";
 
 const EXAMPLES = `
 Examples:
@@ -77,12 +78,24 @@ function showGlobalOptionsInHelp(command: Command): void {
 
 /** Runs the command line `argv` (as in process.argv) and returns the exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
+  endQuietlyWhenOutputCloses();
   try {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {
     return exitCodeFor(error);
   }
+}
+
+/**
+ * `raftkv watch … | head -1`: once the reader is gone there is nobody to
+ * tell, so end as a Unix filter does on SIGPIPE, without a stack trace.
+ */
+function endQuietlyWhenOutputCloses(): void {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(signalExitCode("SIGPIPE"));
+  });
 }
 
 function exitCodeFor(error: unknown): number {

@@ -4,14 +4,15 @@
  * the commands that reach every member (--cluster, move-leader).
  */
 import type { Member } from "@raftkv/client";
-import { toHex } from "./arguments.js";
+import { idFromHex, toHex } from "./arguments.js";
 import { UsageError } from "./errors.js";
 
 /** The member called `nameOrId`: a name first (names are what people type), else a hex id. */
 export function findMember(members: readonly Member[], nameOrId: string): Member {
   const byName = members.find((member) => member.name !== "" && member.name === nameOrId);
   if (byName) return byName;
-  const byId = members.find((member) => toHex(member.id) === nameOrId.toLowerCase().replace(/^0x/, ""));
+  const id = idFromHex(nameOrId);
+  const byId = members.find((member) => member.id === id);
   if (byId) return byId;
   const known = members.map((member) => (member.name === "" ? `${toHex(member.id)} (unstarted)` : `${member.name} (${toHex(member.id)})`));
   throw new UsageError(`no member is named or has the id ${JSON.stringify(nameOrId)}; the members are ${known.join(", ")}`);

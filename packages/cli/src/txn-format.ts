@@ -8,6 +8,7 @@
  */
 import type { Compare, CompareResult, Txn, TxnOp } from "@raftkv/client";
 import { z } from "zod";
+import { idFromHex } from "./arguments.js";
 import { UsageError } from "./errors.js";
 
 /** etcd's result names, and the operators of etcdctl's interactive txn. */
@@ -24,14 +25,12 @@ const RESULTS: Record<string, CompareResult> = {
 };
 
 const revision = z.number().int().nonnegative();
-/** A lease id: a JSON number, or a string of hex digits as the CLI prints leases. */
-const leaseId = z.union([
-  revision,
-  z
-    .string()
-    .regex(/^[0-9a-fA-F]{1,13}$/, "expected a lease id in hex")
-    .transform((hex) => Number.parseInt(hex, 16)),
-]);
+/** A lease id: a string of hex digits as the CLI prints leases, or a JSON number. */
+const leaseId = z.union([z.string(), z.number()]).transform((given, context) => {
+  const id = typeof given === "string" ? idFromHex(given) : Number.isSafeInteger(given) && given > 0 ? given : undefined;
+  if (id === undefined) context.addIssue({ code: "custom", message: "expected a lease id: hex digits as lease grant prints them, or a number" });
+  return id ?? 0;
+});
 
 const range = {
   key: z.string(),

@@ -20,7 +20,7 @@ Examples:
         then start n4 with the RAFTKV_… variables it prints
   raftkv member promote n4              once the learner has caught up
   raftkv member update n4 --peer-urls http://10.0.0.14:2380
-  raftkv member remove 8e9e05c52164694d members by name or by hex id`;
+  raftkv member remove 1cd79042fb9d2a   members by name or by hex id`;
 
 const MEMBER_COLUMNS: readonly Column<Member>[] = [
   ["ID", (member) => toHex(member.id)],

@@ -23,7 +23,7 @@ const EXAMPLES = `
 Examples:
   raftkv put greeting hello
   printf 'line 1\\nline 2' | raftkv put notes      the value from standard input
-  raftkv put session/42 alive --lease 694d77aa9e38260f
+  raftkv put session/42 alive --lease 712be8a582fca
   raftkv put greeting hi --prev-kv                also print the value it replaced
   raftkv put counter -- -1                        a value that starts with a dash`;
 
