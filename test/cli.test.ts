@@ -108,6 +108,25 @@ test("watch prints events as they come, from a past revision on, and exits 0 on 
   ]);
 });
 
+test("watch goes on from another member when the one serving it is killed, missing and repeating nothing", async () => {
+  const start = await json<{ header: { revision: number } }>(["put", "failover/a", "1"]);
+  // The client asks the first endpoint while it answers: n1 serves the watch.
+  const served = cluster.members[0]!;
+  const watch = new RaftkvProcess(["watch", "failover/", "--prefix", "--rev", String(start.header.revision), "-w", "simple"], withEndpoints);
+  await watch.printed(/^PUT\nfailover\/a\n1\n/);
+  await cluster.kill(served.name);
+  await ok(["put", "failover/b", "2"]);
+  await ok(["put", "failover/c", "3"]);
+  await watch.printed(/failover\/c\n3\n/);
+  watch.signal("SIGINT");
+  const { code, stdout } = await watch.finished();
+  assert.equal(code, 0);
+  assert.equal(stdout, "PUT\nfailover/a\n1\nPUT\nfailover/b\n2\nPUT\nfailover/c\n3\n");
+
+  cluster.restart(served.name);
+  await waitFor(`${served.name} healthy again`, async () => (await raftkv(["endpoint", "health", "--endpoints", served.clientUrl])).code === 0, 30_000);
+});
+
 test("watch from a compacted revision ends with the compacted error and exit code 1", async () => {
   const put = await json<{ header: { revision: number } }>(["put", "watched/c", "3"]);
   assert.equal(await ok(["compaction", String(put.header.revision)]), `compacted revision ${put.header.revision}\n`);
@@ -207,7 +226,14 @@ test("member list, add as learner, promote, and remove, by hex id and by name", 
   cluster.startJoined(joining);
 
   // The cluster refuses to promote a learner that has not caught up; once it has, promote succeeds.
-  await waitFor("n4 promoted", async () => (await raftkv(["member", "promote", id], withEndpoints)).code === 0, 30_000);
+  let refusal = "";
+  await waitFor("n4 promoted", async () => {
+    const promote = await raftkv(["member", "promote", id], withEndpoints);
+    refusal = promote.stderr;
+    return promote.code === 0;
+  }, 30_000).catch((error: unknown) => {
+    throw new Error(`${String(error)}; last refusal: ${refusal}\n${cluster.logs()}`);
+  });
   const four = await json<MemberListJson>(["member", "list"]);
   assert.equal(four.members.length, 4);
   assert.ok(four.members.every((member) => !member.isLearner), "n4 votes now");

@@ -3,7 +3,7 @@
  * member list prints them. Also the cluster's own list of client URLs, for
  * the commands that reach every member (--cluster, move-leader).
  */
-import type { Member } from "@raftkv/client";
+import type { EndpointStatus, Member } from "@raftkv/client";
 import { idFromHex, toHex } from "./arguments.js";
 import { UsageError } from "./errors.js";
 
@@ -28,4 +28,11 @@ export function clientUrlsOf(members: readonly Member[]): string[] {
   const urls = [...new Set(members.flatMap((member) => member.clientUrls))];
   if (urls.length === 0) throw new Error("the member list has no client URLs: no member has started yet");
   return urls;
+}
+
+/** The endpoint whose member says it leads, among `statuses`. */
+export function leaderEndpoint(statuses: readonly EndpointStatus[]): string {
+  const leader = statuses.find((each) => "status" in each && each.status.leader === each.status.header.memberId);
+  if (!leader) throw new Error(`no leader among ${statuses.map((each) => each.endpoint).join(", ")}: the cluster may be electing one, try again`);
+  return leader.endpoint;
 }

@@ -8,6 +8,7 @@ import type { Client, ClientOptions } from "@raftkv/client";
 import type { Command } from "commander";
 import { UsageError, messageOf } from "./errors.js";
 import { globalOptions, type GlobalOptions } from "./global-options.js";
+import { clientUrlsOf, leaderEndpoint } from "./members.js";
 
 export interface Session {
   readonly client: Client;
@@ -33,6 +34,21 @@ export async function withClient<T>(command: Command, work: (session: Session) =
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Runs `work` with a client for every member's client URLs (from the member
+ * list), for commands that must reach members beyond --endpoints.
+ */
+export async function withClusterClient<T>(command: Command, work: (session: Session) => Promise<T>): Promise<T> {
+  const { members } = await withClient(command, ({ client }) => client.cluster.memberList());
+  return withClient(command, work, clientUrlsOf(members));
+}
+
+/** Runs `work` with a client for the leader alone, for the requests only a leader serves (promote). */
+export async function withLeaderClient<T>(command: Command, work: (session: Session) => Promise<T>): Promise<T> {
+  const leader = await withClusterClient(command, async ({ client }) => leaderEndpoint(await client.maintenance.statusAll()));
+  return withClient(command, work, [leader]);
 }
 
 type ClientLibrary = typeof import("@raftkv/client");

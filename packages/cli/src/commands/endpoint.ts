@@ -10,9 +10,8 @@ import prettyBytes from "pretty-bytes";
 import { toHex, wholeNumber } from "../arguments.js";
 import { SilentExit, messageOf } from "../errors.js";
 import { headerJson } from "../json-shapes.js";
-import { clientUrlsOf } from "../members.js";
 import { show, tableOf, type Column, type Rendering } from "../output.js";
-import { withClient, type Session } from "../session.js";
+import { withClient, withClusterClient, type Session } from "../session.js";
 
 const EXAMPLES = `
 Examples:
@@ -76,9 +75,7 @@ export function registerEndpoint(program: Command): void {
 
 /** Runs `work` with a client for --endpoints, or for every member's client URLs with --cluster. */
 async function onEachEndpoint(command: Command, flags: { cluster?: boolean }, work: (session: Session) => Promise<void>): Promise<void> {
-  if (!flags.cluster) return withClient(command, work);
-  const { members } = await withClient(command, ({ client }) => client.cluster.memberList());
-  return withClient(command, work, clientUrlsOf(members));
+  return flags.cluster ? withClusterClient(command, work) : withClient(command, work);
 }
 
 async function status({ client, options }: Session): Promise<void> {

@@ -11,7 +11,7 @@ import { toHex, urlList } from "../arguments.js";
 import { headerJson, memberJson } from "../json-shapes.js";
 import { findMember, memberStatus } from "../members.js";
 import { show, tableOf, type Column, type Rendering } from "../output.js";
-import { withClient, type Session } from "../session.js";
+import { withClient, withLeaderClient, type Session } from "../session.js";
 
 const EXAMPLES = `
 Examples:
@@ -60,7 +60,8 @@ export function registerMember(program: Command): void {
     .command("promote <member>")
     .description("make a learner that has caught up a voting member")
     .action((nameOrId: string, _flags: unknown, command: Command) =>
-      withClient(command, (session) => change(session, nameOrId, "promoted in", (id) => session.client.cluster.memberPromote(id))),
+      // Only the leader knows how far a learner has caught up, so only the leader takes a promotion.
+      withLeaderClient(command, (session) => change(session, nameOrId, "promoted in", (id) => session.client.cluster.memberPromote(id))),
     );
   member
     .command("update <member>")

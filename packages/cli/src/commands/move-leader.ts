@@ -6,29 +6,24 @@
 import type { Command } from "commander";
 import { toHex } from "../arguments.js";
 import { headerJson } from "../json-shapes.js";
-import { clientUrlsOf, findMember } from "../members.js";
+import { findMember } from "../members.js";
 import { show } from "../output.js";
-import { withClient } from "../session.js";
+import { withClusterClient } from "../session.js";
 
 export function registerMoveLeader(program: Command): void {
   program
     .command("move-leader <member>")
     .description("transfer leadership to <member> (by name or hex id), a voting member")
     .addHelpText("after", "\nExample:\n  raftkv move-leader n2")
-    .action(async (nameOrId: string, _flags: unknown, command: Command) => {
-      const { members } = await withClient(command, ({ client }) => client.cluster.memberList());
-      const target = findMember(members, nameOrId);
-      await withClient(
-        command,
-        async ({ client, options }) => {
-          // The old leader answers the transfer: its id is in the header.
-          const header = await client.maintenance.moveLeader(target.id);
-          show(options.writeOut, {
-            json: () => ({ header: headerJson(header) }),
-            simple: () => [`Leadership transferred from ${toHex(header.memberId)} to ${toHex(target.id)}`],
-          });
-        },
-        clientUrlsOf(members),
-      );
-    });
+    .action(async (nameOrId: string, _flags: unknown, command: Command) =>
+      withClusterClient(command, async ({ client, options }) => {
+        const target = findMember((await client.cluster.memberList()).members, nameOrId);
+        // The old leader answers the transfer: its id is in the header.
+        const header = await client.maintenance.moveLeader(target.id);
+        show(options.writeOut, {
+          json: () => ({ header: headerJson(header) }),
+          simple: () => [`Leadership transferred from ${toHex(header.memberId)} to ${toHex(target.id)}`],
+        });
+      }),
+    );
 }
