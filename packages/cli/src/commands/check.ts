@@ -20,7 +20,7 @@ interface PerfFlags {
   readonly autoCompact?: boolean;
 }
 
-/** Each write's value: etcdctl-sized payloads are not the point, a realistic small value is. */
+/** The size of each value written: small, as configuration entries and lock keys are. */
 const VALUE_BYTES = 256;
 
 const EXAMPLES = `

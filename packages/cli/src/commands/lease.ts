@@ -13,11 +13,11 @@ import { firstAborted, shutdownSignal } from "../signals.js";
 
 const EXAMPLES = `
 Examples:
-  raftkv lease grant 30                        prints: lease 712be8a582fca granted with TTL(30s)
+  raftkv lease grant 30                       prints: lease 712be8a582fca granted with TTL(30s)
   raftkv put session/42 alive --lease 712be8a582fca
-  raftkv lease keep-alive 712be8a582fca     renew until Ctrl-C
+  raftkv lease keep-alive 712be8a582fca       renew until Ctrl-C
   raftkv lease timetolive 712be8a582fca --keys
-  raftkv lease revoke 712be8a582fca         deletes session/42 too`;
+  raftkv lease revoke 712be8a582fca           deletes session/42 too`;
 
 export function registerLease(program: Command): void {
   const lease = program.command("lease").description("grant, renew, inspect and revoke leases").addHelpText("after", EXAMPLES);

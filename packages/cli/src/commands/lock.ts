@@ -19,8 +19,8 @@ import { withClient } from "../session.js";
 import { firstAborted, shutdownSignal, signalExitCode } from "../signals.js";
 
 /** What the command run under the lock finds in its environment. */
-export const LOCK_TOKEN_VARIABLE = "RAFTKV_LOCK_TOKEN";
-export const LOCK_KEY_VARIABLE = "RAFTKV_LOCK_KEY";
+const LOCK_TOKEN_VARIABLE = "RAFTKV_LOCK_TOKEN";
+const LOCK_KEY_VARIABLE = "RAFTKV_LOCK_KEY";
 
 const EXAMPLES = `
 Examples:
