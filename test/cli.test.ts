@@ -209,7 +209,7 @@ interface MemberListJson {
   members: { ID: number; name: string; isLearner: boolean }[];
 }
 
-test("member list, add as learner, promote, and remove, by hex id and by name", async () => {
+test("member list, add as learner, promote, update and remove, by hex id and by name", async () => {
   const founders = tableRows(await ok(["member", "list"]));
   assert.deepEqual(founders.map((row) => row[2]).sort(), ["n1", "n2", "n3"]);
   for (const [id, status, , , , learner] of founders) {
@@ -240,6 +240,7 @@ test("member list, add as learner, promote, and remove, by hex id and by name", 
 
   // By name, once n4 has started and published it.
   await waitFor("n4 to publish its name", async () => (await json<MemberListJson>(["member", "list"])).members.some((member) => member.name === "n4"));
+  assert.match(await ok(["member", "update", "n4", "--peer-urls", joining.peerUrl]), new RegExp(`^Member ${id} updated in cluster [0-9a-f]+\\n$`));
   assert.match(await ok(["member", "remove", "n4"]), new RegExp(`^Member ${id} removed from cluster [0-9a-f]+\n$`));
   await cluster.kill("n4");
   cluster.forget("n4");
