@@ -4,7 +4,7 @@
  * is loaded on first use (undici takes a moment to load), so --help and
  * `serve` never pay for it; its errors are worded here for the terminal.
  */
-import type { Client, ClientOptions } from "@raftkv/client";
+import type { Client, ClientOptions, NoEndpointAvailableError } from "@raftkv/client";
 import type { Command } from "commander";
 import { UsageError, messageOf } from "./errors.js";
 import { globalOptions, type GlobalOptions } from "./global-options.js";
@@ -30,7 +30,7 @@ export async function withClient<T>(command: Command, work: (session: Session) =
   try {
     return await work({ client, options });
   } catch (error) {
-    throw reworded(library, error);
+    throw reworded(error);
   } finally {
     await client.close();
   }
@@ -62,9 +62,25 @@ function connect(library: ClientLibrary, options: ClientOptions): Client {
   }
 }
 
-/** The client's list of failures, on one line: "no member answered: http://a: reason, http://b: reason". */
-function reworded(library: ClientLibrary, error: unknown): unknown {
-  if (!(error instanceof library.NoEndpointAvailableError)) return error;
+/** Errors for the terminal: the client's list of failures on one line, the rest as they are. */
+function reworded(error: unknown): unknown {
+  return isNoEndpointAvailable(error) ? new Error(failureMessage(error)) : error;
+}
+
+/** One line saying why a request failed: "no member answered: http://a: reason, http://b: reason" when none did. */
+export function failureMessage(error: unknown): string {
+  if (!isNoEndpointAvailable(error)) return messageOf(error);
   const failures = error.failures.map(({ endpoint, reason }) => `${endpoint}: ${reason}`);
-  return new Error(failures.length > 0 ? `no member answered: ${failures.join(", ")}` : "no member answered within --command-timeout");
+  return failures.length > 0 ? `no member answered: ${failures.join(", ")}` : "no member answered within --command-timeout";
+}
+
+/** Why one endpoint, asked on its own, gave no answer: its own failure, not a list of one. */
+export function endpointFailure(error: unknown): string {
+  const [own] = isNoEndpointAvailable(error) && error.failures.length === 1 ? error.failures : [];
+  return own?.reason ?? failureMessage(error);
+}
+
+/** By name rather than instanceof, so that this module need not load the client to know its errors. */
+function isNoEndpointAvailable(error: unknown): error is NoEndpointAvailableError {
+  return error instanceof Error && error.name === "NoEndpointAvailableError" && "failures" in error;
 }

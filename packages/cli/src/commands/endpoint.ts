@@ -4,14 +4,14 @@
  * member's client URLs from the member list instead of --endpoints.
  * An endpoint that does not answer is reported, and the exit code is 1.
  */
-import type { EndpointHealth, HashKvResult, MemberStatus } from "@raftkv/client";
+import type { Client, EndpointHealth, HashKvResult, MemberStatus } from "@raftkv/client";
 import type { Command } from "commander";
 import prettyBytes from "pretty-bytes";
 import { toHex, wholeNumber } from "../arguments.js";
-import { SilentExit, messageOf } from "../errors.js";
+import { SilentExit } from "../errors.js";
 import { headerJson } from "../json-shapes.js";
 import { show, tableOf, type Column, type Rendering } from "../output.js";
-import { withClient, withClusterClient, type Session } from "../session.js";
+import { endpointFailure, withClient, withClusterClient, type Session } from "../session.js";
 
 const EXAMPLES = `
 Examples:
@@ -23,7 +23,7 @@ Examples:
 /** An endpoint that gave no answer, and why. */
 interface Unanswered {
   readonly endpoint: string;
-  readonly error: string;
+  readonly unanswered: string;
 }
 
 const STATUS_COLUMNS: readonly Column<MemberStatus>[] = [
@@ -79,14 +79,14 @@ async function onEachEndpoint(command: Command, flags: { cluster?: boolean }, wo
 }
 
 async function status({ client, options }: Session): Promise<void> {
-  const answers = await client.maintenance.statusAll();
-  const statuses = answers.flatMap((answer) => ("status" in answer ? [answer.status] : []));
+  const answers = await askEach(client, (endpoint) => client.maintenance.status({ endpoint }));
+  const statuses = answers.filter(isAnswer);
   show(options.writeOut, eachEndpoint(statuses, STATUS_COLUMNS, (status) => ({ Endpoint: status.endpoint, Status: statusJson(status) })));
-  reportUnanswered(answers.flatMap((answer) => ("error" in answer ? [answer] : [])));
+  reportUnanswered(answers.filter(isUnanswered));
 }
 
 async function health({ client, options }: Session): Promise<void> {
-  const healths = await client.maintenance.health();
+  const healths = (await client.maintenance.health()).map((each) => ({ ...each, reason: oneLine(each.reason) }));
   show(options.writeOut, {
     ...eachEndpoint(healths, HEALTH_COLUMNS, (each) => ({ endpoint: each.endpoint, health: each.healthy, took: `${each.tookMs}ms`, error: each.reason })),
     // etcdctl's sentences, which scripts grep for.
@@ -99,16 +99,8 @@ async function health({ client, options }: Session): Promise<void> {
 }
 
 async function hashKv({ client, options }: Session, revision: number): Promise<void> {
-  const answers = await Promise.all(
-    client.endpoints.map(async (endpoint): Promise<HashKvResult | Unanswered> => {
-      try {
-        return await client.maintenance.hashKv(revision, { endpoint });
-      } catch (error) {
-        return { endpoint, error: messageOf(error) };
-      }
-    }),
-  );
-  const hashes = answers.flatMap((answer) => ("hash" in answer ? [answer] : []));
+  const answers = await askEach(client, (endpoint) => client.maintenance.hashKv(revision, { endpoint }));
+  const hashes = answers.filter(isAnswer);
   show(
     options.writeOut,
     eachEndpoint(hashes, HASH_COLUMNS, (hash) => ({
@@ -116,7 +108,33 @@ async function hashKv({ client, options }: Session, revision: number): Promise<v
       HashKV: { header: headerJson(hash.header), hash: hash.hash, compact_revision: hash.compactRevision },
     })),
   );
-  reportUnanswered(answers.flatMap((answer) => ("error" in answer ? [answer] : [])));
+  reportUnanswered(answers.filter(isUnanswered));
+}
+
+/** Asks every endpoint at once, each on its own: its answer, or why there was none. */
+async function askEach<T extends { endpoint: string }>(client: Client, ask: (endpoint: string) => Promise<T>): Promise<(T | Unanswered)[]> {
+  return Promise.all(
+    client.endpoints.map(async (endpoint) => {
+      try {
+        return await ask(endpoint);
+      } catch (error) {
+        return { endpoint, unanswered: endpointFailure(error) };
+      }
+    }),
+  );
+}
+
+function isUnanswered<T>(answer: T | Unanswered): answer is Unanswered {
+  return typeof answer === "object" && answer !== null && "unanswered" in answer;
+}
+
+function isAnswer<T>(answer: T | Unanswered): answer is T {
+  return !isUnanswered(answer);
+}
+
+/** The client words some failures over several lines; a table cell or a log line wants one. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ");
 }
 
 /** One row per endpoint; simple prints the row's cells comma-separated, as etcdctl does. */
@@ -127,7 +145,7 @@ function eachEndpoint<T>(results: readonly T[], columns: readonly Column<T>[], j
 
 /** Names each endpoint that did not answer, after the answers; any such endpoint fails the command. */
 function reportUnanswered(unanswered: readonly Unanswered[]): void {
-  for (const { endpoint, error } of unanswered) process.stderr.write(`error: ${endpoint}: ${error}\n`);
+  for (const { endpoint, unanswered: why } of unanswered) process.stderr.write(`error: ${endpoint}: ${why}\n`);
   if (unanswered.length > 0) throw new SilentExit(1);
 }
 
