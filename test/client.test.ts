@@ -6,6 +6,7 @@
  * it really happens), and no write may be lost or applied twice.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
 import {
   Client,
@@ -120,6 +121,8 @@ describe("@raftkv/client on a 3-member cluster", () => {
     assert.deepEqual(ttl.keys.map(String), ["leased/x"]);
     assert.ok((await client.lease.list()).ids.includes(session.id));
     assert.equal((await client.lease.keepAliveOnce(session.id)).ttl, 3);
+    const [renewedTtl] = await once(session, "renewed");
+    assert.equal(renewedTtl, 3, "the keep-alive loop renews by itself");
 
     await session.revoke();
     assert.equal((await client.kv.get("leased/x")).count, 0);
@@ -135,14 +138,16 @@ describe("@raftkv/client on a 3-member cluster", () => {
     assert.equal(added.members.length, 4);
     assert.equal((await client.cluster.memberRemove(added.member.id)).members.length, 3);
 
-    const statuses = await client.maintenance.statusAll();
-    const leaders = new Set(statuses.map((each) => ("status" in each ? each.status.leader : 0)));
-    assert.equal(leaders.size, 1, "every member names the same leader");
+    // On a busy machine an election may be under way: wait for every member to name the same leader.
+    await waitFor("every member's status to name the same leader", async () => {
+      const leaders = new Set((await client.maintenance.statusAll()).map((each) => ("status" in each ? each.status.leader : 0)));
+      return leaders.size === 1 && !leaders.has(0);
+    });
     const revision = (await client.kv.put("hash/x", "1")).header.revision;
     // Each member's hash waits for a read barrier: it has applied the write before it hashes.
     const hashes = await Promise.all(cluster.members.map((member) => client.maintenance.hashKv(revision, { endpoint: member.clientUrl })));
     assert.equal(new Set(hashes.map((each) => each.hash)).size, 1, "members agree at a revision");
-    assert.deepEqual((await client.maintenance.health()).map((each) => each.healthy), [true, true, true]);
+    await waitFor("every endpoint healthy", async () => (await client.maintenance.health()).every((each) => each.healthy));
 
     let bytes = 0;
     for await (const chunk of client.maintenance.snapshot()) bytes += chunk.byteLength;

@@ -88,7 +88,13 @@ export class ProcessCluster {
     const cluster = new ProcessCluster(members, root, flags);
     await options.prepare?.(members, cluster.initialCluster());
     for (const member of members) cluster.launch(member);
-    await cluster.waitForLeader();
+    try {
+      await cluster.waitForLeader();
+    } catch (error) {
+      // The caller gets no cluster to stop: members left running would keep the test process alive forever.
+      await cluster.stop();
+      throw error;
+    }
     return cluster;
   }
 

@@ -4,6 +4,7 @@
  * and says when the lease is lost: the cluster reports it gone, or no
  * renewal got through for a whole TTL (it may have expired meanwhile).
  */
+import { EventEmitter } from "node:events";
 import { fromBase64, toNumber } from "./bytes.js";
 import { EtcdError, LeaseLostError } from "./errors.js";
 import { pauseUnlessAborted } from "./pause.js";
@@ -102,10 +103,11 @@ function decodeGrant(reply: WireLease): LeaseGrant {
 
 /**
  * A running keep-alive. `lost` aborts (with a LeaseLostError as its reason)
- * when the lease is gone or may be; `close()` stops renewing and leaves the
- * lease to expire, `revoke()` ends it at once.
+ * when the lease is gone or may be; each renewal emits `renewed` with the
+ * TTL granted; `close()` stops renewing and leaves the lease to expire,
+ * `revoke()` ends it at once.
  */
-export class LeaseKeepAlive {
+export class LeaseKeepAlive extends EventEmitter<{ renewed: [ttl: number] }> {
   /** Aborts when the lease is lost; never after close() or revoke(). */
   readonly lost: AbortSignal;
   private readonly lostController = new AbortController();
@@ -120,6 +122,7 @@ export class LeaseKeepAlive {
     private ttl: number,
     private readonly options: KeepAliveOptions,
   ) {
+    super();
     this.lost = this.lostController.signal;
     this.loop = this.renewUntilStopped();
   }
@@ -153,6 +156,7 @@ export class LeaseKeepAlive {
       if (renewed.ttl <= 0) return this.declareLost("the cluster says it expired or was revoked");
       this.ttl = renewed.ttl;
       this.lastRenewedAt = Date.now();
+      this.emit("renewed", renewed.ttl);
       return true;
     } catch (error) {
       if (stop.aborted) return false;
