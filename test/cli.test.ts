@@ -159,6 +159,21 @@ test("lease grant, list, timetolive and revoke, with a key bound to the lease", 
   assert.match(await ok(["lease", "timetolive", id]), /already expired/);
 });
 
+test("lease keep-alive prints each renewal until SIGINT, and exits 1 on a lease that is gone", async () => {
+  const [, id] = (await ok(["lease", "grant", "3"])).match(/^lease ([0-9a-f]+) granted/) ?? [];
+  assert.ok(id);
+  const keepAlive = new RaftkvProcess(["lease", "keep-alive", id], withEndpoints);
+  // The first line is the renewal made at start; the second comes from the loop, a third of the TTL later.
+  await keepAlive.printed(new RegExp(`^(lease ${id} keepalived with TTL\\(3\\)\\n){2}`));
+  keepAlive.signal("SIGINT");
+  assert.equal((await keepAlive.finished()).code, 0);
+
+  await ok(["lease", "revoke", id]);
+  const gone = await raftkv(["lease", "keep-alive", id], withEndpoints);
+  assert.equal(gone.code, 1);
+  assert.equal(gone.stdout, `lease ${id} expired or revoked\n`);
+});
+
 test("lock runs a command that sees its fencing token, after the holder before it lets go", async () => {
   const holder = new RaftkvProcess(["lock", "jobs/report", "-w", "json"], withEndpoints);
   const held = JSON.parse((await holder.printed(/^\{.*\}\n/))[0]) as { fencing_token: number };

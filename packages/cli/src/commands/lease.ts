@@ -2,12 +2,12 @@
  * `raftkv lease grant|revoke|keep-alive|timetolive|list`: leases, with ids
  * in hex as etcdctl prints them.
  */
-import type { Client, LeaseTimeToLive } from "@raftkv/client";
+import type { LeaseTimeToLive } from "@raftkv/client";
 import type { Command } from "commander";
 import { hexId, positiveWholeNumber, toHex } from "../arguments.js";
 import { SilentExit } from "../errors.js";
 import { headerJson } from "../json-shapes.js";
-import { show, tableOf } from "../output.js";
+import { show, tableOf, type Rendering } from "../output.js";
 import { withClient, type Session } from "../session.js";
 import { firstAborted, shutdownSignal } from "../signals.js";
 
@@ -65,23 +65,27 @@ async function revoke({ client, options }: Session, id: number): Promise<void> {
 }
 
 /**
- * Renews once here (to learn the TTL and to fail at once on a lease that is
- * gone), then leaves the renewing to the client's keep-alive loop.
+ * Renews once here (to fail at once on a lease that is gone, and to learn
+ * its TTL), then leaves the renewing to the client's keep-alive loop,
+ * printing each renewal as etcdctl does.
  */
 async function keepAlive({ client, options }: Session, id: number, once: boolean): Promise<void> {
-  const renewed = await client.lease.keepAliveOnce(id);
-  const said = renewed.ttl > 0 ? `lease ${toHex(id)} keepalived with TTL(${renewed.ttl})` : `lease ${toHex(id)} expired or revoked`;
-  show(options.writeOut, { json: () => ({ header: headerJson(renewed.header), ID: id, TTL: renewed.ttl }), simple: () => [said] });
-  if (renewed.ttl <= 0) throw new SilentExit(1);
+  const { ttl } = await client.lease.keepAliveOnce(id);
+  show(options.writeOut, renewalRendering(id, ttl));
+  if (ttl <= 0) throw new SilentExit(1);
   if (once) return;
-  await holdUntilStoppedOrLost(client, id, renewed.ttl);
-}
-
-async function holdUntilStoppedOrLost(client: Client, id: number, ttl: number): Promise<void> {
   const loop = client.lease.keepAlive(id, ttl);
+  loop.on("renewed", (renewedTtl) => show(options.writeOut, renewalRendering(id, renewedTtl)));
   await firstAborted(shutdownSignal(), loop.lost);
   await loop.close();
   if (loop.lost.aborted) throw loop.lost.reason;
+}
+
+function renewalRendering(id: number, ttl: number): Rendering {
+  return {
+    json: () => ({ ID: id, TTL: ttl }),
+    simple: () => [ttl > 0 ? `lease ${toHex(id)} keepalived with TTL(${ttl})` : `lease ${toHex(id)} expired or revoked`],
+  };
 }
 
 function timeToLiveRendering(lease: LeaseTimeToLive) {
