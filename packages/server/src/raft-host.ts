@@ -1,9 +1,10 @@
 /**
  * The application loop around the pure Raft core: it owns the clock (ticks),
  * the disk (WAL), the network (peer transport) and hands committed entries to
- * the state machine. Per Ready: send, persist (one WAL write and fsync), apply,
- * serve reads, advance. Messages in a Ready may leave before its disk write:
- * the core holds back anything that reports unpersisted state.
+ * the state machine. Per Ready: send, then persist (one WAL write and fsync)
+ * while applying, then serve reads and advance. Messages in a Ready may leave
+ * before its disk write: the core holds back anything that reports
+ * unpersisted state.
  */
 import { randomInt } from "node:crypto";
 import {
@@ -305,15 +306,20 @@ export class RaftHost {
   private async handleReady(ready: Ready): Promise<void> {
     this.options.network.send(ready.messages);
     if (ready.softState) this.noteSoftState(ready.softState.lead);
-    if (ready.mustSync) await this.persist(ready);
-    else if (ready.hardState) this.options.storage.setHardState(ready.hardState);
-    // Acknowledgements leave as soon as the write is durable, not after applying.
-    this.options.network.send(this.node.persisted());
-    if (ready.committedEntries.length > 0) await this.applyEntries(ready.committedEntries);
+    // The core hands out only entries already durable here, so applying them
+    // (and answering their callers) need not wait for this Ready's own write.
+    await Promise.all([this.applyEntries(ready.committedEntries), this.persistReady(ready)]);
     for (const state of ready.readStates) this.answerReads(new TextDecoder().decode(state.context), state.index);
     this.node.advance();
     // After advance, raft's membership includes the changes just applied, matching the store.
     if (ready.committedEntries.length > 0) this.options.snapshots.maybeTake(this.options.applier.appliedIndex, this.node.confState());
+  }
+
+  private async persistReady(ready: Ready): Promise<void> {
+    if (ready.mustSync) await this.persist(ready);
+    else if (ready.hardState) this.options.storage.setHardState(ready.hardState);
+    // Acknowledgements leave as soon as the write is durable, not after applying.
+    this.options.network.send(this.node.persisted());
   }
 
   private async persist(ready: Ready): Promise<void> {
@@ -351,6 +357,7 @@ export class RaftHost {
   }
 
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
+    if (entries.length === 0) return;
     const started = performance.now();
     await this.options.applier.apply(entries);
     this.options.metrics.applySeconds.observe((performance.now() - started) / 1000);
