@@ -85,7 +85,7 @@ export class RaftHost {
   private loopAgain = false;
   private stopped = false;
   private failure: Error | undefined;
-  /** Reads waiting for the next ReadIndex request, and those already asked. */
+  /** Reads waiting for the next ReadIndex request, and those already asked (at most one request). */
   private readsToAsk: ReadWaiter[] = [];
   private readonly readsAsked = new Map<string, ReadBatch>();
   private readSequence = 0;
@@ -226,18 +226,20 @@ export class RaftHost {
 
   /**
    * A linearizable read barrier: resolves once this node has applied every
-   * write committed before the call. Reads arriving together share one
-   * ReadIndex request, and the core shares one heartbeat round among requests.
+   * write committed before the call. A member has at most one ReadIndex
+   * request out; the reads arriving meanwhile share the next one, asked as
+   * soon as it is answered (as the leader's core shares heartbeat rounds).
    */
   readBarrier(): Promise<void> {
     this.assertRunning();
     return new Promise<number>((resolve, reject) => {
       this.readsToAsk.push({ resolve, reject });
-      if (this.readsToAsk.length === 1) queueMicrotask(() => this.askReadIndex());
+      if (this.readsToAsk.length === 1 && this.readsAsked.size === 0) queueMicrotask(() => this.askReadIndex());
     }).then((index) => this.waitApplied(index));
   }
 
   private askReadIndex(): void {
+    if (this.readsAsked.size > 0) return; // the answer to the one out asks again
     const waiters = this.readsToAsk;
     this.readsToAsk = [];
     if (waiters.length === 0 || this.stopped) return;
@@ -254,6 +256,7 @@ export class RaftHost {
       this.readsAsked.delete(batch.context);
       const error = etcdError(this.leader === 0 ? "noLeader" : "timeout");
       for (const waiter of batch.waiters) waiter.reject(error);
+      this.askReadIndex();
       return;
     }
     this.node.readIndex(new TextEncoder().encode(batch.context));
@@ -372,6 +375,7 @@ export class RaftHost {
     if (!batch) return;
     this.readsAsked.delete(context);
     for (const waiter of batch.waiters) waiter.resolve(index);
+    this.askReadIndex();
   }
 
   private noteSoftState(leader: NodeId): void {
