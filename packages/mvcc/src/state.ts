@@ -13,15 +13,18 @@ export type BatchOp =
 
 /**
  * The replicated state: the in-memory index and lease table, the counters,
- * and the LevelDB writes of the batch being applied. Changes reach memory at
- * once and LevelDB when the batch is written; until then the values written
- * are served from memory, so that reads always see memory's state.
+ * and the LevelDB writes not yet made. Changes reach memory at once and
+ * LevelDB when their batch is written; until then the values written are
+ * served from memory, so that reads always see memory's state. At most one
+ * batch is being written at a time: `writing` holds its values, `unwritten`
+ * those of the batch collecting behind it.
  */
 export class MvccState {
   revision = 1;
   compactRevision = 0;
   appliedIndex = 0;
-  private readonly unwritten = new Map<KeyRevision, Uint8Array>();
+  private unwritten = new Map<KeyRevision, Uint8Array>();
+  private writing = new Map<KeyRevision, Uint8Array>();
   private ops: BatchOp[] = [];
   private compactRevisionChanged = false;
 
@@ -33,7 +36,7 @@ export class MvccState {
 
   /** The value stored at a revision the index holds. */
   value(revision: KeyRevision): Uint8Array {
-    const unwritten = this.unwritten.get(revision);
+    const unwritten = this.unwritten.get(revision) ?? this.writing.get(revision);
     if (unwritten !== undefined) return unwritten;
     const stored = this.db.getSync(revisionKey(revision.main, revision.sub));
     if (stored === undefined) {
@@ -51,6 +54,7 @@ export class MvccState {
   compact(atRevision: number): void {
     for (const { revision } of this.index.compact(atRevision)) {
       this.unwritten.delete(revision);
+      this.writing.delete(revision);
       this.ops.push({ type: "del", key: revisionKey(revision.main, revision.sub) });
     }
     this.compactRevision = atRevision;
@@ -66,9 +70,14 @@ export class MvccState {
     this.ops.push({ type: "del", key: leaseKey(id) });
   }
 
-  /** Everything to write for the batch applied since the last call, counters included. */
+  /**
+   * Everything to write for what was applied since the last call, counters
+   * included; its values are served from memory until batchWritten.
+   */
   takeBatch(): BatchOp[] {
     const ops = this.ops;
+    this.writing = this.unwritten;
+    this.unwritten = new Map();
     ops.push({ type: "put", key: META.appliedIndex, value: encodeMeta(this.appliedIndex) });
     ops.push({ type: "put", key: META.revision, value: encodeMeta(this.revision) });
     if (this.compactRevisionChanged) {
@@ -79,8 +88,8 @@ export class MvccState {
     return ops;
   }
 
-  /** Called once a batch is in LevelDB: its values are read from there from now on. */
+  /** Called once the batch taken last is in LevelDB: its values are read from there from now on. */
   batchWritten(): void {
-    this.unwritten.clear();
+    this.writing = new Map();
   }
 }

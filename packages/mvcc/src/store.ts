@@ -53,13 +53,17 @@ const SNAPSHOT_CHUNK_BYTES = 1 << 20;
  * The MVCC state machine with etcd v3 semantics over LevelDB.
  *
  * Writes come only through apply, in raft log order, one batch at a time:
- * a batch is applied to memory at once and then written to LevelDB as one
- * atomic write with the applied index. Reads are synchronous and see memory,
+ * a batch is applied to memory at once and later written to LevelDB, with
+ * the applied index, in one atomic write that may carry several batches. Reads are synchronous and see memory,
  * which is always a consistent state (a batch applies between two reads,
  * never during one).
  */
 export class MvccStore {
   private writeQueue: Promise<unknown> = Promise.resolve();
+  /** A write of the applied batches is queued and has not yet taken them. */
+  private writeScheduled = false;
+  /** The snapshot import in progress, which applies wait for. */
+  private importing: Promise<void> | undefined;
   private unavailable: StoreUnavailableError | undefined;
   private closed = false;
 
@@ -107,19 +111,22 @@ export class MvccStore {
   }
 
   /**
-   * Applies committed entries in order and writes them in one LevelDB batch.
-   * Resolves once they are written, with one result per entry; a rejected
-   * request is a result, not an exception. Rejects only when the store
-   * cannot go on (see StoreUnavailableError).
+   * Applies committed entries in order, with one result per entry; a
+   * rejected request is a result, not an exception. Memory changes at once
+   * and the call resolves then: the LevelDB write follows in the background,
+   * in order, batches applied during a write going out together in the next
+   * one. That is safe because the raft log is the durable record: a crash
+   * loses only applies whose index LevelDB does not yet hold, and those are
+   * applied again from the log. Rejects only when the store cannot go on
+   * (see StoreUnavailableError), which a failed background write also causes.
    */
-  applyBatch(entries: readonly LogEntry[]): Promise<ApplyResult[]> {
-    return this.enqueue(async () => {
-      this.assertAvailable();
-      const appliedBefore = this.state.appliedIndex;
-      const results = entries.map((entry) => this.applyEntry(entry));
-      if (this.state.appliedIndex !== appliedBefore) await this.write(this.state.takeBatch());
-      return results;
-    });
+  async applyBatch(entries: readonly LogEntry[]): Promise<ApplyResult[]> {
+    await this.importing;
+    this.assertAvailable();
+    const appliedBefore = this.state.appliedIndex;
+    const results = entries.map((entry) => this.applyEntry(entry));
+    if (this.state.appliedIndex !== appliedBefore) this.scheduleWrite();
+    return results;
   }
 
   /** A serializable read at the store's current state. Throws MvccError as etcd would answer. */
@@ -217,7 +224,7 @@ export class MvccStore {
    * failed import made unavailable.
    */
   importSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
-    return this.enqueue(async () => {
+    const run = this.enqueue(async () => {
       if (this.closed) throw new StoreUnavailableError("closed");
       this.unavailable = new StoreUnavailableError("restoring a snapshot");
       try {
@@ -237,6 +244,11 @@ export class MvccStore {
         throw error;
       }
     });
+    const done = run.catch(() => undefined).then(() => {
+      if (this.importing === done) this.importing = undefined;
+    });
+    this.importing = done;
+    return run;
   }
 
   /** Waits for the batch being written, then closes LevelDB. */
@@ -263,6 +275,17 @@ export class MvccStore {
     } finally {
       this.state.appliedIndex = index;
     }
+  }
+
+  /** Queues a write of what is applied by the time it runs (a group commit, like the WAL's). */
+  private scheduleWrite(): void {
+    if (this.writeScheduled) return;
+    this.writeScheduled = true;
+    this.enqueue(() => {
+      this.writeScheduled = false;
+      // After a failed write, memory is ahead of disk for good: write nothing more.
+      return this.unavailable === undefined ? this.write(this.state.takeBatch()) : Promise.resolve();
+    }).catch(() => undefined); // the failure is kept in `unavailable` and surfaces on the next call
   }
 
   private async write(ops: BatchOp[]): Promise<void> {

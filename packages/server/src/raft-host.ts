@@ -1,9 +1,10 @@
 /**
  * The application loop around the pure Raft core: it owns the clock (ticks),
  * the disk (WAL), the network (peer transport) and hands committed entries to
- * the state machine. Per Ready: send, persist (one WAL write and fsync), apply,
- * serve reads, advance. Messages in a Ready may leave before its disk write:
- * the core holds back anything that reports unpersisted state.
+ * the state machine. Per Ready: send, then persist (one WAL write and fsync)
+ * while applying, then serve reads and advance. Messages in a Ready may leave
+ * before its disk write: the core holds back anything that reports
+ * unpersisted state.
  */
 import { randomInt } from "node:crypto";
 import {
@@ -84,7 +85,7 @@ export class RaftHost {
   private loopAgain = false;
   private stopped = false;
   private failure: Error | undefined;
-  /** Reads waiting for the next ReadIndex request, and those already asked. */
+  /** Reads waiting for the next ReadIndex request, and those already asked (at most one request). */
   private readsToAsk: ReadWaiter[] = [];
   private readonly readsAsked = new Map<string, ReadBatch>();
   private readSequence = 0;
@@ -225,18 +226,20 @@ export class RaftHost {
 
   /**
    * A linearizable read barrier: resolves once this node has applied every
-   * write committed before the call. Reads arriving together share one
-   * ReadIndex request, and the core shares one heartbeat round among requests.
+   * write committed before the call. A member has at most one ReadIndex
+   * request out; the reads arriving meanwhile share the next one, asked as
+   * soon as it is answered (as the leader's core shares heartbeat rounds).
    */
   readBarrier(): Promise<void> {
     this.assertRunning();
     return new Promise<number>((resolve, reject) => {
       this.readsToAsk.push({ resolve, reject });
-      if (this.readsToAsk.length === 1) queueMicrotask(() => this.askReadIndex());
+      if (this.readsToAsk.length === 1 && this.readsAsked.size === 0) queueMicrotask(() => this.askReadIndex());
     }).then((index) => this.waitApplied(index));
   }
 
   private askReadIndex(): void {
+    if (this.readsAsked.size > 0) return; // the answer to the one out asks again
     const waiters = this.readsToAsk;
     this.readsToAsk = [];
     if (waiters.length === 0 || this.stopped) return;
@@ -253,6 +256,7 @@ export class RaftHost {
       this.readsAsked.delete(batch.context);
       const error = etcdError(this.leader === 0 ? "noLeader" : "timeout");
       for (const waiter of batch.waiters) waiter.reject(error);
+      this.askReadIndex();
       return;
     }
     this.node.readIndex(new TextEncoder().encode(batch.context));
@@ -305,15 +309,20 @@ export class RaftHost {
   private async handleReady(ready: Ready): Promise<void> {
     this.options.network.send(ready.messages);
     if (ready.softState) this.noteSoftState(ready.softState.lead);
-    if (ready.mustSync) await this.persist(ready);
-    else if (ready.hardState) this.options.storage.setHardState(ready.hardState);
-    // Acknowledgements leave as soon as the write is durable, not after applying.
-    this.options.network.send(this.node.persisted());
-    if (ready.committedEntries.length > 0) await this.applyEntries(ready.committedEntries);
+    // The core hands out only entries already durable here, so applying them
+    // (and answering their callers) need not wait for this Ready's own write.
+    await Promise.all([this.applyEntries(ready.committedEntries), this.persistReady(ready)]);
     for (const state of ready.readStates) this.answerReads(new TextDecoder().decode(state.context), state.index);
     this.node.advance();
     // After advance, raft's membership includes the changes just applied, matching the store.
     if (ready.committedEntries.length > 0) this.options.snapshots.maybeTake(this.options.applier.appliedIndex, this.node.confState());
+  }
+
+  private async persistReady(ready: Ready): Promise<void> {
+    if (ready.mustSync) await this.persist(ready);
+    else if (ready.hardState) this.options.storage.setHardState(ready.hardState);
+    // Acknowledgements leave as soon as the write is durable, not after applying.
+    this.options.network.send(this.node.persisted());
   }
 
   private async persist(ready: Ready): Promise<void> {
@@ -351,6 +360,7 @@ export class RaftHost {
   }
 
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
+    if (entries.length === 0) return;
     const started = performance.now();
     await this.options.applier.apply(entries);
     this.options.metrics.applySeconds.observe((performance.now() - started) / 1000);
@@ -365,6 +375,7 @@ export class RaftHost {
     if (!batch) return;
     this.readsAsked.delete(context);
     for (const waiter of batch.waiters) waiter.resolve(index);
+    this.askReadIndex();
   }
 
   private noteSoftState(leader: NodeId): void {

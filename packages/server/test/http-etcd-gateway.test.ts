@@ -1,6 +1,7 @@
 /** The etcd gateway's pure parts: proto3 JSON in and out, and the txn checks made before proposing. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import Fastify from "fastify";
 import { RaftkvError, etcdError, type EtcdErrorName } from "../src/errors.js";
 import { MAX_REQUEST_BYTES } from "../src/http/app.js";
 import {
@@ -13,6 +14,7 @@ import {
   encodeDeleteRangeResponse,
   encodeHeader,
   encodeMember,
+  encodePutResponse,
   encodeRangeResponse,
   encodeStatus,
   encodeStreamError,
@@ -21,6 +23,8 @@ import {
   encodeWatchCreated,
   encodeWatchUpdate,
   validateTxn,
+  PUT_REPLY,
+  RANGE_REPLY,
 } from "../src/http/etcd-gateway.js";
 import type { KeyValue, RequestOp, ResponseHeader, TxnRequest } from "../src/kv/api.js";
 
@@ -164,6 +168,23 @@ describe("encoding responses", () => {
       more: true,
       count: "5",
     });
+  });
+
+  test("the reply schemas of range and put keep every field the encoders write", async () => {
+    const full: KeyValue = { ...kv("a", "x", 3), version: 2, lease: 9 };
+    const replies: [object, Readonly<Record<string, unknown>>][] = [
+      [RANGE_REPLY, encodeRangeResponse({ header, kvs: [full, kv("b", "y", 4)], more: true, count: 5 })],
+      [RANGE_REPLY, encodeRangeResponse({ header, kvs: [], more: false, count: 0 })],
+      [PUT_REPLY, encodePutResponse({ header, prevKv: full })],
+      [PUT_REPLY, encodePutResponse({ header })],
+    ];
+    const app = Fastify();
+    replies.forEach(([schema, body], i) => app.get(`/${i}`, { schema: { response: { 200: schema } } }, async () => body));
+    for (const [i, [, body]] of replies.entries()) {
+      const served = await app.inject({ method: "GET", url: `/${i}` });
+      assert.equal(served.body, JSON.stringify(body));
+    }
+    await app.close();
   });
 
   test("txn responses nest under response_* names", () => {

@@ -72,7 +72,7 @@ export class PeerLink {
     if (this.state === "idle") this.dial();
   }
 
-  /** Queues `message` for the next batch, which leaves when this event-loop turn is over. */
+  /** Queues `message` for the next batch, which leaves once the code now running (and its microtasks) is done. */
   enqueue(message: Message): void {
     if (this.state === "closed") {
       this.counts.dropped++;
@@ -170,10 +170,15 @@ export class PeerLink {
     this.connection = undefined;
   }
 
+  /**
+   * A microtask rather than the next turn: everything one Ready sends still
+   * goes out as one frame, but without waiting behind the rest of this turn's
+   * I/O callbacks (a poll phase full of client requests, say).
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.flushScheduled = false;
       this.flush();
     });
