@@ -1,9 +1,21 @@
 import type { ClassicLevel } from "classic-level";
 import type { KeyIndex, KeyRevision } from "./key-index.js";
 import type { KeyString } from "./keys.js";
-import { decodeValue, encodeLease, encodeMeta, encodeRevision, leaseKey, META, revisionKey } from "./layout.js";
+import {
+  decodeRequestRecord,
+  decodeValue,
+  encodeLease,
+  encodeMeta,
+  encodeRequestRecord,
+  encodeRevision,
+  leaseKey,
+  META,
+  requestIdKey,
+  revisionKey,
+} from "./layout.js";
 import type { LeaseTable } from "./leases.js";
-import type { LeaseRecord } from "./types.js";
+import type { RequestIdWindow } from "./request-ids.js";
+import type { FirstOutcome, LeaseRecord } from "./types.js";
 
 export type Db = ClassicLevel<Uint8Array, Uint8Array>;
 
@@ -12,8 +24,8 @@ export type BatchOp =
   | { readonly type: "del"; readonly key: Uint8Array };
 
 /**
- * The replicated state: the in-memory index and lease table, the counters,
- * and the LevelDB writes of the batch being applied. Changes reach memory at
+ * The replicated state: the in-memory index, lease table and request id
+ * window, the counters, and the LevelDB writes of the batch being applied. Changes reach memory at
  * once and LevelDB when the batch is written; until then the values written
  * are served from memory, so that reads always see memory's state.
  */
@@ -22,6 +34,8 @@ export class MvccState {
   compactRevision = 0;
   appliedIndex = 0;
   private readonly unwritten = new Map<KeyRevision, Uint8Array>();
+  /** Outcomes remembered in this batch, by raft index. */
+  private readonly unwrittenOutcomes = new Map<number, FirstOutcome>();
   private ops: BatchOp[] = [];
   private compactRevisionChanged = false;
 
@@ -29,6 +43,7 @@ export class MvccState {
     private readonly db: Db,
     readonly index: KeyIndex,
     readonly leases: LeaseTable,
+    readonly requestIds: RequestIdWindow,
   ) {}
 
   /** The value stored at a revision the index holds. */
@@ -66,6 +81,26 @@ export class MvccState {
     this.ops.push({ type: "del", key: leaseKey(id) });
   }
 
+  /** Remembers how the entry that carried a client request id ended; forgets the ids the window pushes out. */
+  rememberRequest(requestId: string, fingerprint: number, outcome: FirstOutcome): void {
+    const { index } = outcome;
+    this.unwrittenOutcomes.set(index, outcome);
+    this.ops.push({ type: "put", key: requestIdKey(index), value: encodeRequestRecord(requestId, fingerprint, outcome) });
+    for (const evicted of this.requestIds.add(requestId, { index, fingerprint })) {
+      this.unwrittenOutcomes.delete(evicted.index);
+      this.ops.push({ type: "del", key: requestIdKey(evicted.index) });
+    }
+  }
+
+  /** The outcome remembered for the entry at `index`, which the window holds. */
+  firstOutcome(index: number): FirstOutcome {
+    const unwritten = this.unwrittenOutcomes.get(index);
+    if (unwritten !== undefined) return unwritten;
+    const stored = this.db.getSync(requestIdKey(index));
+    if (stored === undefined) throw new Error(`mvcc: the request id of entry ${index} is remembered but its outcome is not stored`);
+    return decodeRequestRecord(requestIdKey(index), stored).outcome;
+  }
+
   /** Everything to write for the batch applied since the last call, counters included. */
   takeBatch(): BatchOp[] {
     const ops = this.ops;
@@ -82,5 +117,6 @@ export class MvccState {
   /** Called once a batch is in LevelDB: its values are read from there from now on. */
   batchWritten(): void {
     this.unwritten.clear();
+    this.unwrittenOutcomes.clear();
   }
 }
