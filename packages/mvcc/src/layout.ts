@@ -140,7 +140,7 @@ export interface RequestRecord {
 
 type RequestTuple = [string, number, "applied", Response] | [string, number, "rejected", MvccErrorCode, number];
 
-export function encodeRequestRecord(requestId: string, fingerprint: number, outcome: FirstOutcome): Uint8Array {
+export function encodeRequestRecord({ requestId, fingerprint, outcome }: RequestRecord): Uint8Array {
   const tuple: RequestTuple =
     outcome.status === "applied"
       ? [requestId, fingerprint, "applied", outcome.response]

@@ -40,8 +40,8 @@ async function loadRequestIds(db: Db, capacity: number): Promise<RequestIdWindow
   const window = new RequestIdWindow(capacity);
   const evicted: number[] = [];
   for await (const [key, value] of db.iterator(REQUEST_IDS)) {
-    const { requestId, fingerprint, outcome } = decodeRequestRecord(key, value);
-    evicted.push(...window.add(requestId, { index: outcome.index, fingerprint }).map((dropped) => dropped.index));
+    const { requestId, outcome } = decodeRequestRecord(key, value);
+    evicted.push(...window.add(requestId, outcome.index));
   }
   if (evicted.length > 0) await db.batch(evicted.map((index) => ({ type: "del" as const, key: requestIdKey(index) })));
   return window;

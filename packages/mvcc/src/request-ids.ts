@@ -16,23 +16,19 @@ import Denque from "denque";
 /** Longer ids are refused: they would cost memory on every replica for the whole window. */
 export const MAX_REQUEST_ID_LENGTH = 128;
 
-/** Full, with 36-character ids and small responses: about 24 MB of memory and 6 MB of LevelDB. */
+/** Full, with 36-character ids and small responses: about 17 MB of memory and 6 MB of LevelDB. */
 export const DEFAULT_REQUEST_ID_WINDOW = 100_000;
 
 export function isValidRequestId(id: string): boolean {
   return id.length >= 1 && id.length <= MAX_REQUEST_ID_LENGTH;
 }
 
-/** What memory keeps of an id; the outcome itself stays in LevelDB until a retry asks for it. */
-export interface RememberedRequest {
-  /** The raft index of the entry that applied it: where its outcome is stored. */
-  readonly index: number;
-  /** A checksum of the request, to refuse an id reused for another request. */
-  readonly fingerprint: number;
-}
-
+/**
+ * The ids in memory, each with the raft index of the entry that applied it:
+ * where its fingerprint and outcome are stored, read only when a retry comes.
+ */
 export class RequestIdWindow {
-  private readonly remembered = new Map<string, RememberedRequest>();
+  private readonly indexes = new Map<string, number>();
   /**
    * The same ids in apply order, oldest first. A Map alone keeps that order
    * too, but finding its oldest entry walks over every one deleted since V8
@@ -45,22 +41,23 @@ export class RequestIdWindow {
   }
 
   get size(): number {
-    return this.remembered.size;
+    return this.indexes.size;
   }
 
-  get(id: string): RememberedRequest | undefined {
-    return this.remembered.get(id);
+  /** The raft index of the entry that applied the id, if the window holds it. */
+  indexOf(id: string): number | undefined {
+    return this.indexes.get(id);
   }
 
-  /** Remembers an id not in the window; returns the oldest ones it pushed out. */
-  add(id: string, request: RememberedRequest): RememberedRequest[] {
-    this.remembered.set(id, request);
+  /** Remembers an id not in the window; returns the indexes of the oldest ones it pushed out. */
+  add(id: string, index: number): number[] {
+    this.indexes.set(id, index);
     this.order.push(id);
-    const evicted: RememberedRequest[] = [];
+    const evicted: number[] = [];
     while (this.order.length > this.capacity) {
       const oldest = this.order.shift() as string;
-      evicted.push(this.remembered.get(oldest) as RememberedRequest);
-      this.remembered.delete(oldest);
+      evicted.push(this.indexes.get(oldest) as number);
+      this.indexes.delete(oldest);
     }
     return evicted;
   }

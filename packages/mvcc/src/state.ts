@@ -12,10 +12,11 @@ import {
   META,
   requestIdKey,
   revisionKey,
+  type RequestRecord,
 } from "./layout.js";
 import type { LeaseTable } from "./leases.js";
 import type { RequestIdWindow } from "./request-ids.js";
-import type { FirstOutcome, LeaseRecord } from "./types.js";
+import type { LeaseRecord } from "./types.js";
 
 export type Db = ClassicLevel<Uint8Array, Uint8Array>;
 
@@ -34,8 +35,8 @@ export class MvccState {
   compactRevision = 0;
   appliedIndex = 0;
   private readonly unwritten = new Map<KeyRevision, Uint8Array>();
-  /** Outcomes remembered in this batch, by raft index. */
-  private readonly unwrittenOutcomes = new Map<number, FirstOutcome>();
+  /** Request records written in this batch, by raft index. */
+  private readonly unwrittenRequests = new Map<number, RequestRecord>();
   private ops: BatchOp[] = [];
   private compactRevisionChanged = false;
 
@@ -82,23 +83,23 @@ export class MvccState {
   }
 
   /** Remembers how the entry that carried a client request id ended; forgets the ids the window pushes out. */
-  rememberRequest(requestId: string, fingerprint: number, outcome: FirstOutcome): void {
-    const { index } = outcome;
-    this.unwrittenOutcomes.set(index, outcome);
-    this.ops.push({ type: "put", key: requestIdKey(index), value: encodeRequestRecord(requestId, fingerprint, outcome) });
-    for (const evicted of this.requestIds.add(requestId, { index, fingerprint })) {
-      this.unwrittenOutcomes.delete(evicted.index);
-      this.ops.push({ type: "del", key: requestIdKey(evicted.index) });
+  rememberRequest(record: RequestRecord): void {
+    const { index } = record.outcome;
+    this.unwrittenRequests.set(index, record);
+    this.ops.push({ type: "put", key: requestIdKey(index), value: encodeRequestRecord(record) });
+    for (const evicted of this.requestIds.add(record.requestId, index)) {
+      this.unwrittenRequests.delete(evicted);
+      this.ops.push({ type: "del", key: requestIdKey(evicted) });
     }
   }
 
-  /** The outcome remembered for the entry at `index`, which the window holds. */
-  firstOutcome(index: number): FirstOutcome {
-    const unwritten = this.unwrittenOutcomes.get(index);
+  /** The record of the entry at `index`, whose request id the window holds. */
+  requestRecord(index: number): RequestRecord {
+    const unwritten = this.unwrittenRequests.get(index);
     if (unwritten !== undefined) return unwritten;
     const stored = this.db.getSync(requestIdKey(index));
-    if (stored === undefined) throw new Error(`mvcc: the request id of entry ${index} is remembered but its outcome is not stored`);
-    return decodeRequestRecord(requestIdKey(index), stored).outcome;
+    if (stored === undefined) throw new Error(`mvcc: the request id of entry ${index} is remembered but its record is not stored`);
+    return decodeRequestRecord(requestIdKey(index), stored);
   }
 
   /** Everything to write for the batch applied since the last call, counters included. */
@@ -117,6 +118,6 @@ export class MvccState {
   /** Called once a batch is in LevelDB: its values are read from there from now on. */
   batchWritten(): void {
     this.unwritten.clear();
-    this.unwrittenOutcomes.clear();
+    this.unwrittenRequests.clear();
   }
 }

@@ -291,14 +291,15 @@ export class MvccStore {
   private executeOnce(index: number, request: Request, requestId: string): ApplyResult {
     if (!isValidRequestId(requestId)) return { status: "rejected", index, error: new MvccError("requestIdInvalid") };
     const fingerprint = requestFingerprint(request);
-    const first = this.state.requestIds.get(requestId);
-    if (first !== undefined) {
+    const firstIndex = this.state.requestIds.indexOf(requestId);
+    if (firstIndex !== undefined) {
+      const first = this.state.requestRecord(firstIndex);
       if (first.fingerprint !== fingerprint) return { status: "rejected", index, error: new MvccError("requestIdReused") };
-      return { status: "duplicate", index, first: this.state.firstOutcome(first.index) };
+      return { status: "duplicate", index, first: first.outcome };
     }
     const result = this.execute(index, request);
     const outcome = result.status === "applied" ? { status: result.status, index, response: result.response } : result;
-    this.state.rememberRequest(requestId, fingerprint, outcome);
+    this.state.rememberRequest({ requestId, fingerprint, outcome });
     return result;
   }
 
