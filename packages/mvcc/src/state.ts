@@ -26,9 +26,10 @@ export type BatchOp =
 
 /**
  * The replicated state: the in-memory index, lease table and request id
- * window, the counters, and the LevelDB writes of the batch being applied. Changes reach memory at
- * once and LevelDB when the batch is written; until then the values written
- * are served from memory, so that reads always see memory's state.
+ * window, the counters, and the LevelDB writes of the batch being applied.
+ * Changes reach memory at once and LevelDB when the batch is written; until
+ * then the values written are served from memory, so that reads always see
+ * memory's state.
  */
 export class MvccState {
   revision = 1;
