@@ -266,8 +266,7 @@ describe("@raftkv/client on a 3-member cluster", () => {
 
   test(
     "a write burst survives SIGKILL of the member it goes through: every acknowledged write present, none applied twice",
-    // Without the server's replicated dedupe window, a write whose member died after applying it is applied again on retry.
-    { todo: "needs the dedupe window from the dedupe branch" },
+    // The server's replicated request id window is what keeps a retry of a write its member applied before dying from applying again.
     async () => {
       const target = await cluster.waitForLeader();
       const writing = clientPreferring(target);

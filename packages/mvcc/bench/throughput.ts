@@ -1,13 +1,16 @@
 /**
  * Benchmark (not a test): applied puts per second with 256-byte values, in
- * batches of 1 and 64 entries as the raft apply loop hands them over, and the
- * time of a range over a 10,000-key prefix. Run after building:
+ * batches of 1 and 64 entries as the raft apply loop hands them over, with
+ * and without client request ids (a full window, so every id'd put also
+ * evicts one), and the time of a range over a 10,000-key prefix. Run after
+ * building:
  *   node packages/mvcc/dist/bench/throughput.js
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MvccStore, prefixRangeEnd, type LogEntry, type RangeRequest } from "../src/index.js";
+import { randomUUID } from "node:crypto";
+import { DEFAULT_REQUEST_ID_WINDOW, MvccStore, prefixRangeEnd, type LogEntry, type RangeRequest } from "../src/index.js";
 
 const VALUE = new Uint8Array(256).fill(0x61);
 const DISTINCT_KEYS = 50_000;
@@ -23,19 +26,28 @@ async function withStore<T>(use: (store: MvccStore) => Promise<T>): Promise<T> {
   }
 }
 
-/** Puts over a fixed key set, so that after the first pass every put overwrites (and reads the previous value for its event). */
-async function putsPerSecond(batchSize: number, total: number): Promise<number> {
+/**
+ * Puts over a fixed key set. An untimed first pass writes every key and,
+ * with request ids, fills the window: every timed put then overwrites (and
+ * reads the previous value for its event) and, with ids, remembers one id
+ * and forgets one, as on a busy server.
+ */
+async function putsPerSecond(batchSize: number, total: number, withRequestIds: boolean): Promise<number> {
   return withStore(async (store) => {
-    let index = 0;
-    const started = performance.now();
-    while (index < total) {
-      const entries: LogEntry[] = [];
-      for (let i = 0; i < batchSize; i++, index++) {
-        const key = Buffer.from(`bench/${String(index % DISTINCT_KEYS).padStart(8, "0")}`);
-        entries.push({ index: index + 1, request: { op: "put", key, value: VALUE } });
+    const entry = (index: number): LogEntry => {
+      const key = Buffer.from(`bench/${String(index % DISTINCT_KEYS).padStart(8, "0")}`);
+      const request = { op: "put" as const, key, value: VALUE };
+      return withRequestIds ? { index, request, requestId: randomUUID() } : { index, request };
+    };
+    const applyPuts = async (from: number, count: number): Promise<void> => {
+      for (let index = from; index < from + count; index += batchSize) {
+        await store.applyBatch(Array.from({ length: Math.min(batchSize, from + count - index) }, (_, i) => entry(index + i)));
       }
-      await store.applyBatch(entries);
-    }
+    };
+    const warmUp = Math.max(DISTINCT_KEYS, DEFAULT_REQUEST_ID_WINDOW);
+    await applyPuts(1, warmUp);
+    const started = performance.now();
+    await applyPuts(warmUp + 1, total);
     return total / ((performance.now() - started) / 1000);
   });
 }
@@ -70,8 +82,11 @@ async function prefixRangeMillis(keyCount: number, rounds: number): Promise<Reco
 
 const format = (value: number): string => Math.round(value).toLocaleString("en-US");
 
-console.log(`puts/s, batch of 1:  ${format(await putsPerSecond(1, 20_000))}`);
-console.log(`puts/s, batch of 64: ${format(await putsPerSecond(64, 200_000))}`);
+for (const withRequestIds of [false, true]) {
+  const ids = withRequestIds ? ", with request ids" : "";
+  console.log(`puts/s, batch of 1${ids}:  ${format(await putsPerSecond(1, 20_000, withRequestIds))}`);
+  console.log(`puts/s, batch of 64${ids}: ${format(await putsPerSecond(64, 200_000, withRequestIds))}`);
+}
 for (const [name, ms] of Object.entries(await prefixRangeMillis(10_000, 20))) {
   console.log(`range over a 10,000-key prefix, ${name}: ${ms.toFixed(2)} ms`);
 }

@@ -4,6 +4,8 @@
  * INVALID_ARGUMENT, 5 NOT_FOUND, 9 FAILED_PRECONDITION, 11 OUT_OF_RANGE), so
  * that the server can answer exactly as etcd would.
  */
+import { MAX_REQUEST_ID_LENGTH } from "./request-ids.js";
+
 export const ETCD_ERRORS = {
   emptyKey: { message: "etcdserver: key is not provided", grpcCode: 3 },
   valueProvided: { message: "etcdserver: value is provided", grpcCode: 3 },
@@ -16,6 +18,9 @@ export const ETCD_ERRORS = {
   leaseNotFound: { message: "etcdserver: requested lease not found", grpcCode: 5 },
   leaseExists: { message: "etcdserver: lease already exists", grpcCode: 9 },
   leaseTtlTooLarge: { message: "etcdserver: too large lease TTL", grpcCode: 11 },
+  // raftkv's own, for client request ids (etcd has none).
+  requestIdInvalid: { message: `raftkv: a request id must be 1 to ${MAX_REQUEST_ID_LENGTH} characters`, grpcCode: 3 },
+  requestIdReused: { message: "raftkv: the request id was already used for a different request", grpcCode: 3 },
 } as const;
 
 export type MvccErrorCode = keyof typeof ETCD_ERRORS;

@@ -5,21 +5,27 @@
  *   "r" main(8, big-endian) sub(8, big-endian) -> msgpack [key, value, createRevision, version, lease]
  *                                                 or [key] for a tombstone
  *   "l" lease id (8, big-endian two's complement) -> msgpack [ttl, remainingTtl]
+ *   "q" raft index (8, big-endian)              -> msgpack [requestId, fingerprint, "applied", response]
+ *                                                 or [requestId, fingerprint, "rejected", error code, compact revision]
  *   "m" name                                    -> msgpack number (or true for the import marker)
  *
  * Revision keys sort in revision order, so history, hashing and events read
  * it sequentially; the mod revision is the key itself and is not repeated in
- * the value.
+ * the value. Request id records sort in apply order, the order the window
+ * evicts them in.
  */
+import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
+import { CompactedError, MvccError, type MvccErrorCode } from "./errors.js";
 import type { KeyRevision } from "./key-index.js";
-import type { LeaseRecord } from "./types.js";
+import type { FirstOutcome, LeaseRecord, Request, Response } from "./types.js";
 
 const packr = new Packr({ useRecords: false });
 
 const REVISION_PREFIX = 0x72; // "r"
 const LEASE_PREFIX = 0x6c; // "l"
 const META_PREFIX = 0x6d; // "m"
+const REQUEST_ID_PREFIX = 0x71; // "q"
 
 /** Bounds of a key space, for iterators and clears. */
 export interface KeySpace {
@@ -29,6 +35,7 @@ export interface KeySpace {
 
 export const REVISIONS: KeySpace = { gte: Uint8Array.of(REVISION_PREFIX), lt: Uint8Array.of(REVISION_PREFIX + 1) };
 export const LEASES: KeySpace = { gte: Uint8Array.of(LEASE_PREFIX), lt: Uint8Array.of(LEASE_PREFIX + 1) };
+export const REQUEST_IDS: KeySpace = { gte: Uint8Array.of(REQUEST_ID_PREFIX), lt: Uint8Array.of(REQUEST_ID_PREFIX + 1) };
 
 export const META = {
   appliedIndex: metaKey("appliedIndex"),
@@ -115,6 +122,49 @@ export function encodeLease(ttl: number, remainingTtl: number): Uint8Array {
 export function decodeLease(dbKey: Uint8Array, dbValue: Uint8Array): LeaseRecord {
   const [ttl, remainingTtl] = packr.unpack(dbValue) as [number, number];
   return { id: Number(asBuffer(dbKey).readBigInt64BE(1)), ttl, remainingTtl };
+}
+
+export function requestIdKey(index: number): Uint8Array {
+  const key = Buffer.allocUnsafe(9);
+  key[0] = REQUEST_ID_PREFIX;
+  writeUint64(key, 1, index);
+  return key;
+}
+
+/** A decoded "q" entry. */
+export interface RequestRecord {
+  readonly requestId: string;
+  readonly fingerprint: number;
+  readonly outcome: FirstOutcome;
+}
+
+type RequestTuple = [string, number, "applied", Response] | [string, number, "rejected", MvccErrorCode, number];
+
+export function encodeRequestRecord({ requestId, fingerprint, outcome }: RequestRecord): Uint8Array {
+  const tuple: RequestTuple =
+    outcome.status === "applied"
+      ? [requestId, fingerprint, "applied", outcome.response]
+      : [requestId, fingerprint, "rejected", outcome.error.code, outcome.error instanceof CompactedError ? outcome.error.compactRevision : 0];
+  return packr.pack(tuple);
+}
+
+export function decodeRequestRecord(dbKey: Uint8Array, dbValue: Uint8Array): RequestRecord {
+  const index = readUint64(asBuffer(dbKey), 1);
+  const tuple = packr.unpack(dbValue) as RequestTuple;
+  const [requestId, fingerprint] = tuple;
+  if (tuple[2] === "applied") return { requestId, fingerprint, outcome: { status: "applied", index, response: tuple[3] } };
+  const [, , , code, compactRevision] = tuple;
+  const error = code === "compacted" ? new CompactedError(compactRevision) : new MvccError(code);
+  return { requestId, fingerprint, outcome: { status: "rejected", index, error } };
+}
+
+/**
+ * A checksum of a request, the same on every replica since they all decode
+ * the same log entry. It tells a retry (same request) from an id reused for
+ * another request; 32 bits are plenty against mistakes, which is all it is for.
+ */
+export function requestFingerprint(request: Request): number {
+  return crc32(packr.pack(request));
 }
 
 export function encodeMeta(value: number | boolean): Uint8Array {

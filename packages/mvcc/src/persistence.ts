@@ -4,12 +4,13 @@ import { join } from "node:path";
 import { StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
 import { ALL_KEYS, toKeyString } from "./keys.js";
-import { decodeLease, decodeMeta, decodeRevision, LEASES, META, REVISIONS } from "./layout.js";
+import { decodeLease, decodeMeta, decodeRequestRecord, decodeRevision, LEASES, META, REQUEST_IDS, requestIdKey, REVISIONS } from "./layout.js";
 import { LeaseTable } from "./leases.js";
+import { RequestIdWindow } from "./request-ids.js";
 import { MvccState, type BatchOp, type Db } from "./state.js";
 
-/** Reads the whole state from LevelDB: counters, leases, and the index of every stored revision. */
-export async function loadState(db: Db): Promise<MvccState> {
+/** Reads the whole state from LevelDB: counters, leases, request ids, and the index of every stored revision. */
+export async function loadState(db: Db, requestIdWindow: number): Promise<MvccState> {
   if ((await db.get(META.importing)) !== undefined) {
     throw new StoreUnavailableError("an interrupted snapshot import left the store incomplete; import again");
   }
@@ -21,7 +22,7 @@ export async function loadState(db: Db): Promise<MvccState> {
   const index = KeyIndex.build(stored);
   const leases = new LeaseTable();
   for await (const [key, value] of db.iterator(LEASES)) leases.set(decodeLease(key, value));
-  const state = new MvccState(db, index, leases);
+  const state = new MvccState(db, index, leases, await loadRequestIds(db, requestIdWindow));
   state.revision = Math.max(1, decodeMeta(await db.get(META.revision)));
   state.compactRevision = decodeMeta(await db.get(META.compactRevision));
   state.appliedIndex = decodeMeta(await db.get(META.appliedIndex));
@@ -29,6 +30,21 @@ export async function loadState(db: Db): Promise<MvccState> {
     leases.move(key, 0, revision.lease);
   }
   return state;
+}
+
+/**
+ * The window's ids in apply order, which is their key order. A store opened
+ * with a smaller window than it was written with drops its oldest ids here.
+ */
+async function loadRequestIds(db: Db, capacity: number): Promise<RequestIdWindow> {
+  const window = new RequestIdWindow(capacity);
+  const evicted: number[] = [];
+  for await (const [key, value] of db.iterator(REQUEST_IDS)) {
+    const { requestId, outcome } = decodeRequestRecord(key, value);
+    evicted.push(...window.add(requestId, outcome.index));
+  }
+  if (evicted.length > 0) await db.batch(evicted.map((index) => ({ type: "del" as const, key: requestIdKey(index) })));
+  return window;
 }
 
 /**

@@ -1,8 +1,21 @@
 import type { ClassicLevel } from "classic-level";
 import type { KeyIndex, KeyRevision } from "./key-index.js";
 import type { KeyString } from "./keys.js";
-import { decodeValue, encodeLease, encodeMeta, encodeRevision, leaseKey, META, revisionKey } from "./layout.js";
+import {
+  decodeRequestRecord,
+  decodeValue,
+  encodeLease,
+  encodeMeta,
+  encodeRequestRecord,
+  encodeRevision,
+  leaseKey,
+  META,
+  requestIdKey,
+  revisionKey,
+  type RequestRecord,
+} from "./layout.js";
 import type { LeaseTable } from "./leases.js";
+import type { RequestIdWindow } from "./request-ids.js";
 import type { LeaseRecord } from "./types.js";
 
 export type Db = ClassicLevel<Uint8Array, Uint8Array>;
@@ -12,12 +25,13 @@ export type BatchOp =
   | { readonly type: "del"; readonly key: Uint8Array };
 
 /**
- * The replicated state: the in-memory index and lease table, the counters,
- * and the LevelDB writes not yet made. Changes reach memory at once and
- * LevelDB when their batch is written; until then the values written are
- * served from memory, so that reads always see memory's state. At most one
- * batch is being written at a time: `writing` holds its values, `unwritten`
- * those of the batch collecting behind it.
+ * The replicated state: the in-memory index, lease table and request id
+ * window, the counters, and the LevelDB writes not yet made. Changes reach
+ * memory at once and LevelDB when their batch is written; until then the
+ * values and request records written are served from memory, so that reads
+ * always see memory's state. At most one batch is being written at a time:
+ * `writing…` holds its values, `unwritten…` those of the batch collecting
+ * behind it.
  */
 export class MvccState {
   revision = 1;
@@ -25,6 +39,9 @@ export class MvccState {
   appliedIndex = 0;
   private unwritten = new Map<KeyRevision, Uint8Array>();
   private writing = new Map<KeyRevision, Uint8Array>();
+  /** Request records not yet in LevelDB, by raft index, in the same two stages. */
+  private unwrittenRequests = new Map<number, RequestRecord>();
+  private writingRequests = new Map<number, RequestRecord>();
   private ops: BatchOp[] = [];
   private compactRevisionChanged = false;
 
@@ -32,6 +49,7 @@ export class MvccState {
     private readonly db: Db,
     readonly index: KeyIndex,
     readonly leases: LeaseTable,
+    readonly requestIds: RequestIdWindow,
   ) {}
 
   /** The value stored at a revision the index holds. */
@@ -70,6 +88,27 @@ export class MvccState {
     this.ops.push({ type: "del", key: leaseKey(id) });
   }
 
+  /** Remembers how the entry that carried a client request id ended; forgets the ids the window pushes out. */
+  rememberRequest(record: RequestRecord): void {
+    const { index } = record.outcome;
+    this.unwrittenRequests.set(index, record);
+    this.ops.push({ type: "put", key: requestIdKey(index), value: encodeRequestRecord(record) });
+    for (const evicted of this.requestIds.add(record.requestId, index)) {
+      this.unwrittenRequests.delete(evicted);
+      this.writingRequests.delete(evicted);
+      this.ops.push({ type: "del", key: requestIdKey(evicted) });
+    }
+  }
+
+  /** The record of the entry at `index`, whose request id the window holds. */
+  requestRecord(index: number): RequestRecord {
+    const unwritten = this.unwrittenRequests.get(index) ?? this.writingRequests.get(index);
+    if (unwritten !== undefined) return unwritten;
+    const stored = this.db.getSync(requestIdKey(index));
+    if (stored === undefined) throw new Error(`mvcc: the request id of entry ${index} is remembered but its record is not stored`);
+    return decodeRequestRecord(requestIdKey(index), stored);
+  }
+
   /**
    * Everything to write for what was applied since the last call, counters
    * included; its values are served from memory until batchWritten.
@@ -78,6 +117,8 @@ export class MvccState {
     const ops = this.ops;
     this.writing = this.unwritten;
     this.unwritten = new Map();
+    this.writingRequests = this.unwrittenRequests;
+    this.unwrittenRequests = new Map();
     ops.push({ type: "put", key: META.appliedIndex, value: encodeMeta(this.appliedIndex) });
     ops.push({ type: "put", key: META.revision, value: encodeMeta(this.revision) });
     if (this.compactRevisionChanged) {
@@ -91,5 +132,6 @@ export class MvccState {
   /** Called once the batch taken last is in LevelDB: its values are read from there from now on. */
   batchWritten(): void {
     this.writing = new Map();
+    this.writingRequests = new Map();
   }
 }

@@ -4,9 +4,10 @@ import { applyRequest, type ApplyLimits } from "./apply.js";
 import { CompactedError, MvccError, StoreUnavailableError } from "./errors.js";
 import type { LoggedRevision } from "./key-index.js";
 import { ALL_KEYS, fromKeyString, keyRange, rangeContains } from "./keys.js";
-import { decodeSnapshotChunk, encodeMeta, encodeSnapshotChunk, EMPTY, META, REVISIONS, revisionKey } from "./layout.js";
+import { decodeSnapshotChunk, encodeMeta, encodeSnapshotChunk, EMPTY, META, requestFingerprint, REVISIONS, revisionKey } from "./layout.js";
 import { directorySize, loadState, writeBatch } from "./persistence.js";
 import { keyValue, readRange, resolveReadRevision } from "./read.js";
+import { DEFAULT_REQUEST_ID_WINDOW, isValidRequestId } from "./request-ids.js";
 import type { BatchOp, Db, MvccState } from "./state.js";
 import type {
   ApplyResult,
@@ -35,6 +36,11 @@ export interface MvccStoreOptions {
    * applied again from the raft log.
    */
   readonly sync?: boolean;
+  /**
+   * How many client request ids the store remembers (the last ones applied).
+   * Like maxTxnOps, it decides results: every replica must use the same value.
+   */
+  readonly requestIdWindow?: number;
 }
 
 /** A consistent copy of the whole store, as the snapshot package ships it. */
@@ -46,7 +52,7 @@ export interface SnapshotExport {
   readonly chunks: AsyncIterable<Uint8Array>;
 }
 
-const DEFAULTS = { minLeaseTtl: 2, maxTxnOps: 128, sync: false } as const;
+const DEFAULTS = { minLeaseTtl: 2, maxTxnOps: 128, sync: false, requestIdWindow: DEFAULT_REQUEST_ID_WINDOW } as const;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
 /**
@@ -72,18 +78,20 @@ export class MvccStore {
     private state: MvccState,
     private readonly limits: ApplyLimits,
     private readonly sync: boolean,
+    private readonly requestIdWindow: number,
   ) {}
 
   static async open(location: string, options: MvccStoreOptions = {}): Promise<MvccStore> {
     const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: "view", valueEncoding: "view" });
     await db.open();
     try {
-      const state = await loadState(db);
+      const requestIdWindow = options.requestIdWindow ?? DEFAULTS.requestIdWindow;
+      const state = await loadState(db, requestIdWindow);
       const limits = {
         maxTxnOps: options.maxTxnOps ?? DEFAULTS.maxTxnOps,
         minLeaseTtl: options.minLeaseTtl ?? DEFAULTS.minLeaseTtl,
       };
-      return new MvccStore(db, state, limits, options.sync ?? DEFAULTS.sync);
+      return new MvccStore(db, state, limits, options.sync ?? DEFAULTS.sync, requestIdWindow);
     } catch (error) {
       await db.close();
       throw error;
@@ -104,8 +112,8 @@ export class MvccStore {
   }
 
   /** Applies one committed entry; see applyBatch. */
-  async apply<R extends Request>(index: number, request: R): Promise<ApplyResult<R>> {
-    const [result] = await this.applyBatch([{ index, request }]);
+  async apply<R extends Request>(index: number, request: R, requestId?: string): Promise<ApplyResult<R>> {
+    const [result] = await this.applyBatch([requestId === undefined ? { index, request } : { index, request, requestId }]);
     // applyBatch answers each entry with the result of that entry's own request.
     return result as ApplyResult<R>;
   }
@@ -237,7 +245,7 @@ export class MvccStore {
           await writeBatch(this.db, ops, this.sync);
         }
         await this.db.del(META.importing);
-        this.state = await loadState(this.db);
+        this.state = await loadState(this.db, this.requestIdWindow);
         this.unavailable = undefined;
       } catch (error) {
         this.unavailable = new StoreUnavailableError("a snapshot import failed; import again", { cause: error });
@@ -261,14 +269,12 @@ export class MvccStore {
   }
 
   private applyEntry(entry: LogEntry): ApplyResult {
-    const { index, request } = entry;
+    const { index, request, requestId } = entry;
     if (index <= this.state.appliedIndex) return { status: "ignored", index, reason: "alreadyApplied" };
     try {
       if (request === undefined) return { status: "ignored", index, reason: "noRequest" };
-      const { response, events } = applyRequest(this.state, index, request, this.limits);
-      return { status: "applied", index, response, events };
+      return requestId === undefined ? this.execute(index, request) : this.executeOnce(index, request, requestId);
     } catch (error) {
-      if (error instanceof MvccError) return { status: "rejected", index, error };
       // A bug, not a rejection: memory may hold half a request, so stop serving.
       this.unavailable = new StoreUnavailableError("apply failed unexpectedly; reopen the store", { cause: error });
       throw error;
@@ -286,6 +292,38 @@ export class MvccStore {
       // After a failed write, memory is ahead of disk for good: write nothing more.
       return this.unavailable === undefined ? this.write(this.state.takeBatch()) : Promise.resolve();
     }).catch(() => undefined); // the failure is kept in `unavailable` and surfaces on the next call
+  }
+
+  /** Applies a request; a request etcd would reject is a result. */
+  private execute(index: number, request: Request): Exclude<ApplyResult, { status: "duplicate" | "ignored" }> {
+    try {
+      const { response, events } = applyRequest(this.state, index, request, this.limits);
+      return { status: "applied", index, response, events };
+    } catch (error) {
+      if (error instanceof MvccError) return { status: "rejected", index, error };
+      throw error;
+    }
+  }
+
+  /**
+   * Applies a request that carries a client request id, unless the window
+   * holds that id: then the entry changes nothing and answers with the first
+   * outcome, rejections included. An id reused for a different request is
+   * refused rather than answered with another request's outcome.
+   */
+  private executeOnce(index: number, request: Request, requestId: string): ApplyResult {
+    if (!isValidRequestId(requestId)) return { status: "rejected", index, error: new MvccError("requestIdInvalid") };
+    const fingerprint = requestFingerprint(request);
+    const firstIndex = this.state.requestIds.indexOf(requestId);
+    if (firstIndex !== undefined) {
+      const first = this.state.requestRecord(firstIndex);
+      if (first.fingerprint !== fingerprint) return { status: "rejected", index, error: new MvccError("requestIdReused") };
+      return { status: "duplicate", index, first: first.outcome };
+    }
+    const result = this.execute(index, request);
+    const outcome = result.status === "applied" ? { status: result.status, index, response: result.response } : result;
+    this.state.rememberRequest({ requestId, fingerprint, outcome });
+    return result;
   }
 
   private async write(ops: BatchOp[]): Promise<void> {

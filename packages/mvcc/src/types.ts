@@ -201,11 +201,24 @@ export interface WatchEvent {
 export interface LogEntry<R extends Request = Request> {
   readonly index: number;
   readonly request?: R;
+  /**
+   * The client's id for a write it may retry. An entry whose id the store
+   * applied within its request id window is not applied again: its result
+   * is "duplicate", with the first entry's outcome.
+   */
+  readonly requestId?: string;
 }
+
+/** How the first entry that carried a client request id ended, without its events: what a retry of it is answered with. */
+export type FirstOutcome<R extends Request = Request> =
+  | { readonly status: "applied"; readonly index: number; readonly response: ResponseTo<R> }
+  | { readonly status: "rejected"; readonly index: number; readonly error: MvccError };
 
 export type ApplyResult<R extends Request = Request> =
   | { readonly status: "applied"; readonly index: number; readonly response: ResponseTo<R>; readonly events: WatchEvent[] }
   | { readonly status: "rejected"; readonly index: number; readonly error: MvccError }
+  /** The entry's request id was applied before, within the window: nothing changed. */
+  | { readonly status: "duplicate"; readonly index: number; readonly first: FirstOutcome<R> }
   | { readonly status: "ignored"; readonly index: number; readonly reason: "alreadyApplied" | "noRequest" };
 
 export interface LeaseRecord {

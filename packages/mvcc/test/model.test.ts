@@ -2,13 +2,16 @@
  * Model-based test: random sequences of every kind of request, applied to the
  * real store on LevelDB (sometimes several in one batch, with reopens in
  * between) and to the reference model, must give the same answers, the same
- * events and the same state. RAFTKV_SOAK=1 runs many more sequences.
+ * events and the same state. Writes may carry client request ids and be
+ * retried: within the (small) window a retry changes nothing and answers
+ * with the first outcome, beyond it the write applies afresh.
+ * RAFTKV_SOAK=1 runs many more sequences.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import type { KeyValue, Request, WatchEvent } from "../src/index.js";
-import { Harness } from "./support/harness.js";
+import type { ApplyResult, KeyValue, Request, WatchEvent } from "../src/index.js";
+import { Harness, plain } from "./support/harness.js";
 import { MIN_LEASE_TTL, Model, type ModelEvent, type ModelKv } from "./support/model.js";
 
 const SOAK = process.env.RAFTKV_SOAK === "1";
@@ -20,6 +23,7 @@ const key = fc.constantFrom("a", "ab", "b", "c", "d");
 const rangeEnd = fc.option(fc.constantFrom("b", "c", "e", "\0"), { nil: undefined });
 const leaseId = fc.constantFrom(0, 1, 2, 3);
 const value = fc.string({ maxLength: 3 });
+const REQUEST_ID_WINDOW = 2;
 
 type Step =
   | { kind: "put"; key: string; value: string; lease: number }
@@ -31,7 +35,9 @@ type Step =
   | { kind: "revoke"; id: number }
   | { kind: "batch"; puts: { key: string; value: string }[] }
   | { kind: "events"; sinceCompaction: number }
-  | { kind: "reopen" };
+  | { kind: "reopen" }
+  /** Sends again the `back`-th last write sent with a request id: the same request, or another one under its id. */
+  | { kind: "retry"; back: number; sameRequest: boolean };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant("put" as const), key, value, lease: leaseId }), weight: 6 },
@@ -62,7 +68,19 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   { arbitrary: fc.record({ kind: fc.constant("events" as const), sinceCompaction: fc.nat(3) }), weight: 1 },
   { arbitrary: fc.constant({ kind: "reopen" as const }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant("retry" as const), back: fc.nat(REQUEST_ID_WINDOW + 1), sameRequest: fc.boolean() }), weight: 3 },
 );
+
+/** A step, and whether its write (if it is one) carries a request id. */
+const element = fc.record({ step, withRequestId: fc.boolean() });
+
+/** A write sent with a request id, and how it ended: what retries within the window must be answered with. */
+interface SentWithId {
+  readonly requestId: string;
+  readonly step: Step;
+  readonly request: Request;
+  readonly outcome: unknown;
+}
 
 const asModel = (kv: KeyValue): ModelKv => ({
   key: fromBytes(kv.key),
@@ -85,8 +103,22 @@ const asModelEvent = (event: WatchEvent): ModelEvent => ({
 class Runner {
   readonly model = new Model();
   private index = 0;
+  private readonly sentWithIds: SentWithId[] = [];
+  /** The model of the window: the last REQUEST_ID_WINDOW ids applied, oldest first. */
+  private readonly window: string[] = [];
+  private step: { readonly step: Step; readonly requestId: string | undefined } | undefined;
 
   constructor(readonly h: Harness) {}
+
+  /** Runs a step whose write, if it makes one, carries `requestId`. */
+  async runWithId(step: Step, requestId: string | undefined): Promise<void> {
+    this.step = { step, requestId };
+    try {
+      await this.run(step);
+    } finally {
+      this.step = undefined;
+    }
+  }
 
   async run(step: Step): Promise<void> {
     switch (step.kind) {
@@ -112,7 +144,40 @@ class Runner {
         return this.events(Math.min(this.model.compactRevision + step.sinceCompaction, this.model.revision + 1));
       case "reopen":
         return this.h.reopen();
+      case "retry":
+        return this.retry(step);
     }
+  }
+
+  /** A fresh id: the index of the entry that carries it first. */
+  nextRequestId(): string {
+    return `id-${this.index + 1}`;
+  }
+
+  private async retry({ back, sameRequest }: Extract<Step, { kind: "retry" }>): Promise<void> {
+    const picked = this.sentWithIds[this.sentWithIds.length - 1 - back];
+    if (picked === undefined) return;
+    // An id sent afresh after it was forgotten stands for its latest request.
+    const sent = this.sentWithIds.findLast((each) => each.requestId === picked.requestId)!;
+    // Forgotten: the write applies afresh, checked like any new write.
+    if (!this.window.includes(sent.requestId)) return this.runWithId(sent.step, sent.requestId);
+    const request: Request = sameRequest ? sent.request : { op: "put", key: toBytes("a"), value: Buffer.from("reused") };
+    const result = await this.h.store.apply(++this.index, request, sent.requestId);
+    if (!sameRequest) {
+      assert.ok(result.status === "rejected");
+      assert.equal(result.error.message, "raftkv: the request id was already used for a different request");
+      return;
+    }
+    assert.ok(result.status === "duplicate", `a retry within the window was ${result.status}`);
+    assert.deepEqual(plain(result.first), sent.outcome);
+  }
+
+  private remember(requestId: string, request: Request, result: ApplyResult): void {
+    if (this.step === undefined || (result.status !== "applied" && result.status !== "rejected")) return;
+    const outcome = result.status === "applied" ? { status: result.status, index: result.index, response: result.response } : result;
+    this.sentWithIds.push({ requestId, step: this.step.step, request, outcome: plain(outcome) });
+    this.window.push(requestId);
+    if (this.window.length > REQUEST_ID_WINDOW) this.window.shift();
   }
 
   /** Checks what every step must leave equal. */
@@ -214,8 +279,11 @@ class Runner {
     assert.deepEqual(page.events.map(asModelEvent), this.model.eventsSince(start));
   }
 
-  private apply(request: Request) {
-    return this.h.store.apply(++this.index, request);
+  private async apply(request: Request): Promise<ApplyResult> {
+    const requestId = this.step?.requestId;
+    const result = await this.h.store.apply(++this.index, request, requestId);
+    if (requestId !== undefined) this.remember(requestId, request, result);
+    return result;
   }
 
   private async expectApplied(request: Request, onModel: () => void): Promise<void> {
@@ -233,12 +301,12 @@ class Runner {
 
 test("the store agrees with the reference model over random histories", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: SOAK ? 150 : 60 }), async (steps) => {
-      const h = await Harness.open({ minLeaseTtl: MIN_LEASE_TTL });
+    fc.asyncProperty(fc.array(element, { minLength: 1, maxLength: SOAK ? 150 : 60 }), async (elements) => {
+      const h = await Harness.open({ minLeaseTtl: MIN_LEASE_TTL, requestIdWindow: REQUEST_ID_WINDOW });
       try {
         const runner = new Runner(h);
-        for (const each of steps) {
-          await runner.run(each);
+        for (const { step, withRequestId } of elements) {
+          await runner.runWithId(step, withRequestId ? runner.nextRequestId() : undefined);
           await runner.checkState();
         }
         const before = await h.store.hash();

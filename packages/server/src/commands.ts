@@ -1,14 +1,21 @@
 /**
  * What goes into the Raft log: one envelope per client write, encoded with
  * msgpackr in its self-describing form so that any later version can read
- * an old log. The envelope's request id lets every member find the caller
- * waiting for it, and lets the state machine apply a retried write once.
+ * an old log. The envelope's request id lets the member that proposed it
+ * find the caller waiting; the client's request id, when the client sent
+ * one, lets the state machine apply a retried write once.
  */
 import { Packr } from "msgpackr";
 
 export interface CommandEnvelope<C> {
-  /** Unique per write: chosen by the client for safe retries, else by the server. */
+  /** Unique per proposal, chosen by the server. */
   readonly requestId: string;
+  /**
+   * The client's id for a write it may retry (the Idempotency-Key header).
+   * Each attempt is its own proposal with its own requestId; the store
+   * applies the first and answers the others with its outcome.
+   */
+  readonly clientRequestId?: string;
   readonly command: C;
 }
 
@@ -20,7 +27,8 @@ export function encodeCommand<C>(envelope: CommandEnvelope<C>): Uint8Array {
 
 export function decodeCommand<C>(data: Uint8Array): CommandEnvelope<C> {
   const decoded = packr.unpack(data) as CommandEnvelope<C>;
-  if (typeof decoded?.requestId !== "string" || decoded.command === undefined) {
+  const clientRequestId: unknown = decoded?.clientRequestId;
+  if (typeof decoded?.requestId !== "string" || decoded.command === undefined || !["string", "undefined"].includes(typeof clientRequestId)) {
     throw new Error("raftkv: a log entry is not a command envelope");
   }
   return decoded;

@@ -51,7 +51,6 @@ const SERVER_ERRORS = {
   requestTooLarge: [GrpcCode.InvalidArgument, "etcdserver: request is too large"],
   tooManyRequests: [GrpcCode.ResourceExhausted, "etcdserver: too many requests"],
   corrupt: [GrpcCode.DataLoss, "etcdserver: corrupt cluster"],
-  requestInProgress: [GrpcCode.FailedPrecondition, "raftkv: a request with this id is already in progress"],
   electionNotLeader: [GrpcCode.FailedPrecondition, "election: not leader"],
   electionNoLeader: [GrpcCode.NotFound, "election: no leader"],
 } as const satisfies Record<string, readonly [GrpcCode, string]>;

@@ -31,10 +31,6 @@ export class ProposalTracker {
     });
   }
 
-  isWaiting(requestId: string): boolean {
-    return this.waiters.has(requestId);
-  }
-
   resolve(requestId: string, result: unknown): void {
     this.take(requestId)?.resolve(result);
   }

@@ -15,7 +15,7 @@ export class Harness {
   private constructor(
     public store: MvccStore,
     readonly dir: string,
-    private readonly options: MvccStoreOptions,
+    private options: MvccStoreOptions,
   ) {}
 
   static async open(options: MvccStoreOptions = {}): Promise<Harness> {
@@ -23,8 +23,8 @@ export class Harness {
     return new Harness(await MvccStore.open(dir, options), dir, options);
   }
 
-  apply<R extends Request>(request: R): Promise<ApplyResult<R>> {
-    return this.store.apply(this.nextIndex++, request);
+  apply<R extends Request>(request: R, requestId?: string): Promise<ApplyResult<R>> {
+    return this.store.apply(this.nextIndex++, request, requestId);
   }
 
   /** Applies a request that must succeed; returns its response and events. */
@@ -45,9 +45,11 @@ export class Harness {
     return (await this.ok({ op: "put", key: bytes(key), value: bytes(value), lease })).revision;
   }
 
-  async reopen(): Promise<void> {
+  /** Closes and opens the store again, with other options from now on if given. */
+  async reopen(options = this.options): Promise<void> {
     await this.store.close();
-    this.store = await MvccStore.open(this.dir, this.options);
+    this.options = options;
+    this.store = await MvccStore.open(this.dir, options);
   }
 
   async close(): Promise<void> {
@@ -69,3 +71,12 @@ export function kvText(kv: KeyValue): { key: string; value: string; create: numb
 }
 
 export const keysOf = (kvs: readonly KeyValue[]): string[] => kvs.map((kv) => text(kv.key));
+
+/** Bytes as hex and errors as their messages, recursively: results compare equal whether they came from memory or from LevelDB. */
+export function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("hex");
+  if (value instanceof Error) return { error: value.message };
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([name, field]) => [name, plain(field)]));
+  return value;
+}

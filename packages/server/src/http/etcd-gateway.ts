@@ -38,6 +38,7 @@ import type {
   TxnResponse,
   WatchRequest,
   WatchUpdate,
+  WriteOptions,
 } from "../kv/api.js";
 import { campaign, currentLeader, observeLeader, proclaim, resign, type LeaderKey, type LeaderView } from "../recipes/election.js";
 import { assertPutFits } from "../recipes/kv.js";
@@ -45,6 +46,7 @@ import { acquireLock, releaseLock } from "../recipes/lock.js";
 import { abortWhenClosed, watchUpdates } from "../recipes/watch.js";
 import { parseAnyBodyAsJson } from "./app.js";
 import { compact, decodeBool, decodeBytes, decodeEnum, decodeInt, encodeBytes, encodeInt } from "./etcd-json.js";
+import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
 
 /** etcd's default --max-txn-ops. */
 export const MAX_TXN_OPS = 128;
@@ -532,8 +534,15 @@ export const PUT_REPLY = object({ header: HEADER_REPLY, prev_kv: KV_REPLY });
 // ---------------------------------------------------------------------------
 // Routes
 
-/** `whenClosed` makes a signal that aborts when the client leaves; only waiting routes need one, so it is made on demand. */
-type Unary = (body: Fields, whenClosed: () => AbortSignal) => Promise<JsonObject>;
+/** What a route gets besides its body. */
+interface RouteContext {
+  /** The Idempotency-Key header as the options of the write the route makes. */
+  readonly write: WriteOptions;
+  /** A signal that aborts when the client leaves; only waiting routes need one, so it is made on demand. */
+  whenClosed(): AbortSignal;
+}
+
+type Unary = (body: Fields, context: RouteContext) => Promise<JsonObject>;
 /** Opens a stream of messages; throwing here (before any byte is sent) replies with an error status. */
 type Streaming = (body: Fields, signal: AbortSignal) => Promise<AsyncIterable<JsonObject>>;
 
@@ -550,7 +559,9 @@ export function etcdGatewayPlugin(api: KvApi) {
     const post = (urls: string | readonly string[], body: Schema, handle: Unary, replySchema?: Schema): void => {
       const schema = replySchema ? { body, response: { 200: replySchema } } : { body };
       for (const url of [urls].flat()) {
-        app.post(url, { schema }, async (request, reply) => handle(Fields.of(request.body), () => abortWhenClosed(reply.raw)));
+        app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema: { ...schema, headers: IDEMPOTENCY_KEY_HEADERS } }, async (request, reply) =>
+          handle(Fields.of(request.body), { write: writeOptionsOf(request.headers), whenClosed: () => abortWhenClosed(reply.raw) }),
+        );
       }
     };
     /** A POST route answered by newline-separated JSON messages until the source ends or the client leaves. */
@@ -562,14 +573,16 @@ export function etcdGatewayPlugin(api: KvApi) {
     };
 
     post("/v3/kv/range", RANGE_REQUEST, async (f) => encodeRangeResponse(await api.range(decodeRangeRequest(f))), RANGE_REPLY);
-    post("/v3/kv/put", PUT_REQUEST, async (f) => encodePutResponse(await api.put(decodePutRequest(f))), PUT_REPLY);
-    post("/v3/kv/deleterange", DELETE_RANGE_REQUEST, async (f) => encodeDeleteRangeResponse(await api.deleteRange(decodeDeleteRangeRequest(f))));
-    post("/v3/kv/txn", TXN_REQUEST_REF, async (f) => {
+    post("/v3/kv/put", PUT_REQUEST, async (f, { write }) => encodePutResponse(await api.put(decodePutRequest(f), write)), PUT_REPLY);
+    post("/v3/kv/deleterange", DELETE_RANGE_REQUEST, async (f, { write }) =>
+      encodeDeleteRangeResponse(await api.deleteRange(decodeDeleteRangeRequest(f), write)),
+    );
+    post("/v3/kv/txn", TXN_REQUEST_REF, async (f, { write }) => {
       const txn = decodeTxnRequest(f);
       validateTxn(txn);
-      return encodeTxnResponse(await api.txn(txn));
+      return encodeTxnResponse(await api.txn(txn, write));
     });
-    post("/v3/kv/compaction", object({ revision: INT64, physical: BOOL }), async (f) => headerOnly(await api.compact(f.int("revision"))));
+    post("/v3/kv/compaction", object({ revision: INT64, physical: BOOL }), async (f, { write }) => headerOnly(await api.compact(f.int("revision"), write)));
 
     stream("/v3/watch", WATCH_REQUEST, async (f, signal) => {
       const { request, watchId } = decodeWatchRequest(f);
@@ -577,8 +590,8 @@ export function etcdGatewayPlugin(api: KvApi) {
       return watchMessages(encodeWatchCreated(api.header(), watchId), updates, watchId);
     });
 
-    post("/v3/lease/grant", object({ TTL: INT64, ID: INT64 }), async (f) => encodeLease(await api.leaseGrant(f.int("TTL"), f.int("ID"))));
-    post(["/v3/lease/revoke", "/v3/kv/lease/revoke"], ID_REQUEST, async (f) => headerOnly(await api.leaseRevoke(f.int("ID"))));
+    post("/v3/lease/grant", object({ TTL: INT64, ID: INT64 }), async (f, { write }) => encodeLease(await api.leaseGrant(f.int("TTL"), f.int("ID"), write)));
+    post(["/v3/lease/revoke", "/v3/kv/lease/revoke"], ID_REQUEST, async (f, { write }) => headerOnly(await api.leaseRevoke(f.int("ID"), write)));
     post("/v3/lease/keepalive", ID_REQUEST, async (f) => ({ result: encodeLease(await keepAlive(api, f.int("ID"))) }));
     post(["/v3/lease/timetolive", "/v3/kv/lease/timetolive"], object({ ID: INT64, keys: BOOL }), async (f) =>
       encodeTimeToLive(await api.leaseTimeToLive(f.int("ID"), f.bool("keys"))),
@@ -606,24 +619,28 @@ export function etcdGatewayPlugin(api: KvApi) {
     stream("/v3/maintenance/snapshot", EMPTY_REQUEST, async () => snapshotMessages(await api.snapshot()));
     post("/v3/maintenance/transfer-leadership", object({ targetID: INT64 }), async (f) => headerOnly(await api.moveLeader(f.int("targetID"))));
 
-    post("/v3/lock/lock", object({ name: BYTES, lease: INT64 }), async (f, whenClosed) => {
+    // Lock and campaign take no request id: joining a queue with a lease is idempotent already (the same
+    // lease keeps its place), and a retry must be able to join again after a failed attempt left the queue.
+    post("/v3/lock/lock", object({ name: BYTES, lease: INT64 }), async (f, { whenClosed }) => {
       const held = await acquireLock(api, f.bytes("name"), f.int("lease"), whenClosed());
       return { header: encodeHeader(held.header), key: encodeBytes(held.key) };
     });
-    post("/v3/lock/unlock", object({ key: BYTES }), async (f) => headerOnly({ header: await releaseLock(api, f.bytes("key")) }));
+    post("/v3/lock/unlock", object({ key: BYTES }), async (f, { write }) => headerOnly({ header: await releaseLock(api, f.bytes("key"), write) }));
 
-    post("/v3/election/campaign", object({ name: BYTES, lease: INT64, value: BYTES }), async (f, whenClosed) => {
+    post("/v3/election/campaign", object({ name: BYTES, lease: INT64, value: BYTES }), async (f, { whenClosed }) => {
       const elected = await campaign(api, f.bytes("name"), f.int("lease"), f.bytes("value"), whenClosed());
       return { header: encodeHeader(elected.header), leader: encodeLeaderKey(elected.leader) };
     });
-    post("/v3/election/proclaim", object({ leader: LEADER_KEY, value: BYTES }), async (f) =>
-      headerOnly({ header: await proclaim(api, decodeLeaderKey(f.object("leader")), f.bytes("value")) }),
+    post("/v3/election/proclaim", object({ leader: LEADER_KEY, value: BYTES }), async (f, { write }) =>
+      headerOnly({ header: await proclaim(api, decodeLeaderKey(f.object("leader")), f.bytes("value"), write) }),
     );
     post("/v3/election/leader", object({ name: BYTES }), async (f) => encodeLeaderView(await currentLeader(api, f.bytes("name"))));
     stream("/v3/election/observe", object({ name: BYTES }), async (f, signal) =>
       mapAsync(observeLeader(api, f.bytes("name"), signal), (view) => ({ result: encodeLeaderView(view) })),
     );
-    post("/v3/election/resign", object({ leader: LEADER_KEY }), async (f) => headerOnly({ header: await resign(api, decodeLeaderKey(f.object("leader"))) }));
+    post("/v3/election/resign", object({ leader: LEADER_KEY }), async (f, { write }) =>
+      headerOnly({ header: await resign(api, decodeLeaderKey(f.object("leader")), write) }),
+    );
   };
 }
 

@@ -33,6 +33,7 @@ import {
 } from "../recipes/services.js";
 import { abortWhenClosed, watchUpdates } from "../recipes/watch.js";
 import { parseAnyBodyAsBytes } from "./app.js";
+import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
 
 export const KEEP_ALIVE_INTERVAL_MS = 15_000;
 export const DEFAULT_LOCK_TTL_SECONDS = 60;
@@ -211,10 +212,6 @@ function replyCompareFailed(reply: FastifyReply, expected: number, currentRevisi
   return reply.status(412).send({ error: "compare failed", code: GrpcCode.FailedPrecondition, message, current_revision: currentRevision });
 }
 
-function writeOptions(idempotencyKey: string | undefined): WriteOptions {
-  return idempotencyKey === undefined ? {} : { requestId: idempotencyKey };
-}
-
 // ---------------------------------------------------------------------------
 // Schemas
 
@@ -295,10 +292,6 @@ interface WatchQuery {
   readonly encoding: TextEncoding;
 }
 
-interface WriteHeaders {
-  readonly "idempotency-key"?: string;
-}
-
 interface ResumeHeaders {
   readonly "last-event-id"?: string;
 }
@@ -365,31 +358,43 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
     },
   );
 
-  app.put<{ Params: KeyParams; Querystring: KvWriteQuery; Headers: WriteHeaders; Body: Buffer }>(
+  app.put<{ Params: KeyParams; Querystring: KvWriteQuery; Headers: IdempotencyKeyHeaders; Body: Buffer }>(
     "/v1/kv/*",
-    { schema: { querystring: object({ lease: INTEGER, prev_revision: REVISION }), response: replies(WRITE_REPLY, { 412: COMPARE_FAILED_REPLY }) } },
+    {
+      schema: {
+        querystring: object({ lease: INTEGER, prev_revision: REVISION }),
+        headers: IDEMPOTENCY_KEY_HEADERS,
+        response: replies(WRITE_REPLY, { 412: COMPARE_FAILED_REPLY }),
+      },
+    },
     async (request, reply) => {
       const { lease = 0, prev_revision: expected } = request.query;
       const key = utf8(request.params["*"]);
       const value = request.body ?? Buffer.alloc(0);
       assertPutFits(key, value);
       const put = { put: putRequest(key, value, { lease }) };
-      const outcome = await writeIfRevision(api, key, expected, put, writeOptions(request.headers["idempotency-key"]));
+      const outcome = await writeIfRevision(api, key, expected, put, writeOptionsOf(request.headers));
       if (outcome.kind === "compare failed") return replyCompareFailed(reply, expected ?? 0, outcome.currentRevision);
       return reply.header("x-raftkv-revision", outcome.header.revision).send({ revision: outcome.header.revision });
     },
   );
 
-  app.delete<{ Params: KeyParams; Querystring: KvWriteQuery; Headers: WriteHeaders }>(
+  app.delete<{ Params: KeyParams; Querystring: KvWriteQuery; Headers: IdempotencyKeyHeaders }>(
     "/v1/kv/*",
-    { schema: { querystring: object({ prefix: FLAG, prev_revision: REVISION }), response: replies(DELETE_REPLY, { 412: COMPARE_FAILED_REPLY }) } },
+    {
+      schema: {
+        querystring: object({ prefix: FLAG, prev_revision: REVISION }),
+        headers: IDEMPOTENCY_KEY_HEADERS,
+        response: replies(DELETE_REPLY, { 412: COMPARE_FAILED_REPLY }),
+      },
+    },
     async (request, reply) => {
       const { prefix, prev_revision: expected } = request.query;
       const key = utf8(request.params["*"]);
       const deleting = isOn(prefix) ? prefixEnd(key) : new Uint8Array();
       if (expected !== undefined && deleting.byteLength > 0) throw invalidArgument("prev_revision guards one key: it cannot go with prefix");
       const deletion = { deleteRange: deleteRangeRequest(key, { rangeEnd: deleting }) };
-      const outcome = await writeIfRevision(api, key, expected, deletion, writeOptions(request.headers["idempotency-key"]));
+      const outcome = await writeIfRevision(api, key, expected, deletion, writeOptionsOf(request.headers));
       if (outcome.kind === "compare failed") return replyCompareFailed(reply, expected ?? 0, outcome.currentRevision);
       const deleted = outcome.response && "deleteRange" in outcome.response ? outcome.response.deleteRange.deleted : 0;
       return reply.header("x-raftkv-revision", outcome.header.revision).send({ deleted, revision: outcome.header.revision });

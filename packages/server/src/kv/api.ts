@@ -160,7 +160,11 @@ export interface MemberStatus {
   readonly errors: readonly string[];
 }
 
-/** Every write may carry a client-chosen request id: a retry with the same id applies once. */
+/**
+ * A write may carry a client-chosen request id (1 to 128 characters): within
+ * the store's window of the last 100,000 such ids, a retry with the same id
+ * is not applied again and gets the first attempt's outcome.
+ */
 export interface WriteOptions {
   readonly requestId?: string;
 }
@@ -170,10 +174,10 @@ export interface KvApi {
   put(request: PutRequest, options?: WriteOptions): Promise<PutResponse>;
   deleteRange(request: DeleteRangeRequest, options?: WriteOptions): Promise<DeleteRangeResponse>;
   txn(request: TxnRequest, options?: WriteOptions): Promise<TxnResponse>;
-  compact(revision: number): Promise<{ header: ResponseHeader }>;
+  compact(revision: number, options?: WriteOptions): Promise<{ header: ResponseHeader }>;
 
   leaseGrant(ttl: number, id: number, options?: WriteOptions): Promise<LeaseGrantResponse>;
-  leaseRevoke(id: number): Promise<{ header: ResponseHeader }>;
+  leaseRevoke(id: number, options?: WriteOptions): Promise<{ header: ResponseHeader }>;
   /** Renews a lease; resolves with its TTL, or throws leaseNotFound. */
   leaseKeepAlive(id: number): Promise<LeaseGrantResponse>;
   leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResponse>;

@@ -84,8 +84,8 @@ export class KvService implements api.KvApi, HealthSource {
     return fromStoreTxn(response, this.header(response.revision));
   }
 
-  async compact(revision: number): Promise<{ header: api.ResponseHeader }> {
-    const response = await this.write({ op: "compact", revision });
+  async compact(revision: number, options?: api.WriteOptions): Promise<{ header: api.ResponseHeader }> {
+    const response = await this.write({ op: "compact", revision }, options);
     return { header: this.header(response.revision) };
   }
 
@@ -96,8 +96,8 @@ export class KvService implements api.KvApi, HealthSource {
     return { header: this.header(response.revision), id: response.id, ttl: response.ttl };
   }
 
-  async leaseRevoke(id: number): Promise<{ header: api.ResponseHeader }> {
-    const response = await this.write({ op: "leaseRevoke", id });
+  async leaseRevoke(id: number, options?: api.WriteOptions): Promise<{ header: api.ResponseHeader }> {
+    const response = await this.write({ op: "leaseRevoke", id }, options);
     return { header: this.header(response.revision) };
   }
 
@@ -295,14 +295,20 @@ export class KvService implements api.KvApi, HealthSource {
     return (await this.propose({ kind: "store", request }, options)) as ResponseTo<R>;
   }
 
-  /** Proposes one command and resolves with its result once this member applied it. */
+  /**
+   * Proposes one command and resolves with its result once this member
+   * applied it. A retry under the client's request id is proposed again, even
+   * while the first attempt is still waiting here (its proposal may have been
+   * lost with a leader): the store applies whichever commits first and
+   * answers the other with the same outcome.
+   */
   private async propose(command: Command, options?: api.WriteOptions): Promise<unknown> {
-    const requestId = options?.requestId ?? randomUUID();
-    if (this.options.tracker.isWaiting(requestId)) throw etcdError("requestInProgress");
+    const requestId = randomUUID();
+    const clientRequestId = options?.requestId;
     await this.whenLeaderKnown();
     const result = this.options.tracker.wait(requestId);
     try {
-      this.host.propose([encodeCommand({ requestId, command })]);
+      this.host.propose([encodeCommand(clientRequestId === undefined ? { requestId, command } : { requestId, clientRequestId, command })]);
     } catch (error) {
       this.options.tracker.reject(requestId, error as Error);
     }

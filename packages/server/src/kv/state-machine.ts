@@ -5,7 +5,7 @@
  * lease deadlines.
  */
 import { rm } from "node:fs/promises";
-import { MvccStore, StoreUnavailableError, type ApplyResult, type LogEntry, type Request } from "@raftkv/mvcc";
+import { MvccStore, StoreUnavailableError, type ApplyResult, type FirstOutcome, type LogEntry, type Request } from "@raftkv/mvcc";
 import { ConfChangeType, EntryType, decodeConfChange, type Entry } from "@raftkv/raft";
 import type { Logger } from "pino";
 import { decodeCommand, type CommandEnvelope } from "../commands.js";
@@ -87,14 +87,19 @@ export class KvStateMachine {
       await this.options.registry.update(command.memberId, { peerUrls: command.peerUrls });
       return this.options.tracker.resolve(requestId, undefined);
     }
-    if (result.status === "rejected") {
-      this.options.tracker.reject(requestId, new RaftkvError(result.error.grpcCode, result.error.message));
-      return;
+    if (result.status === "duplicate") return this.settle(requestId, result.first);
+    if (result.status === "ignored") return;
+    if (result.status === "applied") {
+      this.trackLeases(command.request, result);
+      this.watchHub.publish(result.events, result.response.revision);
     }
-    if (result.status !== "applied") return;
-    this.trackLeases(command.request, result);
-    this.watchHub.publish(result.events, result.response.revision);
-    this.options.tracker.resolve(requestId, result.response);
+    this.settle(requestId, result);
+  }
+
+  /** Answers the caller waiting on this member, if any, with a result or a retry's first outcome. */
+  private settle(requestId: string, outcome: FirstOutcome): void {
+    if (outcome.status === "applied") this.options.tracker.resolve(requestId, outcome.response);
+    else this.options.tracker.reject(requestId, new RaftkvError(outcome.error.grpcCode, outcome.error.message));
   }
 
   private trackLeases(request: Request, result: Extract<ApplyResult, { status: "applied" }>): void {
@@ -139,6 +144,9 @@ async function openStore(dir: string, logger: Logger): Promise<MvccStore> {
 }
 
 function toLogEntry(item: Decoded): LogEntry {
-  const command = item.envelope?.command;
-  return command?.kind === "store" ? { index: item.entry.index, request: command.request } : { index: item.entry.index };
+  const { index } = item.entry;
+  const envelope = item.envelope;
+  if (envelope?.command.kind !== "store") return { index };
+  const { request } = envelope.command;
+  return envelope.clientRequestId === undefined ? { index, request } : { index, request, requestId: envelope.clientRequestId };
 }

@@ -6,7 +6,7 @@
  * resign act only while that key still exists with that create revision.
  */
 import { etcdError } from "../errors.js";
-import type { Event, KeyValue, KvApi, ResponseHeader, WatchRequest } from "../kv/api.js";
+import type { Event, KeyValue, KvApi, ResponseHeader, WatchRequest, WriteOptions } from "../kv/api.js";
 import { compareEqual, deleteRangeRequest, prefixEnd, putRequest, sameBytes } from "./kv.js";
 import { awaitTurn, joinQueue, leaveOnFailure, queueHead, queuePrefix } from "./queue.js";
 import { watchUpdates } from "./watch.js";
@@ -55,23 +55,29 @@ export async function campaign(
 }
 
 /** Sets the leader's value, only while `leader` still holds its key. */
-export async function proclaim(api: KvApi, leader: LeaderKey, value: Uint8Array): Promise<ResponseHeader> {
-  const reply = await api.txn({
-    compare: [compareEqual(leader.key, "CREATE", leader.rev)],
-    success: [{ put: putRequest(leader.key, value, { lease: leader.lease }) }],
-    failure: [],
-  });
+export async function proclaim(api: KvApi, leader: LeaderKey, value: Uint8Array, options?: WriteOptions): Promise<ResponseHeader> {
+  const reply = await api.txn(
+    {
+      compare: [compareEqual(leader.key, "CREATE", leader.rev)],
+      success: [{ put: putRequest(leader.key, value, { lease: leader.lease }) }],
+      failure: [],
+    },
+    options,
+  );
   if (!reply.succeeded) throw etcdError("electionNotLeader");
   return reply.header;
 }
 
 /** Gives up leadership (or a place in the queue); a no-op if `leader` no longer holds its key. */
-export async function resign(api: KvApi, leader: LeaderKey): Promise<ResponseHeader> {
-  const reply = await api.txn({
-    compare: [compareEqual(leader.key, "CREATE", leader.rev)],
-    success: [{ deleteRange: deleteRangeRequest(leader.key) }],
-    failure: [],
-  });
+export async function resign(api: KvApi, leader: LeaderKey, options?: WriteOptions): Promise<ResponseHeader> {
+  const reply = await api.txn(
+    {
+      compare: [compareEqual(leader.key, "CREATE", leader.rev)],
+      success: [{ deleteRange: deleteRangeRequest(leader.key) }],
+      failure: [],
+    },
+    options,
+  );
   return reply.header;
 }
 

@@ -5,7 +5,7 @@
  * that create revision is the fencing token, growing with each new holder.
  */
 import { GrpcCode, RaftkvError, invalidArgument } from "../errors.js";
-import type { KvApi, ResponseHeader } from "../kv/api.js";
+import type { KvApi, ResponseHeader, WriteOptions } from "../kv/api.js";
 import { rangeRequest, revokeKeyWithLease, sameBytes } from "./kv.js";
 import { awaitTurn, joinQueue, leaveOnFailure, leaveQueue, queuePrefix } from "./queue.js";
 
@@ -26,8 +26,8 @@ export async function acquireLock(api: KvApi, name: Uint8Array, lease: number, s
 }
 
 /** Releases a lock by deleting its key; the next contender's watch sees the deletion. */
-export async function releaseLock(api: KvApi, key: Uint8Array): Promise<ResponseHeader> {
-  return leaveQueue(api, key);
+export async function releaseLock(api: KvApi, key: Uint8Array, options?: WriteOptions): Promise<ResponseHeader> {
+  return leaveQueue(api, key, options);
 }
 
 /**

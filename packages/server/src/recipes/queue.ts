@@ -7,7 +7,7 @@
  * whose lease expires leaves the queue by itself.
  */
 import { GrpcCode, RaftkvError, invalidArgument } from "../errors.js";
-import type { KeyValue, KvApi, RangeRequest, ResponseHeader } from "../kv/api.js";
+import type { KeyValue, KvApi, RangeRequest, ResponseHeader, WriteOptions } from "../kv/api.js";
 import { compareEqual, concatBytes, deleteRangeRequest, firstReadBack, prefixEnd, putRequest, rangeRequest, readBack, sameBytes, utf8 } from "./kv.js";
 import { watchUpdates } from "./watch.js";
 
@@ -85,8 +85,8 @@ export async function leaveOnFailure<T>(api: KvApi, ticket: Ticket, wait: () => 
   }
 }
 
-export async function leaveQueue(api: KvApi, key: Uint8Array): Promise<ResponseHeader> {
-  return (await api.deleteRange(deleteRangeRequest(key))).header;
+export async function leaveQueue(api: KvApi, key: Uint8Array, options?: WriteOptions): Promise<ResponseHeader> {
+  return (await api.deleteRange(deleteRangeRequest(key), options)).header;
 }
 
 /** The query for the queue's head: its oldest contender. */
