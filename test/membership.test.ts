@@ -6,21 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { ProcessCluster, postJson, waitFor, type ClusterMember } from "./support/process-cluster.js";
+import { memberId, onLeader } from "./support/cluster-ops.js";
+import { ProcessCluster, waitFor } from "./support/process-cluster.js";
 import { Writer } from "./support/writer.js";
-
-async function memberId(cluster: ProcessCluster, member: ClusterMember): Promise<string> {
-  const any = cluster.running().find((candidate) => candidate !== member) ?? member;
-  const list = await postJson(any.clientUrl, "/v3/cluster/member/list", {});
-  const found = (list.members as { ID: string; peerURLs: string[] }[]).find((entry) => entry.peerURLs.includes(member.peerUrl));
-  if (!found) throw new Error(`${member.name} is not a member`);
-  return found.ID;
-}
-
-async function onLeader(cluster: ProcessCluster, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const leader = await cluster.waitForLeader();
-  return postJson(leader.clientUrl, path, body);
-}
 
 function longestGapMs(times: readonly number[]): number {
   let longest = 0;
