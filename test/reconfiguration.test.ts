@@ -71,7 +71,7 @@ test("a learner neither votes nor counts for quorum", async (t) => {
   cluster.startJoined(learner);
   await put(cluster.members[0]!, "before", "replicated");
   await waitFor("the learner to catch up", async () => (await localValue(learner, "before")) === "replicated");
-  assert.equal((await statusOf(learner)).isLearner, true);
+  await waitFor("the learner to report itself one", async () => (await statusOf(learner)).isLearner === true);
 
   const leader = await cluster.waitForLeader();
   assert.notEqual(leader, learner, "a learner never leads");

@@ -141,7 +141,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       return isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer);
     },
   });
-  registry.onChange((members) => syncPeers(transport, members, memberId));
+  registry.onChange(() => syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }));
 
   host = new RaftHost({
     id: memberId,
@@ -200,27 +200,14 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     peerTimeoutMs: HASH_TIMEOUT_MS,
     raise: (corrupt) => kv.raiseCorruptAlarms(corrupt),
   });
+  const stopTimers = (): void => {
+    clearInterval(leaderTicker);
+    corruption.stop();
+  };
 
-  /**
-   * A removed member stops taking part: no Raft, no peer traffic, so it can
-   * neither campaign nor disrupt; its HTTP server stays up to say why. A
-   * removed leader first leads on until it has handed over (the raft core
-   * transfers leadership, or steps down when no voter answers it any more).
-   */
   let leaving: Promise<void> | undefined;
-  const stopTakingPart = (): Promise<void> =>
-    (leaving ??= (async () => {
-      logger.warn("this member was removed from the cluster: it stops taking part (its data directory is no longer needed)");
-      const handOverBy = Date.now() + 2 * raft.electionTimeoutMs;
-      while (raft.isLeader && Date.now() < handOverBy) await delay(TICK_MS);
-      clearInterval(leaderTicker);
-      corruption.stop();
-      await raft.stop();
-      tracker.rejectAll(etcdError("stopped"));
-      await transport.stop();
-    })());
   registry.onRemoved((id) => {
-    if (id === memberId) void stopTakingPart();
+    if (id === memberId) leaving ??= stopTakingPart({ raft, transport, tracker, logger, stopTimers });
   });
   /** A peer refused us as removed: it applied our removal, so the removal is committed. */
   function learnRemovalFrom(peer: number): void {
@@ -263,8 +250,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clientUrls,
     async stop({ transferLeadership = false } = {}) {
       if (transferLeadership) await kv.handOffLeadership();
-      clearInterval(leaderTicker);
-      corruption.stop();
+      stopTimers();
+      await leaving;
       await app.close();
       await raft.stop();
       tracker.rejectAll(new Error("raftkv: member stopped"));
@@ -277,11 +264,30 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   };
 }
 
+interface Participation {
+  readonly raft: RaftHost;
+  readonly transport: Transport;
+  readonly tracker: ProposalTracker;
+  readonly logger: Logger;
+  readonly stopTimers: () => void;
+}
+
 /**
- * Rebuilds the in-memory log from the WAL. A brand-new founding member
- * writes the founding log first; a member joining an existing cluster starts
- * empty and learns everything from the leader.
+ * A removed member stops taking part: no Raft, no peer traffic, so it can
+ * neither campaign nor disrupt; its HTTP server stays up to say why. A
+ * removed leader first leads on until it has handed over (the raft core
+ * transfers leadership, or steps down when no voter answers it any more).
  */
+async function stopTakingPart({ raft, transport, tracker, logger, stopTimers }: Participation): Promise<void> {
+  logger.warn("this member was removed from the cluster: it stops taking part (its data directory is no longer needed)");
+  const handOverBy = Date.now() + 2 * raft.electionTimeoutMs;
+  while (raft.isLeader && Date.now() < handOverBy) await delay(TICK_MS);
+  stopTimers();
+  await raft.stop();
+  tracker.rejectAll(etcdError("stopped"));
+  await transport.stop();
+}
+
 /**
  * Rebuilds the in-memory log from the WAL (and the snapshot it points at). A
  * brand-new founding member writes the founding log first; a member joining
@@ -324,9 +330,23 @@ function peerAddresses(members: readonly Member[]): Map<NodeId, { host: string; 
   return addresses;
 }
 
-function syncPeers(transport: Transport, members: readonly Member[], self: NodeId): void {
-  const wanted = peerAddresses(members.filter((member) => member.id !== self));
+/**
+ * Makes the transport's peers the registry's members. A removed leader is
+ * still heard for a while: it leads on until it has handed leadership over
+ * (see the raft core), and its hand-over must reach the successor, so cutting
+ * it off at once would cost the cluster an election timeout.
+ */
+function syncPeers(transport: Transport, registry: MemberRegistry, { self, leader, leaderGraceMs }: { self: NodeId; leader: NodeId; leaderGraceMs: number }): void {
+  const wanted = peerAddresses(registry.list().filter((member) => member.id !== self));
   const known = transport.stats().peers;
   for (const [id, address] of wanted) transport.addPeer(id, address);
-  for (const id of known.keys()) if (!wanted.has(id)) transport.removePeer(id);
+  for (const id of known.keys()) {
+    if (wanted.has(id)) continue;
+    if (id !== leader) transport.removePeer(id);
+    else {
+      setTimeout(() => {
+        if (registry.get(id) === undefined) transport.removePeer(id);
+      }, leaderGraceMs).unref();
+    }
+  }
 }
