@@ -76,7 +76,7 @@ test("a member restarted on damaged data raises a CORRUPT alarm every member rep
   assert.match(victim.output.join(""), /initial corruption check: data inconsistency found/);
   for (const member of cluster.members) {
     const status = await postJson(member.clientUrl, "/v3/maintenance/status", {});
-    assert.deepEqual(status.errors, [`memberID:${victimId} alarm:CORRUPT`], `${member.name} status`);
+    assert.deepEqual(status.errors, [`memberID:${victimId} alarm:CORRUPT `], `${member.name} status`);
     assert.deepEqual(await health(member), { status: 503, health: "false", reason: "ALARM CORRUPT" }, `${member.name} /health`);
     assert.equal(await metric(member, 'raftkv_alarms{alarm="CORRUPT"}'), 1, `${member.name} /metrics`);
   }

@@ -3,15 +3,18 @@
  * peer URL, requests to the leader, and etcd's error for a refused request.
  */
 import assert from "node:assert/strict";
-import { HttpError, postJson, type ClusterMember, type ProcessCluster } from "./process-cluster.js";
+import { HttpError, postJson, waitFor, type ClusterMember, type ProcessCluster } from "./process-cluster.js";
 
-/** The member's id as the cluster's member list reports it. */
+/**
+ * The member's id as another member's member list reports it, once that
+ * member has applied the member's addition (it may lag the leader a little).
+ */
 export async function memberId(cluster: ProcessCluster, member: ClusterMember): Promise<string> {
-  const any = cluster.running().find((candidate) => candidate !== member) ?? member;
-  const list = await postJson(any.clientUrl, "/v3/cluster/member/list", {});
-  const found = (list.members as { ID: string; peerURLs: string[] }[]).find((entry) => entry.peerURLs.includes(member.peerUrl));
-  if (!found) throw new Error(`${member.name} is not a member`);
-  return found.ID;
+  const other = cluster.running().find((candidate) => candidate !== member) ?? member;
+  return waitFor(`${other.name} to list ${member.name} as a member`, async () => {
+    const list = await postJson(other.clientUrl, "/v3/cluster/member/list", {});
+    return (list.members as { ID: string; peerURLs: string[] }[]).find((entry) => entry.peerURLs.includes(member.peerUrl))?.ID;
+  });
 }
 
 export async function onLeader(cluster: ProcessCluster, path: string, body: unknown): Promise<Record<string, unknown>> {

@@ -69,9 +69,9 @@ export class AlarmRegistry {
   }
 }
 
-/** etcd's text form of an alarm, as its status `errors` carry it. */
+/** etcd's text form of an alarm, as its status `errors` carry it: protobuf's text format, trailing space included. */
 export function describeAlarm({ memberId, alarm }: AlarmMember): string {
-  return `memberID:${memberId} alarm:${alarm}`;
+  return `memberID:${memberId} alarm:${alarm} `;
 }
 
 function byMemberThenType(a: AlarmMember, b: AlarmMember): number {

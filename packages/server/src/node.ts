@@ -188,9 +188,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     unsafeLocalReads: config.unsafe.includes("local-reads"),
   });
   const kv = service;
-  raft.onLeaderChange((leader) => {
-    if (leader === memberId) kv.onLeadership();
-  });
+  raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
   const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
   const corruption = new CorruptionCheck({
     memberId,

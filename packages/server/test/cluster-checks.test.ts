@@ -74,7 +74,7 @@ test("alarms: raised once, cleared by member and type, kept across a reload", as
   await alarms.activate({ memberId: 3, alarm: "NOSPACE" });
   assert.deepEqual(alarms.list(), [{ memberId: 3, alarm: "NOSPACE" }, corrupt]);
   assert.deepEqual(alarms.list("CORRUPT"), [corrupt]);
-  assert.equal(describeAlarm(corrupt), "memberID:7 alarm:CORRUPT");
+  assert.equal(describeAlarm(corrupt), "memberID:7 alarm:CORRUPT ", "as etcd writes it");
 
   const reloaded = await AlarmRegistry.load(dir);
   assert.deepEqual(reloaded.list(), alarms.list());

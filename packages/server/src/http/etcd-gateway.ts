@@ -615,7 +615,8 @@ export function etcdGatewayPlugin(api: KvApi) {
     postOnLeader("/v3/cluster/member/promote", ID_REQUEST, async (f) => encodeMembers(await api.memberPromote(f.int("ID"))));
 
     post("/v3/maintenance/status", EMPTY_REQUEST, async () => encodeStatus(await api.status()));
-    post("/v3/maintenance/hash", object({ revision: INT64 }), async (f) => {
+    // etcd's gateway serves HashKV's reply at /hash; /hashkv names it plainly.
+    post(["/v3/maintenance/hash", "/v3/maintenance/hashkv"], object({ revision: INT64 }), async (f) => {
       const { header, hash, compactRevision } = await api.hashKv(f.int("revision"));
       return compact({ header: encodeHeader(header), hash, compact_revision: encodeInt(compactRevision) });
     });

@@ -148,8 +148,18 @@ export class KvService implements api.KvApi, HealthSource {
     }
   }
 
-  onLeadership(): void {
-    this.options.stateMachine.leases.resume(this.store.leases());
+  onLeaderChange(leader: number): void {
+    if (leader === 0) return;
+    if (leader === this.options.memberId) this.options.stateMachine.leases.resume(this.store.leases());
+    // Past a read barrier the new leader has committed an entry of its term and this member applied it:
+    // every write an earlier leader passed on has been applied by then; the rest were dropped with it.
+    this.host.readBarrier().then(
+      () => {
+        if (this.host.leader === leader) this.options.tracker.rejectProposedElsewhere(leader, etcdError("leaderChanged"));
+      },
+      // Without the barrier, the next leader change settles them, or their timeout does.
+      () => undefined,
+    );
   }
 
   // ------------------------------------------------------------------ watch
@@ -307,7 +317,8 @@ export class KvService implements api.KvApi, HealthSource {
   /** The SIGTERM path: a leader hands over to the most caught-up voter before it stops. */
   async handOffLeadership(): Promise<void> {
     const status = this.host.status();
-    if (status.role !== Role.Leader) return;
+    // A removed leader is handing over already (see node.ts).
+    if (status.role !== Role.Leader || this.wasRemoved()) return;
     const successor = [...status.progress]
       .filter(([id]) => id !== status.id && status.conf.voters.includes(id))
       .sort((a, b) => b[1].match - a[1].match)[0];
@@ -367,7 +378,7 @@ export class KvService implements api.KvApi, HealthSource {
     const requestId = options?.requestId ?? randomUUID();
     if (this.options.tracker.isWaiting(requestId)) throw etcdError("requestInProgress");
     await this.whenLeaderKnown();
-    const result = this.options.tracker.wait(requestId);
+    const result = this.options.tracker.wait(requestId, this.host.leader);
     try {
       this.host.propose([encodeCommand({ requestId, command })]);
     } catch (error) {
