@@ -141,7 +141,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       return isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer);
     },
   });
-  registry.onChange(() => syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }));
+  registry.onChange(() =>
+    syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }),
+  );
 
   host = new RaftHost({
     id: memberId,
@@ -334,7 +336,15 @@ function peerAddresses(members: readonly Member[]): Map<NodeId, { host: string; 
  * (see the raft core), and its hand-over must reach the successor, so cutting
  * it off at once would cost the cluster an election timeout.
  */
-function syncPeers(transport: Transport, registry: MemberRegistry, { self, leader, leaderGraceMs }: { self: NodeId; leader: NodeId; leaderGraceMs: number }): void {
+interface PeerSync {
+  readonly self: NodeId;
+  /** The leader when the change was applied. */
+  readonly leader: NodeId;
+  /** How long a removed leader is still heard. */
+  readonly leaderGraceMs: number;
+}
+
+function syncPeers(transport: Transport, registry: MemberRegistry, { self, leader, leaderGraceMs }: PeerSync): void {
   const wanted = peerAddresses(registry.list().filter((member) => member.id !== self));
   const known = transport.stats().peers;
   for (const [id, address] of wanted) transport.addPeer(id, address);
