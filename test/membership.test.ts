@@ -6,26 +6,23 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { ProcessCluster, postJson, waitFor, type ClusterMember } from "./support/process-cluster.js";
+import { memberId, onLeader } from "./support/cluster-ops.js";
+import { ProcessCluster, waitFor } from "./support/process-cluster.js";
 import { Writer } from "./support/writer.js";
 
-async function memberId(cluster: ProcessCluster, member: ClusterMember): Promise<string> {
-  const any = cluster.running().find((candidate) => candidate !== member) ?? member;
-  const list = await postJson(any.clientUrl, "/v3/cluster/member/list", {});
-  const found = (list.members as { ID: string; peerURLs: string[] }[]).find((entry) => entry.peerURLs.includes(member.peerUrl));
-  if (!found) throw new Error(`${member.name} is not a member`);
-  return found.ID;
-}
-
-async function onLeader(cluster: ProcessCluster, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const leader = await cluster.waitForLeader();
-  return postJson(leader.clientUrl, path, body);
-}
-
-function longestGapMs(times: readonly number[]): number {
-  let longest = 0;
-  for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!);
+/** The longest stretch without an acknowledged write, and when it began. */
+function longestGap(times: readonly number[]): { ms: number; from: number } {
+  let longest = { ms: 0, from: times[0] ?? 0 };
+  for (let i = 1; i < times.length; i++) {
+    const ms = times[i]! - times[i - 1]!;
+    if (ms > longest.ms) longest = { ms, from: times[i - 1]! };
+  }
   return longest;
+}
+
+/** The last step that had begun when `time` came, to say what a gap overlapped. */
+function stepAt(steps: readonly { step: string; at: number }[], time: number): string {
+  return steps.filter((step) => step.at <= time).pop()?.step ?? "start";
 }
 
 test("grow 3 to 5 and shrink 5 to 3 under writes, losing nothing", async () => {
@@ -34,12 +31,16 @@ test("grow 3 to 5 and shrink 5 to 3 under writes, losing nothing", async () => {
   const writer = new Writer(cluster, "churn");
   writer.start(2);
   await waitFor("writes flowing", async () => writer.acknowledged.length >= 20);
+  const steps: { step: string; at: number }[] = [];
+  const mark = (step: string) => steps.push({ step, at: Date.now() });
 
   for (const name of ["n4", "n5"]) {
     const joining = await cluster.join(name);
+    mark(`add ${name}`);
     await onLeader(cluster, "/v3/cluster/member/add", { peerURLs: [joining.peerUrl], isLearner: true });
     cluster.startJoined(joining);
     const id = await memberId(cluster, joining);
+    mark(`promote ${name}`);
     await waitFor(`${name} promoted once caught up`, async () => {
       try {
         await onLeader(cluster, "/v3/cluster/member/promote", { ID: id });
@@ -57,6 +58,7 @@ test("grow 3 to 5 and shrink 5 to 3 under writes, losing nothing", async () => {
   const removals = [leader, cluster.members.find((member) => member !== leader && ["n1", "n2", "n3"].includes(member.name))!];
   for (const member of removals) {
     const id = await memberId(cluster, member);
+    mark(`remove ${member.name}${member === leader ? " (the leader)" : ""}`);
     await onLeader(cluster, "/v3/cluster/member/remove", { ID: id });
     await cluster.kill(member.name, "SIGTERM");
     cluster.forget(member.name);
@@ -71,8 +73,8 @@ test("grow 3 to 5 and shrink 5 to 3 under writes, losing nothing", async () => {
     const response = await fetch(`${survivor.clientUrl}/v1/kv/${write.key}`);
     assert.equal(await response.text(), write.value, `acknowledged ${write.key} survives`);
   }
-  const gap = longestGapMs(writer.acknowledged.map((write) => write.at));
-  console.log(`membership churn: ${writer.acknowledged.length} acknowledged writes, longest write gap ${gap} ms`);
+  const gap = longestGap(writer.acknowledged.map((write) => write.at));
+  console.log(`membership churn: ${writer.acknowledged.length} acknowledged writes, longest write gap ${gap.ms} ms, during "${stepAt(steps, gap.from)}"`);
 
   // Every member restarts from its own disk and comes back with the new membership.
   const names = cluster.running().map((member) => member.name);

@@ -12,7 +12,7 @@ import type { NodeConfig, UnsafeBehaviour } from "@raftkv/server";
 import { UsageError, messageOf } from "./errors.js";
 
 /** The server's configuration functions, loaded only once a node configuration is needed. */
-type ServerConfigApi = Pick<typeof import("@raftkv/server"), "defaultConfig" | "parseInitialCluster" | "parseUrl">;
+type ServerConfigApi = Pick<typeof import("@raftkv/server"), "defaultConfig" | "parseInitialCluster" | "parseUrl" | "parseDurationMs">;
 
 type ServeFlag = {
   /** The flag without its dashes; also names the environment variable. */
@@ -172,6 +172,30 @@ export const SERVE_FLAGS = [
     defaultValue: "0",
   },
   {
+    flag: "strict-reconfig-check",
+    placeholder: "<true|false>",
+    about: "refuse membership changes that would leave fewer started voters than a quorum",
+    scope: "cluster",
+    toConfig: (value) => ({ strictReconfigCheck: trueOrFalse(value) }),
+    defaultValue: "true",
+  },
+  {
+    flag: "experimental-initial-corrupt-check",
+    placeholder: "<true|false>",
+    about: "compare the store's hash with the peers' before serving; a mismatch raises a CORRUPT alarm",
+    scope: "cluster",
+    toConfig: (value) => ({ initialCorruptCheck: trueOrFalse(value) }),
+    defaultValue: "false",
+  },
+  {
+    flag: "experimental-corrupt-check-time",
+    placeholder: "<duration>",
+    about: "how often the leader compares the members' hashes, like 5m; 0s is never",
+    scope: "cluster",
+    toConfig: (value, server) => ({ corruptCheckIntervalMs: duration(value, server) }),
+    defaultValue: "0s",
+  },
+  {
     flag: "unsafe-bugs",
     placeholder: "<behaviours>",
     about: `TESTING ONLY: deliberate bugs for the fault-injection harness to find (${UNSAFE_BEHAVIOUR_NAMES.join(", ")})`,
@@ -301,6 +325,16 @@ function positiveInteger(value: string): number {
 function clusterState(value: string): NodeConfig["initialClusterState"] {
   if (value === "new" || value === "existing") return value;
   throw new Error(`expected new or existing, got ${JSON.stringify(value)}`);
+}
+
+function trueOrFalse(value: string): boolean {
+  return oneOf(["true", "false"], value) === "true";
+}
+
+function duration(value: string, server: ServerConfigApi): number {
+  const ms = server.parseDurationMs(value, "s");
+  if (ms === undefined) throw new Error(`expected a duration like 500ms, 5s or 5m, got ${JSON.stringify(value)}`);
+  return ms;
 }
 
 function unsafeBehaviours(value: string): UnsafeBehaviour[] {

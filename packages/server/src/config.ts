@@ -27,6 +27,15 @@ export interface NodeConfig {
   readonly autoCompactionMode: string;
   /** etcd's --auto-compaction-retention: a duration (periodic) or a revision count; "0" turns it off. */
   readonly autoCompactionRetention: string;
+  /**
+   * etcd's --strict-reconfig-check: refuse a membership change that would
+   * leave fewer started voters than a quorum.
+   */
+  readonly strictReconfigCheck: boolean;
+  /** etcd's --experimental-initial-corrupt-check: compare hashes with the peers before serving. */
+  readonly initialCorruptCheck: boolean;
+  /** etcd's --experimental-corrupt-check-time: how often the leader compares hashes; 0 is never. */
+  readonly corruptCheckIntervalMs: number;
   /** Deliberate bugs, for proving that the fault-injection harness finds them. Never in production. */
   readonly unsafe: readonly UnsafeBehaviour[];
 }
@@ -74,11 +83,19 @@ export function parseAutoCompaction(mode: string, retention: string): AutoCompac
     return retain === 0 ? undefined : { mode, retain, checkIntervalMs: 1000 };
   }
   if (mode !== "periodic") throw invalidArgument(`--auto-compaction-mode: expected periodic or revision, got ${mode}`);
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(retention.trim());
-  if (!match) throw invalidArgument(`--auto-compaction-retention: expected a duration like 30m or 1h, got ${retention}`);
-  const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(match[2] ?? "h") as "ms" | "s" | "m" | "h"];
-  const retentionMs = Number(match[1]) * unitMs;
+  const retentionMs = parseDurationMs(retention, "h");
+  if (retentionMs === undefined) throw invalidArgument(`--auto-compaction-retention: expected a duration like 30m or 1h, got ${retention}`);
   return retentionMs === 0 ? undefined : { mode, retentionMs };
+}
+
+const DURATION_UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+type DurationUnit = keyof typeof DURATION_UNIT_MS;
+
+/** A duration such as 500ms, 5s, 30m or 1h in milliseconds; a bare number is in `bareUnit`. Undefined if malformed. */
+export function parseDurationMs(text: string, bareUnit: DurationUnit): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * DURATION_UNIT_MS[(match[2] as DurationUnit | undefined) ?? bareUnit];
 }
 
 /** Parses etcd's `name1=http://host:port,name2=…` form. */
@@ -139,6 +156,9 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     logLevel: "info",
     autoCompactionMode: "periodic",
     autoCompactionRetention: "0",
+    strictReconfigCheck: true,
+    initialCorruptCheck: false,
+    corruptCheckIntervalMs: 0,
     unsafe: [],
     ...overrides,
   };
@@ -149,6 +169,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
 function validate(config: NodeConfig): void {
   parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention);
   if (config.heartbeatIntervalMs < TICK_MS) throw invalidArgument(`--heartbeat-interval must be at least ${TICK_MS} ms`);
+  if (!(config.corruptCheckIntervalMs >= 0)) throw invalidArgument("--experimental-corrupt-check-time must not be negative");
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     throw invalidArgument("--election-timeout must be at least five times --heartbeat-interval");
   }

@@ -86,6 +86,11 @@ export function etcdError(name: EtcdErrorName): RaftkvError {
   return new RaftkvError(grpcCode, message);
 }
 
+/** Whether `error` is etcd's error of that name (clients tell them apart by message, so do we). */
+export function isEtcdError(error: unknown, name: EtcdErrorName): boolean {
+  return error instanceof RaftkvError && error.message === etcdError(name).message;
+}
+
 /** A malformed request: a clear message naming what is wrong. */
 export function invalidArgument(message: string): RaftkvError {
   return new RaftkvError(GrpcCode.InvalidArgument, message);

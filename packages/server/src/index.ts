@@ -2,6 +2,7 @@ export {
   defaultConfig,
   parseInitialCluster,
   parseAutoCompaction,
+  parseDurationMs,
   parseUrl,
   memberIdOf,
   clusterIdOf,

@@ -4,8 +4,8 @@
  * "publish" command once it runs. The registry is rewritten atomically on
  * every change so a restarted member knows its peers before it hears from them.
  */
-import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { readJsonIfExists, writeJsonDurably } from "./durable-file.js";
 
 export interface Member {
   readonly id: number;
@@ -32,22 +32,24 @@ export function decodeAttributes(bytes: Uint8Array | undefined): MemberAttribute
   return { name: parsed.name ?? "", peerUrls: parsed.peerUrls ?? [], clientUrls: parsed.clientUrls ?? [] };
 }
 
+interface SavedRegistry {
+  readonly members: readonly Member[];
+  readonly removed: readonly number[];
+}
+
 export class MemberRegistry {
   private members = new Map<number, Member>();
   private removed = new Set<number>();
   private listeners = new Set<(members: readonly Member[]) => void>();
+  private removalListeners = new Set<(id: number) => void>();
 
   private constructor(private readonly file: string) {}
 
   static async load(dataDir: string): Promise<MemberRegistry> {
     const registry = new MemberRegistry(join(dataDir, "members.json"));
-    try {
-      const saved = JSON.parse(await readFile(registry.file, "utf8")) as { members: Member[]; removed: number[] };
-      for (const member of saved.members) registry.members.set(member.id, member);
-      registry.removed = new Set(saved.removed);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
+    const saved = await readJsonIfExists<SavedRegistry>(registry.file);
+    for (const member of saved?.members ?? []) registry.members.set(member.id, member);
+    registry.removed = new Set(saved?.removed);
     return registry;
   }
 
@@ -71,9 +73,16 @@ export class MemberRegistry {
     this.listeners.add(listener);
   }
 
+  /** Called when a removal is applied (not when a snapshot is taken in: see replaceAll). */
+  onRemoved(listener: (id: number) => void): void {
+    this.removalListeners.add(listener);
+  }
+
   async add(id: number, attributes: MemberAttributes, isLearner: boolean): Promise<void> {
     const known = this.members.get(id);
     this.members.set(id, { id, ...attributes, clientUrls: known?.clientUrls ?? attributes.clientUrls, isLearner });
+    // Ids come from peer URLs: a member added again at a removed member's URL takes its id back.
+    this.removed.delete(id);
     await this.changed();
   }
 
@@ -84,7 +93,11 @@ export class MemberRegistry {
     await this.changed();
   }
 
-  /** Takes the membership a snapshot recorded. */
+  /**
+   * Takes the membership a snapshot recorded. Removals are not in snapshots:
+   * a member that joined later refuses a removed one as unknown, which is as
+   * harmless, and a snapshot can never make this member believe it was removed.
+   */
   async replaceAll(members: readonly Member[]): Promise<void> {
     this.members = new Map(members.map((member) => [member.id, member]));
     await this.changed();
@@ -94,6 +107,7 @@ export class MemberRegistry {
     this.members.delete(id);
     this.removed.add(id);
     await this.changed();
+    for (const listener of this.removalListeners) listener(id);
   }
 
   async update(id: number, change: Partial<Pick<Member, "peerUrls" | "clientUrls" | "name">>): Promise<void> {
@@ -109,16 +123,7 @@ export class MemberRegistry {
     for (const listener of this.listeners) listener(members);
   }
 
-  /** Write, fsync, rename: a crash leaves the old file or the new one, never half of one. */
   private async save(): Promise<void> {
-    const temporary = `${this.file}.tmp`;
-    const handle = await open(temporary, "w");
-    try {
-      await handle.writeFile(JSON.stringify({ members: this.list(), removed: [...this.removed] }, null, 2));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, this.file);
+    await writeJsonDurably(this.file, { members: this.list(), removed: [...this.removed] } satisfies SavedRegistry);
   }
 }

@@ -3,6 +3,7 @@
  * nodes in one process (as in tests) keep their own figures.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { AlarmMember, AlarmType } from "./alarms.js";
 
 export interface RaftGauges {
   term(): number;
@@ -10,6 +11,15 @@ export interface RaftGauges {
   commitIndex(): number;
   appliedIndex(): number;
 }
+
+/** What the member's health depends on besides Raft. */
+export interface MemberGauges {
+  alarms(): readonly AlarmMember[];
+  wasRemoved(): boolean;
+  activePeers(): number;
+}
+
+const ALARM_TYPES: readonly AlarmType[] = ["NOSPACE", "CORRUPT"];
 
 const DISK_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1];
 
@@ -42,12 +52,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(raft: RaftGauges) {
+  constructor(raft: RaftGauges, member: MemberGauges) {
     collectDefaultMetrics({ register: this.registry, prefix: "raftkv_process_" });
     this.gauge("raftkv_term", "Current Raft term", () => raft.term());
     this.gauge("raftkv_is_leader", "1 if this member leads", () => (raft.isLeader() ? 1 : 0));
     this.gauge("raftkv_commit_index", "Highest log index known committed", () => raft.commitIndex());
     this.gauge("raftkv_applied_index", "Highest log index applied to the state machine", () => raft.appliedIndex());
+    this.gauge(
+      "raftkv_active_peers",
+      "Members heard from within an election timeout (on the leader: every member that answers; what the strict reconfiguration check counts)",
+      () => member.activePeers(),
+    );
+    this.gauge("raftkv_member_removed", "1 once this member was removed from the cluster", () => (member.wasRemoved() ? 1 : 0));
+    new Gauge({
+      name: "raftkv_alarms",
+      help: "Active alarms by type (CORRUPT: a member's data differs from the others'); writes are refused while CORRUPT is active",
+      labelNames: ["alarm"],
+      registers: [this.registry],
+      collect() {
+        const active = member.alarms();
+        for (const type of ALARM_TYPES) this.set({ alarm: type }, active.filter((alarm) => alarm.alarm === type).length);
+      },
+    });
   }
 
   private gauge(name: string, help: string, read: () => number): void {

@@ -4,6 +4,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   EMPTY_HARD_STATE,
   MemoryStorage,
@@ -16,19 +17,23 @@ import {
   type SnapshotMeta,
 } from "@raftkv/raft";
 import { AutoCompactor } from "@raftkv/mvcc";
-import { Transport, isPeerDown } from "@raftkv/transport";
+import { Transport, isPeerDown, isRemovalRefusal } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
+import { AlarmRegistry } from "./alarms.js";
 import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
+import { CorruptionCheck } from "./corruption-check.js";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway.js";
 import { healthPlugin } from "./http/health.js";
 import { nativePlugin } from "./http/native.js";
 import { KvService } from "./kv/service.js";
 import { KvStateMachine } from "./kv/state-machine.js";
+import { etcdError } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { MemberRegistry, encodeAttributes, type Member } from "./members.js";
 import { Metrics } from "./metrics.js";
+import { PeerActivity } from "./peer-activity.js";
 import { ProposalTracker } from "./proposals.js";
 import { RaftHost } from "./raft-host.js";
 import { Snapshotter } from "./snapshots.js";
@@ -54,6 +59,8 @@ export interface RaftkvNode {
 const REQUEST_TIMEOUT_MS = 7_000;
 /** How often the leader looks for expired leases and due compactions. */
 const LEADER_TICK_MS = 250;
+/** How long a peer may take to give its hash to the corruption check. */
+const HASH_TIMEOUT_MS = 2_000;
 
 interface DurableLog {
   readonly hardState: HardState;
@@ -73,10 +80,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
 
   const wal = await Wal.open(join(config.dataDir, "wal"));
   const registry = await MemberRegistry.load(config.dataDir);
+  const alarms = await AlarmRegistry.load(config.dataDir);
   const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS);
   let service: KvService | undefined;
   const stateMachine = await KvStateMachine.open(join(config.dataDir, "kv"), {
     registry,
+    alarms,
     tracker,
     logger,
     leaseProposer: {
@@ -91,17 +100,26 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     storage,
     wal,
     registry,
+    alarms,
     logger,
     snapshotCount: config.snapshotCount,
     retainedEntries: config.snapshotCatchUpEntries,
   });
   await restoreLog(storage, wal, registry, snapshotter, config);
-  const metrics = new Metrics({
-    term: () => host?.term ?? 0,
-    isLeader: () => host?.isLeader ?? false,
-    commitIndex: () => host?.status().hardState.commit ?? 0,
-    appliedIndex: () => stateMachine.appliedIndex,
-  });
+  const activity = new PeerActivity(config.electionTimeoutMs);
+  const metrics = new Metrics(
+    {
+      term: () => host?.term ?? 0,
+      isLeader: () => host?.isLeader ?? false,
+      commitIndex: () => host?.status().hardState.commit ?? 0,
+      appliedIndex: () => stateMachine.appliedIndex,
+    },
+    {
+      alarms: () => alarms.list(),
+      wasRemoved: () => registry.wasRemoved(memberId),
+      activePeers: () => registry.list().filter((member) => member.id !== memberId && activity.isActive(member.id)).length,
+    },
+  );
 
   const transport = new Transport({
     clusterId,
@@ -109,14 +127,23 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     listen: parseUrl(config.listenPeerUrls[0] ?? peerUrl),
     peers: peerAddresses(registry.list()),
     logger,
-    onMessages: (messages) => host?.receive(messages),
+    wasRemoved: (peer) => registry.wasRemoved(peer),
+    onMessages: (messages, from) => {
+      activity.heard(from);
+      host?.receive(messages);
+    },
     onSnapshot: async (_from, message, chunks) => {
       await snapshotter.receive(chunks);
       host?.receive([message]);
     },
-    onPeerUnreachable: (peer, failure) => (isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer)),
+    onPeerUnreachable: (peer, failure) => {
+      if (isRemovalRefusal(failure)) return learnRemovalFrom(peer);
+      return isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer);
+    },
   });
-  registry.onChange((members) => syncPeers(transport, members, memberId));
+  registry.onChange(() =>
+    syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }),
+  );
 
   host = new RaftHost({
     id: memberId,
@@ -151,6 +178,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     stateMachine,
     tracker,
     registry,
+    alarms,
+    activity,
+    strictReconfigCheck: config.strictReconfigCheck,
     clusterId,
     memberId,
     clusterToken: config.initialClusterToken,
@@ -160,25 +190,56 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     unsafeLocalReads: config.unsafe.includes("local-reads"),
   });
   const kv = service;
-  raft.onLeaderChange((leader) => {
-    if (leader === memberId) kv.onLeadership();
-  });
+  raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
   const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
+  const corruption = new CorruptionCheck({
+    memberId,
+    registry,
+    store: stateMachine.store,
+    logger,
+    peerTimeoutMs: HASH_TIMEOUT_MS,
+    raise: (corrupt) => kv.raiseCorruptAlarms(corrupt),
+  });
+  const stopTimers = (): void => {
+    clearInterval(leaderTicker);
+    corruption.stop();
+  };
+
+  let leaving: Promise<void> | undefined;
+  registry.onRemoved((id) => {
+    if (id === memberId) leaving ??= stopTakingPart({ raft, transport, tracker, logger, stopTimers });
+  });
+  /** A peer refused us as removed: it applied our removal, so the removal is committed. */
+  function learnRemovalFrom(peer: number): void {
+    if (registry.wasRemoved(memberId)) return;
+    logger.warn({ peer }, "a peer says this member was removed from the cluster");
+    void registry.remove(memberId);
+  }
 
   const app = createApp(metrics);
   await app.register(healthPlugin(kv, metrics));
   await app.register(etcdGatewayPlugin(kv));
   await app.register(nativePlugin(kv));
 
-  await transport.start();
-  raft.start();
+  const removedEarlier = registry.wasRemoved(memberId);
+  if (removedEarlier) {
+    logger.warn("this member was removed from the cluster before it stopped: it serves only its status");
+  } else {
+    // Before anything moves: the store stays at one revision while it is compared.
+    if (config.initialCorruptCheck) await corruption.atStartUp();
+    // Compiling the routes' schemas takes a while: done before dialing peers, so the first dials are not timed out by it.
+    await app.ready();
+    await transport.start();
+    raft.start();
+    if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
+  }
   const clientUrls: string[] = [];
   for (const url of config.listenClientUrls) {
     const { host: hostname, port } = parseUrl(url);
     await app.listen({ host: hostname, port });
     clientUrls.push(url);
   }
-  kv.publish(config.name, config.advertiseClientUrls);
+  if (!removedEarlier) kv.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");
 
@@ -189,7 +250,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clientUrls,
     async stop({ transferLeadership = false } = {}) {
       if (transferLeadership) await kv.handOffLeadership();
-      clearInterval(leaderTicker);
+      stopTimers();
+      await leaving;
       await app.close();
       await raft.stop();
       tracker.rejectAll(new Error("raftkv: member stopped"));
@@ -202,11 +264,30 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   };
 }
 
+interface Participation {
+  readonly raft: RaftHost;
+  readonly transport: Transport;
+  readonly tracker: ProposalTracker;
+  readonly logger: Logger;
+  readonly stopTimers: () => void;
+}
+
 /**
- * Rebuilds the in-memory log from the WAL. A brand-new founding member
- * writes the founding log first; a member joining an existing cluster starts
- * empty and learns everything from the leader.
+ * A removed member stops taking part: no Raft, no peer traffic, so it can
+ * neither campaign nor disrupt; its HTTP server stays up to say why. A
+ * removed leader first leads on until it has handed over (the raft core
+ * transfers leadership, or steps down when no voter answers it any more).
  */
+async function stopTakingPart({ raft, transport, tracker, logger, stopTimers }: Participation): Promise<void> {
+  logger.warn("this member was removed from the cluster: it stops taking part (its data directory is no longer needed)");
+  const handOverBy = Date.now() + 2 * raft.electionTimeoutMs;
+  while (raft.isLeader && Date.now() < handOverBy) await delay(TICK_MS);
+  stopTimers();
+  await raft.stop();
+  tracker.rejectAll(etcdError("stopped"));
+  await transport.stop();
+}
+
 /**
  * Rebuilds the in-memory log from the WAL (and the snapshot it points at). A
  * brand-new founding member writes the founding log first; a member joining
@@ -249,9 +330,31 @@ function peerAddresses(members: readonly Member[]): Map<NodeId, { host: string; 
   return addresses;
 }
 
-function syncPeers(transport: Transport, members: readonly Member[], self: NodeId): void {
-  const wanted = peerAddresses(members.filter((member) => member.id !== self));
+/**
+ * Makes the transport's peers the registry's members. A removed leader is
+ * still heard for a while: it leads on until it has handed leadership over
+ * (see the raft core), and its hand-over must reach the successor, so cutting
+ * it off at once would cost the cluster an election timeout.
+ */
+interface PeerSync {
+  readonly self: NodeId;
+  /** The leader when the change was applied. */
+  readonly leader: NodeId;
+  /** How long a removed leader is still heard. */
+  readonly leaderGraceMs: number;
+}
+
+function syncPeers(transport: Transport, registry: MemberRegistry, { self, leader, leaderGraceMs }: PeerSync): void {
+  const wanted = peerAddresses(registry.list().filter((member) => member.id !== self));
   const known = transport.stats().peers;
   for (const [id, address] of wanted) transport.addPeer(id, address);
-  for (const id of known.keys()) if (!wanted.has(id)) transport.removePeer(id);
+  for (const id of known.keys()) {
+    if (wanted.has(id)) continue;
+    if (id !== leader) transport.removePeer(id);
+    else {
+      setTimeout(() => {
+        if (registry.get(id) === undefined) transport.removePeer(id);
+      }, leaderGraceMs).unref();
+    }
+  }
 }

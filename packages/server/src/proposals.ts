@@ -1,11 +1,17 @@
 /**
  * Callers waiting for their writes: every member applies every entry, so the
  * member that took a request settles it when the entry carrying its request
- * id is applied locally, wherever the leader was.
+ * id is applied locally, wherever the leader was. Each caller also remembers
+ * the leader its write went through: once another member leads and this one
+ * has applied what the new leader committed first, a write still waiting
+ * was dropped with the old leader and will never be applied, so its caller
+ * is told at once instead of waiting out the timeout.
  */
 import { etcdError } from "./errors.js";
 
 interface Waiter {
+  /** The leader the write was proposed through. */
+  readonly leader: number;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
@@ -20,14 +26,14 @@ export class ProposalTracker {
     return this.waiters.size;
   }
 
-  /** Registers interest in a request id before it is proposed. */
-  wait<T>(requestId: string): Promise<T> {
+  /** Registers interest in a request id before it is proposed through `leader`. */
+  wait<T>(requestId: string, leader: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(requestId);
         reject(etcdError("timeout"));
       }, this.timeoutMs);
-      this.waiters.set(requestId, { resolve: resolve as (result: unknown) => void, reject, timer });
+      this.waiters.set(requestId, { leader, resolve: resolve as (result: unknown) => void, reject, timer });
     });
   }
 
@@ -41,6 +47,11 @@ export class ProposalTracker {
 
   rejectAll(error: Error): void {
     for (const id of [...this.waiters.keys()]) this.reject(id, error);
+  }
+
+  /** A new leader is known: writes proposed through any other one are answered with `error`. */
+  rejectProposedElsewhere(leader: number, error: Error): void {
+    for (const [id, waiter] of [...this.waiters]) if (waiter.leader !== leader) this.reject(id, error);
   }
 
   private take(requestId: string): Waiter | undefined {

@@ -27,11 +27,14 @@ import {
 } from "@raftkv/snapshot";
 import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
+import type { AlarmMember, AlarmRegistry } from "./alarms.js";
 import type { Member, MemberRegistry } from "./members.js";
 
-/** What a snapshot carries besides the store: the member list at that index. */
+/** What a snapshot carries besides the store: the member list and the alarms at that index. */
 export interface SnapshotAppState {
   readonly members: readonly Member[];
+  /** Absent from snapshots taken before alarms existed. */
+  readonly alarms?: readonly AlarmMember[];
 }
 
 /** What raft's Snapshot.data holds for us: a reference to the file (its checksum), not the state itself. */
@@ -45,6 +48,7 @@ export interface SnapshotterOptions {
   readonly storage: MemoryStorage;
   readonly wal: Wal;
   readonly registry: MemberRegistry;
+  readonly alarms: AlarmRegistry;
   readonly logger: Logger;
   /** Take a snapshot after this many applied entries. */
   readonly snapshotCount: number;
@@ -90,7 +94,7 @@ export class Snapshotter {
     if (this.options.store.appliedIndex < meta.index) {
       this.options.logger.info({ index: meta.index }, "store is behind the last snapshot: importing it");
       await this.options.store.importSnapshot(chunks);
-      await this.options.registry.replaceAll(header.app.members);
+      await this.takeAppState(header.app);
     }
     return { meta, data: encodeRef({ sha256: await checksumOf(path) }) };
   }
@@ -128,7 +132,8 @@ export class Snapshotter {
     }
     const { storage, wal } = this.options;
     const meta: SnapshotMeta = { index: appliedIndex, term: storage.term(appliedIndex), conf };
-    const header: SnapshotHeader<SnapshotAppState> = { raft: meta, app: { members: this.options.registry.list() } };
+    const app: SnapshotAppState = { members: this.options.registry.list(), alarms: this.options.alarms.list() };
+    const header: SnapshotHeader<SnapshotAppState> = { raft: meta, app };
     const summary = await writeSnapshotFile(this.dir, header, exported.chunks);
     await wal.saveSnapshot(meta);
     storage.createSnapshot(meta.index, meta.conf, encodeRef({ sha256: summary.sha256 }));
@@ -140,6 +145,11 @@ export class Snapshotter {
       { index: meta.index, bytes: summary.bytes, ms: Math.round(performance.now() - started), compactedTo: compactTo },
       "snapshot taken",
     );
+  }
+
+  private async takeAppState(app: SnapshotAppState): Promise<void> {
+    await this.options.registry.replaceAll(app.members);
+    await this.options.alarms.replaceAll(app.alarms ?? []);
   }
 
   /** Streams our snapshot file to a follower on its own connection. */
@@ -163,7 +173,7 @@ export class Snapshotter {
     const path = join(this.dir, snapshotFileName(snapshot.meta));
     const { header, chunks } = await readSnapshotFile<SnapshotAppState>(path);
     await this.options.store.importSnapshot(chunks);
-    await this.options.registry.replaceAll(header.app.members);
+    await this.takeAppState(header.app);
     await pruneSnapshots(this.dir, FILES_KEPT);
     this.options.logger.info({ index: snapshot.meta.index }, "snapshot installed");
   }

@@ -7,10 +7,12 @@ import { MAX_REQUEST_BYTES } from "../src/http/app.js";
 import {
   Fields,
   MAX_TXN_OPS,
+  decodeAlarmRequest,
   decodePutRequest,
   decodeRangeRequest,
   decodeTxnRequest,
   decodeWatchRequest,
+  encodeAlarmResponse,
   encodeDeleteRangeResponse,
   encodeHeader,
   encodeMember,
@@ -263,6 +265,21 @@ describe("encoding responses", () => {
       raftAppliedIndex: "30",
       dbSizeInUse: "4096",
     });
+  });
+
+  test("alarm requests and replies use etcd's names; GET and NONE are the zero values", () => {
+    assert.deepEqual(decodeAlarmRequest(Fields.of({})), { action: "GET", memberId: 0, alarm: "NONE" });
+    assert.deepEqual(decodeAlarmRequest(Fields.of({ action: "DEACTIVATE", memberID: "12", alarm: 2 })), {
+      action: "DEACTIVATE",
+      memberId: 12,
+      alarm: "CORRUPT",
+    });
+    assert.throws(() => decodeAlarmRequest(Fields.of({ alarm: "ONFIRE" })), /alarm/);
+    assert.deepEqual(encodeAlarmResponse({ header, alarms: [{ memberId: 12, alarm: "CORRUPT" }] }), {
+      header: encodeHeader(header),
+      alarms: [{ memberID: "12", alarm: "CORRUPT" }],
+    });
+    assert.deepEqual(encodeAlarmResponse({ header, alarms: [] }), { header: encodeHeader(header) });
   });
 
   test("a failure midway through a stream is reported as grpc-gateway does", () => {

@@ -27,6 +27,14 @@ export function isPeerDown(failure: ConnectionFailure): boolean {
   return failure.cause === "reset" || failure.cause === "refused";
 }
 
+/** The refusal a member gets from a peer that applied its removal from the cluster (etcd's wording). */
+export const MEMBER_REMOVED_REFUSAL = "the member has been permanently removed from the cluster";
+
+/** True when a peer refused us because we were removed from the cluster: time to stop taking part. */
+export function isRemovalRefusal(failure: ConnectionFailure): boolean {
+  return failure.cause === "rejected" && failure.detail === MEMBER_REMOVED_REFUSAL;
+}
+
 export const END_OF_STREAM: ConnectionFailure = Object.freeze({ cause: "reset", code: "EOF", detail: "the peer ended the stream" });
 
 const CAUSE_BY_CODE: Readonly<Record<string, FailureCause>> = {

@@ -6,7 +6,7 @@
 import type { Message, NodeId } from "@raftkv/raft";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
 import { BoundedQueue } from "./bounded-queue.js";
-import { ConnectionError, protocolFailure, type ConnectionFailure } from "./failure.js";
+import { ConnectionError, protocolFailure, type ConnectionFailure, type FailureCause } from "./failure.js";
 import { dial, type FramedSocket, type PeerAddress } from "./framed-socket.js";
 import type { Hello } from "./frames.js";
 import type { Logger } from "./logger.js";
@@ -51,8 +51,12 @@ export class PeerLink {
   private retryTimer: NodeJS.Timeout | undefined;
   private flushScheduled = false;
   private everConnected = false;
-  /** The current outage was already reported: one report per outage. */
-  private outageReported = false;
+  /**
+   * The cause of the current outage, once reported: one report per outage,
+   * and one more if its cause changes (a peer that timed out while we were
+   * busy starting, say, and then refuses us).
+   */
+  private reportedCause: FailureCause | undefined;
   private readonly counts = { sent: 0, dropped: 0, framesSent: 0, bytesSent: 0, reconnects: 0, framesReceived: 0, messagesReceived: 0 };
 
   constructor(
@@ -127,7 +131,7 @@ export class PeerLink {
     this.state = "connected";
     this.connection = connection;
     this.failedDials = 0;
-    this.outageReported = false;
+    this.reportedCause = undefined;
     if (this.everConnected) this.counts.reconnects++;
     this.everConnected = true;
     connection.listen({
@@ -153,11 +157,11 @@ export class PeerLink {
 
   private reportOutage(failure: ConnectionFailure): void {
     const fields = { peer: this.peer, address: this.currentAddress, ...failure };
-    if (this.outageReported) {
+    if (this.reportedCause === failure.cause) {
       this.settings.logger.debug(fields, "peer still unreachable");
       return;
     }
-    this.outageReported = true;
+    this.reportedCause = failure.cause;
     this.settings.logger.warn(fields, "peer unreachable");
     this.settings.unreachable(this.peer, failure);
   }

@@ -6,7 +6,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { Message, NodeId } from "@raftkv/raft";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
-import { describe, type ConnectionFailure } from "./failure.js";
+import { MEMBER_REMOVED_REFUSAL, describe, type ConnectionFailure } from "./failure.js";
 import { FramedSocket, dial, type FrameListener, type PeerAddress } from "./framed-socket.js";
 import { PROTOCOL_VERSION, type Frame, type Hello, type StreamKind } from "./frames.js";
 import { silentLogger, type Logger } from "./logger.js";
@@ -29,13 +29,16 @@ export interface TransportOptions {
   readonly backoff?: BackoffPolicy;
   /** Messages from a peer, a batch at a time, in the order the peer sent them. */
   readonly onMessages: (messages: readonly Message[], from: NodeId) => void;
+  /** Whether an unknown member is one that was removed: it is then told so, not just refused. */
+  readonly wasRemoved?: (peer: NodeId) => boolean;
   /** Snapshot transfers; without a handler, snapshot connections are refused. */
   readonly onSnapshot?: SnapshotHandler;
   /** The outbound connection to a peer was opened (or opened again) and welcomed. */
   readonly onPeerConnected?: (peer: NodeId) => void;
   /**
    * The outbound connection to a peer failed or could not be opened. Called
-   * once per outage, at its first failure; {@link isPeerDown} tells a dead
+   * once per outage, at its first failure, and again if the cause of the
+   * failures changes; {@link isPeerDown} tells a dead
    * peer (reset, refused) from a slow or unreachable one (timeout, error).
    */
   readonly onPeerUnreachable?: (peer: NodeId, failure: ConnectionFailure) => void;
@@ -233,7 +236,9 @@ export class Transport {
     if (hello.version !== PROTOCOL_VERSION) return `protocol version ${hello.version} is not ${PROTOCOL_VERSION}`;
     if (hello.clusterId !== clusterId) return `cluster ${hello.clusterId} is not this cluster, ${clusterId}`;
     if (hello.to !== memberId) return `member ${hello.to} was expected, this is member ${memberId}`;
-    if (!this.links.has(hello.from)) return `member ${hello.from} is not a known member of cluster ${clusterId}`;
+    if (!this.links.has(hello.from)) {
+      return this.options.wasRemoved?.(hello.from) ? MEMBER_REMOVED_REFUSAL : `member ${hello.from} is not a known member of cluster ${clusterId}`;
+    }
     if (hello.stream === "snapshot" && !onSnapshot) return "this member takes no snapshots";
     return undefined;
   }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { MessageType, type Message } from "@raftkv/raft";
-import { Transport } from "../src/index.js";
+import { Transport, isRemovalRefusal } from "../src/index.js";
 import { CLUSTER, LOOPBACK, connectedTo, entry, introduce, message, startMember, stopAll, waitFor, type TestMember } from "./support/harness.js";
 
 const running: TestMember[] = [];
@@ -162,6 +162,15 @@ describe("handshake", () => {
     const unknown = await member(5);
     await expectRefusal(unknown, acceptor, /member 5 is not a known member/);
     await stopAll(acceptor, unknown);
+  });
+
+  test("a member the acceptor knows was removed is told so", async () => {
+    const acceptor = await member(2, { wasRemoved: (peer) => peer === 5 });
+    const removed = await member(5);
+    await expectRefusal(removed, acceptor, /^the member has been permanently removed from the cluster$/);
+    const refusal = removed.events.find((e) => e.kind === "unreachable");
+    assert.ok(refusal?.kind === "unreachable" && isRemovalRefusal(refusal.failure));
+    await stopAll(acceptor, removed);
   });
 
   test("a dialer that expects another member at the address is refused", async () => {

@@ -11,8 +11,11 @@
 import { STATUS_CODES } from "node:http";
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { GrpcCode, RaftkvError, etcdError, invalidArgument, type EtcdErrorName } from "../errors.js";
+import { GrpcCode, RaftkvError, etcdError, invalidArgument, isEtcdError } from "../errors.js";
 import type {
+  AlarmMember,
+  AlarmRequest,
+  AlarmResponse,
   Compare,
   CompareResult,
   CompareTarget,
@@ -45,6 +48,7 @@ import { assertPutFits } from "../recipes/kv.js";
 import { acquireLock, releaseLock } from "../recipes/lock.js";
 import { abortWhenClosed, watchUpdates } from "../recipes/watch.js";
 import { parseAnyBodyAsJson } from "./app.js";
+import { FORWARDED_HEADER, forwardToLeader } from "./leader-forward.js";
 import { compact, decodeBool, decodeBytes, decodeEnum, decodeInt, encodeBytes, encodeInt } from "./etcd-json.js";
 import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
 
@@ -61,6 +65,8 @@ const SORT_TARGETS = ["KEY", "VERSION", "CREATE", "MOD", "VALUE"] as const satis
 const COMPARE_RESULTS = ["EQUAL", "GREATER", "LESS", "NOT_EQUAL"] as const satisfies readonly CompareResult[];
 const COMPARE_TARGETS = ["VERSION", "CREATE", "MOD", "VALUE", "LEASE"] as const satisfies readonly CompareTarget[];
 const WATCH_FILTERS = ["NOPUT", "NODELETE"] as const;
+const ALARM_ACTIONS = ["GET", "ACTIVATE", "DEACTIVATE"] as const satisfies readonly AlarmRequest["action"][];
+const ALARM_TYPES = ["NONE", "NOSPACE", "CORRUPT"] as const satisfies readonly AlarmRequest["alarm"][];
 
 /** The field of a compare that holds its operand, by target (a proto oneof). */
 const COMPARE_OPERAND_FIELD: Readonly<Record<CompareTarget, string>> = {
@@ -218,6 +224,10 @@ export function decodeWatchRequest(body: Fields): { request: WatchRequest; watch
     progressNotify: f.bool("progress_notify"),
   };
   return { request, watchId: f.int("watch_id") };
+}
+
+export function decodeAlarmRequest(f: Fields): AlarmRequest {
+  return { action: f.enum("action", ALARM_ACTIONS), memberId: f.int("memberID"), alarm: f.enum("alarm", ALARM_TYPES) };
 }
 
 export function decodeLeaderKey(f: Fields): LeaderKey {
@@ -422,6 +432,14 @@ export function encodeStatus(status: MemberStatus): JsonObject {
   });
 }
 
+export function encodeAlarmResponse(response: AlarmResponse): JsonObject {
+  return compact({ header: encodeHeader(response.header), alarms: response.alarms.map(encodeAlarmMember) });
+}
+
+function encodeAlarmMember(member: AlarmMember): JsonObject {
+  return compact({ memberID: encodeInt(member.memberId), alarm: member.alarm });
+}
+
 function encodeLeaderKey(leader: LeaderKey): JsonObject {
   return compact({ name: encodeBytes(leader.name), key: encodeBytes(leader.key), rev: encodeInt(leader.rev), lease: encodeInt(leader.lease) });
 }
@@ -564,6 +582,15 @@ export function etcdGatewayPlugin(api: KvApi) {
         );
       }
     };
+    /** A POST route that only the leader may answer: on another member, the request is forwarded to the leader. */
+    const postOnLeader = (url: string, body: Schema, handle: Unary): void => {
+      app.post(url, { schema: { body } }, async (request, reply) => {
+        const leaderUrl = request.headers[FORWARDED_HEADER] === undefined ? api.leaderClientUrl() : undefined;
+        if (leaderUrl === undefined) return handle(Fields.of(request.body), { write: {}, whenClosed: () => abortWhenClosed(reply.raw) });
+        const forwarded = await forwardToLeader(leaderUrl, url, request.body);
+        return reply.status(forwarded.status).type("application/json").send(forwarded.body);
+      });
+    };
     /** A POST route answered by newline-separated JSON messages until the source ends or the client leaves. */
     const stream = (url: string, body: Schema, open: Streaming): void => {
       app.post(url, { schema: { body } }, async (request, reply) => {
@@ -602,22 +629,26 @@ export function etcdGatewayPlugin(api: KvApi) {
     });
 
     post("/v3/cluster/member/list", EMPTY_REQUEST, async () => encodeMembers(await api.memberList()));
-    post("/v3/cluster/member/add", object({ peerURLs: STRINGS, isLearner: BOOL }), async (f) =>
+    postOnLeader("/v3/cluster/member/add", object({ peerURLs: STRINGS, isLearner: BOOL }), async (f) =>
       encodeMembers(await api.memberAdd(f.strings("peerURLs"), f.bool("isLearner"))),
     );
-    post("/v3/cluster/member/remove", ID_REQUEST, async (f) => encodeMembers(await api.memberRemove(f.int("ID"))));
+    postOnLeader("/v3/cluster/member/remove", ID_REQUEST, async (f) => encodeMembers(await api.memberRemove(f.int("ID"))));
     post("/v3/cluster/member/update", object({ ID: INT64, peerURLs: STRINGS }), async (f) =>
       encodeMembers(await api.memberUpdate(f.int("ID"), f.strings("peerURLs"))),
     );
-    post("/v3/cluster/member/promote", ID_REQUEST, async (f) => encodeMembers(await api.memberPromote(f.int("ID"))));
+    postOnLeader("/v3/cluster/member/promote", ID_REQUEST, async (f) => encodeMembers(await api.memberPromote(f.int("ID"))));
 
     post("/v3/maintenance/status", EMPTY_REQUEST, async () => encodeStatus(await api.status()));
-    post("/v3/maintenance/hash", object({ revision: INT64 }), async (f) => {
+    // etcd's gateway serves HashKV's reply at /hash; /hashkv names it plainly.
+    post(["/v3/maintenance/hash", "/v3/maintenance/hashkv"], object({ revision: INT64 }), async (f) => {
       const { header, hash, compactRevision } = await api.hashKv(f.int("revision"));
       return compact({ header: encodeHeader(header), hash, compact_revision: encodeInt(compactRevision) });
     });
     stream("/v3/maintenance/snapshot", EMPTY_REQUEST, async () => snapshotMessages(await api.snapshot()));
-    post("/v3/maintenance/transfer-leadership", object({ targetID: INT64 }), async (f) => headerOnly(await api.moveLeader(f.int("targetID"))));
+    postOnLeader("/v3/maintenance/transfer-leadership", object({ targetID: INT64 }), async (f) => headerOnly(await api.moveLeader(f.int("targetID"))));
+    post("/v3/maintenance/alarm", object({ action: enumOf(ALARM_ACTIONS), memberID: INT64, alarm: enumOf(ALARM_TYPES) }), async (f) =>
+      encodeAlarmResponse(await api.alarm(decodeAlarmRequest(f))),
+    );
 
     // Lock and campaign take no request id: joining a queue with a lease is idempotent already (the same
     // lease keeps its place), and a retry must be able to join again after a failed attempt left the queue.
@@ -664,10 +695,6 @@ async function keepAlive(api: KvApi, id: number): Promise<LeaseGrantResponse> {
     if (isEtcdError(error, "leaseNotFound")) return { header: api.header(), id, ttl: 0 };
     throw error;
   }
-}
-
-function isEtcdError(error: unknown, name: EtcdErrorName): boolean {
-  return error instanceof RaftkvError && error.message === etcdError(name).message;
 }
 
 async function* watchMessages(created: JsonObject, updates: AsyncIterable<WatchUpdate>, watchId: number): AsyncGenerator<JsonObject> {

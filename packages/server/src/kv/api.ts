@@ -6,6 +6,7 @@
  * messages.
  */
 import type { CompareResult, CompareTarget, KeyValue, SortOrder, SortTarget, WatchEvent } from "@raftkv/mvcc";
+import type { AlarmMember, AlarmType } from "../alarms.js";
 import type { Member } from "../members.js";
 
 export interface ResponseHeader {
@@ -160,6 +161,21 @@ export interface MemberStatus {
   readonly errors: readonly string[];
 }
 
+export type { AlarmMember, AlarmType } from "../alarms.js";
+
+/** etcd's AlarmRequest; alarm NONE with GET lists every alarm. */
+export interface AlarmRequest {
+  readonly action: "GET" | "ACTIVATE" | "DEACTIVATE";
+  readonly memberId: number;
+  readonly alarm: AlarmType | "NONE";
+}
+
+export interface AlarmResponse {
+  readonly header: ResponseHeader;
+  /** GET: the alarms asked for; ACTIVATE and DEACTIVATE: the alarm changed, if any. */
+  readonly alarms: readonly AlarmMember[];
+}
+
 /**
  * A write may carry a client-chosen request id (1 to 128 characters): within
  * the store's window of the last 100,000 such ids, a retry with the same id
@@ -197,8 +213,15 @@ export interface KvApi {
   hashKv(revision: number): Promise<{ header: ResponseHeader; hash: number; compactRevision: number }>;
   /** A snapshot of this member's state, as a restorable file streamed in chunks. */
   snapshot(): Promise<{ header: ResponseHeader; size: number; bytes: AsyncIterable<Uint8Array> }>;
-  /** Hands leadership to `target`; resolves once it leads. Only the leader may be asked. */
+  /** Hands leadership to `target`; resolves once it leads. Only the leader may be asked (see leaderClientUrl). */
   moveLeader(target: number): Promise<{ header: ResponseHeader }>;
+  alarm(request: AlarmRequest): Promise<AlarmResponse>;
+  /**
+   * The leader's client URL when another member leads: membership changes
+   * and leadership transfers are decided there, so requests for them are
+   * forwarded. Undefined when this member leads or no leader is known.
+   */
+  leaderClientUrl(): string | undefined;
   /** A header for replies that carry nothing else. */
   header(): ResponseHeader;
 }

@@ -5,16 +5,19 @@
  */
 import { randomUUID } from "node:crypto";
 import { MvccError, type AutoCompactor, type Request, type ResponseTo, type TxnOp, type TxnOpResponse } from "@raftkv/mvcc";
-import { ConfChangeType, Role } from "@raftkv/raft";
+import { ConfChangeType, Role, type ConfChange, type Status } from "@raftkv/raft";
 import type { Logger } from "pino";
+import { describeAlarm, type AlarmMember, type AlarmRegistry } from "../alarms.js";
 import { encodeCommand } from "../commands.js";
 import { memberIdOf } from "../config.js";
-import { RaftkvError, etcdError } from "../errors.js";
+import { RaftkvError, etcdError, isEtcdError } from "../errors.js";
 import type { HealthSource } from "../http/health.js";
 import { VERSION } from "../http/health.js";
 import { encodeAttributes, type Member, type MemberRegistry } from "../members.js";
+import type { PeerActivity } from "../peer-activity.js";
 import type { ProposalTracker } from "../proposals.js";
 import type { RaftHost } from "../raft-host.js";
+import { leavesStartedQuorum } from "../reconfig-check.js";
 import type { Snapshotter } from "../snapshots.js";
 import type * as api from "./api.js";
 import type { Command, KvStateMachine } from "./state-machine.js";
@@ -25,6 +28,11 @@ export interface KvServiceOptions {
   readonly stateMachine: KvStateMachine;
   readonly tracker: ProposalTracker;
   readonly registry: MemberRegistry;
+  readonly alarms: AlarmRegistry;
+  /** Which peers were heard from lately: the started members of the strict reconfiguration check. */
+  readonly activity: PeerActivity;
+  /** etcd's --strict-reconfig-check. */
+  readonly strictReconfigCheck: boolean;
   readonly clusterId: number;
   readonly memberId: number;
   readonly clusterToken: string;
@@ -38,6 +46,10 @@ export interface KvServiceOptions {
 /** A learner may be promoted once it holds this share of the leader's log (etcd's rule). */
 const LEARNER_READY_SHARE = 0.9;
 const LEADER_WAIT_MS = 5_000;
+/** How long a proposal the member makes on its own behalf waits before it is tried again. */
+const RETRY_MS = 200;
+/** What status and /health say about a member that was removed from the cluster. */
+const REMOVED = { error: "the member has been permanently removed from the cluster", reason: "REMOVED FROM CLUSTER" } as const;
 
 export class KvService implements api.KvApi, HealthSource {
   constructor(private readonly options: KvServiceOptions) {}
@@ -136,8 +148,18 @@ export class KvService implements api.KvApi, HealthSource {
     }
   }
 
-  onLeadership(): void {
-    this.options.stateMachine.leases.resume(this.store.leases());
+  onLeaderChange(leader: number): void {
+    if (leader === 0) return;
+    if (leader === this.options.memberId) this.options.stateMachine.leases.resume(this.store.leases());
+    // Past a read barrier the new leader has committed an entry of its term and this member applied it:
+    // every write an earlier leader passed on has been applied by then; the rest were dropped with it.
+    this.host.readBarrier().then(
+      () => {
+        if (this.host.leader === leader) this.options.tracker.rejectProposedElsewhere(leader, etcdError("leaderChanged"));
+      },
+      // Without the barrier, the next leader change settles them, or their timeout does.
+      () => undefined,
+    );
   }
 
   // ------------------------------------------------------------------ watch
@@ -166,9 +188,8 @@ export class KvService implements api.KvApi, HealthSource {
     if (registry.list().some((member) => member.peerUrls.some((url) => peerUrls.includes(url)))) throw etcdError("peerUrlExists");
     const id = memberIdOf(peerUrl, this.options.clusterToken);
     const type = isLearner ? ConfChangeType.AddLearner : ConfChangeType.AddNode;
-    await this.changeMembership({ type, nodeId: id, context: encodeAttributes({ name: "", peerUrls, clientUrls: [] }) }, () =>
-      registry.get(id) !== undefined,
-    );
+    const context = encodeAttributes({ name: "", peerUrls, clientUrls: [] });
+    await this.changeMembership({ type, nodeId: id, context }, () => registry.get(id) !== undefined);
     const member = registry.get(id) as Member;
     return { header: this.header(), member, members: registry.list() };
   }
@@ -185,7 +206,6 @@ export class KvService implements api.KvApi, HealthSource {
     const member = registry.get(id);
     if (!member) throw etcdError("memberNotFound");
     if (!member.isLearner) throw etcdError("memberNotLearner");
-    this.assertLearnerReady(id);
     await this.changeMembership({ type: ConfChangeType.PromoteLearner, nodeId: id }, () => registry.get(id)?.isLearner === false);
     return { header: this.header(), members: registry.list() };
   }
@@ -197,18 +217,33 @@ export class KvService implements api.KvApi, HealthSource {
     return { header: this.header(), members: registry.list() };
   }
 
-  private assertLearnerReady(id: number): void {
+  /**
+   * Proposes a membership change and waits until it is applied here. Only
+   * the leader decides (the HTTP layer forwards the request to it): it alone
+   * knows how far each learner is and which members answer.
+   */
+  private async changeMembership(change: ConfChange, applied: () => boolean): Promise<void> {
+    await this.whenLeaderKnown();
     const status = this.host.status();
     if (status.role !== Role.Leader) throw etcdError("notLeader");
-    const learner = status.progress.get(id);
-    const leader = status.progress.get(status.id);
-    if (!learner || !leader || learner.match < leader.match * LEARNER_READY_SHARE) throw etcdError("learnerNotReady");
-  }
-
-  private async changeMembership(change: Parameters<RaftHost["proposeConfChange"]>[0], applied: () => boolean): Promise<void> {
-    await this.whenLeaderKnown();
+    if (change.type === ConfChangeType.PromoteLearner) assertLearnerReady(status, change.nodeId);
+    if (this.options.strictReconfigCheck && !leavesStartedQuorum(change, status.conf, (id) => this.isStarted(id))) {
+      throw etcdError("notEnoughStartedMembers");
+    }
     this.host.proposeConfChange(change);
     await waitUntil(applied, this.host.requestTimeoutMs);
+  }
+
+  /** A member is started if it is this one or the leader heard from it lately. */
+  private isStarted(id: number): boolean {
+    return id === this.options.memberId || this.options.activity.isActive(id);
+  }
+
+  /** Where to send what only the leader may decide; undefined when this member leads or no leader is known. */
+  leaderClientUrl(): string | undefined {
+    const leader = this.host.leader;
+    if (leader === 0 || leader === this.options.memberId) return undefined;
+    return this.options.registry.get(leader)?.clientUrls[0];
   }
 
   // ----------------------------------------------------------- maintenance
@@ -226,14 +261,41 @@ export class KvService implements api.KvApi, HealthSource {
       raftTerm: raft.hardState.term,
       raftAppliedIndex: store.appliedIndex,
       isLearner: self?.isLearner ?? false,
-      errors: [],
+      errors: [...(this.wasRemoved() ? [REMOVED.error] : []), ...this.options.alarms.list().map(describeAlarm)],
     };
   }
 
+  /**
+   * A revision this member has applied hashes the same whenever it is asked
+   * (the corruption check relies on that, even without a leader); a newer
+   * one, or 0 for the latest, waits for a read barrier first.
+   */
   async hashKv(revision: number) {
-    await this.host.readBarrier();
+    if (revision === 0 || revision > this.store.revision) await this.host.readBarrier();
     const result = await storeCallAsync(() => this.store.hash(revision));
     return { header: this.header(result.revision), hash: result.hash, compactRevision: result.compactRevision };
+  }
+
+  /** etcd's Alarm: GET reads the alarms; ACTIVATE and DEACTIVATE go through the log. */
+  async alarm(request: api.AlarmRequest): Promise<api.AlarmResponse> {
+    const alarms = this.options.alarms;
+    if (request.action === "GET") {
+      await this.host.readBarrier();
+      return { header: this.header(), alarms: alarms.list(request.alarm === "NONE" ? undefined : request.alarm) };
+    }
+    if (request.alarm === "NONE") return { header: this.header(), alarms: [] };
+    const alarm = { memberId: request.memberId, alarm: request.alarm };
+    const action = request.action === "ACTIVATE" ? "activate" : "deactivate";
+    const changed = (await this.propose({ kind: "alarm", action, alarm })) as AlarmMember | undefined;
+    return { header: this.header(), alarms: changed ? [changed] : [] };
+  }
+
+  /** Raises a CORRUPT alarm for each member not already marked, retrying until a leader takes it. */
+  raiseCorruptAlarms(memberIds: readonly number[]): void {
+    const marked = new Set(this.options.alarms.list("CORRUPT").map((alarm) => alarm.memberId));
+    for (const memberId of memberIds.filter((id) => !marked.has(id))) {
+      this.proposeUntilApplied({ kind: "alarm", action: "activate", alarm: { memberId, alarm: "CORRUPT" } });
+    }
   }
 
   async snapshot() {
@@ -255,7 +317,8 @@ export class KvService implements api.KvApi, HealthSource {
   /** The SIGTERM path: a leader hands over to the most caught-up voter before it stops. */
   async handOffLeadership(): Promise<void> {
     const status = this.host.status();
-    if (status.role !== Role.Leader) return;
+    // A removed leader is handing over already (see node.ts).
+    if (status.role !== Role.Leader || this.wasRemoved()) return;
     const successor = [...status.progress]
       .filter(([id]) => id !== status.id && status.conf.voters.includes(id))
       .sort((a, b) => b[1].match - a[1].match)[0];
@@ -270,9 +333,15 @@ export class KvService implements api.KvApi, HealthSource {
 
   /** Announces this member's name and client URLs through the log, once a leader exists. */
   publish(name: string, clientUrls: readonly string[]): void {
+    this.proposeUntilApplied({ kind: "publish", memberId: this.options.memberId, name, clientUrls });
+  }
+
+  /** Proposes a command of the member's own until it is applied, or the member stops. */
+  private proposeUntilApplied(command: Command): void {
     const attempt = (): void => {
-      this.propose({ kind: "publish", memberId: this.options.memberId, name, clientUrls }).catch(() => {
-        setTimeout(attempt, 200).unref();
+      this.propose(command).catch((error: unknown) => {
+        if (isEtcdError(error, "stopped")) return;
+        setTimeout(attempt, RETRY_MS).unref();
       });
     };
     attempt();
@@ -281,7 +350,14 @@ export class KvService implements api.KvApi, HealthSource {
   // ---------------------------------------------------------------- health
 
   unhealthyReason(): string | undefined {
+    if (this.wasRemoved()) return REMOVED.reason;
+    const alarm = this.options.alarms.list()[0];
+    if (alarm) return `ALARM ${alarm.alarm}`;
     return this.host.leader === 0 ? "RAFT NO LEADER" : undefined;
+  }
+
+  wasRemoved(): boolean {
+    return this.options.registry.wasRemoved(this.options.memberId);
   }
 
   isReady(): boolean {
@@ -292,6 +368,8 @@ export class KvService implements api.KvApi, HealthSource {
   // -------------------------------------------------------------- plumbing
 
   private async write<R extends Request>(request: R, options?: api.WriteOptions): Promise<ResponseTo<R>> {
+    // As in etcd, a corrupt cluster takes no more writes until an operator clears the alarm; lease checkpoints carry on.
+    if (this.options.alarms.isActive("CORRUPT") && request.op !== "leaseCheckpoint") throw etcdError("corrupt");
     return (await this.propose({ kind: "store", request }, options)) as ResponseTo<R>;
   }
 
@@ -306,7 +384,7 @@ export class KvService implements api.KvApi, HealthSource {
     const requestId = randomUUID();
     const clientRequestId = options?.requestId;
     await this.whenLeaderKnown();
-    const result = this.options.tracker.wait(requestId);
+    const result = this.options.tracker.wait(requestId, this.host.leader);
     try {
       this.host.propose([encodeCommand(clientRequestId === undefined ? { requestId, command } : { requestId, clientRequestId, command })]);
     } catch (error) {
@@ -315,13 +393,21 @@ export class KvService implements api.KvApi, HealthSource {
     return result;
   }
 
-  /** During an election, requests wait for its outcome rather than fail at once. */
+  /** During an election, requests wait for its outcome rather than fail at once; a removed member has none to wait for. */
   private async whenLeaderKnown(): Promise<void> {
+    if (this.wasRemoved()) throw etcdError("stopped");
     if (this.host.leader !== 0) return;
     await waitUntil(() => this.host.leader !== 0, LEADER_WAIT_MS).catch(() => {
       throw etcdError("noLeader");
     });
   }
+}
+
+/** etcd's rule: a learner may be promoted once it holds 90% of what the leader holds. */
+function assertLearnerReady(status: Status, id: number): void {
+  const learner = status.progress.get(id);
+  const leader = status.progress.get(status.id);
+  if (!learner || !leader || learner.match < leader.match * LEARNER_READY_SHARE) throw etcdError("learnerNotReady");
 }
 
 // ---------------------------------------------------------------- mapping

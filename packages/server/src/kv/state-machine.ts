@@ -8,6 +8,7 @@ import { rm } from "node:fs/promises";
 import { MvccStore, StoreUnavailableError, type ApplyResult, type FirstOutcome, type LogEntry, type Request } from "@raftkv/mvcc";
 import { ConfChangeType, EntryType, decodeConfChange, type Entry } from "@raftkv/raft";
 import type { Logger } from "pino";
+import type { AlarmMember, AlarmRegistry } from "../alarms.js";
 import { decodeCommand, type CommandEnvelope } from "../commands.js";
 import { RaftkvError } from "../errors.js";
 import { decodeAttributes, type MemberRegistry } from "../members.js";
@@ -20,10 +21,13 @@ export type Command =
   | { readonly kind: "store"; readonly request: Request }
   /** A member announces its name and the client URLs it serves on (etcd's "publish"). */
   | { readonly kind: "publish"; readonly memberId: number; readonly name: string; readonly clientUrls: readonly string[] }
-  | { readonly kind: "update-member"; readonly memberId: number; readonly peerUrls: readonly string[] };
+  | { readonly kind: "update-member"; readonly memberId: number; readonly peerUrls: readonly string[] }
+  /** etcd's AlarmRequest: raises or clears an alarm on every member. */
+  | { readonly kind: "alarm"; readonly action: "activate" | "deactivate"; readonly alarm: AlarmMember };
 
 export interface StateMachineOptions {
   readonly registry: MemberRegistry;
+  readonly alarms: AlarmRegistry;
   readonly tracker: ProposalTracker;
   readonly logger: Logger;
   readonly leaseProposer: LeaseProposer;
@@ -86,6 +90,11 @@ export class KvStateMachine {
     if (command.kind === "update-member") {
       await this.options.registry.update(command.memberId, { peerUrls: command.peerUrls });
       return this.options.tracker.resolve(requestId, undefined);
+    }
+    if (command.kind === "alarm") {
+      const alarms = this.options.alarms;
+      const changed = command.action === "activate" ? await alarms.activate(command.alarm) : await alarms.deactivate(command.alarm);
+      return this.options.tracker.resolve(requestId, changed);
     }
     if (result.status === "duplicate") return this.settle(requestId, result.first);
     if (result.status === "ignored") return;
