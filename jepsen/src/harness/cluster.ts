@@ -14,12 +14,20 @@ export interface ClusterDriver {
   /** Faults this driver cannot inject; the run refuses a nemesis that needs one. */
   readonly unsupported: ReadonlySet<"clock">;
   clientUrl(node: string): string;
+  /** The peer URL the cluster knows the member by, for membership changes. */
+  peerUrl(node: string): string;
   /** Creates the members and starts them all. */
   start(): Promise<void>;
   /** SIGKILL: the process dies without a chance to flush or say goodbye. */
   kill(node: string): Promise<void>;
   /** Starts a killed member again on its data directory. */
   restart(node: string): Promise<void>;
+  /**
+   * Stops the member if it runs, wipes its data, and starts it empty to join
+   * the running cluster (--initial-cluster-state existing), which must have
+   * added it already.
+   */
+  rejoin(node: string): Promise<void>;
   /** SIGSTOP and SIGCONT: the process keeps its sockets but stops answering. */
   pause(node: string): Promise<void>;
   resume(node: string): Promise<void>;

@@ -21,7 +21,7 @@ then checks the history and writes history.jsonl and report.html.
 
 Options:
   --workload <name>      ${WORKLOADS.join(" | ")} (default register)
-  --nemesis <kinds>      kill,pause,partition,clock joined by commas, all or none (default partition,kill)
+  --nemesis <kinds>      kill,pause,partition,clock,member joined by commas, all (kill,pause,partition) or none (default partition,kill)
   --time <s>             how long clients run under faults (default 60)
   --nodes <n>            cluster size (default 3; the docker driver has 3 or 5)
   --out <dir>            where the history, report and logs go (default a fresh temp dir)

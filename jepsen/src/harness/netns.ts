@@ -9,7 +9,7 @@
  * get their own bridge, namespaces and subnet 10.77.<slot>.0/24.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -41,6 +41,11 @@ interface Member {
   readonly veth: string;
   readonly ip: string;
   process: ChildProcess | undefined;
+  /**
+   * Set once the member has been started empty to join a running cluster:
+   * from then on it never founds one, even if killed before it stored anything.
+   */
+  joined: boolean;
 }
 
 export class LocalCluster implements ClusterDriver {
@@ -63,6 +68,7 @@ export class LocalCluster implements ClusterDriver {
       veth: `rkv${slot}v${i + 1}`,
       ip: `10.77.${slot}.${11 + i}`,
       process: undefined,
+      joined: false,
     }));
     this.nodes = this.members.map((member) => member.name);
     this.unsupported = new Set(options.fakeClocks ? [] : ["clock"]);
@@ -82,6 +88,10 @@ export class LocalCluster implements ClusterDriver {
 
   clientUrl(node: string): string {
     return `http://${this.member(node).ip}:${CLIENT_PORT}`;
+  }
+
+  peerUrl(node: string): string {
+    return `http://${this.member(node).ip}:${PEER_PORT}`;
   }
 
   async start(): Promise<void> {
@@ -105,6 +115,14 @@ export class LocalCluster implements ClusterDriver {
   async restart(node: string): Promise<void> {
     const member = this.member(node);
     if (member.process === undefined) this.launch(member);
+  }
+
+  async rejoin(node: string): Promise<void> {
+    const member = this.member(node);
+    await this.kill(node);
+    rmSync(this.dataDir(member), { recursive: true, force: true });
+    member.joined = true;
+    this.launch(member);
   }
 
   async pause(node: string): Promise<void> {
@@ -160,8 +178,7 @@ export class LocalCluster implements ClusterDriver {
 
   /** `ip netns exec` execs the command in place, so the child is the member itself and signals reach it. */
   private launch(member: Member): void {
-    const initialCluster = this.members.map((m) => `${m.name}=http://${m.ip}:${PEER_PORT}`).join(",");
-    const dataDir = join(this.options.dir, "data", member.name);
+    const initialCluster = this.members.map((m) => `${m.name}=${this.peerUrl(m.name)}`).join(",");
     mkdirSync(join(this.options.dir, "logs"), { recursive: true });
     const log = openSync(join(this.options.dir, "logs", `${member.name}.log`), "a");
     const child = spawn(
@@ -174,10 +191,11 @@ export class LocalCluster implements ClusterDriver {
         RAFTKV_BIN,
         "serve",
         `--name=${member.name}`,
-        `--data-dir=${dataDir}`,
+        `--data-dir=${this.dataDir(member)}`,
         `--listen-client-urls=http://${member.ip}:${CLIENT_PORT}`,
         `--listen-peer-urls=http://${member.ip}:${PEER_PORT}`,
         `--initial-cluster=${initialCluster}`,
+        `--initial-cluster-state=${member.joined ? "existing" : "new"}`,
         ...this.options.serveFlags,
       ],
       { stdio: ["ignore", log, log], env: this.environment(member) },
@@ -199,6 +217,10 @@ export class LocalCluster implements ClusterDriver {
     // Only the wall clock moves: libuv's timers run on the monotonic clock,
     // and faking that would stall or race the event loop rather than skew it.
     return { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: "1", DONT_FAKE_MONOTONIC: "1" };
+  }
+
+  private dataDir(member: Member): string {
+    return join(this.options.dir, "data", member.name);
   }
 
   private clockFile(member: Member): string {
