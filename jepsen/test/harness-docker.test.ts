@@ -110,15 +110,12 @@ describe("the docker driver", () => {
     await cluster.start();
     argv();
     const recorder = new Recorder();
-    const nemesis = new Nemesis(cluster, recorder, new Random(1));
-    await nemesis.run(
-      [
-        { startMs: 0, endMs: 0, fault: { kind: "kill", target: "random" } },
-        { startMs: 0, endMs: 0, fault: { kind: "pause", target: "random" } },
-        { startMs: 0, endMs: 0, fault: { kind: "partition", shape: "halves" } },
-      ],
-      new AbortController().signal,
-    );
+    const nemesis = new Nemesis(cluster, recorder, new Random(1), [
+      { startMs: 0, endMs: 0, fault: { kind: "kill", target: "random" } },
+      { startMs: 0, endMs: 0, fault: { kind: "pause", target: "random" } },
+      { startMs: 0, endMs: 0, fault: { kind: "partition", shape: "halves" } },
+    ]);
+    await nemesis.run(new AbortController().signal);
     await nemesis.healAll();
     const commands = argv();
     assert.match(commands[0]!, /^docker kill --signal KILL raftkv-n\d$/);

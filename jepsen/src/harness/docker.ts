@@ -11,8 +11,8 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { HarnessError, type ClusterDriver } from "./cluster.js";
-import type { Grudge } from "./grudge.js";
+import { HarnessError, type ClusterDriver, type OptionalFault } from "./cluster.js";
+import { CUT_RULES, type Cut, type Grudge } from "./grudge.js";
 
 /** Runs `command` with `args` (and `env` added to the harness's environment); resolves with its stdout. */
 export type CommandRunner = (command: string, args: readonly string[], env?: Readonly<Record<string, string>>) => Promise<string>;
@@ -30,7 +30,7 @@ export interface DockerClusterOptions {
 
 export class DockerCluster implements ClusterDriver {
   readonly nodes: readonly string[];
-  readonly unsupported: ReadonlySet<"clock"> = new Set(["clock"]);
+  readonly unsupported: ReadonlySet<OptionalFault> = new Set(["clock", "throttle"]);
   private readonly addresses = new Map<string, string>();
   private readonly run: CommandRunner;
 
@@ -78,15 +78,19 @@ export class DockerCluster implements ClusterDriver {
     await this.docker("unpause", container(node));
   }
 
-  async partition(grudge: Grudge): Promise<void> {
+  async partition(grudge: Grudge, cut: Cut = "drop"): Promise<void> {
     await this.heal();
     for (const [node, dropped] of grudge) {
-      for (const peer of dropped) await this.docker("exec", container(node), "iptables", "-A", "INPUT", "-s", this.address(peer), "-j", "DROP");
+      for (const peer of dropped) await this.docker("exec", container(node), "iptables", "-A", "INPUT", "-s", this.address(peer), ...CUT_RULES[cut]);
     }
   }
 
   async heal(): Promise<void> {
     for (const node of this.nodes) await this.docker("exec", container(node), "iptables", "-F", "INPUT");
+  }
+
+  async throttle(): Promise<void> {
+    throw new HarnessError("the docker driver cannot throttle a member's links");
   }
 
   async skewClock(): Promise<void> {

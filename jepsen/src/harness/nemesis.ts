@@ -27,11 +27,12 @@ export class Nemesis {
     private readonly driver: ClusterDriver,
     private readonly recorder: Recorder,
     private readonly random: Random,
+    private readonly faults: readonly ScheduledFault[],
   ) {}
 
   /** Runs the schedule, its times counted from the recorder's origin, until done or `signal` aborts. */
-  async run(faults: readonly ScheduledFault[], signal: AbortSignal): Promise<void> {
-    for (const { startMs, endMs, fault } of faults) {
+  async run(signal: AbortSignal): Promise<void> {
+    for (const { startMs, endMs, fault } of this.faults) {
       await delay(startMs - this.recorder.now(), signal);
       if (signal.aborted) return;
       const undo = await this.start(fault);
