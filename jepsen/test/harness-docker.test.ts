@@ -81,6 +81,14 @@ describe("the docker driver", () => {
     assert.deepEqual(argv(), ["docker exec raftkv-n1 iptables -F INPUT", "docker exec raftkv-n2 iptables -F INPUT", "docker exec raftkv-n3 iptables -F INPUT"]);
   });
 
+  test("a partition that cuts with resets answers the peer's packets with TCP resets, and lets resets through", async () => {
+    const { cluster, argv } = recorded();
+    await cluster.start();
+    argv();
+    await cluster.partition(splitInto([["n1"], ["n2", "n3"]]), "reset");
+    assert.equal(argv()[3], "docker exec raftkv-n1 iptables -A INPUT -s 172.20.0.2 -p tcp ! --tcp-flags RST RST -j REJECT --reject-with tcp-reset");
+  });
+
   test("a partition before the cluster started is refused: there are no addresses to cut", async () => {
     const { cluster } = recorded();
     await assert.rejects(cluster.partition(splitInto([["n1"], ["n2", "n3"]])), /no address for/);
@@ -98,11 +106,13 @@ describe("the docker driver", () => {
     ]);
   });
 
-  test("teardown removes the project with its volumes; clocks cannot be skewed", async () => {
+  test("teardown removes the project with its volumes; clocks cannot be skewed nor links throttled", async () => {
     const { cluster, argv } = recorded();
     await cluster.teardown();
     assert.deepEqual(argv(), ["docker-compose --file /repo/docker-compose.yml down --volumes"]);
     await assert.rejects(cluster.skewClock(), HarnessError);
+    await assert.rejects(cluster.throttle(), HarnessError);
+    assert.deepEqual([...cluster.unsupported].sort(), ["clock", "throttle"]);
   });
 
   test("the shared nemesis drives it: each fault and its undoing, in order, then healing", async () => {
