@@ -1,7 +1,8 @@
 /**
  * The compose deployment is well formed: Debian's docker-compose validates
  * it (no engine needed), with 3 members by default, 5 in the `five` profile,
- * HAProxy in front. Skipped, saying why, where docker-compose is missing.
+ * HAProxy in front, and the names and ports the harness's docker driver
+ * relies on. Skipped, saying why, where docker-compose is missing.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -9,6 +10,7 @@ import { dirname, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { DockerCluster } from "../src/harness/docker.js";
 
 const run = promisify(execFile);
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -60,5 +62,18 @@ describe("docker-compose.yml", async () => {
   test("tells every member the cluster size it is founded with", { skip }, async () => {
     assert.equal((await config({ RAFTKV_CLUSTER_SIZE: "5" })).match(/RAFTKV_CLUSTER_SIZE: '5'/g)?.length, 5);
     assert.equal((await config()).match(/RAFTKV_CLUSTER_SIZE: '3'/g)?.length, 5);
+  });
+
+  test("names containers, volumes and client ports as the docker driver expects, and lets it rejoin a member", { skip }, async () => {
+    const resolved = await config({ RAFTKV_CLUSTER_SIZE: "5" });
+    const driver = new DockerCluster({ size: 5, composeFile: "docker-compose.yml" });
+    for (const node of driver.nodes) {
+      assert.match(resolved, new RegExp(`^    container_name: raftkv-${node}$`, "m"));
+      assert.match(resolved, new RegExp(`^  ${node}-data:\n    name: raftkv-${node}-data$`, "m"));
+      assert.match(resolved, new RegExp(`- published: ${new URL(driver.clientUrl(node)).port}\n +target: 2379$`, "m"));
+    }
+    assert.equal(resolved.match(/RAFTKV_INITIAL_CLUSTER_STATE: new/g)?.length, 5);
+    const rejoining = await config({ RAFTKV_INITIAL_CLUSTER_STATE: "existing" });
+    assert.equal(rejoining.match(/RAFTKV_INITIAL_CLUSTER_STATE: existing/g)?.length, 5);
   });
 });

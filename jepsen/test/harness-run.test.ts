@@ -1,9 +1,12 @@
 /**
  * Short real runs of the harness: a 3-member cluster in network namespaces,
- * register and set workloads under partitions and kills, and no anomaly
- * allowed; and the same harness catching a deliberate bug (reads served
- * locally without ReadIndex). Needs root, iproute2 and iptables; skipped,
- * saying why, without.
+ * register and set workloads under partitions, kills and membership churn,
+ * and no anomaly allowed; and the same harness catching the three
+ * deliberate bugs of `--unsafe-bugs` (reads served locally without
+ * ReadIndex, writes acknowledged before fsync, and old-term entries
+ * committed by counting replicas, through the Figure 8 scenario), which it
+ * must not find without them. Needs root, iproute2, iptables and tc;
+ * skipped, saying why, without.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -18,9 +21,9 @@ const run = promisify(execFile);
 
 async function whyNot(): Promise<string | false> {
   if (process.getuid?.() !== 0) return "network namespaces need root";
-  const missing = await Promise.all([run("ip", ["netns", "list"]), run("iptables", ["--version"])]).then(
+  const missing = await Promise.all([run("ip", ["netns", "list"]), run("iptables", ["--version"]), run("tc", ["-V"])]).then(
     () => false as const,
-    (error: unknown) => `ip netns or iptables unavailable: ${error instanceof Error ? error.message : String(error)}`,
+    (error: unknown) => `ip netns, iptables or tc unavailable: ${error instanceof Error ? error.message : String(error)}`,
   );
   return missing;
 }
@@ -30,41 +33,69 @@ describe("the harness on a real cluster", async () => {
   const out = await mkdtemp(join(tmpdir(), "raftkv-harness-test-"));
   after(() => rm(out, { recursive: true, force: true }));
 
-  const options = (workload: RunOptions["workload"], serveFlags: string[] = []): RunOptions => ({
-    workload,
+  /** A 20-second run on 3 members; `name` names its own output directory. */
+  const options = (name: string, overrides: Partial<RunOptions> & Pick<RunOptions, "workload">): RunOptions => ({
     nemesis: ["partition", "kill"],
     timeSeconds: 20,
     nodes: 3,
-    out: join(out, `${workload}${serveFlags.length ? "-unsafe" : ""}`),
+    out: join(out, name),
     seed: 11,
     concurrency: 6,
-    serveFlags,
+    serveFlags: [],
     driver: "local",
     composeFile: "docker-compose.yml",
     opTimeoutMs: 1_000,
     faultIntervalMs: 3_000,
     checkTimeoutMs: 60_000,
+    ...overrides,
   });
+  const nemesisEvents = async (historyPath: string) =>
+    (await readFile(historyPath, "utf8"))
+      .split("\n")
+      .filter((line) => line.includes('"process":"nemesis"'))
+      .map((line) => (JSON.parse(line) as { value: string }).value);
 
-  for (const workload of ["register", "set"] as const) {
-    test(`${workload} under partitions and kills: no anomaly`, { skip, timeout: 120_000 }, async () => {
-      const result = await runTest(options(workload), new AbortController().signal);
+  // Seed 13 draws two membership changes and a partition; seed 11 partitions and kills.
+  const safeRuns = [
+    { workload: "register", nemesis: ["partition", "kill", "member"], seed: 13, shows: /is back, empty, as a voter/ },
+    { workload: "set", nemesis: ["partition", "kill"], seed: 11, shows: /kill n\d/ },
+  ] as const;
+  for (const { workload, nemesis, seed, shows } of safeRuns) {
+    test(`${workload} under ${nemesis.join(", ")}: no anomaly`, { skip, timeout: 120_000 }, async () => {
+      const result = await runTest(options(workload, { workload, nemesis, seed }), new AbortController().signal);
       assert.deepEqual(result.verdict.anomalies, []);
       assert.equal(result.verdict.valid, true, result.verdict.text);
       assert.ok(result.availability.ok > 100, `only ${result.availability.ok} operations succeeded`);
-      const history = await readFile(result.historyPath, "utf8");
-      assert.match(history, /"process":"nemesis"/, "no fault was injected");
+      const faults = await nemesisEvents(result.historyPath);
+      assert.ok(faults.some((fault) => shows.test(fault)), `no ${shows} among the faults: ${faults.join("; ")}`);
     });
   }
 
   test("register with linearizable reads served locally (--unsafe-bugs=local-reads): stale reads are found", { skip, timeout: 120_000 }, async () => {
-    const result = await runTest({ ...options("register", ["--unsafe-bugs=local-reads"]), nemesis: ["partition"] }, new AbortController().signal);
+    const result = await runTest(options("local-reads", { workload: "register", nemesis: ["partition"], serveFlags: ["--unsafe-bugs=local-reads"] }), new AbortController().signal);
     assert.equal(result.verdict.valid, false, "the harness must catch reads that skip ReadIndex");
     assert.ok(result.verdict.anomalies.length > 0);
   });
 
   test("set with writes acknowledged before fsync (--unsafe-bugs=ack-before-fsync): killed members cannot recover what they acknowledged", { skip, timeout: 120_000 }, async () => {
-    const result = await runTest({ ...options("set", ["--unsafe-bugs=ack-before-fsync"]), nemesis: ["kill"] }, new AbortController().signal);
+    const result = await runTest(options("ack-before-fsync", { workload: "set", nemesis: ["kill"], serveFlags: ["--unsafe-bugs=ack-before-fsync"] }), new AbortController().signal);
     assert.equal(result.verdict.valid, false, "the harness must catch acknowledged writes that never reached the disk");
+  });
+
+  const figureEight = (name: string, serveFlags: string[], timeSeconds: number) =>
+    options(name, { workload: "set", nemesis: [], scenario: "figure8", serveFlags, timeSeconds });
+
+  test("set under the Figure 8 scenario with old-term entries committed by counting replicas (--unsafe-bugs=commit-any-term): an acknowledged add is lost", { skip, timeout: 120_000 }, async () => {
+    const result = await runTest(figureEight("commit-any-term", ["--unsafe-bugs=commit-any-term"], 25), new AbortController().signal);
+    assert.equal(result.verdict.valid, false, "the harness must catch an acknowledged write a later leader overwrote");
+    assert.ok(result.verdict.anomalies.some((anomaly) => anomaly.kind === "lost"), JSON.stringify(result.verdict.anomalies));
+  });
+
+  test("set under the Figure 8 scenario with the commit rule kept: the add is acknowledged and survives", { skip, timeout: 120_000 }, async () => {
+    const result = await runTest(figureEight("figure-8", [], 30), new AbortController().signal);
+    assert.deepEqual(result.verdict.anomalies, []);
+    assert.equal(result.verdict.valid, true);
+    const attempts = (await nemesisEvents(result.historyPath)).filter((event) => event.includes("X acknowledged"));
+    assert.ok(attempts.length > 0, "no attempt got as far as an acknowledged X");
   });
 });

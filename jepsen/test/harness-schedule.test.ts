@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { bridge, halves, isolate, ring, type Grudge } from "../src/harness/grudge.js";
 import { Random } from "../src/harness/random.js";
-import { parseNemesis, schedule } from "../src/harness/schedule.js";
+import { describeFault, parseNemesis, schedule } from "../src/harness/schedule.js";
 
 const FIVE = ["n1", "n2", "n3", "n4", "n5"];
 
@@ -38,6 +38,14 @@ describe("fault schedules", () => {
     const shapes = schedule({ ...options, kinds: ["partition"], durationMs: 600_000 }, new Random(1)).map(({ fault }) => (fault.kind === "partition" ? fault.shape : ""));
     assert.ok(!shapes.includes("ring"));
     assert.ok(new Set(shapes).size === 3, `shapes drawn: ${[...new Set(shapes)].join(", ")}`);
+  });
+
+  test("membership churn is asked for by name, and hits the leader or a random member", () => {
+    assert.deepEqual(parseNemesis("member,kill"), ["member", "kill"]);
+    assert.ok(!parseNemesis("all").includes("member"));
+    const faults = schedule({ ...options, kinds: ["member"], durationMs: 600_000 }, new Random(2)).map(({ fault }) => fault);
+    assert.deepEqual(new Set(faults.map((fault) => (fault.kind === "member" ? fault.target : "other"))), new Set(["leader", "random"]));
+    assert.equal(describeFault({ kind: "member", target: "leader" }), "remove the leader from the cluster, then add it back empty");
   });
 
   test("no nemesis, no faults; unknown kinds are refused", () => {

@@ -4,28 +4,41 @@
  * local driver runs members in network namespaces; the docker driver runs
  * them as compose services.
  */
-import type { Grudge } from "./grudge.js";
+import type { Cut, Grudge } from "./grudge.js";
 import { postJson } from "./http.js";
 import { waitFor } from "./wait.js";
+
+/** Faults not every driver can inject. */
+export type OptionalFault = "clock" | "throttle";
 
 export interface ClusterDriver {
   /** Member names, `n1`…`nN`. */
   readonly nodes: readonly string[];
   /** Faults this driver cannot inject; the run refuses a nemesis that needs one. */
-  readonly unsupported: ReadonlySet<"clock">;
+  readonly unsupported: ReadonlySet<OptionalFault>;
   clientUrl(node: string): string;
+  /** The peer URL the cluster knows the member by, for membership changes. */
+  peerUrl(node: string): string;
   /** Creates the members and starts them all. */
   start(): Promise<void>;
   /** SIGKILL: the process dies without a chance to flush or say goodbye. */
   kill(node: string): Promise<void>;
   /** Starts a killed member again on its data directory. */
   restart(node: string): Promise<void>;
+  /**
+   * Stops the member if it runs, wipes its data, and starts it empty to join
+   * the running cluster (--initial-cluster-state existing), which must have
+   * added it already.
+   */
+  rejoin(node: string): Promise<void>;
   /** SIGSTOP and SIGCONT: the process keeps its sockets but stops answering. */
   pause(node: string): Promise<void>;
   resume(node: string): Promise<void>;
-  /** Drops packets between members as the grudge says; replaces any earlier partition. */
-  partition(grudge: Grudge): Promise<void>;
+  /** Cuts links between members as the grudge says; replaces any earlier partition. */
+  partition(grudge: Grudge, cut?: Cut): Promise<void>;
   heal(): Promise<void>;
+  /** Limits the rate of everything sent to the member: 0 stops it, undefined lifts the limit. */
+  throttle(node: string, bitsPerSecond: number | undefined): Promise<void>;
   /** Moves a member's wall clock by `offsetSeconds` from true time (0 restores it). */
   skewClock(node: string, offsetSeconds: number): Promise<void>;
   /** Members that exited on their own (not killed by the nemesis), with how, for the report. */
@@ -50,12 +63,17 @@ interface StatusReply {
   readonly header: { readonly member_id: string; readonly raft_term?: string };
 }
 
-/** The status of every member that answers within `timeoutMs`. */
-export async function memberStatuses(driver: ClusterDriver, timeoutMs = 500): Promise<MemberStatus[]> {
+/** The status of every member (or of `nodes`) that answers within `timeoutMs`. */
+export async function memberStatuses(driver: ClusterDriver, timeoutMs = 500, nodes: readonly string[] = driver.nodes): Promise<MemberStatus[]> {
   const replies = await Promise.allSettled(
-    driver.nodes.map(async (node) => {
+    nodes.map(async (node) => {
       const reply = await postJson<StatusReply>(driver.clientUrl(node), "/v3/maintenance/status", {}, timeoutMs);
-      return { node, memberId: reply.header.member_id, leaderId: reply.leader ?? "0", term: Number(reply.raftTerm ?? reply.header.raft_term ?? 0) };
+      return {
+        node,
+        memberId: reply.header.member_id,
+        leaderId: reply.leader ?? "0",
+        term: Number(reply.raftTerm ?? reply.header.raft_term ?? 0),
+      };
     }),
   );
   return replies.flatMap((reply) => (reply.status === "fulfilled" ? [reply.value] : []));

@@ -1,30 +1,42 @@
 /**
  * The docker driver: the same faults on the compose cluster of
  * docker-compose.yml, by docker's own means. Members are the services
- * n1…nN (containers raftkv-n1…), reached on the ports the compose file
- * publishes. Partitions are iptables rules inside the containers (they have
- * NET_ADMIN), which cut any shape of grudge, where `docker network
- * disconnect` could only isolate whole containers.
+ * n1…nN (containers raftkv-n1…, data volumes raftkv-n1-data…), reached on
+ * the ports the compose file publishes. Partitions are iptables rules inside
+ * the containers (they have NET_ADMIN), which cut any shape of grudge, where
+ * `docker network disconnect` could only isolate whole containers.
+ *
+ * Every command goes through a CommandRunner, so a test can record the argv
+ * this adapter would run without a docker engine.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { HarnessError, type ClusterDriver } from "./cluster.js";
-import type { Grudge } from "./grudge.js";
+import { HarnessError, type ClusterDriver, type OptionalFault } from "./cluster.js";
+import { CUT_RULES, type Cut, type Grudge } from "./grudge.js";
 
-const run = promisify(execFile);
+/** Runs `command` with `args` (and `env` added to the harness's environment); resolves with its stdout. */
+export type CommandRunner = (command: string, args: readonly string[], env?: Readonly<Record<string, string>>) => Promise<string>;
+
+const execFileAsync = promisify(execFile);
+
+export const runCommand: CommandRunner = async (command, args, env = {}) =>
+  (await execFileAsync(command, [...args], { env: { ...process.env, ...env } })).stdout;
 
 export interface DockerClusterOptions {
   readonly size: 3 | 5;
   readonly composeFile: string;
+  readonly run?: CommandRunner;
 }
 
 export class DockerCluster implements ClusterDriver {
   readonly nodes: readonly string[];
-  readonly unsupported: ReadonlySet<"clock"> = new Set(["clock"]);
+  readonly unsupported: ReadonlySet<OptionalFault> = new Set(["clock", "throttle"]);
   private readonly addresses = new Map<string, string>();
+  private readonly run: CommandRunner;
 
   constructor(private readonly options: DockerClusterOptions) {
     this.nodes = Array.from({ length: options.size }, (_, i) => `n${i + 1}`);
+    this.run = options.run ?? runCommand;
   }
 
   /** Published as 12379, 22379, …, as in docker-compose.yml. */
@@ -32,39 +44,53 @@ export class DockerCluster implements ClusterDriver {
     return `http://127.0.0.1:${node.slice(1)}2379`;
   }
 
+  /** The service name is the member's host name on the compose network. */
+  peerUrl(node: string): string {
+    return `http://${node}:2380`;
+  }
+
   async start(): Promise<void> {
-    await this.compose("up", "-d", "--build");
-    for (const node of this.nodes) {
-      const address = await docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container(node));
-      this.addresses.set(node, address.trim());
-    }
+    await this.compose({}, "up", "--detach", "--build");
+    for (const node of this.nodes) await this.learnAddress(node);
   }
 
   async kill(node: string): Promise<void> {
-    await docker("kill", "--signal", "KILL", container(node));
+    await this.docker("kill", "--signal", "KILL", container(node));
   }
 
   async restart(node: string): Promise<void> {
-    await docker("start", container(node));
+    await this.docker("start", container(node));
+  }
+
+  /** A new container on a new, empty volume, told to join (its address may change with it). */
+  async rejoin(node: string): Promise<void> {
+    await this.docker("rm", "--force", container(node));
+    await this.docker("volume", "rm", "--force", volume(node));
+    await this.compose({ RAFTKV_INITIAL_CLUSTER_STATE: "existing" }, "up", "--detach", "--no-deps", node);
+    await this.learnAddress(node);
   }
 
   async pause(node: string): Promise<void> {
-    await docker("pause", container(node));
+    await this.docker("pause", container(node));
   }
 
   async resume(node: string): Promise<void> {
-    await docker("unpause", container(node));
+    await this.docker("unpause", container(node));
   }
 
-  async partition(grudge: Grudge): Promise<void> {
+  async partition(grudge: Grudge, cut: Cut = "drop"): Promise<void> {
     await this.heal();
     for (const [node, dropped] of grudge) {
-      for (const peer of dropped) await docker("exec", container(node), "iptables", "-A", "INPUT", "-s", this.address(peer), "-j", "DROP");
+      for (const peer of dropped) await this.docker("exec", container(node), "iptables", "-A", "INPUT", "-s", this.address(peer), ...CUT_RULES[cut]);
     }
   }
 
   async heal(): Promise<void> {
-    for (const node of this.nodes) await docker("exec", container(node), "iptables", "-F", "INPUT");
+    for (const node of this.nodes) await this.docker("exec", container(node), "iptables", "-F", "INPUT");
+  }
+
+  async throttle(): Promise<void> {
+    throw new HarnessError("the docker driver cannot throttle a member's links");
   }
 
   async skewClock(): Promise<void> {
@@ -77,7 +103,12 @@ export class DockerCluster implements ClusterDriver {
   }
 
   async teardown(): Promise<void> {
-    await this.compose("down", "--volumes");
+    await this.compose({}, "down", "--volumes");
+  }
+
+  private async learnAddress(node: string): Promise<void> {
+    const address = await this.docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container(node));
+    this.addresses.set(node, address.trim());
   }
 
   private address(node: string): string {
@@ -86,12 +117,16 @@ export class DockerCluster implements ClusterDriver {
     return address;
   }
 
-  private async compose(...args: string[]): Promise<void> {
+  private async compose(env: Readonly<Record<string, string>>, ...args: string[]): Promise<void> {
     const profile = this.options.size === 5 ? ["--profile", "five"] : [];
-    const env = { ...process.env, RAFTKV_CLUSTER_SIZE: String(this.options.size) };
-    await run("docker-compose", ["-f", this.options.composeFile, ...profile, ...args], { env }).catch((error: unknown) => {
+    const size = { RAFTKV_CLUSTER_SIZE: String(this.options.size) };
+    await this.run("docker-compose", ["--file", this.options.composeFile, ...profile, ...args], { ...size, ...env }).catch((error: unknown) => {
       throw new HarnessError(`docker-compose ${args[0]} failed: ${error instanceof Error ? error.message : String(error)}`);
     });
+  }
+
+  private docker(...args: string[]): Promise<string> {
+    return this.run("docker", args);
   }
 }
 
@@ -99,6 +134,6 @@ function container(node: string): string {
   return `raftkv-${node}`;
 }
 
-async function docker(...args: string[]): Promise<string> {
-  return (await run("docker", args)).stdout;
+function volume(node: string): string {
+  return `raftkv-${node}-data`;
 }

@@ -11,6 +11,24 @@ export const PARTITION_SHAPES: readonly PartitionShape[] = ["halves", "isolate-l
 /** Node name to the names it cannot hear from. */
 export type Grudge = ReadonlyMap<string, ReadonlySet<string>>;
 
+/**
+ * How a partition cuts a link: `drop` loses packets silently, as a cut cable
+ * does, and TCP retransmits what was lost once it heals; `reset` answers
+ * with a TCP reset, so connections die at once and nothing sent across the
+ * cut arrives later.
+ */
+export type Cut = "drop" | "reset";
+
+/**
+ * The iptables arguments (after `-s <peer>`) that carry out each kind of cut
+ * on INPUT. A reset is let through, so that the other side of a cut, which
+ * has the same rule, hears it.
+ */
+export const CUT_RULES: Readonly<Record<Cut, readonly string[]>> = {
+  drop: ["-j", "DROP"],
+  reset: ["-p", "tcp", "!", "--tcp-flags", "RST", "RST", "-j", "REJECT", "--reject-with", "tcp-reset"],
+};
+
 /** Cuts every link between the components; a node hears only its own component. */
 export function splitInto(components: readonly (readonly string[])[]): Grudge {
   const grudge = new Map<string, Set<string>>();

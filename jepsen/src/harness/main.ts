@@ -21,7 +21,8 @@ then checks the history and writes history.jsonl and report.html.
 
 Options:
   --workload <name>      ${WORKLOADS.join(" | ")} (default register)
-  --nemesis <kinds>      kill,pause,partition,clock joined by commas, all or none (default partition,kill)
+  --nemesis <kinds>      kill,pause,partition,clock,member joined by commas, all (kill,pause,partition) or none (default partition,kill);
+                         or figure8, a scripted scenario for --workload set on 3 nodes (see README)
   --time <s>             how long clients run under faults (default 60)
   --nodes <n>            cluster size (default 3; the docker driver has 3 or 5)
   --out <dir>            where the history, report and logs go (default a fresh temp dir)
@@ -91,7 +92,7 @@ function runOptions(values: Values): RunOptions {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   return {
     workload,
-    nemesis: parseNemesis(values.nemesis),
+    ...nemesisOptions(values.nemesis),
     timeSeconds: positive("--time", values.time),
     nodes,
     out: resolve(values.out ?? join(tmpdir(), "raftkv-jepsen", `${stamp}-${workload}`)),
@@ -106,13 +107,18 @@ function runOptions(values: Values): RunOptions {
   };
 }
 
+/** `figure8` names a scripted scenario; anything else is a list of kinds for the random schedule. */
+function nemesisOptions(spec: string): Pick<RunOptions, "nemesis" | "scenario"> {
+  return spec === "figure8" ? { nemesis: [], scenario: "figure8" } : { nemesis: parseNemesis(spec) };
+}
+
 async function run(options: RunOptions): Promise<ExitCode> {
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
   // Kept for the whole run: a second signal must not kill the harness before it tears the cluster down.
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   try {
-    process.stdout.write(`raftkv-jepsen: ${options.workload} under ${options.nemesis.join(",") || "no faults"}, ${options.nodes} nodes, ${options.timeSeconds} s, seed ${options.seed}, out ${options.out}\n`);
+    process.stdout.write(`raftkv-jepsen: ${options.workload} under ${options.scenario ?? (options.nemesis.join(",") || "no faults")}, ${options.nodes} nodes, ${options.timeSeconds} s, seed ${options.seed}, out ${options.out}\n`);
     const result = await runTest(options, interrupt.signal);
     process.stdout.write(summary(result.verdict.valid, result.verdict.operations, result.verdict.anomalies.length));
     for (const anomaly of result.verdict.anomalies.slice(0, 10)) process.stdout.write(`  ${anomaly.kind}: ${anomaly.detail}\n`);

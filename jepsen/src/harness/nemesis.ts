@@ -5,10 +5,14 @@
  */
 import { findLeader, type ClusterDriver } from "./cluster.js";
 import { bridge, describeGrudge, halves, isolate, ring, type Grudge, type PartitionShape } from "./grudge.js";
+import { addLearner, allVoters, promoteLearner, removeMember } from "./membership.js";
 import type { Random } from "./random.js";
 import type { Recorder } from "./recorder.js";
 import { describeFault, type Fault, type ScheduledFault, type Target } from "./schedule.js";
-import { delay } from "./wait.js";
+import { delay, waitFor } from "./wait.js";
+
+/** How long membership churn waits for a cluster with every node a voter before skipping its turn. */
+const WHOLE_CLUSTER_WAIT_MS = 10_000;
 
 /** What a started fault needs to be undone. */
 type Undo = () => Promise<void>;
@@ -17,16 +21,18 @@ export class Nemesis {
   private readonly killed = new Set<string>();
   private readonly paused = new Set<string>();
   private readonly skewed = new Set<string>();
+  private readonly removed = new Set<string>();
 
   constructor(
     private readonly driver: ClusterDriver,
     private readonly recorder: Recorder,
     private readonly random: Random,
+    private readonly faults: readonly ScheduledFault[],
   ) {}
 
   /** Runs the schedule, its times counted from the recorder's origin, until done or `signal` aborts. */
-  async run(faults: readonly ScheduledFault[], signal: AbortSignal): Promise<void> {
-    for (const { startMs, endMs, fault } of faults) {
+  async run(signal: AbortSignal): Promise<void> {
+    for (const { startMs, endMs, fault } of this.faults) {
       await delay(startMs - this.recorder.now(), signal);
       if (signal.aborted) return;
       const undo = await this.start(fault);
@@ -41,6 +47,7 @@ export class Nemesis {
     for (const node of [...this.killed]) await this.restart(node);
     for (const node of [...this.skewed]) await this.unskew(node);
     await this.driver.heal();
+    for (const node of [...this.removed]) await this.rejoin(node);
   }
 
   private async start(fault: Fault): Promise<Undo> {
@@ -64,6 +71,20 @@ export class Nemesis {
         await this.driver.partition(grudge);
         this.recorder.nemesis("start", `${describeFault(fault)}: ${describeGrudge(grudge)}`);
         return () => this.heal();
+      }
+      case "member": {
+        // One member out at a time, and only from a whole cluster, so the
+        // rest always hold a quorum of the configuration they are left with.
+        if (!(await this.whole())) {
+          this.recorder.nemesis("skip", `${describeFault(fault)}: the cluster is not whole`);
+          return async () => undefined;
+        }
+        const node = await this.target(fault.target);
+        await removeMember(this.driver, node);
+        this.removed.add(node);
+        await this.driver.kill(node);
+        this.recorder.nemesis("start", `${describeFault(fault)}: removed ${node}`);
+        return () => this.rejoin(node);
       }
       case "clock": {
         const node = await this.target(fault.target);
@@ -91,6 +112,24 @@ export class Nemesis {
     await this.driver.skewClock(node, 0);
     this.skewed.delete(node);
     this.recorder.nemesis("stop", `reset ${node}'s clock`);
+  }
+
+  /** Adds a removed member back as a learner, starts it empty, and promotes it once it has caught up. */
+  private async rejoin(node: string): Promise<void> {
+    await addLearner(this.driver, node);
+    await this.driver.rejoin(node);
+    await promoteLearner(this.driver, node);
+    this.removed.delete(node);
+    this.recorder.nemesis("stop", `${node} is back, empty, as a voter`);
+  }
+
+  /** Whether every node is a voter, as far as a leader found within a few seconds says. */
+  private async whole(): Promise<boolean> {
+    if (this.removed.size > 0) return false;
+    return waitFor("a whole cluster", async () => ((await allVoters(this.driver)) ? true : undefined), WHOLE_CLUSTER_WAIT_MS).then(
+      () => true,
+      () => false,
+    );
   }
 
   private async heal(): Promise<void> {

@@ -9,12 +9,12 @@
  * get their own bridge, namespaces and subnet 10.77.<slot>.0/24.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { HarnessError, type ClusterDriver } from "./cluster.js";
-import type { Grudge } from "./grudge.js";
+import { HarnessError, type ClusterDriver, type OptionalFault } from "./cluster.js";
+import { CUT_RULES, type Cut, type Grudge } from "./grudge.js";
 
 const run = promisify(execFile);
 
@@ -41,15 +41,22 @@ interface Member {
   readonly veth: string;
   readonly ip: string;
   process: ChildProcess | undefined;
+  /**
+   * Set once the member has been started empty to join a running cluster:
+   * from then on it never founds one, even if killed before it stored anything.
+   */
+  joined: boolean;
 }
 
 export class LocalCluster implements ClusterDriver {
   readonly nodes: readonly string[];
-  readonly unsupported: ReadonlySet<"clock">;
+  readonly unsupported: ReadonlySet<OptionalFault>;
   private readonly members: readonly Member[];
   private readonly bridge: string;
   private readonly gateway: string;
   private readonly crashed: string[] = [];
+  /** `tc -batch -`, started on the first throttle. */
+  private trafficControl: ChildProcess | undefined;
 
   private constructor(
     private readonly options: LocalClusterOptions,
@@ -63,6 +70,7 @@ export class LocalCluster implements ClusterDriver {
       veth: `rkv${slot}v${i + 1}`,
       ip: `10.77.${slot}.${11 + i}`,
       process: undefined,
+      joined: false,
     }));
     this.nodes = this.members.map((member) => member.name);
     this.unsupported = new Set(options.fakeClocks ? [] : ["clock"]);
@@ -71,9 +79,9 @@ export class LocalCluster implements ClusterDriver {
   /** Checks the machine can run members in namespaces, and claims a free slot. */
   static async create(options: LocalClusterOptions): Promise<LocalCluster> {
     await requireTools();
-    const links = await linkNames();
-    const slot = Array.from({ length: 250 }, (_, i) => i + 1).find((candidate) => !links.includes(`rkvbr${candidate}`));
-    if (slot === undefined) throw new HarnessError("no free bridge slot: run the harness with --cleanup");
+    const taken = [...(await linkNames()), ...(await namespaceNames())];
+    const slot = Array.from({ length: 250 }, (_, i) => i + 1).find((candidate) => !taken.some((name) => slotOf(name) === candidate));
+    if (slot === undefined) throw new HarnessError("no free slot: run the harness with --cleanup");
     if (options.fakeClocks && !existsSync(LIBFAKETIME)) {
       throw new HarnessError(`the clock nemesis needs libfaketime (${LIBFAKETIME}): apt-get install -y faketime`);
     }
@@ -82,6 +90,10 @@ export class LocalCluster implements ClusterDriver {
 
   clientUrl(node: string): string {
     return `http://${this.member(node).ip}:${CLIENT_PORT}`;
+  }
+
+  peerUrl(node: string): string {
+    return `http://${this.member(node).ip}:${PEER_PORT}`;
   }
 
   async start(): Promise<void> {
@@ -107,6 +119,14 @@ export class LocalCluster implements ClusterDriver {
     if (member.process === undefined) this.launch(member);
   }
 
+  async rejoin(node: string): Promise<void> {
+    const member = this.member(node);
+    await this.kill(node);
+    rmSync(this.dataDir(member), { recursive: true, force: true });
+    member.joined = true;
+    this.launch(member);
+  }
+
   async pause(node: string): Promise<void> {
     this.member(node).process?.kill("SIGSTOP");
   }
@@ -115,17 +135,35 @@ export class LocalCluster implements ClusterDriver {
     this.member(node).process?.kill("SIGCONT");
   }
 
-  async partition(grudge: Grudge): Promise<void> {
-    await this.heal();
+  /**
+   * Each namespace's rules are replaced in one iptables-restore, so moving
+   * from one partition to the next never opens a link that both cut, even
+   * for a moment.
+   */
+  async partition(grudge: Grudge, cut: Cut = "drop"): Promise<void> {
     for (const member of this.members) {
-      for (const peer of grudge.get(member.name) ?? []) {
-        await inNamespace(member.namespace, "iptables", "-A", "INPUT", "-s", this.member(peer).ip, "-j", "DROP");
-      }
+      const rules = [...(grudge.get(member.name) ?? [])].map((peer) => `-A INPUT -s ${this.member(peer).ip} ${CUT_RULES[cut].join(" ")}\n`);
+      await inNamespaceWithInput(member.namespace, `*filter\n:INPUT ACCEPT [0:0]\n${rules.join("")}COMMIT\n`, "iptables-restore");
     }
   }
 
   async heal(): Promise<void> {
     for (const member of this.members) await inNamespace(member.namespace, "iptables", "-F", "INPUT");
+  }
+
+  /**
+   * A token bucket on the bridge's end of the member's veth: everything sent
+   * to the member queues behind what came before at this rate. The commands
+   * go to one long-lived `tc -batch`, so a change takes effect within
+   * milliseconds even on a loaded machine, with no process to start.
+   */
+  async throttle(node: string, bitsPerSecond: number | undefined): Promise<void> {
+    const { veth } = this.member(node);
+    // tbf needs a rate above zero: 8 bit/s lets nothing more through in practice.
+    const command = bitsPerSecond === undefined ? `qdisc del dev ${veth} root` : `qdisc replace dev ${veth} root tbf rate ${Math.max(8, bitsPerSecond)}bit burst 16kb latency 10s`;
+    this.trafficControl ??= spawn("tc", ["-force", "-batch", "-"], { stdio: ["pipe", "ignore", "ignore"] });
+    const input = this.trafficControl.stdin!;
+    await new Promise<void>((resolveWrite, rejectWrite) => input.write(`${command}\n`, (error) => (error ? rejectWrite(error) : resolveWrite())));
   }
 
   async skewClock(node: string, offsetSeconds: number): Promise<void> {
@@ -138,6 +176,8 @@ export class LocalCluster implements ClusterDriver {
   }
 
   async teardown(): Promise<void> {
+    this.trafficControl?.stdin?.end();
+    this.trafficControl = undefined;
     await Promise.all(this.members.map((member) => this.kill(member.name)));
     for (const member of this.members) await ip("netns", "del", member.namespace).catch(() => undefined);
     await ip("link", "del", this.bridge).catch(() => undefined);
@@ -160,8 +200,7 @@ export class LocalCluster implements ClusterDriver {
 
   /** `ip netns exec` execs the command in place, so the child is the member itself and signals reach it. */
   private launch(member: Member): void {
-    const initialCluster = this.members.map((m) => `${m.name}=http://${m.ip}:${PEER_PORT}`).join(",");
-    const dataDir = join(this.options.dir, "data", member.name);
+    const initialCluster = this.members.map((m) => `${m.name}=${this.peerUrl(m.name)}`).join(",");
     mkdirSync(join(this.options.dir, "logs"), { recursive: true });
     const log = openSync(join(this.options.dir, "logs", `${member.name}.log`), "a");
     const child = spawn(
@@ -174,10 +213,11 @@ export class LocalCluster implements ClusterDriver {
         RAFTKV_BIN,
         "serve",
         `--name=${member.name}`,
-        `--data-dir=${dataDir}`,
+        `--data-dir=${this.dataDir(member)}`,
         `--listen-client-urls=http://${member.ip}:${CLIENT_PORT}`,
         `--listen-peer-urls=http://${member.ip}:${PEER_PORT}`,
         `--initial-cluster=${initialCluster}`,
+        `--initial-cluster-state=${member.joined ? "existing" : "new"}`,
         ...this.options.serveFlags,
       ],
       { stdio: ["ignore", log, log], env: this.environment(member) },
@@ -201,6 +241,10 @@ export class LocalCluster implements ClusterDriver {
     return { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: "1", DONT_FAKE_MONOTONIC: "1" };
   }
 
+  private dataDir(member: Member): string {
+    return join(this.options.dir, "data", member.name);
+  }
+
   private clockFile(member: Member): string {
     return join(this.options.dir, `${member.name}.faketime`);
   }
@@ -212,7 +256,7 @@ export class LocalCluster implements ClusterDriver {
  */
 export async function cleanupLocalClusters(): Promise<string[]> {
   await requireTools();
-  const namespaces = (await ip("netns", "list")).split("\n").map((line) => line.split(" ")[0] ?? "").filter((name) => NAMESPACE.test(name));
+  const namespaces = (await namespaceNames()).filter((name) => NAMESPACE.test(name));
   for (const namespace of namespaces) {
     const pids = (await ip("netns", "pids", namespace)).split("\n").filter(Boolean);
     for (const pid of pids) process.kill(Number(pid), "SIGKILL");
@@ -232,6 +276,20 @@ async function requireTools(): Promise<void> {
   });
 }
 
+/**
+ * The slot a bridge, veth or namespace of ours belongs to. A veth can outlive
+ * its run for a while: the kernel keeps a deleted namespace, and its end of
+ * the pair, until the last socket in it has closed.
+ */
+function slotOf(name: string): number | undefined {
+  const match = /^rkv(?:br(\d+)|(\d+)[vn]\d+)$/.exec(name);
+  return match === null ? undefined : Number(match[1] ?? match[2]);
+}
+
+async function namespaceNames(): Promise<string[]> {
+  return (await ip("netns", "list")).split("\n").map((line) => line.split(" ")[0] ?? "");
+}
+
 async function linkNames(): Promise<string[]> {
   const listing = await ip("-o", "link", "show");
   return listing.split("\n").map((line) => line.split(": ")[1]?.split("@")[0] ?? "");
@@ -243,6 +301,14 @@ async function ip(...args: string[]): Promise<string> {
 
 async function inNamespace(namespace: string, ...command: string[]): Promise<string> {
   return ip("netns", "exec", namespace, ...command);
+}
+
+/** Runs `command` in the namespace with `input` on its stdin. */
+function inNamespaceWithInput(namespace: string, input: string, ...command: string[]): Promise<void> {
+  return new Promise((resolveRun, rejectRun) => {
+    const child = execFile("ip", ["netns", "exec", namespace, ...command], (error) => (error ? rejectRun(error) : resolveRun()));
+    child.stdin?.end(input);
+  });
 }
 
 function messageOf(error: unknown): string {

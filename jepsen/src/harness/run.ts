@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { availability, nemesisWindows, timedOperations, type Availability } from "./availability.js";
 import { HarnessError, waitForAgreedLeader, type ClusterDriver } from "./cluster.js";
 import { DockerCluster } from "./docker.js";
+import { FigureEight } from "./figure-eight.js";
 import { renderReport } from "./html.js";
 import { Nemesis } from "./nemesis.js";
 import { LocalCluster } from "./netns.js";
@@ -27,9 +28,13 @@ import type { Anomaly, Client, Verdict, Workload, WorkloadContext } from "./work
 export const WORKLOADS = ["register", "set", "lock", "watch", "bank"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
+/** A scripted fault scenario, run instead of the random schedule. */
+export type Scenario = "figure8";
+
 export interface RunOptions {
   readonly workload: WorkloadName;
   readonly nemesis: readonly NemesisKind[];
+  readonly scenario?: Scenario;
   readonly timeSeconds: number;
   readonly nodes: number;
   readonly out: string;
@@ -65,6 +70,7 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
   const random = new Random(options.seed);
   const driver = await createDriver(options);
   if (options.nemesis.includes("clock") && driver.unsupported.has("clock")) throw new HarnessError("this driver cannot skew clocks");
+  if (options.scenario === "figure8") checkFigureEight(options, driver);
   const recorder = new Recorder();
   const context: WorkloadContext = { driver, recorder, random: random.fork(), timeoutMs: options.opTimeoutMs, checkTimeoutMs: options.checkTimeoutMs };
   const workload = createWorkload(options.workload, context);
@@ -98,14 +104,14 @@ async function exercise(options: RunOptions, driver: ClusterDriver, workload: Wo
   setMaxListeners(options.concurrency + 2, stop);
   const watchers = new AbortController();
   const background = workload.background?.(watchers.signal);
-  const nemesis = new Nemesis(driver, recorder, random.fork());
-  const faults = schedule({ kinds: options.nemesis, durationMs, nodes: driver.nodes.length, quietMs: options.faultIntervalMs, faultMs: options.faultIntervalMs }, random.fork());
+  const nemesis = faultInjector(options, driver, workload, recorder, random);
   const clients = Array.from({ length: options.concurrency }, (_, process): Client => ({
     process,
     url: driver.clientUrl(driver.nodes[process % driver.nodes.length]!),
     random: random.fork(),
+    timeoutMs: options.opTimeoutMs,
   }));
-  await Promise.all([nemesis.run(faults, stop), ...clients.map((client) => clientLoop(workload, client, stop))]);
+  await Promise.all([nemesis.run(stop), ...clients.map((client) => clientLoop(workload, client, stop))]);
   await nemesis.healAll();
   try {
     if (interrupt.aborted) return [];
@@ -119,6 +125,15 @@ async function exercise(options: RunOptions, driver: ClusterDriver, workload: Wo
     watchers.abort();
     await background;
   }
+}
+
+/** The random schedule of the chosen kinds, or the scenario asked for. */
+function faultInjector(options: RunOptions, driver: ClusterDriver, workload: Workload, recorder: Recorder, random: Random): Nemesis | FigureEight {
+  const nemesisRandom = random.fork();
+  if (options.scenario === "figure8") return new FigureEight(driver, workload, recorder, nemesisRandom);
+  const durationMs = options.timeSeconds * 1000;
+  const faults = schedule({ kinds: options.nemesis, durationMs, nodes: driver.nodes.length, quietMs: options.faultIntervalMs, faultMs: options.faultIntervalMs }, random.fork());
+  return new Nemesis(driver, recorder, nemesisRandom, faults);
 }
 
 async function clientLoop(workload: Workload, client: Client, stop: AbortSignal): Promise<void> {
@@ -136,7 +151,7 @@ function report(options: RunOptions, workload: Workload, recorder: Recorder, rec
   const reportPath = join(options.out, "report.html");
   const settings = {
     workload: options.workload,
-    nemesis: options.nemesis.join(",") || "none",
+    nemesis: options.scenario ?? (options.nemesis.join(",") || "none"),
     nodes: String(options.nodes),
     time: `${options.timeSeconds} s`,
     seed: String(options.seed),
@@ -150,6 +165,13 @@ function report(options: RunOptions, workload: Workload, recorder: Recorder, rec
   // The members' data is only worth its space when something went wrong.
   if (verdict.valid === true) rmSync(join(options.out, "data"), { recursive: true, force: true });
   return { verdict, availability: figures, reportPath, historyPath: join(options.out, "history.jsonl") };
+}
+
+/** The Figure 8 scenario scripts three members, throttles a link, and needs a workload whose every step is a write. */
+function checkFigureEight(options: RunOptions, driver: ClusterDriver): void {
+  if (options.nodes !== 3) throw new HarnessError("the figure8 scenario needs --nodes 3");
+  if (options.workload !== "set") throw new HarnessError("the figure8 scenario needs --workload set");
+  if (driver.unsupported.has("throttle")) throw new HarnessError("the figure8 scenario needs a driver that can throttle links (the local one)");
 }
 
 /** Anomalies found outside the workload's check make the verdict invalid, whatever the check said. */

@@ -7,14 +7,14 @@
 import { PARTITION_SHAPES, type PartitionShape } from "./grudge.js";
 import type { Random } from "./random.js";
 
-export type NemesisKind = "kill" | "pause" | "partition" | "clock";
-export const NEMESIS_KINDS: readonly NemesisKind[] = ["kill", "pause", "partition", "clock"];
+export type NemesisKind = "kill" | "pause" | "partition" | "clock" | "member";
+export const NEMESIS_KINDS: readonly NemesisKind[] = ["kill", "pause", "partition", "clock", "member"];
 
 /** A random member, or whichever member leads when the fault starts. */
 export type Target = "random" | "leader";
 
 export type Fault =
-  | { readonly kind: "kill" | "pause"; readonly target: Target }
+  | { readonly kind: "kill" | "pause" | "member"; readonly target: Target }
   | { readonly kind: "partition"; readonly shape: PartitionShape }
   | { readonly kind: "clock"; readonly target: Target; readonly offsetSeconds: number };
 
@@ -37,8 +37,9 @@ export interface ScheduleOptions {
 const MAX_SKEW_SECONDS = 30;
 
 /**
- * `none`, `all`, or kinds joined by commas. `all` leaves out the clock, which
- * needs members started under libfaketime.
+ * `none`, `all`, or kinds joined by commas. `all` is the process and network
+ * faults; clock skew (members must start under libfaketime) and membership
+ * churn are asked for by name.
  */
 export function parseNemesis(spec: string): NemesisKind[] {
   if (spec === "none") return [];
@@ -66,6 +67,7 @@ function drawFault(kind: NemesisKind, nodes: number, random: Random): Fault {
   switch (kind) {
     case "kill":
     case "pause":
+    case "member":
       return { kind, target };
     case "partition":
       return { kind, shape: random.pick(shapesFor(nodes)) };
@@ -89,6 +91,8 @@ export function describeFault(fault: Fault): string {
     case "kill":
     case "pause":
       return `${fault.kind} ${fault.target === "leader" ? "the leader" : "a random node"}`;
+    case "member":
+      return `remove ${fault.target === "leader" ? "the leader" : "a random node"} from the cluster, then add it back empty`;
     case "partition":
       return `partition (${fault.shape})`;
     case "clock":

@@ -3,10 +3,10 @@
 const POLL_MS = 100;
 
 /**
- * Polls `condition` until it yields a value, the deadline passes or `signal`
- * aborts; throws naming what was awaited.
+ * Polls `condition` every `pollMs` until it yields a value, the deadline
+ * passes or `signal` aborts; throws naming what was awaited.
  */
-export async function waitFor<T>(what: string, condition: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+export async function waitFor<T>(what: string, condition: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal, pollMs = POLL_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline && !signal?.aborted) {
@@ -16,7 +16,7 @@ export async function waitFor<T>(what: string, condition: () => Promise<T | unde
     } catch (error) {
       lastError = error;
     }
-    await delay(POLL_MS, signal);
+    await delay(pollMs, signal);
   }
   if (signal?.aborted) throw new Error(`interrupted while waiting for ${what}`);
   const why = lastError instanceof Error ? `: ${lastError.message}` : "";

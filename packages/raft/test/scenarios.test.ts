@@ -37,57 +37,83 @@ function stabilizeLosing(c: Cluster, lose: (m: Message) => boolean): void {
 }
 
 
-describe("Figure 8: a leader never commits an old term's entry by counting replicas", () => {
-  test("an entry of term 2 stored on a majority is not committed by the leader of term 4", () => {
-    // Pre-vote and check-quorum off: this is the paper's own setting.
-    const c = cluster({ voters: 5, preVote: false, checkQuorum: false, maxSizePerMsg: 1 });
-    elect(c, 1);
-    const base = status(c, 1).lastIndex;
-    const term2 = status(c, 1).hardState.term;
+/**
+ * Figure 8 of the Raft paper, steps (a) to (c): an entry X of term 2 ends up
+ * on a majority (1, 2, 3), copied there by the leader of term 4, while node 5
+ * holds an entry of term 3 at X's index, and 3 and 4 have nothing newer than
+ * term 2. Returns X's index and the two terms.
+ */
+function figureEightUpToTerm4(c: Cluster): { x: number; term2: number; term3: number } {
+  elect(c, 1);
+  const base = status(c, 1).lastIndex;
+  const term2 = status(c, 1).hardState.term;
 
-    // (a) Leader 1 replicates X only to node 2.
-    c.partition([1, 2], [3, 4, 5]);
-    c.propose(1);
-    c.stabilize();
-    const x = base + 1;
-    assert.equal(c.node(2).entryTerm(x), term2);
+  // (a) Leader 1 replicates X only to node 2.
+  c.partition([1, 2], [3, 4, 5]);
+  c.propose(1);
+  c.stabilize();
+  const x = base + 1;
+  assert.equal(c.node(2).entryTerm(x), term2);
 
-    // (b) 1 crashes; 5 wins with 3 and 4 and appends at index x, but nothing leaves.
-    c.crash(1, { peersNotice: false });
-    c.partition([2], [3, 4, 5]);
-    c.campaign(5);
-    stabilizeLosing(c, (m) => m.type === MessageType.App && m.entries.length > 0);
-    assert.equal(status(c, 5).role, Role.Leader);
-    const term3 = status(c, 5).hardState.term;
-    assert.equal(c.node(5).entryTerm(x), term3);
-    c.crash(5, { peersNotice: false });
+  // (b) 1 crashes; 5 wins with 3 and 4 and appends at index x, but nothing leaves.
+  c.crash(1, { peersNotice: false });
+  c.partition([2], [3, 4, 5]);
+  c.campaign(5);
+  stabilizeLosing(c, (m) => m.type === MessageType.App && m.entries.length > 0);
+  assert.equal(status(c, 5).role, Role.Leader);
+  const term3 = status(c, 5).hardState.term;
+  assert.equal(c.node(5).entryTerm(x), term3);
+  c.crash(5, { peersNotice: false });
 
-    // (c) 1 returns and wins term 4 with 2 and 3, then copies X to 3 but not its own entry.
-    c.start(1);
-    c.partition([1, 2, 3], [4, 5]);
-    // Lose exactly the appends that would give a follower the new leader's own entry.
-    const newerThanTerm3 = (m: Message) =>
-      m.entries.some((entry) => entry.term > term3) && c.node(m.to).entryTerm(m.index) === m.logTerm;
-    for (let attempt = 0; attempt < 5 && status(c, 1).role !== Role.Leader; attempt++) {
-      c.campaign(1);
-      stabilizeLosing(c, newerThanTerm3);
-    }
-    assert.equal(status(c, 1).role, Role.Leader);
+  // (c) 1 returns and wins term 4 with 2 and 3, then copies X to 3 but not its own entry
+  // (2, which has X, gets that entry too: 1 learns from 2's acknowledgement that 2 holds X).
+  c.start(1);
+  c.partition([1, 2, 3], [4, 5]);
+  // Lose exactly the appends that would give 3 the new leader's own entry.
+  const newerThanTerm3 = (m: Message) =>
+    m.to === 3 && m.entries.some((entry) => entry.term > term3) && c.node(m.to).entryTerm(m.index) === m.logTerm;
+  for (let attempt = 0; attempt < 5 && status(c, 1).role !== Role.Leader; attempt++) {
+    c.campaign(1);
     stabilizeLosing(c, newerThanTerm3);
-    assert.equal(c.node(3).entryTerm(x), term2, "X is now on a majority: 1, 2 and 3");
+  }
+  assert.equal(status(c, 1).role, Role.Leader);
+  stabilizeLosing(c, newerThanTerm3);
+  assert.equal(c.node(3).entryTerm(x), term2, "X is now on a majority: 1, 2 and 3");
+  return { x, term2, term3 };
+}
+
+/** Figure 8 (d): 1 crashes and 5 wins with 3 and 4, replacing X with its own entry everywhere. */
+function figureEightNodeFiveWins(c: Cluster): void {
+  c.crash(1, { peersNotice: false });
+  c.start(5);
+  c.partition([2, 3, 4, 5], [1]);
+  for (let attempt = 0; attempt < 5 && status(c, 5).role !== Role.Leader; attempt++) {
+    c.campaign(5);
+    c.stabilize();
+  }
+  assert.equal(status(c, 5).role, Role.Leader);
+  c.stabilize();
+}
+
+describe("Figure 8: a leader never commits an old term's entry by counting replicas", () => {
+  // Pre-vote and check-quorum off: this is the paper's own setting.
+  const paper = { voters: 5, preVote: false, checkQuorum: false, maxSizePerMsg: 1 };
+
+  test("an entry of term 2 stored on a majority is not committed by the leader of term 4", () => {
+    const c = cluster(paper);
+    const { x, term3 } = figureEightUpToTerm4(c);
     assert.ok(status(c, 1).hardState.commit < x, "but the leader of term 4 must not commit it");
 
-    // (d) 1 crashes; 5 can still win and replace X with its own entry: X was never committed.
-    c.crash(1, { peersNotice: false });
-    c.start(5);
-    c.partition([2, 3, 4, 5], [1]);
-    for (let attempt = 0; attempt < 5 && status(c, 5).role !== Role.Leader; attempt++) {
-      c.campaign(5);
-      c.stabilize();
-    }
-    assert.equal(status(c, 5).role, Role.Leader);
-    c.stabilize();
+    // (d) 5 can still win and replace X with its own entry: X was never committed.
+    figureEightNodeFiveWins(c);
     for (const id of [2, 3, 4, 5]) assert.equal(c.node(id).entryTerm(x), term3, `node ${id} holds 5's entry at ${x}`);
+  });
+
+  test("with the bug (unsafeCommitAnyTerm) the leader of term 4 commits X, and the invariants catch its loss", () => {
+    const c = cluster({ ...paper, unsafeCommitAnyTerm: true });
+    const { x } = figureEightUpToTerm4(c);
+    assert.ok(status(c, 1).hardState.commit >= x, "the buggy leader counts X's replicas and commits it");
+    assert.throws(() => figureEightNodeFiveWins(c), { name: "SafetyViolation", message: new RegExp(`Leader Completeness: leader 5 has term \\d+ at committed index ${x}`) });
   });
 });
 

@@ -26,11 +26,11 @@ export class BankWorkload implements Workload {
   }
 
   step(client: Client): Promise<Completion> {
-    return client.random.next() < 0.2 ? this.read(client.url, client.process) : this.transfer(client);
+    return client.random.next() < 0.2 ? this.read(client) : this.transfer(client);
   }
 
   async final(): Promise<void> {
-    await performUntilOk(this.context, "final", { f: "read" }, (url) => this.readBalances(url));
+    await performUntilOk(this.context, "final", { f: "read" }, (url) => this.readBalances(url, this.context.timeoutMs));
   }
 
   check(history: readonly HistoryEvent[]): Verdict {
@@ -39,12 +39,12 @@ export class BankWorkload implements Workload {
     return verdictOf(reads.length + completedOperations(history, "transfer").length, anomalies);
   }
 
-  private read(url: string, process: number): Promise<Completion> {
-    return this.context.recorder.perform(process, { f: "read" }, () => this.readBalances(url));
+  private read(client: Client): Promise<Completion> {
+    return this.context.recorder.perform(client.process, { f: "read" }, () => this.readBalances(client.url, client.timeoutMs));
   }
 
-  private async readBalances(url: string): Promise<Completion> {
-    const kvs = await rangePrefix(url, PREFIX, this.context.timeoutMs);
+  private async readBalances(url: string, timeoutMs: number): Promise<Completion> {
+    const kvs = await rangePrefix(url, PREFIX, timeoutMs);
     return { type: "ok", value: Object.fromEntries(kvs.map((kv) => [kv.key.slice(PREFIX.length), Number(kv.value)])) };
   }
 
@@ -53,12 +53,12 @@ export class BankWorkload implements Workload {
     const [from, to] = client.random.shuffle(Array.from({ length: ACCOUNTS }, (_, i) => i));
     const amount = client.random.int(MAX_TRANSFER) + 1;
     return this.context.recorder.perform(client.process, { f: "transfer", value: { from: from!, to: to!, amount } }, async () => {
-      const accounts = await rangePrefix(client.url, PREFIX, this.context.timeoutMs);
+      const accounts = await rangePrefix(client.url, PREFIX, client.timeoutMs);
       const [payer, payee] = [find(accounts, account(from!)), find(accounts, account(to!))];
       if (Number(payer.value) < amount) return { type: "fail", error: "insufficient funds" };
       const compares = [payer, payee].map((kv) => ({ key: kv.key, target: "MOD", revision: kv.modRevision }) as const);
       const puts = { [payer.key]: String(Number(payer.value) - amount), [payee.key]: String(Number(payee.value) + amount) };
-      const result = await putIf(client.url, compares, puts, this.context.timeoutMs);
+      const result = await putIf(client.url, compares, puts, client.timeoutMs);
       return result.succeeded ? { type: "ok" } : { type: "fail", error: "an account changed since it was read" };
     });
   }

@@ -37,16 +37,16 @@ export class LockWorkload implements Workload {
   async setup(): Promise<void> {}
 
   async step(client: Client): Promise<Completion> {
-    const acquired = await this.context.recorder.perform(client.process, { f: "acquire" }, () => this.acquire(client.url));
+    const acquired = await this.context.recorder.perform(client.process, { f: "acquire" }, () => this.acquire(client));
     if (acquired.type !== "ok") return acquired;
     const held = heldOf(acquired.value);
     for (let index = 0; index < ENTRIES_PER_SECTION; index++) {
       const written = await this.context.recorder.perform(client.process, { f: "write", value: [held.token, index] }, () =>
-        this.writeEntry(client.url, held, index),
+        this.writeEntry(client, held, index),
       );
       if (written.type !== "ok") break;
     }
-    return this.context.recorder.perform(client.process, { f: "release", value: held.token }, () => this.release(client.url, held));
+    return this.context.recorder.perform(client.process, { f: "release", value: held.token }, () => this.release(client, held));
   }
 
   async final(): Promise<void> {
@@ -67,22 +67,22 @@ export class LockWorkload implements Workload {
   }
 
   /** Waits its turn in the lock's queue; one timeout covers the wait, which the fault may stretch. */
-  private async acquire(url: string): Promise<Completion> {
-    const response = await send(`${url}/v1/locks/${LOCK}?ttl=${LEASE_TTL}`, { method: "POST" }, this.context.timeoutMs * 3);
+  private async acquire({ url, timeoutMs }: Client): Promise<Completion> {
+    const response = await send(`${url}/v1/locks/${LOCK}?ttl=${LEASE_TTL}`, { method: "POST" }, timeoutMs * 3);
     const { key, token } = JSON.parse(await textOf(response)) as Held;
     return { type: "ok", value: { key, token } };
   }
 
-  private async writeEntry(url: string, held: Held, index: number): Promise<Completion> {
+  private async writeEntry({ url, timeoutMs }: Client, held: Held, index: number): Promise<Completion> {
     const fence = { key: held.key, target: "CREATE", revision: held.token } as const;
     const entryKey = `${LOG_PREFIX}${String(held.token).padStart(12, "0")}/${index}`;
-    const result = await putIf(url, [fence], { [entryKey]: JSON.stringify([held.token, index]) }, this.context.timeoutMs);
+    const result = await putIf(url, [fence], { [entryKey]: JSON.stringify([held.token, index]) }, timeoutMs);
     return result.succeeded ? { type: "ok" } : { type: "fail", error: "fenced out: the lock key is gone" };
   }
 
   /** A lease that already expired leaves nothing to release: that is a failed release, not an error. */
-  private async release(url: string, held: Held): Promise<Completion> {
-    const response = await send(`${url}/v1/locks/${LOCK}?key=${encodeURIComponent(held.key)}`, { method: "DELETE" }, this.context.timeoutMs);
+  private async release({ url, timeoutMs }: Client, held: Held): Promise<Completion> {
+    const response = await send(`${url}/v1/locks/${LOCK}?key=${encodeURIComponent(held.key)}`, { method: "DELETE" }, timeoutMs);
     await textOf(response, [200, 404]);
     return response.status === 200 ? { type: "ok" } : { type: "fail", error: "not held any more" };
   }

@@ -26,15 +26,15 @@ export class RegisterWorkload implements Workload {
   step(client: Client): Promise<Completion> {
     const key = this.nextKey(client);
     const dice = client.random.next();
-    if (dice < 0.5) return this.read(client.url, client.process, key);
+    if (dice < 0.5) return this.read(client, key);
     const value = client.random.int(VALUES);
-    if (dice < 0.75) return this.write(client.url, client.process, key, value);
-    return this.cas(client.url, client.process, key, client.random.int(VALUES), value);
+    if (dice < 0.75) return this.write(client, key, value);
+    return this.cas(client, key, client.random.int(VALUES), value);
   }
 
   async final(): Promise<void> {
     for (const key of [...this.used].sort((a, b) => a - b)) {
-      await performUntilOk(this.context, "final", { f: "read", key }, (url) => this.readValue(url, key));
+      await performUntilOk(this.context, "final", { f: "read", key }, (url) => this.readValue(url, key, this.context.timeoutMs));
     }
   }
 
@@ -53,27 +53,27 @@ export class RegisterWorkload implements Workload {
     return key;
   }
 
-  private read(url: string, process: number, key: number): Promise<Completion> {
-    return this.context.recorder.perform(process, { f: "read", key }, () => this.readValue(url, key));
+  private read(client: Client, key: number): Promise<Completion> {
+    return this.context.recorder.perform(client.process, { f: "read", key }, () => this.readValue(client.url, key, client.timeoutMs));
   }
 
-  private async readValue(url: string, key: number): Promise<Completion> {
-    const value = await getValue(url, storeKey(key), this.context.timeoutMs);
+  private async readValue(url: string, key: number, timeoutMs: number): Promise<Completion> {
+    const value = await getValue(url, storeKey(key), timeoutMs);
     return { type: "ok", value: value === undefined ? null : Number(value) };
   }
 
-  private write(url: string, process: number, key: number, value: number): Promise<Completion> {
+  private write({ process, url, timeoutMs }: Client, key: number, value: number): Promise<Completion> {
     return this.context.recorder.perform(process, { f: "write", key, value }, async () => {
-      await putValue(url, storeKey(key), String(value), this.context.timeoutMs);
+      await putValue(url, storeKey(key), String(value), timeoutMs);
       return { type: "ok" };
     });
   }
 
   /** By value, in one txn: a compare on the value, a put when it holds. */
-  private cas(url: string, process: number, key: number, expected: number, value: number): Promise<Completion> {
+  private cas({ process, url, timeoutMs }: Client, key: number, expected: number, value: number): Promise<Completion> {
     return this.context.recorder.perform(process, { f: "cas", key, value: [expected, value] }, async () => {
       const compare = { key: storeKey(key), target: "VALUE", value: String(expected) } as const;
-      const result = await putIf(url, [compare], { [storeKey(key)]: String(value) }, this.context.timeoutMs);
+      const result = await putIf(url, [compare], { [storeKey(key)]: String(value) }, timeoutMs);
       return result.succeeded ? { type: "ok" } : { type: "fail", error: "compare failed" };
     });
   }

@@ -23,7 +23,7 @@ export class SetWorkload implements Workload {
   step(client: Client): Promise<Completion> {
     const element = this.nextElement++;
     return this.context.recorder.perform(client.process, { f: "add", value: element }, async () => {
-      await putValue(client.url, `${PREFIX}${String(element).padStart(9, "0")}`, String(element), this.context.timeoutMs);
+      await putValue(client.url, `${PREFIX}${String(element).padStart(9, "0")}`, String(element), client.timeoutMs);
       return { type: "ok" };
     });
   }

@@ -51,7 +51,7 @@ export class WatchWorkload implements Workload {
     const key = `${PREFIX}k${client.random.int(KEYS)}`;
     const value = String(this.nextValue++);
     return this.context.recorder.perform(client.process, { f: "write", key, value }, async () => {
-      this.acknowledged.set(value, await putValue(client.url, key, value, this.context.timeoutMs));
+      this.acknowledged.set(value, await putValue(client.url, key, value, client.timeoutMs));
       return { type: "ok" };
     });
   }

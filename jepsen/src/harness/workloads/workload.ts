@@ -12,7 +12,7 @@ export interface WorkloadContext {
   readonly driver: ClusterDriver;
   readonly recorder: Recorder;
   readonly random: Random;
-  /** How long a client waits for one request before recording it as `info`. */
+  /** How long the setup and final reads wait for one request. */
   readonly timeoutMs: number;
   /** How long the linearizability search may take. */
   readonly checkTimeoutMs: number;
@@ -23,6 +23,8 @@ export interface Client {
   readonly process: number;
   readonly url: string;
   readonly random: Random;
+  /** How long it waits for one request before recording it as `info`. */
+  readonly timeoutMs: number;
 }
 
 export interface Anomaly {

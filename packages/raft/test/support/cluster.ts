@@ -43,6 +43,8 @@ export interface ClusterOptions {
   readonly snapshotEvery?: number;
   /** Entries kept below a snapshot for followers slightly behind. */
   readonly snapshotTail?: number;
+  /** The Figure 8 bug (RaftConfig.unsafeCommitAnyTerm), to prove the invariants catch it. */
+  readonly unsafeCommitAnyTerm?: boolean;
 }
 
 export interface NetworkConditions {
@@ -112,6 +114,7 @@ export class Cluster {
       checkQuorum: true,
       snapshotEvery: 0,
       snapshotTail: 3,
+      unsafeCommitAnyTerm: false,
       ...options,
     };
     this.rng = new SeededRng(options.seed);
@@ -170,6 +173,7 @@ export class Cluster {
       maxInflightMsgs: this.options.maxInflightMsgs,
       preVote: this.options.preVote,
       checkQuorum: this.options.checkQuorum,
+      unsafeCommitAnyTerm: this.options.unsafeCommitAnyTerm,
     });
     this.checker.onStart(id);
   }

@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { ConfChangeType, Role, type NodeId } from "../../src/index.js";
-import { Cluster, PERFECT_NETWORK, range } from "./cluster.js";
+import { Cluster, PERFECT_NETWORK, range, type ClusterOptions } from "./cluster.js";
 
 export type Fault =
   | { kind: "crash"; node: number }
@@ -35,23 +35,26 @@ export const LIVENESS_STEPS = 2_500;
 
 const fraction = (max: number) => fc.integer({ min: 0, max: max * 100 }).map((n) => n / 100);
 
+const crashLeader = fc.record({ kind: fc.constant("crash-leader" as const) });
+const restart = fc.record({ kind: fc.constant("restart" as const), node: fc.nat(6) });
+const partition = fc.record({ kind: fc.constant("partition" as const), mask: fc.nat(63) });
+const isolateLeader = fc.record({ kind: fc.constant("isolate-leader" as const) });
+const lossyNetwork = fc.record({
+  kind: fc.constant("network" as const),
+  dropRate: fraction(0.3),
+  duplicateRate: fraction(0.2),
+  maxDelay: fc.integer({ min: 1, max: 20 }),
+});
+
 const faultArbitrary: fc.Arbitrary<Fault> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant("crash" as const), node: fc.nat(6) }), weight: 3 },
-  { arbitrary: fc.record({ kind: fc.constant("crash-leader" as const) }), weight: 3 },
-  { arbitrary: fc.record({ kind: fc.constant("restart" as const), node: fc.nat(6) }), weight: 4 },
-  { arbitrary: fc.record({ kind: fc.constant("partition" as const), mask: fc.nat(63) }), weight: 3 },
-  { arbitrary: fc.record({ kind: fc.constant("isolate-leader" as const) }), weight: 2 },
+  { arbitrary: crashLeader, weight: 3 },
+  { arbitrary: restart, weight: 4 },
+  { arbitrary: partition, weight: 3 },
+  { arbitrary: isolateLeader, weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant("cut-link" as const), from: fc.nat(6), to: fc.nat(6) }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant("heal" as const) }), weight: 3 },
-  {
-    arbitrary: fc.record({
-      kind: fc.constant("network" as const),
-      dropRate: fraction(0.3),
-      duplicateRate: fraction(0.2),
-      maxDelay: fc.integer({ min: 1, max: 20 }),
-    }),
-    weight: 3,
-  },
+  { arbitrary: lossyNetwork, weight: 3 },
   {
     arbitrary: fc.record({
       kind: fc.constant("membership" as const),
@@ -74,6 +77,25 @@ export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc.record({
   faults: fc.array(fc.tuple(fc.integer({ min: 0, max: FAULT_STEPS }), faultArbitrary), { maxLength: 30 }),
 });
 
+/**
+ * Schedules aimed at Figure 8 of the Raft paper: five voters under steady
+ * proposals, leaders crashed and isolated, partitions and lossy links, and
+ * nothing else. With appends of one entry each (maxSizePerMsg 1), a follower
+ * can acknowledge an old term's entry without the new leader's own.
+ */
+export const figureEightArbitrary: fc.Arbitrary<Schedule> = fc.record({
+  seed: fc.integer({ min: 0, max: 0x7fffffff }),
+  voters: fc.constant(5 as const),
+  spares: fc.constant(0),
+  snapshotEvery: fc.constant(0),
+  proposalRate: fc.integer({ min: 10, max: 50 }).map((n) => n / 100),
+  readRate: fc.constant(0),
+  faults: fc.array(fc.tuple(fc.integer({ min: 0, max: FAULT_STEPS }), fc.oneof(crashLeader, restart, partition, isolateLeader, lossyNetwork)), {
+    minLength: 10,
+    maxLength: 40,
+  }),
+});
+
 export interface RunSummary {
   readonly applied: number;
   readonly reads: number;
@@ -81,13 +103,18 @@ export interface RunSummary {
   readonly membershipChanges: number;
 }
 
-/** Runs one schedule: faults, then healing, then the liveness check. Throws on any violation. */
-export function runSchedule(schedule: Schedule): RunSummary {
+/**
+ * Runs one schedule: faults, then healing, then the liveness check. Throws on
+ * any violation. `tuning` overrides the cluster's options, e.g. to turn on a
+ * deliberate bug the invariants must catch.
+ */
+export function runSchedule(schedule: Schedule, tuning: Partial<ClusterOptions> = {}): RunSummary {
   const cluster = new Cluster({
     voters: schedule.voters,
     spares: schedule.spares,
     seed: schedule.seed,
     snapshotEvery: schedule.snapshotEvery,
+    ...tuning,
   });
   const faultsAt = new Map<number, Fault[]>();
   for (const [step, fault] of schedule.faults) faultsAt.set(step, [...(faultsAt.get(step) ?? []), fault]);
