@@ -207,8 +207,22 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
 
   let leaving: Promise<void> | undefined;
   registry.onRemoved((id) => {
-    if (id === memberId) leaving ??= stopTakingPart({ raft, transport, tracker, logger, stopTimers });
+    if (id === memberId) leaving ??= leaveUnlessAddedBack();
   });
+  /**
+   * Ids come from peer URLs, so a member added back at its old URL replays
+   * its own earlier removal while it catches up from the log. It leaves only
+   * if, an election timeout later and with everything it knows committed
+   * applied, it is still removed.
+   */
+  async function leaveUnlessAddedBack(): Promise<void> {
+    await delay(raft.electionTimeoutMs);
+    const catchUpBy = Date.now() + raft.requestTimeoutMs;
+    while (Date.now() < catchUpBy && isApplyingBehind(raft)) await delay(TICK_MS);
+    if (registry.wasRemoved(memberId)) return stopTakingPart({ raft, transport, tracker, logger, stopTimers });
+    logger.info("this member applied its earlier removal and then its addition back: it stays");
+    leaving = undefined;
+  }
   /** A peer refused us as removed: it applied our removal, so the removal is committed. */
   function learnRemovalFrom(peer: number): void {
     if (registry.wasRemoved(memberId)) return;
@@ -262,6 +276,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       logger.flush();
     },
   };
+}
+
+function isApplyingBehind(raft: RaftHost): boolean {
+  const status = raft.status();
+  return status.applied < status.hardState.commit;
 }
 
 interface Participation {
