@@ -114,7 +114,7 @@ test("a member removed while down learns it from its peers; a removed leader han
   await postJson(survivor.clientUrl, "/v3/cluster/member/remove", { ID: await memberId(cluster, absent) });
   cluster.restart(absent.name);
   await waitFor("the restarted member to learn of its removal", async () => (await health(absent)).reason === "REMOVED FROM CLUSTER", 10_000);
-  assert.match(absent.output.join(""), /a peer says this member was removed from the cluster/);
+  await waitFor("the restarted member to log why", async () => /a peer says this member was removed from the cluster/.test(absent.output.join("")));
   await assertStoppedTakingPart(absent);
   await cluster.kill(absent.name);
   cluster.forget(absent.name);

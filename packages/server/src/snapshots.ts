@@ -14,7 +14,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { MvccStore } from "@raftkv/mvcc";
-import { EntryType, type MemoryStorage, type Message, type NodeId, type Snapshot, type SnapshotMeta } from "@raftkv/raft";
+import type { MemoryStorage, Message, NodeId, Snapshot, SnapshotMeta } from "@raftkv/raft";
 import {
   checksumOf,
   fileBytes,
@@ -125,17 +125,13 @@ export class Snapshotter {
   private async take(appliedIndex: number, conf: SnapshotMeta["conf"]): Promise<void> {
     const started = performance.now();
     const exported = await this.options.store.exportSnapshot();
-    // Applies go on while the export waits for the store's writes, so under
-    // steady load the store is usually past `appliedIndex` by now. The
-    // snapshot is taken where the store is, which keeps `conf` right only if
-    // no membership change was applied in between.
-    const index = exported.appliedIndex;
-    if (index !== appliedIndex && this.membershipChangedBetween(appliedIndex, index)) {
+    if (exported.appliedIndex !== appliedIndex) {
+      // The store moved on while the export started; the membership captured may not match.
       for await (const _ of exported.chunks) break;
       return;
     }
     const { storage, wal } = this.options;
-    const meta: SnapshotMeta = { index, term: storage.term(index), conf };
+    const meta: SnapshotMeta = { index: appliedIndex, term: storage.term(appliedIndex), conf };
     const app: SnapshotAppState = { members: this.options.registry.list(), alarms: this.options.alarms.list() };
     const header: SnapshotHeader<SnapshotAppState> = { raft: meta, app };
     const summary = await writeSnapshotFile(this.dir, header, exported.chunks);
@@ -149,12 +145,6 @@ export class Snapshotter {
       { index: meta.index, bytes: summary.bytes, ms: Math.round(performance.now() - started), compactedTo: compactTo },
       "snapshot taken",
     );
-  }
-
-  /** Whether an entry in (from, to] changes the membership. */
-  private membershipChangedBetween(from: number, to: number): boolean {
-    const entries = this.options.storage.entries(from + 1, to + 1, Number.POSITIVE_INFINITY);
-    return entries.some((entry) => entry.type === EntryType.ConfChange);
   }
 
   private async takeAppState(app: SnapshotAppState): Promise<void> {
