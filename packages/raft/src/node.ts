@@ -161,6 +161,7 @@ export class RaftNode {
     const unstable = raft.log.unstable();
     return (
       raft.outbox.length > 0 ||
+      raft.owesAppends ||
       raft.heldUntilPersisted.length > 0 ||
       raft.readStates.length > 0 ||
       unstable.entries.length > 0 ||
@@ -174,6 +175,7 @@ export class RaftNode {
   ready(): Ready {
     invariant(!this.inFlight, "raft: ready() called again before advance()");
     const raft = this.raft;
+    raft.sendOwedAppends();
     const hardState = raft.hardState();
     const unstable = raft.log.unstable();
     const entries = [...unstable.entries];
@@ -220,6 +222,7 @@ export class RaftNode {
     const done = this.inFlight;
     invariant(done !== undefined && !done.persisted, "raft: persisted() without an unpersisted ready()");
     this.markPersisted(done);
+    this.raft.sendOwedAppends();
     const messages = this.raft.outbox;
     this.raft.outbox = [];
     return messages;

@@ -117,6 +117,14 @@ export class Raft {
 
   /** Messages free to leave now. */
   outbox: Message[] = [];
+  /**
+   * Followers owed an append, each with whether an empty one is worth
+   * sending (it carries a new commit index). Appends are built when the
+   * application collects messages rather than at every proposal or
+   * acknowledgement, so that all a leader took in between two Readies
+   * reaches each follower as one message, answered by one acknowledgement.
+   */
+  private readonly appendsOwed = new Map<NodeId, boolean>();
   /** Messages that report state not yet durable; released by {@link RaftNode}. */
   heldUntilPersisted: Message[] = [];
   /** The term and vote last acknowledged as durable. */
@@ -226,8 +234,8 @@ export class Raft {
   }
 
   /**
-   * Proposes entries in order; they get consecutive indexes. Proposing a
-   * batch at once sends one append per follower instead of one per entry.
+   * Proposes entries in order; they get consecutive indexes. Whatever is
+   * proposed before the next Ready reaches each follower in one append.
    * Returns the first entry's position when this node leads.
    */
   propose(...data: Uint8Array[]): ProposalPosition | undefined {
@@ -532,7 +540,7 @@ export class Raft {
         break;
     }
     if (this.maybeCommit()) this.broadcastAppend();
-    else this.sendAppendsWhileOpen(m.from);
+    else this.oweAppend(m.from, false);
     if (m.from === this.leadTransferee && progress.match === this.log.lastIndex()) {
       this.send({ type: MessageType.TimeoutNow, to: m.from });
     }
@@ -582,7 +590,23 @@ export class Raft {
   }
 
   private broadcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+    for (const id of this.progress.keys()) if (id !== this.id) this.oweAppend(id, true);
+  }
+
+  private oweAppend(to: NodeId, evenIfEmpty: boolean): void {
+    this.appendsOwed.set(to, evenIfEmpty || this.appendsOwed.get(to) === true);
+  }
+
+  get owesAppends(): boolean {
+    return this.appendsOwed.size > 0;
+  }
+
+  /** Builds the appends owed: per follower, one with everything new (more if it exceeds a message's size). */
+  sendOwedAppends(): void {
+    for (const [to, evenIfEmpty] of this.appendsOwed) {
+      if (this.sendAppend(to, evenIfEmpty)) this.sendAppendsWhileOpen(to);
+    }
+    this.appendsOwed.clear();
   }
 
   private broadcastHeartbeat(): void {
@@ -744,6 +768,7 @@ export class Raft {
     this.votes.clear();
     this.readRounds.reset();
     this.readsBeforeFirstCommit = [];
+    this.appendsOwed.clear();
     this.resetProgress();
   }
 

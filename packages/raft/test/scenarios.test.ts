@@ -364,6 +364,38 @@ describe("log replication", () => {
   });
 });
 
+describe("append coalescing", () => {
+  /** Each append the leader has sent and not yet delivered, as [to, entries, commit]. */
+  const appendsInFlight = (c: Cluster) =>
+    c
+      .inFlightMessages()
+      .filter((m) => m.type === MessageType.App && m.from === 1)
+      .map((m) => [m.to, m.entries.length, m.commit])
+      .sort();
+
+  test("what a leader takes in between two Readies reaches each follower as one append", () => {
+    const c = cluster({ voters: 3 });
+    elect(c, 1);
+    for (let i = 0; i < 2; i++) c.propose(1);
+    c.runLoopHalf(1);
+    const committedBefore = c.node(1).commitIndex;
+    assert.deepEqual(appendsInFlight(c), [[2, 2, committedBefore], [3, 2, committedBefore]]);
+    c.runLoopHalf(1);
+    c.deliverAll();
+    for (const id of [2, 3]) {
+      c.runLoopHalf(id);
+      c.runLoopHalf(id);
+    }
+    // Both acknowledgements (which commit the two entries) and three more proposals, then one Ready.
+    c.deliverAll((m) => m.to === 1);
+    for (let i = 0; i < 3; i++) c.propose(1);
+    c.runLoopHalf(1);
+    const committed = c.node(1).commitIndex;
+    assert.ok(committed > committedBefore);
+    assert.deepEqual(appendsInFlight(c), [[2, 3, committed], [3, 3, committed]]);
+  });
+});
+
 describe("persisted before applied", () => {
   test("acknowledgements leave once the write is durable, before the Ready is applied", () => {
     const c = cluster({ voters: 3 });
