@@ -22,6 +22,9 @@ export interface ClusterMember {
   output: string[];
 }
 
+/** How often start() tries before giving up on a cluster whose members keep exiting. */
+const START_ATTEMPTS = 3;
+
 export interface ProcessClusterOptions {
   readonly size: number;
   readonly heartbeatMs?: number;
@@ -66,7 +69,31 @@ export class ProcessCluster {
     private readonly flags: readonly string[],
   ) {}
 
+  /**
+   * Starts a new cluster and waits until every member serves under one
+   * leader. Ports are picked free and then bound by the member, so another
+   * test may take one in between; a member that exits during start-up makes
+   * the whole cluster start again on fresh ports.
+   */
   static async start(options: ProcessClusterOptions): Promise<ProcessCluster> {
+    for (let attempt = 1; ; attempt++) {
+      const cluster = await ProcessCluster.launchNew(options);
+      let outcome: { exited: string } | { leader: ClusterMember };
+      try {
+        outcome = await cluster.waitForEveryMember();
+      } catch (error) {
+        // The caller gets no cluster to stop: members left running would keep the test process alive forever.
+        await cluster.stop();
+        throw error;
+      }
+      if ("leader" in outcome) return cluster;
+      const logs = cluster.logs();
+      await cluster.stop();
+      if (attempt === START_ATTEMPTS) throw new Error(`member ${outcome.exited} exited during start-up, ${START_ATTEMPTS} times:\n${logs}`);
+    }
+  }
+
+  private static async launchNew(options: ProcessClusterOptions): Promise<ProcessCluster> {
     const root = await mkdtemp(join(tmpdir(), "raftkv-cluster-"));
     const members: ClusterMember[] = [];
     for (let i = 1; i <= options.size; i++) {
@@ -88,14 +115,17 @@ export class ProcessCluster {
     const cluster = new ProcessCluster(members, root, flags);
     await options.prepare?.(members, cluster.initialCluster());
     for (const member of members) cluster.launch(member);
-    try {
-      await cluster.waitForLeader();
-    } catch (error) {
-      // The caller gets no cluster to stop: members left running would keep the test process alive forever.
-      await cluster.stop();
-      throw error;
-    }
     return cluster;
+  }
+
+  /** Every member serving under one leader, or the first member found to have exited. */
+  private waitForEveryMember(): Promise<{ exited: string } | { leader: ClusterMember }> {
+    return waitFor("every member serving under one leader", async () => {
+      const exited = this.members.find((member) => member.process === undefined);
+      if (exited) return { exited: exited.name };
+      const leader = await this.agreedLeader(this.members);
+      return leader && { leader };
+    });
   }
 
   member(name: string): ClusterMember {
@@ -161,7 +191,8 @@ export class ProcessCluster {
     };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
-    child.on("exit", () => {
+    child.on("exit", (code, signal) => {
+      keep(Buffer.from(`[process exited: ${signal ?? `code ${code}`}]\n`));
       if (member.process === child) member.process = undefined;
     });
     member.process = child;
@@ -188,24 +219,17 @@ export class ProcessCluster {
 
   /** The member every running member agrees leads, once they agree. */
   async waitForLeader(timeoutMs = 20_000): Promise<ClusterMember> {
-    return waitFor(
-      "an agreed leader",
-      async () => {
-        const leaders = new Set<string>();
-        for (const member of this.running()) {
-          const status = await postJson(member.clientUrl, "/v3/maintenance/status", {});
-          leaders.add(String(status.leader));
-        }
-        if (leaders.size !== 1) return undefined;
-        const [leaderId] = [...leaders];
-        for (const member of this.running()) {
-          const status = await postJson(member.clientUrl, "/v3/maintenance/status", {});
-          if (String((status.header as { member_id: string }).member_id) === leaderId) return member;
-        }
-        return undefined;
-      },
-      timeoutMs,
+    return waitFor("an agreed leader", () => this.agreedLeader(this.running()), timeoutMs);
+  }
+
+  private async agreedLeader(members: readonly ClusterMember[]): Promise<ClusterMember | undefined> {
+    const statuses = await Promise.all(
+      members.map(async (member) => ({ member, status: await postJson(member.clientUrl, "/v3/maintenance/status", {}) })),
     );
+    const leaders = new Set(statuses.map(({ status }) => String(status.leader)));
+    if (leaders.size !== 1) return undefined;
+    const [leaderId] = [...leaders];
+    return statuses.find(({ status }) => String((status.header as { member_id: string }).member_id) === leaderId)?.member;
   }
 
   /** Everything the members printed, for a failure message. */
