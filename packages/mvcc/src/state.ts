@@ -24,24 +24,30 @@ export type BatchOp =
   | { readonly type: "put"; readonly key: Uint8Array; readonly value: Uint8Array }
   | { readonly type: "del"; readonly key: Uint8Array };
 
+/** The values and request records of one batch, served from memory until the batch is in LevelDB. */
+interface BatchInMemory {
+  readonly values: Map<KeyRevision, Uint8Array>;
+  readonly requests: Map<number, RequestRecord>;
+}
+
+const emptyBatch = (): BatchInMemory => ({ values: new Map(), requests: new Map() });
+
 /**
  * The replicated state: the in-memory index, lease table and request id
  * window, the counters, and the LevelDB writes not yet made. Changes reach
  * memory at once and LevelDB when their batch is written; until then the
  * values and request records written are served from memory, so that reads
- * always see memory's state. At most one batch is being written at a time:
- * `writing…` holds its values, `unwritten…` those of the batch collecting
- * behind it.
+ * always see memory's state. `collecting` holds what was applied since the
+ * last batch was taken; `taken` the batches taken and not yet written, in
+ * the order they are written (usually one, being written; one more when a
+ * snapshot sealed a batch behind it).
  */
 export class MvccState {
   revision = 1;
   compactRevision = 0;
   appliedIndex = 0;
-  private unwritten = new Map<KeyRevision, Uint8Array>();
-  private writing = new Map<KeyRevision, Uint8Array>();
-  /** Request records not yet in LevelDB, by raft index, in the same two stages. */
-  private unwrittenRequests = new Map<number, RequestRecord>();
-  private writingRequests = new Map<number, RequestRecord>();
+  private collecting = emptyBatch();
+  private taken: BatchInMemory[] = [];
   private ops: BatchOp[] = [];
   private compactRevisionChanged = false;
 
@@ -54,7 +60,7 @@ export class MvccState {
 
   /** The value stored at a revision the index holds. */
   value(revision: KeyRevision): Uint8Array {
-    const unwritten = this.unwritten.get(revision) ?? this.writing.get(revision);
+    const unwritten = this.inMemory((batch) => batch.values.get(revision));
     if (unwritten !== undefined) return unwritten;
     const stored = this.db.getSync(revisionKey(revision.main, revision.sub));
     if (stored === undefined) {
@@ -65,14 +71,13 @@ export class MvccState {
 
   writeRevision(key: Uint8Array, keyString: KeyString, revision: KeyRevision, value: Uint8Array): void {
     this.index.append(keyString, revision);
-    this.unwritten.set(revision, value);
+    this.collecting.values.set(revision, value);
     this.ops.push({ type: "put", key: revisionKey(revision.main, revision.sub), value: encodeRevision(key, revision, value) });
   }
 
   compact(atRevision: number): void {
     for (const { revision } of this.index.compact(atRevision)) {
-      this.unwritten.delete(revision);
-      this.writing.delete(revision);
+      for (const batch of this.batchesInMemory()) batch.values.delete(revision);
       this.ops.push({ type: "del", key: revisionKey(revision.main, revision.sub) });
     }
     this.compactRevision = atRevision;
@@ -91,18 +96,17 @@ export class MvccState {
   /** Remembers how the entry that carried a client request id ended; forgets the ids the window pushes out. */
   rememberRequest(record: RequestRecord): void {
     const { index } = record.outcome;
-    this.unwrittenRequests.set(index, record);
+    this.collecting.requests.set(index, record);
     this.ops.push({ type: "put", key: requestIdKey(index), value: encodeRequestRecord(record) });
     for (const evicted of this.requestIds.add(record.requestId, index)) {
-      this.unwrittenRequests.delete(evicted);
-      this.writingRequests.delete(evicted);
+      for (const batch of this.batchesInMemory()) batch.requests.delete(evicted);
       this.ops.push({ type: "del", key: requestIdKey(evicted) });
     }
   }
 
   /** The record of the entry at `index`, whose request id the window holds. */
   requestRecord(index: number): RequestRecord {
-    const unwritten = this.unwrittenRequests.get(index) ?? this.writingRequests.get(index);
+    const unwritten = this.inMemory((batch) => batch.requests.get(index));
     if (unwritten !== undefined) return unwritten;
     const stored = this.db.getSync(requestIdKey(index));
     if (stored === undefined) throw new Error(`mvcc: the request id of entry ${index} is remembered but its record is not stored`);
@@ -115,10 +119,8 @@ export class MvccState {
    */
   takeBatch(): BatchOp[] {
     const ops = this.ops;
-    this.writing = this.unwritten;
-    this.unwritten = new Map();
-    this.writingRequests = this.unwrittenRequests;
-    this.unwrittenRequests = new Map();
+    this.taken.push(this.collecting);
+    this.collecting = emptyBatch();
     ops.push({ type: "put", key: META.appliedIndex, value: encodeMeta(this.appliedIndex) });
     ops.push({ type: "put", key: META.revision, value: encodeMeta(this.revision) });
     if (this.compactRevisionChanged) {
@@ -129,9 +131,23 @@ export class MvccState {
     return ops;
   }
 
-  /** Called once the batch taken last is in LevelDB: its values are read from there from now on. */
+  /** Called once the oldest batch taken is in LevelDB: its values are read from there from now on. */
   batchWritten(): void {
-    this.writing = new Map();
-    this.writingRequests = new Map();
+    this.taken.shift();
+  }
+
+  private batchesInMemory(): BatchInMemory[] {
+    return [this.collecting, ...this.taken];
+  }
+
+  /** The first value `find` finds among the batches not yet written. */
+  private inMemory<T>(find: (batch: BatchInMemory) => T | undefined): T | undefined {
+    const collected = find(this.collecting);
+    if (collected !== undefined) return collected;
+    for (const batch of this.taken) {
+      const found = find(batch);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 }

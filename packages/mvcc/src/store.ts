@@ -68,6 +68,11 @@ export class MvccStore {
   private writeQueue: Promise<unknown> = Promise.resolve();
   /** A write of the applied batches is queued and has not yet taken them. */
   private writeScheduled = false;
+  /**
+   * Batches cut off for a snapshot, to be written on their own and before
+   * anything applied after them. The next write to start takes them first.
+   */
+  private readonly sealed: BatchOp[][] = [];
   /** The snapshot import in progress, which applies wait for. */
   private importing: Promise<void> | undefined;
   private unavailable: StoreUnavailableError | undefined;
@@ -214,13 +219,25 @@ export class MvccStore {
   }
 
   /**
-   * A point-in-time copy of the whole store, taken between two batches. Later
-   * applies do not disturb it: the chunks come from a LevelDB snapshot.
+   * A copy of the whole store exactly as applied at the time of the call,
+   * however many applies follow before it resolves: what was applied so far
+   * is sealed into a write of its own, and the chunks come from a LevelDB
+   * snapshot taken once that write has landed and before any later one.
    */
   async exportSnapshot(): Promise<SnapshotExport> {
-    await this.quiesce();
+    this.assertAvailable();
     const { appliedIndex, revision, compactRevision } = this.state;
-    const snapshot = this.db.snapshot();
+    this.sealed.push(this.state.takeBatch());
+    // Applies from now on need a write queued behind the snapshot.
+    this.writeScheduled = false;
+    const snapshot = await this.enqueue(async () => {
+      // Unless a write queued before the cut has taken the sealed batch already.
+      const ops = this.sealed.shift();
+      if (ops !== undefined) await this.write(ops);
+      // A failed write (whoever made it) leaves LevelDB short of the cut.
+      this.assertAvailable();
+      return this.db.snapshot();
+    });
     return { appliedIndex, revision, compactRevision, chunks: this.snapshotChunks(snapshot) };
   }
 
@@ -290,7 +307,7 @@ export class MvccStore {
     this.enqueue(() => {
       this.writeScheduled = false;
       // After a failed write, memory is ahead of disk for good: write nothing more.
-      return this.unavailable === undefined ? this.write(this.state.takeBatch()) : Promise.resolve();
+      return this.unavailable === undefined ? this.write(this.sealed.shift() ?? this.state.takeBatch()) : Promise.resolve();
     }).catch(() => undefined); // the failure is kept in `unavailable` and surfaces on the next call
   }
 

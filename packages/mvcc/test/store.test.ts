@@ -114,6 +114,30 @@ describe("replicas and snapshots", () => {
     }
   });
 
+  test("an export is of the state at the call, however many applies follow before it resolves", async () => {
+    const [source, target, reference] = [await Harness.open(), await Harness.open(), await Harness.open()];
+    try {
+      const put = (index: number) => ({ index, request: { op: "put" as const, key: bytes(`k${index % 7}`), value: bytes(`v${index}`) } });
+      // Each apply resolves once memory has it; LevelDB writes are still in flight, as under steady load.
+      for (let index = 1; index <= 20; index++) await source.store.applyBatch([put(index)]);
+      const exporting = source.store.exportSnapshot();
+      const applies: Promise<unknown>[] = [];
+      for (let index = 21; index <= 40; index++) applies.push(source.store.applyBatch([put(index)]));
+      const exported = await exporting;
+      await Promise.all(applies);
+      assert.equal(exported.appliedIndex, 20);
+      await target.store.importSnapshot(exported.chunks);
+      for (let index = 1; index <= 20; index++) await reference.store.applyBatch([put(index)]);
+      assert.deepEqual([target.store.appliedIndex, target.store.revision], [20, exported.revision]);
+      assert.deepEqual(await target.store.hash(), await reference.store.hash());
+      // And the source went on to write everything after the cut.
+      await source.reopen();
+      assert.equal(source.store.appliedIndex, 40);
+    } finally {
+      await Promise.all([source.close(), target.close(), reference.close()]);
+    }
+  });
+
   test("a failed import leaves the store unavailable until an import succeeds", async () => {
     const [source, target] = [await Harness.open(), await Harness.open()];
     try {

@@ -122,17 +122,22 @@ export class Snapshotter {
     return { size: (await stat(path)).size, bytes: fileBytes(path) };
   }
 
+  /**
+   * Snapshots the state at `appliedIndex`, which must be where the store and
+   * the member list are when this is called: the store's export and the
+   * member list and alarms are all captured before anything else applies.
+   */
   private async take(appliedIndex: number, conf: SnapshotMeta["conf"]): Promise<void> {
     const started = performance.now();
+    const app: SnapshotAppState = { members: this.options.registry.list(), alarms: this.options.alarms.list() };
     const exported = await this.options.store.exportSnapshot();
     if (exported.appliedIndex !== appliedIndex) {
-      // The store moved on while the export started; the membership captured may not match.
+      // Only a backup asks after an await, when the store may have moved on: it gets the latest snapshot file instead.
       for await (const _ of exported.chunks) break;
       return;
     }
     const { storage, wal } = this.options;
     const meta: SnapshotMeta = { index: appliedIndex, term: storage.term(appliedIndex), conf };
-    const app: SnapshotAppState = { members: this.options.registry.list(), alarms: this.options.alarms.list() };
     const header: SnapshotHeader<SnapshotAppState> = { raft: meta, app };
     const summary = await writeSnapshotFile(this.dir, header, exported.chunks);
     await wal.saveSnapshot(meta);
