@@ -12,13 +12,17 @@ import { Wal, nodeFileSystem, type WalFile, type WalFileSystem } from "../src/in
 const SECONDS_PER_CASE = Number(process.env.WAL_BENCH_SECONDS ?? 3);
 const PAYLOAD = new Uint8Array(256).fill(0x61);
 
-/** The real disk, counting fdatasyncs. */
+/** The real disk, counting syncs: fdatasyncs and durable (O_DSYNC) writes. */
 function countingFileSystem(counter: { datasyncs: number }): WalFileSystem {
   const counted = (file: WalFile): WalFile => ({
     write: (data, position) => file.write(data, position),
     datasync: () => {
       counter.datasyncs++;
       return file.datasync();
+    },
+    writeDurably: (data, position) => {
+      counter.datasyncs++;
+      return file.writeDurably(data, position);
     },
     truncate: (length) => file.truncate(length),
     close: () => file.close(),

@@ -223,6 +223,12 @@ export class SimDisk {
         this.takeSyncFailure();
         inode.sync();
       },
+      writeDurably: async (data, position) => {
+        usable();
+        inode.change({ kind: "write", data: data.slice(), position });
+        this.takeSyncFailure();
+        inode.sync();
+      },
       truncate: async (length) => {
         usable();
         inode.change({ kind: "truncate", length });

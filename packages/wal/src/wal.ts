@@ -47,9 +47,9 @@ interface PendingSave {
 /**
  * The durable Raft log and hard state: segmented, checksummed, append-only.
  *
- * Saves are queued in call order. All saves that arrive while a sync is in
- * flight go out together in one write and one fdatasync (group commit), and
- * none resolves before its fdatasync returns. Any I/O failure is final for
+ * Saves are queued in call order. All saves that arrive while a write is in
+ * flight go out together in the next durable write (group commit), and none
+ * resolves before that write is durable. Any I/O failure is final for
  * this instance: see {@link WalFailedError}.
  */
 export class Wal {
@@ -141,7 +141,7 @@ export class Wal {
     void this.serially(() => this.flush());
   }
 
-  /** Writes every save queued so far with one write and one fdatasync. */
+  /** Writes every save queued so far with one durable write. */
   private async flush(): Promise<void> {
     this.flushScheduled = false;
     const group = this.queue;
@@ -159,8 +159,7 @@ export class Wal {
     const bytes = Buffer.concat(group.map((save) => save.bytes));
     if (bytes.byteLength === 0) return;
     if (this.active.size >= this.segmentBytes) await this.rollOver();
-    await this.active.file.write(bytes, this.active.size);
-    await this.active.file.datasync();
+    await this.active.file.writeDurably(bytes, this.active.size);
     this.active.size += bytes.byteLength;
     for (const save of group) this.written = save.records.reduce(advance, this.written);
   }

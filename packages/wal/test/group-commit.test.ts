@@ -1,6 +1,6 @@
 /**
- * Group commit on the real disk: concurrent saves share one write and one
- * fdatasync, and none resolves before the fdatasync that covers it returns.
+ * Group commit on the real disk: concurrent saves share one durable write
+ * (O_DSYNC), and none resolves before the write that covers it returns.
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
@@ -8,7 +8,7 @@ import { Wal, WalFailedError, SimDisk, nodeFileSystem, type WalFile, type WalFil
 import { waitFor } from "./support/conditions.js";
 import { entry, recoveredIndexes, temporaryDir } from "./support/fixtures.js";
 
-/** The real file system, logging each write and the start and end of each fdatasync. */
+/** The real file system, logging each write and fdatasync, and the start and end of each durable write. */
 function recordingFileSystem(events: string[]): WalFileSystem {
   const recording = (file: WalFile): WalFile => ({
     write: async (data, position) => {
@@ -20,6 +20,11 @@ function recordingFileSystem(events: string[]): WalFileSystem {
       await file.datasync();
       events.push("sync returned");
     },
+    writeDurably: async (data, position) => {
+      events.push("durable write started");
+      await file.writeDurably(data, position);
+      events.push("durable write returned");
+    },
     truncate: (length) => file.truncate(length),
     close: () => file.close(),
   });
@@ -30,33 +35,33 @@ function recordingFileSystem(events: string[]): WalFileSystem {
   };
 }
 
-test("saves made together go out in one write and one fdatasync, acknowledged after it", async () => {
+test("saves made together go out in one durable write, acknowledged after it", async () => {
   const dir = await temporaryDir(after);
   const events: string[] = [];
   const wal = await Wal.open(dir, { fs: recordingFileSystem(events) });
   events.length = 0;
   const saves = Array.from({ length: 50 }, (_, i) => wal.save({ entries: [entry(i + 1, 1)] }).then(() => events.push(`ack ${i + 1}`)));
   await Promise.all(saves);
-  assert.deepEqual(events.slice(0, 3), ["write", "sync started", "sync returned"]);
+  assert.deepEqual(events.slice(0, 2), ["durable write started", "durable write returned"]);
   assert.equal(events.filter((event) => event.startsWith("ack")).length, 50);
-  assert.equal(events.length, 53);
+  assert.equal(events.length, 52);
   await wal.close();
 });
 
-test("saves made while a sync is in flight share the next one", async () => {
+test("saves made while a write is in flight share the next one", async () => {
   const dir = await temporaryDir(after);
   const events: string[] = [];
   const wal = await Wal.open(dir, { fs: recordingFileSystem(events) });
   events.length = 0;
   const first = wal.save({ entries: [entry(1, 1)] }).then(() => events.push("ack 1"));
-  await waitFor(() => events.includes("sync started"), "the first sync to start");
+  await waitFor(() => events.includes("durable write started"), "the first write to start");
   const later = Array.from({ length: 20 }, (_, i) => wal.save({ entries: [entry(i + 2, 1)] }).then(() => events.push(`ack ${i + 2}`)));
   await Promise.all([first, ...later]);
-  const syncs = events.filter((event) => event === "sync started").length;
-  assert.equal(syncs, 2, events.join(", "));
-  // Every acknowledgement comes after the sync that covers it has returned.
-  const secondSyncReturned = events.lastIndexOf("sync returned");
-  assert.ok(events.indexOf("ack 1") > events.indexOf("sync returned"));
+  const writes = events.filter((event) => event === "durable write started").length;
+  assert.equal(writes, 2, events.join(", "));
+  // Every acknowledgement comes after the write that covers it has returned.
+  const secondSyncReturned = events.lastIndexOf("durable write returned");
+  assert.ok(events.indexOf("ack 1") > events.indexOf("durable write returned"));
   for (let index = 2; index <= 21; index++) assert.ok(events.indexOf(`ack ${index}`) > secondSyncReturned);
   const reopened = await Wal.open(dir);
   assert.deepEqual(recoveredIndexes(reopened.recovered), Array.from({ length: 21 }, (_, i) => i + 1));
