@@ -21,8 +21,15 @@ export interface CommandEnvelope<C> {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
+/**
+ * A copy, not msgpackr's result itself: msgpackr packs into one buffer shared
+ * by every Packr in the process and returns a view of it, and that buffer
+ * grows to megabytes once a large peer frame is packed. An entry stays in the
+ * Raft log for thousands of entries after it, so a view would keep whole
+ * megabyte buffers alive (the leader's memory grew by about 1 KB per write).
+ */
 export function encodeCommand<C>(envelope: CommandEnvelope<C>): Uint8Array {
-  return packr.pack(envelope);
+  return new Uint8Array(packr.pack(envelope));
 }
 
 export function decodeCommand<C>(data: Uint8Array): CommandEnvelope<C> {

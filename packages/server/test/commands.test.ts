@@ -1,0 +1,17 @@
+/**
+ * Log entries' command encoding: what a proposal carries into the Raft log,
+ * where it stays for thousands of entries.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Packr } from "msgpackr";
+import { decodeCommand, encodeCommand } from "../src/commands.js";
+
+test("an encoded command owns exactly its bytes, even after msgpackr's shared buffer has grown large", () => {
+  // A large pack elsewhere in the process (a peer frame, a snapshot chunk) grows the buffer msgpackr shares.
+  new Packr().pack({ frame: new Uint8Array(4 * 1024 * 1024) });
+  const envelope = { requestId: "r1", command: { kind: "store", request: { op: "put", key: "k", value: "v" } } };
+  const encoded = encodeCommand(envelope);
+  assert.equal(encoded.buffer.byteLength, encoded.byteLength, "a view of the shared buffer would keep megabytes alive");
+  assert.deepEqual(decodeCommand(encoded), envelope);
+});
