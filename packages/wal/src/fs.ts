@@ -56,6 +56,7 @@ class NodeFile implements WalFile {
     return this.handle.datasync();
   }
 
+  /** A plain write is durable on its own: the file was opened with O_DSYNC. */
   writeDurably(data: Uint8Array, position: number): Promise<void> {
     return this.write(data, position);
   }
