@@ -131,8 +131,8 @@ export class Snapshotter {
     const started = performance.now();
     const app: SnapshotAppState = { members: this.options.registry.list(), alarms: this.options.alarms.list() };
     const exported = await this.options.store.exportSnapshot();
-    if (exported.appliedIndex !== appliedIndex) {
-      // Only a backup asks after an await, when the store may have moved on: it gets the latest snapshot file instead.
+    // Only a backup asks after an await, when the store may have moved on: it gets the latest snapshot file instead.
+    if (exported.appliedIndex !== appliedIndex || this.supersededAt(appliedIndex)) {
       for await (const _ of exported.chunks) break;
       return;
     }
@@ -140,6 +140,7 @@ export class Snapshotter {
     const meta: SnapshotMeta = { index: appliedIndex, term: storage.term(appliedIndex), conf };
     const header: SnapshotHeader<SnapshotAppState> = { raft: meta, app };
     const summary = await writeSnapshotFile(this.dir, header, exported.chunks);
+    if (this.supersededAt(meta.index)) return; // the file is pruned with the older ones
     await wal.saveSnapshot(meta);
     storage.createSnapshot(meta.index, meta.conf, encodeRef({ sha256: summary.sha256 }));
     const compactTo = Math.max(0, meta.index - this.options.retainedEntries);
@@ -150,6 +151,17 @@ export class Snapshotter {
       { index: meta.index, bytes: summary.bytes, ms: Math.round(performance.now() - started), compactedTo: compactTo },
       "snapshot taken",
     );
+  }
+
+  /**
+   * Whether a snapshot from the leader at `index` or later was installed (or
+   * is being recorded) while ours was taken: a lagging member can be sent one
+   * mid-export, and the log then starts past ours.
+   */
+  private supersededAt(index: number): boolean {
+    const superseded = this.options.wal.latestSnapshotIndex >= index;
+    if (superseded) this.options.logger.info({ index }, "a newer snapshot arrived while this one was taken: it is dropped");
+    return superseded;
   }
 
   private async takeAppState(app: SnapshotAppState): Promise<void> {

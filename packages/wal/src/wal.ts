@@ -93,6 +93,11 @@ export class Wal {
     return new Wal(fs, dir, segmentBytes, active, recovery.segments, recovery.position, recovered);
   }
 
+  /** The index of the newest snapshot recorded, counting saves accepted but not yet durable. */
+  get latestSnapshotIndex(): number {
+    return snapshotIndex(this.accepted);
+  }
+
   /** Persists one ready cycle; resolves once it is durable. */
   async save(batch: WalBatch): Promise<void> {
     return this.submit(batchRecords(batch));
