@@ -131,7 +131,8 @@ export class Snapshotter {
     const started = performance.now();
     const app: SnapshotAppState = { members: this.options.registry.list(), alarms: this.options.alarms.list() };
     const exported = await this.options.store.exportSnapshot();
-    // Only a backup asks after an await, when the store may have moved on: it gets the latest snapshot file instead.
+    // The store has moved on only if a backup asked after an await (it then gets the latest snapshot file);
+    // a snapshot from the leader may have overtaken ours meanwhile.
     if (exported.appliedIndex !== appliedIndex || this.supersededAt(appliedIndex)) {
       for await (const _ of exported.chunks) break;
       return;
