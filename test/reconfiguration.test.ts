@@ -63,6 +63,19 @@ test("the strict check refuses changes that would leave too few started voters; 
   await put(follower, "after-strict-check", "ok");
 });
 
+test("a membership change sent the moment the previous one is answered is accepted", async (t) => {
+  const cluster = await ProcessCluster.start({ size: 3 });
+  t.after(() => cluster.stop());
+  const leader = await cluster.waitForLeader();
+  // The reply comes once the change is applied; Raft must have taken it in by then, or it refuses the next one.
+  for (let round = 0; round < 15; round++) {
+    const added = await postJson(leader.clientUrl, "/v3/cluster/member/add", { peerURLs: [`http://127.0.0.1:${await freePort()}`], isLearner: true });
+    await postJson(leader.clientUrl, "/v3/cluster/member/remove", { ID: (added.member as { ID: string }).ID });
+  }
+  const members = (await postJson(leader.clientUrl, "/v3/cluster/member/list", {})).members as unknown[];
+  assert.equal(members.length, 3);
+});
+
 test("a learner neither votes nor counts for quorum", async (t) => {
   const cluster = await ProcessCluster.start({ size: 2 });
   t.after(() => cluster.stop());

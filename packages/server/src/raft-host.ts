@@ -206,11 +206,13 @@ export class RaftHost {
     }
   }
 
-  proposeConfChange(change: ConfChange): void {
+  /** Proposes a membership change; returns its position on the leader, or undefined when forwarded. */
+  proposeConfChange(change: ConfChange): ProposalPosition | undefined {
     this.assertRunning();
     try {
-      this.node.proposeConfChange(change);
+      const position = this.node.proposeConfChange(change);
       this.kick();
+      return position;
     } catch (error) {
       if (error instanceof ProposalDroppedError) {
         throw this.node.lead === 0 ? etcdError("noLeader") : new RaftkvError(GrpcCode.FailedPrecondition, error.message);

@@ -230,8 +230,11 @@ export class KvService implements api.KvApi, HealthSource {
     if (this.options.strictReconfigCheck && !leavesStartedQuorum(change, status.conf, (id) => this.isStarted(id))) {
       throw etcdError("notEnoughStartedMembers");
     }
-    this.host.proposeConfChange(change);
-    await waitUntil(applied, this.host.requestTimeoutMs);
+    const position = this.host.proposeConfChange(change);
+    // The reply may lead to the next change at once, and Raft refuses one
+    // until it has taken this one in, a moment after the registry shows it.
+    const takenIn = (): boolean => position === undefined || this.host.node.appliedIndex >= position.index;
+    await waitUntil(() => applied() && takenIn(), this.host.requestTimeoutMs);
   }
 
   /** A member is started if it is this one or the leader heard from it lately. */
