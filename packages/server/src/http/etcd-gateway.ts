@@ -585,7 +585,7 @@ export function etcdGatewayPlugin(api: KvApi) {
     /** A POST route that only the leader may answer: on another member, the request is forwarded to the leader. */
     const postOnLeader = (url: string, body: Schema, handle: Unary): void => {
       app.post(url, { schema: { body } }, async (request, reply) => {
-        const leaderUrl = request.headers[FORWARDED_HEADER] === undefined ? api.leaderClientUrl() : undefined;
+        const leaderUrl = request.headers[FORWARDED_HEADER] === undefined ? await api.leaderClientUrl() : undefined;
         if (leaderUrl === undefined) return handle(Fields.of(request.body), { write: {}, whenClosed: () => abortWhenClosed(reply.raw) });
         const forwarded = await forwardToLeader(leaderUrl, url, request.body);
         return reply.status(forwarded.status).type("application/json").send(forwarded.body);

@@ -219,9 +219,10 @@ export interface KvApi {
   /**
    * The leader's client URL when another member leads: membership changes
    * and leadership transfers are decided there, so requests for them are
-   * forwarded. Undefined when this member leads or no leader is known.
+   * forwarded. During an election it waits for the outcome (as writes do);
+   * undefined when this member leads.
    */
-  leaderClientUrl(): string | undefined;
+  leaderClientUrl(): Promise<string | undefined>;
   /** A header for replies that carry nothing else. */
   header(): ResponseHeader;
 }

@@ -242,10 +242,11 @@ export class KvService implements api.KvApi, HealthSource {
     return id === this.options.memberId || this.options.activity.isActive(id);
   }
 
-  /** Where to send what only the leader may decide; undefined when this member leads or no leader is known. */
-  leaderClientUrl(): string | undefined {
+  /** Where to send what only the leader may decide, once a leader is known; undefined when this member leads. */
+  async leaderClientUrl(): Promise<string | undefined> {
+    await this.whenLeaderKnown();
     const leader = this.host.leader;
-    if (leader === 0 || leader === this.options.memberId) return undefined;
+    if (leader === this.options.memberId) return undefined;
     return this.options.registry.get(leader)?.clientUrls[0];
   }
 
