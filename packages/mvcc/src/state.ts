@@ -31,23 +31,33 @@ interface BatchInMemory {
 }
 
 const emptyBatch = (): BatchInMemory => ({ values: new Map(), requests: new Map() });
+const valuesOf = (batch: BatchInMemory): Map<KeyRevision, Uint8Array> => batch.values;
+const requestsOf = (batch: BatchInMemory): Map<number, RequestRecord> => batch.requests;
+
+/** What the newest of `batches` holding `key` holds for it. */
+function findUnwritten<K, V>(batches: readonly BatchInMemory[], mapOf: (batch: BatchInMemory) => Map<K, V>, key: K): V | undefined {
+  for (let i = batches.length - 1; i >= 0; i--) {
+    const found = mapOf(batches[i] as BatchInMemory).get(key);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
 
 /**
  * The replicated state: the in-memory index, lease table and request id
  * window, the counters, and the LevelDB writes not yet made. Changes reach
  * memory at once and LevelDB when their batch is written; until then the
  * values and request records written are served from memory, so that reads
- * always see memory's state. `collecting` holds what was applied since the
- * last batch was taken; `taken` the batches taken and not yet written, in
- * the order they are written (usually one, being written; one more when a
- * snapshot sealed a batch behind it).
+ * always see memory's state. `unwritten` holds those batches oldest first:
+ * the ones taken for writing, in the order they are written (usually one;
+ * one more when a snapshot sealed a batch behind it), and last the one
+ * collecting what is applied now.
  */
 export class MvccState {
   revision = 1;
   compactRevision = 0;
   appliedIndex = 0;
-  private collecting = emptyBatch();
-  private taken: BatchInMemory[] = [];
+  private readonly unwritten: BatchInMemory[] = [emptyBatch()];
   private ops: BatchOp[] = [];
   private compactRevisionChanged = false;
 
@@ -60,7 +70,7 @@ export class MvccState {
 
   /** The value stored at a revision the index holds. */
   value(revision: KeyRevision): Uint8Array {
-    const unwritten = this.inMemory((batch) => batch.values.get(revision));
+    const unwritten = findUnwritten(this.unwritten, valuesOf, revision);
     if (unwritten !== undefined) return unwritten;
     const stored = this.db.getSync(revisionKey(revision.main, revision.sub));
     if (stored === undefined) {
@@ -71,13 +81,13 @@ export class MvccState {
 
   writeRevision(key: Uint8Array, keyString: KeyString, revision: KeyRevision, value: Uint8Array): void {
     this.index.append(keyString, revision);
-    this.collecting.values.set(revision, value);
+    this.collecting().values.set(revision, value);
     this.ops.push({ type: "put", key: revisionKey(revision.main, revision.sub), value: encodeRevision(key, revision, value) });
   }
 
   compact(atRevision: number): void {
     for (const { revision } of this.index.compact(atRevision)) {
-      for (const batch of this.batchesInMemory()) batch.values.delete(revision);
+      for (const batch of this.unwritten) batch.values.delete(revision);
       this.ops.push({ type: "del", key: revisionKey(revision.main, revision.sub) });
     }
     this.compactRevision = atRevision;
@@ -96,17 +106,17 @@ export class MvccState {
   /** Remembers how the entry that carried a client request id ended; forgets the ids the window pushes out. */
   rememberRequest(record: RequestRecord): void {
     const { index } = record.outcome;
-    this.collecting.requests.set(index, record);
+    this.collecting().requests.set(index, record);
     this.ops.push({ type: "put", key: requestIdKey(index), value: encodeRequestRecord(record) });
     for (const evicted of this.requestIds.add(record.requestId, index)) {
-      for (const batch of this.batchesInMemory()) batch.requests.delete(evicted);
+      for (const batch of this.unwritten) batch.requests.delete(evicted);
       this.ops.push({ type: "del", key: requestIdKey(evicted) });
     }
   }
 
   /** The record of the entry at `index`, whose request id the window holds. */
   requestRecord(index: number): RequestRecord {
-    const unwritten = this.inMemory((batch) => batch.requests.get(index));
+    const unwritten = findUnwritten(this.unwritten, requestsOf, index);
     if (unwritten !== undefined) return unwritten;
     const stored = this.db.getSync(requestIdKey(index));
     if (stored === undefined) throw new Error(`mvcc: the request id of entry ${index} is remembered but its record is not stored`);
@@ -119,8 +129,7 @@ export class MvccState {
    */
   takeBatch(): BatchOp[] {
     const ops = this.ops;
-    this.taken.push(this.collecting);
-    this.collecting = emptyBatch();
+    this.unwritten.push(emptyBatch());
     ops.push({ type: "put", key: META.appliedIndex, value: encodeMeta(this.appliedIndex) });
     ops.push({ type: "put", key: META.revision, value: encodeMeta(this.revision) });
     if (this.compactRevisionChanged) {
@@ -133,21 +142,10 @@ export class MvccState {
 
   /** Called once the oldest batch taken is in LevelDB: its values are read from there from now on. */
   batchWritten(): void {
-    this.taken.shift();
+    this.unwritten.shift();
   }
 
-  private batchesInMemory(): BatchInMemory[] {
-    return [this.collecting, ...this.taken];
-  }
-
-  /** The first value `find` finds among the batches not yet written. */
-  private inMemory<T>(find: (batch: BatchInMemory) => T | undefined): T | undefined {
-    const collected = find(this.collecting);
-    if (collected !== undefined) return collected;
-    for (const batch of this.taken) {
-      const found = find(batch);
-      if (found !== undefined) return found;
-    }
-    return undefined;
+  private collecting(): BatchInMemory {
+    return this.unwritten[this.unwritten.length - 1] as BatchInMemory;
   }
 }
