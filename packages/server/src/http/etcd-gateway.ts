@@ -48,7 +48,7 @@ import { assertPutFits } from "../recipes/kv.js";
 import { acquireLock, releaseLock } from "../recipes/lock.js";
 import { abortWhenClosed, watchUpdates } from "../recipes/watch.js";
 import { parseAnyBodyAsJson } from "./app.js";
-import { FORWARDED_HEADER, forwardToLeader } from "./leader-forward.js";
+import { FORWARDED_HEADER, askLeader } from "./leader-forward.js";
 import { compact, decodeBool, decodeBytes, decodeEnum, decodeInt, encodeBytes, encodeInt } from "./etcd-json.js";
 import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
 
@@ -585,10 +585,11 @@ export function etcdGatewayPlugin(api: KvApi) {
     /** A POST route that only the leader may answer: on another member, the request is forwarded to the leader. */
     const postOnLeader = (url: string, body: Schema, handle: Unary): void => {
       app.post(url, { schema: { body } }, async (request, reply) => {
-        const leaderUrl = request.headers[FORWARDED_HEADER] === undefined ? await api.leaderClientUrl() : undefined;
-        if (leaderUrl === undefined) return handle(Fields.of(request.body), { write: {}, whenClosed: () => abortWhenClosed(reply.raw) });
-        const forwarded = await forwardToLeader(leaderUrl, url, request.body);
-        return reply.status(forwarded.status).type("application/json").send(forwarded.body);
+        const answerHere = () => handle(Fields.of(request.body), { write: {}, whenClosed: () => abortWhenClosed(reply.raw) });
+        if (request.headers[FORWARDED_HEADER] !== undefined) return answerHere();
+        const answer = await askLeader({ locateLeader: () => api.leaderClientUrl(), answerHere, path: url, body: request.body });
+        if ("here" in answer) return answer.here;
+        return reply.status(answer.forwarded.status).type("application/json").send(answer.forwarded.body);
       });
     };
     /** A POST route answered by newline-separated JSON messages until the source ends or the client leaves. */

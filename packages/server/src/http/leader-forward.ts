@@ -3,14 +3,24 @@
  * is forwarded to it when another member leads, as etcd forwards a learner
  * promotion: a client may ask any member. A forwarded request is marked and
  * never forwarded again, so a leadership change meanwhile cannot bounce it
- * around; the member it reached answers "not leader" instead.
+ * around; the member it reached answers "not leader" instead, and the member
+ * the client asked looks for the new leader and asks again.
  */
-import { etcdError } from "../errors.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { etcdError, isEtcdError } from "../errors.js";
 
 export const FORWARDED_HEADER = "x-raftkv-forwarded";
 
 /** Longer than the leader takes to apply a change or finish a transfer (both bounded by the request timeout). */
 const FORWARD_TIMEOUT_MS = 10_000;
+
+/** How long a request follows leadership around before "not leader" reaches the client: a few elections. */
+const FOLLOW_LEADER_MS = 5_000;
+
+/** A member goes on naming the old leader until it hears from the new one; this is how often we look again. */
+const LOOK_AGAIN_MS = 50;
+
+const NOT_LEADER = etcdError("notLeader").message;
 
 export interface ForwardedReply {
   readonly status: number;
@@ -18,7 +28,57 @@ export interface ForwardedReply {
   readonly body: string;
 }
 
-export async function forwardToLeader(leaderUrl: string, path: string, body: unknown): Promise<ForwardedReply> {
+export type LeaderAnswer<T> = { readonly here: T } | { readonly forwarded: ForwardedReply };
+
+export interface LeaderRoute<T> {
+  /** The leader's client URL, or undefined when this member leads. */
+  readonly locateLeader: () => Promise<string | undefined>;
+  /** Answers the request on this member, which leads. */
+  readonly answerHere: () => Promise<T>;
+  readonly path: string;
+  readonly body: unknown;
+}
+
+/**
+ * Answers a leader-only request here or on the leader. "Not leader" is
+ * decided before anything is proposed, so when leadership moves between
+ * locating the leader and asking it, asking the next leader is safe.
+ */
+export async function askLeader<T>(route: LeaderRoute<T>): Promise<LeaderAnswer<T>> {
+  const deadline = Date.now() + FOLLOW_LEADER_MS;
+  for (;;) {
+    const answer = await askPresumedLeader(route);
+    if (answer !== undefined) return answer;
+    if (Date.now() >= deadline) throw etcdError("notLeader");
+    await sleep(LOOK_AGAIN_MS);
+  }
+}
+
+/** One attempt; undefined when the member taken for the leader no longer leads. */
+async function askPresumedLeader<T>(route: LeaderRoute<T>): Promise<LeaderAnswer<T> | undefined> {
+  const leaderUrl = await route.locateLeader();
+  if (leaderUrl !== undefined) {
+    const forwarded = await forwardToLeader(leaderUrl, route.path, route.body);
+    return refusedAsNotLeader(forwarded) ? undefined : { forwarded };
+  }
+  try {
+    return { here: await route.answerHere() };
+  } catch (error) {
+    if (isEtcdError(error, "notLeader")) return undefined;
+    throw error;
+  }
+}
+
+function refusedAsNotLeader(reply: ForwardedReply): boolean {
+  if (reply.status < 400) return false;
+  try {
+    return (JSON.parse(reply.body) as { error?: unknown }).error === NOT_LEADER;
+  } catch {
+    return false;
+  }
+}
+
+async function forwardToLeader(leaderUrl: string, path: string, body: unknown): Promise<ForwardedReply> {
   let response: Response;
   try {
     response = await fetch(`${leaderUrl}${path}`, {
