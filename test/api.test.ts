@@ -51,6 +51,24 @@ describe("HTTP APIs on a real cluster", () => {
     assert.ok(Number(events[1]!.kv.mod_revision) > Number(events[0]!.kv.mod_revision));
   });
 
+  test("live watch events carry the previous key-value for a watch that asked for it, and only for it", async () => {
+    await postJson(url(), "/v3/kv/put", { key: b64("pw/k"), value: b64("old") });
+    const watch = (prevKv: boolean) =>
+      fetch(`${url(1)}/v3/watch`, { method: "POST", body: JSON.stringify({ create_request: { key: b64("pw/k"), prev_kv: prevKv } }) });
+    // The response starts once the watch is subscribed.
+    const streams = [await watch(true), await watch(false)];
+    const firstEvent = streams.map((stream) => readStream(stream, (seen) => seen.some((line) => line.includes("events"))));
+    await postJson(url(2), "/v3/kv/put", { key: b64("pw/k"), value: b64("new") });
+    const [asked, notAsked] = await Promise.all(
+      firstEvent.map(async (lines) => {
+        const withEvents = (await lines).map((line) => JSON.parse(line) as { result: { events?: { prev_kv?: { value: string } }[] } });
+        return withEvents.flatMap((message) => message.result.events ?? [])[0]!;
+      }),
+    );
+    assert.equal(unb64(asked!.prev_kv!.value), "old");
+    assert.equal(notAsked!.prev_kv, undefined);
+  });
+
   test("an SSE watch on the native API replays from a revision, then follows puts made elsewhere", async () => {
     const put = await fetch(`${url(1)}/v1/kv/sse-key`, { method: "PUT", body: "hello" });
     const { revision } = (await put.json()) as { revision: number };

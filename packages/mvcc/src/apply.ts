@@ -33,25 +33,30 @@ export interface ApplyLimits {
   readonly minLeaseTtl: number;
 }
 
+export interface ApplyOptions extends ApplyLimits {
+  /** Whether events carry the previous key-value; responses carry it when the request asks, regardless. */
+  readonly prevKvInEvents: boolean;
+}
+
 export interface Applied {
   readonly response: Response;
   readonly events: WatchEvent[];
 }
 
-export function applyRequest(state: MvccState, raftIndex: number, request: Request, limits: ApplyLimits): Applied {
-  validateRequest(request, limits.maxTxnOps);
+export function applyRequest(state: MvccState, raftIndex: number, request: Request, options: ApplyOptions): Applied {
+  validateRequest(request, options.maxTxnOps);
   switch (request.op) {
     case "range":
     case "put":
     case "deleteRange":
     case "txn":
-      return applyTxnOp(state, request);
+      return applyTxnOp(state, request, options.prevKvInEvents);
     case "compact":
       return { response: compact(state, request), events: [] };
     case "leaseGrant":
-      return { response: grantLease(state, raftIndex, request, limits.minLeaseTtl), events: [] };
+      return { response: grantLease(state, raftIndex, request, options.minLeaseTtl), events: [] };
     case "leaseRevoke":
-      return revokeLease(state, request);
+      return revokeLease(state, request, options.prevKvInEvents);
     case "leaseCheckpoint":
       return { response: checkpointLeases(state, request), events: [] };
   }
@@ -99,10 +104,10 @@ function checkPut(state: MvccState, put: PutRequest): void {
   if (lease !== 0 && !state.leases.has(lease)) throw new MvccError("leaseNotFound");
 }
 
-function applyTxnOp(state: MvccState, request: TxnOp): Applied {
+function applyTxnOp(state: MvccState, request: TxnOp, prevKvInEvents: boolean): Applied {
   const plan = planOf(state, request);
   checkPlan(state, plan);
-  const txn = new WriteTxn(state);
+  const txn = new WriteTxn(state, prevKvInEvents);
   const responses = runPlan(txn, plan);
   const revision = txn.commit();
   const response: Response =
@@ -144,9 +149,9 @@ function grantLease(state: MvccState, raftIndex: number, request: LeaseGrantOp, 
 }
 
 /** Deletes every attached key at one revision, in key order as etcd does, and forgets the lease. */
-function revokeLease(state: MvccState, request: LeaseRevokeOp): Applied {
+function revokeLease(state: MvccState, request: LeaseRevokeOp, prevKvInEvents: boolean): Applied {
   if (!state.leases.has(request.id)) throw new MvccError("leaseNotFound");
-  const txn = new WriteTxn(state);
+  const txn = new WriteTxn(state, prevKvInEvents);
   for (const key of state.leases.remove(request.id)) txn.deleteKey(key);
   state.deleteLease(request.id);
   return { response: { op: "leaseRevoke", revision: txn.commit() }, events: txn.events };

@@ -1,4 +1,4 @@
-export { MvccStore, type MvccStoreOptions, type SnapshotExport } from "./store.js";
+export { MvccStore, type ApplyBatchOptions, type MvccStoreOptions, type SnapshotExport } from "./store.js";
 export { CompactedError, ETCD_ERRORS, MvccError, StoreUnavailableError, type MvccErrorCode } from "./errors.js";
 export { prefixRangeEnd } from "./keys.js";
 export { validateRequest } from "./validate.js";

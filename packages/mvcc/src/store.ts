@@ -1,6 +1,6 @@
 import { crc32 } from "node:zlib";
 import { ClassicLevel } from "classic-level";
-import { applyRequest, type ApplyLimits } from "./apply.js";
+import { applyRequest, type ApplyLimits, type ApplyOptions } from "./apply.js";
 import { CompactedError, MvccError, StoreUnavailableError } from "./errors.js";
 import type { LoggedRevision } from "./key-index.js";
 import { ALL_KEYS, fromKeyString, keyRange, rangeContains } from "./keys.js";
@@ -41,6 +41,16 @@ export interface MvccStoreOptions {
    * Like maxTxnOps, it decides results: every replica must use the same value.
    */
   readonly requestIdWindow?: number;
+}
+
+export interface ApplyBatchOptions {
+  /**
+   * Whether the events of this batch carry the previous key-value (etcd's
+   * prev_kv). Reading it costs a LevelDB read per write, so a server whose
+   * watchers never ask for it says no. Asked as the batch is applied, so a
+   * watcher that subscribes up to that moment sees it. Always, if not given.
+   */
+  readonly prevKvInEvents?: () => boolean;
 }
 
 /** A consistent copy of the whole store, as the snapshot package ships it. */
@@ -133,11 +143,12 @@ export class MvccStore {
    * applied again from the log. Rejects only when the store cannot go on
    * (see StoreUnavailableError), which a failed background write also causes.
    */
-  async applyBatch(entries: readonly LogEntry[]): Promise<ApplyResult[]> {
+  async applyBatch(entries: readonly LogEntry[], options: ApplyBatchOptions = {}): Promise<ApplyResult[]> {
     await this.importing;
     this.assertAvailable();
     const appliedBefore = this.state.appliedIndex;
-    const results = entries.map((entry) => this.applyEntry(entry));
+    const applying = { ...this.limits, prevKvInEvents: options.prevKvInEvents?.() ?? true };
+    const results = entries.map((entry) => this.applyEntry(entry, applying));
     if (this.state.appliedIndex !== appliedBefore) this.scheduleWrite();
     return results;
   }
@@ -285,12 +296,12 @@ export class MvccStore {
     await this.db.close();
   }
 
-  private applyEntry(entry: LogEntry): ApplyResult {
+  private applyEntry(entry: LogEntry, applying: ApplyOptions): ApplyResult {
     const { index, request, requestId } = entry;
     if (index <= this.state.appliedIndex) return { status: "ignored", index, reason: "alreadyApplied" };
     try {
       if (request === undefined) return { status: "ignored", index, reason: "noRequest" };
-      return requestId === undefined ? this.execute(index, request) : this.executeOnce(index, request, requestId);
+      return requestId === undefined ? this.execute(index, request, applying) : this.executeOnce(index, request, requestId, applying);
     } catch (error) {
       // A bug, not a rejection: memory may hold half a request, so stop serving.
       this.unavailable = new StoreUnavailableError("apply failed unexpectedly; reopen the store", { cause: error });
@@ -312,9 +323,9 @@ export class MvccStore {
   }
 
   /** Applies a request; a request etcd would reject is a result. */
-  private execute(index: number, request: Request): Exclude<ApplyResult, { status: "duplicate" | "ignored" }> {
+  private execute(index: number, request: Request, applying: ApplyOptions): Exclude<ApplyResult, { status: "duplicate" | "ignored" }> {
     try {
-      const { response, events } = applyRequest(this.state, index, request, this.limits);
+      const { response, events } = applyRequest(this.state, index, request, applying);
       return { status: "applied", index, response, events };
     } catch (error) {
       if (error instanceof MvccError) return { status: "rejected", index, error };
@@ -328,7 +339,7 @@ export class MvccStore {
    * outcome, rejections included. An id reused for a different request is
    * refused rather than answered with another request's outcome.
    */
-  private executeOnce(index: number, request: Request, requestId: string): ApplyResult {
+  private executeOnce(index: number, request: Request, requestId: string, applying: ApplyOptions): ApplyResult {
     if (!isValidRequestId(requestId)) return { status: "rejected", index, error: new MvccError("requestIdInvalid") };
     const fingerprint = requestFingerprint(request);
     const firstIndex = this.state.requestIds.indexOf(requestId);
@@ -337,7 +348,7 @@ export class MvccStore {
       if (first.fingerprint !== fingerprint) return { status: "rejected", index, error: new MvccError("requestIdReused") };
       return { status: "duplicate", index, first: first.outcome };
     }
-    const result = this.execute(index, request);
+    const result = this.execute(index, request, applying);
     const outcome = result.status === "applied" ? { status: result.status, index, response: result.response } : result;
     this.state.rememberRequest({ requestId, fingerprint, outcome });
     return result;

@@ -28,7 +28,11 @@ export class WriteTxn {
   private readonly main: number;
   private writes = 0;
 
-  constructor(private readonly state: MvccState) {
+  /** `prevKvInEvents`: whether events carry the previous key-value; without it, a put reads no old value it does not need. */
+  constructor(
+    private readonly state: MvccState,
+    private readonly prevKvInEvents: boolean,
+  ) {
     this.main = state.revision + 1;
   }
 
@@ -44,7 +48,8 @@ export class WriteTxn {
   put(request: PutRequest): PutResponse {
     const key = toKeyString(request.key);
     const previous = this.state.index.visibleAt(key, this.readRevision);
-    const prevKv = previous === undefined ? undefined : keyValue({ key, revision: previous }, this.state.value(previous));
+    const needsPrevKv = this.prevKvInEvents || request.prevKv === true || request.ignoreValue === true;
+    const prevKv = previous === undefined || !needsPrevKv ? undefined : keyValue({ key, revision: previous }, this.state.value(previous));
     // ignoreValue and ignoreLease were checked to have a previous version.
     const value = request.ignoreValue === true ? (prevKv?.value ?? EMPTY) : (request.value ?? EMPTY);
     const lease = request.ignoreLease === true ? (previous?.lease ?? 0) : (request.lease ?? 0);
@@ -59,7 +64,7 @@ export class WriteTxn {
     this.state.writeRevision(request.key, key, revision, value);
     this.state.leases.move(key, previous?.lease ?? 0, lease);
     const kv = keyValue({ key, revision }, value);
-    this.events.push(prevKv === undefined ? { type: "PUT", kv } : { type: "PUT", kv, prevKv });
+    this.events.push(this.event("PUT", kv, prevKv));
     return request.prevKv === true && prevKv !== undefined
       ? { op: "put", revision: this.main, prevKv }
       : { op: "put", revision: this.main };
@@ -68,19 +73,19 @@ export class WriteTxn {
   deleteRange(request: DeleteRangeRequest): DeleteRangeResponse {
     const range = keyRange(request.key, request.rangeEnd);
     const victims = [...this.state.index.visibleInRange(range, this.readRevision)];
-    const prevKvs = victims.map((victim) => this.deleteLive(victim.key, victim.revision));
+    const prevKvs = victims.map((victim) => this.deleteLive(victim.key, victim.revision, request.prevKv === true));
     return {
       op: "deleteRange",
       revision: this.readRevision,
       deleted: victims.length,
-      prevKvs: request.prevKv === true ? prevKvs : [],
+      prevKvs: request.prevKv === true ? prevKvs.filter((prevKv) => prevKv !== undefined) : [],
     };
   }
 
   /** Deletes a key known to be live, as a lease revocation does. */
   deleteKey(key: KeyString): void {
     const live = this.state.index.visibleAt(key, this.readRevision);
-    if (live !== undefined) this.deleteLive(key, live);
+    if (live !== undefined) this.deleteLive(key, live, false);
   }
 
   /** Ends the txn; returns the store's revision after it. */
@@ -89,8 +94,9 @@ export class WriteTxn {
     return this.state.revision;
   }
 
-  private deleteLive(key: KeyString, live: KeyRevision): KeyValue {
-    const prevKv = keyValue({ key, revision: live }, this.state.value(live));
+  /** Returns the deleted key-value if it was read: when `wanted`, or for the events. */
+  private deleteLive(key: KeyString, live: KeyRevision, wanted: boolean): KeyValue | undefined {
+    const prevKv = wanted || this.prevKvInEvents ? keyValue({ key, revision: live }, this.state.value(live)) : undefined;
     const tombstone: KeyRevision = {
       main: this.main,
       sub: this.writes++,
@@ -101,7 +107,11 @@ export class WriteTxn {
     };
     this.state.writeRevision(fromKeyString(key), key, tombstone, EMPTY);
     this.state.leases.move(key, live.lease, 0);
-    this.events.push({ type: "DELETE", kv: keyValue({ key, revision: tombstone }, EMPTY), prevKv });
+    this.events.push(this.event("DELETE", keyValue({ key, revision: tombstone }, EMPTY), prevKv));
     return prevKv;
+  }
+
+  private event(type: WatchEvent["type"], kv: KeyValue, prevKv: KeyValue | undefined): WatchEvent {
+    return prevKv === undefined || !this.prevKvInEvents ? { type, kv } : { type, kv, prevKv };
   }
 }

@@ -46,4 +46,16 @@ describe("events", () => {
   test("a start in the future yields nothing and waits there", () => {
     assert.deepEqual(h.store.eventsSince(50), { events: [], nextRevision: 50, caughtUp: true });
   });
+
+  test("events may leave out previous key-values; a request that asks, or ignores its value, still gets the old one", async () => {
+    const put = await h.ok({ op: "put", key: bytes("a/2"), value: bytes("w"), prevKv: true }, false);
+    assert.deepEqual([summary(put.events), text(put.prevKv!.value)], [["PUT a/2@7"], "z"]);
+    const kept = await h.ok({ op: "put", key: bytes("a/2"), ignoreValue: true }, false);
+    assert.deepEqual(summary(kept.events), ["PUT a/2@8"]);
+    assert.equal(text(kept.events[0]!.kv.value), "w");
+    const deleted = await h.ok({ op: "deleteRange", key: bytes("a/2"), prevKv: true }, false);
+    assert.deepEqual([summary(deleted.events), deleted.prevKvs.map((kv) => text(kv.value))], [["DELETE a/2@9"], ["w"]]);
+    // History is read from the store, where the previous values are.
+    assert.deepEqual(summary(h.store.eventsSince(7).events), ["PUT a/2@7 prev=z", "PUT a/2@8 prev=w", "DELETE a/2@9 prev=w"]);
+  });
 });

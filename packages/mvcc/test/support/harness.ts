@@ -27,11 +27,12 @@ export class Harness {
     return this.store.apply(this.nextIndex++, request, requestId);
   }
 
-  /** Applies a request that must succeed; returns its response and events. */
-  async ok<R extends Request>(request: R): Promise<ResponseTo<R> & { events: WatchEvent[] }> {
-    const result = await this.apply(request);
+  /** Applies a request that must succeed; returns its response and events (without previous key-values if `prevKvInEvents` is false). */
+  async ok<R extends Request>(request: R, prevKvInEvents = true): Promise<ResponseTo<R> & { events: WatchEvent[] }> {
+    const [result] = await this.store.applyBatch([{ index: this.nextIndex++, request }], { prevKvInEvents: () => prevKvInEvents });
+    assert(result !== undefined);
     assert.equal(result.status, "applied", result.status === "rejected" ? result.error.message : result.status);
-    return { ...result.response, events: result.events };
+    return { ...(result.response as ResponseTo<R>), events: result.events };
   }
 
   /** Applies a request that must be rejected; returns the error. */

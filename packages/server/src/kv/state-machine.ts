@@ -62,7 +62,7 @@ export class KvStateMachine {
 
   async apply(entries: readonly Entry[]): Promise<void> {
     const decoded = entries.map((entry) => this.decode(entry));
-    const results = await this.store.applyBatch(decoded.map(toLogEntry));
+    const results = await this.store.applyBatch(decoded.map(toLogEntry), { prevKvInEvents: () => this.watchHub.wantsPrevKv });
     for (let i = 0; i < decoded.length; i++) {
       const item = decoded[i] as Decoded;
       await this.afterApply(item, results[i] as ApplyResult);

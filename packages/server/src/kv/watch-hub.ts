@@ -1,6 +1,8 @@
 /**
  * Live watch fan-out: the state machine publishes each applied batch's events
  * once; every subscriber whose key range matches gets them, in revision order.
+ * The hub also tells the store whether anyone wants previous key-values in
+ * events, which cost a read per write.
  */
 import type { WatchEvent } from "@raftkv/mvcc";
 
@@ -8,6 +10,11 @@ export interface KeyRange {
   readonly key: Uint8Array;
   /** etcd's convention: empty for one key, a zero byte for "everything from key on". */
   readonly rangeEnd: Uint8Array;
+}
+
+export interface Interest extends KeyRange {
+  /** etcd's prev_kv: events should carry the key-value each one replaced. */
+  readonly prevKv?: boolean;
 }
 
 export type EventListener = (events: readonly WatchEvent[], revision: number) => void;
@@ -19,15 +26,25 @@ interface Subscription {
 
 export class WatchHub {
   private readonly subscriptions = new Set<Subscription>();
+  private prevKvSubscriptions = 0;
 
   get size(): number {
     return this.subscriptions.size;
   }
 
-  subscribe(range: KeyRange, listener: EventListener): () => void {
-    const subscription = { range, listener };
+  /** Whether some subscriber wants the previous key-value in events. */
+  get wantsPrevKv(): boolean {
+    return this.prevKvSubscriptions > 0;
+  }
+
+  subscribe(interest: Interest, listener: EventListener): () => void {
+    const subscription = { range: interest, listener };
+    const prevKv = interest.prevKv === true;
     this.subscriptions.add(subscription);
-    return () => this.subscriptions.delete(subscription);
+    if (prevKv) this.prevKvSubscriptions++;
+    return () => {
+      if (this.subscriptions.delete(subscription) && prevKv) this.prevKvSubscriptions--;
+    };
   }
 
   /** Hands `events` (all at or below `revision`) to every matching subscriber. */
