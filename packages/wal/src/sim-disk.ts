@@ -213,21 +213,22 @@ export class SimDisk {
       if (!open) throw fsError("EBADF", "file handle is closed");
       live();
     };
+    const write = (data: Uint8Array, position: number): void => {
+      usable();
+      inode.change({ kind: "write", data: data.slice(), position });
+    };
+    const sync = (): void => {
+      usable();
+      this.takeSyncFailure();
+      inode.sync();
+    };
     return {
-      write: async (data, position) => {
-        usable();
-        inode.change({ kind: "write", data: data.slice(), position });
-      },
-      datasync: async () => {
-        usable();
-        this.takeSyncFailure();
-        inode.sync();
-      },
+      write: async (data, position) => write(data, position),
+      datasync: async () => sync(),
+      // O_DSYNC: the write and the sync as one step, with nothing in between.
       writeDurably: async (data, position) => {
-        usable();
-        inode.change({ kind: "write", data: data.slice(), position });
-        this.takeSyncFailure();
-        inode.sync();
+        write(data, position);
+        sync();
       },
       truncate: async (length) => {
         usable();
