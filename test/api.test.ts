@@ -5,7 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { ProcessCluster, b64, postJson, unb64, waitFor } from "./support/process-cluster.js";
+import { ProcessCluster, b64, postJson, unb64, waitFor, waitForRevision } from "./support/process-cluster.js";
+
+interface WatchedPut {
+  readonly kv: { readonly value: string };
+  readonly prev_kv?: { readonly value: string };
+}
 
 let cluster: ProcessCluster;
 const url = (i = 0) => cluster.members[i]!.clientUrl;
@@ -52,7 +57,10 @@ describe("HTTP APIs on a real cluster", () => {
   });
 
   test("live watch events carry the previous key-value for a watch that asked for it, and only for it", async () => {
-    await postJson(url(), "/v3/kv/put", { key: b64("pw/k"), value: b64("old") });
+    const first = await postJson(url(), "/v3/kv/put", { key: b64("pw/k"), value: b64("old") });
+    // Watches without a start revision begin at the watching member's own
+    // revision: once it has applied `old`, the next event is the live `new`.
+    await waitForRevision(url(1), Number((first.header as { revision: string }).revision));
     const watch = (prevKv: boolean) =>
       fetch(`${url(1)}/v3/watch`, { method: "POST", body: JSON.stringify({ create_request: { key: b64("pw/k"), prev_kv: prevKv } }) });
     // The response starts once the watch is subscribed.
@@ -61,11 +69,13 @@ describe("HTTP APIs on a real cluster", () => {
     await postJson(url(2), "/v3/kv/put", { key: b64("pw/k"), value: b64("new") });
     const [asked, notAsked] = await Promise.all(
       firstEvent.map(async (lines) => {
-        const withEvents = (await lines).map((line) => JSON.parse(line) as { result: { events?: { prev_kv?: { value: string } }[] } });
-        return withEvents.flatMap((message) => message.result.events ?? [])[0]!;
+        const messages = (await lines).map((line) => JSON.parse(line) as { result: { events?: WatchedPut[] } });
+        const events = messages.flatMap((message) => message.result.events ?? []);
+        assert.deepEqual(events.map((event) => unb64(event.kv.value)), ["new"], "the first event is the live put");
+        return events[0]!;
       }),
     );
-    assert.equal(unb64(asked!.prev_kv!.value), "old");
+    assert.equal(unb64(asked!.prev_kv?.value ?? ""), "old");
     assert.equal(notAsked!.prev_kv, undefined);
   });
 

@@ -259,5 +259,18 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Waits until the member at `baseUrl` has applied `revision`. A write is
+ * acknowledged once the member that took it has applied it; the others apply
+ * it a little later, so a test that then reads or watches on another member
+ * without a start revision must wait for this first.
+ */
+export async function waitForRevision(baseUrl: string, revision: number): Promise<void> {
+  await waitFor(`${baseUrl} to apply revision ${revision}`, async () => {
+    const range = await postJson(baseUrl, "/v3/kv/range", { key: b64("\0"), serializable: true, count_only: true });
+    return Number((range.header as { revision: string }).revision) >= revision;
+  });
+}
+
 export const b64 = (text: string): string => Buffer.from(text).toString("base64");
 export const unb64 = (text: string): string => Buffer.from(text, "base64").toString();
