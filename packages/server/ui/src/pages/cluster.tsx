@@ -1,0 +1,169 @@
+/**
+ * The cluster as this member sees it: the member list with each member's
+ * role, this member's Raft state in full (term, indexes, size, health), the
+ * alarms, and the leader changes seen since the page opened.
+ *
+ * Members serve no CORS, so the page cannot ask the others for their own
+ * status: their term, indexes and health show on their own dashboards,
+ * linked from their rows.
+ */
+import { useState } from "preact/hooks";
+import { alarms, health, members, status, type Alarm, type Member, type Status } from "../api.js";
+import { usePoll } from "../poll.js";
+import { ErrorLine, formatBytes } from "../view.js";
+
+interface ClusterView {
+  readonly members: readonly Member[];
+  readonly status: Status;
+  readonly alarms: readonly Alarm[];
+  readonly health: { healthy: boolean; reason: string };
+}
+
+interface LeaderChange {
+  readonly at: Date;
+  readonly term: number;
+  /** "0" while this member knows no leader. */
+  readonly leader: string;
+}
+
+const POLL_MS = 1000;
+
+async function loadCluster(): Promise<ClusterView> {
+  const [memberList, memberStatus, alarmList, memberHealth] = await Promise.all([members(), status(), alarms(), health()]);
+  return { members: memberList, status: memberStatus, alarms: alarmList, health: memberHealth };
+}
+
+export function ClusterPage() {
+  const [timeline, setTimeline] = useState<LeaderChange[]>([]);
+  const { data, error } = usePoll(loadCluster, POLL_MS, (view) =>
+    setTimeline((changes) => withLeaderOf(changes, view.status)),
+  );
+  return (
+    <section>
+      <h1>Cluster</h1>
+      <ErrorLine error={error && `this member does not answer: ${error}`} />
+      {data && <MemberTable view={data} />}
+      {data && <Alarms view={data} />}
+      <Timeline changes={timeline} names={data?.members ?? []} />
+    </section>
+  );
+}
+
+/** Appends a change when the leader or the term differs from the last one seen. */
+function withLeaderOf(changes: LeaderChange[], { leader, term }: Status): LeaderChange[] {
+  const last = changes[changes.length - 1];
+  if (last && last.leader === leader && last.term === term) return changes;
+  return [...changes, { at: new Date(), term, leader }];
+}
+
+function roleOf(member: Member, status: Status): string {
+  if (member.id === status.leader) return "leader";
+  return member.isLearner ? "learner" : "follower";
+}
+
+function MemberTable({ view }: { view: ClusterView }) {
+  const { status } = view;
+  return (
+    <table class="members">
+      <thead>
+        <tr>
+          <th>Name</th>
+          <th>ID</th>
+          <th>Client URLs</th>
+          <th>Peer URLs</th>
+          <th>Role</th>
+          <th>Term</th>
+          <th>Committed</th>
+          <th>Applied</th>
+          <th title="Entries committed but not yet applied by this member">Apply lag</th>
+          <th>Health</th>
+          <th>Alarms</th>
+          <th>DB size</th>
+        </tr>
+      </thead>
+      <tbody>
+        {view.members.map((member) => {
+          const here = member.id === status.memberId;
+          const role = roleOf(member, status);
+          const memberAlarms = view.alarms.filter((alarm) => alarm.memberId === member.id).map((alarm) => alarm.alarm);
+          return (
+            <tr data-member={member.name} data-role={role} class={here ? "here" : ""}>
+              <td>
+                {member.name || "(not started)"}
+                {here && <span class="tag">this member</span>}
+              </td>
+              <td class="mono">{BigInt(member.id).toString(16)}</td>
+              <td>
+                <UrlList urls={member.clientUrls} dashboard />
+              </td>
+              <td>
+                <UrlList urls={member.peerUrls} />
+              </td>
+              <td>
+                <span class={`role ${role}`}>{role}</span>
+              </td>
+              {here ? <OwnRaftState view={view} /> : <td colSpan={5} class="muted">on its own dashboard</td>}
+              <td class={memberAlarms.length > 0 ? "bad" : ""}>{memberAlarms.join(", ") || "none"}</td>
+              <td>{here ? formatBytes(status.dbSize) : "—"}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function OwnRaftState({ view: { status, health } }: { view: ClusterView }) {
+  return (
+    <>
+      <td data-field="term">{status.term}</td>
+      <td>{status.committedIndex}</td>
+      <td>{status.appliedIndex}</td>
+      <td>{status.committedIndex - status.appliedIndex}</td>
+      <td class={health.healthy ? "good" : "bad"}>{health.healthy ? "healthy" : `unhealthy: ${health.reason}`}</td>
+    </>
+  );
+}
+
+function UrlList({ urls, dashboard = false }: { urls: readonly string[]; dashboard?: boolean }) {
+  return (
+    <>
+      {urls.map((url) => (
+        <div class="mono">{dashboard ? <a href={`${url}/ui/`}>{url}</a> : url}</div>
+      ))}
+    </>
+  );
+}
+
+function Alarms({ view }: { view: ClusterView }) {
+  const { errors } = view.status;
+  if (view.alarms.length === 0 && errors.length === 0) return null;
+  return (
+    <div class="alert" role="alert">
+      {view.alarms.map((alarm) => (
+        <div>
+          alarm {alarm.alarm} on member {BigInt(alarm.memberId).toString(16)}
+        </div>
+      ))}
+      {errors.map((error) => (
+        <div>{error}</div>
+      ))}
+    </div>
+  );
+}
+
+function Timeline({ changes, names }: { changes: readonly LeaderChange[]; names: readonly Member[] }) {
+  const nameOf = (id: string): string => (id === "0" ? "no leader" : (names.find((member) => member.id === id)?.name ?? BigInt(id).toString(16)));
+  return (
+    <>
+      <h2>Leader changes since this page opened</h2>
+      <ol class="timeline">
+        {[...changes].reverse().map((change) => (
+          <li data-leader={nameOf(change.leader)}>
+            <time>{change.at.toLocaleTimeString()}</time> term {change.term}: <strong>{nameOf(change.leader)}</strong>
+          </li>
+        ))}
+      </ol>
+    </>
+  );
+}
