@@ -10,6 +10,9 @@
  * and the pages will show what the token may read (the API refuses the rest).
  */
 import { fromBase64, prefixEnd, toBase64 } from "./bytes.js";
+import type { Kv, RangeOptions, RangeReply } from "./kv.js";
+
+export type { Kv, RangeOptions, RangeReply };
 
 export interface Session {
   headers(): Record<string, string>;
@@ -91,16 +94,6 @@ interface RawKv {
   readonly lease?: string;
 }
 
-export interface Kv {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
-  readonly createRevision: number;
-  readonly modRevision: number;
-  readonly version: number;
-  /** A lease id as the gateway writes it (decimal int64; "0" for none). */
-  readonly lease: string;
-}
-
 function kvOf(raw: RawKv): Kv {
   return {
     key: fromBase64(raw.key),
@@ -113,20 +106,6 @@ function kvOf(raw: RawKv): Kv {
 }
 
 export const leaseHex = (lease: string): string => BigInt(lease).toString(16);
-
-export interface RangeOptions {
-  readonly rangeEnd?: Uint8Array;
-  readonly limit?: number;
-  readonly keysOnly?: boolean;
-  readonly revision?: number;
-}
-
-export interface RangeReply {
-  readonly revision: number;
-  readonly kvs: Kv[];
-  readonly more: boolean;
-  readonly count: number;
-}
 
 export async function range(key: Uint8Array, options: RangeOptions = {}): Promise<RangeReply> {
   const reply = await v3<{ header: Header; kvs?: RawKv[]; more?: boolean; count?: string }>("kv/range", {

@@ -5,7 +5,7 @@
  * jumps past a folder as soon as it has seen one key in it.
  */
 import { keyAfter, prefixEnd } from "../bytes.js";
-import type { Kv, RangeOptions, RangeReply } from "../api.js";
+import type { Kv, RangeOptions, RangeReply } from "../kv.js";
 
 export type Entry = { readonly kind: "folder"; readonly prefix: Uint8Array } | { readonly kind: "key"; readonly kv: Kv };
 

@@ -93,7 +93,7 @@ function EntryItem({ entry, folder, onOpenFolder, onSelect }: { entry: Entry; fo
     return (
       <li class="folder" data-folder={keyLabel(entry.prefix)}>
         <button type="button" class="link" onClick={() => onOpenFolder(entry.prefix)}>
-          📁 {shortName(entry.prefix)}
+          ▸ {shortName(entry.prefix)}
         </button>
       </li>
     );

@@ -11,6 +11,8 @@ import { ErrorLine } from "../view.js";
 
 const SCRAPE_MS = 2000;
 const KEPT_POINTS = 120;
+/** The charts show a fixed window ending now, so that the first points do not stretch across the axis. */
+const WINDOW_SECONDS = (KEPT_POINTS * SCRAPE_MS) / 1000;
 
 interface Scrape {
   readonly at: number;
@@ -101,6 +103,7 @@ function Chart({ spec, data }: { spec: ChartSpec; data: Columns }) {
         height: 200,
         series: [{}, ...spec.series.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: false }))],
         axes: [{}, { size: 60 }],
+        scales: { x: { time: true, range: (_plot, _min, max) => [(max ?? Date.now() / 1000) - WINDOW_SECONDS, max ?? Date.now() / 1000] } },
       },
       data as uPlot.AlignedData,
       holder.current!,
