@@ -27,6 +27,8 @@ export function uiPlugin(bundle = UI_BUNDLE) {
   return async (app: FastifyInstance): Promise<void> => {
     // curl and other clients keep the API's JSON 404 at `/`.
     app.get("/", async (request, reply) => (acceptsHtml(request) ? reply.redirect(UI_PATH) : reply.callNotFound()));
+    // The page's files are relative to /ui/, so /ui must become /ui/.
+    app.get("/ui", async (_request, reply) => reply.redirect(UI_PATH));
     if (!existsSync(join(bundle, "index.html"))) {
       app.get(`${UI_PATH}*`, async (_request, reply) =>
         reply.status(503).type("text/plain").send("the dashboard is not built: run `npm run build` in the repository"),
@@ -36,7 +38,6 @@ export function uiPlugin(bundle = UI_BUNDLE) {
     await app.register(fastifyStatic, {
       root: bundle,
       prefix: UI_PATH,
-      redirect: true,
       setHeaders: (reply) => reply.headers(PAGE_HEADERS),
     });
   };
