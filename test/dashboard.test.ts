@@ -128,8 +128,10 @@ describe("the dashboard", { skip: chromiumPath ? false : "no chromium found (apt
     await page.fill('textarea[name="new-value"]', "hello from the page");
     await page.click('form.new-key button[type="submit"]');
     await page.waitForSelector('[data-testid="key-detail"] [data-testid="value"]:has-text("hello from the page")');
-    const readers = cluster.running();
-    for (const member of readers) assert.equal(await httpGet(member, "dashboard/greeting"), "hello from the page", `read on ${member.name}`);
+    for (const member of cluster.running()) assert.equal(await httpGet(member, "dashboard/greeting"), "hello from the page", `read on ${member.name}`);
+    // The tree shows the new key inside its folder.
+    await page.click('li[data-folder="dashboard/"] button');
+    await page.waitForSelector('li[data-key="dashboard/greeting"]');
 
     await page.click('[data-testid="key-detail"] button:has-text("Edit")');
     await page.fill('textarea[name="value"]', "edited in the page");

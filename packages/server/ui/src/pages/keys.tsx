@@ -30,7 +30,7 @@ export function KeysPage() {
         <div class="tree">
           <Breadcrumbs folder={folder} onOpen={setFolder} />
           <FolderListing key={`${keyLabel(folder)}#${listingVersion}`} folder={folder} onOpenFolder={setFolder} onSelect={setSelected} />
-          <NewKeyForm folder={folder} onCreated={(key) => { setSelected(key); refreshListing(); }} />
+          <NewKeyForm key={keyLabel(folder)} folder={folder} onCreated={(key) => { setSelected(key); refreshListing(); }} />
         </div>
         <div class="detail">
           {selected ? (
