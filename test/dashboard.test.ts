@@ -107,7 +107,13 @@ describe("the dashboard", { skip: chromiumPath ? false : "no chromium found (apt
     await page.goto(`${shown.clientUrl}/`);
     assert.equal(new URL(page.url()).pathname, "/ui/");
     await waitForCount(page, "tr[data-member]", 3);
-    await waitForShownLeader(page, cluster);
+    const leader = await waitForShownLeader(page, cluster);
+    await page.waitForSelector(`[data-testid="reachability"]:has-text("${leader} leads")`);
+    // The leader's own dashboard counts the members that answer it.
+    const leaderPage = await browser.context.newPage();
+    await leaderPage.goto(`${cluster.member(leader).clientUrl}/ui/`);
+    await leaderPage.waitForSelector('[data-testid="reachability"]:has-text("2 of the 2 other members answer this leader")');
+    await leaderPage.close();
     assert.equal(await page.locator("tr.here").getAttribute("data-member"), shown.name);
     await screenshot(page, "cluster");
   });
@@ -118,6 +124,9 @@ describe("the dashboard", { skip: chromiumPath ? false : "no chromium found (apt
     await cluster.kill(old.name);
     const next = await waitForShownLeader(page, cluster, old);
     await page.waitForSelector(`.timeline li[data-leader="${next}"]`);
+    // Only a leader hears from every member: if the page's member took over, it counts the dead one out.
+    const reachability = next === shown.name ? "1 of the 2 other members answer this leader" : `${next} leads`;
+    await page.waitForSelector(`[data-testid="reachability"]:has-text("${reachability}")`);
     assert.equal(await page.evaluate(() => "loadedBeforeKill" in globalThis), true, "the page was not reloaded");
     await screenshot(page, "cluster-after-failover");
   });

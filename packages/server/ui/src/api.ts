@@ -35,10 +35,11 @@ export class ApiError extends Error {
   }
 }
 
-async function send(path: string, init: RequestInit = {}): Promise<Response> {
+/** Every request of the page; `answers` are statuses besides 2xx that carry an answer rather than a failure. */
+async function send(path: string, init: RequestInit = {}, answers: readonly number[] = []): Promise<Response> {
   const response = await fetch(path, { ...init, headers: { ...session.headers(), ...(init.headers as Record<string, string>) } });
   if (response.status === 401) session.onUnauthenticated();
-  if (!response.ok) throw await errorOf(response);
+  if (!response.ok && !answers.includes(response.status)) throw await errorOf(response);
   return response;
 }
 
@@ -64,7 +65,7 @@ export async function text(path: string): Promise<string> {
 
 /** /health answers 503 with a reason when the member cannot serve: that is an answer, not a failure. */
 export async function health(): Promise<{ healthy: boolean; reason: string }> {
-  const response = await fetch("/health", { headers: session.headers() });
+  const response = await send("/health", {}, [503]);
   const body = (await response.json()) as { health?: string; reason?: string };
   return { healthy: body.health === "true", reason: body.reason ?? "" };
 }

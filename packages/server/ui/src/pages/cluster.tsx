@@ -8,7 +8,8 @@
  * linked from their rows.
  */
 import { useState } from "preact/hooks";
-import { alarms, health, members, status, type Alarm, type Member, type Status } from "../api.js";
+import { alarms, health, members, status, text, type Alarm, type Member, type Status } from "../api.js";
+import { parseMetrics, total } from "../metrics/prometheus.js";
 import { usePoll } from "../poll.js";
 import { ErrorLine, formatBytes } from "../view.js";
 
@@ -17,6 +18,8 @@ interface ClusterView {
   readonly status: Status;
   readonly alarms: readonly Alarm[];
   readonly health: { healthy: boolean; reason: string };
+  /** Other members heard from within an election timeout: on the leader, every member that answers. */
+  readonly activePeers: number;
 }
 
 interface LeaderChange {
@@ -29,8 +32,9 @@ interface LeaderChange {
 const POLL_MS = 1000;
 
 async function loadCluster(): Promise<ClusterView> {
-  const [memberList, memberStatus, alarmList, memberHealth] = await Promise.all([members(), status(), alarms(), health()]);
-  return { members: memberList, status: memberStatus, alarms: alarmList, health: memberHealth };
+  const [memberList, memberStatus, alarmList, memberHealth, metrics] = await Promise.all([members(), status(), alarms(), health(), text("/metrics")]);
+  const activePeers = total(parseMetrics(metrics), "raftkv_active_peers");
+  return { members: memberList, status: memberStatus, alarms: alarmList, health: memberHealth, activePeers };
 }
 
 export function ClusterPage() {
@@ -42,6 +46,7 @@ export function ClusterPage() {
     <section>
       <h1>Cluster</h1>
       <ErrorLine error={error && `this member does not answer: ${error}`} />
+      {data && <Reachability view={data} />}
       {data && <MemberTable view={data} />}
       {data && <Alarms view={data} />}
       <Timeline changes={timeline} names={data?.members ?? []} />
@@ -125,11 +130,34 @@ function OwnRaftState({ view: { status, health } }: { view: ClusterView }) {
   );
 }
 
+/** Only the leader hears from every member (followers hear from the leader alone), so only its count says who answers. */
+function Reachability({ view }: { view: ClusterView }) {
+  const { status, members: memberList } = view;
+  const leader = memberList.find((member) => member.id === status.leader);
+  if (!leader) return <p class="bad" data-testid="reachability">This member knows no leader.</p>;
+  if (leader.id !== status.memberId) {
+    return (
+      <p class="muted" data-testid="reachability">
+        {leader.name} leads; {leader.clientUrls[0] ? <a href={dashboardOf(leader.clientUrls[0])}>its dashboard</a> : "its dashboard"} shows which
+        members answer it.
+      </p>
+    );
+  }
+  const others = memberList.length - 1;
+  return (
+    <p class={view.activePeers < others ? "bad" : "good"} data-testid="reachability">
+      {view.activePeers} of the {others} other members answer this leader.
+    </p>
+  );
+}
+
+const dashboardOf = (clientUrl: string): string => `${clientUrl}/ui/`;
+
 function UrlList({ urls, dashboard = false }: { urls: readonly string[]; dashboard?: boolean }) {
   return (
     <>
       {urls.map((url) => (
-        <div class="mono">{dashboard ? <a href={`${url}/ui/`}>{url}</a> : url}</div>
+        <div class="mono">{dashboard ? <a href={dashboardOf(url)}>{url}</a> : url}</div>
       ))}
     </>
   );
