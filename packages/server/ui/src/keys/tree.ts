@@ -27,8 +27,11 @@ export function entryOf(folder: Uint8Array, kv: Kv): Entry {
   return slash < 0 ? { kind: "key", kv } : { kind: "folder", prefix: kv.key.slice(0, slash + 1) };
 }
 
-/** Up to `size` entries of `folder` from `start` on. */
-export async function listFolder(range: Range, folder: Uint8Array, start: Uint8Array, size: number): Promise<TreePage> {
+/** The first key a listing of `folder` reads: etcd takes no empty key, so the root starts at "\0". */
+const firstKeyOf = (folder: Uint8Array): Uint8Array => (folder.length > 0 ? folder : Uint8Array.of(0));
+
+/** Up to `size` entries of `folder` from `start` (a page's `next`) on. */
+export async function listFolder(range: Range, folder: Uint8Array, size: number, start = firstKeyOf(folder)): Promise<TreePage> {
   const end = prefixEnd(folder);
   const entries: Entry[] = [];
   let cursor: Uint8Array | undefined = start;

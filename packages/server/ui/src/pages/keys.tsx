@@ -15,9 +15,6 @@ import { KeyDetail } from "./key-detail.js";
 const PAGE_SIZE = 50;
 const ROOT = new Uint8Array();
 
-/** The first key a listing of `folder` reads: etcd takes no empty key, so the root starts at "\0". */
-const firstKeyOf = (folder: Uint8Array): Uint8Array => (folder.length > 0 ? folder : Uint8Array.of(0));
-
 export function KeysPage() {
   const [folder, setFolder] = useState<Uint8Array>(ROOT);
   const [selected, setSelected] = useState<Uint8Array | undefined>(undefined);
@@ -60,13 +57,13 @@ function Breadcrumbs({ folder, onOpen }: { folder: Uint8Array; onOpen: (folder: 
 function FolderListing({ folder, onOpenFolder, onSelect }: { folder: Uint8Array; onOpenFolder: (prefix: Uint8Array) => void; onSelect: (key: Uint8Array) => void }) {
   const [pages, setPages] = useState<TreePage[]>([]);
   const [error, setError] = useState<string | undefined>(undefined);
-  const loadFrom = (start: Uint8Array): void => {
-    listFolder(range, folder, start, PAGE_SIZE).then(
+  const loadFrom = (start?: Uint8Array): void => {
+    listFolder(range, folder, PAGE_SIZE, start).then(
       (page) => setPages((loaded) => [...loaded, page]),
       (failure: unknown) => setError(messageOf(failure)),
     );
   };
-  useEffect(() => loadFrom(firstKeyOf(folder)), []);
+  useEffect(() => loadFrom(), []);
   const next = pages[pages.length - 1]?.next;
   const entries = pages.flatMap((page) => page.entries);
   return (
@@ -74,7 +71,7 @@ function FolderListing({ folder, onOpenFolder, onSelect }: { folder: Uint8Array;
       <ErrorLine error={error} />
       <ul class="entries">
         {entries.map((entry) => (
-          <EntryItem entry={entry} folder={folder} onOpenFolder={onOpenFolder} onSelect={onSelect} />
+          <EntryItem key={keyLabel(entry.kind === "folder" ? entry.prefix : entry.kv.key)} entry={entry} folder={folder} onOpenFolder={onOpenFolder} onSelect={onSelect} />
         ))}
         {pages.length > 0 && entries.length === 0 && <li class="muted">no keys here</li>}
       </ul>
@@ -88,7 +85,8 @@ function FolderListing({ folder, onOpenFolder, onSelect }: { folder: Uint8Array;
 }
 
 function EntryItem({ entry, folder, onOpenFolder, onSelect }: { entry: Entry; folder: Uint8Array; onOpenFolder: (prefix: Uint8Array) => void; onSelect: (key: Uint8Array) => void }) {
-  const shortName = (bytes: Uint8Array): string => keyLabel(bytes.slice(folder.length));
+  // A key may equal its folder's prefix ("a/" in the folder "a/").
+  const shortName = (bytes: Uint8Array): string => (bytes.length === folder.length ? `${keyLabel(bytes)} (the folder's own key)` : keyLabel(bytes.slice(folder.length)));
   if (entry.kind === "folder") {
     return (
       <li class="folder" data-folder={keyLabel(entry.prefix)}>

@@ -96,7 +96,7 @@ function EventStream({ watched, prefix }: { watched: string; prefix: boolean }) 
         </thead>
         <tbody>
           {events.map((event) => (
-            <tr data-event={event.type} data-key={event.key}>
+            <tr key={`${event.revision}/${event.key}`} data-event={event.type} data-key={event.key}>
               <td>{event.revision}</td>
               <td>{event.type}</td>
               <td class="mono">{event.key}</td>
