@@ -70,7 +70,11 @@ export async function health(): Promise<{ healthy: boolean; reason: string }> {
   return { healthy: body.health === "true", reason: body.reason ?? "" };
 }
 
-/** The native watch stream (Server-Sent Events, resumed by the browser after a drop). */
+/**
+ * The native watch stream (Server-Sent Events, resumed by the browser after
+ * a drop). An EventSource sends no custom headers: once auth lands, its
+ * credentials travel as a cookie, or the watch moves to a fetch stream.
+ */
 export function watchEvents(key: Uint8Array, prefix: boolean): EventSource {
   const path = Array.from(key, (byte) => `%${byte.toString(16).padStart(2, "0")}`).join("");
   return new EventSource(`/v1/watch/${path}?encoding=base64&prev_kv${prefix ? "&prefix" : ""}`);
