@@ -9,6 +9,19 @@ export function ErrorLine({ error }: { error: string | undefined }) {
   ) : null;
 }
 
+/** A column heading, with the hint a hover shows where the heading alone is not enough. */
+export type Column = string | { readonly label: string; readonly hint: string };
+
+export function TableHead({ columns }: { columns: readonly Column[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((column) => (typeof column === "string" ? <th>{column}</th> : <th title={column.hint}>{column.label}</th>))}
+      </tr>
+    </thead>
+  );
+}
+
 export function formatBytes(size: number): string {
   if (size < 1024) return `${size} B`;
   if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KiB`;

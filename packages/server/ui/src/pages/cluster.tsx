@@ -11,7 +11,7 @@ import { useState } from "preact/hooks";
 import { alarms, health, members, status, text, type Alarm, type Member, type Status } from "../api.js";
 import { parseMetrics, total } from "../metrics/prometheus.js";
 import { usePoll } from "../poll.js";
-import { ErrorLine, formatBytes } from "../view.js";
+import { ErrorLine, formatBytes, TableHead } from "../view.js";
 
 interface ClusterView {
   readonly members: readonly Member[];
@@ -66,26 +66,26 @@ function roleOf(member: Member, status: Status): string {
   return member.isLearner ? "learner" : "follower";
 }
 
+const MEMBER_COLUMNS = [
+  "Name",
+  "ID",
+  "Client URLs",
+  "Peer URLs",
+  "Role",
+  "Term",
+  "Committed",
+  "Applied",
+  { label: "Apply lag", hint: "Entries committed but not yet applied by this member" },
+  "Health",
+  "Alarms",
+  "DB size",
+];
+
 function MemberTable({ view }: { view: ClusterView }) {
   const { status } = view;
   return (
     <table class="members">
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>ID</th>
-          <th>Client URLs</th>
-          <th>Peer URLs</th>
-          <th>Role</th>
-          <th>Term</th>
-          <th>Committed</th>
-          <th>Applied</th>
-          <th title="Entries committed but not yet applied by this member">Apply lag</th>
-          <th>Health</th>
-          <th>Alarms</th>
-          <th>DB size</th>
-        </tr>
-      </thead>
+      <TableHead columns={MEMBER_COLUMNS} />
       <tbody>
         {view.members.map((member) => {
           const here = member.id === status.memberId;

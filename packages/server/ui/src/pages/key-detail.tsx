@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, deleteIfModRevision, get, leaseHex, leaseTtl, putIfModRevision, type Guarded, type Kv } from "../api.js";
 import { asText, keyLabel, utf8 } from "../bytes.js";
 import { messageOf } from "../poll.js";
-import { ErrorLine, naturalView, renderValue, type ValueView } from "../view.js";
+import { ErrorLine, naturalView, renderValue, TableHead, type ValueView } from "../view.js";
 
 type Mode = { readonly kind: "view" } | { readonly kind: "edit"; readonly draft: string } | { readonly kind: "confirm-delete" };
 
@@ -205,13 +205,7 @@ function History({ kv }: { kv: Kv }) {
       {history ? (
         <>
           <table>
-            <thead>
-              <tr>
-                <th>Mod revision</th>
-                <th>Version</th>
-                <th>Value</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Mod revision", "Version", "Value"]} />
             <tbody>
               {history.versions.map((version) => (
                 <tr data-revision={version.modRevision}>

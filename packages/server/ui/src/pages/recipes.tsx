@@ -11,7 +11,7 @@
 import { get, leaseHex, leaseTtl, prefixRange, range, type Kv } from "../api.js";
 import { asText, keyLabel, utf8 } from "../bytes.js";
 import { usePoll } from "../poll.js";
-import { ErrorLine, naturalView, renderValue } from "../view.js";
+import { ErrorLine, naturalView, renderValue, TableHead } from "../view.js";
 
 const POLL_MS = 2000;
 /** Keys scanned for queues: the scan reads keys only, but a store of millions is out of reach of one page. */
@@ -89,16 +89,16 @@ function QueueTable({ queues }: { queues: readonly Queue[] }) {
   if (queues.length === 0) return <p class="muted">No lock or election is held.</p>;
   return (
     <table class="queues">
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>Held by (key)</th>
-          <th title="The holder key's create revision: a fencing token that grows with each new holder">Since revision</th>
-          <th>Lease</th>
-          <th>Waiting</th>
-          <th>Proclaimed value</th>
-        </tr>
-      </thead>
+      <TableHead
+          columns={[
+            "Name",
+            "Held by (key)",
+            { label: "Since revision", hint: "The holder key's create revision: a fencing token that grows with each new holder" },
+            "Lease",
+            "Waiting",
+            "Proclaimed value",
+          ]}
+        />
       <tbody>
         {queues.map(({ name, holder, waiting }) => (
           <tr data-queue={name}>
@@ -119,15 +119,9 @@ function InstanceTable({ instances }: { instances: readonly Instance[] }) {
   if (instances.length === 0) return <p class="muted">No service instance is registered.</p>;
   return (
     <table class="services">
-      <thead>
-        <tr>
-          <th>Service</th>
-          <th>Instance</th>
-          <th>Description</th>
-          <th>Lease</th>
-          <th title="An instance is listed while its lease lives: it heartbeats">Health</th>
-        </tr>
-      </thead>
+      <TableHead
+          columns={["Service", "Instance", "Description", "Lease", { label: "Health", hint: "An instance is listed while its lease lives: it heartbeats" }]}
+        />
       <tbody>
         {instances.map((instance) => (
           <tr data-instance={`${instance.service}/${instance.id}`}>

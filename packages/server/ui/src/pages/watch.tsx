@@ -6,7 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { watchEvents } from "../api.js";
 import { fromBase64, keyLabel, utf8 } from "../bytes.js";
-import { naturalView, renderValue } from "../view.js";
+import { naturalView, renderValue, TableHead } from "../view.js";
 
 interface WatchEvent {
   readonly type: "put" | "delete";
@@ -85,15 +85,7 @@ function EventStream({ watched, prefix }: { watched: string; prefix: boolean }) 
         {connected ? "watching" : "connecting"} {prefix ? "keys starting with" : "the key"} <span class="mono">{watched}</span>
       </p>
       <table class="events">
-        <thead>
-          <tr>
-            <th>Revision</th>
-            <th>Event</th>
-            <th>Key</th>
-            <th>Value</th>
-            <th>Previous value</th>
-          </tr>
-        </thead>
+        <TableHead columns={["Revision", "Event", "Key", "Value", "Previous value"]} />
         <tbody>
           {events.map((event) => (
             <tr key={`${event.revision}/${event.key}`} data-event={event.type} data-key={event.key}>
