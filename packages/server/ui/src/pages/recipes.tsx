@@ -85,20 +85,20 @@ async function loadInstances(): Promise<Instance[]> {
   );
 }
 
+const QUEUE_COLUMNS = [
+  "Name",
+  "Held by (key)",
+  { label: "Since revision", hint: "The holder key's create revision: a fencing token that grows with each new holder" },
+  "Lease",
+  "Waiting",
+  "Proclaimed value",
+];
+
 function QueueTable({ queues }: { queues: readonly Queue[] }) {
   if (queues.length === 0) return <p class="muted">No lock or election is held.</p>;
   return (
     <table class="queues">
-      <TableHead
-          columns={[
-            "Name",
-            "Held by (key)",
-            { label: "Since revision", hint: "The holder key's create revision: a fencing token that grows with each new holder" },
-            "Lease",
-            "Waiting",
-            "Proclaimed value",
-          ]}
-        />
+      <TableHead columns={QUEUE_COLUMNS} />
       <tbody>
         {queues.map(({ name, holder, waiting }) => (
           <tr data-queue={name}>
@@ -115,13 +115,13 @@ function QueueTable({ queues }: { queues: readonly Queue[] }) {
   );
 }
 
+const INSTANCE_COLUMNS = ["Service", "Instance", "Description", "Lease", { label: "Health", hint: "An instance is listed while its lease lives: it heartbeats" }];
+
 function InstanceTable({ instances }: { instances: readonly Instance[] }) {
   if (instances.length === 0) return <p class="muted">No service instance is registered.</p>;
   return (
     <table class="services">
-      <TableHead
-          columns={["Service", "Instance", "Description", "Lease", { label: "Health", hint: "An instance is listed while its lease lives: it heartbeats" }]}
-        />
+      <TableHead columns={INSTANCE_COLUMNS} />
       <tbody>
         {instances.map((instance) => (
           <tr data-instance={`${instance.service}/${instance.id}`}>
