@@ -73,6 +73,7 @@ test("the banner lists the endpoints and example requests for both APIs", () => 
   const banner = bannerFor(planLocalCluster(3, "/d"), false);
   assert.match(banner, /starting a new 3-node cluster on 127\.0\.0\.1, data in \/d/);
   assert.ok(banner.includes("Client endpoints: http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379"));
+  assert.ok(banner.includes("Dashboard: http://127.0.0.1:2379/ui/"));
   assert.ok(banner.includes("curl -X PUT http://127.0.0.1:2379/v1/kv/foo -d bar"));
   assert.ok(banner.includes("curl http://127.0.0.1:22379/v1/kv/foo"));
   assert.ok(banner.includes(`curl -s http://127.0.0.1:2379/v3/kv/put -X POST -d '{"key":"Zm9v","value":"YmFy"}'`));

@@ -86,6 +86,7 @@ export function bannerFor(plan: ClusterPlan, restarting: boolean): string {
     `raftkv: ${what} ${plan.members.length}-node cluster on ${LOCAL_HOST}, data in ${plan.dataDir}`,
     ...members,
     `Client endpoints: ${plan.members.map((member) => member.clientUrl).join(",")}`,
+    `Dashboard: ${writeTo.clientUrl}/ui/ (every node serves one)`,
     "",
     "Write on one node, read on another:",
     `  curl -X PUT ${writeTo.clientUrl}/v1/kv/foo -d bar`,

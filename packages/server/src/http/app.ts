@@ -6,6 +6,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import { uiPlugin } from "./ui.js";
 
 /** etcd refuses requests above 1.5 MiB; the body limit sits above it so the refusal is etcd's. */
 export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
@@ -30,6 +31,7 @@ export function createApp(metrics: Metrics): FastifyInstance {
     const error = new RaftkvError(GrpcCode.Unimplemented, `Not Found: ${request.method} ${request.url}`);
     void reply.status(404).type("application/json").send(JSON.stringify(error.toJSON()));
   });
+  void app.register(uiPlugin());
   return app;
 }
 
