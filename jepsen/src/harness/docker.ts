@@ -39,9 +39,9 @@ export class DockerCluster implements ClusterDriver {
     this.run = options.run ?? runCommand;
   }
 
-  /** Published as 12379, 22379, …, as in docker-compose.yml. */
+  /** Published as 23791, 23792, …, as in docker-compose.yml. */
   clientUrl(node: string): string {
-    return `http://127.0.0.1:${node.slice(1)}2379`;
+    return `http://127.0.0.1:2379${node.slice(1)}`;
   }
 
   /** The service name is the member's host name on the compose network. */
