@@ -91,8 +91,12 @@ export class SimNode {
   }
 }
 
+/** Sees every message a node sends, as it enters the network or is lost on a cut link. */
+export type MessageObserver = (message: Message, lost: boolean) => void;
+
 export class Cluster {
   readonly rng: SeededRng;
+  observer: MessageObserver | undefined;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly checker = new InvariantChecker(this);
   network: NetworkConditions = { ...PERFECT_NETWORK };
@@ -101,7 +105,7 @@ export class Cluster {
   /** Directed links that lose every message: "from>to". */
   private readonly cut = new Set<string>();
   private proposalCounter = 0;
-  private readonly options: Required<ClusterOptions>;
+  readonly options: Required<ClusterOptions>;
 
   constructor(options: ClusterOptions) {
     this.options = {
@@ -324,9 +328,11 @@ export class Cluster {
 
   private send(message: Message): void {
     if (this.isCut(message.from, message.to) || this.rng.nextFloat() < this.network.dropRate) {
+      this.observer?.(message, true);
       this.onLost(message);
       return;
     }
+    this.observer?.(message, false);
     this.enqueue(message);
     if (this.rng.nextFloat() < this.network.duplicateRate) this.enqueue(message);
   }
@@ -385,6 +391,13 @@ export class Cluster {
 
   // -------------------------------------------------------- the application
 
+  /** Handles one Ready of a node, both halves (or the second half of one already taken). */
+  processReady(id: NodeId): void {
+    const sim = this.sim(id);
+    if (!sim.pendingReady) this.runLoopHalf(id);
+    if (sim.pendingReady) this.runLoopHalf(id);
+  }
+
   /** Runs the next half of a node's loop: ready+send, or persist+apply+advance. */
   runLoopHalf(id: NodeId): void {
     const sim = this.sim(id);
@@ -436,9 +449,15 @@ export class Cluster {
   private maybeSnapshot(sim: SimNode): void {
     const every = this.options.snapshotEvery;
     if (every === 0 || sim.machine.applied - sim.disk.snapshot().meta.index < every) return;
+    this.takeSnapshot(sim.id, this.options.snapshotTail);
+  }
+
+  /** Snapshots a node's state machine at its applied index and compacts its log, keeping `tail` entries below. */
+  takeSnapshot(id: NodeId, tail: number): void {
+    const sim = this.sim(id);
     const index = sim.machine.applied;
     sim.disk.createSnapshot(index, sim.node.confState(), encodeMachine(sim.machine));
-    sim.disk.compact(Math.max(0, index - this.options.snapshotTail));
+    sim.disk.compact(Math.max(0, index - tail));
   }
 
   // --------------------------------------------------------- membership

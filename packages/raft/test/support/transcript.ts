@@ -1,0 +1,405 @@
+/**
+ * The commands of a transcript (test/transcripts/*.txt), run over the
+ * simulated cluster. Each command returns what happened, one line per event:
+ * every message sent (`from->to Type term=… index=…`, marked `LOST` when a
+ * cut link swallows it) and every change of a node's role, term or leader,
+ * in the order they happened. The simulator's safety invariants are checked
+ * at every step, as in every other test.
+ */
+import { ConfChangeType, EntryType, MessageType, NONE, ProposalDroppedError, Role, decodeConfChange, type Entry, type Message, type NodeId } from "../../src/index.js";
+import { Cluster, type ClusterOptions } from "./cluster.js";
+
+/** A mistake in the transcript itself (unknown command, bad argument): fails the test, never recorded as output. */
+export class TranscriptError extends Error {
+  override readonly name = "TranscriptError";
+}
+
+type Handler = (session: Session, args: Args) => void;
+
+export class Session {
+  private cluster: Cluster | undefined;
+  private lines: string[] = [];
+  private readonly lastSeen = new Map<NodeId, string>();
+  private proposals = 0;
+
+  get c(): Cluster {
+    if (!this.cluster) throw new TranscriptError("no cluster yet: start with add-nodes");
+    return this.cluster;
+  }
+
+  /** Runs one command line; returns its output. Errors of the cluster are output too. */
+  run(line: string): string {
+    this.lines = [];
+    const [name = "", ...words] = line.trim().split(/\s+/);
+    const handler = COMMANDS[name];
+    if (!handler) throw new TranscriptError(`unknown command ${name}`);
+    try {
+      handler(this, new Args(words));
+    } catch (error) {
+      if (error instanceof TranscriptError || !(error instanceof Error)) throw error;
+      this.noteStateChanges();
+      this.print(`error: ${error.name}: ${error.message}`);
+    }
+    this.noteStateChanges();
+    return this.lines.length > 0 ? this.lines.join("\n") : "ok";
+  }
+
+  start(options: ClusterOptions): void {
+    this.cluster = new Cluster(options);
+    this.cluster.observer = (message, lost) => {
+      this.noteStateChanges();
+      this.print(formatMessage(message) + (lost ? " LOST" : ""));
+    };
+    this.noteStateChanges();
+  }
+
+  /** A fresh payload for a proposal: "p1", "p2", … */
+  nextPayload(): string {
+    return `p${++this.proposals}`;
+  }
+
+  print(line: string): void {
+    this.lines.push(line);
+  }
+
+  /** Prints each node whose role, term or leader changed since last looked at. */
+  noteStateChanges(): void {
+    if (!this.cluster) return;
+    for (const id of this.cluster.ids) {
+      const now = this.describeNode(id);
+      if (this.lastSeen.get(id) === now) continue;
+      this.lastSeen.set(id, now);
+      this.print(`${id}: ${now}`);
+    }
+  }
+
+  private describeNode(id: NodeId): string {
+    const sim = this.c.sim(id);
+    if (!sim.alive) return "down";
+    const { role, hardState, lead } = sim.node.status();
+    return `${role} term=${hardState.term}${lead === NONE ? "" : ` lead=${lead}`}`;
+  }
+}
+
+class Args {
+  private readonly options = new Map<string, string>();
+  private readonly positional: string[] = [];
+
+  constructor(words: readonly string[]) {
+    for (const word of words) {
+      const [key, value] = word.split("=", 2);
+      if (value === undefined) this.positional.push(word);
+      else this.options.set(key ?? "", value);
+    }
+  }
+
+  id(position: number): NodeId {
+    return toNumber(this.positional[position], `node id in position ${position + 1}`);
+  }
+
+  ids(from = 0): NodeId[] {
+    return this.positional.slice(from).map((word) => toNumber(word, "node id"));
+  }
+
+  groups(): NodeId[][] {
+    return this.positional.map((group) => group.split(",").map((word) => toNumber(word, "node id")));
+  }
+
+  word(position: number): string | undefined {
+    return this.positional[position];
+  }
+
+  number(key: string): number | undefined {
+    const value = this.take(key);
+    return value === undefined ? undefined : toNumber(value, key);
+  }
+
+  flag(key: string): boolean | undefined {
+    const value = this.take(key);
+    if (value === undefined) return undefined;
+    if (value !== "true" && value !== "false") throw new TranscriptError(`${key} must be true or false`);
+    return value === "true";
+  }
+
+  text(key: string): string | undefined {
+    return this.take(key);
+  }
+
+  /** Every option must have been read: a misspelt one fails the test. */
+  done(): void {
+    if (this.options.size > 0) throw new TranscriptError(`unknown option ${[...this.options.keys()].join(", ")}`);
+  }
+
+  private take(key: string): string | undefined {
+    const value = this.options.get(key);
+    this.options.delete(key);
+    return value;
+  }
+}
+
+function toNumber(word: string | undefined, what: string): number {
+  const value = Number(word);
+  if (word === undefined || !Number.isSafeInteger(value)) throw new TranscriptError(`expected a number for ${what}, got ${word}`);
+  return value;
+}
+
+// ------------------------------------------------------------------ formats
+
+export function formatMessage(m: Message): string {
+  const parts = [`${m.from}->${m.to} ${MessageType[m.type]} term=${m.term}`];
+  if (m.index !== 0) parts.push(`index=${m.index}`);
+  if (m.logTerm !== 0) parts.push(`logTerm=${m.logTerm}`);
+  if (m.commit !== 0) parts.push(`commit=${m.commit}`);
+  if (m.reject) parts.push(`reject hint=${m.rejectHint}`);
+  if (m.entries.length > 0) parts.push(`entries=[${m.entries.map(formatEntry).join(", ")}]`);
+  if (m.snapshot) {
+    const { index, term, conf } = m.snapshot.meta;
+    parts.push(`snapshot=${index}@${term} voters=${conf.voters.join(",")} learners=${conf.learners.join(",")}`);
+  }
+  if (m.context && m.context.byteLength > 0) parts.push(`context=${formatBytes(m.context)}`);
+  return parts.join(" ");
+}
+
+function formatEntry(entry: Entry): string {
+  const position = `${entry.index}@${entry.term}`;
+  if (entry.type === EntryType.ConfChange) {
+    const change = decodeConfChange(entry.data);
+    return `${position} ${CHANGE_NAMES[change.type]} ${change.nodeId}`;
+  }
+  return entry.data.byteLength === 0 ? position : `${position} ${formatBytes(entry.data)}`;
+}
+
+const CHANGE_NAMES: Record<ConfChangeType, string> = {
+  [ConfChangeType.AddNode]: "add-node",
+  [ConfChangeType.RemoveNode]: "remove-node",
+  [ConfChangeType.AddLearner]: "add-learner",
+  [ConfChangeType.PromoteLearner]: "promote",
+};
+
+/** Printable text in quotes, anything else in hex. */
+function formatBytes(bytes: Uint8Array): string {
+  const printable = bytes.every((byte) => byte >= 0x20 && byte < 0x7f && byte !== 0x22);
+  if (printable) return `"${new TextDecoder().decode(bytes)}"`;
+  return Buffer.from(bytes).toString("hex");
+}
+
+type Filter = (m: Message) => boolean;
+
+function messageFilter(args: Args): Filter {
+  const from = args.number("from");
+  const to = args.number("to");
+  const typeName = args.text("type");
+  const type = typeName === undefined ? undefined : MessageType[typeName as keyof typeof MessageType];
+  if (typeName !== undefined && type === undefined) throw new TranscriptError(`unknown message type ${typeName}`);
+  args.done();
+  return (m) => (from === undefined || m.from === from) && (to === undefined || m.to === to) && (type === undefined || m.type === type);
+}
+
+// ----------------------------------------------------------------- commands
+
+function proposeChange(type: ConfChangeType): Handler {
+  return (session, args) => {
+    const at = args.id(0);
+    const nodeId = args.id(1);
+    args.done();
+    session.c.node(at).proposeConfChange({ type, nodeId });
+  };
+}
+
+function tickTimes(session: Session, args: Args, times: (options: Required<ClusterOptions>) => number): void {
+  const id = args.id(0);
+  args.done();
+  session.c.tickNode(id, times(session.c.options));
+}
+
+const COMMANDS: Record<string, Handler> = {
+  "add-nodes": (session, args) => {
+    const options: ClusterOptions = {
+      voters: args.id(0),
+      seed: args.number("seed") ?? 1,
+      spares: args.number("spares"),
+      electionTicks: args.number("election"),
+      heartbeatTicks: args.number("heartbeat"),
+      maxSizePerMsg: args.number("max-size"),
+      maxInflightMsgs: args.number("inflight"),
+      preVote: args.flag("pre-vote"),
+      checkQuorum: args.flag("check-quorum"),
+      snapshotEvery: args.number("snapshot-every"),
+      snapshotTail: args.number("snapshot-tail"),
+      unsafeCommitAnyTerm: args.flag("unsafe-commit-any-term"),
+    };
+    args.done();
+    session.start(Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as ClusterOptions);
+  },
+  campaign: (session, args) => {
+    const id = args.id(0);
+    args.done();
+    session.c.campaign(id);
+  },
+  propose: (session, args) => {
+    const id = args.id(0);
+    const count = args.word(1) === undefined ? 1 : args.id(1);
+    args.done();
+    for (let i = 0; i < count; i++) {
+      const payload = session.nextPayload();
+      try {
+        const position = session.c.node(id).propose(new TextEncoder().encode(payload));
+        session.print(position ? `${id}: appended "${payload}" at ${position.index}@${position.term}` : `${id}: forwarded "${payload}"`);
+      } catch (error) {
+        if (!(error instanceof ProposalDroppedError)) throw error;
+        session.print(`${id}: dropped "${payload}": ${error.message}`);
+      }
+    }
+  },
+  "add-node": proposeChange(ConfChangeType.AddNode),
+  "add-learner": proposeChange(ConfChangeType.AddLearner),
+  "promote": proposeChange(ConfChangeType.PromoteLearner),
+  "remove-node": proposeChange(ConfChangeType.RemoveNode),
+  "transfer-leader": (session, args) => {
+    const from = args.id(0);
+    const to = args.id(1);
+    args.done();
+    session.c.node(from).transferLeadership(to);
+  },
+  tick: (session, args) => {
+    const id = args.id(0);
+    const times = args.word(1) === undefined ? 1 : args.id(1);
+    args.done();
+    session.c.tickNode(id, times);
+  },
+  "tick-election": (session, args) => tickTimes(session, args, (options) => options.electionTicks),
+  "tick-heartbeat": (session, args) => tickTimes(session, args, (options) => options.heartbeatTicks),
+  "deliver-msgs": (session, args) => {
+    session.c.deliverAll(messageFilter(args));
+    session.c.checker.checkAll();
+  },
+  "drop-msgs": (session, args) => {
+    session.c.dropInFlight(messageFilter(args));
+  },
+  "process-ready": (session, args) => {
+    for (const id of args.ids()) session.c.processReady(id);
+    session.c.checker.checkAll();
+  },
+  stabilize: (session, args) => {
+    args.done();
+    session.c.stabilize();
+  },
+  partition: (session, args) => session.c.partition(...args.groups()),
+  isolate: (session, args) => session.c.isolate(args.id(0)),
+  heal: (session) => session.c.heal(),
+  crash: (session, args) => {
+    const id = args.id(0);
+    const peersNotice = args.word(1) !== "unnoticed";
+    session.c.crash(id, { peersNotice });
+  },
+  restart: (session, args) => session.c.start(args.id(0)),
+  snapshot: (session, args) => {
+    const id = args.id(0);
+    const tail = args.number("keep") ?? 0;
+    args.done();
+    session.c.takeSnapshot(id, tail);
+    const meta = session.c.sim(id).disk.snapshot().meta;
+    session.print(`${id}: snapshot at ${meta.index}@${meta.term}, log from ${session.c.sim(id).disk.firstIndex()}`);
+  },
+  status: (session, args) => {
+    const ids = args.ids();
+    for (const id of ids.length > 0 ? ids : session.c.ids) printStatus(session, id);
+  },
+  "raft-log": (session, args) => {
+    const disk = session.c.sim(args.id(0)).disk;
+    const { index, term } = disk.snapshot().meta;
+    if (index > 0) session.print(`snapshot ${index}@${term}`);
+    for (const entry of disk.entries(disk.firstIndex(), disk.lastIndex() + 1, Infinity)) session.print(formatEntry(entry));
+  },
+};
+
+function printStatus(session: Session, id: NodeId): void {
+  const sim = session.c.sim(id);
+  if (!sim.alive) return session.print(`${id}: down`);
+  const status = sim.node.status();
+  const { voters, learners } = status.conf;
+  session.print(
+    `${id}: ${status.role} term=${status.hardState.term} commit=${status.hardState.commit} applied=${status.applied} ` +
+      `last=${status.lastIndex} voters=${voters.join(",")} learners=${learners.join(",")}`,
+  );
+  if (status.role !== Role.Leader) return;
+  for (const [member, progress] of status.progress) {
+    if (member !== id) session.print(`  ${member}: match=${progress.match} next=${progress.next} ${progress.state}`);
+  }
+}
+
+// ------------------------------------------------------------- the file format
+
+/** One command of a transcript file and the output recorded under it. */
+export interface Block {
+  readonly command: string;
+  /** 1-based line of the command in the file. */
+  readonly line: number;
+  readonly expected: string;
+}
+
+/**
+ * A transcript file: comments (`#`) and blank lines, then blocks of a
+ * command line, a `----` line and the expected output up to a blank line.
+ */
+export class TranscriptFile {
+  readonly blocks: Block[] = [];
+  /** The file as pieces: verbatim lines, or the index of a block. */
+  private readonly pieces: (string | number)[] = [];
+
+  constructor(text: string) {
+    const lines = text.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] ?? "";
+      if (line.trim() === "" || line.startsWith("#")) {
+        this.pieces.push(line);
+        continue;
+      }
+      if (lines[i + 1] !== "----") throw new TranscriptError(`line ${i + 1}: expected ---- after the command "${line}"`);
+      const output: string[] = [];
+      let next = i + 2;
+      while (next < lines.length && (lines[next] ?? "").trim() !== "") output.push(lines[next++] ?? "");
+      this.pieces.push(this.blocks.length);
+      this.blocks.push({ command: line, line: i + 1, expected: output.join("\n") });
+      i = next;
+    }
+  }
+
+  /** The file with each block's output replaced by `outputs`. */
+  render(outputs: readonly string[]): string {
+    const text = this.pieces.map((piece) => {
+      if (typeof piece === "string") return `${piece}\n`;
+      const block = this.blocks[piece];
+      return `${block?.command}\n----\n${outputs[piece]}\n\n`;
+    });
+    return `${text.join("").trimEnd()}\n`;
+  }
+}
+
+/** A line diff of expected against actual: "-" lines only expected, "+" lines only actual. */
+export function lineDiff(expected: string, actual: string): string {
+  const a = expected.split("\n");
+  const b = actual.split("\n");
+  // Longest common subsequence, by dynamic programming from the ends.
+  const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) {
+      const row = lcs[i] as number[];
+      row[j] = a[i] === b[j] ? (lcs[i + 1]?.[j + 1] ?? 0) + 1 : Math.max(lcs[i + 1]?.[j] ?? 0, row[j + 1] ?? 0);
+    }
+  }
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      out.push(`  ${a[i++]}`);
+      j++;
+    } else if (i < a.length && (j === b.length || (lcs[i + 1]?.[j] ?? 0) >= (lcs[i]?.[j + 1] ?? 0))) {
+      out.push(`- ${a[i++]}`);
+    } else {
+      out.push(`+ ${b[j++]}`);
+    }
+  }
+  return out.join("\n");
+}
