@@ -150,7 +150,7 @@ export function formatMessage(m: Message): string {
   if (m.index !== 0) parts.push(`index=${m.index}`);
   if (m.logTerm !== 0) parts.push(`logTerm=${m.logTerm}`);
   if (m.commit !== 0) parts.push(`commit=${m.commit}`);
-  if (m.reject) parts.push(`reject hint=${m.rejectHint}`);
+  if (m.reject) parts.push(m.type === MessageType.AppResp ? `reject hint=${m.rejectHint}` : "reject");
   if (m.entries.length > 0) parts.push(`entries=[${m.entries.map(formatEntry).join(", ")}]`);
   if (m.snapshot) {
     const { index, term, conf } = m.snapshot.meta;
@@ -292,7 +292,7 @@ const COMMANDS: Record<string, Handler> = {
     const peersNotice = args.word(1) !== "unnoticed";
     session.c.crash(id, { peersNotice });
   },
-  restart: (session, args) => session.c.start(args.id(0)),
+  start: (session, args) => session.c.start(args.id(0)),
   snapshot: (session, args) => {
     const id = args.id(0);
     const tail = args.number("keep") ?? 0;
