@@ -182,9 +182,15 @@ describe("log replication", () => {
     for (let i = 0; i < 20; i++) c.propose(1);
     c.stabilize();
     c.runUntil(() => status(c, 2).role === Role.Leader || c.leader() !== 1, 3000, "the majority elects a leader");
-    const leader = c.leader()!;
-    for (let i = 0; i < 5; i++) c.propose(leader);
+    const first = c.leader()!;
+    for (let i = 0; i < 5; i++) c.propose(first);
     c.stabilize();
+    // A leader elected now probes 3 from the end of a log longer than the matching prefix,
+    // so 3 must reject before the logs meet.
+    const leader = [2, 4, 5].find((id) => id !== first)!;
+    c.node(first).transferLeadership(leader);
+    c.runUntil(() => status(c, leader).role === Role.Leader, 500, "the transfer within the majority");
+    assert.ok(status(c, leader).lastIndex > 7, "the new leader's log reaches past the point where 3's diverges");
 
     let rejectionsFrom3 = 0;
     c.heal();
@@ -196,6 +202,7 @@ describe("log replication", () => {
       2000,
       "3 converges on the new leader's log",
     );
+    assert.ok(rejectionsFrom3 >= 1, "3's stale entries must have been rejected");
     assert.ok(rejectionsFrom3 <= 2, `one hint should skip the whole stale term (saw ${rejectionsFrom3} rejections)`);
   });
 });

@@ -229,12 +229,17 @@ export class Cluster {
 
   // ------------------------------------------------------------- client work
 
-  /** Proposes a fresh entry at `id`; returns its payload, or undefined if dropped. */
-  propose(id: NodeId): string | undefined {
+  /** Proposes a fresh entry at `id` and returns its payload; throws if the node drops it. */
+  propose(id: NodeId): string {
     const payload = `p${++this.proposalCounter}`;
+    this.node(id).propose(new TextEncoder().encode(payload));
+    return payload;
+  }
+
+  /** Like {@link propose}, for random traffic that may hit a node without a leader: undefined if dropped. */
+  tryPropose(id: NodeId): string | undefined {
     try {
-      this.node(id).propose(new TextEncoder().encode(payload));
-      return payload;
+      return this.propose(id);
     } catch (error) {
       if (error instanceof ProposalDroppedError) return undefined;
       throw error;
@@ -303,16 +308,26 @@ export class Cluster {
     for (let i = 0; i < times; i++) this.node(id).tick();
   }
 
-  /** Ticks a node until it starts a new (pre-)election. */
+  /**
+   * Ticks a follower or candidate until it starts a new (pre-)election.
+   * Throws if it does not within its longest election timeout (a learner, or
+   * a member with membership changes to apply, never campaigns), so a story
+   * cannot go on as if an election had started.
+   */
   campaign(id: NodeId): void {
     const node = this.node(id);
     const before = node.status();
+    if (before.role === Role.Leader || before.role === Role.PreCandidate) {
+      throw new Error(`node ${id} is a ${before.role}: only a follower or a candidate can start a campaign`);
+    }
+    // Ticks only: a new pre-election changes the role, a new election the term.
     const started = () => {
       const now = node.status();
-      if (now.role === Role.PreCandidate) return before.role !== Role.PreCandidate;
-      return now.role !== Role.Follower && now.hardState.term > before.hardState.term;
+      return (now.role !== before.role && now.role !== Role.Follower) || now.hardState.term > before.hardState.term;
     };
-    for (let i = 0; i < 100 && !started(); i++) node.tick();
+    const longestTimeout = 2 * this.options.electionTicks;
+    for (let i = 0; i < longestTimeout && !started(); i++) node.tick();
+    if (!started()) throw new Error(`node ${id} did not campaign within ${longestTimeout} ticks`);
   }
 
   leader(): NodeId | undefined {
