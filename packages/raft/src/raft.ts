@@ -83,7 +83,7 @@ type Outgoing = Partial<Message> & Pick<Message, "type" | "to">;
 export class Raft {
   readonly id: NodeId;
   term = 0;
-  vote: NodeId = NONE;
+  private vote: NodeId = NONE;
   lead: NodeId = NONE;
   role = Role.Follower;
   readonly log: RaftLog;
@@ -126,8 +126,8 @@ export class Raft {
   /** Messages that report state not yet durable; released by {@link RaftNode}. */
   heldUntilPersisted: Message[] = [];
   /** The term and vote last acknowledged as durable. */
-  persistedTerm: number;
-  persistedVote: NodeId;
+  private persistedTerm: number;
+  private persistedVote: NodeId;
 
   constructor(config: RaftConfig) {
     this.id = config.id;
@@ -723,7 +723,7 @@ export class Raft {
     this.tracker.resetProgress(this.log.lastIndex(), this.id, this.log.persistedIndex());
   }
 
-  becomeFollower(term: number, lead: NodeId): void {
+  private becomeFollower(term: number, lead: NodeId): void {
     this.reset(term);
     this.role = Role.Follower;
     this.lead = lead;

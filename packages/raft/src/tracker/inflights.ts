@@ -11,10 +11,6 @@ export class Inflights {
     invariant(capacity > 0, "inflight window must hold at least one append");
   }
 
-  get count(): number {
-    return this.lastIndexes.length;
-  }
-
   full(): boolean {
     return this.lastIndexes.length >= this.capacity;
   }
