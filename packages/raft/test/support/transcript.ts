@@ -17,14 +17,14 @@ export class TranscriptError extends Error {
 type Handler = (session: Session, args: Args) => void;
 
 export class Session {
-  private cluster: Cluster | undefined;
+  private current: Cluster | undefined;
   private lines: string[] = [];
   private readonly lastSeen = new Map<NodeId, string>();
   private proposals = 0;
 
-  get c(): Cluster {
-    if (!this.cluster) throw new TranscriptError("no cluster yet: start with add-nodes");
-    return this.cluster;
+  get cluster(): Cluster {
+    if (!this.current) throw new TranscriptError("no cluster yet: start with add-nodes");
+    return this.current;
   }
 
   /** Runs one command line; returns its output. Errors of the cluster are output too. */
@@ -33,8 +33,10 @@ export class Session {
     const [name = "", ...words] = line.trim().split(/\s+/);
     const handler = COMMANDS[name];
     if (!handler) throw new TranscriptError(`unknown command ${name}`);
+    const args = new Args(words);
     try {
-      handler(this, new Args(words));
+      handler(this, args);
+      args.done();
     } catch (error) {
       if (error instanceof TranscriptError || !(error instanceof Error)) throw error;
       this.noteStateChanges();
@@ -45,8 +47,9 @@ export class Session {
   }
 
   start(options: ClusterOptions): void {
-    this.cluster = new Cluster(options);
-    this.cluster.observer = (message, lost) => {
+    this.current = new Cluster(options);
+    this.lastSeen.clear();
+    this.current.observer = (message, lost) => {
       this.noteStateChanges();
       this.print(formatMessage(message) + (lost ? " LOST" : ""));
     };
@@ -64,8 +67,8 @@ export class Session {
 
   /** Prints each node whose role, term or leader changed since last looked at. */
   noteStateChanges(): void {
-    if (!this.cluster) return;
-    for (const id of this.cluster.ids) {
+    if (!this.current) return;
+    for (const id of this.current.ids) {
       const now = this.describeNode(id);
       if (this.lastSeen.get(id) === now) continue;
       this.lastSeen.set(id, now);
@@ -74,16 +77,18 @@ export class Session {
   }
 
   private describeNode(id: NodeId): string {
-    const sim = this.c.sim(id);
+    const sim = this.cluster.sim(id);
     if (!sim.alive) return "down";
     const { role, hardState, lead } = sim.node.status();
     return `${role} term=${hardState.term}${lead === NONE ? "" : ` lead=${lead}`}`;
   }
 }
 
+/** A command's words: positional ones and key=value options, each of which the command must read. */
 class Args {
   private readonly options = new Map<string, string>();
   private readonly positional: string[] = [];
+  private positionalRead = 0;
 
   constructor(words: readonly string[]) {
     for (const word of words) {
@@ -94,18 +99,21 @@ class Args {
   }
 
   id(position: number): NodeId {
-    return toNumber(this.positional[position], `node id in position ${position + 1}`);
+    return toNumber(this.word(position), `node id in position ${position + 1}`);
   }
 
   ids(from = 0): NodeId[] {
+    this.positionalRead = this.positional.length;
     return this.positional.slice(from).map((word) => toNumber(word, "node id"));
   }
 
   groups(): NodeId[][] {
+    this.positionalRead = this.positional.length;
     return this.positional.map((group) => group.split(",").map((word) => toNumber(word, "node id")));
   }
 
   word(position: number): string | undefined {
+    this.positionalRead = Math.max(this.positionalRead, position + 1);
     return this.positional[position];
   }
 
@@ -125,9 +133,11 @@ class Args {
     return this.take(key);
   }
 
-  /** Every option must have been read: a misspelt one fails the test. */
+  /** Every word must have been read: a misspelt or extra one fails the test. */
   done(): void {
     if (this.options.size > 0) throw new TranscriptError(`unknown option ${[...this.options.keys()].join(", ")}`);
+    const extra = this.positional.slice(this.positionalRead);
+    if (extra.length > 0) throw new TranscriptError(`unexpected ${extra.join(" ")}`);
   }
 
   private take(key: string): string | undefined {
@@ -191,7 +201,6 @@ function messageFilter(args: Args): Filter {
   const typeName = args.text("type");
   const type = typeName === undefined ? undefined : MessageType[typeName as keyof typeof MessageType];
   if (typeName !== undefined && type === undefined) throw new TranscriptError(`unknown message type ${typeName}`);
-  args.done();
   return (m) => (from === undefined || m.from === from) && (to === undefined || m.to === to) && (type === undefined || m.type === type);
 }
 
@@ -201,15 +210,13 @@ function proposeChange(type: ConfChangeType): Handler {
   return (session, args) => {
     const at = args.id(0);
     const nodeId = args.id(1);
-    args.done();
-    session.c.node(at).proposeConfChange({ type, nodeId });
+    session.cluster.node(at).proposeConfChange({ type, nodeId });
   };
 }
 
 function tickTimes(session: Session, args: Args, times: (options: Required<ClusterOptions>) => number): void {
   const id = args.id(0);
-  args.done();
-  session.c.tickNode(id, times(session.c.options));
+  session.cluster.tickNode(id, times(session.cluster.options));
 }
 
 const COMMANDS: Record<string, Handler> = {
@@ -228,22 +235,19 @@ const COMMANDS: Record<string, Handler> = {
       snapshotTail: args.number("snapshot-tail"),
       unsafeCommitAnyTerm: args.flag("unsafe-commit-any-term"),
     };
-    args.done();
     session.start(Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as ClusterOptions);
   },
   campaign: (session, args) => {
     const id = args.id(0);
-    args.done();
-    session.c.campaign(id);
+    session.cluster.campaign(id);
   },
   propose: (session, args) => {
     const id = args.id(0);
     const count = args.word(1) === undefined ? 1 : args.id(1);
-    args.done();
     for (let i = 0; i < count; i++) {
       const payload = session.nextPayload();
       try {
-        const position = session.c.node(id).propose(new TextEncoder().encode(payload));
+        const position = session.cluster.node(id).propose(new TextEncoder().encode(payload));
         session.print(position ? `${id}: appended "${payload}" at ${position.index}@${position.term}` : `${id}: forwarded "${payload}"`);
       } catch (error) {
         if (!(error instanceof ProposalDroppedError)) throw error;
@@ -258,55 +262,52 @@ const COMMANDS: Record<string, Handler> = {
   "transfer-leader": (session, args) => {
     const from = args.id(0);
     const to = args.id(1);
-    args.done();
-    session.c.node(from).transferLeadership(to);
+    session.cluster.node(from).transferLeadership(to);
   },
   tick: (session, args) => {
     const id = args.id(0);
     const times = args.word(1) === undefined ? 1 : args.id(1);
-    args.done();
-    session.c.tickNode(id, times);
+    session.cluster.tickNode(id, times);
   },
   "tick-election": (session, args) => tickTimes(session, args, (options) => options.electionTicks),
   "tick-heartbeat": (session, args) => tickTimes(session, args, (options) => options.heartbeatTicks),
   "deliver-msgs": (session, args) => {
-    session.c.deliverAll(messageFilter(args));
-    session.c.checker.checkAll();
+    session.cluster.deliverAll(messageFilter(args));
+    session.cluster.checker.checkAll();
   },
   "drop-msgs": (session, args) => {
-    session.c.dropInFlight(messageFilter(args));
+    session.cluster.dropInFlight(messageFilter(args));
   },
   "process-ready": (session, args) => {
-    for (const id of args.ids()) session.c.processReady(id);
-    session.c.checker.checkAll();
+    for (const id of args.ids()) session.cluster.processReady(id);
+    session.cluster.checker.checkAll();
   },
   stabilize: (session, args) => {
-    args.done();
-    session.c.stabilize();
+    session.cluster.stabilize();
   },
-  partition: (session, args) => session.c.partition(...args.groups()),
-  isolate: (session, args) => session.c.isolate(args.id(0)),
-  heal: (session) => session.c.heal(),
+  partition: (session, args) => session.cluster.partition(...args.groups()),
+  isolate: (session, args) => session.cluster.isolate(args.id(0)),
+  heal: (session) => session.cluster.heal(),
   crash: (session, args) => {
     const id = args.id(0);
-    const peersNotice = args.word(1) !== "unnoticed";
-    session.c.crash(id, { peersNotice });
+    const how = args.word(1);
+    if (how !== undefined && how !== "unnoticed") throw new TranscriptError(`crash ID [unnoticed], got ${how}`);
+    session.cluster.crash(id, { peersNotice: how === undefined });
   },
-  start: (session, args) => session.c.start(args.id(0)),
+  start: (session, args) => session.cluster.start(args.id(0)),
   snapshot: (session, args) => {
     const id = args.id(0);
     const tail = args.number("keep") ?? 0;
-    args.done();
-    session.c.takeSnapshot(id, tail);
-    const meta = session.c.sim(id).disk.snapshot().meta;
-    session.print(`${id}: snapshot at ${meta.index}@${meta.term}, log from ${session.c.sim(id).disk.firstIndex()}`);
+    session.cluster.takeSnapshot(id, tail);
+    const meta = session.cluster.sim(id).disk.snapshot().meta;
+    session.print(`${id}: snapshot at ${meta.index}@${meta.term}, log from ${session.cluster.sim(id).disk.firstIndex()}`);
   },
   status: (session, args) => {
     const ids = args.ids();
-    for (const id of ids.length > 0 ? ids : session.c.ids) printStatus(session, id);
+    for (const id of ids.length > 0 ? ids : session.cluster.ids) printStatus(session, id);
   },
   "raft-log": (session, args) => {
-    const disk = session.c.sim(args.id(0)).disk;
+    const disk = session.cluster.sim(args.id(0)).disk;
     const { index, term } = disk.snapshot().meta;
     if (index > 0) session.print(`snapshot ${index}@${term}`);
     for (const entry of disk.entries(disk.firstIndex(), disk.lastIndex() + 1, Infinity)) session.print(formatEntry(entry));
@@ -314,7 +315,7 @@ const COMMANDS: Record<string, Handler> = {
 };
 
 function printStatus(session: Session, id: NodeId): void {
-  const sim = session.c.sim(id);
+  const sim = session.cluster.sim(id);
   if (!sim.alive) return session.print(`${id}: down`);
   const status = sim.node.status();
   const { voters, learners } = status.conf;
