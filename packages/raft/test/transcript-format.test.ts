@@ -1,7 +1,7 @@
 /** The transcript file format on its own: reading, rewriting in place, and the diff a mismatch prints. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { TranscriptError, TranscriptFile, lineDiff } from "./support/transcript.js";
+import { TranscriptError, TranscriptFile, lineDiff } from "./support/transcript-file.js";
 
 const TEXT = "# a comment\ncampaign 1\n----\n1: pre-candidate term=1\nmore\n\n# another\n\nstabilize\n----\nok\n";
 

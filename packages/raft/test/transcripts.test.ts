@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { test } from "node:test";
-import { Session, TranscriptFile, lineDiff } from "./support/transcript.js";
+import { TranscriptFile, lineDiff } from "./support/transcript-file.js";
+import { Session } from "./support/transcript.js";
 
 const folder = new URL("../../test/transcripts/", import.meta.url);
 const rewrite = process.env.RAFTKV_REWRITE_TRANSCRIPTS === "1";

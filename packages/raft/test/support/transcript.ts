@@ -8,11 +8,7 @@
  */
 import { ConfChangeType, EntryType, MessageType, NONE, ProposalDroppedError, Role, decodeConfChange, type Entry, type Message, type NodeId } from "../../src/index.js";
 import { Cluster, type ClusterOptions } from "./cluster.js";
-
-/** A mistake in the transcript itself (unknown command, bad argument): fails the test, never recorded as output. */
-export class TranscriptError extends Error {
-  override readonly name = "TranscriptError";
-}
+import { TranscriptError } from "./transcript-file.js";
 
 type Handler = (session: Session, args: Args) => void;
 
@@ -155,7 +151,7 @@ function toNumber(word: string | undefined, what: string): number {
 
 // ------------------------------------------------------------------ formats
 
-export function formatMessage(m: Message): string {
+function formatMessage(m: Message): string {
   const parts = [`${m.from}->${m.to} ${MessageType[m.type]} term=${m.term}`];
   if (m.index !== 0) parts.push(`index=${m.index}`);
   if (m.logTerm !== 0) parts.push(`logTerm=${m.logTerm}`);
@@ -220,6 +216,7 @@ function tickTimes(session: Session, args: Args, times: (options: Required<Clust
 }
 
 const COMMANDS: Record<string, Handler> = {
+  /** add-nodes VOTERS [spares= seed= election= heartbeat= max-size= inflight= pre-vote= check-quorum= snapshot-every= snapshot-tail= unsafe-commit-any-term=] */
   "add-nodes": (session, args) => {
     const options: ClusterOptions = {
       voters: args.id(0),
@@ -237,10 +234,9 @@ const COMMANDS: Record<string, Handler> = {
     };
     session.start(Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as ClusterOptions);
   },
-  campaign: (session, args) => {
-    const id = args.id(0);
-    session.cluster.campaign(id);
-  },
+  /** campaign ID: ticks a follower or candidate until it starts a (pre-)election */
+  campaign: (session, args) => session.cluster.campaign(args.id(0)),
+  /** propose ID [COUNT]: proposes entries "p1", "p2", … */
   propose: (session, args) => {
     const id = args.id(0);
     const count = args.word(1) === undefined ? 1 : args.id(1);
@@ -255,15 +251,18 @@ const COMMANDS: Record<string, Handler> = {
       }
     }
   },
+  /** add-node AT ID, add-learner AT ID, promote AT ID, remove-node AT ID: a membership change proposed at AT */
   "add-node": proposeChange(ConfChangeType.AddNode),
   "add-learner": proposeChange(ConfChangeType.AddLearner),
   "promote": proposeChange(ConfChangeType.PromoteLearner),
   "remove-node": proposeChange(ConfChangeType.RemoveNode),
+  /** transfer-leader FROM TO */
   "transfer-leader": (session, args) => {
     const from = args.id(0);
     const to = args.id(1);
     session.cluster.node(from).transferLeadership(to);
   },
+  /** tick ID [TIMES], tick-election ID, tick-heartbeat ID */
   tick: (session, args) => {
     const id = args.id(0);
     const times = args.word(1) === undefined ? 1 : args.id(1);
@@ -271,6 +270,7 @@ const COMMANDS: Record<string, Handler> = {
   },
   "tick-election": (session, args) => tickTimes(session, args, (options) => options.electionTicks),
   "tick-heartbeat": (session, args) => tickTimes(session, args, (options) => options.heartbeatTicks),
+  /** deliver-msgs [from= to= type=], drop-msgs [from= to= type=]: the messages in flight, in the order sent */
   "deliver-msgs": (session, args) => {
     session.cluster.deliverAll(messageFilter(args));
     session.cluster.checker.checkAll();
@@ -278,23 +278,27 @@ const COMMANDS: Record<string, Handler> = {
   "drop-msgs": (session, args) => {
     session.cluster.dropInFlight(messageFilter(args));
   },
+  /** process-ready ID…: each node handles one Ready: sends, persists, applies, advances */
   "process-ready": (session, args) => {
     for (const id of args.ids()) session.cluster.processReady(id);
     session.cluster.checker.checkAll();
   },
-  stabilize: (session, args) => {
-    session.cluster.stabilize();
-  },
+  /** stabilize: delivers and processes until nothing is in flight and no node has work; no ticks */
+  stabilize: (session) => session.cluster.stabilize(),
+  /** partition GROUP GROUP… (ids joined by commas), isolate ID, heal */
   partition: (session, args) => session.cluster.partition(...args.groups()),
   isolate: (session, args) => session.cluster.isolate(args.id(0)),
   heal: (session) => session.cluster.heal(),
+  /** crash ID [unnoticed]: loses what was not persisted; unless unnoticed, followers see their leader go */
   crash: (session, args) => {
     const id = args.id(0);
     const how = args.word(1);
     if (how !== undefined && how !== "unnoticed") throw new TranscriptError(`crash ID [unnoticed], got ${how}`);
     session.cluster.crash(id, { peersNotice: how === undefined });
   },
+  /** start ID: starts a spare, or restarts a crashed node from its disk */
   start: (session, args) => session.cluster.start(args.id(0)),
+  /** snapshot ID [keep=N]: snapshots at the applied index, compacts the log keeping N entries below */
   snapshot: (session, args) => {
     const id = args.id(0);
     const tail = args.number("keep") ?? 0;
@@ -302,10 +306,12 @@ const COMMANDS: Record<string, Handler> = {
     const meta = session.cluster.sim(id).disk.snapshot().meta;
     session.print(`${id}: snapshot at ${meta.index}@${meta.term}, log from ${session.cluster.sim(id).disk.firstIndex()}`);
   },
+  /** status [ID…]: role, term, indexes, configuration, and a leader's view of each follower */
   status: (session, args) => {
     const ids = args.ids();
     for (const id of ids.length > 0 ? ids : session.cluster.ids) printStatus(session, id);
   },
+  /** raft-log ID: the node's durable log (its snapshot, then its entries) */
   "raft-log": (session, args) => {
     const disk = session.cluster.sim(args.id(0)).disk;
     const { index, term } = disk.snapshot().meta;
@@ -327,80 +333,4 @@ function printStatus(session: Session, id: NodeId): void {
   for (const [member, progress] of status.progress) {
     if (member !== id) session.print(`  ${member}: match=${progress.match} next=${progress.next} ${progress.state}`);
   }
-}
-
-// ------------------------------------------------------------- the file format
-
-/** One command of a transcript file and the output recorded under it. */
-export interface Block {
-  readonly command: string;
-  /** 1-based line of the command in the file. */
-  readonly line: number;
-  readonly expected: string;
-}
-
-/**
- * A transcript file: comments (`#`) and blank lines, then blocks of a
- * command line, a `----` line and the expected output up to a blank line.
- */
-export class TranscriptFile {
-  readonly blocks: Block[] = [];
-  /** The file as pieces: verbatim lines, or the index of a block. */
-  private readonly pieces: (string | number)[] = [];
-
-  constructor(text: string) {
-    const lines = text.split("\n");
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i] ?? "";
-      if (line.trim() === "" || line.startsWith("#")) {
-        this.pieces.push(line);
-        continue;
-      }
-      if (lines[i + 1] !== "----") throw new TranscriptError(`line ${i + 1}: expected ---- after the command "${line}"`);
-      const output: string[] = [];
-      let next = i + 2;
-      while (next < lines.length && (lines[next] ?? "").trim() !== "") output.push(lines[next++] ?? "");
-      this.pieces.push(this.blocks.length);
-      this.blocks.push({ command: line, line: i + 1, expected: output.join("\n") });
-      i = next;
-    }
-  }
-
-  /** The file with each block's output replaced by `outputs`. */
-  render(outputs: readonly string[]): string {
-    const text = this.pieces.map((piece) => {
-      if (typeof piece === "string") return `${piece}\n`;
-      const block = this.blocks[piece];
-      return `${block?.command}\n----\n${outputs[piece]}\n\n`;
-    });
-    return `${text.join("").trimEnd()}\n`;
-  }
-}
-
-/** A line diff of expected against actual: "-" lines only expected, "+" lines only actual. */
-export function lineDiff(expected: string, actual: string): string {
-  const a = expected.split("\n");
-  const b = actual.split("\n");
-  // Longest common subsequence, by dynamic programming from the ends.
-  const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
-  for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) {
-      const row = lcs[i] as number[];
-      row[j] = a[i] === b[j] ? (lcs[i + 1]?.[j + 1] ?? 0) + 1 : Math.max(lcs[i + 1]?.[j] ?? 0, row[j + 1] ?? 0);
-    }
-  }
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      out.push(`  ${a[i++]}`);
-      j++;
-    } else if (i < a.length && (j === b.length || (lcs[i + 1]?.[j] ?? 0) >= (lcs[i]?.[j + 1] ?? 0))) {
-      out.push(`- ${a[i++]}`);
-    } else {
-      out.push(`+ ${b[j++]}`);
-    }
-  }
-  return out.join("\n");
 }
