@@ -1,7 +1,7 @@
 import { invariant } from "./assert.js";
 import { encodeConfChange } from "./confchange.js";
 import { Raft, type ProposalPosition, type RaftConfig } from "./raft.js";
-import type { ProgressState } from "./progress.js";
+import type { ProgressState } from "./tracker/progress.js";
 import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
 import { ConfChangeType, EntryType, Role } from "./types.js";
 
@@ -250,7 +250,7 @@ export class RaftNode {
     const progress = new Map<NodeId, { match: number; next: number; state: ProgressState }>();
     if (raft.role === Role.Leader) {
       for (const id of [...raft.confState().voters, ...raft.confState().learners]) {
-        const member = raft.progressOf(id);
+        const member = raft.tracker.progress.get(id);
         if (member) progress.set(id, { match: member.match, next: member.next, state: member.state });
       }
     }

@@ -1,12 +1,13 @@
 import { invariant } from "./assert.js";
 import { applyConfChange, confChangeError, decodeConfChange, encodeConfChange } from "./confchange.js";
 import { RaftLog } from "./log.js";
-import { Progress, ProgressState } from "./progress.js";
-import { committedIndex, hasQuorum, voteResult, VoteResult } from "./quorum.js";
+import { VoteResult } from "./quorum.js";
 import { ReadIndexRounds, type ReadRequest } from "./read-index.js";
 import type { Rng } from "./rng.js";
 import type { Storage } from "./storage.js";
 import { SnapshotUnavailableError } from "./storage.js";
+import { ProgressTracker } from "./tracker/tracker.js";
+import type { Progress } from "./tracker/progress.js";
 import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
 import { EntryType, MessageType, NONE, Role } from "./types.js";
 
@@ -82,20 +83,17 @@ type Outgoing = Partial<Message> & Pick<Message, "type" | "to">;
 export class Raft {
   readonly id: NodeId;
   term = 0;
-  vote: NodeId = NONE;
+  private vote: NodeId = NONE;
   lead: NodeId = NONE;
   role = Role.Follower;
   readonly log: RaftLog;
 
-  private conf: ConfState;
-  private voters = new Set<NodeId>();
-  private readonly progress = new Map<NodeId, Progress>();
-  private readonly votes = new Map<NodeId, boolean>();
+  /** The configuration, and what this node knows of each member's log and vote. */
+  readonly tracker: ProgressTracker;
 
   private readonly electionTicks: number;
   private readonly heartbeatTicks: number;
   private readonly maxSizePerMsg: number;
-  private readonly maxInflightMsgs: number;
   readonly maxApplyBytesPerReady: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
@@ -128,8 +126,8 @@ export class Raft {
   /** Messages that report state not yet durable; released by {@link RaftNode}. */
   heldUntilPersisted: Message[] = [];
   /** The term and vote last acknowledged as durable. */
-  persistedTerm: number;
-  persistedVote: NodeId;
+  private persistedTerm: number;
+  private persistedVote: NodeId;
 
   constructor(config: RaftConfig) {
     this.id = config.id;
@@ -138,7 +136,6 @@ export class Raft {
     this.heartbeatTicks = config.heartbeatTicks ?? 1;
     invariant(this.heartbeatTicks > 0 && this.electionTicks > this.heartbeatTicks, "raft: election ticks must exceed heartbeat ticks");
     this.maxSizePerMsg = config.maxSizePerMsg ?? 1024 * 1024;
-    this.maxInflightMsgs = config.maxInflightMsgs ?? 256;
     this.maxApplyBytesPerReady = config.maxApplyBytesPerReady ?? 64 * 1024 * 1024;
     this.preVote = config.preVote ?? true;
     this.checkQuorum = config.checkQuorum ?? true;
@@ -147,12 +144,12 @@ export class Raft {
 
     const { hardState, confState } = config.storage.initialState();
     this.log = new RaftLog(config.storage, config.applied ?? 0);
+    this.tracker = new ProgressTracker(config.maxInflightMsgs ?? 256);
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.persistedTerm = hardState.term;
     this.persistedVote = hardState.vote;
-    this.conf = this.replayConfChanges(confState);
-    this.syncTracker();
+    this.tracker.setConf(this.replayConfChanges(confState), this.log.lastIndex());
     this.becomeFollower(this.term, NONE);
   }
 
@@ -163,15 +160,11 @@ export class Raft {
   }
 
   confState(): ConfState {
-    return this.conf;
+    return this.tracker.conf;
   }
 
-  isVoter(id: NodeId = this.id): boolean {
-    return this.voters.has(id);
-  }
-
-  progressOf(id: NodeId): Progress | undefined {
-    return this.progress.get(id);
+  private isVoter(): boolean {
+    return this.tracker.isVoter(this.id);
   }
 
   /** Nothing unpersisted: a message reporting our state may leave at once. */
@@ -205,7 +198,7 @@ export class Raft {
     this.electionElapsed++;
     if (this.electionElapsed >= this.electionTicks) {
       this.electionElapsed = 0;
-      if (this.checkQuorum && !this.quorumRecentlyActive()) {
+      if (this.checkQuorum && !this.tracker.quorumActive(this.id)) {
         this.becomeFollower(this.term, NONE);
         return;
       }
@@ -277,18 +270,12 @@ export class Raft {
 
   /** The transport failed to deliver to `id`: stop pipelining and probe. */
   reportUnreachable(id: NodeId): void {
-    const progress = this.progress.get(id);
-    if (this.role === Role.Leader && progress?.state === ProgressState.Replicate) progress.becomeProbe();
+    if (this.role === Role.Leader) this.tracker.progress.get(id)?.unreachable();
   }
 
   /** The snapshot sent to `id` was delivered (or failed). */
   reportSnapshot(id: NodeId, delivered: boolean): void {
-    const progress = this.progress.get(id);
-    if (this.role !== Role.Leader || progress?.state !== ProgressState.Snapshot) return;
-    if (!delivered) progress.pendingSnapshot = 0;
-    progress.becomeProbe();
-    // Wait for the follower's answer (or the next heartbeat reply) before probing.
-    progress.probeSent = true;
+    if (this.role === Role.Leader) this.tracker.progress.get(id)?.snapshotReported(delivered);
   }
 
   // ------------------------------------------------------------ messages in
@@ -435,8 +422,7 @@ export class Raft {
     if (m.reject) this.learnCommit(m);
     const expected = this.role === Role.PreCandidate ? MessageType.PreVoteResp : MessageType.VoteResp;
     if (m.type !== expected) return;
-    this.votes.set(m.from, !m.reject);
-    const result = voteResult(this.voters, this.votes);
+    const result = this.tracker.recordVote(m.from, !m.reject);
     if (result === VoteResult.Won) {
       if (this.role === Role.PreCandidate) this.campaign(CampaignKind.Election);
       else this.becomeLeader();
@@ -494,15 +480,14 @@ export class Raft {
       return false;
     }
     this.log.restore(snapshot);
-    this.conf = snapshot.meta.conf;
-    this.syncTracker();
+    this.tracker.setConf(snapshot.meta.conf, this.log.lastIndex());
     return true;
   }
 
   // ----------------------------------------------------------------- leader
 
   private stepLeader(m: Message): void {
-    const progress = this.progress.get(m.from);
+    const progress = this.tracker.progress.get(m.from);
     if (!progress) return;
     switch (m.type) {
       case MessageType.AppResp:
@@ -517,28 +502,11 @@ export class Raft {
   private handleAppendRejected(m: Message, progress: Progress): void {
     // The follower told us the highest index where our logs can still agree.
     const hint = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm) : m.rejectHint;
-    if (!progress.backOff(m.index, hint)) return;
-    if (progress.state === ProgressState.Replicate) progress.becomeProbe();
-    this.sendAppend(m.from);
+    if (progress.appendRejected(m.index, hint)) this.sendAppend(m.from);
   }
 
   private handleAppendAccepted(m: Message, progress: Progress): void {
-    if (!progress.acknowledge(m.index)) {
-      // Nothing new, but a pipelined follower may have freed window room.
-      if (progress.state === ProgressState.Replicate) progress.inflights.freeUpTo(m.index);
-      return;
-    }
-    switch (progress.state) {
-      case ProgressState.Probe:
-        progress.becomeReplicate();
-        break;
-      case ProgressState.Snapshot:
-        if (progress.match >= progress.pendingSnapshot) progress.becomeProbe();
-        break;
-      case ProgressState.Replicate:
-        progress.inflights.freeUpTo(m.index);
-        break;
-    }
+    if (!progress.appendAccepted(m.index)) return;
     if (this.maybeCommit()) this.broadcastAppend();
     else this.oweAppend(m.from, false);
     if (m.from === this.leadTransferee && progress.match === this.log.lastIndex()) {
@@ -547,12 +515,10 @@ export class Raft {
   }
 
   private handleHeartbeatResponse(m: Message, progress: Progress): void {
-    progress.probeSent = false;
-    // Lost acknowledgements must not stall a full window forever.
-    if (progress.state === ProgressState.Replicate && progress.inflights.full()) progress.inflights.freeFirst();
+    progress.heartbeatAnswered();
     if (progress.match < this.log.lastIndex()) this.sendAppend(m.from);
     const acks = this.readRounds.acknowledge(m.from, m.context);
-    if (acks && hasQuorum(this.voters, (id) => acks.has(id))) {
+    if (acks && this.tracker.isQuorum(acks)) {
       this.releaseReads(this.readRounds.completeRound());
       this.startReadRound();
     }
@@ -563,7 +529,7 @@ export class Raft {
     if (entry.type !== EntryType.ConfChange) return undefined;
     if (this.pendingConfIndex > this.log.applied) return "a membership change is already in progress";
     if (this.log.term(this.log.committed) !== this.term) return "the leader has not yet committed an entry of its term";
-    return confChangeError(this.conf, decodeConfChange(entry.data));
+    return confChangeError(this.tracker.conf, decodeConfChange(entry.data));
   }
 
   private appendAsLeader(entries: readonly Entry[]): ProposalPosition {
@@ -578,7 +544,7 @@ export class Raft {
   /** Commits what a quorum has durably stored, if it is from the current term. */
   private maybeCommit(): boolean {
     const hadCommittedInTerm = this.committedInCurrentTerm();
-    const index = committedIndex(this.voters, (id) => this.progress.get(id)?.match ?? 0);
+    const index = this.tracker.committed();
     const committed = this.unsafeCommitAnyTerm ? this.log.tryCommitAnyTerm(index) : this.log.tryCommit(index, this.term);
     if (!committed) return false;
     if (!hadCommittedInTerm) this.releaseReadsBeforeFirstCommit();
@@ -590,7 +556,7 @@ export class Raft {
   }
 
   private broadcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.oweAppend(id, true);
+    for (const id of this.tracker.progress.keys()) if (id !== this.id) this.oweAppend(id, true);
   }
 
   private oweAppend(to: NodeId, evenIfEmpty: boolean): void {
@@ -611,7 +577,7 @@ export class Raft {
 
   private broadcastHeartbeat(): void {
     const context = this.readRounds.roundContext();
-    for (const [id, progress] of this.progress) {
+    for (const [id, progress] of this.tracker.progress) {
       if (id === this.id) continue;
       // Never tell a follower to commit past what it is known to hold.
       const commit = Math.min(progress.match, this.log.committed);
@@ -628,7 +594,7 @@ export class Raft {
 
   /** Sends the follower its next entries (or a snapshot). False if nothing was sent. */
   private sendAppend(to: NodeId, evenIfEmpty = true): boolean {
-    const progress = this.progress.get(to);
+    const progress = this.tracker.progress.get(to);
     if (!progress || progress.isPaused()) return false;
     const prevIndex = progress.next - 1;
     const prevTerm = this.log.term(prevIndex);
@@ -656,12 +622,6 @@ export class Raft {
     return true;
   }
 
-  private quorumRecentlyActive(): boolean {
-    const active = hasQuorum(this.voters, (id) => id === this.id || this.progress.get(id)?.recentActive === true);
-    for (const [id, progress] of this.progress) if (id !== this.id) progress.recentActive = false;
-    return active;
-  }
-
   /**
    * A leader that removed itself leads on without a vote, so the remaining
    * voters learn that the removal is committed, until the most caught-up
@@ -669,25 +629,17 @@ export class Raft {
    * vote from a member whose log they no longer match.
    */
   private handOverLeadership(): void {
-    let successor: NodeId = NONE;
-    let successorMatch = -1;
-    for (const id of this.voters) {
-      const match = this.progress.get(id)?.match ?? -1;
-      if (match > successorMatch) {
-        successor = id;
-        successorMatch = match;
-      }
-    }
+    const successor = this.tracker.mostCaughtUpVoter();
     if (successor !== NONE) this.startTransfer(successor);
   }
 
   private startTransfer(transferee: NodeId): void {
-    if (transferee === this.id || !this.voters.has(transferee)) return;
+    if (transferee === this.id || !this.tracker.isVoter(transferee)) return;
     if (this.leadTransferee === transferee) return;
     this.leadTransferee = transferee;
     // The transfer must finish within one election timeout.
     this.electionElapsed = 0;
-    const progress = this.progress.get(transferee);
+    const progress = this.tracker.progress.get(transferee);
     if (progress?.match === this.log.lastIndex()) this.send({ type: MessageType.TimeoutNow, to: transferee });
     else this.sendAppend(transferee);
   }
@@ -703,7 +655,7 @@ export class Raft {
     }
     const withIndex = { ...request, index: this.log.committed };
     // A sole voter needs nobody's confirmation; a leader that removed itself still does.
-    if (this.voters.size === 1 && this.isVoter()) return this.releaseReads([withIndex]);
+    if (this.tracker.voters.size === 1 && this.isVoter()) return this.releaseReads([withIndex]);
     this.readRounds.enqueue(withIndex);
     this.startReadRound();
   }
@@ -734,15 +686,14 @@ export class Raft {
     else this.becomeCandidate();
     const voteType = kind === CampaignKind.PreElection ? MessageType.PreVote : MessageType.Vote;
     const term = kind === CampaignKind.PreElection ? this.term + 1 : this.term;
-    this.votes.set(this.id, true);
-    if (voteResult(this.voters, this.votes) === VoteResult.Won) {
+    if (this.tracker.recordVote(this.id, true) === VoteResult.Won) {
       // A single voter wins outright.
       if (kind === CampaignKind.PreElection) this.campaign(CampaignKind.Election);
       else this.becomeLeader();
       return;
     }
     const context = kind === CampaignKind.Transfer ? TRANSFER_CONTEXT : undefined;
-    for (const id of this.voters) {
+    for (const id of this.tracker.voters) {
       if (id === this.id) continue;
       this.send({ type: voteType, to: id, term, index: this.log.lastIndex(), logTerm: this.log.lastTerm(), context });
     }
@@ -765,24 +716,14 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.electionTicks + this.rng.nextInt(this.electionTicks);
     this.leadTransferee = NONE;
-    this.votes.clear();
+    this.tracker.resetVotes();
     this.readRounds.reset();
     this.readsBeforeFirstCommit = [];
     this.appendsOwed.clear();
-    this.resetProgress();
+    this.tracker.resetProgress(this.log.lastIndex(), this.id, this.log.persistedIndex());
   }
 
-  private resetProgress(): void {
-    const next = this.log.lastIndex() + 1;
-    for (const [id, progress] of this.progress) {
-      const fresh = new Progress(next, this.maxInflightMsgs, progress.isLearner);
-      fresh.recentActive = true;
-      if (id === this.id) fresh.match = this.log.persistedIndex();
-      this.progress.set(id, fresh);
-    }
-  }
-
-  becomeFollower(term: number, lead: NodeId): void {
+  private becomeFollower(term: number, lead: NodeId): void {
     this.reset(term);
     this.role = Role.Follower;
     this.lead = lead;
@@ -791,7 +732,7 @@ export class Raft {
   private becomePreCandidate(): void {
     invariant(this.role !== Role.Leader, "raft: a leader cannot become a pre-candidate");
     // Pre-vote changes neither term nor vote: losing it leaves no trace.
-    this.votes.clear();
+    this.tracker.resetVotes();
     this.role = Role.PreCandidate;
     this.lead = NONE;
   }
@@ -822,7 +763,7 @@ export class Raft {
     this.persistedVote = state.vote;
     if (lastIndex > 0) this.log.stableTo(lastIndex, lastTerm);
     if (this.role !== Role.Leader) return;
-    const self = this.progress.get(this.id);
+    const self = this.tracker.progress.get(this.id);
     if (self?.acknowledge(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend();
   }
 
@@ -843,12 +784,12 @@ export class Raft {
   private applyConfEntry(entry: Entry): void {
     const change = decodeConfChange(entry.data);
     // An invalid change is a no-op, decided identically on every member.
-    if (confChangeError(this.conf, change)) return;
-    this.conf = applyConfChange(this.conf, change);
-    this.syncTracker();
+    const conf = this.tracker.conf;
+    if (confChangeError(conf, change)) return;
+    this.tracker.setConf(applyConfChange(conf, change), this.log.lastIndex());
     if (this.role !== Role.Leader) return;
-    if (!this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
-    if (!this.voters.has(this.id)) this.handOverLeadership();
+    if (!this.tracker.isVoter(this.leadTransferee)) this.leadTransferee = NONE;
+    if (!this.isVoter()) this.handOverLeadership();
     // The quorum may have shrunk, and new members need the log.
     this.maybeCommit();
     this.broadcastAppend();
@@ -865,22 +806,6 @@ export class Raft {
       if (!confChangeError(conf, change)) conf = applyConfChange(conf, change);
     }
     return conf;
-  }
-
-  /** Makes the progress map match the configuration. */
-  private syncTracker(): void {
-    this.voters = new Set(this.conf.voters);
-    const members = new Set([...this.conf.voters, ...this.conf.learners]);
-    for (const id of this.progress.keys()) if (!members.has(id)) this.progress.delete(id);
-    for (const id of members) {
-      const isLearner = !this.voters.has(id);
-      const existing = this.progress.get(id);
-      if (existing && existing.isLearner === isLearner) continue;
-      const progress = new Progress(existing?.next ?? this.log.lastIndex() + 1, this.maxInflightMsgs, isLearner);
-      progress.match = existing?.match ?? 0;
-      progress.recentActive = true;
-      this.progress.set(id, progress);
-    }
   }
 
   // ------------------------------------------------------------ messages out

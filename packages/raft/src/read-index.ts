@@ -27,10 +27,6 @@ export class ReadIndexRounds {
   private round: Round | undefined;
   private nextSeq = 1;
 
-  get hasWaiting(): boolean {
-    return this.waiting.length > 0;
-  }
-
   /** The context heartbeats carry while a round is out. */
   roundContext(): Uint8Array | undefined {
     return this.round?.context;

@@ -35,7 +35,7 @@ export interface Storage {
 
 export const EMPTY_CONF: ConfState = Object.freeze({ voters: [], learners: [] });
 
-export function entrySize(entry: Entry): number {
+function entrySize(entry: Entry): number {
   // Fixed overhead of term, index and type plus the payload.
   return 24 + entry.data.byteLength;
 }

@@ -1,12 +1,11 @@
 /**
- * The pure helpers on their own: quorum arithmetic, flow control, the log's
+ * The pure helpers on their own: quorum arithmetic, the log's
  * two halves, membership changes and storage, as tables where they fit.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { applyConfChange, confChangeError, decodeConfChange, encodeConfChange } from "../src/confchange.js";
 import { RaftLog } from "../src/log.js";
-import { Inflights, Progress, ProgressState } from "../src/progress.js";
 import { committedIndex, majority, voteResult, VoteResult } from "../src/quorum.js";
 import { SeededRng } from "../src/rng.js";
 import { CompactedError, MemoryStorage } from "../src/storage.js";
@@ -43,48 +42,6 @@ describe("quorum", () => {
     assert.equal(tally([1, 2, 3], []), VoteResult.Won);
     assert.equal(tally([1, 2], [3]), VoteResult.Pending);
     assert.equal(tally([1], [2, 3, 4]), VoteResult.Lost);
-  });
-});
-
-describe("flow control", () => {
-  test("an inflight window fills, then frees by acknowledgement", () => {
-    const window = new Inflights(3);
-    for (const last of [10, 20, 30]) window.add(last);
-    assert.ok(window.full());
-    window.freeUpTo(20);
-    assert.equal(window.count, 1);
-    assert.throws(() => window.add(25), /index order/);
-  });
-
-  test("probe sends one append at a time; replicate pipelines", () => {
-    const progress = new Progress(5, 2, false);
-    progress.sentAppend(1, 5);
-    assert.ok(progress.isPaused(), "a probe waits for its answer");
-    assert.ok(progress.acknowledge(5));
-    progress.becomeReplicate();
-    progress.sentAppend(3, 8);
-    progress.sentAppend(2, 10);
-    assert.equal(progress.next, 11);
-    assert.ok(progress.isPaused(), "window of two is full");
-  });
-
-  test("a rejection backs off to the hint, but never below the match", () => {
-    const progress = new Progress(11, 4, false);
-    progress.match = 3;
-    assert.equal(progress.backOff(9, 6), false, "stale: not the index we probed");
-    assert.ok(progress.backOff(10, 6));
-    assert.equal(progress.next, 7);
-    assert.ok(progress.backOff(6, 0));
-    assert.equal(progress.next, 4, "never below match + 1");
-  });
-
-  test("after a snapshot, probing resumes above it", () => {
-    const progress = new Progress(5, 4, false);
-    progress.becomeSnapshot(50);
-    assert.ok(progress.isPaused());
-    progress.becomeProbe();
-    assert.equal(progress.state, ProgressState.Probe);
-    assert.equal(progress.next, 51);
   });
 });
 

@@ -91,8 +91,12 @@ export class SimNode {
   }
 }
 
+/** Sees every message a node sends, as it enters the network or is lost on a cut link. */
+export type MessageObserver = (message: Message, lost: boolean) => void;
+
 export class Cluster {
   readonly rng: SeededRng;
+  observer: MessageObserver | undefined;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly checker = new InvariantChecker(this);
   network: NetworkConditions = { ...PERFECT_NETWORK };
@@ -101,7 +105,7 @@ export class Cluster {
   /** Directed links that lose every message: "from>to". */
   private readonly cut = new Set<string>();
   private proposalCounter = 0;
-  private readonly options: Required<ClusterOptions>;
+  readonly options: Required<ClusterOptions>;
 
   constructor(options: ClusterOptions) {
     this.options = {
@@ -225,12 +229,17 @@ export class Cluster {
 
   // ------------------------------------------------------------- client work
 
-  /** Proposes a fresh entry at `id`; returns its payload, or undefined if dropped. */
-  propose(id: NodeId): string | undefined {
+  /** Proposes a fresh entry at `id` and returns its payload; throws if the node drops it. */
+  propose(id: NodeId): string {
     const payload = `p${++this.proposalCounter}`;
+    this.node(id).propose(new TextEncoder().encode(payload));
+    return payload;
+  }
+
+  /** Like {@link propose}, for random traffic that may hit a node without a leader: undefined if dropped. */
+  tryPropose(id: NodeId): string | undefined {
     try {
-      this.node(id).propose(new TextEncoder().encode(payload));
-      return payload;
+      return this.propose(id);
     } catch (error) {
       if (error instanceof ProposalDroppedError) return undefined;
       throw error;
@@ -299,16 +308,26 @@ export class Cluster {
     for (let i = 0; i < times; i++) this.node(id).tick();
   }
 
-  /** Ticks a node until it starts a new (pre-)election. */
+  /**
+   * Ticks a follower or candidate until it starts a new (pre-)election.
+   * Throws if it does not within its longest election timeout (a learner, or
+   * a member with membership changes to apply, never campaigns), so a story
+   * cannot go on as if an election had started.
+   */
   campaign(id: NodeId): void {
     const node = this.node(id);
     const before = node.status();
+    if (before.role === Role.Leader || before.role === Role.PreCandidate) {
+      throw new Error(`node ${id} is a ${before.role}: only a follower or a candidate can start a campaign`);
+    }
+    // Ticks only: a new pre-election changes the role, a new election the term.
     const started = () => {
       const now = node.status();
-      if (now.role === Role.PreCandidate) return before.role !== Role.PreCandidate;
-      return now.role !== Role.Follower && now.hardState.term > before.hardState.term;
+      return (now.role !== before.role && now.role !== Role.Follower) || now.hardState.term > before.hardState.term;
     };
-    for (let i = 0; i < 100 && !started(); i++) node.tick();
+    const longestTimeout = 2 * this.options.electionTicks;
+    for (let i = 0; i < longestTimeout && !started(); i++) node.tick();
+    if (!started()) throw new Error(`node ${id} did not campaign within ${longestTimeout} ticks`);
   }
 
   leader(): NodeId | undefined {
@@ -324,9 +343,11 @@ export class Cluster {
 
   private send(message: Message): void {
     if (this.isCut(message.from, message.to) || this.rng.nextFloat() < this.network.dropRate) {
+      this.observer?.(message, true);
       this.onLost(message);
       return;
     }
+    this.observer?.(message, false);
     this.enqueue(message);
     if (this.rng.nextFloat() < this.network.duplicateRate) this.enqueue(message);
   }
@@ -385,6 +406,13 @@ export class Cluster {
 
   // -------------------------------------------------------- the application
 
+  /** Handles one Ready of a node, both halves (or the second half of one already taken). */
+  processReady(id: NodeId): void {
+    const sim = this.sim(id);
+    if (!sim.pendingReady) this.runLoopHalf(id);
+    if (sim.pendingReady) this.runLoopHalf(id);
+  }
+
   /** Runs the next half of a node's loop: ready+send, or persist+apply+advance. */
   runLoopHalf(id: NodeId): void {
     const sim = this.sim(id);
@@ -436,9 +464,15 @@ export class Cluster {
   private maybeSnapshot(sim: SimNode): void {
     const every = this.options.snapshotEvery;
     if (every === 0 || sim.machine.applied - sim.disk.snapshot().meta.index < every) return;
+    this.takeSnapshot(sim.id, this.options.snapshotTail);
+  }
+
+  /** Snapshots a node's state machine at its applied index and compacts its log, keeping `tail` entries below. */
+  takeSnapshot(id: NodeId, tail: number): void {
+    const sim = this.sim(id);
     const index = sim.machine.applied;
     sim.disk.createSnapshot(index, sim.node.confState(), encodeMachine(sim.machine));
-    sim.disk.compact(Math.max(0, index - this.options.snapshotTail));
+    sim.disk.compact(Math.max(0, index - tail));
   }
 
   // --------------------------------------------------------- membership

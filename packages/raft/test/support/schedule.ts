@@ -142,7 +142,7 @@ function randomAlive(cluster: Cluster): NodeId | undefined {
 function clientTraffic(cluster: Cluster, schedule: Schedule): void {
   if (cluster.rng.nextFloat() < schedule.proposalRate) {
     const at = randomAlive(cluster);
-    if (at !== undefined) cluster.propose(at);
+    if (at !== undefined) cluster.tryPropose(at);
   }
   if (cluster.rng.nextFloat() < schedule.readRate) {
     const at = randomAlive(cluster);

@@ -1,4 +1,4 @@
-import { invariant } from "./assert.js";
+import { Inflights } from "./inflights.js";
 
 /**
  * What the leader knows about one follower's log (Raft §5.3, with the probe /
@@ -11,49 +11,6 @@ export enum ProgressState {
   Replicate = "replicate",
   /** The follower needs entries the leader has compacted: a snapshot is on its way. */
   Snapshot = "snapshot",
-}
-
-/**
- * A ring of the last indexes of appends sent but not yet acknowledged. When it
- * is full the leader stops sending to that follower until acknowledgements arrive.
- */
-export class Inflights {
-  private readonly lastIndexes: number[] = [];
-
-  constructor(readonly capacity: number) {
-    invariant(capacity > 0, "inflight window must hold at least one append");
-  }
-
-  get count(): number {
-    return this.lastIndexes.length;
-  }
-
-  full(): boolean {
-    return this.lastIndexes.length >= this.capacity;
-  }
-
-  add(lastIndex: number): void {
-    invariant(!this.full(), "added an append to a full inflight window");
-    const newest = this.lastIndexes[this.lastIndexes.length - 1];
-    invariant(newest === undefined || lastIndex > newest, "inflight appends must be sent in index order");
-    this.lastIndexes.push(lastIndex);
-  }
-
-  /** Frees every append whose last index is at or below the acknowledged one. */
-  freeUpTo(acknowledged: number): void {
-    let freed = 0;
-    while (freed < this.lastIndexes.length && (this.lastIndexes[freed] ?? Infinity) <= acknowledged) freed++;
-    this.lastIndexes.splice(0, freed);
-  }
-
-  /** Frees the oldest append, whose acknowledgement may have been lost. */
-  freeFirst(): void {
-    this.lastIndexes.shift();
-  }
-
-  reset(): void {
-    this.lastIndexes.length = 0;
-  }
 }
 
 export class Progress {
@@ -111,19 +68,68 @@ export class Progress {
   }
 
   /**
-   * Handles a rejected append of the entries after `rejected`. `hint` is the
-   * highest index where the logs may match. Returns false for a stale rejection.
+   * An append acknowledged up to `index`: a probe that matched starts
+   * pipelining, a snapshot that arrived resumes probing above it, and the
+   * window frees what was acknowledged. True if it taught us something.
    */
-  backOff(rejected: number, hint: number): boolean {
+  appendAccepted(index: number): boolean {
+    if (!this.acknowledge(index)) {
+      // Nothing new, but a pipelined follower may have freed window room.
+      if (this.state === ProgressState.Replicate) this.inflights.freeUpTo(index);
+      return false;
+    }
+    switch (this.state) {
+      case ProgressState.Probe:
+        this.becomeReplicate();
+        break;
+      case ProgressState.Snapshot:
+        if (this.match >= this.pendingSnapshot) this.becomeProbe();
+        break;
+      case ProgressState.Replicate:
+        this.inflights.freeUpTo(index);
+        break;
+    }
+    return true;
+  }
+
+  /**
+   * Handles a rejected append of the entries after `rejected`. `hint` is the
+   * highest index where the logs may match. A pipelined follower falls back
+   * to probing. Returns false for a stale rejection.
+   */
+  appendRejected(rejected: number, hint: number): boolean {
     if (this.state === ProgressState.Replicate) {
       if (rejected <= this.match) return false;
-      this.next = this.match + 1;
+      this.becomeProbe();
       return true;
     }
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, hint + 1), this.match + 1);
     this.probeSent = false;
     return true;
+  }
+
+  /**
+   * The follower answered a heartbeat: it is reachable, so a probe may go
+   * again, and a full window whose acknowledgements were lost must not stall forever.
+   */
+  heartbeatAnswered(): void {
+    this.probeSent = false;
+    if (this.state === ProgressState.Replicate && this.inflights.full()) this.inflights.freeFirst();
+  }
+
+  /** The transport could not deliver: stop pipelining into the void and probe. */
+  unreachable(): void {
+    if (this.state === ProgressState.Replicate) this.becomeProbe();
+  }
+
+  /** The snapshot being sent was delivered (or failed); probe once the follower answers. */
+  snapshotReported(delivered: boolean): void {
+    if (this.state !== ProgressState.Snapshot) return;
+    if (!delivered) this.pendingSnapshot = 0;
+    this.becomeProbe();
+    // Wait for the follower's answer (or the next heartbeat reply) before probing.
+    this.probeSent = true;
   }
 
   /** Whether the leader must hold back appends to this follower. */
