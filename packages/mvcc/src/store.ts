@@ -153,10 +153,19 @@ export class MvccStore {
     return results;
   }
 
+  /**
+   * The checks that need no state (empty keys, op counts, duplicate writes in
+   * a txn), with this store's limits: the ones apply makes, for a server to
+   * refuse a request before proposing it. Throws MvccError as etcd would answer.
+   */
+  validate(request: Request): void {
+    validateRequest(request, this.limits.maxTxnOps);
+  }
+
   /** A serializable read at the store's current state. Throws MvccError as etcd would answer. */
   range(request: RangeRequest): RangeResponse {
     this.assertAvailable();
-    validateRequest({ op: "range", ...request }, this.limits.maxTxnOps);
+    this.validate({ op: "range", ...request });
     return readRange(this.state, request, this.state.revision);
   }
 

@@ -52,9 +52,6 @@ import { FORWARDED_HEADER, askLeader } from "./leader-forward.js";
 import { compact, decodeBool, decodeBytes, decodeEnum, decodeInt, encodeBytes, encodeInt } from "./etcd-json.js";
 import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
 
-/** etcd's default --max-txn-ops. */
-export const MAX_TXN_OPS = 128;
-
 type JsonObject = Readonly<Record<string, unknown>>;
 
 // ---------------------------------------------------------------------------
@@ -232,74 +229,6 @@ export function decodeAlarmRequest(f: Fields): AlarmRequest {
 
 export function decodeLeaderKey(f: Fields): LeaderKey {
   return { name: f.bytes("name"), key: f.bytes("key"), rev: f.int("rev"), lease: f.int("lease") };
-}
-
-// ---------------------------------------------------------------------------
-// Checking a txn before it is proposed: the service checks again, but a
-// refusal here names the problem before anything reaches Raft.
-
-/**
- * Refuses what etcd refuses: more than MAX_TXN_OPS compares or ops in a
- * branch (at any depth), and a branch that writes a key twice (two puts, or
- * a put inside a deleted range, nested txns included).
- */
-export function validateTxn(txn: TxnRequest): void {
-  checkOpCounts(txn);
-  writesOf(txn.success);
-  writesOf(txn.failure);
-}
-
-function checkOpCounts(txn: TxnRequest): void {
-  if ([txn.compare, txn.success, txn.failure].some((list) => list.length > MAX_TXN_OPS)) throw etcdError("tooManyOps");
-  for (const op of [...txn.success, ...txn.failure]) if ("txn" in op) checkOpCounts(op.txn);
-}
-
-/** A deleted key range over keys as latin1 strings (one char per byte, so string order is byte order). */
-interface DeletedRange {
-  readonly from: string;
-  /** Exclusive; undefined: to the end of the keyspace. */
-  readonly to: string | undefined;
-}
-
-interface BranchWrites {
-  readonly puts: ReadonlySet<string>;
-  readonly deletes: readonly DeletedRange[];
-}
-
-/** The keys a branch puts and the ranges it deletes; throws duplicateKey on a conflict. */
-function writesOf(ops: readonly RequestOp[]): BranchWrites {
-  const deletes = ops.flatMap((op) => ("deleteRange" in op ? [deletedRange(op.deleteRange)] : []));
-  const puts = new Set<string>();
-  const claim = (key: string): void => {
-    if (puts.has(key) || deletes.some((range) => inRange(range, key))) throw etcdError("duplicateKey");
-    puts.add(key);
-  };
-  for (const op of ops) {
-    if (!("txn" in op)) continue;
-    const then = writesOf(op.txn.success);
-    const otherwise = writesOf(op.txn.failure);
-    then.puts.forEach(claim);
-    // A nested txn runs one branch or the other, never both: they may write the same key.
-    otherwise.puts.forEach((key) => then.puts.has(key) || claim(key));
-    deletes.push(...then.deletes, ...otherwise.deletes);
-  }
-  for (const op of ops) if ("put" in op) claim(latin1(op.put.key));
-  return { puts, deletes };
-}
-
-function deletedRange({ key, rangeEnd }: DeleteRangeRequest): DeletedRange {
-  const from = latin1(key);
-  if (rangeEnd.byteLength === 0) return { from, to: `${from}\0` };
-  if (rangeEnd.byteLength === 1 && rangeEnd[0] === 0) return { from, to: undefined };
-  return { from, to: latin1(rangeEnd) };
-}
-
-function inRange(range: DeletedRange, key: string): boolean {
-  return key >= range.from && (range.to === undefined || key < range.to);
-}
-
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
 
 // ---------------------------------------------------------------------------
@@ -605,11 +534,7 @@ export function etcdGatewayPlugin(api: KvApi) {
     post("/v3/kv/deleterange", DELETE_RANGE_REQUEST, async (f, { write }) =>
       encodeDeleteRangeResponse(await api.deleteRange(decodeDeleteRangeRequest(f), write)),
     );
-    post("/v3/kv/txn", TXN_REQUEST_REF, async (f, { write }) => {
-      const txn = decodeTxnRequest(f);
-      validateTxn(txn);
-      return encodeTxnResponse(await api.txn(txn, write));
-    });
+    post("/v3/kv/txn", TXN_REQUEST_REF, async (f, { write }) => encodeTxnResponse(await api.txn(decodeTxnRequest(f), write)));
     post("/v3/kv/compaction", object({ revision: INT64, physical: BOOL }), async (f, { write }) => headerOnly(await api.compact(f.int("revision"), write)));
 
     stream("/v3/watch", WATCH_REQUEST, async (f, signal) => {

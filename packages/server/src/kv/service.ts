@@ -4,13 +4,13 @@
  * barrier, serializable reads are served from local state at once.
  */
 import { randomUUID } from "node:crypto";
-import { MvccError, type AutoCompactor, type Request, type ResponseTo, type TxnOp, type TxnOpResponse } from "@raftkv/mvcc";
+import type { AutoCompactor, Request, ResponseTo } from "@raftkv/mvcc";
 import { ConfChangeType, Role, type ConfChange, type Status } from "@raftkv/raft";
 import type { Logger } from "pino";
 import { describeAlarm, type AlarmMember, type AlarmRegistry } from "../alarms.js";
 import { encodeCommand } from "../commands.js";
 import { memberIdOf } from "../config.js";
-import { RaftkvError, etcdError, isEtcdError } from "../errors.js";
+import { etcdError, isEtcdError } from "../errors.js";
 import type { HealthSource } from "../http/health.js";
 import { VERSION } from "../http/health.js";
 import { encodeAttributes, type Member, type MemberRegistry } from "../members.js";
@@ -21,6 +21,7 @@ import { leavesStartedQuorum } from "../reconfig-check.js";
 import type { Snapshotter } from "../snapshots.js";
 import type * as api from "./api.js";
 import type { Command, KvStateMachine } from "./state-machine.js";
+import { fromStoreTxn, storeCall, storeCallAsync, toStoreTxn } from "./store-mapping.js";
 import { watchHistoryThenLive } from "./watcher.js";
 
 export interface KvServiceOptions {
@@ -372,6 +373,8 @@ export class KvService implements api.KvApi, HealthSource {
   // -------------------------------------------------------------- plumbing
 
   private async write<R extends Request>(request: R, options?: api.WriteOptions): Promise<ResponseTo<R>> {
+    // The store's own rules, before proposing: what apply would refuse costs no Raft round, whichever front end sent it.
+    storeCall(() => this.store.validate(request));
     // As in etcd, a corrupt cluster takes no more writes until an operator clears the alarm; lease checkpoints carry on.
     if (this.options.alarms.isActive("CORRUPT") && request.op !== "leaseCheckpoint") throw etcdError("corrupt");
     return (await this.propose({ kind: "store", request }, options)) as ResponseTo<R>;
@@ -412,76 +415,6 @@ function assertLearnerReady(status: Status, id: number): void {
   const learner = status.progress.get(id);
   const leader = status.progress.get(status.id);
   if (!learner || !leader || learner.match < leader.match * LEARNER_READY_SHARE) throw etcdError("learnerNotReady");
-}
-
-// ---------------------------------------------------------------- mapping
-
-function toStoreTxn(request: api.TxnRequest) {
-  return {
-    compare: request.compare.map(({ operand, ...compare }) => ({ ...compare, ...compareOperand(compare.target, operand) })),
-    success: request.success.map(toStoreOp),
-    failure: request.failure.map(toStoreOp),
-  };
-}
-
-function compareOperand(target: api.CompareTarget, operand: number | Uint8Array) {
-  switch (target) {
-    case "VALUE":
-      return { value: operand as Uint8Array };
-    case "VERSION":
-      return { version: operand as number };
-    case "CREATE":
-      return { createRevision: operand as number };
-    case "MOD":
-      return { modRevision: operand as number };
-    case "LEASE":
-      return { lease: operand as number };
-  }
-}
-
-function toStoreOp(op: api.RequestOp): TxnOp {
-  if ("range" in op) return { op: "range", ...op.range };
-  if ("put" in op) return { op: "put", ...op.put };
-  if ("deleteRange" in op) return { op: "deleteRange", ...op.deleteRange };
-  return { op: "txn", ...toStoreTxn(op.txn) };
-}
-
-function fromStoreTxn(response: Extract<TxnOpResponse, { op: "txn" }>, header: api.ResponseHeader): api.TxnResponse {
-  return { header, succeeded: response.succeeded, responses: response.responses.map((each) => fromStoreOp(each, header)) };
-}
-
-function fromStoreOp(response: TxnOpResponse, header: api.ResponseHeader): api.ResponseOp {
-  switch (response.op) {
-    case "range":
-      return { range: { header, kvs: response.kvs, more: response.more, count: response.count } };
-    case "put":
-      return { put: { header, ...(response.prevKv ? { prevKv: response.prevKv } : {}) } };
-    case "deleteRange":
-      return { deleteRange: { header, deleted: response.deleted, prevKvs: response.prevKvs } };
-    case "txn":
-      return { txn: fromStoreTxn(response, header) };
-  }
-}
-
-/** Runs a store read, turning its rejections into etcd's errors. */
-function storeCall<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    throw asRaftkvError(error);
-  }
-}
-
-async function storeCallAsync<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (error) {
-    throw asRaftkvError(error);
-  }
-}
-
-function asRaftkvError(error: unknown): unknown {
-  return error instanceof MvccError ? new RaftkvError(error.grpcCode, error.message) : error;
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
