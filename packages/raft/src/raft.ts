@@ -7,7 +7,7 @@ import { ReadIndexRounds, type ReadRequest } from "./read-index.js";
 import type { Rng } from "./rng.js";
 import type { Storage } from "./storage.js";
 import { SnapshotUnavailableError } from "./storage.js";
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
+import type { AppliedConfChange, ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
 import { EntryType, MessageType, NONE, Role } from "./types.js";
 
 export interface RaftConfig {
@@ -826,13 +826,19 @@ export class Raft {
     if (self?.acknowledge(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend();
   }
 
-  /** The application has applied committed entries up to `index`, including membership changes among them. */
-  onApplied(entries: readonly Entry[]): void {
+  /**
+   * The application has applied committed entries up to `index`, including
+   * membership changes among them; returns the changes that took effect.
+   */
+  onApplied(entries: readonly Entry[]): AppliedConfChange[] {
+    const taken: AppliedConfChange[] = [];
     for (const entry of entries) {
-      if (entry.type === EntryType.ConfChange) this.applyConfEntry(entry);
+      const applied = entry.type === EntryType.ConfChange ? this.applyConfEntry(entry) : undefined;
+      if (applied) taken.push(applied);
     }
     const last = entries[entries.length - 1];
     if (last) this.log.appliedTo(last.index);
+    return taken;
   }
 
   onSnapshotInstalled(snapshot: Snapshot): void {
@@ -840,18 +846,20 @@ export class Raft {
     this.log.appliedTo(Math.max(this.log.applied, snapshot.meta.index));
   }
 
-  private applyConfEntry(entry: Entry): void {
+  private applyConfEntry(entry: Entry): AppliedConfChange | undefined {
     const change = decodeConfChange(entry.data);
     // An invalid change is a no-op, decided identically on every member.
-    if (confChangeError(this.conf, change)) return;
+    if (confChangeError(this.conf, change)) return undefined;
     this.conf = applyConfChange(this.conf, change);
     this.syncTracker();
-    if (this.role !== Role.Leader) return;
-    if (!this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
-    if (!this.voters.has(this.id)) this.handOverLeadership();
-    // The quorum may have shrunk, and new members need the log.
-    this.maybeCommit();
-    this.broadcastAppend();
+    if (this.role === Role.Leader) {
+      if (!this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
+      if (!this.voters.has(this.id)) this.handOverLeadership();
+      // The quorum may have shrunk, and new members need the log.
+      this.maybeCommit();
+      this.broadcastAppend();
+    }
+    return { index: entry.index, change, conf: this.conf };
   }
 
   /** The configuration at start-up: the snapshot's, plus changes applied since. */
