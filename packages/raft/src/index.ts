@@ -7,3 +7,4 @@ export { SeededRng, type Rng } from "./rng.js";
 export { InvariantViolation, invariant } from "./assert.js";
 export { encodeConfChange, decodeConfChange, applyConfChange, confChangeError } from "./confchange.js";
 export { majority, committedIndex } from "./quorum.js";
+export { mostCaughtUpVoter } from "./successor.js";

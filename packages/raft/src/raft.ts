@@ -7,6 +7,7 @@ import { ReadIndexRounds, type ReadRequest } from "./read-index.js";
 import type { Rng } from "./rng.js";
 import type { Storage } from "./storage.js";
 import { SnapshotUnavailableError } from "./storage.js";
+import { mostCaughtUpVoter } from "./successor.js";
 import type { AppliedConfChange, ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
 import { EntryType, MessageType, NONE, Role } from "./types.js";
 
@@ -669,15 +670,7 @@ export class Raft {
    * vote from a member whose log they no longer match.
    */
   private handOverLeadership(): void {
-    let successor: NodeId = NONE;
-    let successorMatch = -1;
-    for (const id of this.voters) {
-      const match = this.progress.get(id)?.match ?? -1;
-      if (match > successorMatch) {
-        successor = id;
-        successorMatch = match;
-      }
-    }
+    const successor = mostCaughtUpVoter(this.voters, this.id, (id) => this.progress.get(id)?.match);
     if (successor !== NONE) this.startTransfer(successor);
   }
 

@@ -267,9 +267,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       stopTimers();
       await leaving;
       await app.close();
-      await raft.stop();
-      tracker.rejectAll(new Error("raftkv: member stopped"));
-      await transport.stop();
+      await stopRaftAndPeers({ raft, tracker, transport });
       await stateMachine.close();
       await wal.close();
       logger.info("raftkv member stopped");
@@ -302,6 +300,11 @@ async function stopTakingPart({ raft, transport, tracker, logger, stopTimers }: 
   const handOverBy = Date.now() + 2 * raft.electionTimeoutMs;
   while (raft.isLeader && Date.now() < handOverBy) await delay(TICK_MS);
   stopTimers();
+  await stopRaftAndPeers({ raft, tracker, transport });
+}
+
+/** Both ways out of the cluster, stopping and being removed, answer what still waits as etcd does. */
+async function stopRaftAndPeers({ raft, tracker, transport }: Pick<Participation, "raft" | "tracker" | "transport">): Promise<void> {
   await raft.stop();
   tracker.rejectAll(etcdError("stopped"));
   await transport.stop();

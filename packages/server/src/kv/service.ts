@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { AutoCompactor, Request, ResponseTo } from "@raftkv/mvcc";
-import { ConfChangeType, Role, type ConfChange, type Status } from "@raftkv/raft";
+import { ConfChangeType, NONE, Role, mostCaughtUpVoter, type ConfChange, type Status } from "@raftkv/raft";
 import type { Logger } from "pino";
 import { describeAlarm, type AlarmMember, type AlarmRegistry } from "../alarms.js";
 import { encodeCommand } from "../commands.js";
@@ -324,13 +324,11 @@ export class KvService implements api.KvApi, HealthSource {
     const status = this.host.status();
     // A removed leader is handing over already (see node.ts).
     if (status.role !== Role.Leader || this.wasRemoved()) return;
-    const successor = [...status.progress]
-      .filter(([id]) => id !== status.id && status.conf.voters.includes(id))
-      .sort((a, b) => b[1].match - a[1].match)[0];
-    if (!successor) return;
+    const successor = mostCaughtUpVoter(status.conf.voters, status.id, (id) => status.progress.get(id)?.match);
+    if (successor === NONE) return;
     try {
-      await this.moveLeader(successor[0]);
-      this.options.logger.info({ successor: successor[0] }, "handed leadership over before stopping");
+      await this.moveLeader(successor);
+      this.options.logger.info({ successor }, "handed leadership over before stopping");
     } catch (error) {
       this.options.logger.warn({ err: error }, "leadership hand-over did not finish; stopping anyway");
     }
