@@ -27,7 +27,6 @@ import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway.js";
 import { healthPlugin } from "./http/health.js";
 import { nativePlugin } from "./http/native.js";
-import { KvService } from "./kv/service.js";
 import { KvStateMachine } from "./kv/state-machine.js";
 import { etcdError } from "./errors.js";
 import { createLogger } from "./logger.js";
@@ -36,6 +35,11 @@ import { Metrics } from "./metrics.js";
 import { PeerActivity } from "./peer-activity.js";
 import { ProposalTracker } from "./proposals.js";
 import { RaftHost } from "./raft-host.js";
+import { HealthService } from "./services/health.js";
+import { KvService } from "./services/kv.js";
+import { MaintenanceService } from "./services/maintenance.js";
+import { MembershipService } from "./services/membership.js";
+import { Proposer } from "./services/proposer.js";
 import { Snapshotter } from "./snapshots.js";
 
 export interface StartOptions {
@@ -173,23 +177,28 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     }
     transport.send(messages.filter((message) => message.type !== MessageType.Snap));
   };
+  const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId, memberId });
   service = new KvService({
     host: raft,
     stateMachine,
     tracker,
-    registry,
+    proposer,
     alarms,
-    activity,
-    strictReconfigCheck: config.strictReconfigCheck,
-    clusterId,
-    memberId,
-    clusterToken: config.initialClusterToken,
     logger,
-    snapshots: snapshotter,
     ...autoCompactorFor(config),
     unsafeLocalReads: config.unsafe.includes("local-reads"),
   });
   const kv = service;
+  const cluster = new MembershipService({
+    host: raft,
+    proposer,
+    registry,
+    activity,
+    strictReconfigCheck: config.strictReconfigCheck,
+    clusterToken: config.initialClusterToken,
+  });
+  const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots: snapshotter, logger });
+  const health = new HealthService({ host: raft, stateMachine, proposer, alarms });
   raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
   const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
   const corruption = new CorruptionCheck({
@@ -198,7 +207,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     store: stateMachine.store,
     logger,
     peerTimeoutMs: HASH_TIMEOUT_MS,
-    raise: (corrupt) => kv.raiseCorruptAlarms(corrupt),
+    raise: (corrupt) => maintenance.raiseCorruptAlarms(corrupt),
   });
   const stopTimers = (): void => {
     clearInterval(leaderTicker);
@@ -231,8 +240,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   }
 
   const app = createApp(metrics);
-  await app.register(healthPlugin(kv, metrics));
-  await app.register(etcdGatewayPlugin(kv));
+  await app.register(healthPlugin(health, metrics));
+  await app.register(etcdGatewayPlugin({ kv, cluster, maintenance }));
   await app.register(nativePlugin(kv));
 
   const removedEarlier = registry.wasRemoved(memberId);
@@ -253,7 +262,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     await app.listen({ host: hostname, port });
     clientUrls.push(url);
   }
-  if (!removedEarlier) kv.publish(config.name, config.advertiseClientUrls);
+  if (!removedEarlier) cluster.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");
 
@@ -263,7 +272,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clusterId,
     clientUrls,
     async stop({ transferLeadership = false } = {}) {
-      if (transferLeadership) await kv.handOffLeadership();
+      if (transferLeadership) await maintenance.handOffLeadership();
       stopTimers();
       await leaving;
       await app.close();

@@ -11,7 +11,7 @@
 import { STATUS_CODES } from "node:http";
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { GrpcCode, RaftkvError, etcdError, invalidArgument, isEtcdError } from "../errors.js";
+import { GrpcCode, RaftkvError, invalidArgument, isEtcdError } from "../errors.js";
 import type {
   AlarmMember,
   AlarmRequest,
@@ -26,6 +26,8 @@ import type {
   KvApi,
   LeaseGrantResponse,
   LeaseTimeToLiveResponse,
+  MaintenanceApi,
+  MemberApis,
   MemberInfo,
   MemberStatus,
   PutRequest,
@@ -493,7 +495,7 @@ type Unary = (body: Fields, context: RouteContext) => Promise<JsonObject>;
 /** Opens a stream of messages; throwing here (before any byte is sent) replies with an error status. */
 type Streaming = (body: Fields, signal: AbortSignal) => Promise<AsyncIterable<JsonObject>>;
 
-export function etcdGatewayPlugin(api: KvApi) {
+export function etcdGatewayPlugin({ kv: api, cluster, maintenance }: MemberApis) {
   return async (app: FastifyInstance): Promise<void> => {
     parseAnyBodyAsJson(app);
     // grpc-gateway reads a missing body as an empty request (`curl -X POST …/status`).
@@ -516,7 +518,7 @@ export function etcdGatewayPlugin(api: KvApi) {
       app.post(url, { schema: { body } }, async (request, reply) => {
         const answerHere = () => handle(Fields.of(request.body), { write: {}, whenClosed: () => abortWhenClosed(reply.raw) });
         if (request.headers[FORWARDED_HEADER] !== undefined) return answerHere();
-        const answer = await askLeader({ locateLeader: () => api.leaderClientUrl(), answerHere, path: url, body: request.body });
+        const answer = await askLeader({ locateLeader: () => cluster.leaderClientUrl(), answerHere, path: url, body: request.body });
         if ("here" in answer) return answer.here;
         return reply.status(answer.forwarded.status).type("application/json").send(answer.forwarded.body);
       });
@@ -554,26 +556,26 @@ export function etcdGatewayPlugin(api: KvApi) {
       return compact({ header: encodeHeader(header), leases: leases.map((id) => ({ ID: encodeInt(id) })) });
     });
 
-    post("/v3/cluster/member/list", EMPTY_REQUEST, async () => encodeMembers(await api.memberList()));
+    post("/v3/cluster/member/list", EMPTY_REQUEST, async () => encodeMembers(await cluster.memberList()));
     postOnLeader("/v3/cluster/member/add", object({ peerURLs: STRINGS, isLearner: BOOL }), async (f) =>
-      encodeMembers(await api.memberAdd(f.strings("peerURLs"), f.bool("isLearner"))),
+      encodeMembers(await cluster.memberAdd(f.strings("peerURLs"), f.bool("isLearner"))),
     );
-    postOnLeader("/v3/cluster/member/remove", ID_REQUEST, async (f) => encodeMembers(await api.memberRemove(f.int("ID"))));
+    postOnLeader("/v3/cluster/member/remove", ID_REQUEST, async (f) => encodeMembers(await cluster.memberRemove(f.int("ID"))));
     post("/v3/cluster/member/update", object({ ID: INT64, peerURLs: STRINGS }), async (f) =>
-      encodeMembers(await api.memberUpdate(f.int("ID"), f.strings("peerURLs"))),
+      encodeMembers(await cluster.memberUpdate(f.int("ID"), f.strings("peerURLs"))),
     );
-    postOnLeader("/v3/cluster/member/promote", ID_REQUEST, async (f) => encodeMembers(await api.memberPromote(f.int("ID"))));
+    postOnLeader("/v3/cluster/member/promote", ID_REQUEST, async (f) => encodeMembers(await cluster.memberPromote(f.int("ID"))));
 
-    post("/v3/maintenance/status", EMPTY_REQUEST, async () => encodeStatus(await api.status()));
+    post("/v3/maintenance/status", EMPTY_REQUEST, async () => encodeStatus(await maintenance.status()));
     // etcd's gateway serves HashKV's reply at /hash; /hashkv names it plainly.
     post(["/v3/maintenance/hash", "/v3/maintenance/hashkv"], object({ revision: INT64 }), async (f) => {
-      const { header, hash, compactRevision } = await api.hashKv(f.int("revision"));
+      const { header, hash, compactRevision } = await maintenance.hashKv(f.int("revision"));
       return compact({ header: encodeHeader(header), hash, compact_revision: encodeInt(compactRevision) });
     });
-    stream("/v3/maintenance/snapshot", EMPTY_REQUEST, async () => snapshotMessages(await api.snapshot()));
-    postOnLeader("/v3/maintenance/transfer-leadership", object({ targetID: INT64 }), async (f) => headerOnly(await api.moveLeader(f.int("targetID"))));
+    stream("/v3/maintenance/snapshot", EMPTY_REQUEST, async () => snapshotMessages(await maintenance.snapshot()));
+    postOnLeader("/v3/maintenance/transfer-leadership", object({ targetID: INT64 }), async (f) => headerOnly(await maintenance.moveLeader(f.int("targetID"))));
     post("/v3/maintenance/alarm", object({ action: enumOf(ALARM_ACTIONS), memberID: INT64, alarm: enumOf(ALARM_TYPES) }), async (f) =>
-      encodeAlarmResponse(await api.alarm(decodeAlarmRequest(f))),
+      encodeAlarmResponse(await maintenance.alarm(decodeAlarmRequest(f))),
     );
 
     // Lock and campaign take no request id: joining a queue with a lease is idempotent already (the same
@@ -602,7 +604,7 @@ export function etcdGatewayPlugin(api: KvApi) {
 }
 
 /** etcd's snapshot stream: the file in base64 blobs, each saying how many bytes remain after it. */
-async function* snapshotMessages(snapshot: Awaited<ReturnType<KvApi["snapshot"]>>): AsyncIterable<JsonObject> {
+async function* snapshotMessages(snapshot: Awaited<ReturnType<MaintenanceApi["snapshot"]>>): AsyncIterable<JsonObject> {
   let remaining = snapshot.size;
   for await (const chunk of snapshot.bytes) {
     remaining -= chunk.byteLength;
