@@ -52,9 +52,14 @@ describe("HTTP APIs on a real cluster", () => {
   });
 
   test("live watch events carry the previous key-value for a watch that asked for it, and only for it", async () => {
-    await postJson(url(), "/v3/kv/put", { key: b64("pw/k"), value: b64("old") });
+    const old = await postJson(url(), "/v3/kv/put", { key: b64("pw/k"), value: b64("old") });
+    // From the revision after it: the member watched may not have applied the first put yet.
+    const startRevision = String(Number((old.header as { revision: string }).revision) + 1);
     const watch = (prevKv: boolean) =>
-      fetch(`${url(1)}/v3/watch`, { method: "POST", body: JSON.stringify({ create_request: { key: b64("pw/k"), prev_kv: prevKv } }) });
+      fetch(`${url(1)}/v3/watch`, {
+        method: "POST",
+        body: JSON.stringify({ create_request: { key: b64("pw/k"), prev_kv: prevKv, start_revision: startRevision } }),
+      });
     // The response starts once the watch is subscribed.
     const streams = [await watch(true), await watch(false)];
     const firstEvent = streams.map((stream) => readStream(stream, (seen) => seen.some((line) => line.includes("events"))));

@@ -24,7 +24,7 @@ import { AlarmRegistry } from "./alarms.js";
 import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { createApp } from "./http/app.js";
-import { etcdGatewayPlugin } from "./http/etcd-gateway.js";
+import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
 import { healthPlugin } from "./http/health.js";
 import { nativePlugin } from "./http/native.js";
 import { KvStateMachine } from "./kv/state-machine.js";

@@ -15,6 +15,8 @@ import {
   decodeRangeRequest,
   decodeTxnRequest,
   decodeWatchRequest,
+} from "../src/http/etcd-gateway/decode.js";
+import {
   encodeAlarmResponse,
   encodeDeleteRangeResponse,
   encodeHeader,
@@ -27,9 +29,8 @@ import {
   encodeTxnResponse,
   encodeWatchCreated,
   encodeWatchUpdate,
-  PUT_REPLY,
-  RANGE_REPLY,
-} from "../src/http/etcd-gateway.js";
+} from "../src/http/etcd-gateway/encode.js";
+import { PUT_REPLY, RANGE_REPLY } from "../src/http/etcd-gateway/schemas.js";
 import type { KeyValue, RequestOp, ResponseHeader, TxnRequest } from "../src/kv/api.js";
 import { storeCall, toStoreTxn } from "../src/kv/store-mapping.js";
 

@@ -4,10 +4,9 @@
  * compare-and-set by revision, watches as Server-Sent Events, and locks and
  * a service registry built on the same store.
  */
-import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
-import type { Event, KeyValue, KvApi, RequestOp, ResponseHeader, ResponseOp, WatchUpdate, WriteOptions } from "../kv/api.js";
+import type { Event, KeyValue, KvApi, RequestOp, ResponseHeader, ResponseOp, WriteOptions } from "../kv/api.js";
 import {
   assertPutFits,
   compareEqual,
@@ -33,9 +32,10 @@ import {
 } from "../recipes/services.js";
 import { abortWhenClosed, watchUpdates } from "../recipes/watch.js";
 import { parseAnyBodyAsBytes } from "./app.js";
+import { object, type Schema } from "./schema.js";
+import { afterOpening, sendSse, sseOfUpdates, startRevisionOf, withRevisionIds, type SseMessage } from "./sse.js";
 import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
 
-export const KEEP_ALIVE_INTERVAL_MS = 15_000;
 export const DEFAULT_LOCK_TTL_SECONDS = 60;
 
 /** How keys and values appear in JSON: UTF-8 text by default, base64 for binary data. */
@@ -69,39 +69,7 @@ function asText(bytes: Uint8Array, encoding: TextEncoding): string {
 }
 
 // ---------------------------------------------------------------------------
-// Server-Sent Events
-
-export interface SseMessage {
-  readonly event: string;
-  readonly data: unknown;
-  /** The revision a client resumes after (Last-Event-ID); absent: the last id stands. */
-  readonly id?: number;
-}
-
-/** A message whose resume point is `revision`. */
-export interface RevisionMessage {
-  readonly revision: number;
-  readonly event: string;
-  readonly data: unknown;
-}
-
-export const SSE_KEEP_ALIVE = ": keep-alive\n\n";
-
-export function formatSse({ event, data, id }: SseMessage): string {
-  return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-/**
- * Ids the messages by revision, on the last message of each revision only:
- * one txn can change several keys at one revision, and a client resuming
- * after an id must have seen that revision whole.
- */
-export function withRevisionIds(messages: readonly RevisionMessage[]): SseMessage[] {
-  return messages.map(({ revision, event, data }, i) => {
-    const lastOfRevision = messages[i + 1]?.revision !== revision;
-    return lastOfRevision ? { id: revision, event, data } : { event, data };
-  });
-}
+// Watch events as SSE messages
 
 /** The watch events of the key-value API, as SSE messages. */
 export function kvEventMessages(events: readonly Event[], encoding: TextEncoding, withPrevious: boolean): SseMessage[] {
@@ -127,62 +95,6 @@ export function serviceMessages(changes: readonly ServiceChange[]): SseMessage[]
         : { revision: change.revision, event: "deregister", data: { id: change.id } },
     ),
   );
-}
-
-/**
- * Interleaves `comment` whenever `source` stays quiet for `intervalMs`, so
- * that proxies and clients do not give up on an idle stream. The timer
- * lives exactly as long as the stream.
- */
-export async function* withKeepAlive(source: AsyncIterable<string>, intervalMs: number, comment = SSE_KEEP_ALIVE): AsyncGenerator<string> {
-  const iterator = source[Symbol.asyncIterator]();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    let next = iterator.next();
-    for (;;) {
-      const quiet = new Promise<"quiet">((resolve) => (timer = setTimeout(resolve, intervalMs, "quiet")));
-      const first = await Promise.race([next, quiet]);
-      clearTimeout(timer);
-      if (first === "quiet") {
-        yield comment;
-        continue;
-      }
-      if (first.done) return;
-      yield first.value;
-      next = iterator.next();
-    }
-  } finally {
-    clearTimeout(timer);
-    // Not awaited: a source waiting for its next item returns only once that wait ends (the client's leaving ends it).
-    void iterator.return?.();
-  }
-}
-
-/** Turns watch updates into SSE text: `describe` for events, then `compacted` ends the stream. */
-async function* sseOfUpdates(updates: AsyncIterable<WatchUpdate>, describe: (events: readonly Event[]) => SseMessage[]): AsyncGenerator<string> {
-  for await (const update of updates) {
-    if (update.kind === "compacted") yield formatSse({ event: "compacted", data: { compact_revision: update.compactRevision } });
-    if (update.kind === "events") yield describe(update.events).map(formatSse).join("");
-  }
-}
-
-async function* afterOpening(first: readonly SseMessage[], rest: AsyncIterable<string>): AsyncGenerator<string> {
-  // The opening comment flushes the headers, so the client knows the stream is open before any event.
-  yield `: watching\n\n${first.map(formatSse).join("")}`;
-  yield* rest;
-}
-
-function sendSse(reply: FastifyReply, chunks: AsyncIterable<string>): FastifyReply {
-  return reply
-    .header("cache-control", "no-cache")
-    .header("x-accel-buffering", "no")
-    .type("text/event-stream")
-    .send(Readable.from(withKeepAlive(chunks, KEEP_ALIVE_INTERVAL_MS)));
-}
-
-/** The revision a watch starts at: after the client's Last-Event-ID when it resumes, else the one asked for (0: from now). */
-export function startRevisionOf(lastEventId: string | undefined, revision: number | undefined): number {
-  return lastEventId === undefined ? (revision ?? 0) : Number(lastEventId) + 1;
 }
 
 // ---------------------------------------------------------------------------
@@ -215,17 +127,11 @@ function replyCompareFailed(reply: FastifyReply, expected: number, currentRevisi
 // ---------------------------------------------------------------------------
 // Schemas
 
-type Schema = Readonly<Record<string, unknown>>;
-
 /** A query flag: `?prefix`, `?prefix=true`, `?prefix=1`; `false` and `0` turn it off. */
 const FLAG: Schema = { type: "string", enum: ["", "true", "false", "1", "0"] };
 const REVISION: Schema = { type: "integer", minimum: 0 };
 const ENCODING: Schema = { type: "string", enum: ["utf8", "base64"], default: "utf8" };
 const INTEGER: Schema = { type: "integer" };
-
-function object(properties: Record<string, Schema>, required: readonly string[] = []): Schema {
-  return { type: "object", properties, required };
-}
 
 const ERROR_PROPERTIES = { error: { type: "string" }, code: INTEGER, message: { type: "string" } };
 const ERROR_REPLY = object(ERROR_PROPERTIES);
