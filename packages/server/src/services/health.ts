@@ -5,7 +5,7 @@ import type { RaftHost } from "../raft-host.js";
 import type { Proposer } from "./proposer.js";
 
 export interface HealthServiceOptions {
-  readonly host: RaftHost;
+  readonly host: Pick<RaftHost, "status" | "leader">;
   readonly stateMachine: KvStateMachine;
   readonly proposer: Proposer;
   readonly alarms: AlarmRegistry;

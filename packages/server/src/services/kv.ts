@@ -16,7 +16,7 @@ import type { RaftHost } from "../raft-host.js";
 import type { Proposer } from "./proposer.js";
 
 export interface KvServiceOptions {
-  readonly host: RaftHost;
+  readonly host: Pick<RaftHost, "readBarrier" | "isLeader" | "leader">;
   readonly stateMachine: KvStateMachine;
   readonly tracker: ProposalTracker;
   readonly proposer: Proposer;
@@ -30,7 +30,7 @@ export interface KvServiceOptions {
 export class KvService implements api.KvApi {
   constructor(private readonly options: KvServiceOptions) {}
 
-  private get host(): RaftHost {
+  private get host(): KvServiceOptions["host"] {
     return this.options.host;
   }
 

@@ -18,19 +18,19 @@ import { REMOVED } from "./health.js";
 import { waitUntil, type Proposer } from "./proposer.js";
 
 export interface MaintenanceServiceOptions {
-  readonly host: RaftHost;
+  readonly host: Pick<RaftHost, "status" | "readBarrier" | "transferLeadership" | "leader" | "electionTimeoutMs">;
   readonly stateMachine: KvStateMachine;
   readonly proposer: Proposer;
   readonly registry: MemberRegistry;
   readonly alarms: AlarmRegistry;
-  readonly snapshots: Snapshotter;
+  readonly snapshots: Pick<Snapshotter, "backup">;
   readonly logger: Logger;
 }
 
 export class MaintenanceService implements api.MaintenanceApi {
   constructor(private readonly options: MaintenanceServiceOptions) {}
 
-  private get host(): RaftHost {
+  private get host(): MaintenanceServiceOptions["host"] {
     return this.options.host;
   }
 

@@ -14,7 +14,7 @@ import { leavesStartedQuorum } from "../reconfig-check.js";
 import { waitUntil, type Proposer } from "./proposer.js";
 
 export interface MembershipServiceOptions {
-  readonly host: RaftHost;
+  readonly host: Pick<RaftHost, "status" | "proposeConfChange" | "leader" | "requestTimeoutMs">;
   readonly proposer: Proposer;
   readonly registry: MemberRegistry;
   /** Which peers were heard from lately: the started members of the strict reconfiguration check. */
@@ -30,7 +30,7 @@ const LEARNER_READY_SHARE = 0.9;
 export class MembershipService implements api.ClusterApi {
   constructor(private readonly options: MembershipServiceOptions) {}
 
-  private get host(): RaftHost {
+  private get host(): MembershipServiceOptions["host"] {
     return this.options.host;
   }
 

@@ -13,7 +13,7 @@ import type { ProposalTracker } from "../proposals.js";
 import type { RaftHost } from "../raft-host.js";
 
 export interface ProposerOptions {
-  readonly host: RaftHost;
+  readonly host: Pick<RaftHost, "propose" | "leader" | "term">;
   readonly stateMachine: KvStateMachine;
   readonly tracker: ProposalTracker;
   readonly registry: MemberRegistry;
