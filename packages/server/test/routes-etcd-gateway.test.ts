@@ -4,29 +4,17 @@
  * good request, and the status and etcd error body for a bad one.
  */
 import assert from "node:assert/strict";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { createApp } from "../src/http/app.js";
 import { etcdGatewayPlugin } from "../src/http/etcd-gateway/routes.js";
 import type { MemberApis } from "../src/kv/api.js";
-import { Metrics } from "../src/metrics.js";
-import { MEMBER_ID, oneMemberServices, type ServicesFixture } from "./support/services.js";
+import { MEMBER_ID, appWith, oneMemberServices, urlOf, type Json, type ServicesFixture } from "./support/services.js";
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
 const unb64 = (text: string): string => Buffer.from(text, "base64").toString();
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- replies are read field by field
-
 async function gatewayApp(services: MemberApis): Promise<FastifyInstance> {
-  const metrics = new Metrics(
-    { term: () => 1, isLeader: () => true, commitIndex: () => 0, appliedIndex: () => 0 },
-    { alarms: () => [], wasRemoved: () => false, activePeers: () => 0 },
-  );
-  const app = createApp(metrics);
-  await app.register(etcdGatewayPlugin(services));
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  return app;
+  return appWith(etcdGatewayPlugin(services));
 }
 
 interface Reply {
@@ -75,10 +63,6 @@ async function firstMessages(app: FastifyInstance, path: string, body: unknown, 
     leave.abort();
   }
   return messages.slice(0, count);
-}
-
-function urlOf(app: FastifyInstance): string {
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 }
 
 describe("etcd gateway routes", () => {

@@ -4,15 +4,10 @@
  * good request, and the status and error body for a bad one.
  */
 import assert from "node:assert/strict";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance, InjectOptions } from "fastify";
-import { createApp } from "../src/http/app.js";
 import { nativePlugin } from "../src/http/native.js";
-import { Metrics } from "../src/metrics.js";
-import { oneMemberServices, type ServicesFixture } from "./support/services.js";
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- replies are read field by field
+import { appWith, oneMemberServices, urlOf, type Json, type ServicesFixture } from "./support/services.js";
 
 async function call(app: FastifyInstance, options: InjectOptions): Promise<{ status: number; json: Json; body: string; headers: Record<string, unknown> }> {
   const response = await app.inject(options);
@@ -53,14 +48,8 @@ describe("native API routes", () => {
   let baseUrl: string;
   before(async () => {
     services = await oneMemberServices();
-    const metrics = new Metrics(
-      { term: () => 1, isLeader: () => true, commitIndex: () => 0, appliedIndex: () => 0 },
-      { alarms: () => [], wasRemoved: () => false, activePeers: () => 0 },
-    );
-    app = createApp(metrics);
-    await app.register(nativePlugin(services.kv));
-    await app.listen({ host: "127.0.0.1", port: 0 });
-    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    app = await appWith(nativePlugin(services.kv));
+    baseUrl = urlOf(app);
   });
   after(async () => {
     await app.close();

@@ -8,11 +8,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfChangeType, EntryType, ProgressState, Role, applyConfChange, encodeConfChange, type ConfChange, type ConfState, type Entry, type Status } from "@raftkv/raft";
+import type { FastifyInstance } from "fastify";
+import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { AlarmRegistry } from "../../src/alarms.js";
+import { createApp } from "../../src/http/app.js";
 import type { MemberApis } from "../../src/kv/api.js";
 import { KvStateMachine } from "../../src/kv/state-machine.js";
 import { MemberRegistry, encodeAttributes } from "../../src/members.js";
+import { Metrics } from "../../src/metrics.js";
 import { PeerActivity } from "../../src/peer-activity.js";
 import { ProposalTracker } from "../../src/proposals.js";
 import { KvService } from "../../src/services/kv.js";
@@ -135,4 +139,23 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A JSON reply, read field by field. */
+export type Json = Record<string, any>;
+
+/** The member's HTTP app with one API plugin, listening on a free local port (streams need a socket: see the route tests). */
+export async function appWith(plugin: (app: FastifyInstance) => Promise<void>): Promise<FastifyInstance> {
+  const metrics = new Metrics(
+    { term: () => 1, isLeader: () => true, commitIndex: () => 0, appliedIndex: () => 0 },
+    { alarms: () => [], wasRemoved: () => false, activePeers: () => 0 },
+  );
+  const app = createApp(metrics);
+  await app.register(plugin);
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  return app;
+}
+
+export function urlOf(app: FastifyInstance): string {
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 }
