@@ -4,6 +4,7 @@
  * compare-and-set by revision, watches as Server-Sent Events, and locks and
  * a service registry built on the same store.
  */
+import type { NativeDeleteReply, NativeKv, NativeKvList, NativePutReply } from "@raftkv/client";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Event, KeyValue, KvApi, RequestOp, ResponseHeader, ResponseOp, WriteOptions } from "../kv/api.js";
@@ -43,15 +44,6 @@ export type TextEncoding = "utf8" | "base64";
 
 // ---------------------------------------------------------------------------
 // JSON views of the store
-
-export interface NativeKv {
-  readonly key: string;
-  readonly value: string;
-  readonly create_revision: number;
-  readonly mod_revision: number;
-  readonly version: number;
-  readonly lease: number;
-}
 
 export function nativeKv(kv: KeyValue, encoding: TextEncoding): NativeKv {
   return {
@@ -243,12 +235,13 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       );
       reply.header("x-raftkv-revision", range.header.revision);
       if (listing) {
-        return reply.type("application/json").send({
+        const list: NativeKvList = {
           revision: range.header.revision,
           count: range.count,
           more: range.more,
           kvs: range.kvs.map((kv) => nativeKv(kv, encoding)),
-        });
+        };
+        return reply.type("application/json").send(list);
       }
       const kv = range.kvs[0];
       if (!kv) throw new RaftkvError(GrpcCode.NotFound, "key not found");
@@ -281,7 +274,8 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       const put = { put: putRequest(key, value, { lease }) };
       const outcome = await writeIfRevision(api, key, expected, put, writeOptionsOf(request.headers));
       if (outcome.kind === "compare failed") return replyCompareFailed(reply, expected ?? 0, outcome.currentRevision);
-      return reply.header("x-raftkv-revision", outcome.header.revision).send({ revision: outcome.header.revision });
+      const written: NativePutReply = { revision: outcome.header.revision };
+      return reply.header("x-raftkv-revision", written.revision).send(written);
     },
   );
 
@@ -303,7 +297,8 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       const outcome = await writeIfRevision(api, key, expected, deletion, writeOptionsOf(request.headers));
       if (outcome.kind === "compare failed") return replyCompareFailed(reply, expected ?? 0, outcome.currentRevision);
       const deleted = outcome.response && "deleteRange" in outcome.response ? outcome.response.deleteRange.deleted : 0;
-      return reply.header("x-raftkv-revision", outcome.header.revision).send({ deleted, revision: outcome.header.revision });
+      const removed: NativeDeleteReply = { deleted, revision: outcome.header.revision };
+      return reply.header("x-raftkv-revision", removed.revision).send(removed);
     },
   );
 }
