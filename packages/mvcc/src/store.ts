@@ -126,13 +126,6 @@ export class MvccStore {
     return this.state.compactRevision;
   }
 
-  /** Applies one committed entry; see applyBatch. */
-  async apply<R extends Request>(index: number, request: R, requestId?: string): Promise<ApplyResult<R>> {
-    const [result] = await this.applyBatch([requestId === undefined ? { index, request } : { index, request, requestId }]);
-    // applyBatch answers each entry with the result of that entry's own request.
-    return result as ApplyResult<R>;
-  }
-
   /**
    * Applies committed entries in order, with one result per entry; a
    * rejected request is a result, not an exception. Memory changes at once

@@ -57,10 +57,6 @@ export class MemberRegistry {
     return this.members.get(id);
   }
 
-  byName(name: string): Member | undefined {
-    return this.list().find((member) => member.name === name);
-  }
-
   wasRemoved(id: number): boolean {
     return this.removed.has(id);
   }

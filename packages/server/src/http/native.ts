@@ -37,7 +37,7 @@ import { object, type Schema } from "./schema.js";
 import { afterOpening, sendSse, sseOfUpdates, startRevisionOf, withRevisionIds, type SseMessage } from "./sse.js";
 import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
 
-export const DEFAULT_LOCK_TTL_SECONDS = 60;
+const DEFAULT_LOCK_TTL_SECONDS = 60;
 
 /** How keys and values appear in JSON: UTF-8 text by default, base64 for binary data. */
 export type TextEncoding = "utf8" | "base64";

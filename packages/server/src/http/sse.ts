@@ -8,7 +8,7 @@ import type { FastifyReply } from "fastify";
 import type { Event, WatchUpdate } from "../kv/api.js";
 
 /** How often an idle stream carries a keep-alive comment. */
-export const KEEP_ALIVE_INTERVAL_MS = 15_000;
+const KEEP_ALIVE_INTERVAL_MS = 15_000;
 
 export interface SseMessage {
   readonly event: string;
