@@ -26,7 +26,7 @@ import { CorruptionCheck } from "./corruption-check.js";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
 import { healthPlugin } from "./http/health.js";
-import { nativePlugin } from "./http/native.js";
+import { nativePlugin } from "./http/native/routes.js";
 import { KvStateMachine } from "./kv/state-machine.js";
 import { etcdError } from "./errors.js";
 import { createLogger } from "./logger.js";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance, InjectOptions } from "fastify";
-import { nativePlugin } from "../src/http/native.js";
+import { nativePlugin } from "../src/http/native/routes.js";
 import { appWith, oneMemberServices, urlOf, type Json, type ServicesFixture } from "./support/services.js";
 
 async function call(app: FastifyInstance, options: InjectOptions): Promise<{ status: number; json: Json; body: string; headers: Record<string, unknown> }> {

@@ -4,10 +4,10 @@
  * compare-and-set by revision, watches as Server-Sent Events, and locks and
  * a service registry built on the same store.
  */
-import type { NativeDeleteReply, NativeKv, NativeKvList, NativePutReply } from "@raftkv/client";
+import type { NativeDeleteReply, NativeKvList, NativePutReply } from "@raftkv/client";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
-import type { Event, KeyValue, KvApi, RequestOp, ResponseHeader, ResponseOp, WriteOptions } from "../kv/api.js";
+import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../../errors.js";
+import type { KvApi, RequestOp, ResponseHeader, ResponseOp, WriteOptions } from "../../kv/api.js";
 import {
   assertPutFits,
   compareEqual,
@@ -19,8 +19,8 @@ import {
   rangeRequest,
   readBack,
   utf8,
-} from "../recipes/kv.js";
-import { acquireLockWithNewLease, releaseLockAndLease } from "../recipes/lock.js";
+} from "../../recipes/kv.js";
+import { acquireLockWithNewLease, releaseLockAndLease } from "../../recipes/lock.js";
 import {
   deregisterInstance,
   heartbeat,
@@ -29,65 +29,30 @@ import {
   registerInstance,
   serviceChangeOf,
   servicePrefix,
-  type ServiceChange,
-} from "../recipes/services.js";
-import { abortWhenClosed, watchUpdates } from "../recipes/watch.js";
-import { parseAnyBodyAsBytes } from "./app.js";
-import { object, type Schema } from "./schema.js";
-import { afterOpening, sendSse, sseOfUpdates, startRevisionOf, withRevisionIds, type SseMessage } from "./sse.js";
-import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
+} from "../../recipes/services.js";
+import { abortWhenClosed, watchUpdates } from "../../recipes/watch.js";
+import { parseAnyBodyAsBytes } from "../app.js";
+import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "../idempotency-key.js";
+import { object } from "../schema.js";
+import { afterOpening, sendSse, sseOfUpdates, startRevisionOf, withRevisionIds } from "../sse.js";
+import {
+  COMPARE_FAILED_REPLY,
+  DELETE_REPLY,
+  ENCODING,
+  FLAG,
+  INSTANCE_PARAMS,
+  INSTANCE_REPLY,
+  INTEGER,
+  KV_LIST_REPLY,
+  LAST_EVENT_ID,
+  NAME_PARAMS,
+  REVISION,
+  WRITE_REPLY,
+  replies,
+} from "./schemas.js";
+import { kvEventMessages, nativeKv, serviceMessages, type TextEncoding } from "./views.js";
 
 const DEFAULT_LOCK_TTL_SECONDS = 60;
-
-/** How keys and values appear in JSON: UTF-8 text by default, base64 for binary data. */
-export type TextEncoding = "utf8" | "base64";
-
-// ---------------------------------------------------------------------------
-// JSON views of the store
-
-export function nativeKv(kv: KeyValue, encoding: TextEncoding): NativeKv {
-  return {
-    key: asText(kv.key, encoding),
-    value: asText(kv.value, encoding),
-    create_revision: kv.createRevision,
-    mod_revision: kv.modRevision,
-    version: kv.version,
-    lease: kv.lease,
-  };
-}
-
-function asText(bytes: Uint8Array, encoding: TextEncoding): string {
-  return encoding === "base64" ? Buffer.from(bytes).toString("base64") : fromUtf8(bytes);
-}
-
-// ---------------------------------------------------------------------------
-// Watch events as SSE messages
-
-/** The watch events of the key-value API, as SSE messages. */
-export function kvEventMessages(events: readonly Event[], encoding: TextEncoding, withPrevious: boolean): SseMessage[] {
-  return withRevisionIds(
-    events.map((event) => {
-      const { key, value, mod_revision, create_revision, version, lease } = nativeKv(event.kv, encoding);
-      const prevValue = withPrevious && event.prevKv ? asText(event.prevKv.value, encoding) : undefined;
-      return {
-        revision: event.kv.modRevision,
-        event: event.type === "PUT" ? "put" : "delete",
-        data: { key, value, mod_revision, create_revision, version, lease, prev_value: prevValue },
-      };
-    }),
-  );
-}
-
-/** Changes to a service's instances, as SSE messages: `register` with the instance, `deregister` with its id. */
-export function serviceMessages(changes: readonly ServiceChange[]): SseMessage[] {
-  return withRevisionIds(
-    changes.map((change) =>
-      change.kind === "register"
-        ? { revision: change.revision, event: "register", data: change.instance }
-        : { revision: change.revision, event: "deregister", data: { id: change.id } },
-    ),
-  );
-}
 
 // ---------------------------------------------------------------------------
 // Writes guarded by a revision
@@ -116,45 +81,7 @@ function replyCompareFailed(reply: FastifyReply, expected: number, currentRevisi
   return reply.status(412).send({ error: "compare failed", code: GrpcCode.FailedPrecondition, message, current_revision: currentRevision });
 }
 
-// ---------------------------------------------------------------------------
-// Schemas
-
-/** A query flag: `?prefix`, `?prefix=true`, `?prefix=1`; `false` and `0` turn it off. */
-const FLAG: Schema = { type: "string", enum: ["", "true", "false", "1", "0"] };
-const REVISION: Schema = { type: "integer", minimum: 0 };
-const ENCODING: Schema = { type: "string", enum: ["utf8", "base64"], default: "utf8" };
-const INTEGER: Schema = { type: "integer" };
-
-const ERROR_PROPERTIES = { error: { type: "string" }, code: INTEGER, message: { type: "string" } };
-const ERROR_REPLY = object(ERROR_PROPERTIES);
-const KV_REPLY = object({
-  key: { type: "string" },
-  value: { type: "string" },
-  create_revision: INTEGER,
-  mod_revision: INTEGER,
-  version: INTEGER,
-  lease: INTEGER,
-});
-const KV_LIST_REPLY = object({ revision: INTEGER, count: INTEGER, more: { type: "boolean" }, kvs: { type: "array", items: KV_REPLY } });
-const WRITE_REPLY = object({ revision: INTEGER });
-const DELETE_REPLY = object({ deleted: INTEGER, revision: INTEGER });
-const COMPARE_FAILED_REPLY = object({ ...ERROR_PROPERTIES, current_revision: INTEGER });
-const INSTANCE_REPLY = object({
-  id: { type: "string" },
-  address: { type: "string" },
-  port: INTEGER,
-  meta: { type: "object", additionalProperties: true },
-  lease: INTEGER,
-});
-const LAST_EVENT_ID: Schema = object({ "last-event-id": { type: "string", pattern: "^[0-9]+$" } });
-const NAME_PARAMS = object({ name: { type: "string", minLength: 1 } }, ["name"]);
-const INSTANCE_PARAMS = object({ name: { type: "string", minLength: 1 }, id: { type: "string", minLength: 1 } }, ["name", "id"]);
-
-/** Every route may answer with an error; the app's handler renders it. */
-function replies(success: Schema, others: Record<number, Schema> = {}): Schema {
-  return { 200: success, 400: ERROR_REPLY, 404: ERROR_REPLY, 503: ERROR_REPLY, ...others };
-}
-
+/** A query flag is on when present, unless it says `false` or `0`. */
 function isOn(flag: string | undefined): boolean {
   return flag !== undefined && flag !== "false" && flag !== "0";
 }
