@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { MvccStore } from "@raftkv/mvcc";
 import Fastify from "fastify";
 import { RaftkvError, etcdError, type EtcdErrorName } from "../src/errors.js";
-import { MAX_REQUEST_BYTES } from "../src/http/app.js";
+import { MAX_REQUEST_BYTES } from "../src/recipes/kv.js";
 import {
   Fields,
   decodeAlarmRequest,

@@ -6,11 +6,10 @@
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
-
-/** etcd refuses requests above 1.5 MiB; the body limit sits above it so the refusal is etcd's. */
-export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 
 export function createApp(metrics: Metrics): FastifyInstance {
+  // The body limit sits above etcd's request limit, so that the refusal is etcd's.
   const app = Fastify({ logger: false, bodyLimit: 4 * MAX_REQUEST_BYTES, forceCloseConnections: true });
   app.addHook("onRequest", async (request) => {
     const length = Number(request.headers["content-length"] ?? 0);
