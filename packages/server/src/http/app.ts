@@ -3,6 +3,7 @@
  * (etcd v3 gateway, native /v1, health and metrics), one error handler that
  * turns typed errors into etcd-style replies.
  */
+import type { EventEmitter } from "node:events";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
@@ -61,4 +62,11 @@ export function parseAnyBodyAsJson(app: FastifyInstance): void {
 export function parseAnyBodyAsBytes(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+}
+
+/** A signal that aborts when `stream` closes: an HTTP response whose client went away, or that ended. */
+export function abortWhenClosed(stream: EventEmitter): AbortSignal {
+  const controller = new AbortController();
+  stream.once("close", () => controller.abort());
+  return controller.signal;
 }

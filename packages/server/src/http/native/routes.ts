@@ -30,8 +30,8 @@ import {
   serviceChangeOf,
   servicePrefix,
 } from "../../recipes/services.js";
-import { abortWhenClosed, watchUpdates } from "../../recipes/watch.js";
-import { parseAnyBodyAsBytes } from "../app.js";
+import { watchUpdates } from "../../recipes/watch.js";
+import { abortWhenClosed, parseAnyBodyAsBytes } from "../app.js";
 import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "../idempotency-key.js";
 import { object } from "../schema.js";
 import { afterOpening, sendSse, sseOfUpdates, startRevisionOf, withRevisionIds } from "../sse.js";
