@@ -5,17 +5,9 @@
  * member twice is not harmless.
  */
 import { toNumber } from "./bytes.js";
+import type { Member } from "./shared-types.js";
 import type { CallOptions, Transport } from "./transport.js";
 import { decodeHeader, parseJson, type Int64, type ResponseHeader, type WireHeader } from "./wire.js";
-
-export interface Member {
-  readonly id: number;
-  /** Empty until the member has started and published its name. */
-  readonly name: string;
-  readonly peerUrls: readonly string[];
-  readonly clientUrls: readonly string[];
-  readonly isLearner: boolean;
-}
 
 export interface MemberListResult {
   readonly header: ResponseHeader;

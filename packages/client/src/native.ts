@@ -7,6 +7,7 @@
  */
 import { fromBase64, toBuffer, type Bytes } from "./bytes.js";
 import { EtcdError, GrpcCode } from "./errors.js";
+import type { NativeDeleteReply, NativeKv, NativeKvList, NativePutReply } from "./shared-types.js";
 import type { CallOptions, HttpCall, HttpReply, Transport } from "./transport.js";
 import { parseJson, type KeyValue } from "./wire.js";
 
@@ -27,15 +28,6 @@ export interface NativeList {
 export interface NativeWriteOptions {
   /** Write only if the key's mod revision is this (0: only if the key does not exist); else an EtcdError (HTTP 412). */
   readonly prevRevision?: number;
-}
-
-interface WireNativeKv {
-  readonly key: string;
-  readonly value: string;
-  readonly create_revision: number;
-  readonly mod_revision: number;
-  readonly version: number;
-  readonly lease: number;
 }
 
 export class NativeClient {
@@ -64,16 +56,16 @@ export class NativeClient {
     if (options.keysOnly) query.set("keys_only", "true");
     if (options.serializable) query.set("consistency", "serializable");
     const reply = await this.transport.call({ method: "GET", path: `${kvPath(prefix)}?${query}`, retry: "read" }, options);
-    const listing = parseJson<{ revision: number; count: number; more: boolean; kvs: readonly WireNativeKv[] }>(reply.body);
+    const listing = parseJson<NativeKvList>(reply.body);
     return { revision: listing.revision, count: listing.count, more: listing.more, kvs: listing.kvs.map(decodeNativeKv) };
   }
 
-  async put(key: string, value: Bytes, options: NativeWriteOptions & CallOptions & { lease?: number } = {}): Promise<{ revision: number }> {
+  async put(key: string, value: Bytes, options: NativeWriteOptions & CallOptions & { lease?: number } = {}): Promise<NativePutReply> {
     const query = writeQuery(options.prevRevision, options.lease ? { lease: String(options.lease) } : {});
     return this.write({ method: "PUT", path: `${kvPath(key)}${query}`, body: toBuffer(value), retry: "write" }, options);
   }
 
-  async delete(key: string, options: NativeWriteOptions & CallOptions & { prefix?: boolean } = {}): Promise<{ deleted: number; revision: number }> {
+  async delete(key: string, options: NativeWriteOptions & CallOptions & { prefix?: boolean } = {}): Promise<NativeDeleteReply> {
     const query = writeQuery(options.prevRevision, options.prefix ? { prefix: "true" } : {});
     return this.write({ method: "DELETE", path: `${kvPath(key)}${query}`, retry: "write" }, options);
   }
@@ -95,7 +87,7 @@ function writeQuery(prevRevision: number | undefined, fields: Record<string, str
   return text === "" ? "" : `?${text}`;
 }
 
-function decodeNativeKv(kv: WireNativeKv): KeyValue {
+function decodeNativeKv(kv: NativeKv): KeyValue {
   return {
     key: fromBase64(kv.key),
     value: fromBase64(kv.value),

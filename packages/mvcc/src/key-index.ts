@@ -57,12 +57,6 @@ export class KeyIndex {
     return this.log.length;
   }
 
-  /** The key's newest stored revision, tombstone or not. */
-  latest(key: KeyString): KeyRevision | undefined {
-    const history = this.histories.get(key);
-    return history?.[history.length - 1];
-  }
-
   /** The key's live version as of `revision`, if it had one. */
   visibleAt(key: KeyString, revision: number): KeyRevision | undefined {
     const history = this.histories.get(key);

@@ -40,10 +40,6 @@ export class RequestIdWindow {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`mvcc: the request id window must hold at least one id, not ${capacity}`);
   }
 
-  get size(): number {
-    return this.indexes.size;
-  }
-
   /** The raft index of the entry that applied the id, if the window holds it. */
   indexOf(id: string): number | undefined {
     return this.indexes.get(id);

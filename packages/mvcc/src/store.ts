@@ -126,13 +126,6 @@ export class MvccStore {
     return this.state.compactRevision;
   }
 
-  /** Applies one committed entry; see applyBatch. */
-  async apply<R extends Request>(index: number, request: R, requestId?: string): Promise<ApplyResult<R>> {
-    const [result] = await this.applyBatch([requestId === undefined ? { index, request } : { index, request, requestId }]);
-    // applyBatch answers each entry with the result of that entry's own request.
-    return result as ApplyResult<R>;
-  }
-
   /**
    * Applies committed entries in order, with one result per entry; a
    * rejected request is a result, not an exception. Memory changes at once
@@ -153,10 +146,19 @@ export class MvccStore {
     return results;
   }
 
+  /**
+   * The checks that need no state (empty keys, op counts, duplicate writes in
+   * a txn), with this store's limits: the ones apply makes, for a server to
+   * refuse a request before proposing it. Throws MvccError as etcd would answer.
+   */
+  validate(request: Request): void {
+    validateRequest(request, this.limits.maxTxnOps);
+  }
+
   /** A serializable read at the store's current state. Throws MvccError as etcd would answer. */
   range(request: RangeRequest): RangeResponse {
     this.assertAvailable();
-    validateRequest({ op: "range", ...request }, this.limits.maxTxnOps);
+    this.validate({ op: "range", ...request });
     return readRange(this.state, request, this.state.revision);
   }
 

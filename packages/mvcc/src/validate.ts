@@ -1,8 +1,8 @@
 /**
  * Checks that need no state, in the order etcd's gRPC layer makes them: op
- * counts and empty keys first, then duplicate writes in a txn. The server may
- * run them before proposing; apply runs them again, so a request is judged
- * the same whichever way it came.
+ * counts and empty keys first, then duplicate writes in a txn. The server
+ * runs them before proposing (MvccStore.validate); apply runs them again, so
+ * a request is judged the same whichever way it came.
  */
 import { MvccError } from "./errors.js";
 import { keyRange, rangeContains, toKeyString, type KeyRange, type KeyString } from "./keys.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { bytes, Harness, text } from "./support/harness.js";
+import { applyOne, bytes, Harness, text } from "./support/harness.js";
 
 describe("leases", () => {
   let h: Harness;
@@ -22,7 +22,7 @@ describe("leases", () => {
     try {
       const ids = [];
       for (const replica of replicas) {
-        const result = await replica.store.apply(42, { op: "leaseGrant", ttl: 60 });
+        const result = await applyOne(replica.store, 42, { op: "leaseGrant", ttl: 60 });
         assert.ok(result.status === "applied");
         ids.push(result.response.id);
       }

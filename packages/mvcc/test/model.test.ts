@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import type { ApplyResult, KeyValue, Request, WatchEvent } from "../src/index.js";
-import { Harness, plain } from "./support/harness.js";
+import { applyOne, Harness, plain } from "./support/harness.js";
 import { MIN_LEASE_TTL, Model, type ModelEvent, type ModelKv } from "./support/model.js";
 
 const SOAK = process.env.RAFTKV_SOAK === "1";
@@ -162,7 +162,7 @@ class Runner {
     // Forgotten: the write applies afresh, checked like any new write.
     if (!this.window.includes(sent.requestId)) return this.runWithId(sent.step, sent.requestId);
     const request: Request = sameRequest ? sent.request : { op: "put", key: toBytes("a"), value: Buffer.from("reused") };
-    const result = await this.h.store.apply(++this.index, request, sent.requestId);
+    const result = await applyOne(this.h.store, ++this.index, request, sent.requestId);
     if (!sameRequest) {
       assert.ok(result.status === "rejected");
       assert.equal(result.error.message, "raftkv: the request id was already used for a different request");
@@ -281,7 +281,7 @@ class Runner {
 
   private async apply(request: Request): Promise<ApplyResult> {
     const requestId = this.step?.requestId;
-    const result = await this.h.store.apply(++this.index, request, requestId);
+    const result = await applyOne(this.h.store, ++this.index, request, requestId);
     if (requestId !== undefined) this.remember(requestId, request, result);
     return result;
   }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ClassicLevel } from "classic-level";
 import { MAX_REQUEST_ID_LENGTH, type ApplyResult, type LogEntry, type PutOp } from "../src/index.js";
-import { bytes, Harness, kvText, plain } from "./support/harness.js";
+import { applyOne, bytes, Harness, kvText, plain } from "./support/harness.js";
 
 const put = (key: string, value: string, fields: Partial<PutOp> = {}): PutOp => ({ op: "put", key: bytes(key), value: bytes(value), ...fields });
 const statuses = (results: readonly ApplyResult[]): string[] => results.map((result) => result.status);
@@ -123,7 +123,7 @@ describe("the window forgets by count, in apply order", () => {
       assert.deepEqual(statuses(await h.store.applyBatch(log)), expected);
       assert.equal(kvText(h.store.range({ key: bytes("counter") }).kvs[0]!).version, 6);
       assert.equal(await storedRequestIds(h), window);
-      await h.store.apply(8, put("no id", "v"));
+      await applyOne(h.store, 8, put("no id", "v"));
       assert.equal(await storedRequestIds(h), window);
     } finally {
       await h.close();

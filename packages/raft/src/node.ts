@@ -2,7 +2,7 @@ import { invariant } from "./assert.js";
 import { encodeConfChange } from "./confchange.js";
 import { Raft, type ProposalPosition, type RaftConfig } from "./raft.js";
 import type { ProgressState } from "./tracker/progress.js";
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
+import type { AppliedConfChange, ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
 import { ConfChangeType, EntryType, Role } from "./types.js";
 
 export interface SoftState {
@@ -228,13 +228,18 @@ export class RaftNode {
     return messages;
   }
 
-  /** The last Ready is persisted and applied. */
-  advance(): void {
+  /**
+   * The last Ready is persisted and applied. Returns the membership changes
+   * among its committed entries that took effect (an invalid one is skipped),
+   * each with the configuration after it: what the application's own record
+   * of members should follow.
+   */
+  advance(): AppliedConfChange[] {
     const done = this.inFlight;
     invariant(done !== undefined, "raft: advance() without a ready()");
     if (!done.persisted) this.markPersisted(done);
     this.inFlight = undefined;
-    this.raft.onApplied(done.committedEntries);
+    return this.raft.onApplied(done.committedEntries);
   }
 
   private markPersisted(done: InFlight): void {

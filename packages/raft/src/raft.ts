@@ -8,7 +8,7 @@ import type { Storage } from "./storage.js";
 import { SnapshotUnavailableError } from "./storage.js";
 import { ProgressTracker } from "./tracker/tracker.js";
 import type { Progress } from "./tracker/progress.js";
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
+import type { AppliedConfChange, ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
 import { EntryType, MessageType, NONE, Role } from "./types.js";
 
 export interface RaftConfig {
@@ -767,13 +767,19 @@ export class Raft {
     if (self?.acknowledge(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend();
   }
 
-  /** The application has applied committed entries up to `index`, including membership changes among them. */
-  onApplied(entries: readonly Entry[]): void {
+  /**
+   * The application has applied committed entries up to `index`, including
+   * membership changes among them; returns the changes that took effect.
+   */
+  onApplied(entries: readonly Entry[]): AppliedConfChange[] {
+    const taken: AppliedConfChange[] = [];
     for (const entry of entries) {
-      if (entry.type === EntryType.ConfChange) this.applyConfEntry(entry);
+      const applied = entry.type === EntryType.ConfChange ? this.applyConfEntry(entry) : undefined;
+      if (applied) taken.push(applied);
     }
     const last = entries[entries.length - 1];
     if (last) this.log.appliedTo(last.index);
+    return taken;
   }
 
   onSnapshotInstalled(snapshot: Snapshot): void {
@@ -781,18 +787,20 @@ export class Raft {
     this.log.appliedTo(Math.max(this.log.applied, snapshot.meta.index));
   }
 
-  private applyConfEntry(entry: Entry): void {
+  private applyConfEntry(entry: Entry): AppliedConfChange | undefined {
     const change = decodeConfChange(entry.data);
     // An invalid change is a no-op, decided identically on every member.
     const conf = this.tracker.conf;
-    if (confChangeError(conf, change)) return;
+    if (confChangeError(conf, change)) return undefined;
     this.tracker.setConf(applyConfChange(conf, change), this.log.lastIndex());
-    if (this.role !== Role.Leader) return;
-    if (!this.tracker.isVoter(this.leadTransferee)) this.leadTransferee = NONE;
-    if (!this.isVoter()) this.handOverLeadership();
-    // The quorum may have shrunk, and new members need the log.
-    this.maybeCommit();
-    this.broadcastAppend();
+    if (this.role === Role.Leader) {
+      if (!this.tracker.isVoter(this.leadTransferee)) this.leadTransferee = NONE;
+      if (!this.isVoter()) this.handOverLeadership();
+      // The quorum may have shrunk, and new members need the log.
+      this.maybeCommit();
+      this.broadcastAppend();
+    }
+    return { index: entry.index, change, conf: this.tracker.conf };
   }
 
   /** The configuration at start-up: the snapshot's, plus changes applied since. */

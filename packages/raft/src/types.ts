@@ -53,6 +53,13 @@ export interface ConfChange {
   readonly context?: Uint8Array;
 }
 
+/** A membership change the core took in when it was applied, with the configuration after it. */
+export interface AppliedConfChange {
+  readonly index: number;
+  readonly change: ConfChange;
+  readonly conf: ConfState;
+}
+
 export interface SnapshotMeta {
   readonly index: number;
   readonly term: number;

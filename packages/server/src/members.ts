@@ -5,15 +5,11 @@
  * every change so a restarted member knows its peers before it hears from them.
  */
 import { join } from "node:path";
+import type { Member } from "@raftkv/client";
 import { readJsonIfExists, writeJsonDurably } from "./durable-file.js";
 
-export interface Member {
-  readonly id: number;
-  readonly name: string;
-  readonly peerUrls: readonly string[];
-  readonly clientUrls: readonly string[];
-  readonly isLearner: boolean;
-}
+/** A member as the client sees it too: one declaration, in the client package. */
+export type { Member };
 
 /** What a membership change's context carries. */
 export interface MemberAttributes {
@@ -59,10 +55,6 @@ export class MemberRegistry {
 
   get(id: number): Member | undefined {
     return this.members.get(id);
-  }
-
-  byName(name: string): Member | undefined {
-    return this.list().find((member) => member.name === name);
   }
 
   wasRemoved(id: number): boolean {

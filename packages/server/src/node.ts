@@ -24,10 +24,9 @@ import { AlarmRegistry } from "./alarms.js";
 import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { createApp } from "./http/app.js";
-import { etcdGatewayPlugin } from "./http/etcd-gateway.js";
+import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
 import { healthPlugin } from "./http/health.js";
-import { nativePlugin } from "./http/native.js";
-import { KvService } from "./kv/service.js";
+import { nativePlugin } from "./http/native/routes.js";
 import { KvStateMachine } from "./kv/state-machine.js";
 import { etcdError } from "./errors.js";
 import { createLogger } from "./logger.js";
@@ -36,6 +35,11 @@ import { Metrics } from "./metrics.js";
 import { PeerActivity } from "./peer-activity.js";
 import { ProposalTracker } from "./proposals.js";
 import { RaftHost } from "./raft-host.js";
+import { HealthService } from "./services/health.js";
+import { KvService } from "./services/kv.js";
+import { MaintenanceService } from "./services/maintenance.js";
+import { MembershipService } from "./services/membership.js";
+import { Proposer } from "./services/proposer.js";
 import { Snapshotter } from "./snapshots.js";
 
 export interface StartOptions {
@@ -173,23 +177,28 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     }
     transport.send(messages.filter((message) => message.type !== MessageType.Snap));
   };
+  const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId, memberId });
   service = new KvService({
     host: raft,
     stateMachine,
     tracker,
-    registry,
+    proposer,
     alarms,
-    activity,
-    strictReconfigCheck: config.strictReconfigCheck,
-    clusterId,
-    memberId,
-    clusterToken: config.initialClusterToken,
     logger,
-    snapshots: snapshotter,
     ...autoCompactorFor(config),
     unsafeLocalReads: config.unsafe.includes("local-reads"),
   });
   const kv = service;
+  const cluster = new MembershipService({
+    host: raft,
+    proposer,
+    registry,
+    activity,
+    strictReconfigCheck: config.strictReconfigCheck,
+    clusterToken: config.initialClusterToken,
+  });
+  const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots: snapshotter, logger });
+  const health = new HealthService({ host: raft, stateMachine, proposer, alarms });
   raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
   const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
   const corruption = new CorruptionCheck({
@@ -198,7 +207,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     store: stateMachine.store,
     logger,
     peerTimeoutMs: HASH_TIMEOUT_MS,
-    raise: (corrupt) => kv.raiseCorruptAlarms(corrupt),
+    raise: (corrupt) => maintenance.raiseCorruptAlarms(corrupt),
   });
   const stopTimers = (): void => {
     clearInterval(leaderTicker);
@@ -231,8 +240,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   }
 
   const app = createApp(metrics);
-  await app.register(healthPlugin(kv, metrics));
-  await app.register(etcdGatewayPlugin(kv));
+  await app.register(healthPlugin(health, metrics));
+  await app.register(etcdGatewayPlugin({ kv, cluster, maintenance }));
   await app.register(nativePlugin(kv));
 
   const removedEarlier = registry.wasRemoved(memberId);
@@ -253,7 +262,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     await app.listen({ host: hostname, port });
     clientUrls.push(url);
   }
-  if (!removedEarlier) kv.publish(config.name, config.advertiseClientUrls);
+  if (!removedEarlier) cluster.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");
 
@@ -263,13 +272,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clusterId,
     clientUrls,
     async stop({ transferLeadership = false } = {}) {
-      if (transferLeadership) await kv.handOffLeadership();
+      if (transferLeadership) await maintenance.handOffLeadership();
       stopTimers();
       await leaving;
       await app.close();
-      await raft.stop();
-      tracker.rejectAll(new Error("raftkv: member stopped"));
-      await transport.stop();
+      await stopRaftAndPeers({ raft, tracker, transport });
       await stateMachine.close();
       await wal.close();
       logger.info("raftkv member stopped");
@@ -302,6 +309,11 @@ async function stopTakingPart({ raft, transport, tracker, logger, stopTimers }: 
   const handOverBy = Date.now() + 2 * raft.electionTimeoutMs;
   while (raft.isLeader && Date.now() < handOverBy) await delay(TICK_MS);
   stopTimers();
+  await stopRaftAndPeers({ raft, tracker, transport });
+}
+
+/** Both ways out of the cluster, stopping and being removed, answer what still waits as etcd does. */
+async function stopRaftAndPeers({ raft, tracker, transport }: Pick<Participation, "raft" | "tracker" | "transport">): Promise<void> {
   await raft.stop();
   tracker.rejectAll(etcdError("stopped"));
   await transport.stop();

@@ -22,10 +22,6 @@ export class ProposalTracker {
 
   constructor(private readonly timeoutMs: number) {}
 
-  get pending(): number {
-    return this.waiters.size;
-  }
-
   /** Registers interest in a request id before it is proposed through `leader`. */
   wait<T>(requestId: string, leader: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -13,6 +13,7 @@ import {
   RaftNode,
   Role,
   SeededRng,
+  type AppliedConfChange,
   type ConfChange,
   type ConfState,
   type Entry,
@@ -37,6 +38,8 @@ export interface PeerNetwork {
 export interface EntryApplier {
   readonly appliedIndex: number;
   apply(entries: readonly Entry[]): Promise<void>;
+  /** The membership changes the raft core took in, once it has: the member registry follows them alone. */
+  applyConfChanges(changes: readonly AppliedConfChange[]): Promise<void>;
 }
 
 /** Snapshots: installing a leader's, and taking our own as the log grows. */
@@ -315,8 +318,9 @@ export class RaftHost {
     // (and answering their callers) need not wait for this Ready's own write.
     await Promise.all([this.applyEntries(ready.committedEntries), this.persistReady(ready)]);
     for (const state of ready.readStates) this.answerReads(new TextDecoder().decode(state.context), state.index);
-    this.node.advance();
-    // After advance, raft's membership includes the changes just applied, matching the store.
+    const confChanges = this.node.advance();
+    if (confChanges.length > 0) await this.options.applier.applyConfChanges(confChanges);
+    // After advance, raft's membership includes the changes just applied, matching the store and the registry.
     if (ready.committedEntries.length > 0) this.options.snapshots.maybeTake(this.options.applier.appliedIndex, this.node.confState());
   }
 

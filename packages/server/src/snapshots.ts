@@ -78,10 +78,6 @@ export class Snapshotter {
     return new Snapshotter(options, dir);
   }
 
-  get directory(): string {
-    return this.dir;
-  }
-
   /**
    * At start-up: hands the WAL's latest snapshot to raft's storage and, if
    * the store is behind it (a crash during install, or an unsynced store),

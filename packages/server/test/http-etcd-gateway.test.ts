@@ -1,17 +1,22 @@
-/** The etcd gateway's pure parts: proto3 JSON in and out, and the txn checks made before proposing. */
+/** The etcd gateway's pure parts: proto3 JSON in and out, and the store's txn checks its requests meet before proposing. */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { MvccStore } from "@raftkv/mvcc";
 import Fastify from "fastify";
 import { RaftkvError, etcdError, type EtcdErrorName } from "../src/errors.js";
-import { MAX_REQUEST_BYTES } from "../src/http/app.js";
+import { MAX_REQUEST_BYTES } from "../src/recipes/kv.js";
 import {
   Fields,
-  MAX_TXN_OPS,
   decodeAlarmRequest,
   decodePutRequest,
   decodeRangeRequest,
   decodeTxnRequest,
   decodeWatchRequest,
+} from "../src/http/etcd-gateway/decode.js";
+import {
   encodeAlarmResponse,
   encodeDeleteRangeResponse,
   encodeHeader,
@@ -24,11 +29,10 @@ import {
   encodeTxnResponse,
   encodeWatchCreated,
   encodeWatchUpdate,
-  validateTxn,
-  PUT_REPLY,
-  RANGE_REPLY,
-} from "../src/http/etcd-gateway.js";
+} from "../src/http/etcd-gateway/encode.js";
+import { PUT_REPLY, RANGE_REPLY } from "../src/http/etcd-gateway/schemas.js";
 import type { KeyValue, RequestOp, ResponseHeader, TxnRequest } from "../src/kv/api.js";
+import { storeCall, toStoreTxn } from "../src/kv/store-mapping.js";
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
 const bytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text));
@@ -119,17 +123,40 @@ describe("decoding requests", () => {
   });
 });
 
-describe("checking a txn before proposing it", () => {
+describe("checking a txn before proposing it, with the store's rules", () => {
+  /** etcd's default --max-txn-ops, the store's default. */
+  const MAX_TXN_OPS = 128;
+  let dir: string;
+  let store: MvccStore;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "raftkv-txn-check-"));
+    store = await MvccStore.open(dir);
+  });
+  after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** What the service does with a txn before proposing it. */
+  const validateTxn = (request: TxnRequest): void => storeCall(() => store.validate({ op: "txn", ...toStoreTxn(request) }));
   const put = (key: string): RequestOp => ({ put: decodePutRequest(Fields.of({ key: b64(key) })) });
+  const read = (key: string): RequestOp => ({ range: decodeRangeRequest(Fields.of({ key: b64(key) })) });
   const remove = (key: string, rangeEnd = ""): RequestOp => ({ deleteRange: { key: bytes(key), rangeEnd: bytes(rangeEnd), prevKv: false } });
   const txn = (success: RequestOp[], failure: RequestOp[] = []): TxnRequest => ({ compare: [], success, failure });
   const nested = (success: RequestOp[], failure: RequestOp[] = []): RequestOp => ({ txn: txn(success, failure) });
   const keys = (count: number): RequestOp[] => Array.from({ length: count }, (_, i) => put(`k${i}`));
+  const reads = (count: number): RequestOp[] => Array.from({ length: count }, (_, i) => read(`k${i}`));
 
-  test(`up to ${MAX_TXN_OPS} ops a branch pass; one more is too many, at any depth`, () => {
+  test(`up to ${MAX_TXN_OPS} ops a branch pass; one more is too many`, () => {
     validateTxn(txn(keys(MAX_TXN_OPS), keys(MAX_TXN_OPS)));
     assertEtcdError(() => validateTxn(txn(keys(MAX_TXN_OPS + 1))), "tooManyOps");
-    assertEtcdError(() => validateTxn(txn([], [nested(keys(MAX_TXN_OPS + 1))])), "tooManyOps");
+  });
+
+  test("a nested txn gets only what its parent's longest list left, as in etcd", () => {
+    validateTxn(txn([nested(reads(MAX_TXN_OPS - 1))]));
+    assertEtcdError(() => validateTxn(txn([nested(reads(MAX_TXN_OPS))])), "tooManyOps");
+    assertEtcdError(() => validateTxn(txn([read("a"), read("b")], [nested([], reads(MAX_TXN_OPS - 1))])), "tooManyOps");
+    assert.equal(etcdError("tooManyOps").message, "etcdserver: too many operations in txn request");
   });
 
   test("a branch may not put one key twice, even through a nested txn", () => {

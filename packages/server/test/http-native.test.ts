@@ -2,16 +2,8 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
-import {
-  SSE_KEEP_ALIVE,
-  formatSse,
-  kvEventMessages,
-  nativeKv,
-  serviceMessages,
-  startRevisionOf,
-  withKeepAlive,
-  withRevisionIds,
-} from "../src/http/native.js";
+import { kvEventMessages, nativeKv, serviceMessages } from "../src/http/native/views.js";
+import { SSE_KEEP_ALIVE, formatSse, startRevisionOf, withKeepAlive, withRevisionIds } from "../src/http/sse.js";
 import type { KeyValue } from "../src/kv/api.js";
 
 const bytes = (text: string | Buffer): Uint8Array => new Uint8Array(Buffer.from(text));

@@ -8,6 +8,12 @@ import type { ApplyResult, KeyValue, Request, ResponseTo, WatchEvent } from "../
 export const bytes = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text));
 export const text = (value: Uint8Array): string => Buffer.from(value).toString();
 
+/** Applies one committed entry through applyBatch, which answers each entry with its own request's result. */
+export async function applyOne<R extends Request>(store: MvccStore, index: number, request: R, requestId?: string): Promise<ApplyResult<R>> {
+  const [result] = await store.applyBatch([requestId === undefined ? { index, request } : { index, request, requestId }]);
+  return result as ApplyResult<R>;
+}
+
 /** A store in a fresh temp directory, fed requests as consecutive raft entries. */
 export class Harness {
   private nextIndex = 1;
@@ -24,7 +30,7 @@ export class Harness {
   }
 
   apply<R extends Request>(request: R, requestId?: string): Promise<ApplyResult<R>> {
-    return this.store.apply(this.nextIndex++, request, requestId);
+    return applyOne(this.store, this.nextIndex++, request, requestId);
   }
 
   /** Applies a request that must succeed; returns its response and events (without previous key-values if `prevKvInEvents` is false). */

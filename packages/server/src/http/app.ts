@@ -3,15 +3,15 @@
  * (etcd v3 gateway, native /v1, health and metrics), one error handler that
  * turns typed errors into etcd-style replies.
  */
+import type { EventEmitter } from "node:events";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import { uiPlugin } from "./ui.js";
-
-/** etcd refuses requests above 1.5 MiB; the body limit sits above it so the refusal is etcd's. */
-export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 
 export function createApp(metrics: Metrics): FastifyInstance {
+  // The body limit sits above etcd's request limit, so that the refusal is etcd's.
   const app = Fastify({ logger: false, bodyLimit: 4 * MAX_REQUEST_BYTES, forceCloseConnections: true });
   app.addHook("onRequest", async (request) => {
     const length = Number(request.headers["content-length"] ?? 0);
@@ -64,4 +64,11 @@ export function parseAnyBodyAsJson(app: FastifyInstance): void {
 export function parseAnyBodyAsBytes(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+}
+
+/** A signal that aborts when `stream` closes: an HTTP response whose client went away, or that ended. */
+export function abortWhenClosed(stream: EventEmitter): AbortSignal {
+  const controller = new AbortController();
+  stream.once("close", () => controller.abort());
+  return controller.signal;
 }

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { Metrics } from "../metrics.js";
+import { VERSION } from "../version.js";
 
 export interface HealthSource {
   /** Why this member cannot serve, or undefined when it can. */
@@ -11,8 +12,6 @@ export interface HealthSource {
   /** Whether the member has caught up enough to serve linearizable requests. */
   isReady(): boolean;
 }
-
-export const VERSION = { etcdserver: "3.4.0", etcdcluster: "3.4.0", raftkv: "0.1.0" } as const;
 
 const HEALTH_REPLY = {
   200: { type: "object", properties: { health: { type: "string" }, reason: { type: "string" } } },

@@ -7,7 +7,15 @@
  * the client asked looks for the new leader and asks again.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import type { FastifyInstance, RouteHandlerMethod } from "fastify";
 import { etcdError, isEtcdError } from "../errors.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Only the leader answers this route: on another member the request goes to the leader (forwardLeaderOnlyRoutes). */
+    leaderOnly?: boolean;
+  }
+}
 
 export const FORWARDED_HEADER = "x-raftkv-forwarded";
 
@@ -37,6 +45,27 @@ export interface LeaderRoute<T> {
   readonly answerHere: () => Promise<T>;
   readonly path: string;
   readonly body: unknown;
+}
+
+/**
+ * Within a plugin, before its routes: every route whose config says
+ * `leaderOnly` is answered here when this member leads (or the request was
+ * forwarded to it already), else on the leader, whose reply passes through.
+ */
+export function forwardLeaderOnlyRoutes(app: FastifyInstance, locateLeader: () => Promise<string | undefined>): void {
+  app.addHook("onRoute", (route) => {
+    if (!route.config?.leaderOnly) return;
+    const handleHere = route.handler;
+    const path = route.url;
+    const handler: RouteHandlerMethod = async function (request, reply) {
+      const answerHere = async (): Promise<unknown> => handleHere.call(this, request, reply);
+      if (request.headers[FORWARDED_HEADER] !== undefined) return answerHere();
+      const answer = await askLeader({ locateLeader, answerHere, path, body: request.body });
+      if ("here" in answer) return answer.here;
+      return reply.status(answer.forwarded.status).type("application/json").send(answer.forwarded.body);
+    };
+    route.handler = handler;
+  });
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
  * The member's request API, in etcd v3's terms (camelCase, bytes as
  * Uint8Array, int64 as number). The HTTP plugins translate JSON to and from
- * these types; the service behind it proposes writes through Raft and serves
- * reads from the MVCC store. Errors are thrown as RaftkvError with etcd's
- * messages.
+ * these types; the services behind them (src/services) propose writes
+ * through Raft and serve reads from the MVCC store. Errors are thrown as
+ * RaftkvError with etcd's messages.
  */
 import type { CompareResult, CompareTarget, KeyValue, SortOrder, SortTarget, WatchEvent } from "@raftkv/mvcc";
 import type { AlarmMember, AlarmType } from "../alarms.js";
@@ -185,6 +185,7 @@ export interface WriteOptions {
   readonly requestId?: string;
 }
 
+/** Keys, leases and watches: all the recipes and the native API need. */
 export interface KvApi {
   range(request: RangeRequest): Promise<RangeResponse>;
   put(request: PutRequest, options?: WriteOptions): Promise<PutResponse>;
@@ -202,12 +203,27 @@ export interface KvApi {
   /** Starts a watch; `deliver` is called in order; the first call may carry history. */
   watch(request: WatchRequest, deliver: (update: WatchUpdate) => void): Promise<Watch>;
 
+  /** A header for replies that carry nothing else. */
+  header(): ResponseHeader;
+}
+
+/** Membership, decided by the leader. */
+export interface ClusterApi {
   memberList(): Promise<{ header: ResponseHeader; members: readonly MemberInfo[] }>;
   memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<{ header: ResponseHeader; member: MemberInfo; members: readonly MemberInfo[] }>;
   memberRemove(id: number): Promise<{ header: ResponseHeader; members: readonly MemberInfo[] }>;
   memberUpdate(id: number, peerUrls: readonly string[]): Promise<{ header: ResponseHeader; members: readonly MemberInfo[] }>;
   memberPromote(id: number): Promise<{ header: ResponseHeader; members: readonly MemberInfo[] }>;
+  /**
+   * The leader's client URL when another member leads: membership changes
+   * and leadership transfers are decided there, so requests for them are
+   * forwarded. During an election it waits for the outcome (as writes do);
+   * undefined when this member leads.
+   */
+  leaderClientUrl(): Promise<string | undefined>;
+}
 
+export interface MaintenanceApi {
   status(): Promise<MemberStatus>;
   /** etcd's HashKV: a hash of the keys and values up to `revision` (0: current). */
   hashKv(revision: number): Promise<{ header: ResponseHeader; hash: number; compactRevision: number }>;
@@ -216,13 +232,11 @@ export interface KvApi {
   /** Hands leadership to `target`; resolves once it leads. Only the leader may be asked (see leaderClientUrl). */
   moveLeader(target: number): Promise<{ header: ResponseHeader }>;
   alarm(request: AlarmRequest): Promise<AlarmResponse>;
-  /**
-   * The leader's client URL when another member leads: membership changes
-   * and leadership transfers are decided there, so requests for them are
-   * forwarded. During an election it waits for the outcome (as writes do);
-   * undefined when this member leads.
-   */
-  leaderClientUrl(): Promise<string | undefined>;
-  /** A header for replies that carry nothing else. */
-  header(): ResponseHeader;
+}
+
+/** The services a front end (the etcd gateway, the native API, next gRPC) encodes for. */
+export interface MemberApis {
+  readonly kv: KvApi;
+  readonly cluster: ClusterApi;
+  readonly maintenance: MaintenanceApi;
 }

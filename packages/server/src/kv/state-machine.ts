@@ -1,12 +1,12 @@
 /**
  * The apply step: committed entries become one MVCC batch; their results
  * settle the callers waiting on this member, their events go to watchers,
- * membership changes update the member registry, and lease changes move the
- * lease deadlines.
+ * and lease changes move the lease deadlines. The member registry takes the
+ * membership changes the raft core took in, after it took them in.
  */
 import { rm } from "node:fs/promises";
 import { MvccStore, StoreUnavailableError, type ApplyResult, type FirstOutcome, type LogEntry, type Request } from "@raftkv/mvcc";
-import { ConfChangeType, EntryType, decodeConfChange, type Entry } from "@raftkv/raft";
+import { ConfChangeType, EntryType, type AppliedConfChange, type ConfChange, type Entry } from "@raftkv/raft";
 import type { Logger } from "pino";
 import type { AlarmMember, AlarmRegistry } from "../alarms.js";
 import { decodeCommand, type CommandEnvelope } from "../commands.js";
@@ -78,8 +78,12 @@ export class KvStateMachine {
     return { entry, envelope: decodeCommand<Command>(entry.data) };
   }
 
+  /** The registry follows the raft core: it takes the changes the core took in, and only those. */
+  async applyConfChanges(changes: readonly AppliedConfChange[]): Promise<void> {
+    for (const { change } of changes) await this.applyMembership(change);
+  }
+
   private async afterApply(item: Decoded, result: ApplyResult): Promise<void> {
-    if (item.entry.type === EntryType.ConfChange) return this.applyMembership(item.entry);
     const envelope = item.envelope;
     if (!envelope) return;
     const { command, requestId } = envelope;
@@ -120,8 +124,7 @@ export class KvStateMachine {
     }
   }
 
-  private async applyMembership(entry: Entry): Promise<void> {
-    const change = decodeConfChange(entry.data);
+  private async applyMembership(change: ConfChange): Promise<void> {
     const registry = this.options.registry;
     switch (change.type) {
       case ConfChangeType.AddNode:

@@ -28,10 +28,6 @@ export class WatchHub {
   private readonly subscriptions = new Set<Subscription>();
   private prevKvSubscriptions = 0;
 
-  get size(): number {
-    return this.subscriptions.size;
-  }
-
   /** Whether some subscriber wants the previous key-value in events. */
   get wantsPrevKv(): boolean {
     return this.prevKvSubscriptions > 0;

@@ -4,7 +4,6 @@
  * only what they mean.
  */
 import { etcdError } from "../errors.js";
-import { MAX_REQUEST_BYTES } from "../http/app.js";
 import type { Compare, CompareTarget, DeleteRangeRequest, KeyValue, KvApi, PutRequest, RangeRequest, RequestOp, ResponseHeader, ResponseOp } from "../kv/api.js";
 
 const EMPTY = new Uint8Array();
@@ -82,6 +81,9 @@ export async function revokeKeyWithLease(api: KvApi, kv: KeyValue): Promise<Resp
   if (kv.lease === 0) return (await api.deleteRange(deleteRangeRequest(kv.key))).header;
   return (await api.leaseRevoke(kv.lease)).header;
 }
+
+/** etcd refuses requests above 1.5 MiB. */
+export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 
 /**
  * etcd refuses a put above its request limit. The app refuses large bodies

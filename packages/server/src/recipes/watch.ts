@@ -3,7 +3,6 @@
  * routes read updates with `for await` and stop the watch by leaving the
  * loop or by aborting a signal (the client went away).
  */
-import type { EventEmitter } from "node:events";
 import type { KvApi, WatchRequest, WatchUpdate } from "../kv/api.js";
 
 /**
@@ -37,13 +36,6 @@ export async function watchUpdates(api: KvApi, request: WatchRequest, signal: Ab
     }
   }
   return updates();
-}
-
-/** A signal that aborts when `stream` closes: an HTTP response whose client went away, or that ended. */
-export function abortWhenClosed(stream: EventEmitter): AbortSignal {
-  const controller = new AbortController();
-  stream.once("close", () => controller.abort());
-  return controller.signal;
 }
 
 /** A single-consumer queue: pushes never wait, the consumer awaits the next item. */

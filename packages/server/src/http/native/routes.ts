@@ -4,10 +4,10 @@
  * compare-and-set by revision, watches as Server-Sent Events, and locks and
  * a service registry built on the same store.
  */
-import { Readable } from "node:stream";
+import type { NativeDeleteReply, NativeKvList, NativePutReply } from "@raftkv/client";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
-import type { Event, KeyValue, KvApi, RequestOp, ResponseHeader, ResponseOp, WatchUpdate, WriteOptions } from "../kv/api.js";
+import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../../errors.js";
+import type { KvApi, RequestOp, ResponseHeader, ResponseOp, WriteOptions } from "../../kv/api.js";
 import {
   assertPutFits,
   compareEqual,
@@ -19,8 +19,8 @@ import {
   rangeRequest,
   readBack,
   utf8,
-} from "../recipes/kv.js";
-import { acquireLockWithNewLease, releaseLockAndLease } from "../recipes/lock.js";
+} from "../../recipes/kv.js";
+import { acquireLockWithNewLease, releaseLockAndLease } from "../../recipes/lock.js";
 import {
   deregisterInstance,
   heartbeat,
@@ -29,161 +29,30 @@ import {
   registerInstance,
   serviceChangeOf,
   servicePrefix,
-  type ServiceChange,
-} from "../recipes/services.js";
-import { abortWhenClosed, watchUpdates } from "../recipes/watch.js";
-import { parseAnyBodyAsBytes } from "./app.js";
-import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "./idempotency-key.js";
+} from "../../recipes/services.js";
+import { watchUpdates } from "../../recipes/watch.js";
+import { abortWhenClosed, parseAnyBodyAsBytes } from "../app.js";
+import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "../idempotency-key.js";
+import { object } from "../schema.js";
+import { afterOpening, sendSse, sseOfUpdates, startRevisionOf, withRevisionIds } from "../sse.js";
+import {
+  COMPARE_FAILED_REPLY,
+  DELETE_REPLY,
+  ENCODING,
+  FLAG,
+  INSTANCE_PARAMS,
+  INSTANCE_REPLY,
+  INTEGER,
+  KV_LIST_REPLY,
+  LAST_EVENT_ID,
+  NAME_PARAMS,
+  REVISION,
+  WRITE_REPLY,
+  replies,
+} from "./schemas.js";
+import { kvEventMessages, nativeKv, serviceMessages, type TextEncoding } from "./views.js";
 
-export const KEEP_ALIVE_INTERVAL_MS = 15_000;
-export const DEFAULT_LOCK_TTL_SECONDS = 60;
-
-/** How keys and values appear in JSON: UTF-8 text by default, base64 for binary data. */
-export type TextEncoding = "utf8" | "base64";
-
-// ---------------------------------------------------------------------------
-// JSON views of the store
-
-export interface NativeKv {
-  readonly key: string;
-  readonly value: string;
-  readonly create_revision: number;
-  readonly mod_revision: number;
-  readonly version: number;
-  readonly lease: number;
-}
-
-export function nativeKv(kv: KeyValue, encoding: TextEncoding): NativeKv {
-  return {
-    key: asText(kv.key, encoding),
-    value: asText(kv.value, encoding),
-    create_revision: kv.createRevision,
-    mod_revision: kv.modRevision,
-    version: kv.version,
-    lease: kv.lease,
-  };
-}
-
-function asText(bytes: Uint8Array, encoding: TextEncoding): string {
-  return encoding === "base64" ? Buffer.from(bytes).toString("base64") : fromUtf8(bytes);
-}
-
-// ---------------------------------------------------------------------------
-// Server-Sent Events
-
-export interface SseMessage {
-  readonly event: string;
-  readonly data: unknown;
-  /** The revision a client resumes after (Last-Event-ID); absent: the last id stands. */
-  readonly id?: number;
-}
-
-/** A message whose resume point is `revision`. */
-export interface RevisionMessage {
-  readonly revision: number;
-  readonly event: string;
-  readonly data: unknown;
-}
-
-export const SSE_KEEP_ALIVE = ": keep-alive\n\n";
-
-export function formatSse({ event, data, id }: SseMessage): string {
-  return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-/**
- * Ids the messages by revision, on the last message of each revision only:
- * one txn can change several keys at one revision, and a client resuming
- * after an id must have seen that revision whole.
- */
-export function withRevisionIds(messages: readonly RevisionMessage[]): SseMessage[] {
-  return messages.map(({ revision, event, data }, i) => {
-    const lastOfRevision = messages[i + 1]?.revision !== revision;
-    return lastOfRevision ? { id: revision, event, data } : { event, data };
-  });
-}
-
-/** The watch events of the key-value API, as SSE messages. */
-export function kvEventMessages(events: readonly Event[], encoding: TextEncoding, withPrevious: boolean): SseMessage[] {
-  return withRevisionIds(
-    events.map((event) => {
-      const { key, value, mod_revision, create_revision, version, lease } = nativeKv(event.kv, encoding);
-      const prevValue = withPrevious && event.prevKv ? asText(event.prevKv.value, encoding) : undefined;
-      return {
-        revision: event.kv.modRevision,
-        event: event.type === "PUT" ? "put" : "delete",
-        data: { key, value, mod_revision, create_revision, version, lease, prev_value: prevValue },
-      };
-    }),
-  );
-}
-
-/** Changes to a service's instances, as SSE messages: `register` with the instance, `deregister` with its id. */
-export function serviceMessages(changes: readonly ServiceChange[]): SseMessage[] {
-  return withRevisionIds(
-    changes.map((change) =>
-      change.kind === "register"
-        ? { revision: change.revision, event: "register", data: change.instance }
-        : { revision: change.revision, event: "deregister", data: { id: change.id } },
-    ),
-  );
-}
-
-/**
- * Interleaves `comment` whenever `source` stays quiet for `intervalMs`, so
- * that proxies and clients do not give up on an idle stream. The timer
- * lives exactly as long as the stream.
- */
-export async function* withKeepAlive(source: AsyncIterable<string>, intervalMs: number, comment = SSE_KEEP_ALIVE): AsyncGenerator<string> {
-  const iterator = source[Symbol.asyncIterator]();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    let next = iterator.next();
-    for (;;) {
-      const quiet = new Promise<"quiet">((resolve) => (timer = setTimeout(resolve, intervalMs, "quiet")));
-      const first = await Promise.race([next, quiet]);
-      clearTimeout(timer);
-      if (first === "quiet") {
-        yield comment;
-        continue;
-      }
-      if (first.done) return;
-      yield first.value;
-      next = iterator.next();
-    }
-  } finally {
-    clearTimeout(timer);
-    // Not awaited: a source waiting for its next item returns only once that wait ends (the client's leaving ends it).
-    void iterator.return?.();
-  }
-}
-
-/** Turns watch updates into SSE text: `describe` for events, then `compacted` ends the stream. */
-async function* sseOfUpdates(updates: AsyncIterable<WatchUpdate>, describe: (events: readonly Event[]) => SseMessage[]): AsyncGenerator<string> {
-  for await (const update of updates) {
-    if (update.kind === "compacted") yield formatSse({ event: "compacted", data: { compact_revision: update.compactRevision } });
-    if (update.kind === "events") yield describe(update.events).map(formatSse).join("");
-  }
-}
-
-async function* afterOpening(first: readonly SseMessage[], rest: AsyncIterable<string>): AsyncGenerator<string> {
-  // The opening comment flushes the headers, so the client knows the stream is open before any event.
-  yield `: watching\n\n${first.map(formatSse).join("")}`;
-  yield* rest;
-}
-
-function sendSse(reply: FastifyReply, chunks: AsyncIterable<string>): FastifyReply {
-  return reply
-    .header("cache-control", "no-cache")
-    .header("x-accel-buffering", "no")
-    .type("text/event-stream")
-    .send(Readable.from(withKeepAlive(chunks, KEEP_ALIVE_INTERVAL_MS)));
-}
-
-/** The revision a watch starts at: after the client's Last-Event-ID when it resumes, else the one asked for (0: from now). */
-export function startRevisionOf(lastEventId: string | undefined, revision: number | undefined): number {
-  return lastEventId === undefined ? (revision ?? 0) : Number(lastEventId) + 1;
-}
+const DEFAULT_LOCK_TTL_SECONDS = 60;
 
 // ---------------------------------------------------------------------------
 // Writes guarded by a revision
@@ -212,51 +81,7 @@ function replyCompareFailed(reply: FastifyReply, expected: number, currentRevisi
   return reply.status(412).send({ error: "compare failed", code: GrpcCode.FailedPrecondition, message, current_revision: currentRevision });
 }
 
-// ---------------------------------------------------------------------------
-// Schemas
-
-type Schema = Readonly<Record<string, unknown>>;
-
-/** A query flag: `?prefix`, `?prefix=true`, `?prefix=1`; `false` and `0` turn it off. */
-const FLAG: Schema = { type: "string", enum: ["", "true", "false", "1", "0"] };
-const REVISION: Schema = { type: "integer", minimum: 0 };
-const ENCODING: Schema = { type: "string", enum: ["utf8", "base64"], default: "utf8" };
-const INTEGER: Schema = { type: "integer" };
-
-function object(properties: Record<string, Schema>, required: readonly string[] = []): Schema {
-  return { type: "object", properties, required };
-}
-
-const ERROR_PROPERTIES = { error: { type: "string" }, code: INTEGER, message: { type: "string" } };
-const ERROR_REPLY = object(ERROR_PROPERTIES);
-const KV_REPLY = object({
-  key: { type: "string" },
-  value: { type: "string" },
-  create_revision: INTEGER,
-  mod_revision: INTEGER,
-  version: INTEGER,
-  lease: INTEGER,
-});
-const KV_LIST_REPLY = object({ revision: INTEGER, count: INTEGER, more: { type: "boolean" }, kvs: { type: "array", items: KV_REPLY } });
-const WRITE_REPLY = object({ revision: INTEGER });
-const DELETE_REPLY = object({ deleted: INTEGER, revision: INTEGER });
-const COMPARE_FAILED_REPLY = object({ ...ERROR_PROPERTIES, current_revision: INTEGER });
-const INSTANCE_REPLY = object({
-  id: { type: "string" },
-  address: { type: "string" },
-  port: INTEGER,
-  meta: { type: "object", additionalProperties: true },
-  lease: INTEGER,
-});
-const LAST_EVENT_ID: Schema = object({ "last-event-id": { type: "string", pattern: "^[0-9]+$" } });
-const NAME_PARAMS = object({ name: { type: "string", minLength: 1 } }, ["name"]);
-const INSTANCE_PARAMS = object({ name: { type: "string", minLength: 1 }, id: { type: "string", minLength: 1 } }, ["name", "id"]);
-
-/** Every route may answer with an error; the app's handler renders it. */
-function replies(success: Schema, others: Record<number, Schema> = {}): Schema {
-  return { 200: success, 400: ERROR_REPLY, 404: ERROR_REPLY, 503: ERROR_REPLY, ...others };
-}
-
+/** A query flag is on when present, unless it says `false` or `0`. */
 function isOn(flag: string | undefined): boolean {
   return flag !== undefined && flag !== "false" && flag !== "0";
 }
@@ -337,12 +162,13 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       );
       reply.header("x-raftkv-revision", range.header.revision);
       if (listing) {
-        return reply.type("application/json").send({
+        const list: NativeKvList = {
           revision: range.header.revision,
           count: range.count,
           more: range.more,
           kvs: range.kvs.map((kv) => nativeKv(kv, encoding)),
-        });
+        };
+        return reply.type("application/json").send(list);
       }
       const kv = range.kvs[0];
       if (!kv) throw new RaftkvError(GrpcCode.NotFound, "key not found");
@@ -375,7 +201,8 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       const put = { put: putRequest(key, value, { lease }) };
       const outcome = await writeIfRevision(api, key, expected, put, writeOptionsOf(request.headers));
       if (outcome.kind === "compare failed") return replyCompareFailed(reply, expected ?? 0, outcome.currentRevision);
-      return reply.header("x-raftkv-revision", outcome.header.revision).send({ revision: outcome.header.revision });
+      const written: NativePutReply = { revision: outcome.header.revision };
+      return reply.header("x-raftkv-revision", written.revision).send(written);
     },
   );
 
@@ -397,7 +224,8 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       const outcome = await writeIfRevision(api, key, expected, deletion, writeOptionsOf(request.headers));
       if (outcome.kind === "compare failed") return replyCompareFailed(reply, expected ?? 0, outcome.currentRevision);
       const deleted = outcome.response && "deleteRange" in outcome.response ? outcome.response.deleteRange.deleted : 0;
-      return reply.header("x-raftkv-revision", outcome.header.revision).send({ deleted, revision: outcome.header.revision });
+      const removed: NativeDeleteReply = { deleted, revision: outcome.header.revision };
+      return reply.header("x-raftkv-revision", removed.revision).send(removed);
     },
   );
 }

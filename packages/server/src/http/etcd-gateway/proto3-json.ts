@@ -3,7 +3,7 @@
  * integers as decimal strings (numbers are accepted on input), enums by name
  * or number, snake_case field names, and fields at their zero value left out.
  */
-import { invalidArgument } from "../errors.js";
+import { invalidArgument } from "../../errors.js";
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 

@@ -1,0 +1,44 @@
+/**
+ * The shapes the server and this client both use, declared once: a member
+ * of the cluster, and the JSON bodies of the native /v1 key-value API. The
+ * server imports them type-only, so it gains no runtime dependency and the
+ * client stays free of server code.
+ */
+
+export interface Member {
+  readonly id: number;
+  /** Empty until the member has started and published its name. */
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+  readonly isLearner: boolean;
+}
+
+/** A key-value as the native API lists it: text, or base64 with `encoding=base64`. */
+export interface NativeKv {
+  readonly key: string;
+  readonly value: string;
+  readonly create_revision: number;
+  readonly mod_revision: number;
+  readonly version: number;
+  readonly lease: number;
+}
+
+/** GET /v1/kv/<prefix>?prefix */
+export interface NativeKvList {
+  readonly revision: number;
+  readonly count: number;
+  readonly more: boolean;
+  readonly kvs: readonly NativeKv[];
+}
+
+/** PUT /v1/kv/<key> */
+export interface NativePutReply {
+  readonly revision: number;
+}
+
+/** DELETE /v1/kv/<key> */
+export interface NativeDeleteReply {
+  readonly deleted: number;
+  readonly revision: number;
+}

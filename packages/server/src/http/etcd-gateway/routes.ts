@@ -1,0 +1,193 @@
+/**
+ * etcd v3's JSON gateway, as etcd 3.4 serves it: the same paths, the same
+ * field names as etcd's protos (snake_case for KV and watch, etcd's own
+ * camelCase for lease, cluster and maintenance), proto3 JSON (bytes in
+ * base64, int64 as decimal strings, zero values left out), so that anything
+ * written for etcd's gateway works unchanged.
+ *
+ * Each route is a schema, a decoder, a call into the services and an
+ * encoder; what only the leader may answer says so in its config.
+ */
+import { Readable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { isEtcdError } from "../../errors.js";
+import type { KvApi, LeaseGrantResponse, MemberApis, WriteOptions } from "../../kv/api.js";
+import { campaign, currentLeader, observeLeader, proclaim, resign } from "../../recipes/election.js";
+import { acquireLock, releaseLock } from "../../recipes/lock.js";
+import { watchUpdates } from "../../recipes/watch.js";
+import { abortWhenClosed, parseAnyBodyAsJson } from "../app.js";
+import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "../idempotency-key.js";
+import { forwardLeaderOnlyRoutes } from "../leader-forward.js";
+import type { Schema } from "../schema.js";
+import {
+  Fields,
+  decodeAlarmRequest,
+  decodeDeleteRangeRequest,
+  decodeLeaderKey,
+  decodePutRequest,
+  decodeRangeRequest,
+  decodeTxnRequest,
+  decodeWatchRequest,
+  type JsonObject,
+} from "./decode.js";
+import {
+  encodeAlarmResponse,
+  encodeDeleteRangeResponse,
+  encodeHashKv,
+  encodeHeader,
+  encodeLease,
+  encodeLeaderKey,
+  encodeLeaderView,
+  encodeLeases,
+  encodeMembers,
+  encodePutResponse,
+  encodeRangeResponse,
+  encodeStatus,
+  encodeTimeToLive,
+  encodeTxnResponse,
+  encodeWatchCreated,
+  headerOnly,
+  jsonLines,
+  snapshotMessages,
+  watchMessages,
+} from "./encode.js";
+import { encodeBytes } from "./proto3-json.js";
+import * as schemas from "./schemas.js";
+
+/** What a route gets besides its body. */
+interface RouteContext {
+  /** The Idempotency-Key header as the options of the write the route makes. */
+  readonly write: WriteOptions;
+  /** A signal that aborts when the client leaves; only waiting routes need one, so it is made on demand. */
+  whenClosed(): AbortSignal;
+}
+
+type Unary = (body: Fields, context: RouteContext) => Promise<JsonObject>;
+/** Opens a stream of messages; throwing here (before any byte is sent) replies with an error status. */
+type Streaming = (body: Fields, signal: AbortSignal) => Promise<AsyncIterable<JsonObject>>;
+
+interface PostOptions {
+  /** The schema of a successful reply, which fastify compiles into a serializer. */
+  readonly reply?: Schema;
+  /** Only the leader answers; another member forwards the request to it. */
+  readonly leaderOnly?: boolean;
+}
+
+export function etcdGatewayPlugin({ kv, cluster, maintenance }: MemberApis) {
+  return async (app: FastifyInstance): Promise<void> => {
+    parseAnyBodyAsJson(app);
+    // grpc-gateway reads a missing body as an empty request (`curl -X POST …/status`).
+    app.addHook("preValidation", async (request) => {
+      request.body ??= {};
+    });
+    forwardLeaderOnlyRoutes(app, () => cluster.leaderClientUrl());
+    app.addSchema(schemas.TXN_REQUEST);
+
+    /** A POST route (or several, for etcd's aliases). */
+    const post = (urls: string | readonly string[], body: Schema, handle: Unary, { reply, leaderOnly = false }: PostOptions = {}): void => {
+      const schema = { body, headers: IDEMPOTENCY_KEY_HEADERS, ...(reply ? { response: { 200: reply } } : {}) };
+      for (const url of [urls].flat()) {
+        app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema, config: { leaderOnly } }, async (request, raw) =>
+          handle(Fields.of(request.body), { write: writeOptionsOf(request.headers), whenClosed: () => abortWhenClosed(raw.raw) }),
+        );
+      }
+    };
+    /** A POST route answered by newline-separated JSON messages until the source ends or the client leaves. */
+    const stream = (url: string, body: Schema, open: Streaming): void => {
+      app.post(url, { schema: { body } }, async (request, reply) => {
+        const messages = await open(Fields.of(request.body), abortWhenClosed(reply.raw));
+        return reply.type("application/json").send(Readable.from(jsonLines(messages)));
+      });
+    };
+
+    post("/v3/kv/range", schemas.RANGE_REQUEST, async (f) => encodeRangeResponse(await kv.range(decodeRangeRequest(f))), { reply: schemas.RANGE_REPLY });
+    post("/v3/kv/put", schemas.PUT_REQUEST, async (f, { write }) => encodePutResponse(await kv.put(decodePutRequest(f), write)), {
+      reply: schemas.PUT_REPLY,
+    });
+    post("/v3/kv/deleterange", schemas.DELETE_RANGE_REQUEST, async (f, { write }) =>
+      encodeDeleteRangeResponse(await kv.deleteRange(decodeDeleteRangeRequest(f), write)),
+    );
+    post("/v3/kv/txn", schemas.TXN_REQUEST_REF, async (f, { write }) => encodeTxnResponse(await kv.txn(decodeTxnRequest(f), write)));
+    post("/v3/kv/compaction", schemas.COMPACTION_REQUEST, async (f, { write }) => headerOnly(await kv.compact(f.int("revision"), write)));
+
+    stream("/v3/watch", schemas.WATCH_REQUEST, async (f, signal) => {
+      const { request, watchId } = decodeWatchRequest(f);
+      const updates = await watchUpdates(kv, request, signal);
+      return watchMessages(encodeWatchCreated(kv.header(), watchId), updates, watchId);
+    });
+
+    post("/v3/lease/grant", schemas.LEASE_GRANT_REQUEST, async (f, { write }) => encodeLease(await kv.leaseGrant(f.int("TTL"), f.int("ID"), write)));
+    post(["/v3/lease/revoke", "/v3/kv/lease/revoke"], schemas.ID_REQUEST, async (f, { write }) => headerOnly(await kv.leaseRevoke(f.int("ID"), write)));
+    post("/v3/lease/keepalive", schemas.ID_REQUEST, async (f) => ({ result: encodeLease(await keepAlive(kv, f.int("ID"))) }));
+    post(["/v3/lease/timetolive", "/v3/kv/lease/timetolive"], schemas.LEASE_TIME_TO_LIVE_REQUEST, async (f) =>
+      encodeTimeToLive(await kv.leaseTimeToLive(f.int("ID"), f.bool("keys"))),
+    );
+    post(["/v3/lease/leases", "/v3/kv/lease/leases"], schemas.EMPTY_REQUEST, async () => encodeLeases(await kv.leaseLeases()));
+
+    const onLeader = { leaderOnly: true };
+    post("/v3/cluster/member/list", schemas.EMPTY_REQUEST, async () => encodeMembers(await cluster.memberList()));
+    post(
+      "/v3/cluster/member/add",
+      schemas.MEMBER_ADD_REQUEST,
+      async (f) => encodeMembers(await cluster.memberAdd(f.strings("peerURLs"), f.bool("isLearner"))),
+      onLeader,
+    );
+    post("/v3/cluster/member/remove", schemas.ID_REQUEST, async (f) => encodeMembers(await cluster.memberRemove(f.int("ID"))), onLeader);
+    post("/v3/cluster/member/update", schemas.MEMBER_UPDATE_REQUEST, async (f) =>
+      encodeMembers(await cluster.memberUpdate(f.int("ID"), f.strings("peerURLs"))),
+    );
+    post("/v3/cluster/member/promote", schemas.ID_REQUEST, async (f) => encodeMembers(await cluster.memberPromote(f.int("ID"))), onLeader);
+
+    post("/v3/maintenance/status", schemas.EMPTY_REQUEST, async () => encodeStatus(await maintenance.status()));
+    // etcd's gateway serves HashKV's reply at /hash; /hashkv names it plainly.
+    post(["/v3/maintenance/hash", "/v3/maintenance/hashkv"], schemas.HASH_KV_REQUEST, async (f) => encodeHashKv(await maintenance.hashKv(f.int("revision"))));
+    stream("/v3/maintenance/snapshot", schemas.EMPTY_REQUEST, async () => snapshotMessages(await maintenance.snapshot()));
+    post(
+      "/v3/maintenance/transfer-leadership",
+      schemas.TRANSFER_LEADERSHIP_REQUEST,
+      async (f) => headerOnly(await maintenance.moveLeader(f.int("targetID"))),
+      onLeader,
+    );
+    post("/v3/maintenance/alarm", schemas.ALARM_REQUEST, async (f) => encodeAlarmResponse(await maintenance.alarm(decodeAlarmRequest(f))));
+
+    // Lock and campaign take no request id: joining a queue with a lease is idempotent already (the same
+    // lease keeps its place), and a retry must be able to join again after a failed attempt left the queue.
+    post("/v3/lock/lock", schemas.LOCK_REQUEST, async (f, { whenClosed }) => {
+      const held = await acquireLock(kv, f.bytes("name"), f.int("lease"), whenClosed());
+      return { header: encodeHeader(held.header), key: encodeBytes(held.key) };
+    });
+    post("/v3/lock/unlock", schemas.UNLOCK_REQUEST, async (f, { write }) => headerOnly({ header: await releaseLock(kv, f.bytes("key"), write) }));
+
+    post("/v3/election/campaign", schemas.CAMPAIGN_REQUEST, async (f, { whenClosed }) => {
+      const elected = await campaign(kv, f.bytes("name"), f.int("lease"), f.bytes("value"), whenClosed());
+      return { header: encodeHeader(elected.header), leader: encodeLeaderKey(elected.leader) };
+    });
+    post("/v3/election/proclaim", schemas.PROCLAIM_REQUEST, async (f, { write }) =>
+      headerOnly({ header: await proclaim(kv, decodeLeaderKey(f.object("leader")), f.bytes("value"), write) }),
+    );
+    post("/v3/election/leader", schemas.ELECTION_NAME_REQUEST, async (f) => encodeLeaderView(await currentLeader(kv, f.bytes("name"))));
+    stream("/v3/election/observe", schemas.ELECTION_NAME_REQUEST, async (f, signal) =>
+      mapAsync(observeLeader(kv, f.bytes("name"), signal), (view) => ({ result: encodeLeaderView(view) })),
+    );
+    post("/v3/election/resign", schemas.RESIGN_REQUEST, async (f, { write }) =>
+      headerOnly({ header: await resign(kv, decodeLeaderKey(f.object("leader")), write) }),
+    );
+  };
+}
+
+/**
+ * etcd answers a keep-alive for a lease that does not exist with TTL 0
+ * rather than an error: that is how its clients learn the lease is gone.
+ */
+async function keepAlive(kv: KvApi, id: number): Promise<LeaseGrantResponse> {
+  try {
+    return await kv.leaseKeepAlive(id);
+  } catch (error) {
+    if (isEtcdError(error, "leaseNotFound")) return { header: kv.header(), id, ttl: 0 };
+    throw error;
+  }
+}
+
+async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {
+  for await (const item of source) yield map(item);
+}

@@ -1,0 +1,156 @@
+/**
+ * Keys, leases and watches: writes become commands proposed through Raft and
+ * settle when this member applies them; linearizable reads wait for a
+ * ReadIndex barrier, serializable reads are served from local state at once.
+ */
+import type { AutoCompactor, Request, ResponseTo } from "@raftkv/mvcc";
+import type { Logger } from "pino";
+import type { AlarmRegistry } from "../alarms.js";
+import { etcdError } from "../errors.js";
+import type * as api from "../kv/api.js";
+import type { KvStateMachine } from "../kv/state-machine.js";
+import { fromStoreTxn, storeCall, toStoreTxn } from "../kv/store-mapping.js";
+import { watchHistoryThenLive } from "../kv/watcher.js";
+import type { ProposalTracker } from "../proposals.js";
+import type { RaftHost } from "../raft-host.js";
+import type { Proposer } from "./proposer.js";
+
+export interface KvServiceOptions {
+  readonly host: Pick<RaftHost, "readBarrier" | "isLeader" | "leader">;
+  readonly stateMachine: KvStateMachine;
+  readonly tracker: ProposalTracker;
+  readonly proposer: Proposer;
+  readonly alarms: AlarmRegistry;
+  readonly logger: Logger;
+  readonly autoCompactor?: AutoCompactor;
+  /** UNSAFE test switch: linearizable reads skip the ReadIndex round. */
+  readonly unsafeLocalReads?: boolean;
+}
+
+export class KvService implements api.KvApi {
+  constructor(private readonly options: KvServiceOptions) {}
+
+  private get host(): KvServiceOptions["host"] {
+    return this.options.host;
+  }
+
+  private get store() {
+    return this.options.stateMachine.store;
+  }
+
+  header(revision?: number): api.ResponseHeader {
+    return this.options.proposer.header(revision);
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  async range(request: api.RangeRequest): Promise<api.RangeResponse> {
+    if (!request.serializable && !this.options.unsafeLocalReads) await this.host.readBarrier();
+    const response = storeCall(() => this.store.range(request));
+    return { header: this.header(response.revision), kvs: response.kvs, more: response.more, count: response.count };
+  }
+
+  // ----------------------------------------------------------------- writes
+
+  async put(request: api.PutRequest, options?: api.WriteOptions): Promise<api.PutResponse> {
+    const response = await this.write({ op: "put", ...request }, options);
+    return { header: this.header(response.revision), ...(response.prevKv ? { prevKv: response.prevKv } : {}) };
+  }
+
+  async deleteRange(request: api.DeleteRangeRequest, options?: api.WriteOptions): Promise<api.DeleteRangeResponse> {
+    const response = await this.write({ op: "deleteRange", ...request }, options);
+    return { header: this.header(response.revision), deleted: response.deleted, prevKvs: response.prevKvs };
+  }
+
+  async txn(request: api.TxnRequest, options?: api.WriteOptions): Promise<api.TxnResponse> {
+    const response = await this.write({ op: "txn", ...toStoreTxn(request) }, options);
+    return fromStoreTxn(response, this.header(response.revision));
+  }
+
+  async compact(revision: number, options?: api.WriteOptions): Promise<{ header: api.ResponseHeader }> {
+    const response = await this.write({ op: "compact", revision }, options);
+    return { header: this.header(response.revision) };
+  }
+
+  // ----------------------------------------------------------------- leases
+
+  async leaseGrant(ttl: number, id: number, options?: api.WriteOptions): Promise<api.LeaseGrantResponse> {
+    const response = await this.write({ op: "leaseGrant", ttl, id }, options);
+    return { header: this.header(response.revision), id: response.id, ttl: response.ttl };
+  }
+
+  async leaseRevoke(id: number, options?: api.WriteOptions): Promise<{ header: api.ResponseHeader }> {
+    const response = await this.write({ op: "leaseRevoke", id }, options);
+    return { header: this.header(response.revision) };
+  }
+
+  /** A renewal is a checkpoint back to the full TTL, through the log, so every member agrees. */
+  async leaseKeepAlive(id: number): Promise<api.LeaseGrantResponse> {
+    const lease = this.store.lease(id);
+    if (!lease) throw etcdError("leaseNotFound");
+    const response = await this.write({ op: "leaseCheckpoint", checkpoints: [{ id, remainingTtl: lease.ttl }] });
+    return { header: this.header(response.revision), id, ttl: lease.ttl };
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean): Promise<api.LeaseTimeToLiveResponse> {
+    await this.host.readBarrier();
+    const lease = this.store.lease(id);
+    if (!lease) return { header: this.header(), id, ttl: -1, grantedTtl: 0, keys: [] };
+    const remaining = this.options.stateMachine.leases.remaining(id);
+    return { header: this.header(), id, ttl: remaining, grantedTtl: lease.ttl, keys: keys ? lease.keys : [] };
+  }
+
+  async leaseLeases(): Promise<{ header: api.ResponseHeader; leases: readonly number[] }> {
+    await this.host.readBarrier();
+    return { header: this.header(), leases: this.store.leases().map((lease) => lease.id) };
+  }
+
+  async leaseCheckpoint(checkpoints: readonly { id: number; remainingTtl: number }[]): Promise<void> {
+    await this.write({ op: "leaseCheckpoint", checkpoints });
+  }
+
+  /** Runs on the leader: revokes expired leases, checkpoints the rest, compacts old history when due. */
+  tickLeader(): void {
+    if (!this.host.isLeader) return;
+    this.options.stateMachine.leases.tick();
+    const target = this.options.autoCompactor?.tick(Date.now(), this.store.revision, this.store.compactRevision);
+    if (target !== undefined) {
+      this.compact(target).catch((error: unknown) => this.options.logger.warn({ err: error, target }, "auto-compaction failed"));
+    }
+  }
+
+  onLeaderChange(leader: number): void {
+    if (leader === 0) return;
+    if (leader === this.options.proposer.memberId) this.options.stateMachine.leases.resume(this.store.leases());
+    // Past a read barrier the new leader has committed an entry of its term and this member applied it:
+    // every write an earlier leader passed on has been applied by then; the rest were dropped with it.
+    this.host.readBarrier().then(
+      () => {
+        if (this.host.leader === leader) this.options.tracker.rejectProposedElsewhere(leader, etcdError("leaderChanged"));
+      },
+      // Without the barrier, the next leader change settles them, or their timeout does.
+      () => undefined,
+    );
+  }
+
+  // ------------------------------------------------------------------ watch
+
+  async watch(request: api.WatchRequest, deliver: (update: api.WatchUpdate) => void): Promise<api.Watch> {
+    return watchHistoryThenLive({
+      request,
+      deliver,
+      hub: this.options.stateMachine.watchHub,
+      history: (from) => this.store.eventsSince(from, { key: request.key, rangeEnd: request.rangeEnd }),
+      currentRevision: () => this.store.revision,
+      header: (revision) => this.header(revision),
+    });
+  }
+
+  private async write<R extends Request>(request: R, options?: api.WriteOptions): Promise<ResponseTo<R>> {
+    // The store's own rules, before proposing: what apply would refuse costs no Raft round, whichever front end sent it.
+    storeCall(() => this.store.validate(request));
+    // As in etcd, a corrupt cluster takes no more writes until an operator clears the alarm; lease checkpoints carry on.
+    if (this.options.alarms.isActive("CORRUPT") && request.op !== "leaseCheckpoint") throw etcdError("corrupt");
+    return (await this.options.proposer.propose({ kind: "store", request }, options)) as ResponseTo<R>;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * What every service shares on the way to Raft: response headers, waiting
+ * for a leader during an election, and proposing a command that settles
+ * when this member applies it.
+ */
+import { randomUUID } from "node:crypto";
+import { encodeCommand } from "../commands.js";
+import { etcdError, isEtcdError } from "../errors.js";
+import type * as api from "../kv/api.js";
+import type { Command, KvStateMachine } from "../kv/state-machine.js";
+import type { MemberRegistry } from "../members.js";
+import type { ProposalTracker } from "../proposals.js";
+import type { RaftHost } from "../raft-host.js";
+
+export interface ProposerOptions {
+  readonly host: Pick<RaftHost, "propose" | "leader" | "term">;
+  readonly stateMachine: KvStateMachine;
+  readonly tracker: ProposalTracker;
+  readonly registry: MemberRegistry;
+  readonly clusterId: number;
+  readonly memberId: number;
+}
+
+const LEADER_WAIT_MS = 5_000;
+/** How long a proposal the member makes on its own behalf waits before it is tried again. */
+const RETRY_MS = 200;
+
+export class Proposer {
+  constructor(private readonly options: ProposerOptions) {}
+
+  get memberId(): number {
+    return this.options.memberId;
+  }
+
+  header(revision = this.options.stateMachine.store.revision): api.ResponseHeader {
+    return {
+      clusterId: this.options.clusterId,
+      memberId: this.options.memberId,
+      revision,
+      raftTerm: this.options.host.term,
+    };
+  }
+
+  wasRemoved(): boolean {
+    return this.options.registry.wasRemoved(this.options.memberId);
+  }
+
+  /**
+   * Proposes one command and resolves with its result once this member
+   * applied it. A retry under the client's request id is proposed again, even
+   * while the first attempt is still waiting here (its proposal may have been
+   * lost with a leader): the store applies whichever commits first and
+   * answers the other with the same outcome.
+   */
+  async propose(command: Command, options?: api.WriteOptions): Promise<unknown> {
+    const requestId = randomUUID();
+    const clientRequestId = options?.requestId;
+    const { host, tracker } = this.options;
+    await this.whenLeaderKnown();
+    const result = tracker.wait(requestId, host.leader);
+    try {
+      host.propose([encodeCommand(clientRequestId === undefined ? { requestId, command } : { requestId, clientRequestId, command })]);
+    } catch (error) {
+      tracker.reject(requestId, error as Error);
+    }
+    return result;
+  }
+
+  /** Proposes a command of the member's own until it is applied, or the member stops. */
+  proposeUntilApplied(command: Command): void {
+    const attempt = (): void => {
+      this.propose(command).catch((error: unknown) => {
+        if (isEtcdError(error, "stopped")) return;
+        setTimeout(attempt, RETRY_MS).unref();
+      });
+    };
+    attempt();
+  }
+
+  /** During an election, requests wait for its outcome rather than fail at once; a removed member has none to wait for. */
+  async whenLeaderKnown(): Promise<void> {
+    if (this.wasRemoved()) throw etcdError("stopped");
+    const host = this.options.host;
+    if (host.leader !== 0) return;
+    await waitUntil(() => host.leader !== 0, LEADER_WAIT_MS).catch(() => {
+      throw etcdError("noLeader");
+    });
+  }
+}
+
+export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() >= deadline) throw etcdError("timeout");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
