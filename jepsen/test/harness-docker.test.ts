@@ -37,7 +37,7 @@ describe("the docker driver", () => {
     await cluster.start();
     assert.deepEqual(calls[0]?.env, { RAFTKV_CLUSTER_SIZE: "3" });
     assert.deepEqual(argv(), [
-      "docker-compose --file /repo/docker-compose.yml up --detach --build",
+      "docker-compose --file /repo/docker-compose.yml up --detach --no-build",
       `${INSPECT} raftkv-n1`,
       `${INSPECT} raftkv-n2`,
       `${INSPECT} raftkv-n3`,
@@ -47,7 +47,7 @@ describe("the docker driver", () => {
   test("five members come from the compose file's five profile", async () => {
     const { cluster, calls } = recorded(5);
     await cluster.start();
-    assert.equal(calls[0]?.argv, "docker-compose --file /repo/docker-compose.yml --profile five up --detach --build");
+    assert.equal(calls[0]?.argv, "docker-compose --file /repo/docker-compose.yml --profile five up --detach --no-build");
     assert.deepEqual(calls[0]?.env, { RAFTKV_CLUSTER_SIZE: "5" });
     assert.deepEqual(cluster.nodes, ["n1", "n2", "n3", "n4", "n5"]);
     assert.equal(cluster.clientUrl("n4"), "http://127.0.0.1:42379");

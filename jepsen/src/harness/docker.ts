@@ -49,8 +49,9 @@ export class DockerCluster implements ClusterDriver {
     return `http://${node}:2380`;
   }
 
+  /** The images come from scripts/docker-images.sh, which also builds where no registry answers. */
   async start(): Promise<void> {
-    await this.compose({}, "up", "--detach", "--build");
+    await this.compose({}, "up", "--detach", "--no-build");
     for (const node of this.nodes) await this.learnAddress(node);
   }
 

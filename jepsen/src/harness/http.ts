@@ -15,11 +15,39 @@ export class HttpStatusError extends Error {
 }
 
 export async function send(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  const deadline = init.signal ? undefined : new Deadline(timeoutMs);
   try {
-    return await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
+    return await fetch(url, { ...init, signal: init.signal ?? deadline!.signal });
   } catch (error) {
     if (causeCode(error) === "ECONNREFUSED") throw new DefiniteFailure(`connection refused: ${url}`);
     throw error;
+  } finally {
+    deadline?.release();
+  }
+}
+
+/**
+ * AbortSignal.timeout whose timer holds the process open until the response
+ * arrives. A container's published port is taken by docker-proxy before the
+ * member inside listens; a request accepted there can wait with no handle
+ * holding the event loop, and the harness would exit with it unsettled.
+ * Once the response has come, the timer still bounds reading its body but
+ * no longer keeps the process alive.
+ */
+class Deadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(timeoutMs: number) {
+    this.timer = setTimeout(() => this.controller.abort(new DOMException("The operation timed out.", "TimeoutError")), timeoutMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  release(): void {
+    this.timer.unref();
   }
 }
 
