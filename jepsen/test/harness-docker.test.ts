@@ -50,7 +50,7 @@ describe("the docker driver", () => {
     assert.equal(calls[0]?.argv, "docker-compose --file /repo/docker-compose.yml --profile five up --detach --no-build");
     assert.deepEqual(calls[0]?.env, { RAFTKV_CLUSTER_SIZE: "5" });
     assert.deepEqual(cluster.nodes, ["n1", "n2", "n3", "n4", "n5"]);
-    assert.equal(cluster.clientUrl("n4"), "http://127.0.0.1:42379");
+    assert.equal(cluster.clientUrl("n4"), "http://127.0.0.1:23794");
     assert.equal(cluster.peerUrl("n4"), "http://n4:2380");
   });
 
