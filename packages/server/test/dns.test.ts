@@ -223,6 +223,11 @@ describe("staleness", () => {
     assert.equal(contact.hasLeader(), false);
     leader = 1;
     assert.equal(contact.ageMs(), 0);
+    now = 20_000;
+    contact.observe(0); // this member stepped down (checkQuorum): in touch until then
+    now = 21_000;
+    leader = 0;
+    assert.equal(contact.ageMs(), 1_000);
   });
 
   /** A KvApi that records the ranges asked and answers with one instance; `barrier` holds linearizable reads. */
