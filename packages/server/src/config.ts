@@ -207,10 +207,19 @@ function validate(config: NodeConfig): void {
   }
 }
 
+function isHostPort(address: string): boolean {
+  try {
+    parseHostPort(address);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function validateDns({ dnsAddr, dnsDomain, dnsTtlSeconds, dnsMaxStaleMs }: NodeConfig): void {
-  if (dnsAddr !== "") parseHostPort(dnsAddr);
-  const labels = dnsDomain.split(".").filter(Boolean);
-  if (labels.length === 0 || labels.some((label) => !/^[A-Za-z0-9-]{1,63}$/.test(label))) {
+  if (dnsAddr !== "" && !isHostPort(dnsAddr)) throw invalidArgument(`--dns-addr: expected host:port, got ${JSON.stringify(dnsAddr)}`);
+  const labels = dnsDomain.replace(/\.$/, "").split(".");
+  if (labels.some((label) => !/^[A-Za-z0-9-]{1,63}$/.test(label))) {
     throw invalidArgument(`--dns-domain: expected a domain like raftkv. or service.example.com., got ${JSON.stringify(dnsDomain)}`);
   }
   if (!Number.isInteger(dnsTtlSeconds) || dnsTtlSeconds < 0) throw invalidArgument("--dns-ttl must be a whole number of seconds, 0 or more");

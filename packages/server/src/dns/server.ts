@@ -3,8 +3,9 @@
  * answers over UDP answers over TCP too, which is where truncated answers
  * are asked again). Floods are bounded: past MAX_PENDING_QUERIES answers in
  * progress, further queries are dropped (a resolver retries); TCP
- * connections are capped in number and closed when idle; a message larger
- * than any query needs is dropped, its TCP connection closed.
+ * connections are capped in number and closed when idle or when they leave
+ * too many answers unread; a message larger than any query needs is
+ * dropped, its TCP connection closed.
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { once } from "node:events";
@@ -22,6 +23,8 @@ const TCP_IDLE_MS = 10_000;
 /** A query is one question and perhaps an EDNS record: far below this. */
 const MAX_QUERY_BYTES = 4_096;
 const LENGTH_PREFIX_BYTES = 2;
+/** Answers queued for a TCP client that does not read them; past this, the connection is closed. */
+const MAX_TCP_UNSENT_BYTES = 1024 * 1024;
 
 export interface DnsServerOptions {
   readonly listen: Endpoint;
@@ -106,7 +109,9 @@ export class DnsServer {
         const message = buffered.subarray(LENGTH_PREFIX_BYTES, LENGTH_PREFIX_BYTES + length);
         buffered = buffered.subarray(LENGTH_PREFIX_BYTES + length);
         void this.answer(message, "tcp").then((reply) => {
-          if (reply && !socket.destroyed) socket.write(framed(reply));
+          if (!reply || socket.destroyed) return;
+          if (socket.writableLength > MAX_TCP_UNSENT_BYTES) socket.destroy();
+          else socket.write(framed(reply));
         });
       }
     });
