@@ -171,6 +171,9 @@ describe("answers", () => {
     const longLabel = Buffer.from(query("web.service.raftkv", "A"));
     longLabel[12] = 0x3f; // the first label claims 63 bytes, running past the end
     assert.equal((await ask(responder(), longLabel)).rcode, "FORMERR");
+    const dotInLabel = Buffer.from(query("web.service.raftkv", "A"));
+    dotInLabel[14] = 0x2e; // "w.b": a name that would not encode back as it came
+    assert.equal((await ask(responder(), dotInLabel)).rcode, "FORMERR");
     assert.deepEqual(await responder().respond(Buffer.from([1, 2, 3]), "udp"), { result: "dropped" });
     const response = dnsPacket.encode({ type: "response", id: 9, questions: [{ name: "web.service.raftkv", type: "A" }] });
     assert.deepEqual(await responder().respond(response, "udp"), { result: "dropped" });

@@ -84,19 +84,21 @@ function ipv4AsGroups(part: string): string[] {
   return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
 }
 
-const MAX_LABEL_BYTES = 63;
-const MAX_NAME_BYTES = 253;
+const MAX_NAME_LENGTH = 253;
+/** 1 to 63 printable ASCII characters other than the dot. */
+const PLAIN_LABEL = /^[\x21-\x2d\x2f-\x7e]{1,63}$/;
 
 /**
- * Whether a name encodes as a valid DNS name: dns-packet writes a label's
- * length into one byte without checking it, so a longer label (or a name
- * decoded from bytes that are not UTF-8, which grow when re-encoded) would
- * make a malformed message.
+ * Whether a name encodes back to the bytes it came from, so it can be echoed
+ * or used as a target: dns-packet joins decoded labels with dots and splits
+ * them again when encoding, writing each length into one byte unchecked, so
+ * a label holding a dot, bytes that are not ASCII (which may grow when
+ * decoded as UTF-8) or more than 63 characters would come out different or
+ * malformed. Real names are plain ASCII; other names get FORMERR.
  */
 export function isEncodableName(name: string): boolean {
-  const labels = labelsOf(name);
-  const bytes = labels.map((label) => Buffer.byteLength(label));
-  return bytes.every((length) => length <= MAX_LABEL_BYTES) && bytes.reduce((sum, length) => sum + length + 1, 0) <= MAX_NAME_BYTES;
+  if (name === "" || name === ".") return true;
+  return name.length <= MAX_NAME_LENGTH && name.replace(/\.$/, "").split(".").every((label) => PLAIN_LABEL.test(label));
 }
 
 function labelsOf(name: string): string[] {
