@@ -117,6 +117,11 @@ describe("answers", () => {
     }
   });
 
+  test("an instance whose address is neither an IP nor a plain host name gets no SRV record", async () => {
+    const odd = new DnsResponder(ZONE, new FixedSource({ odd: [instance("x", "not a host", { port: 1 }), instance("y", "y.example", { port: 2 })] }));
+    assert.deepEqual(dataOf((await ask(odd, query("odd.service.raftkv", "SRV"))).answers), [{ priority: 1, weight: 1, port: 2, target: "y.example" }]);
+  });
+
   test("a target's addr name answers with its address", async () => {
     assert.deepEqual(dataOf((await ask(responder(), query("0a000002.addr.raftkv", "A"))).answers), ["10.0.0.2"]);
   });

@@ -89,14 +89,11 @@ const MAX_NAME_LENGTH = 253;
 const PLAIN_LABEL = /^[\x21-\x2d\x2f-\x7e]{1,63}$/;
 
 /**
- * Whether a name encodes back to the bytes it came from, so it can be echoed
- * or used as a target: dns-packet joins decoded labels with dots and splits
- * them again when encoding, writing each length into one byte unchecked, so
- * a label holding a dot, bytes that are not ASCII (which may grow when
- * decoded as UTF-8) or more than 63 characters would come out different or
- * malformed. Real names are plain ASCII; other names get FORMERR.
+ * Whether a registered host name can be an SRV target: dns-packet writes a
+ * label's length into one byte unchecked, so a longer label, or characters
+ * that are not plain ASCII, would make a malformed answer.
  */
-export function isEncodableName(name: string): boolean {
+export function isPlainHostName(name: string): boolean {
   if (name === "" || name === ".") return true;
   return name.length <= MAX_NAME_LENGTH && name.replace(/\.$/, "").split(".").every((label) => PLAIN_LABEL.test(label));
 }

@@ -8,7 +8,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import type { Answer, RecordType } from "dns-packet";
 import type { Instance } from "../recipes/services.js";
-import { addressName, isEncodableName } from "./names.js";
+import { addressName, isPlainHostName } from "./names.js";
 
 export type Rcode = "NOERROR" | "FORMERR" | "SERVFAIL" | "NXDOMAIN" | "NOTIMP" | "REFUSED";
 
@@ -74,7 +74,7 @@ export function failure(rcode: Exclude<Rcode, "NOERROR" | "NXDOMAIN">): RecordSe
 
 function srvRecords(name: string, instances: readonly Instance[], zone: ZoneSettings): RecordSet {
   // An address that is neither an IP nor a valid host name cannot be a target.
-  const reachable = instances.filter((instance) => instance.port !== undefined && (isIpAddress(instance.address) || isEncodableName(instance.address)));
+  const reachable = instances.filter((instance) => instance.port !== undefined && (isIpAddress(instance.address) || isPlainHostName(instance.address)));
   if (reachable.length === 0) return negative("NOERROR", zone);
   const answers: Answer[] = [];
   const additionals: Answer[] = [];

@@ -5,9 +5,9 @@
  * throws: a message too short to carry a header, or itself a response, is
  * dropped; one that does not decode is FORMERR; other opcodes are NOTIMP.
  */
-import dnsPacket, { type Answer, type DecodedPacket, type Packet } from "dns-packet";
+import dnsPacket, { type Answer, type DecodedPacket, type Packet, type Question as DnsQuestion } from "dns-packet";
 import type { Instance } from "../recipes/services.js";
-import { isEncodableName, lookupOf, type NameLookup } from "./names.js";
+import { lookupOf, type NameLookup } from "./names.js";
 import {
   addressRecords,
   apexRecords,
@@ -60,7 +60,7 @@ export class DnsResponder {
     if (message.length < HEADER_BYTES || isResponse(message)) return { result: "dropped" };
     const query = decodeQuery(message);
     const opcode = opcodeOf(message);
-    if (!query || opcode !== OPCODE_QUERY || query.questions?.length !== 1 || !isEncodableName(query.questions[0]!.name)) {
+    if (!query || opcode !== OPCODE_QUERY || query.questions?.length !== 1 || !echoesAsSent(message, query.questions[0]!)) {
       const rcode = query && opcode !== OPCODE_QUERY ? "NOTIMP" : "FORMERR";
       return encodeReply({ id: message.readUInt16BE(0), opcode, query: undefined }, failure(rcode), transport);
     }
@@ -89,6 +89,21 @@ function decodeQuery(message: Buffer): DecodedPacket | undefined {
     return dnsPacket.decode(message);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Whether the question encodes back to the bytes it came as, so that the
+ * answer echoes it exactly (resolvers match answers to questions by those
+ * bytes). dns-packet joins a name's labels with dots, so a label holding a
+ * dot, or bytes that are not UTF-8, would come back as a different name.
+ */
+function echoesAsSent(message: Buffer, question: DnsQuestion): boolean {
+  try {
+    const echoed = dnsPacket.encode({ type: "query", id: 0, questions: [question] }).subarray(HEADER_BYTES);
+    return echoed.equals(message.subarray(HEADER_BYTES, HEADER_BYTES + echoed.length));
+  } catch {
+    return false;
   }
 }
 
