@@ -15,7 +15,6 @@ import {
   matchingInstances,
   negative,
   serviceRecords,
-  type Question,
   type Rcode,
   type RecordSet,
   type ZoneSettings,
@@ -60,16 +59,16 @@ export class DnsResponder {
     if (message.length < HEADER_BYTES || isResponse(message)) return { result: "dropped" };
     const query = decodeQuery(message);
     const opcode = opcodeOf(message);
-    if (!query || opcode !== OPCODE_QUERY || query.questions?.length !== 1 || !echoesAsSent(message, query.questions[0]!)) {
+    const question = query && opcode === OPCODE_QUERY ? soleQuestion(message, query) : undefined;
+    if (!query || !question) {
       const rcode = query && opcode !== OPCODE_QUERY ? "NOTIMP" : "FORMERR";
       return encodeReply({ id: message.readUInt16BE(0), opcode, query: undefined }, failure(rcode), transport);
     }
-    const question = query.questions[0]!;
     const records = await this.recordsFor(question, lookupOf(question.name, this.zone.domain));
     return encodeReply({ id: query.id ?? 0, opcode, query }, records, transport);
   }
 
-  private async recordsFor(question: Question & { class?: string }, lookup: NameLookup): Promise<RecordSet> {
+  private async recordsFor(question: DnsQuestion, lookup: NameLookup): Promise<RecordSet> {
     if (lookup.kind === "outside" || (question.class ?? "IN") !== "IN") return failure("REFUSED");
     if (lookup.kind === "unknown") return negative("NXDOMAIN", this.zone);
     if (lookup.kind === "apex") return apexRecords(question, this.zone);
@@ -93,17 +92,20 @@ function decodeQuery(message: Buffer): DecodedPacket | undefined {
 }
 
 /**
- * Whether the question encodes back to the bytes it came as, so that the
- * answer echoes it exactly (resolvers match answers to questions by those
- * bytes). dns-packet joins a name's labels with dots, so a label holding a
- * dot, or bytes that are not UTF-8, would come back as a different name.
+ * The query's one question, if it has exactly one and that one encodes back
+ * to the bytes it came as, so that the answer echoes it exactly (resolvers
+ * match answers to questions by those bytes). dns-packet joins a name's
+ * labels with dots, so a label holding a dot, or bytes that are not UTF-8,
+ * would come back as a different name.
  */
-function echoesAsSent(message: Buffer, question: DnsQuestion): boolean {
+function soleQuestion(message: Buffer, query: DecodedPacket): DnsQuestion | undefined {
+  const [question, ...more] = query.questions ?? [];
+  if (!question || more.length > 0) return undefined;
   try {
     const echoed = dnsPacket.encode({ type: "query", id: 0, questions: [question] }).subarray(HEADER_BYTES);
-    return echoed.equals(message.subarray(HEADER_BYTES, HEADER_BYTES + echoed.length));
+    return echoed.equals(message.subarray(HEADER_BYTES, HEADER_BYTES + echoed.length)) ? question : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
