@@ -83,11 +83,11 @@ export function parseUrl(url: string): Endpoint {
   return { host: parsed.hostname, port: Number(parsed.port) };
 }
 
-/** A `host:port` address (`[::1]:8600` for IPv6), as --dns-addr takes it. */
-export function parseHostPort(address: string): Endpoint {
+/** --dns-addr's `host:port` (`[::1]:8600` for IPv6). */
+export function parseDnsAddr(address: string): Endpoint {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address.trim());
   const port = Number(match?.[3]);
-  if (!match || port > 65535) throw invalidArgument(`expected host:port, got ${JSON.stringify(address)}`);
+  if (!match || port > 65535) throw invalidArgument(`--dns-addr: expected host:port, got ${JSON.stringify(address)}`);
   return { host: (match[1] ?? match[2])!, port };
 }
 
@@ -207,17 +207,8 @@ function validate(config: NodeConfig): void {
   }
 }
 
-function isHostPort(address: string): boolean {
-  try {
-    parseHostPort(address);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function validateDns({ dnsAddr, dnsDomain, dnsTtlSeconds, dnsMaxStaleMs }: NodeConfig): void {
-  if (dnsAddr !== "" && !isHostPort(dnsAddr)) throw invalidArgument(`--dns-addr: expected host:port, got ${JSON.stringify(dnsAddr)}`);
+  if (dnsAddr !== "") parseDnsAddr(dnsAddr);
   const labels = dnsDomain.replace(/\.$/, "").split(".");
   if (labels.some((label) => !/^[A-Za-z0-9-]{1,63}$/.test(label))) {
     throw invalidArgument(`--dns-domain: expected a domain like raftkv. or service.example.com., got ${JSON.stringify(dnsDomain)}`);

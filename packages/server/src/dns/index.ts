@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { parseHostPort, type NodeConfig } from "../config.js";
+import { parseDnsAddr, type NodeConfig } from "../config.js";
 import type { KvApi } from "../kv/api.js";
 import { LeaderContact, type ClusterView } from "./leader-contact.js";
 import { domainLabels } from "./names.js";
@@ -33,7 +33,7 @@ export async function startDns(config: NodeConfig, { api, cluster, onLeaderChang
   onLeaderChange((leader) => contact.observe(leader));
   const reader = new RegistryReader(api, contact, { maxStaleMs: config.dnsMaxStaleMs, leaderReadTimeoutMs: LEADER_READ_TIMEOUT_MS });
   const responder = new DnsResponder({ domain: domainLabels(config.dnsDomain), ttl: config.dnsTtlSeconds }, reader);
-  const server = await DnsServer.start({ listen: parseHostPort(config.dnsAddr), responder, metrics, logger });
+  const server = await DnsServer.start({ listen: parseDnsAddr(config.dnsAddr), responder, metrics, logger });
   logger.info({ dns: server.address, domain: config.dnsDomain }, "answering DNS");
   return server;
 }
