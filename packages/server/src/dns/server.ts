@@ -73,7 +73,9 @@ export class DnsServer {
   async close(): Promise<void> {
     this.closed = true;
     for (const socket of this.connections) socket.destroy();
-    await Promise.all([new Promise<void>((resolve) => this.tcp.close(() => resolve())), new Promise<void>((resolve) => this.udp.close(resolve))]);
+    const tcpClosed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    const udpClosed = new Promise<void>((resolve) => this.udp.close(resolve));
+    await Promise.all([tcpClosed, udpClosed]);
   }
 
   private async bind(): Promise<void> {
