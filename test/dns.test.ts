@@ -13,6 +13,7 @@ import { Resolver } from "node:dns/promises";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { Client, ServiceRegistry } from "@raftkv/client";
 import dnsPacket from "dns-packet";
 import { ProcessCluster, freePort, waitFor, type ClusterMember } from "./support/process-cluster.js";
 
@@ -99,6 +100,25 @@ describe("DNS on a real cluster", { skip: digInstalled ? false : "dig (Debian's 
     // The lease TTL, the DNS TTL (1 s) and the leader's expiry check, with room for a loaded machine.
     const goneAfterMs = Date.now() - changedAt;
     assert.ok(goneAfterMs < (LAPSING_TTL_SECONDS + 1) * 1_000 + 5_000, `gone after ${goneAfterMs} ms`);
+  });
+
+  test("tags: registered by the client or over HTTP, listed by /v1/services, and a DNS name of their own", async () => {
+    const client = new Client({ endpoints: cluster.members.map((member) => member.clientUrl) });
+    const registration = await new ServiceRegistry(client).register("db", { id: "db-1", address: "127.0.0.11", port: 5432, tags: ["primary"] }, { ttl: 30 });
+    try {
+      await post(cluster.members[1]!, "/v1/services/db", { id: "db-2", address: "127.0.0.12", port: 5432, tags: ["replica"], ttl: 30 });
+      const listing = (await (await fetch(`${cluster.members[2]!.clientUrl}/v1/services/db`)).json()) as { instances: { id: string; tags?: string[] }[] };
+      assert.deepEqual(listing.instances.map(({ id, tags }) => [id, tags]), [["db-1", ["primary"]], ["db-2", ["replica"]]]);
+      for (const member of cluster.members) {
+        await waitFor(`${member.name} to answer by tag`, async () => (await answersOf(dnsPort(member), "primary.db.service.raftkv")) === "A 127.0.0.11 SRV 5432");
+        assert.equal(await answersOf(dnsPort(member), "replica.db.service.raftkv"), "A 127.0.0.12 SRV 5432");
+        assert.deepEqual((await dig(dnsPort(member), "_db._replica.service.raftkv", "SRV")).records, ["1 1 5432 7f00000c.addr.raftkv."]);
+        assert.equal((await dig(dnsPort(member), "canary.db.service.raftkv", "A")).status, "NXDOMAIN");
+      }
+    } finally {
+      await registration.deregister();
+      await client.close();
+    }
   });
 
   test("a member cut off from its peers answers from its own state, then SERVFAIL past --dns-max-stale, and recovers", async () => {
