@@ -37,5 +37,3 @@ export async function startDns(config: NodeConfig, { api, cluster, onLeaderChang
   logger.info({ dns: server.address, domain: config.dnsDomain }, "answering DNS");
   return server;
 }
-
-export { DnsServer } from "./server.js";
