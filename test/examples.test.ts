@@ -9,22 +9,30 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { ProcessCluster } from "./support/process-cluster.js";
+import { ProcessCluster, freePort } from "./support/process-cluster.js";
 
 /** The compiled examples, from this file's place in test/dist/. */
 const EXAMPLES = fileURLToPath(new URL("../../examples/dist", import.meta.url));
 
 describe("examples/ against a real cluster", () => {
   let cluster: ProcessCluster;
+  const dnsAddresses = new Map<string, string>();
   before(async () => {
-    cluster = await ProcessCluster.start({ size: 3 });
+    cluster = await ProcessCluster.start({
+      size: 3,
+      memberFlags: async (name) => {
+        dnsAddresses.set(name, `127.0.0.1:${await freePort()}`);
+        return [`--dns-addr=${dnsAddresses.get(name)}`];
+      },
+    });
   });
   after(async () => cluster?.stop());
 
-  async function run(example: string, ...args: string[]): Promise<string[]> {
+  async function run(script: string, ...args: string[]): Promise<string[]> {
+    const [example, file = "main"] = script.split("/");
     const endpoints = cluster.members.map((member) => member.clientUrl).join(",");
-    const { stdout } = await promisify(execFile)(process.execPath, [join(EXAMPLES, example, "main.js"), ...args], {
-      env: { ...process.env, RAFTKV_ENDPOINTS: endpoints },
+    const { stdout } = await promisify(execFile)(process.execPath, [join(EXAMPLES, example!, `${file}.js`), ...args], {
+      env: { ...process.env, RAFTKV_ENDPOINTS: endpoints, RAFTKV_DNS: dnsAddresses.get("n1") },
       timeout: 30_000,
     });
     return stdout.trim().split("\n");
@@ -61,5 +69,15 @@ describe("examples/ against a real cluster", () => {
     ]);
     const weighted = await run("service-discovery", "weighted");
     assert.ok(weighted.includes("9 requests, weighted: greeter-1=2 greeter-2=3 greeter-3=4"), weighted.join("\n"));
+  });
+
+  test("service-discovery by DNS: SRV answers go round the instances, and drop one that left", async () => {
+    assert.deepEqual(await run("service-discovery/dns"), [
+      "greeter.service.raftkv SRV: 3 instances",
+      "6 requests by DNS: greeter-1=2 greeter-2=2 greeter-3=2",
+      "- greeter-2 deregistered; greeter.service.raftkv SRV: 2 instances",
+      "6 requests by DNS: greeter-1=3 greeter-3=3",
+      "done",
+    ]);
   });
 });

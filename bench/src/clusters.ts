@@ -22,9 +22,10 @@ export interface Member {
   process: ChildProcess | undefined;
 }
 
-/** How members are started beyond the defaults: extra Node.js flags for raftkv members (e.g. --cpu-prof). */
+/** How members are started beyond the defaults: extra Node.js flags for raftkv members (e.g. --cpu-prof), and serve flags of a member's own. */
 export interface LaunchOptions {
   readonly nodeFlags?: readonly string[];
+  readonly memberFlags?: (member: Member) => readonly string[];
 }
 
 export function etcdInstalled(): boolean {
@@ -69,6 +70,7 @@ export class LocalCluster {
       `--initial-advertise-peer-urls=${member.peerUrl}`,
       `--initial-cluster=${initialCluster}`,
       "--initial-cluster-state=new",
+      ...(this.options.memberFlags?.(member) ?? []),
     ];
     const [command, args] = this.system === "raftkv" ? [process.execPath, [...(this.options.nodeFlags ?? []), RAFTKV, "serve", ...flags]] : ["etcd", flags];
     const child = spawn(command, args, { stdio: "ignore" });

@@ -9,19 +9,11 @@
  *   node examples/dist/service-discovery/main.js [round-robin|random|weighted|least-outstanding]
  */
 import { once } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { type PickStrategy, type Registration, type ServicePicker, ServiceRegistry, type ServiceView } from "@raftkv/client";
+import { type PickStrategy, type ServicePicker, ServiceRegistry, type ServiceView } from "@raftkv/client";
 import { connect, runMain } from "../shared/cluster.js";
+import { SERVICE, greet, spread as spreadOver, startInstance, stopInstance as deregisterAndClose, type RunningInstance } from "./greeter.js";
 
-const SERVICE = "greeter";
 const STRATEGIES: readonly PickStrategy[] = ["round-robin", "random", "weighted", "least-outstanding"];
-
-interface RunningInstance {
-  readonly name: string;
-  readonly server: Server;
-  readonly registration: Registration;
-}
 
 runMain(async () => {
   const strategy = parseStrategy(process.argv[2]);
@@ -47,33 +39,16 @@ runMain(async () => {
   console.log("done");
 });
 
-/** An HTTP server that answers with its name, registered in the service registry. */
-async function startInstance(registry: ServiceRegistry, name: string, weight: number): Promise<RunningInstance> {
-  const server = createServer((_request, response) => response.end(name));
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  const registration = await registry.register(SERVICE, { id: name, address: "127.0.0.1", port, meta: { weight } }, { ttl: 5 });
-  return { name, server, registration };
-}
-
 /** Deregisters first, so that no caller picks the instance while it shuts down; waits for the view to notice. */
 async function stopInstance(instance: RunningInstance, view: ServiceView | undefined): Promise<void> {
   const gone = view && once(view, "change");
-  await instance.registration.deregister();
+  await deregisterAndClose(instance);
   await gone;
-  instance.server.close();
-  instance.server.closeAllConnections();
 }
 
 /** Sends `count` requests through the picker and counts the answers by instance. */
-async function spread(picker: ServicePicker, count: number): Promise<string> {
-  const answers = new Map<string, number>();
-  for (let i = 0; i < count; i++) {
-    const name = await picker.run(async (instance) => (await fetch(`http://${instance.address}:${instance.port}/`)).text());
-    answers.set(name, (answers.get(name) ?? 0) + 1);
-  }
-  return [...answers].sort().map(([name, n]) => `${name}=${n}`).join(" ");
+function spread(picker: ServicePicker, count: number): Promise<string> {
+  return spreadOver(count, () => picker.run((instance) => greet(instance.address, instance.port ?? 80)));
 }
 
 function parseStrategy(argument: string | undefined): PickStrategy {

@@ -18,6 +18,8 @@ export interface ClusterMember {
   readonly clientUrl: string;
   readonly peerUrl: string;
   readonly dataDir: string;
+  /** Flags for this member alone (see ProcessClusterOptions.memberFlags). */
+  readonly flags: readonly string[];
   process: ChildProcess | undefined;
   output: string[];
 }
@@ -30,6 +32,8 @@ export interface ProcessClusterOptions {
   readonly heartbeatMs?: number;
   readonly electionMs?: number;
   readonly extraFlags?: readonly string[];
+  /** Flags for one member, asked anew at each start attempt (addresses on free ports, say). */
+  readonly memberFlags?: (name: string) => Promise<readonly string[]>;
   /** Runs before any member starts: fill the data directories, say. */
   readonly prepare?: (members: readonly ClusterMember[], initialCluster: string) => Promise<void>;
 }
@@ -103,6 +107,7 @@ export class ProcessCluster {
         clientUrl: `http://127.0.0.1:${clientPort}`,
         peerUrl: `http://127.0.0.1:${peerPort}`,
         dataDir: join(root, `n${i}`),
+        flags: (await options.memberFlags?.(`n${i}`)) ?? [],
         process: undefined,
         output: [],
       });
@@ -150,6 +155,7 @@ export class ProcessCluster {
       clientUrl: `http://127.0.0.1:${clientPort}`,
       peerUrl: `http://127.0.0.1:${peerPort}`,
       dataDir: join(this.root, name),
+      flags: [],
       process: undefined,
       output: [],
     };
@@ -182,6 +188,7 @@ export class ProcessCluster {
         `--initial-cluster=${initialCluster}`,
         `--initial-cluster-state=${state}`,
         ...this.flags,
+        ...member.flags,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );

@@ -16,8 +16,10 @@ const member = (name: string, clientPort: number, dataDir: string): MemberPlan =
   name,
   clientPort,
   peerPort: clientPort + 1,
+  dnsPort: 8599 + Number(name.slice(1)),
   clientUrl: `http://127.0.0.1:${clientPort}`,
   peerUrl: `http://127.0.0.1:${clientPort + 1}`,
+  dnsAddr: `127.0.0.1:${8599 + Number(name.slice(1))}`,
   dataDir,
 });
 
@@ -57,6 +59,7 @@ for (const { size, members, initialCluster } of layouts) {
       assert.deepEqual(config.listenClientUrls, [planned?.clientUrl]);
       assert.deepEqual(config.advertiseClientUrls, [planned?.clientUrl]);
       assert.deepEqual(config.initialAdvertisePeerUrls, [planned?.peerUrl]);
+      assert.equal(config.dnsAddr, planned?.dnsAddr);
       assert.equal(config.initialClusterState, "new");
       assert.equal(config.initialCluster.size, size);
     }
@@ -74,6 +77,9 @@ test("the banner lists the endpoints and example requests for both APIs", () => 
   assert.match(banner, /starting a new 3-node cluster on 127\.0\.0\.1, data in \/d/);
   assert.ok(banner.includes("Client endpoints: http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379"));
   assert.ok(banner.includes("Dashboard: http://127.0.0.1:2379/ui/"));
+  assert.match(banner, /n1 {2}client .* dns 127\.0\.0\.1:8600 /);
+  assert.match(banner, /n3 {2}client .* dns 127\.0\.0\.1:8602 /);
+  assert.ok(banner.includes("dig @127.0.0.1 -p 8600 web.service.raftkv SRV"));
   assert.ok(banner.includes("curl -X PUT http://127.0.0.1:2379/v1/kv/foo -d bar"));
   assert.ok(banner.includes("curl http://127.0.0.1:22379/v1/kv/foo"));
   assert.ok(banner.includes(`curl -s http://127.0.0.1:2379/v3/kv/put -X POST -d '{"key":"Zm9v","value":"YmFy"}'`));

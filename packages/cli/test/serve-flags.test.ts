@@ -123,6 +123,17 @@ const cases: { name: string; args: string[]; env?: Environment; expected: Partia
     expected: { name: "n1", logLevel: "warn", snapshotCount: 7 },
   },
   {
+    name: "DNS, by flags and by the environment",
+    args: ["--dns-addr", "[::1]:8600", "--dns-ttl", "5s"],
+    env: { RAFTKV_DNS_DOMAIN: "sd.example.com.", RAFTKV_DNS_MAX_STALE: "1500ms" },
+    expected: { dnsAddr: "[::1]:8600", dnsDomain: "sd.example.com.", dnsTtlSeconds: 5, dnsMaxStaleMs: 1500 },
+  },
+  {
+    name: "DNS is off unless an address is given",
+    args: [],
+    expected: { dnsAddr: "", dnsDomain: "raftkv.", dnsTtlSeconds: 0, dnsMaxStaleMs: 10_000 },
+  },
+  {
     name: "an empty environment variable counts as unset",
     args: [],
     env: { RAFTKV_NAME: "", RAFTKV_LOG_LEVEL: "" },
@@ -167,6 +178,21 @@ const mistakes: { name: string; args: string[]; env?: Environment; message: stri
     name: "a URL without a port",
     args: ["--listen-client-urls", "http://127.0.0.1"],
     message: "--listen-client-urls: URL http://127.0.0.1 has no port",
+  },
+  {
+    name: "a DNS address without a port",
+    args: ["--dns-addr", "127.0.0.1"],
+    message: '--dns-addr: expected host:port, got "127.0.0.1"',
+  },
+  {
+    name: "a DNS TTL that is not whole seconds",
+    args: ["--dns-ttl", "1500ms"],
+    message: "--dns-ttl must be a whole number of seconds, 0 or more",
+  },
+  {
+    name: "a DNS domain with an empty label",
+    args: ["--dns-domain", "a..b"],
+    message: /--dns-domain: expected a domain/,
   },
   {
     name: "an empty URL list",

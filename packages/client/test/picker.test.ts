@@ -5,7 +5,7 @@ import { ServicePicker } from "../src/recipes/picker.js";
 import type { ServiceInstance } from "../src/recipes/service-registry.js";
 
 function instance(id: string, weight?: number): ServiceInstance {
-  return { id, address: `10.0.0.${id}`, port: 80, meta: weight === undefined ? undefined : { weight }, lease: 1 };
+  return { id, address: `10.0.0.${id}`, port: 80, tags: undefined, meta: weight === undefined ? undefined : { weight }, lease: 1 };
 }
 
 const three = [instance("1"), instance("2"), instance("3")];

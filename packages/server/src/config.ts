@@ -36,6 +36,18 @@ export interface NodeConfig {
   readonly initialCorruptCheck: boolean;
   /** etcd's --experimental-corrupt-check-time: how often the leader compares hashes; 0 is never. */
   readonly corruptCheckIntervalMs: number;
+  /** host:port to answer DNS on (UDP and TCP); empty: no DNS. */
+  readonly dnsAddr: string;
+  /** The domain DNS answers for, like Consul's `consul.`: `web.service.raftkv.`. */
+  readonly dnsDomain: string;
+  /** The TTL of DNS answers, in seconds (Consul's default is 0: resolvers ask again every time). */
+  readonly dnsTtlSeconds: number;
+  /**
+   * How long this member keeps answering DNS from its own state after it
+   * last heard from a leader; past that it reads through the leader, and
+   * answers SERVFAIL when there is none.
+   */
+  readonly dnsMaxStaleMs: number;
   /** Deliberate bugs, for proving that the fault-injection harness finds them. Never in production. */
   readonly unsafe: readonly UnsafeBehaviour[];
 }
@@ -69,6 +81,14 @@ export function parseUrl(url: string): Endpoint {
   if (parsed.protocol !== "http:") throw invalidArgument(`unsupported URL scheme in ${url}: only http:// is served`);
   if (!parsed.port) throw invalidArgument(`URL ${url} has no port`);
   return { host: parsed.hostname, port: Number(parsed.port) };
+}
+
+/** --dns-addr's `host:port` (`[::1]:8600` for IPv6). */
+export function parseDnsAddr(address: string): Endpoint {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address.trim());
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw invalidArgument(`--dns-addr: expected host:port, got ${JSON.stringify(address)}`);
+  return { host: (match[1] ?? match[2])!, port };
 }
 
 /**
@@ -162,6 +182,11 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     strictReconfigCheck: true,
     initialCorruptCheck: false,
     corruptCheckIntervalMs: 0,
+    dnsAddr: "",
+    dnsDomain: "raftkv.",
+    dnsTtlSeconds: 0,
+    // The registry's default instance TTL: an instance that stopped within it could be listed anyway.
+    dnsMaxStaleMs: 10_000,
     unsafe: [],
     ...overrides,
   };
@@ -173,10 +198,21 @@ function validate(config: NodeConfig): void {
   parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention);
   if (config.heartbeatIntervalMs < TICK_MS) throw invalidArgument(`--heartbeat-interval must be at least ${TICK_MS} ms`);
   if (!(config.corruptCheckIntervalMs >= 0)) throw invalidArgument("--experimental-corrupt-check-time must not be negative");
+  validateDns(config);
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     throw invalidArgument("--election-timeout must be at least five times --heartbeat-interval");
   }
   if (!config.initialCluster.has(config.name) && config.initialClusterState === "new") {
     throw invalidArgument(`--initial-cluster does not name this member (${config.name})`);
   }
+}
+
+function validateDns({ dnsAddr, dnsDomain, dnsTtlSeconds, dnsMaxStaleMs }: NodeConfig): void {
+  if (dnsAddr !== "") parseDnsAddr(dnsAddr);
+  const labels = dnsDomain.replace(/\.$/, "").split(".");
+  if (labels.some((label) => !/^[A-Za-z0-9-]{1,63}$/.test(label))) {
+    throw invalidArgument(`--dns-domain: expected a domain like raftkv. or service.example.com., got ${JSON.stringify(dnsDomain)}`);
+  }
+  if (!Number.isInteger(dnsTtlSeconds) || dnsTtlSeconds < 0) throw invalidArgument("--dns-ttl must be a whole number of seconds, 0 or more");
+  if (!(dnsMaxStaleMs >= 0)) throw invalidArgument("--dns-max-stale must not be negative");
 }

@@ -23,6 +23,7 @@ import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
 import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
 import { CorruptionCheck } from "./corruption-check.js";
+import { startDns } from "./dns/index.js";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
 import { healthPlugin } from "./http/health.js";
@@ -262,6 +263,13 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     await app.listen({ host: hostname, port });
     clientUrls.push(url);
   }
+  const dns = config.dnsAddr === "" ? undefined : await startDns(config, {
+    api: kv,
+    cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
+    onLeaderChange: (listener) => raft.onLeaderChange(listener),
+    metrics: metrics.registry,
+    logger,
+  });
   if (!removedEarlier) cluster.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");
@@ -275,6 +283,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       if (transferLeadership) await maintenance.handOffLeadership();
       stopTimers();
       await leaving;
+      await dns?.close();
       await app.close();
       await stopRaftAndPeers({ raft, tracker, transport });
       await stateMachine.close();

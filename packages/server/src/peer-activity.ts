@@ -18,6 +18,11 @@ export class PeerActivity {
     this.lastHeard.set(peer, this.now());
   }
 
+  /** When the peer was last heard from (ms since the epoch), if ever. */
+  lastHeardAt(peer: NodeId): number | undefined {
+    return this.lastHeard.get(peer);
+  }
+
   isActive(peer: NodeId): boolean {
     const last = this.lastHeard.get(peer);
     return last !== undefined && this.now() - last <= this.windowMs;

@@ -101,6 +101,8 @@ describe("service records", () => {
       [{ address: "h", port: 70000 }, /port/],
       [{ address: "h", ttl: 0 }, /ttl/],
       [{ address: "h", meta: ["x"] }, /meta/],
+      [{ address: "h", tags: "primary" }, /tags/],
+      [{ address: "h", tags: ["primary", ""] }, /tags/],
       [["h"], /JSON object/],
     ];
     for (const [json, reason] of refusals) assert.throws(() => registration(json), (error: unknown) => error instanceof RaftkvError && reason.test(error.message));
@@ -109,7 +111,9 @@ describe("service records", () => {
 
   test("an instance is read back from its key and value, with its lease; foreign values are skipped", () => {
     const value = bytes(JSON.stringify({ id: "web-1", address: "h", port: 80 }));
-    assert.deepEqual(instanceOf(kv("services/web/web-1", 3, { value, lease: 7 })), { id: "web-1", address: "h", port: 80, meta: undefined, lease: 7 });
+    assert.deepEqual(instanceOf(kv("services/web/web-1", 3, { value, lease: 7 })), { id: "web-1", address: "h", port: 80, tags: undefined, meta: undefined, lease: 7 });
+    const tagged = bytes(JSON.stringify({ address: "h", tags: ["primary", "eu"] }));
+    assert.deepEqual(instanceOf(kv("services/web/web-2", 3, { value: tagged }))?.tags, ["primary", "eu"]);
     assert.equal(instanceOf(kv("services/web/x", 3, { value: bytes("not json") })), undefined);
   });
 

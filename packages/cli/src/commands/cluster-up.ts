@@ -113,6 +113,7 @@ async function refuseBusyPorts(plan: ClusterPlan): Promise<void> {
     plan.members.flatMap((member) => [
       [member.clientPort, `${member.name} client`],
       [member.peerPort, `${member.name} peer`],
+      [member.dnsPort, `${member.name} dns`],
     ]),
   );
   const busy = await portsInUse(LOCAL_HOST, [...uses.keys()]);

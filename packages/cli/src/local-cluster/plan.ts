@@ -2,13 +2,17 @@
  * Where the members of a local development cluster live: names n1…n5 on
  * 127.0.0.1; client ports 2379, 22379, 32379, 42379, 52379 (the ports etcd's
  * own local Procfile gives its clients), each peer port one above its client
- * port; data in <data-dir>/<name>. Pure, so the layout is testable on its own.
+ * port; DNS on 8600 (Consul's port) for n1 and the ports after it for the
+ * others; data in <data-dir>/<name>. Pure, so the layout is testable on its own.
  */
 import { join } from "node:path";
 import { InvalidArgumentError } from "commander";
 import type { ServeFlagValues } from "../serve-flags.js";
 
 export const LOCAL_HOST = "127.0.0.1";
+
+/** Consul's DNS port: n1 answers there, n2 on the next port, and so on. */
+const FIRST_DNS_PORT = 8600;
 
 export const CLUSTER_SIZES = [3, 5] as const;
 export type ClusterSize = (typeof CLUSTER_SIZES)[number];
@@ -17,8 +21,11 @@ export interface MemberPlan {
   readonly name: string;
   readonly clientPort: number;
   readonly peerPort: number;
+  readonly dnsPort: number;
   readonly clientUrl: string;
   readonly peerUrl: string;
+  /** host:port, as --dns-addr takes it. */
+  readonly dnsAddr: string;
   readonly dataDir: string;
 }
 
@@ -47,12 +54,15 @@ function memberPlan(ordinal: number, dataDir: string): MemberPlan {
   // n1 keeps etcd's well-known 2379; the others sit 10,000 apart above it.
   const clientPort = ordinal === 1 ? 2379 : ordinal * 10_000 + 2379;
   const peerPort = clientPort + 1;
+  const dnsPort = FIRST_DNS_PORT + ordinal - 1;
   return {
     name,
     clientPort,
     peerPort,
+    dnsPort,
     clientUrl: `http://${LOCAL_HOST}:${clientPort}`,
     peerUrl: `http://${LOCAL_HOST}:${peerPort}`,
+    dnsAddr: `${LOCAL_HOST}:${dnsPort}`,
     dataDir: join(dataDir, name),
   };
 }
@@ -66,6 +76,7 @@ export function memberServeFlags(plan: ClusterPlan, member: MemberPlan): ServeFl
     "advertise-client-urls": member.clientUrl,
     "listen-peer-urls": member.peerUrl,
     "initial-advertise-peer-urls": member.peerUrl,
+    "dns-addr": member.dnsAddr,
     "initial-cluster": plan.initialCluster,
     // A member whose data dir already holds state restarts from it and ignores this.
     "initial-cluster-state": "new",
@@ -79,8 +90,8 @@ export function bannerFor(plan: ClusterPlan, restarting: boolean): string {
   const what = restarting ? "restarting the" : "starting a new";
   const width = Math.max(...plan.members.map((member) => member.peerUrl.length));
   const members = plan.members.map(
-    ({ name, clientUrl, peerUrl, dataDir }) =>
-      `  ${name}  client ${clientUrl.padEnd(width)}  peer ${peerUrl.padEnd(width)}  data ${dataDir}`,
+    ({ name, clientUrl, peerUrl, dnsAddr, dataDir }) =>
+      `  ${name}  client ${clientUrl.padEnd(width)}  peer ${peerUrl.padEnd(width)}  dns ${dnsAddr}  data ${dataDir}`,
   );
   return [
     `raftkv: ${what} ${plan.members.length}-node cluster on ${LOCAL_HOST}, data in ${plan.dataDir}`,
@@ -95,6 +106,9 @@ export function bannerFor(plan: ClusterPlan, restarting: boolean): string {
     `  curl -s ${writeTo.clientUrl}/v3/kv/put -X POST -d '{"key":"Zm9v","value":"YmFy"}'`,
     `  curl -s ${readFrom.clientUrl}/v3/kv/range -X POST -d '{"key":"Zm9v"}'`,
     `Health: curl ${writeTo.clientUrl}/health`,
+    "Services by DNS (register one first):",
+    `  curl -X POST ${writeTo.clientUrl}/v1/services/web -d '{"address":"127.0.0.1","port":8080,"ttl":60}'`,
+    `  dig @${LOCAL_HOST} -p ${writeTo.dnsPort} web.service.raftkv SRV`,
     "",
     "Ctrl-C stops every node.",
     "",

@@ -22,6 +22,8 @@ export interface InstanceDescription {
   readonly id?: string;
   readonly address: string;
   readonly port?: number;
+  /** Labels to select instances by; the server's DNS answers `<tag>.<service>.service.<domain>` with those that carry it. */
+  readonly tags?: readonly string[];
   /** Anything else: version, zone, `weight` for the weighted picker. */
   readonly meta?: Readonly<Record<string, unknown>>;
 }
@@ -31,6 +33,7 @@ export interface ServiceInstance {
   readonly id: string;
   readonly address: string;
   readonly port: number | undefined;
+  readonly tags: readonly string[] | undefined;
   readonly meta: Readonly<Record<string, unknown>> | undefined;
   readonly lease: number;
 }
@@ -59,7 +62,8 @@ export class ServiceRegistry {
     const id = description.id ?? randomUUID();
     if (id === "" || id.includes("/")) throw new Error(`an instance id must be non-empty and without "/", got ${JSON.stringify(id)}`);
     const key = this.prefix(service) + id;
-    const value = JSON.stringify({ id, address: description.address, port: description.port, meta: description.meta });
+    const { address, port, tags, meta } = description;
+    const value = JSON.stringify({ id, address, port, tags, meta });
     const registration = new Registration(this.client, service, id, key, value, options.ttl ?? DEFAULT_SERVICE_TTL_SECONDS);
     await registration.start();
     return registration;
@@ -208,6 +212,7 @@ export function instanceOf(kv: KeyValue): ServiceInstance | undefined {
     id: idOf(kv.key.toString("utf8")),
     address: json.address,
     port: typeof json.port === "number" ? json.port : undefined,
+    tags: isTagList(json.tags) ? json.tags : undefined,
     meta: isRecord(json.meta) ? json.meta : undefined,
     lease: kv.lease,
   };
@@ -215,6 +220,10 @@ export function instanceOf(kv: KeyValue): ServiceInstance | undefined {
 
 function idOf(key: string): string {
   return key.slice(key.lastIndexOf("/") + 1);
+}
+
+function isTagList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((tag) => typeof tag === "string" && tag !== "");
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

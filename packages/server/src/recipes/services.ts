@@ -16,6 +16,7 @@ export interface Registration {
   readonly id: string;
   readonly address: string;
   readonly port?: number;
+  readonly tags?: readonly string[];
   readonly meta?: Readonly<Record<string, unknown>>;
   readonly ttl: number;
 }
@@ -25,6 +26,8 @@ export interface Instance {
   readonly id: string;
   readonly address: string;
   readonly port?: number;
+  /** Labels to select instances by (DNS answers `<tag>.<service>.service.<domain>` with those that carry it). */
+  readonly tags?: readonly string[];
   readonly meta?: Readonly<Record<string, unknown>>;
   readonly lease: number;
 }
@@ -42,7 +45,7 @@ export function instanceKey(service: string, id: string): Uint8Array {
   return utf8(`services/${service}/${id}`);
 }
 
-/** Validates a registration body: `{id?, address, port?, meta?, ttl?}`. */
+/** Validates a registration body: `{id?, address, port?, tags?, meta?, ttl?}`. */
 export function parseRegistration(body: Uint8Array): Registration {
   let json: unknown;
   try {
@@ -50,21 +53,22 @@ export function parseRegistration(body: Uint8Array): Registration {
   } catch (error) {
     throw invalidArgument(`invalid JSON body: ${(error as Error).message}`);
   }
-  if (!isObject(json)) throw invalidArgument('a registration is a JSON object: {"address": …, "port"?, "id"?, "meta"?, "ttl"?}');
-  const { id = randomUUID(), address, port, meta, ttl = DEFAULT_SERVICE_TTL_SECONDS } = json;
+  if (!isObject(json)) throw invalidArgument('a registration is a JSON object: {"address": …, "port"?, "id"?, "tags"?, "meta"?, "ttl"?}');
+  const { id = randomUUID(), address, port, tags, meta, ttl = DEFAULT_SERVICE_TTL_SECONDS } = json;
   if (typeof id !== "string" || id === "" || id.includes("/")) throw invalidArgument('"id" must be a non-empty string without "/"');
   if (typeof address !== "string" || address === "") throw invalidArgument('"address" must be a non-empty string');
   if (port !== undefined && !isIntegerBetween(port, 0, 65535)) throw invalidArgument('"port" must be an integer from 0 to 65535');
+  if (tags !== undefined && !isTagList(tags)) throw invalidArgument('"tags" must be an array of non-empty strings');
   if (meta !== undefined && !isObject(meta)) throw invalidArgument('"meta" must be a JSON object');
   if (!isIntegerBetween(ttl, 1, Number.MAX_SAFE_INTEGER)) throw invalidArgument('"ttl" must be a whole number of seconds, at least 1');
-  return { id, address, port, meta, ttl };
+  return { id, address, port, tags, meta, ttl };
 }
 
 /** Registers (or re-registers) an instance under a fresh lease of `ttl` seconds. */
 export async function registerInstance(api: KvApi, service: string, registration: Registration): Promise<{ lease: number; ttl: number; revision: number }> {
-  const { id, address, port, meta, ttl } = registration;
+  const { id, address, port, tags, meta, ttl } = registration;
   const grant = await api.leaseGrant(ttl, 0);
-  const description = utf8(JSON.stringify({ id, address, port, meta }));
+  const description = utf8(JSON.stringify({ id, address, port, tags, meta }));
   try {
     const put = await api.put(putRequest(instanceKey(service, id), description, { lease: grant.id }));
     return { lease: grant.id, ttl: grant.ttl, revision: put.header.revision };
@@ -86,9 +90,10 @@ export async function deregisterInstance(api: KvApi, service: string, id: string
   return { revision: header.revision };
 }
 
-export async function listInstances(api: KvApi, service: string): Promise<{ revision: number; instances: Instance[] }> {
+/** Lists a service's instances; `serializable` reads this member's state as it stands, without asking the leader. */
+export async function listInstances(api: KvApi, service: string, { serializable = false } = {}): Promise<{ revision: number; instances: Instance[] }> {
   const prefix = servicePrefix(service);
-  const reply = await api.range(rangeRequest(prefix, { rangeEnd: prefixEnd(prefix) }));
+  const reply = await api.range(rangeRequest(prefix, { rangeEnd: prefixEnd(prefix), serializable }));
   return { revision: reply.header.revision, instances: reply.kvs.flatMap((kv) => instanceOf(kv) ?? []) };
 }
 
@@ -102,8 +107,9 @@ export function instanceOf(kv: KeyValue): Instance | undefined {
   }
   if (!isObject(json) || typeof json.address !== "string") return undefined;
   const port = typeof json.port === "number" ? json.port : undefined;
+  const tags = isTagList(json.tags) ? json.tags : undefined;
   const meta = isObject(json.meta) ? json.meta : undefined;
-  return { id: idOf(kv.key), address: json.address, port, meta, lease: kv.lease };
+  return { id: idOf(kv.key), address: json.address, port, tags, meta, lease: kv.lease };
 }
 
 /** What a watch event under a service's prefix means; undefined for a value that is not an instance. */
@@ -128,6 +134,10 @@ function idOf(key: Uint8Array): string {
 
 function isIntegerBetween(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function isTagList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((tag) => typeof tag === "string" && tag !== "");
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -25,6 +25,7 @@ export const INSTANCE_REPLY = object({
   id: { type: "string" },
   address: { type: "string" },
   port: INTEGER,
+  tags: { type: "array", items: { type: "string" } },
   meta: { type: "object", additionalProperties: true },
   lease: INTEGER,
 });
