@@ -228,6 +228,7 @@ export class Transport {
     connection.admitLargeFrames();
     connection.write({ kind: "welcome" });
     connection.listen(this.streamListener(connection, frame));
+    if (frame.stream === "messages") this.links.get(frame.from)?.peerIsUp();
   }
 
   /** Why `hello` cannot be admitted, or undefined if it can. */
