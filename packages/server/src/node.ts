@@ -158,6 +158,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     heartbeatTicks: Math.round(config.heartbeatIntervalMs / TICK_MS),
     electionTicks: Math.round(config.electionTimeoutMs / TICK_MS),
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    reachable: (peer) => transport.stats().peers.get(peer)?.connected === true,
     unsafeAckBeforeFsync: config.unsafe.includes("ack-before-fsync"),
     unsafeCommitAnyTerm: config.unsafe.includes("commit-any-term"),
   });

@@ -26,6 +26,7 @@ import {
 import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
+import { LeaderState } from "./leader-state.js";
 import type { Metrics } from "./metrics.js";
 
 /** What the host needs from the peer network. */
@@ -59,6 +60,8 @@ export interface RaftHostOptions {
   readonly electionTicks: number;
   /** Reads and proposals give up after this long. */
   readonly requestTimeoutMs: number;
+  /** Whether the connection to a peer is up: a member that reaches no quorum answers 'no leader' at once. */
+  readonly reachable: (peer: NodeId) => boolean;
   /** UNSAFE test switches (see config.ts): acknowledge before fsync; commit any term's entries. */
   readonly unsafeAckBeforeFsync?: boolean;
   readonly unsafeCommitAnyTerm?: boolean;
@@ -94,9 +97,20 @@ export class RaftHost {
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   private unsavedBatches: Parameters<Wal["save"]>[0][] = [];
   private lastLeader = 0;
+  private readonly leaderState: LeaderState;
 
   constructor(options: RaftHostOptions) {
     this.options = options;
+    this.leaderState = new LeaderState(
+      {
+        self: options.id,
+        leader: () => this.leader,
+        voters: () => this.node.confState().voters,
+        reachable: options.reachable,
+        onLeaderChange: (listener) => this.onLeaderChange(listener),
+      },
+      options.electionTicks * options.tickMs,
+    );
     this.node = new RaftNode({
       id: options.id,
       storage: options.storage,
@@ -185,6 +199,16 @@ export class RaftHost {
     this.kick();
   }
 
+  /** Resolves once a leader is known; otherwise rejects with 'no leader', at once or within an election timeout. */
+  whenLeaderKnown(): Promise<void> {
+    return this.leaderState.whenKnown();
+  }
+
+  /** Whether this member reaches a quorum of voters, itself included. */
+  canReachQuorum(): boolean {
+    return this.leaderState.canReachQuorum();
+  }
+
   /**
    * Proposes encoded commands. Resolves with the first entry's position on
    * the leader, or undefined when forwarded to the leader.
@@ -231,13 +255,16 @@ export class RaftHost {
    * write committed before the call. A member has at most one ReadIndex
    * request out; the reads arriving meanwhile share the next one, asked as
    * soon as it is answered (as the leader's core shares heartbeat rounds).
+   * Without a leader it fails as {@link whenLeaderKnown} does.
    */
-  readBarrier(): Promise<void> {
+  async readBarrier(): Promise<void> {
     this.assertRunning();
-    return new Promise<number>((resolve, reject) => {
+    await this.whenLeaderKnown();
+    const index = await new Promise<number>((resolve, reject) => {
       this.readsToAsk.push({ resolve, reject });
       if (this.readsToAsk.length === 1 && this.readsAsked.size === 0) queueMicrotask(() => this.askReadIndex());
-    }).then((index) => this.waitApplied(index));
+    });
+    await this.waitApplied(index);
   }
 
   private askReadIndex(): void {
@@ -251,10 +278,14 @@ export class RaftHost {
     this.sendReadIndex(batch, Date.now() + this.options.requestTimeoutMs);
   }
 
-  /** Asks for a read index, and asks again each election timeout until answered or out of time. */
+  /**
+   * Asks for a read index, and asks again each election timeout until
+   * answered, out of time, or without a leader (the one asked is gone and no
+   * other took over within an election timeout: the reads fail with 'no leader').
+   */
   private sendReadIndex(batch: ReadBatch, deadline: number): void {
     if (!this.readsAsked.has(batch.context)) return;
-    if (Date.now() >= deadline) {
+    if (Date.now() >= deadline || this.leader === 0) {
       this.readsAsked.delete(batch.context);
       const error = etcdError(this.leader === 0 ? "noLeader" : "timeout");
       for (const waiter of batch.waiters) waiter.reject(error);

@@ -45,7 +45,6 @@ export interface KvServiceOptions {
 
 /** A learner may be promoted once it holds this share of the leader's log (etcd's rule). */
 const LEARNER_READY_SHARE = 0.9;
-const LEADER_WAIT_MS = 5_000;
 /** How long a proposal the member makes on its own behalf waits before it is tried again. */
 const RETRY_MS = 200;
 /** What status and /health say about a member that was removed from the cluster. */
@@ -397,13 +396,10 @@ export class KvService implements api.KvApi, HealthSource {
     return result;
   }
 
-  /** During an election, requests wait for its outcome rather than fail at once; a removed member has none to wait for. */
+  /** During an election, requests wait for its outcome (see leader-state.ts); a removed member has none to wait for. */
   private async whenLeaderKnown(): Promise<void> {
     if (this.wasRemoved()) throw etcdError("stopped");
-    if (this.host.leader !== 0) return;
-    await waitUntil(() => this.host.leader !== 0, LEADER_WAIT_MS).catch(() => {
-      throw etcdError("noLeader");
-    });
+    await this.host.whenLeaderKnown();
   }
 }
 
