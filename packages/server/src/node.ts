@@ -231,23 +231,25 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     void registry.remove(memberId);
   }
 
-  const app = createApp(metrics);
-  await app.register(healthPlugin(kv, metrics));
-  await app.register(etcdGatewayPlugin(kv));
-  await app.register(nativePlugin(kv));
-
   const removedEarlier = registry.wasRemoved(memberId);
   if (removedEarlier) {
     logger.warn("this member was removed from the cluster before it stopped: it serves only its status");
   } else {
     // Before anything moves: the store stays at one revision while it is compared.
     if (config.initialCorruptCheck) await corruption.atStartUp();
-    // Compiling the routes' schemas takes a while: done before dialing peers, so the first dials are not timed out by it.
-    await app.ready();
+    // Raft first, the HTTP routes after: compiling the routes' schemas is the
+    // longest step of a start-up, and a restarted member that votes and
+    // acknowledges appends gives its cluster back a quorum before it serves
+    // clients (the dials it makes meanwhile survive the stall: see dial()).
     await transport.start();
     raft.start();
     if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
   }
+  const app = createApp(metrics);
+  await app.register(healthPlugin(kv, metrics));
+  await app.register(etcdGatewayPlugin(kv));
+  await app.register(nativePlugin(kv));
+  await app.ready();
   const clientUrls: string[] = [];
   for (const url of config.listenClientUrls) {
     const { host: hostname, port } = parseUrl(url);
