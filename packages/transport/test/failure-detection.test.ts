@@ -43,6 +43,22 @@ test("a peer process killed with SIGKILL is reported down at once, as a reset", 
   await stopAll(a);
 });
 
+test("a peer whose start-up holds its event loop for a while after it began listening is reached without a timeout", async () => {
+  const a = await startMember(1);
+  running.push(a);
+  const config = { clusterId: CLUSTER, memberId: 2, peers: [[1, a.address.port]], stallMs: 450 };
+  const child = fork(PEER_PROCESS, [JSON.stringify(config)], { stdio: "ignore" });
+  try {
+    const [ready] = (await once(child, "message")) as [{ port: number }];
+    a.transport.addPeer(2, { host: "127.0.0.1", port: ready.port });
+    await waitFor("the link to the child", () => connectedTo(a, 2), 10_000);
+    assert.deepEqual(unreachableEvents(a), [], "the dial outlasted the stall");
+  } finally {
+    child.kill("SIGKILL");
+  }
+  await stopAll(a);
+});
+
 test("a closed port is reported as refused", async () => {
   const closed = await startMember(2);
   await closed.transport.stop();
