@@ -6,12 +6,13 @@
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import { lazyCompilers } from "./lazy-compilers.js";
 
 /** etcd refuses requests above 1.5 MiB; the body limit sits above it so the refusal is etcd's. */
 export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 
 export function createApp(metrics: Metrics): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 4 * MAX_REQUEST_BYTES, forceCloseConnections: true });
+  const app = Fastify({ logger: false, bodyLimit: 4 * MAX_REQUEST_BYTES, forceCloseConnections: true, schemaController: { compilersFactory: lazyCompilers() } });
   app.addHook("onRequest", async (request) => {
     const length = Number(request.headers["content-length"] ?? 0);
     if (length > MAX_REQUEST_BYTES) throw etcdError("requestTooLarge");
