@@ -136,6 +136,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       await snapshotter.receive(chunks);
       host?.receive([message]);
     },
+    onPeerConnected: () => host?.peerConnected(),
     onPeerUnreachable: (peer, failure) => {
       if (isRemovalRefusal(failure)) return learnRemovalFrom(peer);
       return isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer);

@@ -98,6 +98,7 @@ export class RaftHost {
   private unsavedBatches: Parameters<Wal["save"]>[0][] = [];
   private lastLeader = 0;
   private readonly leaderState: LeaderState;
+  private startedAt: number | undefined;
 
   constructor(options: RaftHostOptions) {
     this.options = options;
@@ -126,6 +127,7 @@ export class RaftHost {
   }
 
   start(): void {
+    this.startedAt = performance.now();
     this.ticker = setInterval(() => this.tick(), this.options.tickMs);
     this.kick();
   }
@@ -188,6 +190,19 @@ export class RaftHost {
       this.node.leaderLost();
       this.kick();
     }
+  }
+
+  /**
+   * The connection to a peer was opened again. A member that knows no leader
+   * may now reach a quorum: it campaigns within a few ticks instead of
+   * waiting out its election timeout. Not in its first election timeout
+   * after starting, when every connection is new and a leader is most likely
+   * about to be heard from.
+   */
+  peerConnected(): void {
+    if (this.leader !== 0 || this.startedAt === undefined || performance.now() - this.startedAt < this.electionTimeoutMs) return;
+    this.node.peerReconnected();
+    this.kick();
   }
 
   peerUnreachable(id: NodeId): void {
