@@ -23,10 +23,6 @@ import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
 import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
 import { CorruptionCheck } from "./corruption-check.js";
-import { createApp } from "./http/app.js";
-import { etcdGatewayPlugin } from "./http/etcd-gateway.js";
-import { healthPlugin } from "./http/health.js";
-import { nativePlugin } from "./http/native.js";
 import { KvService } from "./kv/service.js";
 import { KvStateMachine } from "./kv/state-machine.js";
 import { etcdError } from "./errors.js";
@@ -238,19 +234,14 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   } else {
     // Before anything moves: the store stays at one revision while it is compared.
     if (config.initialCorruptCheck) await corruption.atStartUp();
-    // Raft first, the HTTP routes after: compiling the routes' schemas is the
-    // longest step of a start-up, and a restarted member that votes and
-    // acknowledges appends gives its cluster back a quorum before it serves
-    // clients (the dials it makes meanwhile survive the stall: see dial()).
+    // Raft first, the HTTP APIs after (see client-api.ts): a restarted member
+    // that votes and acknowledges appends gives its cluster back a quorum
+    // before it serves clients.
     await transport.start();
     raft.start();
     if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
   }
-  const app = createApp(metrics);
-  await app.register(healthPlugin(kv, metrics));
-  await app.register(etcdGatewayPlugin(kv));
-  await app.register(nativePlugin(kv));
-  await app.ready();
+  const app = await (await import("./client-api.js")).buildClientApi(kv, metrics);
   const clientUrls: string[] = [];
   for (const url of config.listenClientUrls) {
     const { host: hostname, port } = parseUrl(url);
