@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import { availability, latencyByOutcome, nemesisWindows, outages, throughput, timedOperations, type TimedOperation } from "../src/harness/availability.js";
 import { markdownRows, renderComparison, type ComparedRun } from "../src/harness/compare.js";
 import { renderReport } from "../src/harness/html.js";
+import { longestLeaderlessMs } from "../src/harness/leader-watch.js";
 import type { RecordedEvent } from "../src/harness/recorder.js";
 
 const ok = (start: number, end: number): TimedOperation => ({ process: 0, f: "read", type: "ok", start, end });
@@ -102,6 +103,20 @@ describe("the HTML report", () => {
     assert.match(page, /INVALID/);
     assert.match(page, /&lt;element 7&gt;/);
     assert.doesNotMatch(page, /<script|<link|src=|href=/);
+  });
+});
+
+describe("the leader watch", () => {
+  const at = (time: number, led: boolean) => ({ time, led });
+
+  test("a leaderless stretch runs from the first round without a leader to the next round with one", () => {
+    assert.equal(longestLeaderlessMs([at(0, true), at(100, false), at(200, false), at(450, true), at(500, false), at(600, true)]), 350);
+  });
+
+  test("one that lasts to the end ends with the last round; none is 0", () => {
+    assert.equal(longestLeaderlessMs([at(0, true), at(100, false), at(900, false)]), 800);
+    assert.equal(longestLeaderlessMs([at(0, true), at(100, true)]), 0);
+    assert.equal(longestLeaderlessMs([]), 0);
   });
 });
 

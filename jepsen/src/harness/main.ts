@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { HarnessError } from "./cluster.js";
 import { loadRun, markdownRows, renderComparison } from "./compare.js";
-import { availabilityRows } from "./html.js";
+import { availabilityRows, seconds } from "./html.js";
 import { cleanupLocalClusters } from "./netns.js";
 import { runTest, SCENARIOS, WORKLOADS, type RunOptions, type Scenario } from "./run.js";
 import { parseNemesis } from "./schedule.js";
@@ -153,6 +153,7 @@ async function run(options: RunOptions): Promise<ExitCode> {
     process.stdout.write(summary(result.verdict.valid, result.verdict.operations, result.verdict.anomalies.length));
     for (const anomaly of result.verdict.anomalies.slice(0, 10)) process.stdout.write(`  ${anomaly.kind}: ${anomaly.detail}\n`);
     for (const [name, value] of Object.entries(availabilityRows(result.availability))) process.stdout.write(`  ${name}: ${value}\n`);
+    if (result.longestLeaderlessMs !== undefined) process.stdout.write(`  longest time without a leader: ${seconds(result.longestLeaderlessMs)}\n`);
     process.stdout.write(`  history: ${result.historyPath}\n  report: ${result.reportPath}\n`);
     if (result.verdict.valid === "unknown") return ExitCode.HarnessFailure;
     return result.verdict.valid ? ExitCode.Valid : ExitCode.Anomalies;

@@ -11,7 +11,8 @@ import { availability, nemesisWindows, timedOperations, type Availability, type 
 import { HarnessError, waitForAgreedLeader, type ClusterDriver } from "./cluster.js";
 import { DockerCluster } from "./docker.js";
 import { FigureEight } from "./figure-eight.js";
-import { renderReport } from "./html.js";
+import { LeaderWatch } from "./leader-watch.js";
+import { renderReport, seconds } from "./html.js";
 import { Nemesis } from "./nemesis.js";
 import { LocalCluster } from "./netns.js";
 import { Random } from "./random.js";
@@ -62,6 +63,8 @@ export interface RunOptions {
 export interface RunResult {
   readonly verdict: Verdict;
   readonly availability: Availability;
+  /** Under churn: the longest time no member said it led (see leader-watch.ts). */
+  readonly longestLeaderlessMs?: number;
   readonly reportPath: string;
   readonly historyPath: string;
 }
@@ -87,6 +90,7 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
   const recorder = new Recorder();
   const context: WorkloadContext = { driver, recorder, random: random.fork(), timeoutMs: options.opTimeoutMs, checkTimeoutMs: options.checkTimeoutMs };
   const workload = createWorkload(options.workload, context);
+  const leaderWatch = options.scenario === "churn" || options.scenario === "churn-pause" ? new LeaderWatch(driver, recorder) : undefined;
   let recovery: Anomaly[] = [];
   try {
     await driver.start();
@@ -94,14 +98,14 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
       throw new HarnessError(`the cluster did not come up (see ${join(options.out, "logs")}): ${error instanceof Error ? error.message : String(error)}`);
     });
     await workload.setup();
-    recovery = await exercise(options, driver, workload, recorder, random, interrupt);
+    recovery = await exercise(options, driver, workload, recorder, random, interrupt, leaderWatch);
     if (interrupt.aborted) throw new HarnessError("interrupted");
     recovery.push(...driver.crashes().map((crash) => ({ kind: "member crashed", detail: `${crash} (see ${join(options.out, "logs")})` })));
   } finally {
     writeFileSync(join(options.out, "history.jsonl"), recorder.jsonl());
     await driver.teardown();
   }
-  return report(options, workload, recorder, recovery);
+  return report(options, workload, recorder, recovery, leaderWatch?.longestLeaderlessMs());
 }
 
 /**
@@ -109,12 +113,20 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
  * A cluster that cannot serve the final reads once healed is the store's
  * failure, not the harness's: it comes back as an anomaly.
  */
-async function exercise(options: RunOptions, driver: ClusterDriver, workload: Workload, recorder: Recorder, random: Random, interrupt: AbortSignal): Promise<Anomaly[]> {
+async function exercise(
+  options: RunOptions,
+  driver: ClusterDriver,
+  workload: Workload,
+  recorder: Recorder,
+  random: Random,
+  interrupt: AbortSignal,
+  leaderWatch: LeaderWatch | undefined,
+): Promise<Anomaly[]> {
   const durationMs = options.timeSeconds * 1000;
   recorder.begin();
   const stop = abortWithAny(interrupt, abortAfter(durationMs).signal).signal;
-  // Every client and the nemesis may be waiting on it at once.
-  setMaxListeners(options.concurrency + 2, stop);
+  // Every client, the nemesis and the leader watch may be waiting on it at once.
+  setMaxListeners(options.concurrency + 3, stop);
   const watchers = new AbortController();
   const background = workload.background?.(watchers.signal);
   const nemesis = faultInjector(options, driver, workload, recorder, random);
@@ -124,7 +136,7 @@ async function exercise(options: RunOptions, driver: ClusterDriver, workload: Wo
     random: random.fork(),
     timeoutMs: options.opTimeoutMs,
   }));
-  await Promise.all([nemesis.run(stop), ...clients.map((client) => clientLoop(workload, client, stop))]);
+  await Promise.all([nemesis.run(stop), leaderWatch?.run(stop), ...clients.map((client) => clientLoop(workload, client, stop))]);
   await nemesis.healAll();
   try {
     if (interrupt.aborted) return [];
@@ -159,7 +171,7 @@ async function clientLoop(workload: Workload, client: Client, stop: AbortSignal)
   }
 }
 
-function report(options: RunOptions, workload: Workload, recorder: Recorder, recovery: readonly Anomaly[]): RunResult {
+function report(options: RunOptions, workload: Workload, recorder: Recorder, recovery: readonly Anomaly[], longestLeaderlessMs: number | undefined): RunResult {
   const verdict = withAnomalies(workload.check(recorder.historyEvents()), recovery);
   const operations = timedOperations(recorder.events);
   const durationMs = recorder.events.at(-1)?.time ?? 0;
@@ -177,6 +189,7 @@ function report(options: RunOptions, workload: Workload, recorder: Recorder, rec
     "op timeout": `${options.opTimeoutMs} ms`,
     "member flags": [...timingFlags(options.timing), ...options.serveFlags].join(" "),
     "operations checked": String(verdict.operations),
+    ...(longestLeaderlessMs !== undefined && { "longest time without a leader": seconds(longestLeaderlessMs) }),
   };
   const windows = nemesisWindows(recorder.events);
   const title = `${options.target} ${options.workload}`;
@@ -186,7 +199,7 @@ function report(options: RunOptions, workload: Workload, recorder: Recorder, rec
   writeFileSync(join(options.out, "anomalies.json"), JSON.stringify(verdict, null, 2));
   // The members' data is only worth its space when something went wrong.
   if (verdict.valid === true) rmSync(join(options.out, "data"), { recursive: true, force: true });
-  return { verdict, availability: figures, reportPath, historyPath: join(options.out, "history.jsonl") };
+  return { verdict, availability: figures, longestLeaderlessMs, reportPath, historyPath: join(options.out, "history.jsonl") };
 }
 
 /** The Figure 8 scenario scripts three members, throttles a link, and needs a workload whose every step is a write. */
