@@ -219,11 +219,6 @@ export class RaftHost {
     return this.leaderState.whenKnown();
   }
 
-  /** Whether this member reaches a quorum of voters, itself included. */
-  canReachQuorum(): boolean {
-    return this.leaderState.canReachQuorum();
-  }
-
   /**
    * Proposes encoded commands. Resolves with the first entry's position on
    * the leader, or undefined when forwarded to the leader.
