@@ -19,6 +19,8 @@ export interface RunSummary {
   /** The span the availability figures cover, and how outages were told. */
   readonly durationMs: number;
   readonly outageRule: OutageRule;
+  /** Under churn: the leader watch's longest stretch with no leader. */
+  readonly longestLeaderlessMs?: number;
 }
 
 export interface ComparedRun {
@@ -96,7 +98,7 @@ function timelineChart(runs: readonly ComparedRun[]): string {
 
 /** A Markdown table row per run, for the README's comparison table. */
 export function markdownRows(runs: readonly ComparedRun[]): string {
-  const header = "| run | ok ops/s | outages | total outage | longest outage | MTTR | A | ok p50 / p99 ms | verdict |\n|---|--:|--:|--:|--:|--:|--:|--:|---|\n";
+  const header = "| run | ok ops/s | outages | total outage | longest outage | MTTR | A | ok p50 / p99 ms | longest without a leader | verdict |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n";
   return (
     header +
     runs
@@ -105,7 +107,8 @@ export function markdownRows(runs: readonly ComparedRun[]): string {
         const ok = run.operations.filter((op) => op.type === "ok").map((op) => op.end - op.start).sort((x, z) => x - z);
         const pct = (share: number) => percentile(ok, share).toFixed(1);
         const verdict = run.summary.valid === true ? "valid" : `${run.summary.anomalies} anomalies`;
-        return `| ${run.summary.label} | ${a.okPerSecond.toFixed(0)} | ${a.outages.length} | ${(a.outageTotalMs / 1000).toFixed(2)} s | ${(a.longestOutageMs / 1000).toFixed(2)} s | ${(a.mttrMs / 1000).toFixed(2)} s | ${(a.availability * 100).toFixed(1)} % | ${pct(0.5)} / ${pct(0.99)} | ${verdict} |`;
+        const leaderless = run.summary.longestLeaderlessMs === undefined ? "" : `${(run.summary.longestLeaderlessMs / 1000).toFixed(2)} s`;
+        return `| ${run.summary.label} | ${a.okPerSecond.toFixed(0)} | ${a.outages.length} | ${(a.outageTotalMs / 1000).toFixed(2)} s | ${(a.longestOutageMs / 1000).toFixed(2)} s | ${(a.mttrMs / 1000).toFixed(2)} s | ${(a.availability * 100).toFixed(1)} % | ${pct(0.5)} / ${pct(0.99)} | ${leaderless} | ${verdict} |`;
       })
       .join("\n") +
     "\n"

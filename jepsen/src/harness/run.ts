@@ -194,7 +194,7 @@ function report(options: RunOptions, workload: Workload, recorder: Recorder, rec
   const windows = nemesisWindows(recorder.events);
   const title = `${options.target} ${options.workload}`;
   writeFileSync(reportPath, renderReport({ title, settings, verdict, availability: figures, operations, windows, durationMs }));
-  const summary: RunSummary = { label: `${options.target} seed ${options.seed}`, settings, valid: verdict.valid, anomalies: verdict.anomalies.length, durationMs: options.timeSeconds * 1000, outageRule };
+  const summary: RunSummary = { label: `${options.target} seed ${options.seed}`, settings, valid: verdict.valid, anomalies: verdict.anomalies.length, durationMs: options.timeSeconds * 1000, outageRule, ...(longestLeaderlessMs !== undefined && { longestLeaderlessMs }) };
   writeFileSync(join(options.out, "run.json"), JSON.stringify(summary, null, 2));
   writeFileSync(join(options.out, "anomalies.json"), JSON.stringify(verdict, null, 2));
   // The members' data is only worth its space when something went wrong.
