@@ -229,6 +229,8 @@ export class KvService implements api.KvApi, HealthSource {
     if (this.options.strictReconfigCheck && !leavesStartedQuorum(change, status.conf, (id) => this.isStarted(id))) {
       throw etcdError("notEnoughStartedMembers");
     }
+    // Raft takes no change from a leader before it has committed an entry of its term; a read barrier waits for that.
+    await this.host.readBarrier();
     const position = this.host.proposeConfChange(change);
     // The reply may lead to the next change at once, and Raft refuses one
     // until it has taken this one in, a moment after the registry shows it.
