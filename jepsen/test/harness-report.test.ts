@@ -1,8 +1,10 @@
 /** The report's computations: operations on the timeline, outages, MTTR, MTBF, availability, and the page itself. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { availability, nemesisWindows, outages, throughput, timedOperations, type TimedOperation } from "../src/harness/availability.js";
+import { availability, latencyByOutcome, nemesisWindows, outages, throughput, timedOperations, type TimedOperation } from "../src/harness/availability.js";
+import { markdownRows, renderComparison, type ComparedRun } from "../src/harness/compare.js";
 import { renderReport } from "../src/harness/html.js";
+import { longestLeaderlessMs } from "../src/harness/leader-watch.js";
 import type { RecordedEvent } from "../src/harness/recorder.js";
 
 const ok = (start: number, end: number): TimedOperation => ({ process: 0, f: "read", type: "ok", start, end });
@@ -33,32 +35,45 @@ describe("operations on the timeline", () => {
 });
 
 describe("availability", () => {
-  test("an outage is a gap between successes longer than the threshold, at the edges too", () => {
-    const operations = [ok(0, 500), ok(500, 1_000), failed(1_000, 4_000), ok(4_000, 5_000), ok(5_000, 6_000)];
-    assert.deepEqual(outages(operations, 0, 10_000, 2_000), [
-      { start: 1_000, end: 5_000 },
-      { start: 6_000, end: 10_000 },
+  const everyBucket = { bucketMs: 250, minMs: 250 };
+
+  test("an outage is a run of buckets with no success, at the edges too, kept when long enough", () => {
+    const operations = [ok(0, 100), ok(100, 400), failed(400, 1_300), ok(1_300, 1_600), ok(1_600, 1_700)];
+    assert.deepEqual(outages(operations, 0, 2_600, everyBucket), [
+      { start: 500, end: 1_500 },
+      { start: 1_750, end: 2_600 },
     ]);
+    assert.deepEqual(outages(operations, 0, 2_600, { bucketMs: 250, minMs: 1_000 }), [{ start: 500, end: 1_500 }]);
   });
 
   test("MTTR is the mean outage, MTBF the mean time up per outage, A their ratio", () => {
-    const operations = [ok(0, 1_000), ok(3_000, 4_000), failed(4_000, 7_000), ok(7_000, 8_000), ok(9_000, 10_000)];
-    const figures = availability(operations, 0, 10_000, 2_000);
+    const operations = [ok(0, 100), ok(1_100, 1_200), failed(1_200, 2_000), ok(2_000, 2_100), ok(2_400, 2_450)];
+    const figures = availability(operations, 0, 2_500, everyBucket);
     assert.deepEqual(figures.outages, [
-      { start: 1_000, end: 4_000 },
-      { start: 4_000, end: 8_000 },
+      { start: 250, end: 1_000 },
+      { start: 1_250, end: 2_000 },
     ]);
-    assert.equal(figures.mttrMs, 3_500);
-    assert.equal(figures.mtbfMs, 1_500);
-    assert.equal(figures.longestOutageMs, 4_000);
-    assert.equal(figures.availability, 1_500 / 5_000);
+    assert.equal(figures.outageTotalMs, 1_500);
+    assert.equal(figures.mttrMs, 750);
+    assert.equal(figures.mtbfMs, 500);
+    assert.equal(figures.longestOutageMs, 750);
+    assert.equal(figures.availability, 500 / 1_250);
     assert.deepEqual([figures.operations, figures.ok, figures.fail, figures.info], [5, 4, 0, 1]);
     assert.equal(figures.okShare, 0.8);
+    assert.equal(figures.okPerSecond, 4 / 2.5);
   });
 
   test("no outage: MTTR 0, MTBF unbounded, A = 1", () => {
-    const figures = availability([ok(0, 900), ok(900, 1_800)], 0, 2_000, 1_000);
+    const figures = availability([ok(0, 200), ok(200, 450), ok(450, 600), ok(600, 900)], 0, 1_000, everyBucket);
     assert.deepEqual([figures.outages.length, figures.mttrMs, figures.mtbfMs, figures.availability], [0, 0, Infinity, 1]);
+  });
+
+  test("latency by operation and outcome: nearest-rank p50 and p99, and the slowest", () => {
+    const reads = Array.from({ length: 100 }, (_, i) => ok(0, i + 1));
+    assert.deepEqual(latencyByOutcome([...reads, failed(0, 400)]), [
+      { f: "read", type: "ok", count: 100, p50Ms: 50, p99Ms: 99, maxMs: 100 },
+      { f: "write", type: "info", count: 1, p50Ms: 400, p99Ms: 400, maxMs: 400 },
+    ]);
   });
 
   test("throughput counts completions per bucket by outcome", () => {
@@ -77,7 +92,7 @@ describe("the HTML report", () => {
       title: "raftkv register",
       settings: { seed: "1" },
       verdict: { valid: false, operations: 3, anomalies: [{ kind: "lost", detail: "<element 7>" }] },
-      availability: availability(operations, 0, 1_200, 2_000),
+      availability: availability(operations, 0, 1_200, { bucketMs: 250, minMs: 2_000 }),
       operations,
       windows,
       durationMs: 1_200,
@@ -88,5 +103,50 @@ describe("the HTML report", () => {
     assert.match(page, /INVALID/);
     assert.match(page, /&lt;element 7&gt;/);
     assert.doesNotMatch(page, /<script|<link|src=|href=/);
+  });
+});
+
+describe("the leader watch", () => {
+  const at = (time: number, led: boolean) => ({ time, led });
+
+  test("a leaderless stretch runs from the first round without a leader to the next round with one", () => {
+    assert.equal(longestLeaderlessMs([at(0, true), at(100, false), at(200, false), at(450, true), at(500, false), at(600, true)]), 350);
+  });
+
+  test("one that lasts to the end ends with the last round; none is 0", () => {
+    assert.equal(longestLeaderlessMs([at(0, true), at(100, false), at(900, false)]), 800);
+    assert.equal(longestLeaderlessMs([at(0, true), at(100, true)]), 0);
+    assert.equal(longestLeaderlessMs([]), 0);
+  });
+});
+
+describe("the comparison page", () => {
+  const run = (label: string, operations: TimedOperation[]): ComparedRun => {
+    const outageRule = { bucketMs: 250, minMs: 250 };
+    return {
+      summary: { label, settings: { target: label }, valid: true, anomalies: 0, durationMs: 1_000, outageRule },
+      operations,
+      windows: [{ start: 300, end: 700, label: `kill n1 (${label})` }],
+      availability: availability(operations, 0, 1_000, outageRule),
+    };
+  };
+  const churned = run("raftkv", [ok(0, 100), failed(100, 900)]);
+  const runs = [run("etcd", [ok(0, 100), ok(100, 300), ok(300, 600), ok(600, 900)]), { ...churned, summary: { ...churned.summary, longestLeaderlessMs: 1_200 } }];
+
+  test("puts the runs' figures in columns and their timelines on one chart, each run's faults in its own band", () => {
+    const page = renderComparison(runs);
+    assert.equal(page.match(/<svg /g)?.length, 1);
+    assert.equal(page.match(/<polyline /g)?.length, 2);
+    assert.match(page, /<tr><th><\/th><th>etcd<\/th><th>raftkv<\/th><\/tr>/);
+    assert.match(page, /<title>kill n1 \(etcd\)<\/title>/);
+    assert.match(page, /<title>kill n1 \(raftkv\)<\/title>/);
+    assert.doesNotMatch(page, /<script|<link|src=|href=/);
+  });
+
+  test("gives a Markdown row per run for the README's table", () => {
+    const rows = markdownRows(runs).trim().split("\n");
+    assert.equal(rows.length, 4);
+    assert.match(rows[2]!, /^\| etcd \| 4 \| 0 \| 0.00 s /);
+    assert.match(rows[3]!, /^\| raftkv \| 1 \| 1 \| 0.75 s \| 0.75 s .*\| 1.20 s \| valid \|$/);
   });
 });

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { DEFAULT_TIMING } from "../src/harness/targets.js";
 import { runTest, type RunOptions } from "../src/harness/run.js";
 
 const run = promisify(execFile);
@@ -35,6 +36,8 @@ describe("the harness on a real cluster", async () => {
 
   /** A 20-second run on 3 members; `name` names its own output directory. */
   const options = (name: string, overrides: Partial<RunOptions> & Pick<RunOptions, "workload">): RunOptions => ({
+    target: "raftkv",
+    timing: DEFAULT_TIMING,
     nemesis: ["partition", "kill"],
     timeSeconds: 20,
     nodes: 3,

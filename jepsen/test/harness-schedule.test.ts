@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { bridge, halves, isolate, ring, type Grudge } from "../src/harness/grudge.js";
 import { Random } from "../src/harness/random.js";
-import { describeFault, parseNemesis, schedule } from "../src/harness/schedule.js";
+import { churnSchedule, describeFault, parseNemesis, schedule } from "../src/harness/schedule.js";
 
 const FIVE = ["n1", "n2", "n3", "n4", "n5"];
 
@@ -84,5 +84,24 @@ describe("partition shapes", () => {
     const middle = FIVE.find((node) => heard(grudge, FIVE, node).length === 5);
     assert.ok(middle !== undefined, "no node hears everyone");
     for (const node of FIVE.filter((node) => node !== middle)) assert.equal(heard(grudge, FIVE, node).length, 3);
+  });
+});
+
+describe("churn", () => {
+  test("a fault on a random member every 1.5-2.5 s, over within 0.8-1.5 s and before the next, the same for the same seed", () => {
+    const faults = churnSchedule("kill", 40_000, new Random(5));
+    assert.ok(faults.length >= 15, `only ${faults.length} faults in 40 s`);
+    faults.forEach((fault, i) => {
+      assert.deepEqual(fault.fault, { kind: "kill", target: "random" });
+      const length = fault.endMs - fault.startMs;
+      assert.ok(length >= 800 && length <= 1_500, `a fault of ${length} ms`);
+      if (i > 0) {
+        const gap = fault.startMs - faults[i - 1]!.startMs;
+        assert.ok(gap >= 1_500 && gap <= 2_500, `${gap} ms between faults`);
+        assert.ok(fault.startMs >= faults[i - 1]!.endMs, "a fault starts before the last one ended");
+      }
+    });
+    assert.ok(faults.at(-1)!.endMs <= 40_000);
+    assert.deepEqual(churnSchedule("pause", 40_000, new Random(5)).map(({ startMs, endMs }) => [startMs, endMs]), faults.map(({ startMs, endMs }) => [startMs, endMs]));
   });
 });

@@ -1,7 +1,7 @@
 /**
  * What clients saw of the cluster's availability, from the history alone:
- * the share of operations that succeeded, and the outages, stretches where
- * no operation succeeded for longer than a threshold. MTTR is an outage's
+ * the share of operations that succeeded, the rate of successes, and the
+ * outages, stretches where no operation succeeded. MTTR is an outage's
  * mean length, MTBF the mean time up between outages, and availability
  * A = MTBF / (MTBF + MTTR).
  */
@@ -35,7 +35,10 @@ export interface Availability {
   readonly info: number;
   /** ok / operations. */
   readonly okShare: number;
+  /** Successful operations per second of the span looked at. */
+  readonly okPerSecond: number;
   readonly outages: readonly Outage[];
+  readonly outageTotalMs: number;
   readonly longestOutageMs: number;
   readonly mttrMs: number;
   /** Infinity when there was no outage. */
@@ -82,23 +85,36 @@ export function nemesisWindows(events: readonly RecordedEvent[]): NemesisWindow[
 }
 
 /**
- * Outages between `from` and `to`: gaps longer than `thresholdMs` between
- * successive successes (completions of `ok` operations), counting the
- * stretches before the first and after the last.
+ * How an outage is told: a run of consecutive buckets of `bucketMs` in which
+ * no operation succeeded, kept when it lasts at least `minMs`. Buckets rather
+ * than gaps between successes, so that figures compare with runs counted the
+ * same way (etcd's included) whatever the load.
  */
-export function outages(operations: readonly TimedOperation[], from: number, to: number, thresholdMs: number): Outage[] {
-  const successes = operations.filter((op) => op.type === "ok").map((op) => op.end).sort((a, b) => a - b);
-  const marks = [from, ...successes.filter((time) => time > from && time < to), to];
+export interface OutageRule {
+  readonly bucketMs: number;
+  readonly minMs: number;
+}
+
+/** Outages between `from` and `to` under `rule`; the last bucket may be shorter. */
+export function outages(operations: readonly TimedOperation[], from: number, to: number, rule: OutageRule): Outage[] {
+  const buckets = throughput(operations, from, to, rule.bucketMs);
   const found: Outage[] = [];
-  for (let i = 1; i < marks.length; i++) {
-    if (marks[i]! - marks[i - 1]! > thresholdMs) found.push({ start: marks[i - 1]!, end: marks[i]! });
+  let start: number | undefined;
+  const close = (end: number) => {
+    if (start !== undefined && end - start >= rule.minMs) found.push({ start, end });
+    start = undefined;
+  };
+  for (const bucket of buckets) {
+    if (bucket.ok === 0) start ??= bucket.time;
+    else close(bucket.time);
   }
+  close(to);
   return found;
 }
 
-export function availability(operations: readonly TimedOperation[], from: number, to: number, thresholdMs: number): Availability {
+export function availability(operations: readonly TimedOperation[], from: number, to: number, rule: OutageRule): Availability {
   const count = (type: TimedOperation["type"]) => operations.filter((op) => op.type === type).length;
-  const found = outages(operations, from, to, thresholdMs);
+  const found = outages(operations, from, to, rule);
   const down = found.reduce((sum, outage) => sum + (outage.end - outage.start), 0);
   const mttrMs = found.length === 0 ? 0 : down / found.length;
   const mtbfMs = found.length === 0 ? Infinity : (to - from - down) / found.length;
@@ -108,12 +124,47 @@ export function availability(operations: readonly TimedOperation[], from: number
     fail: count("fail"),
     info: count("info"),
     okShare: operations.length === 0 ? 0 : count("ok") / operations.length,
+    okPerSecond: to > from ? (count("ok") * 1000) / (to - from) : 0,
     outages: found,
+    outageTotalMs: down,
     longestOutageMs: Math.max(0, ...found.map((outage) => outage.end - outage.start)),
     mttrMs,
     mtbfMs,
     availability: found.length === 0 ? 1 : mtbfMs / (mtbfMs + mttrMs),
   };
+}
+
+/** Latency percentiles of one kind of operation with one outcome. */
+export interface LatencyRow {
+  readonly f: string;
+  readonly type: TimedOperation["type"];
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** Latency by function and outcome: how fast successes came, and how long failures took to be known. */
+export function latencyByOutcome(operations: readonly TimedOperation[]): LatencyRow[] {
+  const groups = new Map<string, number[]>();
+  for (const op of operations) {
+    const key = `${op.f}\u0000${op.type}`;
+    const latencies = groups.get(key) ?? [];
+    latencies.push(op.end - op.start);
+    groups.set(key, latencies);
+  }
+  return [...groups]
+    .map(([key, latencies]) => {
+      const [f, type] = key.split("\u0000") as [string, TimedOperation["type"]];
+      const sorted = latencies.sort((a, b) => a - b);
+      return { f, type, count: sorted.length, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), maxMs: sorted.at(-1)! };
+    })
+    .sort((a, b) => a.f.localeCompare(b.f) || a.type.localeCompare(b.type));
+}
+
+/** The nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], share: number): number {
+  return sorted[Math.max(0, Math.ceil(share * sorted.length) - 1)] ?? 0;
 }
 
 /** Completions per bucket of `bucketMs`, by outcome, from `from` to `to`. */

@@ -4,7 +4,7 @@
  * over time (coloured by outcome) and throughput over time, both with the
  * nemesis's fault windows shaded. No scripts, no external assets.
  */
-import { throughput, type Availability, type NemesisWindow, type TimedOperation } from "./availability.js";
+import { latencyByOutcome, throughput, type Availability, type LatencyRow, type NemesisWindow, type TimedOperation } from "./availability.js";
 import type { Verdict } from "./workloads/workload.js";
 
 export interface ReportData {
@@ -21,20 +21,12 @@ export interface ReportData {
 const WIDTH = 1100;
 const HEIGHT = 320;
 const MARGIN = { left: 60, right: 20, top: 20, bottom: 40 };
-const COLOURS = { ok: "#2a9d8f", fail: "#e63946", info: "#f4a261", nemesis: "#8d99ae" } as const;
+export const COLOURS = { ok: "#2a9d8f", fail: "#e63946", info: "#f4a261", nemesis: "#8d99ae" } as const;
 const THROUGHPUT_BUCKET_MS = 1_000;
 
 export function renderReport(data: ReportData): string {
   const verdict = data.verdict.valid === true ? "valid" : data.verdict.valid === false ? "INVALID" : "unknown";
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(data.title)}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; } td, th { padding: 2px 12px 2px 0; text-align: left; vertical-align: top; }
-.valid { color: ${COLOURS.ok}; } .INVALID { color: ${COLOURS.fail}; } .unknown { color: ${COLOURS.info}; }
-pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
-svg text { font: 11px system-ui, sans-serif; }
-</style></head><body>
+  return `${pageHead(data.title)}
 <h1>${escape(data.title)}: <span class="${verdict}">${verdict}</span></h1>
 ${table(data.settings)}
 <h2>Availability</h2>
@@ -42,6 +34,8 @@ ${table(availabilityRows(data.availability))}
 <h2>Anomalies (${data.verdict.anomalies.length})</h2>
 ${data.verdict.anomalies.length === 0 ? "<p>None.</p>" : `<ul>${data.verdict.anomalies.map((a) => `<li><b>${escape(a.kind)}</b>: ${escape(a.detail)}</li>`).join("")}</ul>`}
 ${data.verdict.text === undefined ? "" : `<pre>${escape(data.verdict.text)}</pre>`}
+<h2>Latency by outcome</h2>
+${latencyTable(latencyByOutcome(data.operations))}
 <h2>Latency</h2>
 <p>Each operation at its invocation time; <span style="color:${COLOURS.ok}">ok</span>, <span style="color:${COLOURS.fail}">fail</span>, <span style="color:${COLOURS.info}">info</span> (outcome unknown); shaded: faults.</p>
 ${latencyChart(data)}
@@ -53,17 +47,46 @@ ${windowList(data.windows)}
 `;
 }
 
+/** The page's head and opening body, shared by the run report and the comparison page. */
+export function pageHead(title: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; } td, th { padding: 2px 12px 2px 0; text-align: left; vertical-align: top; }
+.valid { color: ${COLOURS.ok}; } .INVALID { color: ${COLOURS.fail}; } .unknown { color: ${COLOURS.info}; }
+pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
+svg text { font: 11px system-ui, sans-serif; }
+</style></head><body>`;
+}
+
 export function availabilityRows(a: Availability): Record<string, string> {
   return {
     operations: String(a.operations),
     "ok / fail / info": `${a.ok} / ${a.fail} / ${a.info}`,
     "share ok": percent(a.okShare),
+    "successful operations / s": a.okPerSecond.toFixed(1),
     outages: String(a.outages.length),
+    "total unavailability": seconds(a.outageTotalMs),
     "longest unavailability": seconds(a.longestOutageMs),
     MTTR: seconds(a.mttrMs),
     MTBF: Number.isFinite(a.mtbfMs) ? seconds(a.mtbfMs) : "no outage",
     "A = MTBF / (MTBF + MTTR)": percent(a.availability),
   };
+}
+
+/** Columns are rows of `cells`: one header row, then a row per entry. */
+export function grid(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const cells = (tag: string, values: readonly string[]) => values.map((value) => `<${tag}>${escape(value)}</${tag}>`).join("");
+  return `<table><tr>${cells("th", header)}</tr>${rows.map((row) => `<tr>${cells("td", row)}</tr>`).join("")}</table>`;
+}
+
+export function latencyTable(rows: readonly LatencyRow[]): string {
+  const ms = (value: number) => value.toFixed(1);
+  return grid(
+    ["operation", "outcome", "count", "p50 ms", "p99 ms", "max ms"],
+    rows.map((row) => [row.f, row.type, String(row.count), ms(row.p50Ms), ms(row.p99Ms), ms(row.maxMs)]),
+  );
 }
 
 export function percent(share: number): string {
@@ -74,7 +97,7 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-function table(rows: Readonly<Record<string, string>>): string {
+export function table(rows: Readonly<Record<string, string>>): string {
   return `<table>${Object.entries(rows).map(([name, value]) => `<tr><th>${escape(name)}</th><td>${escape(value)}</td></tr>`).join("")}</table>`;
 }
 
@@ -85,7 +108,7 @@ function windowList(windows: readonly NemesisWindow[]): string {
 }
 
 /** A chart's frame: maps milliseconds of run time to x, and shades the fault windows. */
-class Frame {
+export class Frame {
   readonly plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   readonly plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
 
@@ -95,10 +118,20 @@ class Frame {
     return MARGIN.left + (ms / Math.max(1, this.durationMs)) * this.plotWidth;
   }
 
-  svg(yLabel: string, yTicks: readonly { y: number; label: string }[], body: string, windows: readonly NemesisWindow[]): string {
-    const shading = windows
-      .map((w) => `<rect x="${fixed(this.x(w.start))}" y="${MARGIN.top}" width="${fixed(Math.max(1, this.x(w.end) - this.x(w.start)))}" height="${this.plotHeight}" fill="${COLOURS.nemesis}" opacity="0.25"><title>${escape(w.label)}</title></rect>`)
+  /** Fault windows as translucent bands from `top`, `height` high, each titled with its fault. */
+  shade(windows: readonly NemesisWindow[], colour: string, top: number, height: number): string {
+    return windows
+      .map((w) => `<rect x="${fixed(this.x(w.start))}" y="${fixed(top)}" width="${fixed(Math.max(1, this.x(w.end) - this.x(w.start)))}" height="${fixed(height)}" fill="${colour}" opacity="0.25"><title>${escape(w.label)}</title></rect>`)
       .join("");
+  }
+
+  /** The top of the plot area and its height. */
+  get top(): number {
+    return MARGIN.top;
+  }
+
+  svg(yLabel: string, yTicks: readonly { y: number; label: string }[], body: string, windows: readonly NemesisWindow[]): string {
+    const shading = this.shade(windows, COLOURS.nemesis, MARGIN.top, this.plotHeight);
     const bottom = MARGIN.top + this.plotHeight;
     const step = niceStep(this.durationMs / 1000 / 10);
     const xTicks = Array.from({ length: Math.floor(this.durationMs / 1000 / step) + 1 }, (_, i) => i * step)
@@ -141,15 +174,15 @@ function throughputChart(data: ReportData): string {
 }
 
 /** 1, 2 or 5 times a power of ten, at least `rough`: round numbers for ticks. */
-function niceStep(rough: number): number {
+export function niceStep(rough: number): number {
   const power = 10 ** Math.floor(Math.log10(Math.max(rough, 1e-9)));
   return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= rough) ?? 10 * power;
 }
 
-function fixed(n: number): string {
+export function fixed(n: number): string {
   return n.toFixed(1);
 }
 
-function escape(text: string): string {
+export function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }

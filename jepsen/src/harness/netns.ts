@@ -1,5 +1,5 @@
 /**
- * The local driver: each member is a `raftkv serve` process in its own Linux
+ * The local driver: each member is a process (`raftkv serve`, or etcd) in its own Linux
  * network namespace, joined by a veth pair to a bridge in the root
  * namespace, where the harness's clients live. Partitions are iptables rules
  * inside the namespaces that DROP packets from peers: real packet loss, as a
@@ -10,15 +10,14 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { HarnessError, type ClusterDriver, type OptionalFault } from "./cluster.js";
 import { CUT_RULES, type Cut, type Grudge } from "./grudge.js";
+import type { MemberCommand } from "./targets.js";
 
 const run = promisify(execFile);
 
-const RAFTKV_BIN = resolve(fileURLToPath(import.meta.url), "../../../../../packages/cli/bin/raftkv.js");
 const CLIENT_PORT = 2379;
 const PEER_PORT = 2380;
 const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
@@ -29,8 +28,8 @@ export interface LocalClusterOptions {
   readonly size: number;
   /** Where data directories, logs and clock files go. */
   readonly dir: string;
-  /** Extra flags for every `raftkv serve`, e.g. timings or `--unsafe=...`. */
-  readonly serveFlags: readonly string[];
+  /** The argv that starts a member: raftkv's or etcd's, with the run's timings and extra flags. */
+  readonly command: MemberCommand;
   /** Start members under libfaketime so their clocks can be skewed. */
   readonly fakeClocks: boolean;
 }
@@ -203,23 +202,17 @@ export class LocalCluster implements ClusterDriver {
     const initialCluster = this.members.map((m) => `${m.name}=${this.peerUrl(m.name)}`).join(",");
     mkdirSync(join(this.options.dir, "logs"), { recursive: true });
     const log = openSync(join(this.options.dir, "logs", `${member.name}.log`), "a");
+    const argv = this.options.command({
+      name: member.name,
+      dataDir: this.dataDir(member),
+      clientUrl: this.clientUrl(member.name),
+      peerUrl: this.peerUrl(member.name),
+      initialCluster,
+      state: member.joined ? "existing" : "new",
+    });
     const child = spawn(
       "ip",
-      [
-        "netns",
-        "exec",
-        member.namespace,
-        process.execPath,
-        RAFTKV_BIN,
-        "serve",
-        `--name=${member.name}`,
-        `--data-dir=${this.dataDir(member)}`,
-        `--listen-client-urls=http://${member.ip}:${CLIENT_PORT}`,
-        `--listen-peer-urls=http://${member.ip}:${PEER_PORT}`,
-        `--initial-cluster=${initialCluster}`,
-        `--initial-cluster-state=${member.joined ? "existing" : "new"}`,
-        ...this.options.serveFlags,
-      ],
+      ["netns", "exec", member.namespace, ...argv],
       { stdio: ["ignore", log, log], env: this.environment(member) },
     );
     closeSync(log);

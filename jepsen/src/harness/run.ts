@@ -7,31 +7,41 @@
 import { setMaxListeners } from "node:events";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { availability, nemesisWindows, timedOperations, type Availability } from "./availability.js";
+import { availability, nemesisWindows, timedOperations, type Availability, type OutageRule } from "./availability.js";
 import { HarnessError, waitForAgreedLeader, type ClusterDriver } from "./cluster.js";
 import { DockerCluster } from "./docker.js";
 import { FigureEight } from "./figure-eight.js";
-import { renderReport } from "./html.js";
+import { LeaderWatch } from "./leader-watch.js";
+import { renderReport, seconds } from "./html.js";
 import { Nemesis } from "./nemesis.js";
 import { LocalCluster } from "./netns.js";
 import { Random } from "./random.js";
 import { Recorder } from "./recorder.js";
-import { schedule, type NemesisKind } from "./schedule.js";
+import { churnSchedule, schedule, type NemesisKind } from "./schedule.js";
+import { memberCommand, timingFlags, type Target, type Timing } from "./targets.js";
+import type { RunSummary } from "./compare.js";
 import { abortAfter, abortWithAny, delay } from "./wait.js";
 import { BankWorkload } from "./workloads/bank.js";
+import { HotKeyWorkload } from "./workloads/hot-key.js";
 import { LockWorkload } from "./workloads/lock.js";
 import { RegisterWorkload } from "./workloads/register.js";
 import { SetWorkload } from "./workloads/set.js";
 import { WatchWorkload } from "./workloads/watch.js";
 import type { Anomaly, Client, Verdict, Workload, WorkloadContext } from "./workloads/workload.js";
 
-export const WORKLOADS = ["register", "set", "lock", "watch", "bank"] as const;
+export const WORKLOADS = ["register", "set", "lock", "watch", "bank", "hot-key"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
+/** Workloads that use only the etcd v3 gateway, so they can run against etcd too. */
+export const GATEWAY_WORKLOADS: readonly WorkloadName[] = ["hot-key"];
 
-/** A scripted fault scenario, run instead of the random schedule. */
-export type Scenario = "figure8";
+/** A fault scenario run instead of the random schedule: scripted (figure8) or a fixed pace of faults (churn). */
+export const SCENARIOS = ["figure8", "churn", "churn-pause"] as const;
+export type Scenario = (typeof SCENARIOS)[number];
 
 export interface RunOptions {
+  /** Which store the members run. */
+  readonly target: Target;
+  readonly timing: Timing;
   readonly workload: WorkloadName;
   readonly nemesis: readonly NemesisKind[];
   readonly scenario?: Scenario;
@@ -40,7 +50,7 @@ export interface RunOptions {
   readonly out: string;
   readonly seed: number;
   readonly concurrency: number;
-  /** Flags added to every `raftkv serve`, after the harness's timing defaults. */
+  /** Flags added to every member's command line, after the timings. */
   readonly serveFlags: readonly string[];
   readonly driver: "local" | "docker";
   readonly composeFile: string;
@@ -53,15 +63,20 @@ export interface RunOptions {
 export interface RunResult {
   readonly verdict: Verdict;
   readonly availability: Availability;
+  /** Under churn: the longest time no member said it led (see leader-watch.ts). */
+  readonly longestLeaderlessMs?: number;
   readonly reportPath: string;
   readonly historyPath: string;
 }
 
-/** Fast failure detection, so that a short run sees many faults and recoveries. */
-const TIMING_FLAGS = ["--heartbeat-interval=50", "--election-timeout=500"];
 const LEADER_DEADLINE_MS = 30_000;
-/** No success for this long counts as an outage: several election timeouts. */
-const OUTAGE_THRESHOLD_MS = 2_000;
+/**
+ * A 250 ms bucket with no success is down time. Under churn every such
+ * bucket counts; the other workloads are too slow for that, so there an
+ * outage must last several election timeouts.
+ */
+const CHURN_OUTAGES: OutageRule = { bucketMs: 250, minMs: 250 };
+const FAULT_OUTAGES: OutageRule = { bucketMs: 250, minMs: 2_000 };
 /** A client that failed waits this long before its next operation, so a dead member is not hammered. */
 const BACKOFF_MS = 100;
 
@@ -71,9 +86,11 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
   const driver = await createDriver(options);
   if (options.nemesis.includes("clock") && driver.unsupported.has("clock")) throw new HarnessError("this driver cannot skew clocks");
   if (options.scenario === "figure8") checkFigureEight(options, driver);
+  if (options.target === "etcd") checkEtcd(options);
   const recorder = new Recorder();
   const context: WorkloadContext = { driver, recorder, random: random.fork(), timeoutMs: options.opTimeoutMs, checkTimeoutMs: options.checkTimeoutMs };
   const workload = createWorkload(options.workload, context);
+  const leaderWatch = options.scenario === "churn" || options.scenario === "churn-pause" ? new LeaderWatch(driver, recorder) : undefined;
   let recovery: Anomaly[] = [];
   try {
     await driver.start();
@@ -81,14 +98,14 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
       throw new HarnessError(`the cluster did not come up (see ${join(options.out, "logs")}): ${error instanceof Error ? error.message : String(error)}`);
     });
     await workload.setup();
-    recovery = await exercise(options, driver, workload, recorder, random, interrupt);
+    recovery = await exercise(options, driver, workload, recorder, random, interrupt, leaderWatch);
     if (interrupt.aborted) throw new HarnessError("interrupted");
     recovery.push(...driver.crashes().map((crash) => ({ kind: "member crashed", detail: `${crash} (see ${join(options.out, "logs")})` })));
   } finally {
     writeFileSync(join(options.out, "history.jsonl"), recorder.jsonl());
     await driver.teardown();
   }
-  return report(options, workload, recorder, recovery);
+  return report(options, workload, recorder, recovery, leaderWatch?.longestLeaderlessMs());
 }
 
 /**
@@ -96,12 +113,20 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
  * A cluster that cannot serve the final reads once healed is the store's
  * failure, not the harness's: it comes back as an anomaly.
  */
-async function exercise(options: RunOptions, driver: ClusterDriver, workload: Workload, recorder: Recorder, random: Random, interrupt: AbortSignal): Promise<Anomaly[]> {
+async function exercise(
+  options: RunOptions,
+  driver: ClusterDriver,
+  workload: Workload,
+  recorder: Recorder,
+  random: Random,
+  interrupt: AbortSignal,
+  leaderWatch: LeaderWatch | undefined,
+): Promise<Anomaly[]> {
   const durationMs = options.timeSeconds * 1000;
   recorder.begin();
   const stop = abortWithAny(interrupt, abortAfter(durationMs).signal).signal;
-  // Every client and the nemesis may be waiting on it at once.
-  setMaxListeners(options.concurrency + 2, stop);
+  // Every client, the nemesis and the leader watch may be waiting on it at once.
+  setMaxListeners(options.concurrency + 3, stop);
   const watchers = new AbortController();
   const background = workload.background?.(watchers.signal);
   const nemesis = faultInjector(options, driver, workload, recorder, random);
@@ -111,7 +136,7 @@ async function exercise(options: RunOptions, driver: ClusterDriver, workload: Wo
     random: random.fork(),
     timeoutMs: options.opTimeoutMs,
   }));
-  await Promise.all([nemesis.run(stop), ...clients.map((client) => clientLoop(workload, client, stop))]);
+  await Promise.all([nemesis.run(stop), leaderWatch?.run(stop), ...clients.map((client) => clientLoop(workload, client, stop))]);
   await nemesis.healAll();
   try {
     if (interrupt.aborted) return [];
@@ -132,6 +157,9 @@ function faultInjector(options: RunOptions, driver: ClusterDriver, workload: Wor
   const nemesisRandom = random.fork();
   if (options.scenario === "figure8") return new FigureEight(driver, workload, recorder, nemesisRandom);
   const durationMs = options.timeSeconds * 1000;
+  if (options.scenario === "churn" || options.scenario === "churn-pause") {
+    return new Nemesis(driver, recorder, nemesisRandom, churnSchedule(options.scenario === "churn" ? "kill" : "pause", durationMs, random.fork()));
+  }
   const faults = schedule({ kinds: options.nemesis, durationMs, nodes: driver.nodes.length, quietMs: options.faultIntervalMs, faultMs: options.faultIntervalMs }, random.fork());
   return new Nemesis(driver, recorder, nemesisRandom, faults);
 }
@@ -139,32 +167,39 @@ function faultInjector(options: RunOptions, driver: ClusterDriver, workload: Wor
 async function clientLoop(workload: Workload, client: Client, stop: AbortSignal): Promise<void> {
   while (!stop.aborted) {
     const completion = await workload.step(client);
-    if (completion.type !== "ok") await delay(BACKOFF_MS, stop);
+    if (completion.type !== "ok") await delay(workload.backoffMs ?? BACKOFF_MS, stop);
   }
 }
 
-function report(options: RunOptions, workload: Workload, recorder: Recorder, recovery: readonly Anomaly[]): RunResult {
+function report(options: RunOptions, workload: Workload, recorder: Recorder, recovery: readonly Anomaly[], longestLeaderlessMs: number | undefined): RunResult {
   const verdict = withAnomalies(workload.check(recorder.historyEvents()), recovery);
   const operations = timedOperations(recorder.events);
   const durationMs = recorder.events.at(-1)?.time ?? 0;
-  const figures = availability(operations, 0, options.timeSeconds * 1000, OUTAGE_THRESHOLD_MS);
+  const outageRule = options.workload === "hot-key" ? CHURN_OUTAGES : FAULT_OUTAGES;
+  const figures = availability(operations, 0, options.timeSeconds * 1000, outageRule);
   const reportPath = join(options.out, "report.html");
   const settings = {
+    target: options.target,
     workload: options.workload,
     nemesis: options.scenario ?? (options.nemesis.join(",") || "none"),
     nodes: String(options.nodes),
     time: `${options.timeSeconds} s`,
     seed: String(options.seed),
     concurrency: String(options.concurrency),
-    "serve flags": [...TIMING_FLAGS, ...options.serveFlags].join(" "),
+    "op timeout": `${options.opTimeoutMs} ms`,
+    "member flags": [...timingFlags(options.timing), ...options.serveFlags].join(" "),
     "operations checked": String(verdict.operations),
+    ...(longestLeaderlessMs !== undefined && { "longest time without a leader": seconds(longestLeaderlessMs) }),
   };
   const windows = nemesisWindows(recorder.events);
-  writeFileSync(reportPath, renderReport({ title: `raftkv ${options.workload}`, settings, verdict, availability: figures, operations, windows, durationMs }));
+  const title = `${options.target} ${options.workload}`;
+  writeFileSync(reportPath, renderReport({ title, settings, verdict, availability: figures, operations, windows, durationMs }));
+  const summary: RunSummary = { label: `${options.target} seed ${options.seed}`, settings, valid: verdict.valid, anomalies: verdict.anomalies.length, durationMs: options.timeSeconds * 1000, outageRule, ...(longestLeaderlessMs !== undefined && { longestLeaderlessMs }) };
+  writeFileSync(join(options.out, "run.json"), JSON.stringify(summary, null, 2));
   writeFileSync(join(options.out, "anomalies.json"), JSON.stringify(verdict, null, 2));
   // The members' data is only worth its space when something went wrong.
   if (verdict.valid === true) rmSync(join(options.out, "data"), { recursive: true, force: true });
-  return { verdict, availability: figures, reportPath, historyPath: join(options.out, "history.jsonl") };
+  return { verdict, availability: figures, longestLeaderlessMs, reportPath, historyPath: join(options.out, "history.jsonl") };
 }
 
 /** The Figure 8 scenario scripts three members, throttles a link, and needs a workload whose every step is a write. */
@@ -172,6 +207,12 @@ function checkFigureEight(options: RunOptions, driver: ClusterDriver): void {
   if (options.nodes !== 3) throw new HarnessError("the figure8 scenario needs --nodes 3");
   if (options.workload !== "set") throw new HarnessError("the figure8 scenario needs --workload set");
   if (driver.unsupported.has("throttle")) throw new HarnessError("the figure8 scenario needs a driver that can throttle links (the local one)");
+}
+
+/** etcd is driven through its v3 gateway only; the Figure 8 scenario exists to catch one of raftkv's --unsafe-bugs. */
+function checkEtcd(options: RunOptions): void {
+  if (!GATEWAY_WORKLOADS.includes(options.workload)) throw new HarnessError(`--target etcd runs only ${GATEWAY_WORKLOADS.join(", ")}: ${options.workload} uses raftkv's native API`);
+  if (options.scenario === "figure8") throw new HarnessError("the figure8 scenario needs raftkv's --unsafe-bugs");
 }
 
 /** Anomalies found outside the workload's check make the verdict invalid, whatever the check said. */
@@ -182,13 +223,14 @@ function withAnomalies(verdict: Verdict, anomalies: readonly Anomaly[]): Verdict
 
 async function createDriver(options: RunOptions): Promise<ClusterDriver> {
   if (options.driver === "docker") {
+    if (options.target !== "raftkv") throw new HarnessError("the docker driver runs raftkv only");
     if (options.nodes !== 3 && options.nodes !== 5) throw new HarnessError("the compose cluster has 3 or 5 nodes");
     return new DockerCluster({ size: options.nodes, composeFile: options.composeFile });
   }
   return LocalCluster.create({
     size: options.nodes,
     dir: options.out,
-    serveFlags: [...TIMING_FLAGS, ...options.serveFlags],
+    command: memberCommand(options.target, options.timing, options.serveFlags),
     fakeClocks: options.nemesis.includes("clock"),
   });
 }
@@ -205,5 +247,7 @@ function createWorkload(name: WorkloadName, context: WorkloadContext): Workload 
       return new WatchWorkload(context);
     case "bank":
       return new BankWorkload(context);
+    case "hot-key":
+      return new HotKeyWorkload(context);
   }
 }

@@ -99,3 +99,27 @@ export function describeFault(fault: Fault): string {
       return `skew ${fault.target === "leader" ? "the leader's" : "a random node's"} clock by ${fault.offsetSeconds} s`;
   }
 }
+
+/** Churn: a new fault this often (from the last one's start), lasting this long. */
+export const CHURN_INTERVAL_MS = { min: 1_500, max: 2_500 } as const;
+export const CHURN_FAULT_MS = { min: 800, max: 1_500 } as const;
+
+/**
+ * Churn, as members fail in a busy fleet: every 1.5–2.5 s a random member is
+ * killed (and restarted 0.8–1.5 s later) or paused (and resumed). A fault
+ * ends before the next begins, but a restarted member may still be starting
+ * when the next one goes down. Every target is random, so one seed gives
+ * every store the same faults on the same members at the same times.
+ */
+export function churnSchedule(kind: "kill" | "pause", durationMs: number, random: Random): ScheduledFault[] {
+  const faults: ScheduledFault[] = [];
+  for (let start = between(CHURN_INTERVAL_MS, random); ; start += between(CHURN_INTERVAL_MS, random)) {
+    const end = start + between(CHURN_FAULT_MS, random);
+    if (end > durationMs) return faults;
+    faults.push({ startMs: start, endMs: end, fault: { kind, target: "random" } });
+  }
+}
+
+function between(range: { readonly min: number; readonly max: number }, random: Random): number {
+  return range.min + Math.round(random.next() * (range.max - range.min));
+}

@@ -138,6 +138,10 @@ export class RaftNode {
     this.raft.leaderLost();
   }
 
+  peerReconnected(): void {
+    this.raft.peerReconnected();
+  }
+
   reportUnreachable(id: NodeId): void {
     this.raft.reportUnreachable(id);
   }

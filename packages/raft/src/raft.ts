@@ -227,6 +227,18 @@ export class Raft {
   }
 
   /**
+   * The application regained a connection to a peer while this node knows no
+   * leader: an election that could not reach a quorum may now, so campaign
+   * within a few ticks rather than wait out the rest of the timeout (random,
+   * as in leaderLost). Pre-vote keeps it from disrupting a leader it missed.
+   */
+  peerReconnected(): void {
+    if (this.role === Role.Leader || this.lead !== NONE) return;
+    const spread = Math.max(1, Math.floor(this.electionTicks / 4));
+    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - 1 - this.rng.nextInt(spread));
+  }
+
+  /**
    * Proposes entries in order; they get consecutive indexes. Whatever is
    * proposed before the next Ready reaches each follower in one append.
    * Returns the first entry's position when this node leads.

@@ -62,6 +62,32 @@ describe("stale leader", () => {
   });
 });
 
+describe("campaigning when a peer comes back", () => {
+  test("a member left without a leader or a quorum campaigns within a few ticks of a peer coming back, not a whole timeout", () => {
+    const c = cluster({ voters: 3, electionTicks: 40 });
+    elect(c, 1);
+    c.crash(2);
+    c.crash(3, { peersNotice: false });
+    c.runUntil(() => status(c, 1).role !== Role.Leader, 500, "1 steps down by check-quorum");
+    c.start(3);
+    // A fresh follower waits at least a whole election timeout; the member that
+    // waited for a quorum campaigns within a quarter of one.
+    c.node(1).peerReconnected();
+    for (let tick = 0; tick < 10 && status(c, 1).role === Role.Follower; tick++) c.tickNode(1);
+    assert.notEqual(status(c, 1).role, Role.Follower, "1 started an election");
+    c.stabilize();
+    assert.equal(status(c, 1).role, Role.Leader);
+  });
+
+  test("a follower of a leader ignores it", () => {
+    const c = cluster({ voters: 3, electionTicks: 40 });
+    elect(c, 1);
+    c.node(2).peerReconnected();
+    for (let tick = 0; tick < 30; tick++) c.tickNode(2);
+    assert.equal(status(c, 2).role, Role.Follower);
+  });
+});
+
 describe("membership", () => {
   test("a change survives the leader failing before it commits", () => {
     const c = cluster({ voters: 3, spares: 1 });

@@ -24,10 +24,6 @@ import { AlarmRegistry } from "./alarms.js";
 import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { startDns } from "./dns/index.js";
-import { createApp } from "./http/app.js";
-import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
-import { healthPlugin } from "./http/health.js";
-import { nativePlugin } from "./http/native/routes.js";
 import { KvStateMachine } from "./kv/state-machine.js";
 import { etcdError } from "./errors.js";
 import { createLogger } from "./logger.js";
@@ -141,6 +137,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       await snapshotter.receive(chunks);
       host?.receive([message]);
     },
+    onPeerConnected: () => host?.peerConnected(),
     onPeerUnreachable: (peer, failure) => {
       if (isRemovalRefusal(failure)) return learnRemovalFrom(peer);
       return isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer);
@@ -163,6 +160,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     heartbeatTicks: Math.round(config.heartbeatIntervalMs / TICK_MS),
     electionTicks: Math.round(config.electionTimeoutMs / TICK_MS),
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    reachable: (peer) => transport.stats().peers.get(peer)?.connected === true,
     unsafeAckBeforeFsync: config.unsafe.includes("ack-before-fsync"),
     unsafeCommitAnyTerm: config.unsafe.includes("commit-any-term"),
   });
@@ -240,23 +238,20 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     void registry.remove(memberId);
   }
 
-  const app = createApp(metrics);
-  await app.register(healthPlugin(health, metrics));
-  await app.register(etcdGatewayPlugin({ kv, cluster, maintenance }));
-  await app.register(nativePlugin(kv));
-
   const removedEarlier = registry.wasRemoved(memberId);
   if (removedEarlier) {
     logger.warn("this member was removed from the cluster before it stopped: it serves only its status");
   } else {
     // Before anything moves: the store stays at one revision while it is compared.
     if (config.initialCorruptCheck) await corruption.atStartUp();
-    // Compiling the routes' schemas takes a while: done before dialing peers, so the first dials are not timed out by it.
-    await app.ready();
+    // Raft first, the HTTP APIs after (see client-api.ts): a restarted member
+    // that votes and acknowledges appends gives its cluster back a quorum
+    // before it serves clients.
     await transport.start();
     raft.start();
     if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
   }
+  const app = await (await import("./client-api.js")).buildClientApi({ kv, cluster, maintenance, health }, metrics);
   const clientUrls: string[] = [];
   for (const url of config.listenClientUrls) {
     const { host: hostname, port } = parseUrl(url);

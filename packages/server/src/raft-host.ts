@@ -27,6 +27,7 @@ import {
 import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
+import { LeaderState } from "./leader-state.js";
 import type { Metrics } from "./metrics.js";
 
 /** What the host needs from the peer network. */
@@ -62,6 +63,8 @@ export interface RaftHostOptions {
   readonly electionTicks: number;
   /** Reads and proposals give up after this long. */
   readonly requestTimeoutMs: number;
+  /** Whether the connection to a peer is up: a member that reaches no quorum answers 'no leader' at once. */
+  readonly reachable: (peer: NodeId) => boolean;
   /** UNSAFE test switches (see config.ts): acknowledge before fsync; commit any term's entries. */
   readonly unsafeAckBeforeFsync?: boolean;
   readonly unsafeCommitAnyTerm?: boolean;
@@ -97,9 +100,21 @@ export class RaftHost {
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   private unsavedBatches: Parameters<Wal["save"]>[0][] = [];
   private lastLeader = 0;
+  private readonly leaderState: LeaderState;
+  private startedAt: number | undefined;
 
   constructor(options: RaftHostOptions) {
     this.options = options;
+    this.leaderState = new LeaderState(
+      {
+        self: options.id,
+        leader: () => this.leader,
+        voters: () => this.node.confState().voters,
+        reachable: options.reachable,
+        onLeaderChange: (listener) => this.onLeaderChange(listener),
+      },
+      options.electionTicks * options.tickMs,
+    );
     this.node = new RaftNode({
       id: options.id,
       storage: options.storage,
@@ -115,6 +130,7 @@ export class RaftHost {
   }
 
   start(): void {
+    this.startedAt = performance.now();
     this.ticker = setInterval(() => this.tick(), this.options.tickMs);
     this.kick();
   }
@@ -179,6 +195,19 @@ export class RaftHost {
     }
   }
 
+  /**
+   * The connection to a peer was opened again. A member that knows no leader
+   * may now reach a quorum: it campaigns within a few ticks instead of
+   * waiting out its election timeout. Not in its first election timeout
+   * after starting, when every connection is new and a leader is most likely
+   * about to be heard from.
+   */
+  peerConnected(): void {
+    if (this.leader !== 0 || this.startedAt === undefined || performance.now() - this.startedAt < this.electionTimeoutMs) return;
+    this.node.peerReconnected();
+    this.kick();
+  }
+
   peerUnreachable(id: NodeId): void {
     this.node.reportUnreachable(id);
   }
@@ -186,6 +215,11 @@ export class RaftHost {
   snapshotSent(to: NodeId, delivered: boolean): void {
     this.node.reportSnapshot(to, delivered);
     this.kick();
+  }
+
+  /** Resolves once a leader is known; otherwise rejects with 'no leader', at once or within an election timeout. */
+  whenLeaderKnown(): Promise<void> {
+    return this.leaderState.whenKnown();
   }
 
   /**
@@ -234,13 +268,16 @@ export class RaftHost {
    * write committed before the call. A member has at most one ReadIndex
    * request out; the reads arriving meanwhile share the next one, asked as
    * soon as it is answered (as the leader's core shares heartbeat rounds).
+   * Without a leader it fails as {@link whenLeaderKnown} does.
    */
-  readBarrier(): Promise<void> {
+  async readBarrier(): Promise<void> {
     this.assertRunning();
-    return new Promise<number>((resolve, reject) => {
+    await this.whenLeaderKnown();
+    const index = await new Promise<number>((resolve, reject) => {
       this.readsToAsk.push({ resolve, reject });
       if (this.readsToAsk.length === 1 && this.readsAsked.size === 0) queueMicrotask(() => this.askReadIndex());
-    }).then((index) => this.waitApplied(index));
+    });
+    await this.waitApplied(index);
   }
 
   private askReadIndex(): void {
@@ -254,10 +291,14 @@ export class RaftHost {
     this.sendReadIndex(batch, Date.now() + this.options.requestTimeoutMs);
   }
 
-  /** Asks for a read index, and asks again each election timeout until answered or out of time. */
+  /**
+   * Asks for a read index, and asks again each election timeout until
+   * answered, out of time, or without a leader (the one asked is gone and no
+   * other took over within an election timeout: the reads fail with 'no leader').
+   */
   private sendReadIndex(batch: ReadBatch, deadline: number): void {
     if (!this.readsAsked.has(batch.context)) return;
-    if (Date.now() >= deadline) {
+    if (Date.now() >= deadline || this.leader === 0) {
       this.readsAsked.delete(batch.context);
       const error = etcdError(this.leader === 0 ? "noLeader" : "timeout");
       for (const waiter of batch.waiters) waiter.reject(error);

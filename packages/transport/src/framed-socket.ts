@@ -152,15 +152,27 @@ export function dial(address: PeerAddress, hello: Hello, timeoutMs: number): Pro
   const framed = new FramedSocket(connect({ host: address.host, port: address.port }));
   framed.write(hello); // buffered by the socket until it connects
   return new Promise((resolve, reject) => {
+    let settled = false;
     const fail = (failure: ConnectionFailure): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       framed.destroy();
       reject(new ConnectionError(failure));
     };
-    const timer = setTimeout(() => fail({ cause: "timeout", code: "ETIMEDOUT", detail: `no welcome within ${timeoutMs} ms` }), timeoutMs);
+    // The deadline is checked once the loop has polled the socket after it
+    // passed: after a stall (a start-up compiling, a busy machine not
+    // scheduling us) timers run before I/O, and a welcome already received
+    // would otherwise be taken for silence.
+    const timer = setTimeout(
+      () => setImmediate(() => fail({ cause: "timeout", code: "ETIMEDOUT", detail: `no welcome within ${timeoutMs} ms` })),
+      timeoutMs,
+    );
     framed.listen({
       frame(frame) {
+        if (settled) return;
         if (frame.kind === "welcome") {
+          settled = true;
           clearTimeout(timer);
           framed.admitLargeFrames();
           framed.listen(NOBODY_LISTENS);

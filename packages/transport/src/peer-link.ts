@@ -29,7 +29,7 @@ export interface PeerStats {
   readonly queued: number;
   /** Messages handed to the socket. */
   readonly sent: number;
-  /** Messages dropped because the queue was full (the oldest go first) or the peer was removed. */
+  /** Messages dropped because the queue was full (the oldest go first), the peer was unreachable, or it was removed. */
   readonly dropped: number;
   readonly framesSent: number;
   readonly bytesSent: number;
@@ -76,9 +76,15 @@ export class PeerLink {
     if (this.state === "idle") this.dial();
   }
 
-  /** Queues `message` for the next batch, which leaves once the code now running (and its microtasks) is done. */
+  /**
+   * Queues `message` for the next batch, which leaves once the code now
+   * running (and its microtasks) is done. While the link is down (between a
+   * failed dial and the next) the message is dropped: Raft resends what still
+   * matters, and what it sent meanwhile would arrive stale, a deposed
+   * leader's heartbeat making a restarted peer follow a leader that is gone.
+   */
   enqueue(message: Message): void {
-    if (this.state === "closed") {
+    if (this.state === "closed" || this.state === "backing-off") {
       this.counts.dropped++;
       return;
     }
@@ -92,6 +98,18 @@ export class PeerLink {
     this.currentAddress = address;
     if (this.state === "idle" || this.state === "closed") return;
     this.disconnect();
+    this.failedDials = 0;
+    this.dial();
+  }
+
+  /**
+   * The peer just dialed us, so it is up: a link waiting out its backoff
+   * dials now rather than leave the peer unreachable for up to the longest
+   * backoff after it restarted.
+   */
+  peerIsUp(): void {
+    if (this.state !== "backing-off") return;
+    clearTimeout(this.retryTimer);
     this.failedDials = 0;
     this.dial();
   }
@@ -151,6 +169,7 @@ export class PeerLink {
     this.connection = undefined;
     this.reportOutage(failure);
     this.state = "backing-off";
+    this.counts.dropped += this.queue.drain().length;
     const delay = backoffDelay(this.failedDials++, this.settings.backoff);
     this.retryTimer = setTimeout(() => this.dial(), delay);
   }

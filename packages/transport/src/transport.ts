@@ -23,7 +23,12 @@ export interface TransportOptions {
   readonly logger?: Logger;
   /** Per peer; beyond it the oldest queued messages are dropped. Default 4096. */
   readonly maxQueuedMessages?: number;
-  /** How long a dial may take, connection and welcome together. Default 300 ms. */
+  /**
+   * How long a dial may take, connection and welcome together. Default 1 s
+   * (etcd's dial timeout): a peer that has just started holds its event loop
+   * for a few hundred milliseconds on a busy machine, and a shorter deadline
+   * took that for an unreachable peer and backed off.
+   */
   readonly connectTimeoutMs?: number;
   /** Redial delays: default from 25 ms, doubling, up to 1 s, jittered. */
   readonly backoff?: BackoffPolicy;
@@ -177,7 +182,7 @@ export class Transport {
   }
 
   private get connectTimeoutMs(): number {
-    return this.options.connectTimeoutMs ?? 300;
+    return this.options.connectTimeoutMs ?? 1_000;
   }
 
   private newLink(peer: NodeId, address: PeerAddress): PeerLink {
@@ -228,6 +233,7 @@ export class Transport {
     connection.admitLargeFrames();
     connection.write({ kind: "welcome" });
     connection.listen(this.streamListener(connection, frame));
+    if (frame.stream === "messages") this.links.get(frame.from)?.peerIsUp();
   }
 
   /** Why `hello` cannot be admitted, or undefined if it can. */

@@ -1,6 +1,7 @@
 /**
  * How fast and how precisely a dead peer is reported: a real peer process
- * killed with SIGKILL, a closed port, and a peer that accepts but never answers.
+ * killed with SIGKILL, a closed port, and a peer that accepts but never
+ * answers; and that a stalled event loop is not mistaken for a silent peer.
  */
 import assert from "node:assert/strict";
 import { fork } from "node:child_process";
@@ -8,7 +9,8 @@ import { once } from "node:events";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { isPeerDown } from "../src/index.js";
+import { dial, FramedSocket } from "../src/framed-socket.js";
+import { PROTOCOL_VERSION, isPeerDown } from "../src/index.js";
 import { CLUSTER, LOOPBACK, connectedTo, startMember, stopAll, waitFor, type PeerEvent, type TestMember } from "./support/harness.js";
 
 const running: TestMember[] = [];
@@ -35,6 +37,22 @@ test("a peer process killed with SIGKILL is reported down at once, as a reset", 
     assert.equal(report?.peer, 2);
     assert.ok(report && isPeerDown(report.failure), `classified as down: ${JSON.stringify(report?.failure)}`);
     assert.equal(report.failure.cause, "reset");
+  } finally {
+    child.kill("SIGKILL");
+  }
+  await stopAll(a);
+});
+
+test("a peer whose start-up holds its event loop for a while after it began listening is reached without a timeout", async () => {
+  const a = await startMember(1);
+  running.push(a);
+  const config = { clusterId: CLUSTER, memberId: 2, peers: [[1, a.address.port]], stallMs: 450 };
+  const child = fork(PEER_PROCESS, [JSON.stringify(config)], { stdio: "ignore" });
+  try {
+    const [ready] = (await once(child, "message")) as [{ port: number }];
+    a.transport.addPeer(2, { host: "127.0.0.1", port: ready.port });
+    await waitFor("the link to the child", () => connectedTo(a, 2), 10_000);
+    assert.deepEqual(unreachableEvents(a), [], "the dial outlasted the stall");
   } finally {
     child.kill("SIGKILL");
   }
@@ -70,5 +88,32 @@ test("a peer that accepts but never answers is reported as a timeout, not as dow
     await stopAll(a);
     for (const socket of silentSockets) socket.destroy();
     silent.close();
+  }
+});
+
+test("a welcome that arrived while the event loop was stalled past the dial's deadline is not taken for silence", async () => {
+  const timeoutMs = 100;
+  // Welcomes at once, then holds the (shared) event loop well past the dialer's deadline, as a
+  // start-up compiling its routes or a machine not scheduling the process does.
+  const acceptor = createServer((socket) => {
+    const framed = new FramedSocket(socket);
+    framed.listen({
+      frame: () => {
+        framed.write({ kind: "welcome" });
+        const until = performance.now() + 3 * timeoutMs;
+        while (performance.now() < until);
+      },
+      closed: () => undefined,
+    });
+  });
+  acceptor.listen(0, LOOPBACK.host);
+  await once(acceptor, "listening");
+  const { port } = acceptor.address() as AddressInfo;
+  try {
+    const hello = { kind: "hello", version: PROTOCOL_VERSION, clusterId: CLUSTER, from: 1, to: 2, stream: "messages" } as const;
+    const connection = await dial({ host: LOOPBACK.host, port }, hello, timeoutMs);
+    connection.destroy();
+  } finally {
+    acceptor.close();
   }
 });

@@ -17,6 +17,10 @@ async function member(...args: Parameters<typeof startMember>): Promise<TestMemb
   return started;
 }
 
+function pick(stats: { queued: number; dropped: number } | undefined): { queued?: number; dropped?: number } {
+  return { queued: stats?.queued, dropped: stats?.dropped };
+}
+
 async function connectedPair(options: Parameters<typeof startMember>[1] = {}): Promise<[TestMember, TestMember]> {
   const a = await member(1, options);
   const b = await member(2, options);
@@ -91,23 +95,39 @@ describe("messages", () => {
     await stopAll(a, restarted);
   });
 
-  test("while a peer is down its queue stays bounded, dropping the oldest", async () => {
+  test("while a peer is down its queue stays bounded, and what was queued for it is dropped, not delivered late", async () => {
     const absent = await member(2);
     await absent.transport.stop(); // frees a port nobody listens on
     const capacity = 100;
     const a = await member(1, { maxQueuedMessages: capacity, peers: new Map([[2, absent.address]]) });
     const total = 10_000;
     a.transport.send(Array.from({ length: total }, (_, i) => message(1, 2, { commit: i })));
-    const stats = a.transport.stats().peers.get(2);
-    assert.equal(stats?.queued, capacity);
-    assert.equal(stats?.dropped, total - capacity);
+    assert.deepEqual(pick(a.transport.stats().peers.get(2)), { queued: capacity, dropped: total - capacity });
+
+    await waitFor("the outage report", () => a.events.some((e) => e.kind === "unreachable"));
+    a.transport.send([message(1, 2, { commit: total })]);
+    assert.deepEqual(pick(a.transport.stats().peers.get(2)), { queued: 0, dropped: total + 1 });
 
     const b = await member(2, { listen: absent.address, peers: new Map([[1, a.address]]) });
-    await waitFor("the newest messages", () => b.inbox.length === capacity);
+    await waitFor("the link back up", () => connectedTo(a, 2));
+    a.transport.send([message(1, 2, { commit: total + 1 })]);
+    await waitFor("the message sent once it was back", () => b.inbox.length > 0);
     assert.deepEqual(
       b.inbox.map((m) => m.commit),
-      Array.from({ length: capacity }, (_, i) => total - capacity + i),
+      [total + 1],
+      "a deposed leader's old heartbeats would make a restarted peer follow it",
     );
+    await stopAll(a, b);
+  });
+
+  test("a peer that dials in is dialed back at once, not after the link's backoff", async () => {
+    const absent = await member(2);
+    await absent.transport.stop();
+    const a = await member(1, { backoff: { initialMs: 120_000, maxMs: 120_000 }, peers: new Map([[2, absent.address]]) });
+    await waitFor("the outage report", () => a.events.some((e) => e.kind === "unreachable"));
+
+    const b = await member(2, { listen: absent.address, peers: new Map([[1, a.address]]) });
+    await waitFor("a's link to the restarted peer", () => connectedTo(a, 2));
     await stopAll(a, b);
   });
 

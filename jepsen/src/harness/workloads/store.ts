@@ -42,6 +42,18 @@ export async function putValue(url: string, key: string, value: string, timeoutM
   return (JSON.parse(await textOf(response)) as { revision: number }).revision;
 }
 
+/** A key's value through the etcd gateway (a linearizable range), or undefined when there is no such key. */
+export async function rangeValue(url: string, key: string, timeoutMs: number): Promise<string | undefined> {
+  const reply = await postJson<{ kvs?: EtcdKv[] }>(url, "/v3/kv/range", { key: b64(key) }, timeoutMs);
+  const kv = reply.kvs?.[0];
+  return kv === undefined ? undefined : unb64(kv.value ?? "");
+}
+
+/** Puts a value through the etcd gateway. */
+export async function putGateway(url: string, key: string, value: string, timeoutMs: number): Promise<void> {
+  await postJson(url, "/v3/kv/put", { key: b64(key), value: b64(value) }, timeoutMs);
+}
+
 /** Every key under `prefix`, in key order; linearizable. */
 export async function rangePrefix(url: string, prefix: string, timeoutMs: number): Promise<StoredKv[]> {
   const reply = await postJson<{ kvs?: EtcdKv[] }>(url, "/v3/kv/range", { key: b64(prefix), range_end: b64(prefixEnd(prefix)) }, timeoutMs);

@@ -42,6 +42,11 @@ export interface Verdict {
 }
 
 export interface Workload {
+  /**
+   * How long a client waits after an operation that did not succeed (100 ms
+   * unless set), so that a client bound to a dead member does not hammer it.
+   */
+  readonly backoffMs?: number;
   /** Creates what the operations need (accounts, a start revision…), before any fault. */
   setup(): Promise<void>;
   /** One round of a client's work: one operation, or a few that belong together. */

@@ -8,11 +8,17 @@ import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import { uiPlugin } from "./ui.js";
+import { lazyCompilers } from "./lazy-compilers.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 
 export function createApp(metrics: Metrics): FastifyInstance {
   // The body limit sits above etcd's request limit, so that the refusal is etcd's.
-  const app = Fastify({ logger: false, bodyLimit: 4 * MAX_REQUEST_BYTES, forceCloseConnections: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 4 * MAX_REQUEST_BYTES,
+    forceCloseConnections: true,
+    schemaController: { compilersFactory: lazyCompilers() },
+  });
   app.addHook("onRequest", async (request) => {
     const length = Number(request.headers["content-length"] ?? 0);
     if (length > MAX_REQUEST_BYTES) throw etcdError("requestTooLarge");

@@ -14,7 +14,7 @@ import { leavesStartedQuorum } from "../reconfig-check.js";
 import { waitUntil, type Proposer } from "./proposer.js";
 
 export interface MembershipServiceOptions {
-  readonly host: Pick<RaftHost, "status" | "proposeConfChange" | "leader" | "requestTimeoutMs">;
+  readonly host: Pick<RaftHost, "status" | "proposeConfChange" | "leader" | "requestTimeoutMs" | "readBarrier">;
   readonly proposer: Proposer;
   readonly registry: MemberRegistry;
   /** Which peers were heard from lately: the started members of the strict reconfiguration check. */
@@ -104,6 +104,8 @@ export class MembershipService implements api.ClusterApi {
     if (this.options.strictReconfigCheck && !leavesStartedQuorum(change, status.conf, (id) => this.isStarted(id))) {
       throw etcdError("notEnoughStartedMembers");
     }
+    // Raft takes no change from a leader before it has committed an entry of its term; a read barrier waits for that.
+    await this.host.readBarrier();
     this.host.proposeConfChange(change);
     // The registry shows a change only once the raft core has taken it in, so the next change may follow the reply at once.
     await waitUntil(applied, this.host.requestTimeoutMs);

@@ -13,7 +13,7 @@ import type { ProposalTracker } from "../proposals.js";
 import type { RaftHost } from "../raft-host.js";
 
 export interface ProposerOptions {
-  readonly host: Pick<RaftHost, "propose" | "leader" | "term">;
+  readonly host: Pick<RaftHost, "propose" | "leader" | "term" | "whenLeaderKnown">;
   readonly stateMachine: KvStateMachine;
   readonly tracker: ProposalTracker;
   readonly registry: MemberRegistry;
@@ -21,7 +21,6 @@ export interface ProposerOptions {
   readonly memberId: number;
 }
 
-const LEADER_WAIT_MS = 5_000;
 /** How long a proposal the member makes on its own behalf waits before it is tried again. */
 const RETRY_MS = 200;
 
@@ -77,14 +76,10 @@ export class Proposer {
     attempt();
   }
 
-  /** During an election, requests wait for its outcome rather than fail at once; a removed member has none to wait for. */
+  /** During an election, requests wait for its outcome (see leader-state.ts); a removed member has none to wait for. */
   async whenLeaderKnown(): Promise<void> {
     if (this.wasRemoved()) throw etcdError("stopped");
-    const host = this.options.host;
-    if (host.leader !== 0) return;
-    await waitUntil(() => host.leader !== 0, LEADER_WAIT_MS).catch(() => {
-      throw etcdError("noLeader");
-    });
+    await this.options.host.whenLeaderKnown();
   }
 }
 

@@ -61,6 +61,9 @@ export class OneMemberRaft {
     return { index: entry.index, term: this.term };
   }
 
+  /** A lone member always knows its leader: itself, or the one it handed over to. */
+  async whenLeaderKnown(): Promise<void> {}
+
   async readBarrier(): Promise<void> {
     await this.applying;
   }

@@ -1,7 +1,9 @@
 /**
  * A transport in a process of its own, for the test that kills a peer:
- * argv[2] is `{ clusterId, memberId, peers: [[id, port], ...] }`; the bound
- * port is reported to the parent over IPC.
+ * argv[2] is `{ clusterId, memberId, peers: [[id, port], ...], stallMs? }`; the
+ * bound port is reported to the parent over IPC. With `stallMs` the process
+ * then holds its event loop that long, as a member compiling its HTTP routes
+ * right after its transport started does.
  */
 import type { NodeId } from "@raftkv/raft";
 import { Transport } from "../../src/index.js";
@@ -10,6 +12,7 @@ interface PeerProcessConfig {
   readonly clusterId: number;
   readonly memberId: NodeId;
   readonly peers: readonly [NodeId, number][];
+  readonly stallMs?: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as PeerProcessConfig;
@@ -22,3 +25,5 @@ const transport = new Transport({
 });
 await transport.start();
 process.send?.({ port: transport.address().port });
+const stallUntil = performance.now() + (config.stallMs ?? 0);
+while (performance.now() < stallUntil);

@@ -1,0 +1,55 @@
+/**
+ * Who leads, asked of every member a few times a second while the clients
+ * run: the stretches in which no member said it leads. Under churn this is
+ * the figure the clients' outages come from, measured from the cluster's side.
+ */
+import { memberStatuses, type ClusterDriver } from "./cluster.js";
+import type { Recorder } from "./recorder.js";
+import { delay } from "./wait.js";
+
+const POLL_MS = 50;
+/** A member slower than this to say who leads does not count as leading. */
+const STATUS_TIMEOUT_MS = 1_000;
+
+export interface LeaderSample {
+  /** Run time (ms since the clients started) when the round of questions went out. */
+  readonly time: number;
+  readonly led: boolean;
+}
+
+export class LeaderWatch {
+  private readonly samples: LeaderSample[] = [];
+
+  constructor(
+    private readonly driver: ClusterDriver,
+    private readonly recorder: Recorder,
+  ) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const time = this.recorder.now();
+      const statuses = await memberStatuses(this.driver, STATUS_TIMEOUT_MS);
+      this.samples.push({ time, led: statuses.some((status) => status.memberId === status.leaderId) });
+      await delay(POLL_MS, signal);
+    }
+  }
+
+  longestLeaderlessMs(): number {
+    return longestLeaderlessMs(this.samples);
+  }
+}
+
+/** The longest time from a round in which no member led to the next round in which one did (or the last round). */
+export function longestLeaderlessMs(samples: readonly LeaderSample[]): number {
+  let longest = 0;
+  let since: number | undefined;
+  for (const sample of samples) {
+    if (!sample.led) since ??= sample.time;
+    else if (since !== undefined) {
+      longest = Math.max(longest, sample.time - since);
+      since = undefined;
+    }
+  }
+  const last = samples.at(-1);
+  return since === undefined || last === undefined ? longest : Math.max(longest, last.time - since);
+}
