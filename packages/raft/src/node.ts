@@ -28,6 +28,13 @@ export interface Ready {
   readonly snapshot?: Snapshot;
   /** Committed and locally durable: apply them in order. */
   readonly committedEntries: readonly Entry[];
+  /**
+   * The membership changes among committedEntries that take effect (an
+   * invalid one is skipped), each with the configuration after it, decided
+   * here once: advance() applies exactly these, and the application's own
+   * record of members follows them, in log order with the other entries.
+   */
+  readonly confChanges: readonly AppliedConfChange[];
   /** Every message here may leave before this Ready is persisted. */
   readonly messages: readonly Message[];
   readonly readStates: readonly ReadState[];
@@ -58,6 +65,7 @@ interface InFlight {
   readonly lastEntry: Entry | undefined;
   readonly snapshot: Snapshot | undefined;
   readonly committedEntries: readonly Entry[];
+  readonly confChanges: readonly AppliedConfChange[];
   /** Messages waiting for this Ready's state to become durable. */
   readonly releasedOnAdvance: Message[];
   persisted: boolean;
@@ -185,6 +193,7 @@ export class RaftNode {
     const entries = [...unstable.entries];
     const snapshot = unstable.snapshot;
     const committedEntries = snapshot ? [] : raft.log.committedToApply(raft.log.applied, raft.maxApplyBytesPerReady);
+    const confChanges = raft.confChangesTakenBy(committedEntries);
     const softState = this.softState();
     const hardStateChanged = !sameHardState(hardState, this.persistedHardState);
     const ready: Ready = {
@@ -193,6 +202,7 @@ export class RaftNode {
       ...(snapshot ? { snapshot } : {}),
       entries,
       committedEntries,
+      confChanges,
       messages: raft.outbox,
       readStates: raft.readStates,
       mustSync:
@@ -206,6 +216,7 @@ export class RaftNode {
       lastEntry: entries[entries.length - 1],
       snapshot,
       committedEntries,
+      confChanges,
       releasedOnAdvance: raft.heldUntilPersisted,
       persisted: false,
     };
@@ -232,18 +243,13 @@ export class RaftNode {
     return messages;
   }
 
-  /**
-   * The last Ready is persisted and applied. Returns the membership changes
-   * among its committed entries that took effect (an invalid one is skipped),
-   * each with the configuration after it: what the application's own record
-   * of members should follow.
-   */
-  advance(): AppliedConfChange[] {
+  /** The last Ready is persisted and applied, its membership changes with it (Ready.confChanges). */
+  advance(): void {
     const done = this.inFlight;
     invariant(done !== undefined, "raft: advance() without a ready()");
     if (!done.persisted) this.markPersisted(done);
     this.inFlight = undefined;
-    return this.raft.onApplied(done.committedEntries);
+    this.raft.onApplied(done.committedEntries, done.confChanges);
   }
 
   private markPersisted(done: InFlight): void {

@@ -783,15 +783,32 @@ export class Raft {
    * The application has applied committed entries up to `index`, including
    * membership changes among them; returns the changes that took effect.
    */
-  onApplied(entries: readonly Entry[]): AppliedConfChange[] {
+  /**
+   * The membership changes among committed entries that take effect when
+   * they are applied in order, each with the configuration after it. An
+   * invalid change is a no-op, decided identically on every member.
+   */
+  confChangesTakenBy(entries: readonly Entry[]): AppliedConfChange[] {
     const taken: AppliedConfChange[] = [];
+    let conf = this.tracker.conf;
     for (const entry of entries) {
-      const applied = entry.type === EntryType.ConfChange ? this.applyConfEntry(entry) : undefined;
-      if (applied) taken.push(applied);
+      if (entry.type !== EntryType.ConfChange) continue;
+      const change = decodeConfChange(entry.data);
+      if (confChangeError(conf, change)) continue;
+      conf = applyConfChange(conf, change);
+      taken.push({ index: entry.index, change, conf });
+    }
+    return taken;
+  }
+
+  /** Entries are applied, with the membership changes confChangesTakenBy found among them. */
+  onApplied(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): void {
+    for (const taken of confChanges) {
+      // A snapshot restored since ready() carries the configuration up to its index.
+      if (taken.index >= this.log.firstIndex()) this.takeConfChange(taken);
     }
     const last = entries[entries.length - 1];
     if (last) this.log.appliedTo(last.index);
-    return taken;
   }
 
   onSnapshotInstalled(snapshot: Snapshot): void {
@@ -799,12 +816,8 @@ export class Raft {
     this.log.appliedTo(Math.max(this.log.applied, snapshot.meta.index));
   }
 
-  private applyConfEntry(entry: Entry): AppliedConfChange | undefined {
-    const change = decodeConfChange(entry.data);
-    // An invalid change is a no-op, decided identically on every member.
-    const conf = this.tracker.conf;
-    if (confChangeError(conf, change)) return undefined;
-    this.tracker.setConf(applyConfChange(conf, change), this.log.lastIndex());
+  private takeConfChange({ conf }: AppliedConfChange): void {
+    this.tracker.setConf(conf, this.log.lastIndex());
     if (this.role === Role.Leader) {
       if (!this.tracker.isVoter(this.leadTransferee)) this.leadTransferee = NONE;
       if (!this.isVoter()) this.handOverLeadership();
@@ -812,8 +825,8 @@ export class Raft {
       this.maybeCommit();
       this.broadcastAppend();
     }
-    return { index: entry.index, change, conf: this.tracker.conf };
   }
+
 
   /** The configuration at start-up: the snapshot's, plus changes applied since. */
   private replayConfChanges(fromSnapshot: ConfState): ConfState {

@@ -1,4 +1,4 @@
-/** advance() reports the membership changes the core took in: the application's member record follows them alone. */
+/** A Ready names the membership changes that take effect among its committed entries: the application's member record follows them alone. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { encodeConfChange } from "../src/confchange.js";
@@ -9,7 +9,7 @@ import { ConfChangeType, EntryType, type ConfChange, type Entry } from "../src/t
 
 const confEntry = (index: number, change: ConfChange): Entry => ({ index, term: 1, type: EntryType.ConfChange, data: encodeConfChange(change) });
 
-test("advance returns each change that took effect with the configuration after it, and skips the invalid ones", () => {
+test("a Ready lists each change that takes effect with the configuration after it, skips the invalid ones, and advance applies them", () => {
   const founding = bootstrapLog([1]);
   const changes: Entry[] = [
     confEntry(2, { type: ConfChangeType.AddLearner, nodeId: 2 }),
@@ -28,9 +28,9 @@ test("advance returns each change that took effect with the configuration after 
     ready.committedEntries.map((entry) => entry.index),
     [1, 2, 3, 4, 5, 6],
   );
-  const taken = node.advance();
+  node.advance();
   assert.deepEqual(
-    taken.map(({ index, change, conf }) => ({ index, type: change.type, nodeId: change.nodeId, conf })),
+    ready.confChanges.map(({ index, change, conf }) => ({ index, type: change.type, nodeId: change.nodeId, conf })),
     [
       { index: 1, type: ConfChangeType.AddNode, nodeId: 1, conf: { voters: [1], learners: [] } },
       { index: 2, type: ConfChangeType.AddLearner, nodeId: 2, conf: { voters: [1], learners: [2] } },

@@ -35,12 +35,14 @@ export interface PeerNetwork {
   send(messages: readonly Message[]): void;
 }
 
-/** Applies committed entries, in order, durably recording the last applied index. */
+/**
+ * Applies committed entries, in order, durably recording the last applied
+ * index. Of the membership changes among them, it takes those the raft core
+ * says take effect (Ready.confChanges), and only those.
+ */
 export interface EntryApplier {
   readonly appliedIndex: number;
-  apply(entries: readonly Entry[]): Promise<void>;
-  /** The membership changes the raft core took in, once it has: the member registry follows them alone. */
-  applyConfChanges(changes: readonly AppliedConfChange[]): Promise<void>;
+  apply(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): Promise<void>;
 }
 
 /** Snapshots: installing a leader's, and taking our own as the log grows. */
@@ -357,10 +359,9 @@ export class RaftHost {
     if (ready.softState) this.noteSoftState(ready.softState.lead);
     // The core hands out only entries already durable here, so applying them
     // (and answering their callers) need not wait for this Ready's own write.
-    await Promise.all([this.applyEntries(ready.committedEntries), this.persistReady(ready)]);
+    await Promise.all([this.applyEntries(ready.committedEntries, ready.confChanges), this.persistReady(ready)]);
     for (const state of ready.readStates) this.answerReads(new TextDecoder().decode(state.context), state.index);
-    const confChanges = this.node.advance();
-    if (confChanges.length > 0) await this.options.applier.applyConfChanges(confChanges);
+    this.node.advance();
     // After advance, raft's membership includes the changes just applied, matching the store and the registry.
     if (ready.committedEntries.length > 0) this.options.snapshots.maybeTake(this.options.applier.appliedIndex, this.node.confState());
   }
@@ -406,10 +407,10 @@ export class RaftHost {
     }, 500).unref();
   }
 
-  private async applyEntries(entries: readonly Entry[]): Promise<void> {
+  private async applyEntries(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): Promise<void> {
     if (entries.length === 0) return;
     const started = performance.now();
-    await this.options.applier.apply(entries);
+    await this.options.applier.apply(entries, confChanges);
     this.options.metrics.applySeconds.observe((performance.now() - started) / 1000);
     const applied = this.options.applier.appliedIndex;
     const ready = this.appliedWaiters.filter((waiter) => waiter.index <= applied);

@@ -60,12 +60,21 @@ export class KvStateMachine {
     return this.store.appliedIndex;
   }
 
-  async apply(entries: readonly Entry[]): Promise<void> {
+  /**
+   * Applies entries in log order. The member registry changes in that order
+   * too: a member's announcement of its name follows the change that added
+   * it. Of the membership changes, the registry takes those the raft core
+   * says take effect, and only those.
+   */
+  async apply(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): Promise<void> {
     const decoded = entries.map((entry) => this.decode(entry));
     const results = await this.store.applyBatch(decoded.map(toLogEntry), { prevKvInEvents: () => this.watchHub.wantsPrevKv });
+    const taken = new Map(confChanges.map((confChange) => [confChange.index, confChange.change]));
     for (let i = 0; i < decoded.length; i++) {
       const item = decoded[i] as Decoded;
-      await this.afterApply(item, results[i] as ApplyResult);
+      const change = taken.get(item.entry.index);
+      if (change) await this.applyMembership(change);
+      else await this.afterApply(item, results[i] as ApplyResult);
     }
   }
 
@@ -76,11 +85,6 @@ export class KvStateMachine {
   private decode(entry: Entry): Decoded {
     if (entry.type !== EntryType.Normal || entry.data.byteLength === 0) return { entry };
     return { entry, envelope: decodeCommand<Command>(entry.data) };
-  }
-
-  /** The registry follows the raft core: it takes the changes the core took in, and only those. */
-  async applyConfChanges(changes: readonly AppliedConfChange[]): Promise<void> {
-    for (const { change } of changes) await this.applyMembership(change);
   }
 
   private async afterApply(item: Decoded, result: ApplyResult): Promise<void> {

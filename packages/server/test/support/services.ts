@@ -46,7 +46,7 @@ export class OneMemberRaft {
 
   propose(data: readonly Uint8Array[]): { index: number; term: number } {
     const entries = data.map((bytes) => this.entry(EntryType.Normal, bytes));
-    this.applying = this.applying.then(() => this.machine.apply(entries));
+    this.applying = this.applying.then(() => this.machine.apply(entries, []));
     return { index: this.lastIndex, term: this.term };
   }
 
@@ -54,10 +54,7 @@ export class OneMemberRaft {
     const entry = this.entry(EntryType.ConfChange, encodeConfChange(change));
     this.conf = applyConfChange(this.conf, change);
     const applied = { index: entry.index, change, conf: this.conf };
-    this.applying = this.applying.then(async () => {
-      await this.machine.apply([entry]);
-      await this.machine.applyConfChanges([applied]);
-    });
+    this.applying = this.applying.then(() => this.machine.apply([entry], [applied]));
     return { index: entry.index, term: this.term };
   }
 
