@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import { availability, latencyByOutcome, nemesisWindows, outages, throughput, timedOperations, type TimedOperation } from "../src/harness/availability.js";
 import { markdownRows, renderComparison, type ComparedRun } from "../src/harness/compare.js";
 import { renderReport } from "../src/harness/html.js";
-import { longestLeaderlessMs } from "../src/harness/leader-watch.js";
+import { longestLeaderlessMs, longestLeaderlessWithQuorumMs } from "../src/harness/leader-watch.js";
 import type { RecordedEvent } from "../src/harness/recorder.js";
 
 const ok = (start: number, end: number): TimedOperation => ({ process: 0, f: "read", type: "ok", start, end });
@@ -107,7 +107,7 @@ describe("the HTML report", () => {
 });
 
 describe("the leader watch", () => {
-  const at = (time: number, led: boolean) => ({ time, led });
+  const at = (time: number, led: boolean, quorum = true) => ({ time, led, quorum });
 
   test("a leaderless stretch runs from the first round without a leader to the next round with one", () => {
     assert.equal(longestLeaderlessMs([at(0, true), at(100, false), at(200, false), at(450, true), at(500, false), at(600, true)]), 350);
@@ -117,6 +117,12 @@ describe("the leader watch", () => {
     assert.equal(longestLeaderlessMs([at(0, true), at(100, false), at(900, false)]), 800);
     assert.equal(longestLeaderlessMs([at(0, true), at(100, true)]), 0);
     assert.equal(longestLeaderlessMs([]), 0);
+  });
+
+  test("with a quorum: rounds in which too few members answered end a stretch and count for nothing", () => {
+    const rounds = [at(0, true), at(100, false), at(300, false, false), at(2_000, false, false), at(2_100, false), at(2_400, true)];
+    assert.equal(longestLeaderlessMs(rounds), 2_300);
+    assert.equal(longestLeaderlessWithQuorumMs(rounds), 300);
   });
 });
 

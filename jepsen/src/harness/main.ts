@@ -27,7 +27,7 @@ then checks the history and writes history.jsonl, report.html and run.json.
 Options:
   --target <store>       ${TARGETS.join(" | ")}: what the members run (default raftkv); etcd runs only --workload hot-key
   --workload <name>      ${WORKLOADS.join(" | ")} (default register)
-  --nemesis <kinds>      kill,pause,partition,clock,member joined by commas, all (kill,pause,partition) or none (default partition,kill);
+  --nemesis <kinds>      kill,pause,partition,clock,member,balancer joined by commas, all (kill,pause,partition) or none (default partition,kill);
                          churn (kill a random member every 1.5-2.5 s, restart it 0.8-1.5 s later) or churn-pause (SIGSTOP/SIGCONT);
                          or figure8, a scripted scenario for --workload set on 3 nodes (see README)
   --time <s>             how long clients run under faults (default 60)
@@ -39,6 +39,7 @@ Options:
   --election-timeout <ms> every member's election timeout; the heartbeat is a tenth of it (default ${DEFAULT_TIMING.electionMs})
   --driver <name>        local (network namespaces, needs root) | docker (default local)
   --compose-file <path>  for the docker driver (default docker-compose.yml)
+  --through-virtual-ip   docker driver: clients reach the members through the load balancers' virtual IP
   --op-timeout <ms>      a request taking longer is recorded as info (default 1000; 400 for hot-key)
   --fault-interval <s>   mean length of quiet and of fault windows (default 5)
   --check-timeout <s>    how long the linearizability search may take (default 120)
@@ -87,6 +88,7 @@ const OPTIONS = {
   "serve-flag": { type: "string", multiple: true, default: [] as string[] },
   driver: { type: "string", default: "local" },
   "compose-file": { type: "string", default: "docker-compose.yml" },
+  "through-virtual-ip": { type: "boolean", default: false },
   "op-timeout": { type: "string" },
   "election-timeout": { type: "string", default: String(DEFAULT_TIMING.electionMs) },
   "fault-interval": { type: "string", default: "5" },
@@ -116,6 +118,7 @@ function runOptions(values: Values): RunOptions {
     serveFlags: values["serve-flag"],
     driver: oneOf("--driver", ["local", "docker"] as const, values.driver),
     composeFile: resolve(values["compose-file"]),
+    throughVirtualIp: values["through-virtual-ip"],
     opTimeoutMs: positive("--op-timeout", values["op-timeout"] ?? String(hotKey ? HOT_KEY_DEADLINE_MS : 1000)),
     faultIntervalMs: positive("--fault-interval", values["fault-interval"]) * 1000,
     checkTimeoutMs: positive("--check-timeout", values["check-timeout"]) * 1000,
@@ -154,6 +157,9 @@ async function run(options: RunOptions): Promise<ExitCode> {
     for (const anomaly of result.verdict.anomalies.slice(0, 10)) process.stdout.write(`  ${anomaly.kind}: ${anomaly.detail}\n`);
     for (const [name, value] of Object.entries(availabilityRows(result.availability))) process.stdout.write(`  ${name}: ${value}\n`);
     if (result.longestLeaderlessMs !== undefined) process.stdout.write(`  longest time without a leader: ${seconds(result.longestLeaderlessMs)}\n`);
+    if (result.longestLeaderlessWithQuorumMs !== undefined) {
+      process.stdout.write(`  longest time without a leader while a quorum answered: ${seconds(result.longestLeaderlessWithQuorumMs)}\n`);
+    }
     process.stdout.write(`  history: ${result.historyPath}\n  report: ${result.reportPath}\n`);
     if (result.verdict.valid === "unknown") return ExitCode.HarnessFailure;
     return result.verdict.valid ? ExitCode.Valid : ExitCode.Anomalies;

@@ -54,6 +54,8 @@ export interface RunOptions {
   readonly serveFlags: readonly string[];
   readonly driver: "local" | "docker";
   readonly composeFile: string;
+  /** Docker driver: clients go through the load balancers' virtual IP, not to members. */
+  readonly throughVirtualIp?: boolean;
   readonly opTimeoutMs: number;
   /** Mean length of quiet and of fault windows. */
   readonly faultIntervalMs: number;
@@ -65,6 +67,8 @@ export interface RunResult {
   readonly availability: Availability;
   /** Under churn: the longest time no member said it led (see leader-watch.ts). */
   readonly longestLeaderlessMs?: number;
+  /** Under churn: the same while a quorum of members answered. */
+  readonly longestLeaderlessWithQuorumMs?: number;
   readonly reportPath: string;
   readonly historyPath: string;
 }
@@ -85,6 +89,7 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
   const random = new Random(options.seed);
   const driver = await createDriver(options);
   if (options.nemesis.includes("clock") && driver.unsupported.has("clock")) throw new HarnessError("this driver cannot skew clocks");
+  if (options.nemesis.includes("balancer") && driver.unsupported.has("balancer")) throw new HarnessError("this driver runs no load balancers");
   if (options.scenario === "figure8") checkFigureEight(options, driver);
   if (options.target === "etcd") checkEtcd(options);
   const recorder = new Recorder();
@@ -105,7 +110,8 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
     writeFileSync(join(options.out, "history.jsonl"), recorder.jsonl());
     await driver.teardown();
   }
-  return report(options, workload, recorder, recovery, leaderWatch?.longestLeaderlessMs());
+  const result = report(options, workload, recorder, recovery, leaderWatch?.longestLeaderlessMs());
+  return leaderWatch ? { ...result, longestLeaderlessWithQuorumMs: leaderWatch.longestLeaderlessWithQuorumMs() } : result;
 }
 
 /**
@@ -132,7 +138,7 @@ async function exercise(
   const nemesis = faultInjector(options, driver, workload, recorder, random);
   const clients = Array.from({ length: options.concurrency }, (_, process): Client => ({
     process,
-    url: driver.clientUrl(driver.nodes[process % driver.nodes.length]!),
+    url: driver.balancedUrl ?? driver.clientUrl(driver.nodes[process % driver.nodes.length]!),
     random: random.fork(),
     timeoutMs: options.opTimeoutMs,
   }));
@@ -225,7 +231,7 @@ async function createDriver(options: RunOptions): Promise<ClusterDriver> {
   if (options.driver === "docker") {
     if (options.target !== "raftkv") throw new HarnessError("the docker driver runs raftkv only");
     if (options.nodes !== 3 && options.nodes !== 5) throw new HarnessError("the compose cluster has 3 or 5 nodes");
-    return new DockerCluster({ size: options.nodes, composeFile: options.composeFile });
+    return new DockerCluster({ size: options.nodes, composeFile: options.composeFile, throughVirtualIp: options.throughVirtualIp });
   }
   return LocalCluster.create({
     size: options.nodes,
