@@ -4,7 +4,9 @@
  * A client container on the compose network writes through the virtual IP
  * while the active balancer is killed and while a member is killed; every
  * acknowledged write must survive, and the data must outlive a
- * `docker-compose restart`.
+ * `docker-compose restart`. Then the fault-injection harness's docker driver
+ * runs a short register workload through the virtual IP under member kills,
+ * partitions and kills of the active balancer, and must find no anomaly.
  *
  * Needs a running Docker engine and the images of scripts/docker-images.sh;
  * it runs when RAFTKV_DOCKER_TESTS=1 (.ci/run sets it after building them),
@@ -12,6 +14,8 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -29,6 +33,10 @@ const BALANCERS = [
   { container: "raftkv-lb2", url: "http://127.0.0.1:23782" },
 ];
 const skip = process.env.RAFTKV_DOCKER_TESTS === "1" ? false : "set RAFTKV_DOCKER_TESTS=1 with Docker running and the images built (scripts/docker-images.sh)";
+
+const HARNESS = join(REPO, "jepsen/dist/src/harness/main.js");
+/** A seed whose schedule of kill, partition and balancer faults includes each kind at least once. */
+const HARNESS_SEED = "4";
 
 const run = promisify(execFile);
 
@@ -134,5 +142,21 @@ describe("the compose cluster in containers", { skip }, () => {
     await compose("restart");
     await waitFor("every member to be ready after the restart", allMembersReady, 60_000);
     for (const port of MEMBER_PORTS) assert.deepEqual(await storedKeys(`http://127.0.0.1:${port}`), before, `member on ${port} kept its data`);
+  });
+});
+
+describe("the fault-injection harness on the compose cluster", { skip }, () => {
+  test("a register workload through the virtual IP under kills, partitions and balancer kills finds no anomaly", async () => {
+    const out = await mkdtemp(join(tmpdir(), "raftkv-docker-jepsen-"));
+    const harness = ["--driver", "docker", "--through-virtual-ip", "--workload", "register", "--nemesis", "kill,partition,balancer"];
+    const { stdout } = await run(process.execPath, [HARNESS, ...harness, "--time", "30", "--fault-interval", "3", "--seed", HARNESS_SEED, "--out", out], {
+      cwd: REPO,
+      timeout: 600_000,
+    });
+    assert.match(stdout, /^VALID: \d+ operations checked, 0 anomalies$/m);
+    const history = await readFile(join(out, "history.jsonl"), "utf8");
+    for (const fault of ["kill a random node|kill the leader", "partition", "kill the active load balancer"]) {
+      assert.match(history, new RegExp(fault), `the schedule had a ${fault} fault`);
+    }
   });
 });

@@ -7,7 +7,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends haproxy keepalived iproute2 \
  && rm -rf /var/lib/apt/lists/*
 COPY deploy/docker/haproxy.cfg /etc/haproxy/haproxy.cfg
+COPY deploy/docker/relay.cfg /etc/haproxy/relay.cfg
 COPY deploy/docker/lb-entrypoint.sh /usr/local/bin/raftkv-lb-entrypoint
-RUN chmod +x /usr/local/bin/raftkv-lb-entrypoint && haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null
+RUN chmod +x /usr/local/bin/raftkv-lb-entrypoint && haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null \
+ && haproxy -c -f /etc/haproxy/relay.cfg >/dev/null
 EXPOSE 2379
 ENTRYPOINT ["raftkv-lb-entrypoint"]

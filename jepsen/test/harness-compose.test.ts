@@ -52,11 +52,12 @@ describe("docker-compose.yml", async () => {
 
   test("runs three members behind two load balancers by default, two more members in the five profile", { skip }, async () => {
     const profiles = serviceProfiles(await config());
-    assert.deepEqual([...profiles.keys()].sort(), ["lb1", "lb2", "n1", "n2", "n3", "n4", "n5"]);
+    assert.deepEqual([...profiles.keys()].sort(), ["lb1", "lb2", "n1", "n2", "n3", "n4", "n5", "vip-relay"]);
     const inDefault = [...profiles].filter(([, names]) => names.length === 0).map(([name]) => name);
     assert.deepEqual(inDefault.sort(), ["lb1", "lb2", "n1", "n2", "n3"]);
     assert.deepEqual(profiles.get("n4"), ["five"]);
     assert.deepEqual(profiles.get("n5"), ["five"]);
+    assert.deepEqual(profiles.get("vip-relay"), ["harness"]);
   });
 
   test("tells every member the cluster size it is founded with", { skip }, async () => {

@@ -137,4 +137,22 @@ describe("the docker driver", () => {
     assert.deepEqual(commands.slice(-3), ["docker exec raftkv-n1 iptables -F INPUT", "docker exec raftkv-n2 iptables -F INPUT", "docker exec raftkv-n3 iptables -F INPUT"]);
     assert.equal(recorder.events.filter((event) => event.f === "start").length, 3);
   });
+
+  test("through the virtual IP, clients use the harness profile's relay, and the balancer nemesis kills whichever balancer holds the address", async () => {
+    const calls: string[] = [];
+    const run: CommandRunner = async (command, args) => {
+      calls.push([command, ...args].join(" "));
+      const holdsAddress = args[0] === "exec" && args[1] === "raftkv-lb2";
+      return holdsAddress ? "2: eth0    inet 10.79.0.3/24 brd 10.79.0.255\n2: eth0    inet 10.79.0.100/24 scope global secondary eth0\n" : "";
+    };
+    const cluster = new DockerCluster({ size: 3, composeFile: "/repo/docker-compose.yml", throughVirtualIp: true, run });
+    await cluster.teardown();
+    assert.equal(calls.splice(0)[0], "docker-compose --file /repo/docker-compose.yml --profile harness down --volumes");
+    assert.equal(cluster.balancedUrl, "http://127.0.0.1:23780");
+    const recorder = new Recorder();
+    const nemesis = new Nemesis(cluster, recorder, new Random(1), [{ startMs: 0, endMs: 0, fault: { kind: "balancer" } }]);
+    await nemesis.run(new AbortController().signal);
+    assert.deepEqual(calls.filter((call) => !call.includes(" exec ")), ["docker kill --signal KILL raftkv-lb2", "docker start raftkv-lb2"]);
+    assert.equal(new DockerCluster({ size: 3, composeFile: "x" }).balancedUrl, undefined, "members are asked directly by default");
+  });
 });

@@ -9,7 +9,7 @@ import { postJson } from "./http.js";
 import { waitFor } from "./wait.js";
 
 /** Faults not every driver can inject. */
-export type OptionalFault = "clock" | "throttle";
+export type OptionalFault = "clock" | "throttle" | "balancer";
 
 export interface ClusterDriver {
   /** Member names, `n1`…`nN`. */
@@ -17,6 +17,11 @@ export interface ClusterDriver {
   /** Faults this driver cannot inject; the run refuses a nemesis that needs one. */
   readonly unsupported: ReadonlySet<OptionalFault>;
   clientUrl(node: string): string;
+  /**
+   * Where clients send requests when the cluster sits behind load balancers
+   * (they then never pick a member); undefined where they ask members directly.
+   */
+  readonly balancedUrl?: string;
   /** The peer URL the cluster knows the member by, for membership changes. */
   peerUrl(node: string): string;
   /** Creates the members and starts them all. */
@@ -41,6 +46,9 @@ export interface ClusterDriver {
   throttle(node: string, bitsPerSecond: number | undefined): Promise<void>;
   /** Moves a member's wall clock by `offsetSeconds` from true time (0 restores it). */
   skewClock(node: string, offsetSeconds: number): Promise<void>;
+  /** Kills the load balancer that holds the clients' address (SIGKILL); resolves with its name. */
+  killBalancer(): Promise<string>;
+  restartBalancer(name: string): Promise<void>;
   /** Members that exited on their own (not killed by the nemesis), with how, for the report. */
   crashes(): readonly string[];
   /** Stops every member and removes what start() created; safe to call more than once. */

@@ -6,6 +6,10 @@
  * the containers (they have NET_ADMIN), which cut any shape of grudge, where
  * `docker network disconnect` could only isolate whole containers.
  *
+ * With `throughVirtualIp`, clients go where an application's would: to the
+ * virtual IP the two load balancers share, through the `harness` profile's
+ * relay on the compose network (the address lives there, not on the host).
+ *
  * Every command goes through a CommandRunner, so a test can record the argv
  * this adapter would run without a docker engine.
  */
@@ -25,18 +29,26 @@ export const runCommand: CommandRunner = async (command, args, env = {}) =>
 export interface DockerClusterOptions {
   readonly size: 3 | 5;
   readonly composeFile: string;
+  readonly throughVirtualIp?: boolean;
   readonly run?: CommandRunner;
 }
+
+const VIRTUAL_IP = "10.79.0.100";
+const BALANCERS = ["raftkv-lb1", "raftkv-lb2"] as const;
+/** The harness profile's relay to the virtual IP, as docker-compose.yml publishes it. */
+const RELAY_URL = "http://127.0.0.1:23780";
 
 export class DockerCluster implements ClusterDriver {
   readonly nodes: readonly string[];
   readonly unsupported: ReadonlySet<OptionalFault> = new Set(["clock", "throttle"]);
+  readonly balancedUrl: string | undefined;
   private readonly addresses = new Map<string, string>();
   private readonly run: CommandRunner;
 
   constructor(private readonly options: DockerClusterOptions) {
     this.nodes = Array.from({ length: options.size }, (_, i) => `n${i + 1}`);
     this.run = options.run ?? runCommand;
+    this.balancedUrl = options.throughVirtualIp ? RELAY_URL : undefined;
   }
 
   /** Published as 23791, 23792, …, as in docker-compose.yml. */
@@ -98,6 +110,20 @@ export class DockerCluster implements ClusterDriver {
     throw new HarnessError("containers share the host's clock: the docker driver cannot skew it");
   }
 
+  async killBalancer(): Promise<string> {
+    for (const name of BALANCERS) {
+      const addresses = await this.docker("exec", name, "ip", "-4", "-o", "addr", "show", "dev", "eth0").catch(() => "");
+      if (!addresses.includes(`${VIRTUAL_IP}/`)) continue;
+      await this.docker("kill", "--signal", "KILL", name);
+      return name;
+    }
+    throw new HarnessError(`no load balancer holds ${VIRTUAL_IP}`);
+  }
+
+  async restartBalancer(name: string): Promise<void> {
+    await this.docker("start", name);
+  }
+
   /** Compose restarts nothing (restart: "no"), but telling a crash from a kill would need docker events: not tracked. */
   crashes(): readonly string[] {
     return [];
@@ -119,7 +145,7 @@ export class DockerCluster implements ClusterDriver {
   }
 
   private async compose(env: Readonly<Record<string, string>>, ...args: string[]): Promise<void> {
-    const profile = this.options.size === 5 ? ["--profile", "five"] : [];
+    const profile = [...(this.options.size === 5 ? ["--profile", "five"] : []), ...(this.options.throughVirtualIp ? ["--profile", "harness"] : [])];
     const size = { RAFTKV_CLUSTER_SIZE: String(this.options.size) };
     await this.run("docker-compose", ["--file", this.options.composeFile, ...profile, ...args], { ...size, ...env }).catch((error: unknown) => {
       throw new HarnessError(`docker-compose ${args[0]} failed: ${error instanceof Error ? error.message : String(error)}`);

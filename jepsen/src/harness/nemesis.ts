@@ -22,6 +22,7 @@ export class Nemesis {
   private readonly paused = new Set<string>();
   private readonly skewed = new Set<string>();
   private readonly removed = new Set<string>();
+  private readonly killedBalancers = new Set<string>();
 
   constructor(
     private readonly driver: ClusterDriver,
@@ -48,6 +49,7 @@ export class Nemesis {
     for (const node of [...this.skewed]) await this.unskew(node);
     await this.driver.heal();
     for (const node of [...this.removed]) await this.rejoin(node);
+    for (const name of [...this.killedBalancers]) await this.restartBalancer(name);
   }
 
   private async start(fault: Fault): Promise<Undo> {
@@ -86,6 +88,12 @@ export class Nemesis {
         this.recorder.nemesis("start", `${describeFault(fault)}: removed ${node}`);
         return () => this.rejoin(node);
       }
+      case "balancer": {
+        const name = await this.driver.killBalancer();
+        this.killedBalancers.add(name);
+        this.recorder.nemesis("start", `${describeFault(fault)}: ${name}`);
+        return () => this.restartBalancer(name);
+      }
       case "clock": {
         const node = await this.target(fault.target);
         await this.driver.skewClock(node, fault.offsetSeconds);
@@ -100,6 +108,12 @@ export class Nemesis {
     await this.driver.restart(node);
     this.killed.delete(node);
     this.recorder.nemesis("stop", `restart ${node}`);
+  }
+
+  private async restartBalancer(name: string): Promise<void> {
+    await this.driver.restartBalancer(name);
+    this.killedBalancers.delete(name);
+    this.recorder.nemesis("stop", `restart ${name}`);
   }
 
   private async resume(node: string): Promise<void> {

@@ -72,7 +72,7 @@ export class LocalCluster implements ClusterDriver {
       joined: false,
     }));
     this.nodes = this.members.map((member) => member.name);
-    this.unsupported = new Set(options.fakeClocks ? [] : ["clock"]);
+    this.unsupported = new Set(options.fakeClocks ? ["balancer"] : ["clock", "balancer"]);
   }
 
   /** Checks the machine can run members in namespaces, and claims a free slot. */
@@ -99,6 +99,7 @@ export class LocalCluster implements ClusterDriver {
     await ip("link", "add", this.bridge, "type", "bridge");
     await ip("addr", "add", `${this.gateway}/24`, "dev", this.bridge);
     await ip("link", "set", this.bridge, "up");
+    await iptables("-I", ...this.forwardRule());
     for (const member of this.members) await this.wire(member);
     for (const member of this.members) this.launch(member);
   }
@@ -174,12 +175,31 @@ export class LocalCluster implements ClusterDriver {
     return this.crashed;
   }
 
+  async killBalancer(): Promise<string> {
+    throw new HarnessError("the local driver runs no load balancers");
+  }
+
+  async restartBalancer(): Promise<void> {
+    throw new HarnessError("the local driver runs no load balancers");
+  }
+
   async teardown(): Promise<void> {
     this.trafficControl?.stdin?.end();
     this.trafficControl = undefined;
     await Promise.all(this.members.map((member) => this.kill(member.name)));
     for (const member of this.members) await ip("netns", "del", member.namespace).catch(() => undefined);
     await ip("link", "del", this.bridge).catch(() => undefined);
+    await iptables("-D", ...this.forwardRule()).catch(() => undefined);
+  }
+
+  /**
+   * Lets members' packets cross the bridge between them. Where br_netfilter
+   * is loaded (dockerd loads it), bridged packets pass the root namespace's
+   * FORWARD chain, whose policy dockerd sets to DROP: without this rule peers
+   * never hear each other. Added at start, removed at teardown.
+   */
+  private forwardRule(): string[] {
+    return ["FORWARD", "-i", this.bridge, "-o", this.bridge, "-j", "ACCEPT"];
   }
 
   private member(node: string): Member {
@@ -257,7 +277,19 @@ export async function cleanupLocalClusters(): Promise<string[]> {
   }
   const bridges = (await linkNames()).filter((name) => BRIDGE.test(name));
   for (const name of bridges) await ip("link", "del", name);
-  return [...namespaces, ...bridges];
+  const rules = await leftForwardRules();
+  for (const rule of rules) await iptables("-D", ...rule.split(" ").slice(1));
+  return [...namespaces, ...bridges, ...rules];
+}
+
+/** Forward rules of ours (see LocalCluster.forwardRule) left by runs that did not tear down. */
+async function leftForwardRules(): Promise<string[]> {
+  const rules = (await iptables("-S", "FORWARD")).split("\n");
+  return rules.filter((rule) => /^-A FORWARD -i (rkvbr\d+) -o \1 -j ACCEPT$/.test(rule));
+}
+
+async function iptables(...args: string[]): Promise<string> {
+  return (await run("iptables", ["-w", ...args])).stdout;
 }
 
 async function requireTools(): Promise<void> {

@@ -7,8 +7,8 @@
 import { PARTITION_SHAPES, type PartitionShape } from "./grudge.js";
 import type { Random } from "./random.js";
 
-export type NemesisKind = "kill" | "pause" | "partition" | "clock" | "member";
-export const NEMESIS_KINDS: readonly NemesisKind[] = ["kill", "pause", "partition", "clock", "member"];
+export type NemesisKind = "kill" | "pause" | "partition" | "clock" | "member" | "balancer";
+export const NEMESIS_KINDS: readonly NemesisKind[] = ["kill", "pause", "partition", "clock", "member", "balancer"];
 
 /** A random member, or whichever member leads when the fault starts. */
 export type Target = "random" | "leader";
@@ -16,7 +16,8 @@ export type Target = "random" | "leader";
 export type Fault =
   | { readonly kind: "kill" | "pause" | "member"; readonly target: Target }
   | { readonly kind: "partition"; readonly shape: PartitionShape }
-  | { readonly kind: "clock"; readonly target: Target; readonly offsetSeconds: number };
+  | { readonly kind: "clock"; readonly target: Target; readonly offsetSeconds: number }
+  | { readonly kind: "balancer" };
 
 export interface ScheduledFault {
   readonly startMs: number;
@@ -38,8 +39,9 @@ const MAX_SKEW_SECONDS = 30;
 
 /**
  * `none`, `all`, or kinds joined by commas. `all` is the process and network
- * faults; clock skew (members must start under libfaketime) and membership
- * churn are asked for by name.
+ * faults; clock skew (members must start under libfaketime), membership
+ * churn and killing the active load balancer (the docker driver's) are
+ * asked for by name.
  */
 export function parseNemesis(spec: string): NemesisKind[] {
   if (spec === "none") return [];
@@ -73,6 +75,8 @@ function drawFault(kind: NemesisKind, nodes: number, random: Random): Fault {
       return { kind, shape: random.pick(shapesFor(nodes)) };
     case "clock":
       return { kind, target, offsetSeconds: (random.int(MAX_SKEW_SECONDS) + 1) * (random.next() < 0.5 ? -1 : 1) };
+    case "balancer":
+      return { kind };
   }
 }
 
@@ -97,6 +101,8 @@ export function describeFault(fault: Fault): string {
       return `partition (${fault.shape})`;
     case "clock":
       return `skew ${fault.target === "leader" ? "the leader's" : "a random node's"} clock by ${fault.offsetSeconds} s`;
+    case "balancer":
+      return "kill the active load balancer";
   }
 }
 
