@@ -25,6 +25,9 @@ import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type N
 import { CorruptionCheck } from "./corruption-check.js";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway.js";
+import { listenForClients, type ClientListener } from "./grpc/listener.js";
+import { createGrpcServer } from "./grpc/server.js";
+import { grpcServicesOf } from "./grpc/services.js";
 import { healthPlugin } from "./http/health.js";
 import { nativePlugin } from "./http/native.js";
 import { KvService } from "./kv/service.js";
@@ -248,9 +251,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
   }
   const clientUrls: string[] = [];
+  const grpcServer = createGrpcServer(grpcServicesOf(kv, raft));
+  const listeners: ClientListener[] = [];
+  await app.ready();
   for (const url of config.listenClientUrls) {
     const { host: hostname, port } = parseUrl(url);
-    await app.listen({ host: hostname, port });
+    listeners.push(await listenForClients(hostname, port, app.server, grpcServer));
     clientUrls.push(url);
   }
   if (!removedEarlier) kv.publish(config.name, config.advertiseClientUrls);
@@ -266,6 +272,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       if (transferLeadership) await kv.handOffLeadership();
       stopTimers();
       await leaving;
+      await Promise.all(listeners.map((listener) => listener.close()));
       await app.close();
       await raft.stop();
       tracker.rejectAll(new Error("raftkv: member stopped"));

@@ -1,0 +1,164 @@
+/**
+ * etcd's KV, Watch and Lease services over the member's request API.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import { isEtcdError } from "../errors.js";
+import type { Watch, WatchUpdate } from "../kv/api.js";
+import { validateTxn } from "../http/etcd-gateway.js";
+import { assertLeaderIfRequired, failStream, toServiceError, unary, writeOptionsOf } from "./calls.js";
+import * as codec from "./codec.js";
+import type { Decoded } from "./codec.js";
+import type { GrpcServices } from "./services.js";
+
+type Handlers = grpc.UntypedServiceImplementation;
+
+export function kvService({ backend, hasLeader }: GrpcServices): Handlers {
+  return {
+    Range: unary(hasLeader, async (m: Decoded) => codec.encodeRangeResponse(await backend.range(codec.decodeRangeRequest(m)))),
+    Put: unary(hasLeader, async (m: Decoded, metadata) => codec.encodePutResponse(await backend.put(codec.decodePutRequest(m), writeOptionsOf(metadata)))),
+    DeleteRange: unary(hasLeader, async (m: Decoded, metadata) =>
+      codec.encodeDeleteRangeResponse(await backend.deleteRange(codec.decodeDeleteRangeRequest(m), writeOptionsOf(metadata))),
+    ),
+    Txn: unary(hasLeader, async (m: Decoded, metadata) => {
+      const txn = codec.decodeTxnRequest(m);
+      validateTxn(txn);
+      return codec.encodeTxnResponse(await backend.txn(txn, writeOptionsOf(metadata)));
+    }),
+    Compact: unary(hasLeader, async (m: Decoded, metadata) => codec.headerOnly(await backend.compact(m.revision, writeOptionsOf(metadata)))),
+  };
+}
+
+export function leaseService({ backend, hasLeader }: GrpcServices): Handlers {
+  return {
+    LeaseGrant: unary(hasLeader, async (m: Decoded, metadata) => {
+      const granted = await backend.leaseGrant(m.TTL, m.ID, writeOptionsOf(metadata));
+      return { header: codec.encodeHeader(granted.header), ID: granted.id, TTL: granted.ttl };
+    }),
+    LeaseRevoke: unary(hasLeader, async (m: Decoded, metadata) => codec.headerOnly(await backend.leaseRevoke(m.ID, writeOptionsOf(metadata)))),
+    LeaseTimeToLive: unary(hasLeader, async (m: Decoded) => codec.encodeTimeToLive(await backend.leaseTimeToLive(m.ID, m.keys))),
+    LeaseLeases: unary(hasLeader, async () => {
+      const { header, leases } = await backend.leaseLeases();
+      return { header: codec.encodeHeader(header), leases: leases.map((id) => ({ ID: id })) };
+    }),
+    LeaseKeepAlive: (call: grpc.ServerDuplexStream<Decoded, unknown>) => {
+      if (!streamMayStart(call, hasLeader)) return;
+      // One renewal at a time, answered in the order asked.
+      let previous = Promise.resolve();
+      call.on("data", (m: Decoded) => {
+        previous = previous.then(async () => {
+          const renewed = await keepAlive(backend, m.ID);
+          if (!call.destroyed) call.write({ header: codec.encodeHeader(renewed.header), ID: renewed.id, TTL: renewed.ttl });
+        }).catch((error: unknown) => failStream(call, error));
+      });
+      call.on("end", () => void previous.then(() => call.end()));
+    },
+  };
+}
+
+/** etcd answers a renewal of a lease that does not exist with TTL 0: that is how its clients learn it is gone. */
+async function keepAlive(backend: GrpcServices["backend"], id: number) {
+  try {
+    return await backend.leaseKeepAlive(id);
+  } catch (error) {
+    if (isEtcdError(error, "leaseNotFound")) return { header: backend.header(), id, ttl: 0 };
+    throw error;
+  }
+}
+
+/** A stream that requires a leader fails at once on a member without one. */
+export function streamMayStart(call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, hasLeader: () => boolean): boolean {
+  try {
+    assertLeaderIfRequired(call.metadata, hasLeader);
+    return true;
+  } catch (error) {
+    failStream(call, error);
+    return false;
+  }
+}
+
+/** The id etcd's progress responses carry: they belong to no watch. */
+const NO_WATCH_ID = -1;
+
+/**
+ * One Watch stream carries many watches. Ids are the client's, or the
+ * lowest free one from 0 up, as etcd assigns them. A watch's first message
+ * says it was created; updates the watch produced meanwhile (history) follow it.
+ */
+export function watchService({ backend, hasLeader }: GrpcServices): Handlers {
+  return {
+    Watch: (call: grpc.ServerDuplexStream<Decoded, unknown>) => {
+      if (!streamMayStart(call, hasLeader)) return;
+      const watches = new Map<number, Watch>();
+      let nextId = 0;
+      const send = (message: unknown): void => {
+        if (!call.destroyed && call.writable) call.write(message);
+      };
+      const create = async (m: Decoded): Promise<void> => {
+        let id = m.watch_id as number;
+        if (id === 0) {
+          while (watches.has(nextId)) nextId += 1;
+          id = nextId;
+        }
+        if (watches.has(id)) {
+          send({ header: codec.encodeHeader(backend.header()), watch_id: id, created: true, canceled: true, cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream" });
+          return;
+        }
+        const early: WatchUpdate[] = [];
+        let created = false;
+        const deliver = (update: WatchUpdate): void => {
+          if (!created) early.push(update);
+          else send(encodeWatchUpdate(update, id, watches));
+        };
+        try {
+          watches.set(id, await backend.watch(codec.decodeWatchCreate(m), deliver));
+        } catch (error) {
+          const reason = toServiceError(error).details;
+          send({ header: codec.encodeHeader(backend.header()), watch_id: id, created: true, canceled: true, cancel_reason: reason });
+          return;
+        }
+        send({ header: codec.encodeHeader(backend.header()), watch_id: id, created: true });
+        created = true;
+        for (const update of early) send(encodeWatchUpdate(update, id, watches));
+      };
+      const cancel = (id: number): void => {
+        const watch = watches.get(id);
+        if (!watch) return;
+        watch.cancel();
+        watches.delete(id);
+        send({ header: codec.encodeHeader(backend.header()), watch_id: id, canceled: true });
+      };
+      let previous = Promise.resolve();
+      call.on("data", (m: Decoded) => {
+        previous = previous.then(async () => {
+          if (m.request_union === "create_request") await create(m.create_request);
+          else if (m.request_union === "cancel_request") cancel(m.cancel_request.watch_id);
+          else if (m.request_union === "progress_request") send({ header: codec.encodeHeader(backend.header()), watch_id: NO_WATCH_ID });
+        }).catch((error: unknown) => failStream(call, error));
+      });
+      const stopAll = (): void => {
+        for (const watch of watches.values()) watch.cancel();
+        watches.clear();
+      };
+      call.on("end", () => {
+        stopAll();
+        call.end();
+      });
+      call.on("cancelled", stopAll);
+      call.on("error", stopAll);
+    },
+  };
+}
+
+/** A watch update as etcd sends it; a compacted start revision cancels the watch. */
+function encodeWatchUpdate(update: WatchUpdate, id: number, watches: Map<number, Watch>): unknown {
+  const common = { header: codec.encodeHeader(update.header), watch_id: id };
+  switch (update.kind) {
+    case "events":
+      return { ...common, events: update.events.map(codec.encodeEvent) };
+    case "progress":
+      return common;
+    case "compacted":
+      watches.delete(id);
+      return { ...common, canceled: true, compact_revision: update.compactRevision };
+  }
+}
