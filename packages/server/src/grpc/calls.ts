@@ -60,5 +60,6 @@ export function abortWhenCancelled(call: Pick<EventEmitter, "once">): AbortSigna
 
 /** Ends a server stream with etcd's status for `error`. */
 export function failStream(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, error: unknown): void {
-  call.destroy(Object.assign(new Error(toServiceError(error).details), toServiceError(error)));
+  // grpc-js sends the status of an error emitted on a server stream, then ends it.
+  call.emit("error", toServiceError(error));
 }

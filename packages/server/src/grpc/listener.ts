@@ -4,7 +4,8 @@
  * injector; any other goes to the HTTP/1 server.
  */
 import type { Server as HttpServer } from "node:http";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Socket } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 
 /** Every HTTP/2 connection starts with this (RFC 9113, 3.4); no HTTP/1 request line can. */
@@ -20,7 +21,12 @@ export interface ClientListener {
 
 export async function listenForClients(host: string, port: number, http: HttpServer, grpcServer: grpc.Server): Promise<ClientListener> {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const server = createServer((socket) => routeByPreface(socket, http, injector));
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    routeByPreface(socket, http, injector);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port }, () => resolve());
@@ -32,7 +38,10 @@ export async function listenForClients(host: string, port: number, http: HttpSer
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // The HTTP server never listened itself, so closing it would not end the connections it was handed.
       http.closeAllConnections();
+      // gRPC clients are told to go away; those still connected after the grace time are cut off.
       injector.drain(DRAIN_MS);
+      await Promise.race([closed, delay(DRAIN_MS)]);
+      for (const socket of sockets) socket.destroy();
       injector.destroy();
       await closed;
     },
