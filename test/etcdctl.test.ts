@@ -196,3 +196,19 @@ test("move-leader hands leadership to the member named", async () => {
     return now.every((s) => s.Status.leader === target);
   });
 });
+
+test("member add, update, promote and remove, asked of a member that does not lead", async () => {
+  const leader = await cluster.waitForLeader();
+  const follower = hostPort(cluster.members.find((member) => member !== leader)!);
+  const onFollower = async (args: readonly string[]) =>
+    (await run(ETCDCTL, [`--endpoints=${follower}`, ...args], { env: ENV, timeout: 30_000 })).stdout;
+  const added = await onFollower(["member", "add", "learner", "--peer-urls=http://127.0.0.1:1", "--learner"]);
+  const [, id, clusterId] = /^Member +([0-9a-f]+) added to cluster +([0-9a-f]+)\n/.exec(added) ?? [];
+  assert.ok(id && clusterId, added);
+  assert.match(added, /\nETCD_NAME="learner"\n.*\nETCD_INITIAL_ADVERTISE_PEER_URLS="http:\/\/127.0.0.1:1"\nETCD_INITIAL_CLUSTER_STATE="existing"\n$/);
+  assert.match(await onFollower(["member", "list"]), new RegExp(`${id}, unstarted, , http://127.0.0.1:1, , true`));
+  assert.match(await onFollower(["member", "update", id, "--peer-urls=http://127.0.0.1:2"]), new RegExp(`^Member +${id} updated in cluster +${clusterId}\\n$`));
+  assert.match(await etcdctlError(["member", "promote", id]), /etcdserver: can only promote a learner member which is in sync with leader/);
+  assert.match(await onFollower(["member", "remove", id]), new RegExp(`^Member +${id} removed from cluster +${clusterId}\\n$`));
+  assert.equal((await etcdctl(["member", "list"])).trim().split("\n").length, 3);
+});

@@ -8,6 +8,7 @@ import { failStream, unary } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
 import { streamMayStart } from "./kv-services.js";
+import { answerOnLeader } from "./leader-only.js";
 import type { GrpcBackend, GrpcServices } from "./services.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
@@ -15,10 +16,28 @@ type Handlers = grpc.UntypedServiceImplementation;
 export function clusterService({ backend, hasLeader }: GrpcServices): Handlers {
   return {
     MemberList: unary(hasLeader, async () => codec.encodeMembers(await backend.memberList())),
-    MemberAdd: unary(hasLeader, async (m: Decoded) => codec.encodeMembers(await backend.memberAdd(m.peerURLs, m.isLearner))),
-    MemberRemove: unary(hasLeader, async (m: Decoded) => codec.encodeMembers(await backend.memberRemove(m.ID))),
+    MemberAdd: unary(hasLeader, async (m: Decoded) =>
+      answerOnLeader(backend, {
+        path: "/v3/cluster/member/add",
+        body: { peerURLs: m.peerURLs, isLearner: m.isLearner },
+        answerHere: async () => codec.encodeMembers(await backend.memberAdd(m.peerURLs, m.isLearner)),
+      }),
+    ),
+    MemberRemove: unary(hasLeader, async (m: Decoded) =>
+      answerOnLeader(backend, {
+        path: "/v3/cluster/member/remove",
+        body: { ID: m.ID },
+        answerHere: async () => codec.encodeMembers(await backend.memberRemove(m.ID)),
+      }),
+    ),
     MemberUpdate: unary(hasLeader, async (m: Decoded) => codec.encodeMembers(await backend.memberUpdate(m.ID, m.peerURLs))),
-    MemberPromote: unary(hasLeader, async (m: Decoded) => codec.encodeMembers(await backend.memberPromote(m.ID))),
+    MemberPromote: unary(hasLeader, async (m: Decoded) =>
+      answerOnLeader(backend, {
+        path: "/v3/cluster/member/promote",
+        body: { ID: m.ID },
+        answerHere: async () => codec.encodeMembers(await backend.memberPromote(m.ID)),
+      }),
+    ),
   };
 }
 
