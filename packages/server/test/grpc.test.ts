@@ -20,9 +20,13 @@ import { startNode, type RaftkvNode } from "../src/node.js";
 
 const PROTO_DIR = fileURLToPath(new URL("../../proto/", import.meta.url));
 const packages = grpc.loadPackageDefinition(
-  protoLoader.loadSync(["etcdserverpb.proto"], { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] }),
+  protoLoader.loadSync(["etcdserverpb.proto", "v3lockpb.proto", "v3electionpb.proto"], { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] }),
 );
-const etcdserverpb = packages.etcdserverpb as grpc.GrpcObject;
+/** Services by name: etcdserverpb's, and Lock and Election from their own packages. */
+const SERVICES: Record<string, grpc.GrpcObject> = {
+  Lock: packages.v3lockpb as grpc.GrpcObject,
+  Election: packages.v3electionpb as grpc.GrpcObject,
+};
 
 type Message = Record<string, any>;
 type Client = grpc.Client & Record<string, any>;
@@ -64,7 +68,7 @@ async function startMember(peers = 0): Promise<{ node: RaftkvNode; address: stri
 }
 
 function clientOf(service: string, address: string): Client {
-  const Constructor = etcdserverpb[service] as grpc.ServiceClientConstructor;
+  const Constructor = (SERVICES[service] ?? (packages.etcdserverpb as grpc.GrpcObject))[service] as grpc.ServiceClientConstructor;
   return new Constructor(address, grpc.credentials.createInsecure()) as Client;
 }
 
@@ -212,6 +216,44 @@ describe("gRPC on a member that leads", () => {
     stream.write({ ID: 12345 });
     assert.deepEqual((await answers).map((m) => [m.ID, m.TTL]), [[granted.ID, 30], [12345, 0]]);
     stream.end();
+  });
+
+  test("Lock queues a second holder until the first unlocks", async () => {
+    const lease = clientOf("Lease", member.address);
+    const [first, second] = [await call(lease, "LeaseGrant", { TTL: 30 }), await call(lease, "LeaseGrant", { TTL: 30 })];
+    const lock = clientOf("Lock", member.address);
+    const held = await call(lock, "Lock", { name: bytes("jobs"), lease: first.ID });
+    assert.equal(Buffer.from(held.key).toString(), `jobs/${first.ID.toString(16)}`);
+    let secondHeld = false;
+    const waiting = call(lock, "Lock", { name: bytes("jobs"), lease: second.ID }).then((response) => {
+      secondHeld = true;
+      return response;
+    });
+    // The second contender's key exists once it queues; it must still be waiting then.
+    const secondKey = bytes(`jobs/${second.ID.toString(16)}`);
+    const deadline = Date.now() + 10_000;
+    while ((await call(kv, "Range", { key: secondKey })).count === 0) {
+      assert.ok(Date.now() < deadline, "the second contender never queued");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(secondHeld, false);
+    await call(lock, "Unlock", { key: held.key });
+    assert.deepEqual(Buffer.from((await waiting).key), secondKey);
+  });
+
+  test("Election: campaign, leader, proclaim, observe, resign", async () => {
+    const granted = await call(clientOf("Lease", member.address), "LeaseGrant", { TTL: 30 });
+    const election = clientOf("Election", member.address);
+    const campaign = await call(election, "Campaign", { name: bytes("chief"), lease: granted.ID, value: bytes("first") });
+    const leader = campaign.leader;
+    assert.equal(Buffer.from(leader.name).toString(), "chief");
+    assert.equal(Buffer.from((await call(election, "Leader", { name: bytes("chief") })).kv.value).toString(), "first");
+    const observed = collect(election.Observe({ name: bytes("chief") }), (messages) => messages.some((m) => Buffer.from(m.kv.value).toString() === "second"));
+    await call(election, "Proclaim", { leader, value: bytes("second") });
+    assert.ok((await observed).length >= 1);
+    await call(election, "Resign", { leader });
+    const none = await rejection(call(election, "Leader", { name: bytes("chief") }));
+    assert.deepEqual([none.code, none.details], [grpc.status.NOT_FOUND, "election: no leader"]);
   });
 
   test("the snapshot stream ends with etcd's SHA-256 trailer over a 512-byte aligned body", async () => {
