@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -254,6 +254,23 @@ describe("gRPC on a member that leads", () => {
     await call(election, "Resign", { leader });
     const none = await rejection(call(election, "Leader", { name: bytes("chief") }));
     assert.deepEqual([none.code, none.details], [grpc.status.NOT_FOUND, "election: no leader"]);
+  });
+
+  test("a malformed message and a half HTTP/2 preface leave the member serving", async () => {
+    const raw = new grpc.Client(member.address, grpc.credentials.createInsecure());
+    const garbage = await rejection(
+      new Promise((resolve, reject) =>
+        raw.makeUnaryRequest("/etcdserverpb.KV/Range", (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0xff, 0xff, 0xff]), (error, response) => (error ? reject(error) : resolve(response))),
+      ),
+    );
+    assert.equal(garbage.code, grpc.status.INTERNAL);
+    raw.close();
+    const [host, port] = member.address.split(":");
+    const socket = connect(Number(port), host);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.end("PRI * HTTP/2.0\r\n");
+    await new Promise((resolve) => socket.once("close", resolve));
+    assert.equal((await call(kv, "Range", { key: bytes("warm") })).count, 1);
   });
 
   test("the snapshot stream ends with etcd's SHA-256 trailer over a 512-byte aligned body", async () => {
