@@ -21,18 +21,9 @@ let endpoints: string;
 
 before(async () => {
   cluster = await ProcessCluster.start({ size: 3 });
-  endpoints = cluster.members.map(hostPort).join(",");
+  endpoints = cluster.members.map((member) => member.clientUrl).join(",");
 });
 after(async () => cluster?.stop());
-
-/**
- * An endpoint as host:port. With a scheme, etcdctl 3.4's per-endpoint commands (endpoint
- * status, health, hashkv, defrag, move-leader) send it in HTTP/2's :authority, which Node's
- * HTTP/2 refuses as a protocol error (see the package README).
- */
-function hostPort(member: { clientUrl: string }): string {
-  return new URL(member.clientUrl).host;
-}
 
 /** Runs etcdctl against every member, with stdin when given; rejects when it exits non-zero. */
 async function etcdctl(args: readonly string[], input?: string): Promise<string> {
@@ -166,18 +157,19 @@ test("member list, endpoint status, health and hashkv across the cluster", async
   assert.equal(new Set(statuses.map((s) => s.Status.leader)).size, 1, "every member names the same leader");
   assert.ok(statuses.some((s) => s.Status.header.member_id === s.Status.leader));
   // etcdctl 3.4 reports health on stderr.
-  const health = (await run(ETCDCTL, [`--endpoints=${endpoints}`, "endpoint", "health"], { env: ENV, timeout: 30_000 })).stderr;
-  for (const member of cluster.members) assert.match(health, new RegExp(`${hostPort(member)} is healthy: successfully committed proposal`));
-  const hashes = (await etcdctl(["endpoint", "hashkv"])).trim().split("\n").map((line) => line.split(", ")[1]);
+  const health = (await run(ETCDCTL, [`--endpoints=${cluster.members[0]!.clientUrl}`, "endpoint", "health", "--cluster"], { env: ENV, timeout: 30_000 })).stderr;
+  for (const member of cluster.members) assert.match(health, new RegExp(`${member.clientUrl} is healthy: successfully committed proposal`));
+  const hashes = (await etcdctl(["endpoint", "hashkv", "--cluster"])).trim().split("\n").map((line) => line.split(", ")[1]);
   assert.equal(hashes.length, 3);
   assert.equal(new Set(hashes).size, 1, `the members' hashes agree: ${hashes.join(" ")}`);
   assert.equal(await etcdctl(["alarm", "list"]), "");
-  assert.equal(await etcdctl(["defrag"]), cluster.members.map((m) => `Finished defragmenting etcd member[${hostPort(m)}]\n`).join(""));
+  assert.equal(await etcdctl(["defrag"]), cluster.members.map((m) => `Finished defragmenting etcd member[${m.clientUrl}]\n`).join(""));
 });
 
 test("snapshot save writes a file with etcd's SHA-256 trailer that raftkv restores from", async () => {
   const file = join(await mkdtemp(join(tmpdir(), "raftkv-etcdctl-")), "saved.db");
-  const endpoint = hostPort(cluster.members[0]!);
+  // Host and port alone, as etcdctl also takes an endpoint.
+  const endpoint = new URL(cluster.members[0]!.clientUrl).host;
   const saved = await run(ETCDCTL, [`--endpoints=${endpoint}`, "snapshot", "save", file], { env: ENV, timeout: 30_000 });
   assert.equal(saved.stdout, `Snapshot saved at ${file}\n`);
   assert.equal((await stat(file)).size % 512, 32);
@@ -199,7 +191,7 @@ test("move-leader hands leadership to the member named", async () => {
 
 test("member add, update, promote and remove, asked of a member that does not lead", async () => {
   const leader = await cluster.waitForLeader();
-  const follower = hostPort(cluster.members.find((member) => member !== leader)!);
+  const follower = cluster.members.find((member) => member !== leader)!.clientUrl;
   const onFollower = async (args: readonly string[]) =>
     (await run(ETCDCTL, [`--endpoints=${follower}`, ...args], { env: ENV, timeout: 30_000 })).stdout;
   const added = await onFollower(["member", "add", "learner", "--peer-urls=http://127.0.0.1:1", "--learner"]);

@@ -67,9 +67,9 @@ async function startMember(peers = 0): Promise<{ node: RaftkvNode; address: stri
   };
 }
 
-function clientOf(service: string, address: string): Client {
+function clientOf(service: string, address: string, options: grpc.ChannelOptions = {}): Client {
   const Constructor = (SERVICES[service] ?? (packages.etcdserverpb as grpc.GrpcObject))[service] as grpc.ServiceClientConstructor;
-  return new Constructor(address, grpc.credentials.createInsecure()) as Client;
+  return new Constructor(address, grpc.credentials.createInsecure(), options) as Client;
 }
 
 function call(client: Client, method: string, request: Message, metadata = new grpc.Metadata()): Promise<Message> {
@@ -122,6 +122,12 @@ describe("gRPC on a member that leads", () => {
     assert.equal(range.header.member_id, member.node.memberId);
     assert.equal(range.header.cluster_id, member.node.clusterId);
     assert.ok(range.header.raft_term > 0);
+  });
+
+  test("an :authority with a scheme, as etcdctl sends it to one endpoint, is served", async () => {
+    const schemed = clientOf("KV", member.address, { "grpc.default_authority": `http://${member.address}` });
+    for (let i = 0; i < 3; i++) assert.equal((await call(schemed, "Range", { key: bytes("warm") })).count, 1);
+    schemed.close();
   });
 
   test("put, range with options, a nested txn and delete, as etcd answers them", async () => {

@@ -7,6 +7,7 @@ import type { Server as HttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
+import { withAuthorityFixed } from "./authority.js";
 
 /** Every HTTP/2 connection starts with this (RFC 9113, 3.4); no HTTP/1 request line can. */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -60,7 +61,7 @@ function routeByPreface(socket: Socket, http: HttpServer, injector: grpc.Connect
     socket.pause();
     socket.unshift(received);
     if (isHttp2) {
-      injector.injectConnection(socket);
+      injector.injectConnection(withAuthorityFixed(socket));
     } else {
       http.emit("connection", socket);
       // Paused above, the socket would never deliver the bytes put back to the HTTP parser.
