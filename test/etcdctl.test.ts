@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { ProcessCluster, RAFTKV_BIN, waitFor } from "./support/process-cluster.js";
@@ -167,6 +167,7 @@ test("member list, endpoint status, health and hashkv across the cluster", async
 });
 
 test("snapshot save writes a file with etcd's SHA-256 trailer that raftkv restores from", async () => {
+  await etcdctl(["put", "backed-up", "yes"]);
   const file = join(await mkdtemp(join(tmpdir(), "raftkv-etcdctl-")), "saved.db");
   // Host and port alone, as etcdctl also takes an endpoint.
   const endpoint = new URL(cluster.members[0]!.clientUrl).host;
@@ -175,6 +176,15 @@ test("snapshot save writes a file with etcd's SHA-256 trailer that raftkv restor
   assert.equal((await stat(file)).size % 512, 32);
   const status = JSON.parse((await run(process.execPath, [RAFTKV_BIN, "snapshot", "status", file, "--write-out", "json"])).stdout) as { keyCount: number };
   assert.ok(status.keyCount > 0);
+
+  // Restored with etcdctl's own restore flags.
+  const peerUrl = "http://127.0.0.1:1";
+  const restoreFlags = ["--initial-cluster", `m1=${peerUrl}`, "--initial-cluster-token", "restored", "--initial-advertise-peer-urls", peerUrl, "--skip-hash-check"];
+  const dataDir = join(dirname(file), "m1");
+  const restored = await run(process.execPath, [RAFTKV_BIN, "snapshot", "restore", file, "--name", "m1", "--data-dir", dataDir, ...restoreFlags]);
+  assert.match(restored.stdout, new RegExp(`^Restored index \\d+ into ${dataDir} for members m1;`));
+  const refused = run(process.execPath, [RAFTKV_BIN, "snapshot", "restore", file, "--name", "m2", "--data-dir", `${dataDir}-2`, ...restoreFlags]);
+  await assert.rejects(refused, /couldn't find local name "m2" in the initial cluster configuration/);
 });
 
 test("move-leader hands leadership to the member named", async () => {
