@@ -58,8 +58,21 @@ export function abortWhenCancelled(call: Pick<EventEmitter, "once">): AbortSigna
   return controller.signal;
 }
 
+type ServerStream = grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
+
+/** A stream that requires a leader fails at once on a member without one. */
+export function streamMayStart(call: ServerStream, hasLeader: () => boolean): boolean {
+  try {
+    assertLeaderIfRequired(call.metadata, hasLeader);
+    return true;
+  } catch (error) {
+    failStream(call, error);
+    return false;
+  }
+}
+
 /** Ends a server stream with etcd's status for `error`. */
-export function failStream(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, error: unknown): void {
+export function failStream(call: ServerStream, error: unknown): void {
   // grpc-js sends the status of an error emitted on a server stream, then ends it.
   call.emit("error", toServiceError(error));
 }

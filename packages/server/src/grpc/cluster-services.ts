@@ -4,10 +4,9 @@
 import { createHash } from "node:crypto";
 import type * as grpc from "@grpc/grpc-js";
 import { GrpcCode, RaftkvError } from "../errors.js";
-import { failStream, unary } from "./calls.js";
+import { failStream, streamMayStart, unary } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
-import { streamMayStart } from "./kv-services.js";
 import { answerOnLeader } from "./leader-only.js";
 import type { GrpcBackend, GrpcServices } from "./services.js";
 

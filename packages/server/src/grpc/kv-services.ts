@@ -5,7 +5,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { isEtcdError } from "../errors.js";
 import type { Watch, WatchUpdate } from "../kv/api.js";
 import { validateTxn } from "../http/etcd-gateway.js";
-import { assertLeaderIfRequired, failStream, toServiceError, unary, writeOptionsOf } from "./calls.js";
+import { failStream, streamMayStart, toServiceError, unary, writeOptionsOf } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
 import type { GrpcServices } from "./services.js";
@@ -65,17 +65,6 @@ async function keepAlive(backend: GrpcServices["backend"], id: number) {
   }
 }
 
-/** A stream that requires a leader fails at once on a member without one. */
-export function streamMayStart(call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, hasLeader: () => boolean): boolean {
-  try {
-    assertLeaderIfRequired(call.metadata, hasLeader);
-    return true;
-  } catch (error) {
-    failStream(call, error);
-    return false;
-  }
-}
-
 /** The id etcd's progress responses carry: they belong to no watch. */
 const NO_WATCH_ID = -1;
 
@@ -107,7 +96,12 @@ export function watchService({ backend, hasLeader }: GrpcServices): Handlers {
         let created = false;
         const deliver = (update: WatchUpdate): void => {
           if (!created) early.push(update);
-          else send(encodeWatchUpdate(update, id, watches));
+          else sendUpdate(update);
+        };
+        const sendUpdate = (update: WatchUpdate): void => {
+          // A compacted start ends the watch.
+          if (update.kind === "compacted") watches.delete(id);
+          send(encodeWatchUpdate(update, id));
         };
         try {
           watches.set(id, await backend.watch(codec.decodeWatchCreate(m), deliver));
@@ -118,7 +112,7 @@ export function watchService({ backend, hasLeader }: GrpcServices): Handlers {
         }
         send({ header: codec.encodeHeader(backend.header()), watch_id: id, created: true });
         created = true;
-        for (const update of early) send(encodeWatchUpdate(update, id, watches));
+        for (const update of early) sendUpdate(update);
       };
       const cancel = (id: number): void => {
         const watch = watches.get(id);
@@ -150,7 +144,7 @@ export function watchService({ backend, hasLeader }: GrpcServices): Handlers {
 }
 
 /** A watch update as etcd sends it; a compacted start revision cancels the watch. */
-function encodeWatchUpdate(update: WatchUpdate, id: number, watches: Map<number, Watch>): unknown {
+function encodeWatchUpdate(update: WatchUpdate, id: number): unknown {
   const common = { header: codec.encodeHeader(update.header), watch_id: id };
   switch (update.kind) {
     case "events":
@@ -158,7 +152,6 @@ function encodeWatchUpdate(update: WatchUpdate, id: number, watches: Map<number,
     case "progress":
       return common;
     case "compacted":
-      watches.delete(id);
       return { ...common, canceled: true, compact_revision: update.compactRevision };
   }
 }

@@ -5,10 +5,9 @@
 import type * as grpc from "@grpc/grpc-js";
 import { campaign, currentLeader, observeLeader, proclaim, resign, type LeaderView } from "../recipes/election.js";
 import { acquireLock, releaseLock } from "../recipes/lock.js";
-import { abortWhenCancelled, failStream, unary, writeOptionsOf } from "./calls.js";
+import { abortWhenCancelled, failStream, streamMayStart, unary, writeOptionsOf } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
-import { streamMayStart } from "./kv-services.js";
 import type { GrpcServices } from "./services.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
