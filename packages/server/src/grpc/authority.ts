@@ -80,6 +80,11 @@ class AuthorityFilter {
     }
     while (!this.passing() && this.pending.length >= FRAME_HEADER_BYTES) {
       const length = this.pending.readUIntBE(0, 3);
+      if (length > MAX_FRAME_BYTES) {
+        // Larger than the server allows: nghttp2 refuses the connection; nothing to buffer for that.
+        this.mode = "pass";
+        break;
+      }
       if (this.pending.length < FRAME_HEADER_BYTES + length) break;
       const frame = this.pending.subarray(0, FRAME_HEADER_BYTES + length);
       this.pending = this.pending.subarray(frame.length);
