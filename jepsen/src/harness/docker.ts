@@ -17,6 +17,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { HarnessError, type ClusterDriver, type OptionalFault } from "./cluster.js";
 import { CUT_RULES, type Cut, type Grudge } from "./grudge.js";
+import { waitFor } from "./wait.js";
 
 /** Runs `command` with `args` (and `env` added to the harness's environment); resolves with its stdout. */
 export type CommandRunner = (command: string, args: readonly string[], env?: Readonly<Record<string, string>>) => Promise<string>;
@@ -37,6 +38,7 @@ const VIRTUAL_IP = "10.79.0.100";
 const BALANCERS = ["raftkv-lb1", "raftkv-lb2"] as const;
 /** The harness profile's relay to the virtual IP, as docker-compose.yml publishes it. */
 const RELAY_URL = "http://127.0.0.1:23780";
+const BALANCER_DEADLINE_MS = 30_000;
 
 export class DockerCluster implements ClusterDriver {
   readonly nodes: readonly string[];
@@ -65,6 +67,8 @@ export class DockerCluster implements ClusterDriver {
   async start(): Promise<void> {
     await this.compose({}, "up", "--detach", "--no-build");
     for (const node of this.nodes) await this.learnAddress(node);
+    // Keepalived elects the balancer that takes the address a couple of seconds after it starts.
+    if (this.options.throughVirtualIp) await waitFor(`a load balancer to hold ${VIRTUAL_IP}`, async () => (await this.activeBalancer()) ?? undefined, BALANCER_DEADLINE_MS);
   }
 
   async kill(node: string): Promise<void> {
@@ -111,13 +115,18 @@ export class DockerCluster implements ClusterDriver {
   }
 
   async killBalancer(): Promise<string> {
+    const active = await this.activeBalancer();
+    if (active === undefined) throw new HarnessError(`no load balancer holds ${VIRTUAL_IP}`);
+    await this.docker("kill", "--signal", "KILL", active);
+    return active;
+  }
+
+  private async activeBalancer(): Promise<string | undefined> {
     for (const name of BALANCERS) {
       const addresses = await this.docker("exec", name, "ip", "-4", "-o", "addr", "show", "dev", "eth0").catch(() => "");
-      if (!addresses.includes(`${VIRTUAL_IP}/`)) continue;
-      await this.docker("kill", "--signal", "KILL", name);
-      return name;
+      if (addresses.includes(`${VIRTUAL_IP}/`)) return name;
     }
-    throw new HarnessError(`no load balancer holds ${VIRTUAL_IP}`);
+    return undefined;
   }
 
   async restartBalancer(name: string): Promise<void> {

@@ -26,7 +26,8 @@ const HTTP_STATUS: Record<GrpcCode, number> = {
   [GrpcCode.NotFound]: 404,
   [GrpcCode.AlreadyExists]: 409,
   [GrpcCode.ResourceExhausted]: 429,
-  [GrpcCode.FailedPrecondition]: 400,
+  // etcd 3.4's gateway answers 412 (a lease grant with an ID in use, a bad leader transferee, …).
+  [GrpcCode.FailedPrecondition]: 412,
   [GrpcCode.OutOfRange]: 400,
   [GrpcCode.Unimplemented]: 501,
   [GrpcCode.Internal]: 500,

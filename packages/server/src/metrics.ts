@@ -53,7 +53,8 @@ export class Metrics {
   });
 
   constructor(raft: RaftGauges, member: MemberGauges) {
-    collectDefaultMetrics({ register: this.registry, prefix: "raftkv_process_" });
+    // Unprefixed, as etcd exposes its process metrics: `etcdctl check datascale` reads process_resident_memory_bytes.
+    collectDefaultMetrics({ register: this.registry });
     this.gauge("raftkv_term", "Current Raft term", () => raft.term());
     this.gauge("raftkv_is_leader", "1 if this member leads", () => (raft.isLeader() ? 1 : 0));
     this.gauge("raftkv_commit_index", "Highest log index known committed", () => raft.commitIndex());

@@ -251,13 +251,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     raft.start();
     if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
   }
-  const app = await (await import("./client-api.js")).buildClientApi({ kv, cluster, maintenance, health }, metrics);
-  const clientUrls: string[] = [];
-  for (const url of config.listenClientUrls) {
-    const { host: hostname, port } = parseUrl(url);
-    await app.listen({ host: hostname, port });
-    clientUrls.push(url);
-  }
+  const clients = await (await import("./client-api.js")).serveClients({ kv, cluster, maintenance, health }, raft, metrics, config.listenClientUrls);
+  const clientUrls = [...config.listenClientUrls];
   const dns = config.dnsAddr === "" ? undefined : await startDns(config, {
     api: kv,
     cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
@@ -279,7 +274,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       stopTimers();
       await leaving;
       await dns?.close();
-      await app.close();
+      await clients.close();
       await stopRaftAndPeers({ raft, tracker, transport });
       await stateMachine.close();
       await wal.close();

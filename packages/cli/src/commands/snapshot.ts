@@ -23,13 +23,24 @@ export function registerSnapshot(program: Command): void {
     .action(async (file: string, _options: unknown, command: Command) => status(file, globalOptions(command).writeOut));
   snapshot
     .command("restore <file>")
-    .description("create a member's data directory for a new cluster from <file>")
-    .requiredOption("--data-dir <dir>", "the new member's data directory (must not exist or be empty)")
-    .requiredOption("--initial-cluster <pairs>", "the new cluster: name=peerUrl,...")
+    .description("create a member's data directory for a new cluster from <file>; etcdctl's flags and defaults")
+    .option("--name <name>", "the member this data directory is for", "default")
+    .option("--data-dir <dir>", "the new member's data directory, which must not exist or be empty (default: <name>.raftkv)")
+    .option("--initial-cluster <pairs>", "the new cluster: name=peerUrl,... (default: <name>=<initial-advertise-peer-urls>)")
     .option("--initial-cluster-token <token>", "the new cluster's token", "raftkv-cluster")
-    .action(async (file: string, options: { dataDir: string; initialCluster: string; initialClusterToken: string }) =>
-      restore(file, options),
+    .option("--initial-advertise-peer-urls <url>", "this member's peer URL, as --initial-cluster names it", "http://localhost:2380")
+    .option("--skip-hash-check", "accepted for etcdctl's scripts; a raftkv snapshot is always verified whole", false)
+    .action(async (file: string, options: RestoreFlags, command: Command) =>
+      restore(file, options, (flag) => command.getOptionValueSource(flag) === "cli"),
     );
+}
+
+interface RestoreFlags {
+  readonly name: string;
+  readonly dataDir?: string;
+  readonly initialCluster?: string;
+  readonly initialClusterToken: string;
+  readonly initialAdvertisePeerUrls: string;
 }
 
 async function save(file: string, client: Client): Promise<void> {
@@ -79,16 +90,21 @@ async function status(file: string, format: OutputFormat): Promise<void> {
   for (const [name, value] of rows) process.stdout.write(`${name.padEnd(width)}  ${value}\n`);
 }
 
-async function restore(file: string, options: { dataDir: string; initialCluster: string; initialClusterToken: string }): Promise<void> {
+/** `given(flag)`: whether the command line set the flag (rather than its default). */
+async function restore(file: string, flags: RestoreFlags, given: (flag: keyof RestoreFlags) => boolean): Promise<void> {
   const { parseInitialCluster, restoreSnapshot } = await import("@raftkv/server");
-  const restored = await restoreSnapshot({
-    file,
-    dataDir: options.dataDir,
-    initialCluster: parseInitialCluster(options.initialCluster),
-    initialClusterToken: options.initialClusterToken,
-  });
+  const initialCluster = parseInitialCluster(flags.initialCluster ?? `${flags.name}=${flags.initialAdvertisePeerUrls}`);
+  // etcd's checks, for a member named on the command line: it is in the new cluster, at the peer URL it advertises.
+  if (given("name") && !initialCluster.has(flags.name)) {
+    throw new Error(`couldn't find local name "${flags.name}" in the initial cluster configuration`);
+  }
+  if (given("initialAdvertisePeerUrls") && initialCluster.get(flags.name) !== flags.initialAdvertisePeerUrls) {
+    throw new Error(`--initial-advertise-peer-urls ${flags.initialAdvertisePeerUrls} is not ${flags.name}'s URL in --initial-cluster`);
+  }
+  const dataDir = flags.dataDir ?? `${flags.name}.raftkv`;
+  const restored = await restoreSnapshot({ file, dataDir, initialCluster, initialClusterToken: flags.initialClusterToken });
   process.stdout.write(
-    `Restored index ${restored.index} into ${options.dataDir} for members ` +
+    `Restored index ${restored.index} into ${dataDir} for members ` +
       `${restored.members.map((member) => member.name).join(", ")}; start each with raftkv serve and the same --initial-cluster\n`,
   );
 }

@@ -1,0 +1,68 @@
+/**
+ * The gRPC server: etcd's services from our .proto files (loaded at start
+ * with @grpc/proto-loader, no generated code), served on connections the
+ * client listener hands over (see listener.ts).
+ */
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
+import { authService, clusterService, maintenanceService } from "./cluster-services.js";
+import { kvService, leaseService, watchService } from "./kv-services.js";
+import { electionService, lockService } from "./recipe-services.js";
+import type { GrpcServices } from "./services.js";
+
+const PROTO_DIR = fileURLToPath(new URL("../../../proto/", import.meta.url));
+const PROTO_FILES = ["etcdserverpb.proto", "v3lockpb.proto", "v3electionpb.proto"];
+
+/** etcd takes requests up to --max-request-bytes plus this much gRPC framing. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/**
+ * How messages look to the handlers (see codec.ts): proto field names,
+ * int64 as numbers (revisions and ids stay below 2^53), enums by name,
+ * absent fields at their defaults, a oneof's set field named by the oneof.
+ */
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+};
+
+type ServiceDefinitions = Record<string, grpc.ServiceDefinition>;
+
+function loadServices(): ServiceDefinitions {
+  const packages = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILES, LOADER_OPTIONS));
+  const service = (pkg: string, name: string): grpc.ServiceDefinition =>
+    ((packages[pkg] as grpc.GrpcObject)[name] as grpc.ServiceClientConstructor).service;
+  return {
+    KV: service("etcdserverpb", "KV"),
+    Watch: service("etcdserverpb", "Watch"),
+    Lease: service("etcdserverpb", "Lease"),
+    Cluster: service("etcdserverpb", "Cluster"),
+    Maintenance: service("etcdserverpb", "Maintenance"),
+    Auth: service("etcdserverpb", "Auth"),
+    Lock: service("v3lockpb", "Lock"),
+    Election: service("v3electionpb", "Election"),
+  };
+}
+
+export function createGrpcServer(services: GrpcServices): grpc.Server {
+  const definitions = loadServices();
+  const server = new grpc.Server({ "grpc.max_receive_message_length": MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES });
+  const implementations = {
+    KV: kvService(services),
+    Watch: watchService(services),
+    Lease: leaseService(services),
+    Cluster: clusterService(services),
+    Maintenance: maintenanceService(services),
+    Auth: authService(services),
+    Lock: lockService(services),
+    Election: electionService(services),
+  };
+  for (const [name, implementation] of Object.entries(implementations)) server.addService(definitions[name] as grpc.ServiceDefinition, implementation);
+  return server;
+}

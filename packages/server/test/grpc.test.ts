@@ -1,0 +1,316 @@
+/**
+ * etcd's gRPC services on a real in-process member, through grpc-js's own
+ * client and the same .proto files: one port for HTTP/1 and gRPC, etcd's
+ * statuses, the require-leader metadata, idempotency keys, the Watch and
+ * LeaseKeepAlive streams, and the snapshot stream's trailer.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import pino from "pino";
+import { defaultConfig } from "../src/config.js";
+import { startNode, type RaftkvNode } from "../src/node.js";
+
+const PROTO_DIR = fileURLToPath(new URL("../../proto/", import.meta.url));
+const packages = grpc.loadPackageDefinition(
+  protoLoader.loadSync(["etcdserverpb.proto", "v3lockpb.proto", "v3electionpb.proto"], { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] }),
+);
+/** Services by name: etcdserverpb's, and Lock and Election from their own packages. */
+const SERVICES: Record<string, grpc.GrpcObject> = {
+  Lock: packages.v3lockpb as grpc.GrpcObject,
+  Election: packages.v3electionpb as grpc.GrpcObject,
+};
+
+type Message = Record<string, any>;
+type Client = grpc.Client & Record<string, any>;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** One member, started in this process; `peers` other (never started) members leave it without a leader. */
+async function startMember(peers = 0): Promise<{ node: RaftkvNode; address: string; stop: () => Promise<void> }> {
+  const dataDir = await mkdtemp(join(tmpdir(), "raftkv-grpc-"));
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const absent = await Promise.all(Array.from({ length: peers }, async (_, i) => [`absent${i}`, `http://127.0.0.1:${await freePort()}`] as const));
+  const node = await startNode(
+    defaultConfig({
+      name: "solo",
+      dataDir,
+      listenClientUrls: [`http://127.0.0.1:${clientPort}`],
+      listenPeerUrls: [peerUrl],
+      initialCluster: new Map([["solo", peerUrl], ...absent]),
+      heartbeatIntervalMs: 20,
+      electionTimeoutMs: 200,
+    }),
+    { logger: pino({ level: "silent" }) },
+  );
+  return {
+    node,
+    address: `127.0.0.1:${clientPort}`,
+    stop: async () => {
+      await node.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function clientOf(service: string, address: string, options: grpc.ChannelOptions = {}): Client {
+  const Constructor = (SERVICES[service] ?? (packages.etcdserverpb as grpc.GrpcObject))[service] as grpc.ServiceClientConstructor;
+  return new Constructor(address, grpc.credentials.createInsecure(), options) as Client;
+}
+
+/** Repeats `request` while it fails with 'no leader', for up to 10 s. */
+async function untilLeader<T>(request: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await request();
+    } catch (error) {
+      if ((error as { code?: number }).code !== grpc.status.UNAVAILABLE || Date.now() > deadline) throw error;
+    }
+  }
+}
+
+function call(client: Client, method: string, request: Message, metadata = new grpc.Metadata()): Promise<Message> {
+  return new Promise((resolve, reject) => client[method](request, metadata, (error: Error | null, response: Message) => (error ? reject(error) : resolve(response))));
+}
+
+async function rejection(promise: Promise<unknown>): Promise<{ code: number; details: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { code: number; details: string };
+  }
+  throw new Error("the call succeeded");
+}
+
+/** Reads a stream's messages until `enough` says so. */
+function collect(stream: grpc.ClientReadableStream<Message> | grpc.ClientDuplexStream<Message, Message>, enough: (messages: Message[]) => boolean): Promise<Message[]> {
+  const messages: Message[] = [];
+  return new Promise((resolve, reject) => {
+    stream.on("data", (message: Message) => {
+      messages.push(message);
+      if (enough(messages)) resolve(messages);
+    });
+    stream.on("error", reject);
+    stream.on("end", () => resolve(messages));
+  });
+}
+
+const bytes = (text: string) => Buffer.from(text);
+
+describe("gRPC on a member that leads", () => {
+  let member: Awaited<ReturnType<typeof startMember>>;
+  let kv: Client;
+  before(async () => {
+    member = await startMember();
+    kv = clientOf("KV", member.address);
+    // A request waits at most one election timeout for an election, and a
+    // new member's first one may take up to two: ask until it has a leader.
+    await untilLeader(() => call(kv, "Put", { key: bytes("warm"), value: bytes("up") }));
+  });
+  after(async () => {
+    kv?.close();
+    await member?.stop();
+  });
+
+  test("the client port answers HTTP/1 and gRPC alike", async () => {
+    const health = await fetch(`http://${member.address}/health`);
+    assert.equal(health.status, 200);
+    const range = await call(kv, "Range", { key: bytes("warm") });
+    assert.equal(Buffer.from(range.kvs[0].value).toString(), "up");
+    assert.equal(range.header.member_id, member.node.memberId);
+    assert.equal(range.header.cluster_id, member.node.clusterId);
+    assert.ok(range.header.raft_term > 0);
+  });
+
+  test("an :authority with a scheme, as etcdctl sends it to one endpoint, is served", async () => {
+    const schemed = clientOf("KV", member.address, { "grpc.default_authority": `http://${member.address}` });
+    for (let i = 0; i < 3; i++) assert.equal((await call(schemed, "Range", { key: bytes("warm") })).count, 1);
+    schemed.close();
+  });
+
+  test("put, range with options, a nested txn and delete, as etcd answers them", async () => {
+    await call(kv, "Put", { key: bytes("t/a"), value: bytes("1") });
+    const put = await call(kv, "Put", { key: bytes("t/a"), value: bytes("2"), prev_kv: true });
+    assert.equal(Buffer.from(put.prev_kv.value).toString(), "1");
+    await call(kv, "Put", { key: bytes("t/b"), value: bytes("3") });
+    const range = await call(kv, "Range", { key: bytes("t/"), range_end: bytes("t0"), sort_order: "DESCEND", limit: 1 });
+    assert.deepEqual([range.kvs.map((k: Message) => Buffer.from(k.key).toString()), range.count, range.more], [["t/b"], 2, true]);
+
+    const txn = await call(kv, "Txn", {
+      compare: [{ key: bytes("t/a"), target: "VALUE", result: "EQUAL", value: bytes("2") }],
+      success: [
+        { request_txn: { compare: [{ key: bytes("t/b"), target: "VERSION", result: "GREATER", version: 5 }], failure: [{ request_put: { key: bytes("t/c"), value: bytes("nested") } }] } },
+        { request_range: { key: bytes("t/a") } },
+      ],
+    });
+    assert.equal(txn.succeeded, true);
+    assert.equal(txn.responses[0].response_txn.succeeded, false);
+    assert.equal(Buffer.from(txn.responses[1].response_range.kvs[0].value).toString(), "2");
+    const deleted = await call(kv, "DeleteRange", { key: bytes("t/"), range_end: bytes("t0"), prev_kv: true });
+    assert.equal(deleted.deleted, 3);
+    assert.equal(deleted.prev_kvs.length, 3);
+  });
+
+  test("errors carry etcd's gRPC codes and messages", async () => {
+    const missing = await rejection(call(kv, "Put", { key: bytes("nothing-here"), ignore_value: true }));
+    assert.deepEqual([missing.code, missing.details], [grpc.status.INVALID_ARGUMENT, "etcdserver: key not found"]);
+    const empty = await rejection(call(kv, "Range", { key: bytes("") }));
+    assert.deepEqual([empty.code, empty.details], [grpc.status.INVALID_ARGUMENT, "etcdserver: key is not provided"]);
+    const duplicate = await rejection(
+      call(kv, "Txn", { success: [{ request_put: { key: bytes("d"), value: bytes("1") } }, { request_put: { key: bytes("d"), value: bytes("2") } }] }),
+    );
+    assert.deepEqual([duplicate.code, duplicate.details], [grpc.status.INVALID_ARGUMENT, "etcdserver: duplicate key given in txn request"]);
+    const auth = await rejection(call(clientOf("Auth", member.address), "Authenticate", { name: "root", password: "x" }));
+    assert.deepEqual([auth.code, auth.details], [grpc.status.FAILED_PRECONDITION, "etcdserver: authentication is not enabled"]);
+  });
+
+  test("a retry under the same idempotency-key is applied once and answered with the first outcome", async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set("idempotency-key", "grpc-retry-1");
+    const first = await call(kv, "Put", { key: bytes("once"), value: bytes("x") }, metadata);
+    const retry = await call(kv, "Put", { key: bytes("once"), value: bytes("x") }, metadata);
+    assert.equal(retry.header.revision, first.header.revision);
+    const range = await call(kv, "Range", { key: bytes("once") });
+    assert.equal(range.kvs[0].version, 1);
+  });
+
+  test("one Watch stream carries several watches: ids, events, progress, cancel", async () => {
+    const stream = clientOf("Watch", member.address).Watch() as grpc.ClientDuplexStream<Message, Message>;
+    const created = collect(stream, (messages) => messages.filter((m) => m.created).length === 2);
+    stream.write({ create_request: { key: bytes("w/"), range_end: bytes("w0"), prev_kv: true } });
+    stream.write({ create_request: { key: bytes("other") } });
+    assert.deepEqual((await created).map((m) => m.watch_id), [0, 1]);
+
+    const events = collect(stream, (messages) => messages.some((m) => m.events.length > 0));
+    await call(kv, "Put", { key: bytes("w/1"), value: bytes("a") });
+    const update = (await events).find((m) => m.events.length > 0)!;
+    assert.equal(update.watch_id, 0);
+    assert.equal(update.events[0].type, "PUT");
+    assert.equal(Buffer.from(update.events[0].kv.key).toString(), "w/1");
+
+    const progress = collect(stream, (messages) => messages.some((m) => m.watch_id === -1));
+    stream.write({ progress_request: {} });
+    assert.ok((await progress).some((m) => m.watch_id === -1 && m.header.revision >= update.header.revision));
+
+    const canceled = collect(stream, (messages) => messages.some((m) => m.canceled));
+    stream.write({ cancel_request: { watch_id: 0 } });
+    assert.equal((await canceled).find((m) => m.canceled)!.watch_id, 0);
+    stream.end();
+  });
+
+  test("a watch from a compacted revision is created, then canceled with the compact revision", async () => {
+    const first = await call(kv, "Put", { key: bytes("c/1"), value: bytes("a") });
+    const latest = await call(kv, "Put", { key: bytes("c/1"), value: bytes("b") });
+    await call(kv, "Compact", { revision: latest.header.revision });
+    const stream = clientOf("Watch", member.address).Watch() as grpc.ClientDuplexStream<Message, Message>;
+    const messages = collect(stream, (all) => all.some((m) => m.canceled));
+    stream.write({ create_request: { key: bytes("c/1"), start_revision: first.header.revision } });
+    const [created, canceled] = await messages;
+    assert.equal(created!.created, true);
+    assert.deepEqual([canceled!.canceled, canceled!.compact_revision], [true, latest.header.revision]);
+    stream.end();
+  });
+
+  test("LeaseKeepAlive renews a lease and answers TTL 0 for one that does not exist", async () => {
+    const lease = clientOf("Lease", member.address);
+    const granted = await call(lease, "LeaseGrant", { TTL: 30 });
+    const stream = lease.LeaseKeepAlive() as grpc.ClientDuplexStream<Message, Message>;
+    const answers = collect(stream, (messages) => messages.length === 2);
+    stream.write({ ID: granted.ID });
+    stream.write({ ID: 12345 });
+    assert.deepEqual((await answers).map((m) => [m.ID, m.TTL]), [[granted.ID, 30], [12345, 0]]);
+    stream.end();
+  });
+
+  test("Lock queues a second holder until the first unlocks", async () => {
+    const lease = clientOf("Lease", member.address);
+    const [first, second] = [await call(lease, "LeaseGrant", { TTL: 30 }), await call(lease, "LeaseGrant", { TTL: 30 })];
+    const lock = clientOf("Lock", member.address);
+    const held = await call(lock, "Lock", { name: bytes("jobs"), lease: first.ID });
+    assert.equal(Buffer.from(held.key).toString(), `jobs/${first.ID.toString(16)}`);
+    let secondHeld = false;
+    const waiting = call(lock, "Lock", { name: bytes("jobs"), lease: second.ID }).then((response) => {
+      secondHeld = true;
+      return response;
+    });
+    // The second contender's key exists once it queues; it must still be waiting then.
+    const secondKey = bytes(`jobs/${second.ID.toString(16)}`);
+    const deadline = Date.now() + 10_000;
+    while ((await call(kv, "Range", { key: secondKey })).count === 0) {
+      assert.ok(Date.now() < deadline, "the second contender never queued");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(secondHeld, false);
+    await call(lock, "Unlock", { key: held.key });
+    assert.deepEqual(Buffer.from((await waiting).key), secondKey);
+  });
+
+  test("Election: campaign, leader, proclaim, observe, resign", async () => {
+    const granted = await call(clientOf("Lease", member.address), "LeaseGrant", { TTL: 30 });
+    const election = clientOf("Election", member.address);
+    const campaign = await call(election, "Campaign", { name: bytes("chief"), lease: granted.ID, value: bytes("first") });
+    const leader = campaign.leader;
+    assert.equal(Buffer.from(leader.name).toString(), "chief");
+    assert.equal(Buffer.from((await call(election, "Leader", { name: bytes("chief") })).kv.value).toString(), "first");
+    const observed = collect(election.Observe({ name: bytes("chief") }), (messages) => messages.some((m) => Buffer.from(m.kv.value).toString() === "second"));
+    await call(election, "Proclaim", { leader, value: bytes("second") });
+    assert.ok((await observed).length >= 1);
+    await call(election, "Resign", { leader });
+    const none = await rejection(call(election, "Leader", { name: bytes("chief") }));
+    assert.deepEqual([none.code, none.details], [grpc.status.NOT_FOUND, "election: no leader"]);
+  });
+
+  test("a malformed message and a half HTTP/2 preface leave the member serving", async () => {
+    const raw = new grpc.Client(member.address, grpc.credentials.createInsecure());
+    const garbage = await rejection(
+      new Promise((resolve, reject) =>
+        raw.makeUnaryRequest("/etcdserverpb.KV/Range", (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0xff, 0xff, 0xff]), (error, response) => (error ? reject(error) : resolve(response))),
+      ),
+    );
+    assert.equal(garbage.code, grpc.status.INTERNAL);
+    raw.close();
+    const [host, port] = member.address.split(":");
+    const socket = connect(Number(port), host);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.end("PRI * HTTP/2.0\r\n");
+    await new Promise((resolve) => socket.once("close", resolve));
+    assert.equal((await call(kv, "Range", { key: bytes("warm") })).count, 1);
+  });
+
+  test("the snapshot stream ends with etcd's SHA-256 trailer over a 512-byte aligned body", async () => {
+    const stream = clientOf("Maintenance", member.address).Snapshot({}) as grpc.ClientReadableStream<Message>;
+    const blobs = (await collect(stream, () => false)).map((m) => Buffer.from(m.blob));
+    const whole = Buffer.concat(blobs);
+    assert.equal(whole.length % 512, 32);
+    assert.deepEqual(whole.subarray(-32), createHash("sha256").update(whole.subarray(0, -32)).digest());
+  });
+});
+
+test("on a member without a leader, a call with hasleader fails at once with 'etcdserver: no leader'", async (t) => {
+  const member = await startMember(2);
+  t.after(() => member.stop());
+  const kv = clientOf("KV", member.address);
+  t.after(() => kv.close());
+  const metadata = new grpc.Metadata();
+  metadata.set("hasleader", "true");
+  const refused = await rejection(call(kv, "Range", { key: bytes("k") }, metadata));
+  assert.deepEqual([refused.code, refused.details], [grpc.status.UNAVAILABLE, "etcdserver: no leader"]);
+  const watch = clientOf("Watch", member.address).Watch(metadata) as grpc.ClientDuplexStream<Message, Message>;
+  const ended = await rejection(collect(watch, () => false));
+  assert.deepEqual([ended.code, ended.details], [grpc.status.UNAVAILABLE, "etcdserver: no leader"]);
+});
