@@ -4,6 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import type { AutoCompactionPolicy } from "@raftkv/mvcc";
+import { DEFAULT_BCRYPT_COST, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "./auth/password.js";
+import { DEFAULT_AUTH_TOKEN_TTL_S } from "./auth/tokens.js";
 import { invalidArgument } from "./errors.js";
 
 export interface NodeConfig {
@@ -36,6 +38,12 @@ export interface NodeConfig {
   readonly initialCorruptCheck: boolean;
   /** etcd's --experimental-corrupt-check-time: how often the leader compares hashes; 0 is never. */
   readonly corruptCheckIntervalMs: number;
+  /** etcd's --auth-token: `simple`, or `jwt,pub-key=…,priv-key=…,sign-method=…,ttl=…` (see auth/tokens.ts). */
+  readonly authToken: string;
+  /** etcd's --auth-token-ttl: how long a simple token lives after its last use, in seconds. */
+  readonly authTokenTtlSeconds: number;
+  /** etcd's --bcrypt-cost: how slow the password hash is (4 to 16; see auth/password.ts). */
+  readonly bcryptCost: number;
   /** Deliberate bugs, for proving that the fault-injection harness finds them. Never in production. */
   readonly unsafe: readonly UnsafeBehaviour[];
 }
@@ -162,6 +170,9 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     strictReconfigCheck: true,
     initialCorruptCheck: false,
     corruptCheckIntervalMs: 0,
+    authToken: "simple",
+    authTokenTtlSeconds: DEFAULT_AUTH_TOKEN_TTL_S,
+    bcryptCost: DEFAULT_BCRYPT_COST,
     unsafe: [],
     ...overrides,
   };
@@ -172,6 +183,10 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
 function validate(config: NodeConfig): void {
   parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention);
   if (config.heartbeatIntervalMs < TICK_MS) throw invalidArgument(`--heartbeat-interval must be at least ${TICK_MS} ms`);
+  if (!Number.isInteger(config.bcryptCost) || config.bcryptCost < MIN_BCRYPT_COST || config.bcryptCost > MAX_BCRYPT_COST) {
+    throw invalidArgument(`--bcrypt-cost must be an integer from ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`);
+  }
+  if (!Number.isInteger(config.authTokenTtlSeconds) || config.authTokenTtlSeconds <= 0) throw invalidArgument("--auth-token-ttl must be a positive number of seconds");
   if (!(config.corruptCheckIntervalMs >= 0)) throw invalidArgument("--experimental-corrupt-check-time must not be negative");
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     throw invalidArgument("--election-timeout must be at least five times --heartbeat-interval");

@@ -35,6 +35,8 @@ import { Metrics } from "./metrics.js";
 import { PeerActivity } from "./peer-activity.js";
 import { ProposalTracker } from "./proposals.js";
 import { RaftHost } from "./raft-host.js";
+import { tokenProviderFor } from "./auth/tokens.js";
+import { AuthService } from "./services/auth.js";
 import { HealthService } from "./services/health.js";
 import { KvService } from "./services/kv.js";
 import { MaintenanceService } from "./services/maintenance.js";
@@ -87,7 +89,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const alarms = await AlarmRegistry.load(config.dataDir);
   const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS);
   let service: KvService | undefined;
+  const tokens = tokenProviderFor(config.authToken, config.authTokenTtlSeconds);
   const stateMachine = await KvStateMachine.open(join(config.dataDir, "kv"), {
+    tokens,
     registry,
     alarms,
     tracker,
@@ -239,10 +243,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     void registry.remove(memberId);
   }
 
+  const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: config.bcryptCost });
   const app = createApp(metrics);
   await app.register(healthPlugin(health, metrics));
-  await app.register(etcdGatewayPlugin({ kv, cluster, maintenance }));
-  await app.register(nativePlugin(kv));
+  await app.register(etcdGatewayPlugin({ kv, cluster, maintenance }, auth));
+  await app.register(nativePlugin({ kv, cluster, maintenance }, auth));
 
   const removedEarlier = registry.wasRemoved(memberId);
   if (removedEarlier) {

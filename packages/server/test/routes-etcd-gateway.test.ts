@@ -13,8 +13,8 @@ import { MEMBER_ID, appWith, oneMemberServices, urlOf, type Json, type ServicesF
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
 const unb64 = (text: string): string => Buffer.from(text, "base64").toString();
 
-async function gatewayApp(services: MemberApis): Promise<FastifyInstance> {
-  return appWith(etcdGatewayPlugin(services));
+async function gatewayApp(services: ServicesFixture): Promise<FastifyInstance> {
+  return appWith(etcdGatewayPlugin(services, services.auth));
 }
 
 interface Reply {

@@ -45,6 +45,8 @@ export interface LeaderRoute<T> {
   readonly answerHere: () => Promise<T>;
   readonly path: string;
   readonly body: unknown;
+  /** The request's Authorization header, passed on so that the leader checks the same credentials. */
+  readonly authorization?: string;
 }
 
 /**
@@ -60,7 +62,8 @@ export function forwardLeaderOnlyRoutes(app: FastifyInstance, locateLeader: () =
     const handler: RouteHandlerMethod = async function (request, reply) {
       const answerHere = async (): Promise<unknown> => handleHere.call(this, request, reply);
       if (request.headers[FORWARDED_HEADER] !== undefined) return answerHere();
-      const answer = await askLeader({ locateLeader, answerHere, path, body: request.body });
+      const authorization = request.headers.authorization;
+      const answer = await askLeader({ locateLeader, answerHere, path, body: request.body, ...(authorization ? { authorization } : {}) });
       if ("here" in answer) return answer.here;
       return reply.status(answer.forwarded.status).type("application/json").send(answer.forwarded.body);
     };
@@ -87,7 +90,7 @@ export async function askLeader<T>(route: LeaderRoute<T>): Promise<LeaderAnswer<
 async function askPresumedLeader<T>(route: LeaderRoute<T>): Promise<LeaderAnswer<T> | undefined> {
   const leaderUrl = await route.locateLeader();
   if (leaderUrl !== undefined) {
-    const forwarded = await forwardToLeader(leaderUrl, route.path, route.body);
+    const forwarded = await forwardToLeader(leaderUrl, route);
     return refusedAsNotLeader(forwarded) ? undefined : { forwarded };
   }
   try {
@@ -107,12 +110,12 @@ function refusedAsNotLeader(reply: ForwardedReply): boolean {
   }
 }
 
-async function forwardToLeader(leaderUrl: string, path: string, body: unknown): Promise<ForwardedReply> {
+async function forwardToLeader(leaderUrl: string, { path, body, authorization }: LeaderRoute<unknown>): Promise<ForwardedReply> {
   let response: Response;
   try {
     response = await fetch(`${leaderUrl}${path}`, {
       method: "POST",
-      headers: { [FORWARDED_HEADER]: "1", "content-type": "application/json" },
+      headers: { [FORWARDED_HEADER]: "1", "content-type": "application/json", ...(authorization ? { authorization } : {}) },
       body: JSON.stringify(body ?? {}),
       signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
     });
