@@ -248,7 +248,7 @@ describe("auth", () => {
   test("a write checked before auth changed is not applied", async () => {
     const { auth, kv } = services;
     const checkedAt = auth.state.revision;
-    await auth.enable();
+    await auth.enable({});
     await assert.rejects(
       kv.put({ key: Buffer.from("app/late"), value: Buffer.from("v"), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false }, { authRevision: checkedAt }),
       { message: "etcdserver: revision of auth store is old" },

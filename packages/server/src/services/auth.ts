@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { isPermitted, isRoot, type Access } from "../auth/permissions.js";
 import { hashPassword, verifyPassword } from "../auth/password.js";
-import { ROOT, roleOf, userOf, type AuthCommand, type AuthState, type Permission, type Role } from "../auth/state.js";
+import { roleOf, userOf, type AuthCommand, type AuthState, type Permission } from "../auth/state.js";
 import type { AuthResult } from "../auth/store.js";
 import type { TokenProvider } from "../auth/tokens.js";
 import { etcdError } from "../errors.js";
@@ -148,9 +148,9 @@ export class AuthService {
     return { header: this.options.proposer.header(), enabled, authRevision: revision };
   }
 
-  /** Turning auth on needs nobody (it is off); turning it off needs root. */
-  async enable(): Promise<{ header: api.ResponseHeader }> {
-    return this.change({ op: "enable" }, this.state.revision);
+  /** Turning auth on needs nobody while it is off; asked again once it is on, root (a no-op), as in etcd. */
+  async enable(identity: Identity): Promise<{ header: api.ResponseHeader }> {
+    return this.change({ op: "enable" }, this.authorizeRoot(identity));
   }
 
   async disable(identity: Identity): Promise<{ header: api.ResponseHeader }> {
@@ -214,7 +214,8 @@ export class AuthService {
 
   async roleGet(identity: Identity, name: string): Promise<{ header: api.ResponseHeader; permissions: readonly Permission[] }> {
     this.authorizeRoot(identity);
-    return { header: this.options.proposer.header(), permissions: permissionsOf(roleOf(this.state, name)) };
+    // As etcd 3.4 shows it, the root role lists no permissions: it needs none.
+    return { header: this.options.proposer.header(), permissions: roleOf(this.state, name).permissions };
   }
 
   async roleList(identity: Identity): Promise<{ header: api.ResponseHeader; roles: readonly string[] }> {
@@ -230,10 +231,4 @@ export class AuthService {
   private async propose(command: AuthCommand, checkedRevision: number): Promise<AuthResult> {
     return (await this.options.proposer.propose({ kind: "auth", command }, { authRevision: checkedRevision })) as AuthResult;
   }
-}
-
-/** etcd shows the root role as holding every key, READWRITE. */
-function permissionsOf(role: Role): readonly Permission[] {
-  if (role.name !== ROOT) return role.permissions;
-  return [{ type: "READWRITE", key: new Uint8Array(0), rangeEnd: Uint8Array.of(0) }];
 }

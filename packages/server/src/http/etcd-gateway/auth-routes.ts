@@ -24,7 +24,7 @@ const PERMISSION: Schema = object({
 
 export function authRoutes(post: AuthPost, auth: AuthService): void {
   const empty = object({});
-  post("/v3/auth/enable", empty, async () => headerOnly(await auth.enable()));
+  post("/v3/auth/enable", empty, async (_f, identity) => headerOnly(await auth.enable(identity)));
   post("/v3/auth/disable", empty, async (_f, identity) => headerOnly(await auth.disable(identity)));
   post("/v3/auth/status", empty, async () => {
     const { header, enabled, authRevision } = await auth.status();
