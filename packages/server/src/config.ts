@@ -8,7 +8,7 @@ import { DEFAULT_BCRYPT_COST, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "./auth/pa
 import { DEFAULT_AUTH_TOKEN_TTL_S } from "./auth/tokens.js";
 import { invalidArgument } from "./errors.js";
 
-export interface NodeConfig {
+export interface NodeConfig extends ClientTlsConfig {
   readonly name: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
@@ -48,6 +48,21 @@ export interface NodeConfig {
   readonly unsafe: readonly UnsafeBehaviour[];
 }
 
+/** Client TLS, etcd's flags: used when the client URLs are https:// (see http/tls.ts). */
+export interface ClientTlsConfig {
+  /** etcd's --cert-file and --key-file: the listener's certificate and key (PEM). */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** etcd's --trusted-ca-file: the CA that signs client certificates. */
+  readonly trustedCaFile: string;
+  /** etcd's --client-cert-auth: refuse clients without a certificate the trusted CA signed. */
+  readonly clientCertAuth: boolean;
+  /** etcd's --auto-tls: a self-signed certificate made at start-up, when no cert-file is given. */
+  readonly autoTls: boolean;
+}
+
+export const NO_CLIENT_TLS: ClientTlsConfig = { certFile: "", keyFile: "", trustedCaFile: "", clientCertAuth: false, autoTls: false };
+
 export const UNSAFE_BEHAVIOURS = [
   /** Serve linearizable reads from local state without a ReadIndex round. */
   "local-reads",
@@ -65,6 +80,8 @@ export const TICK_MS = 10;
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
+  /** https:// (client URLs only; peers speak plain TCP for now). */
+  readonly secure: boolean;
 }
 
 export function parseUrl(url: string): Endpoint {
@@ -74,9 +91,9 @@ export function parseUrl(url: string): Endpoint {
   } catch {
     throw invalidArgument(`invalid URL ${JSON.stringify(url)}`);
   }
-  if (parsed.protocol !== "http:") throw invalidArgument(`unsupported URL scheme in ${url}: only http:// is served`);
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw invalidArgument(`unsupported URL scheme in ${url}: only http:// and https:// are served`);
   if (!parsed.port) throw invalidArgument(`URL ${url} has no port`);
-  return { host: parsed.hostname, port: Number(parsed.port) };
+  return { host: parsed.hostname, port: Number(parsed.port), secure: parsed.protocol === "https:" };
 }
 
 /**
@@ -173,6 +190,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     authToken: "simple",
     authTokenTtlSeconds: DEFAULT_AUTH_TOKEN_TTL_S,
     bcryptCost: DEFAULT_BCRYPT_COST,
+    ...NO_CLIENT_TLS,
     unsafe: [],
     ...overrides,
   };
@@ -180,7 +198,26 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
   return config;
 }
 
+/** Whether the client listeners serve TLS: all of them or none (one server serves them all). */
+export function servesClientTls(config: NodeConfig): boolean {
+  const secure = config.listenClientUrls.map((url) => parseUrl(url).secure);
+  if (secure.some((one) => one !== secure[0])) throw invalidArgument("--listen-client-urls: mix of http:// and https:// (one listener type per member)");
+  return secure[0] ?? false;
+}
+
+function validateTls(config: NodeConfig): void {
+  const peerUrls = [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls, ...config.initialCluster.values()];
+  if (peerUrls.some((url) => parseUrl(url).secure)) throw invalidArgument("https:// peer URLs: peer TLS is not served yet");
+  const tls = config;
+  if (!servesClientTls(config)) return;
+  if (!tls.autoTls && (tls.certFile === "" || tls.keyFile === "")) {
+    throw invalidArgument("https:// client URLs need --cert-file and --key-file, or --auto-tls");
+  }
+  if (tls.clientCertAuth && tls.trustedCaFile === "") throw invalidArgument("--client-cert-auth needs --trusted-ca-file");
+}
+
 function validate(config: NodeConfig): void {
+  validateTls(config);
   parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention);
   if (config.heartbeatIntervalMs < TICK_MS) throw invalidArgument(`--heartbeat-interval must be at least ${TICK_MS} ms`);
   if (!Number.isInteger(config.bcryptCost) || config.bcryptCost < MIN_BCRYPT_COST || config.bcryptCost > MAX_BCRYPT_COST) {

@@ -21,7 +21,9 @@ import { Transport, isPeerDown, isRemovalRefusal } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
-import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
+import type { Server as TlsServer } from "node:tls";
+import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, type NodeConfig } from "./config.js";
+import { ClientTls } from "./http/tls.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
@@ -76,6 +78,8 @@ interface DurableLog {
 
 export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RaftkvNode> {
   await mkdir(config.dataDir, { recursive: true });
+  // Before anything else: a member whose certificate cannot be used does not start.
+  const clientTls = servesClientTls(config) ? await ClientTls.load(config, config.dataDir) : undefined;
   const peerUrl = config.initialAdvertisePeerUrls[0] ?? config.listenPeerUrls[0] ?? "";
   const memberId = memberIdOf(peerUrl, config.initialClusterToken);
   const clusterId = clusterIdOf(config.initialClusterToken);
@@ -244,7 +248,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   }
 
   const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: config.bcryptCost });
-  const app = createApp(metrics);
+  const app = createApp(metrics, clientTls?.options);
   await app.register(healthPlugin(health, metrics));
   await app.register(etcdGatewayPlugin({ kv, cluster, maintenance }, auth));
   await app.register(nativePlugin({ kv, cluster, maintenance }, auth));
@@ -267,6 +271,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     await app.listen({ host: hostname, port });
     clientUrls.push(url);
   }
+  clientTls?.watch(app.server as unknown as TlsServer, logger);
   if (!removedEarlier) cluster.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");
@@ -279,6 +284,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     async stop({ transferLeadership = false } = {}) {
       if (transferLeadership) await maintenance.handOffLeadership();
       stopTimers();
+      clientTls?.stop();
       await leaving;
       await app.close();
       await stopRaftAndPeers({ raft, tracker, transport });
