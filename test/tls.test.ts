@@ -14,7 +14,9 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { Client } from "@raftkv/client";
 import { makeCa, makeCertificate, type KeyPair } from "./support/certificates.js";
+import { raftkv } from "./support/raftkv-cli.js";
 import { RAFTKV_BIN, freePort, waitFor } from "./support/process-cluster.js";
 
 let dir = "";
@@ -119,6 +121,55 @@ test("a certificate replaced on disk is served to new connections without a rest
   });
   assert.equal(after.status, 200);
   assert.equal(member?.exitCode, null, "no restart");
+});
+
+test("the CLI and the client over mutual TLS with auth: users, roles, permissions, and a client that logs in again", async () => {
+  const client = await makeCertificate(dir, ca, "cli");
+  const tlsFlags = [`--endpoints=${clientUrl}`, `--cacert=${ca.certFile}`, `--cert=${client.certFile}`, `--key=${client.keyFile}`];
+  const run = async (...args: string[]): Promise<string> => {
+    const result = await raftkv([...tlsFlags, ...args]);
+    assert.equal(result.code, 0, `raftkv ${args.join(" ")}: ${result.stdout}${result.stderr}`);
+    return result.stdout;
+  };
+  const refused = async (...args: string[]): Promise<string> => {
+    const result = await raftkv([...tlsFlags, ...args]);
+    assert.notEqual(result.code, 0, `raftkv ${args.join(" ")} should fail`);
+    return result.stderr;
+  };
+  await waitFor("the member to serve", async () => (await get("/health", client)).status === 200, 30_000);
+  assert.equal(await run("user", "add", "root:rootpw"), "User root created\n");
+  assert.equal(await run("auth", "enable"), "Authentication Enabled\n");
+  const root = "--user=root:rootpw";
+  assert.equal(await run(root, "role", "add", "app"), "Role app created\n");
+  assert.equal(await run(root, "role", "grant-permission", "app", "readwrite", "app/", "--prefix"), "Role app updated\n");
+  assert.equal(await run(root, "role", "get", "app"), "Role app\nKV Read:\n\t[app/, app0) (prefix app/)\nKV Write:\n\t[app/, app0) (prefix app/)\n");
+  assert.equal(await run(root, "user", "add", "alice", "--new-user-password=apw"), "User alice created\n");
+  assert.equal(await run(root, "user", "grant-role", "alice", "app"), "Role app is granted to user alice\n");
+  assert.equal(await run(root, "user", "get", "alice"), "User: alice\nRoles: app\n");
+  assert.equal(await run(root, "auth", "status"), `Authentication Status: true\nAuthRevision: ${/AuthRevision: (\d+)/.exec(await run(root, "auth", "status"))?.[1]}\n`);
+
+  assert.equal(await run("--user=alice:apw", "put", "app/x", "v"), "OK\n");
+  assert.equal(await run("--user=alice", "--password=apw", "-w", "simple", "get", "app/x"), "app/x\nv\n");
+  assert.match(await refused("get", "app/x"), /etcdserver: user name is empty/);
+  assert.match(await refused("--user=alice:apw", "put", "other", "v"), /etcdserver: permission denied/);
+  assert.match(await refused("--user=alice:wrong", "get", "app/x"), /etcdserver: authentication failed, invalid user ID or password/);
+
+  const library = new Client({
+    endpoints: [clientUrl],
+    credentials: { user: "alice", password: "apw" },
+    tls: { ca: readFileSync(ca.certFile), cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) },
+  });
+  try {
+    await library.kv.put("app/y", "1");
+    // Turning auth off and on voids every token: the client logs in again and its request goes through.
+    await run(root, "auth", "disable");
+    await run("auth", "enable");
+    await library.kv.put("app/y", "2");
+    assert.equal((await library.kv.get("app/y")).kvs[0]?.value.toString(), "2");
+  } finally {
+    await library.close();
+  }
+  assert.equal(await run(root, "auth", "disable"), "Authentication Disabled\n");
 });
 
 test("a key that does not match its certificate stops the member at start-up, naming the files", async () => {
