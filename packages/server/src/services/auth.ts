@@ -42,6 +42,8 @@ export interface AuthServiceOptions {
   readonly tokens: TokenProvider;
   /** etcd's --bcrypt-cost (see auth/password.ts). */
   readonly bcryptCost: number;
+  /** How long to wait for the entry that issued an unknown simple token (TOKEN_CATCH_UP_MS unless a test says). */
+  readonly tokenCatchUpMs?: number;
 }
 
 /**
@@ -77,7 +79,8 @@ export class AuthService {
     let claims = tokens.resolve(token);
     const issuedAt = tokens.issuedAt(token);
     if (!claims && issuedAt > this.options.stateMachine.appliedIndex) {
-      await waitUntil(() => this.options.stateMachine.appliedIndex >= issuedAt, TOKEN_CATCH_UP_MS).catch(() => undefined);
+      const catchUpMs = this.options.tokenCatchUpMs ?? TOKEN_CATCH_UP_MS;
+      await waitUntil(() => this.options.stateMachine.appliedIndex >= issuedAt, catchUpMs).catch(() => undefined);
       claims = tokens.resolve(token);
     }
     if (!claims) throw etcdError("invalidAuthToken");
