@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Client } from "@raftkv/client";
-import { makeCa, makeCertificate, type KeyPair } from "./support/certificates.js";
+import { makeCa, makeCertificate, type KeyPair } from "@raftkv/cli";
 import { raftkv } from "./support/raftkv-cli.js";
 import { RAFTKV_BIN, freePort, waitFor } from "./support/process-cluster.js";
 

@@ -80,8 +80,6 @@ export const TICK_MS = 10;
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
-  /** https:// (client URLs only; peers speak plain TCP for now). */
-  readonly secure: boolean;
 }
 
 export function parseUrl(url: string): Endpoint {
@@ -93,7 +91,7 @@ export function parseUrl(url: string): Endpoint {
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw invalidArgument(`unsupported URL scheme in ${url}: only http:// and https:// are served`);
   if (!parsed.port) throw invalidArgument(`URL ${url} has no port`);
-  return { host: parsed.hostname, port: Number(parsed.port), secure: parsed.protocol === "https:" };
+  return { host: parsed.hostname, port: Number(parsed.port) };
 }
 
 /**
@@ -198,16 +196,21 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
   return config;
 }
 
+function isHttps(url: string): boolean {
+  parseUrl(url);
+  return new URL(url).protocol === "https:";
+}
+
 /** Whether the client listeners serve TLS: all of them or none (one server serves them all). */
 export function servesClientTls(config: NodeConfig): boolean {
-  const secure = config.listenClientUrls.map((url) => parseUrl(url).secure);
+  const secure = config.listenClientUrls.map(isHttps);
   if (secure.some((one) => one !== secure[0])) throw invalidArgument("--listen-client-urls: mix of http:// and https:// (one listener type per member)");
   return secure[0] ?? false;
 }
 
 function validateTls(config: NodeConfig): void {
   const peerUrls = [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls, ...config.initialCluster.values()];
-  if (peerUrls.some((url) => parseUrl(url).secure)) throw invalidArgument("https:// peer URLs: peer TLS is not served yet");
+  if (peerUrls.some(isHttps)) throw invalidArgument("https:// peer URLs: peer TLS is not served yet");
   const tls = config;
   if (!servesClientTls(config)) return;
   if (!tls.autoTls && (tls.certFile === "" || tls.keyFile === "")) {

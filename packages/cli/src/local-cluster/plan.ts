@@ -73,7 +73,8 @@ export function memberServeFlags(plan: ClusterPlan, member: MemberPlan): ServeFl
 }
 
 /** What `cluster up` prints before the nodes' logs: where they are and how to try them. */
-export function bannerFor(plan: ClusterPlan, restarting: boolean): string {
+/** `curl` is the command the banner shows, with the CA to trust when the cluster serves TLS. */
+export function bannerFor(plan: ClusterPlan, restarting: boolean, curl = "curl"): string {
   const [writeTo, readFrom = writeTo] = plan.members;
   if (!writeTo || !readFrom) throw new Error("a cluster plan has members");
   const what = restarting ? "restarting the" : "starting a new";
@@ -89,12 +90,12 @@ export function bannerFor(plan: ClusterPlan, restarting: boolean): string {
     `Dashboard: ${writeTo.clientUrl}/ui/ (every node serves one)`,
     "",
     "Write on one node, read on another:",
-    `  curl -X PUT ${writeTo.clientUrl}/v1/kv/foo -d bar`,
-    `  curl ${readFrom.clientUrl}/v1/kv/foo`,
+    `  ${curl} -X PUT ${writeTo.clientUrl}/v1/kv/foo -d bar`,
+    `  ${curl} ${readFrom.clientUrl}/v1/kv/foo`,
     "The etcd v3 JSON API (keys and values in base64: Zm9v is foo, YmFy is bar):",
-    `  curl -s ${writeTo.clientUrl}/v3/kv/put -X POST -d '{"key":"Zm9v","value":"YmFy"}'`,
-    `  curl -s ${readFrom.clientUrl}/v3/kv/range -X POST -d '{"key":"Zm9v"}'`,
-    `Health: curl ${writeTo.clientUrl}/health`,
+    `  ${curl} -s ${writeTo.clientUrl}/v3/kv/put -X POST -d '{"key":"Zm9v","value":"YmFy"}'`,
+    `  ${curl} -s ${readFrom.clientUrl}/v3/kv/range -X POST -d '{"key":"Zm9v"}'`,
+    `Health: ${curl} ${writeTo.clientUrl}/health`,
     "",
     "Ctrl-C stops every node.",
     "",

@@ -1,7 +1,7 @@
 /**
- * Throw-away certificates for TLS tests, made with Debian's openssl: a CA,
- * and certificates it signs for 127.0.0.1 and localhost, usable by servers
- * and clients alike.
+ * Throw-away certificates for `cluster up --tls` and the TLS tests, made
+ * with Debian's openssl (no hand-written ASN.1): a CA, and certificates it
+ * signs for 127.0.0.1 and localhost, usable by servers and clients alike.
  */
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
