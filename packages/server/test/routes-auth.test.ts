@@ -224,6 +224,28 @@ describe("auth", () => {
     assert.deepEqual(wrong, []);
   });
 
+  test("bad input: odd and huge names, malformed credentials; nothing changes and the member keeps serving", async () => {
+    const root = asUser("root");
+    const revisionBefore = (await ok("/v3/auth/status")).authRevision;
+    await refused("/v3/auth/user/add", { name: "x".repeat(2 * 1024 * 1024), password: "p" }, 400, "etcdserver: request is too large", root);
+    await refused("/v3/auth/authenticate", {}, 400, "etcdserver: authentication failed, invalid user ID or password");
+    for (const token of ["", " ", "x".repeat(8_000), "Bearer", "abcdefghijklmnop.99999999999999999999", "a.b.c"]) {
+      const reply = await call({ path: "/v3/kv/range", body: PREFIX }, token || undefined);
+      assert.ok([400, 401].includes(reply.status), `token ${JSON.stringify(token.slice(0, 20))}: ${reply.status}`);
+    }
+    for (const header of ["Basic !!!", "Basic " + b64("no-colon"), "Digest abc", "Bearer nope"]) {
+      const reply = await call({ method: "GET", path: "/v1/kv/app/a" }, header);
+      assert.ok([400, 401].includes(reply.status), `${header}: ${reply.status} ${JSON.stringify(reply.json)}`);
+    }
+    assert.equal((await ok("/v3/auth/status")).authRevision, revisionBefore);
+    const odd = ["ünïcödé", "with space", "a:b", "-dash", "x".repeat(10_000)];
+    for (const name of odd) await ok("/v3/auth/user/add", { name, password: "p" }, root);
+    const users = (await ok("/v3/auth/user/list", {}, root)).users as string[];
+    for (const name of odd) assert.ok(users.includes(name), name.slice(0, 20));
+    assert.ok(await login("a:b", "p"));
+    for (const name of odd) await ok("/v3/auth/user/delete", { name }, root);
+  });
+
   test("a token stops working when its user changes password or is deleted, or auth goes off and on", async () => {
     const root = asUser("root");
     const reader = asUser("reader");
