@@ -3,9 +3,10 @@
  *
  * - simple: a random string and the index of the log entry that issued it
  *   (`<16 letters>.<index>`, etcd's shape). Every member learns it when it
- *   applies that entry and keeps it for --auth-token-ttl seconds after its
- *   last use; its own clock, outside the replicated state. A member that
- *   has not applied the entry yet knows from the index to wait for it.
+ *   applies that entry (without reading a clock: apply never does) and
+ *   keeps it for --auth-token-ttl seconds after its last use, timed by its
+ *   own clock outside apply. A member that has not applied the entry yet
+ *   knows from the index to wait for it.
  * - jwt: signed with node:crypto (no dependency needed for the JWS compact
  *   form and four algorithm families), etcd's claims `username`,
  *   `revision` and `exp`. Any member with the public key checks it at once.
@@ -41,7 +42,8 @@ export interface TokenProvider {
 const SIMPLE_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 export class SimpleTokens implements TokenProvider {
-  private readonly tokens = new Map<string, TokenClaims & { expiresAt: number }>();
+  /** `expiresAt` undefined: learned and not used since; the next use or sweep starts its TTL. */
+  private readonly tokens = new Map<string, TokenClaims & { expiresAt: number | undefined }>();
 
   constructor(private readonly ttlMs: number) {
     setInterval(() => this.forgetExpired(), Math.max(1000, ttlMs)).unref();
@@ -54,7 +56,7 @@ export class SimpleTokens implements TokenProvider {
   }
 
   learn(index: number, claims: TokenClaims, simplePart: string | undefined): void {
-    if (simplePart !== undefined) this.tokens.set(`${simplePart}.${index}`, { ...claims, expiresAt: Date.now() + this.ttlMs });
+    if (simplePart !== undefined) this.tokens.set(`${simplePart}.${index}`, { ...claims, expiresAt: undefined });
   }
 
   issue(index: number, _claims: TokenClaims, simplePart: string | undefined): string {
@@ -63,7 +65,7 @@ export class SimpleTokens implements TokenProvider {
 
   resolve(token: string): TokenClaims | undefined {
     const known = this.tokens.get(token);
-    if (!known || known.expiresAt <= Date.now()) return undefined;
+    if (!known || (known.expiresAt !== undefined && known.expiresAt <= Date.now())) return undefined;
     // As in etcd, a simple token lives for the TTL after its last use.
     known.expiresAt = Date.now() + this.ttlMs;
     return { user: known.user, revision: known.revision };
@@ -76,7 +78,10 @@ export class SimpleTokens implements TokenProvider {
 
   private forgetExpired(): void {
     const now = Date.now();
-    for (const [token, { expiresAt }] of this.tokens) if (expiresAt <= now) this.tokens.delete(token);
+    for (const [token, known] of this.tokens) {
+      if (known.expiresAt === undefined) known.expiresAt = now + this.ttlMs;
+      else if (known.expiresAt <= now) this.tokens.delete(token);
+    }
   }
 }
 
