@@ -43,6 +43,7 @@ const SERVER_ERRORS = {
   memberExists: [GrpcCode.FailedPrecondition, "etcdserver: member ID already exist"],
   peerUrlExists: [GrpcCode.FailedPrecondition, "etcdserver: Peer URLs already exists"],
   memberNotFound: [GrpcCode.NotFound, "etcdserver: member not found"],
+  memberBadUrls: [GrpcCode.InvalidArgument, "etcdserver: given member URLs are invalid"],
   memberNotLearner: [GrpcCode.FailedPrecondition, "etcdserver: can only promote a learner member"],
   learnerNotReady: [GrpcCode.FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader"],
   notEnoughStartedMembers: [GrpcCode.FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members"],

@@ -250,7 +250,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: config.bcryptCost });
   const app = createApp(metrics, clientTls?.options);
   await app.register(healthPlugin(health, metrics));
-  await app.register(etcdGatewayPlugin({ kv, cluster, maintenance }, auth));
+  await app.register(etcdGatewayPlugin({ kv, cluster, maintenance }, auth, clientTls?.memberClientOptions()));
   await app.register(nativePlugin({ kv, cluster, maintenance }, auth));
 
   const removedEarlier = registry.wasRemoved(memberId);

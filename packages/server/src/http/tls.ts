@@ -30,6 +30,20 @@ export interface ServerTlsOptions {
   readonly rejectUnauthorized: boolean;
 }
 
+/**
+ * How this member connects to another member's client URL (a leader-only
+ * request forwarded to the leader): it trusts --trusted-ca-file and shows
+ * its own certificate, for members with --client-cert-auth; with
+ * --auto-tls there is no CA to trust, so, as etcd's auto-tls does, it does
+ * not verify the other member's self-signed certificate.
+ */
+export interface MemberClientTls {
+  readonly ca?: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly rejectUnauthorized: boolean;
+}
+
 export class TlsConfigError extends Error {
   override readonly name = "TlsConfigError";
 }
@@ -50,12 +64,19 @@ export class ClientTls {
   private constructor(
     private readonly files: CertificateFiles,
     readonly options: ServerTlsOptions,
+    private readonly autoTls: boolean,
   ) {}
 
   /** Reads and checks the certificate (making one with --auto-tls); throws TlsConfigError naming what is wrong. */
   static async load(config: ClientTlsConfig, dataDir: string): Promise<ClientTls> {
     const own = config.certFile !== "" ? config : { ...config, ...(await autoCertificate(join(dataDir, "fixtures", "client"))) };
-    return new ClientTls(own, readOptions(own));
+    return new ClientTls(own, readOptions(own), config.certFile === "");
+  }
+
+  /** The options this member connects to other members' client URLs with (see MemberClientTls). */
+  memberClientOptions(): MemberClientTls {
+    const { ca, cert, key } = this.options;
+    return { ...(ca ? { ca } : {}), cert, key, rejectUnauthorized: this.files.trustedCaFile !== "" || !this.autoTls };
   }
 
   /** Serves later handshakes with the files' new contents whenever they change. */

@@ -21,6 +21,7 @@ import type { AuthService, Identity } from "../../services/auth.js";
 import { identifyRequests } from "../auth-context.js";
 import { authRoutes } from "./auth-routes.js";
 import { forwardLeaderOnlyRoutes } from "../leader-forward.js";
+import type { MemberClientTls } from "../tls.js";
 import type { Schema } from "../schema.js";
 import {
   Fields,
@@ -78,7 +79,8 @@ interface PostOptions {
   readonly leaderOnly?: boolean;
 }
 
-export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService) {
+/** `memberTls`: how to reach an https:// leader when a leader-only request is forwarded. */
+export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls?: MemberClientTls) {
   return async (app: FastifyInstance): Promise<void> => {
     parseAnyBodyAsJson(app);
     // grpc-gateway reads a missing body as an empty request (`curl -X POST …/status`).
@@ -86,7 +88,7 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService) {
       request.body ??= {};
     });
     identifyRequests(app, { auth, apis, scheme: "bare-token" });
-    forwardLeaderOnlyRoutes(app, () => apis.cluster.leaderClientUrl());
+    forwardLeaderOnlyRoutes(app, () => apis.cluster.leaderClientUrl(), memberTls);
     app.addSchema(schemas.TXN_REQUEST);
 
     /** A POST route (or several, for etcd's aliases). */
