@@ -2,7 +2,8 @@
  * Client TLS on a real member with real certificates (openssl): mutual TLS
  * lets in a client the trusted CA signed and refuses one without a
  * certificate, one another CA signed, and plain HTTP, while the member
- * keeps serving; a certificate replaced on disk is served without a
+ * keeps serving, and its metrics listener serves health and metrics in
+ * plain HTTP; a certificate replaced on disk is served without a
  * restart; a key that does not match its certificate stops the member at
  * start-up with a message naming the files.
  */
@@ -24,6 +25,7 @@ let ca: KeyPair;
 let member: ChildProcess | undefined;
 let output = "";
 let clientUrl = "";
+let metricsUrl = "";
 /** The certificate the member serves, copied so that the test can replace it. */
 let served: KeyPair;
 
@@ -82,9 +84,16 @@ before(async () => {
   served = { certFile: join(dir, "served.crt"), keyFile: join(dir, "served.key") };
   await copyFile(original.certFile, served.certFile);
   await copyFile(original.keyFile, served.keyFile);
-  const [port, peerPort] = [await freePort(), await freePort()];
+  const [port, peerPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   clientUrl = `https://127.0.0.1:${port}`;
-  const flags = [`--cert-file=${served.certFile}`, `--key-file=${served.keyFile}`, `--trusted-ca-file=${ca.certFile}`, "--client-cert-auth=true"];
+  metricsUrl = `http://127.0.0.1:${metricsPort}`;
+  const flags = [
+    `--cert-file=${served.certFile}`,
+    `--key-file=${served.keyFile}`,
+    `--trusted-ca-file=${ca.certFile}`,
+    "--client-cert-auth=true",
+    `--listen-metrics-urls=${metricsUrl}`,
+  ];
   member = serve(flags, port, peerPort, join(dir, "n1"));
 });
 
@@ -107,6 +116,10 @@ test("mutual TLS: a client the trusted CA signed gets in; no certificate, anothe
   );
   assert.notEqual(plain, 200, "plain HTTP to the TLS port");
   assert.equal((await get("/health", client)).status, 200, "the member still serves");
+  // --listen-metrics-urls: plain HTTP, no certificate, health and metrics only.
+  assert.equal((await fetch(`${metricsUrl}/health`)).status, 200);
+  assert.match(await (await fetch(`${metricsUrl}/metrics`)).text(), /raftkv_/);
+  assert.equal((await fetch(`${metricsUrl}/v3/kv/range`, { method: "POST", body: "{}" })).status, 404);
 });
 
 test("a certificate replaced on disk is served to new connections without a restart", async () => {

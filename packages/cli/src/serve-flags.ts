@@ -220,6 +220,14 @@ export const SERVE_FLAGS = [
     defaultValue: "10",
   },
   {
+    flag: "listen-metrics-urls",
+    placeholder: "<urls>",
+    about: "extra plain-HTTP listeners serving only /metrics, /health, /readyz, /livez and /version",
+    scope: "member",
+    toConfig: (value, server) => ({ listenMetricsUrls: value.trim() === "" ? [] : urlList(value, server) }),
+    defaultValue: "",
+  },
+  {
     flag: "cert-file",
     placeholder: "<file>",
     about: "the client listener's TLS certificate (PEM), for https:// client URLs; re-read when it changes",

@@ -38,6 +38,8 @@ export interface NodeConfig extends ClientTlsConfig {
   readonly initialCorruptCheck: boolean;
   /** etcd's --experimental-corrupt-check-time: how often the leader compares hashes; 0 is never. */
   readonly corruptCheckIntervalMs: number;
+  /** etcd's --listen-metrics-urls: plain-HTTP listeners for /metrics and /health only. */
+  readonly listenMetricsUrls: readonly string[];
   /** etcd's --auth-token: `simple`, or `jwt,pub-key=…,priv-key=…,sign-method=…,ttl=…` (see auth/tokens.ts). */
   readonly authToken: string;
   /** etcd's --auth-token-ttl: how long a simple token lives after its last use, in seconds. */
@@ -185,6 +187,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     strictReconfigCheck: true,
     initialCorruptCheck: false,
     corruptCheckIntervalMs: 0,
+    listenMetricsUrls: [],
     authToken: "simple",
     authTokenTtlSeconds: DEFAULT_AUTH_TOKEN_TTL_S,
     bcryptCost: DEFAULT_BCRYPT_COST,
@@ -209,6 +212,7 @@ export function servesClientTls(config: NodeConfig): boolean {
 }
 
 function validateTls(config: NodeConfig): void {
+  if (config.listenMetricsUrls.some(isHttps)) throw invalidArgument("--listen-metrics-urls: only http:// is served");
   const peerUrls = [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls, ...config.initialCluster.values()];
   if (peerUrls.some(isHttps)) throw invalidArgument("https:// peer URLs: peer TLS is not served yet");
   const tls = config;

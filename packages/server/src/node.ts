@@ -24,6 +24,7 @@ import { AlarmRegistry } from "./alarms.js";
 import type { Server as TlsServer } from "node:tls";
 import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, type NodeConfig } from "./config.js";
 import { ClientTls } from "./http/tls.js";
+import { listenForMetrics } from "./http/metrics-listener.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
@@ -272,6 +273,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clientUrls.push(url);
   }
   clientTls?.watch(app.server as unknown as TlsServer, logger);
+  const metricsApp = await listenForMetrics(config.listenMetricsUrls, health, metrics);
   if (!removedEarlier) cluster.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");
@@ -287,6 +289,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       clientTls?.stop();
       await leaving;
       await app.close();
+      await metricsApp?.close();
       await stopRaftAndPeers({ raft, tracker, transport });
       await stateMachine.close();
       await wal.close();
