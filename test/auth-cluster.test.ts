@@ -4,7 +4,7 @@
  * entry if they have not applied it; JWTs: checked with the public key),
  * permissions hold on every member, and a restarted member still knows the
  * users and roles (they live in its store) while its simple tokens are gone
- * (as in etcd).
+ * (as in etcd); a member that catches up by snapshot gets them with the keys.
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
@@ -75,6 +75,29 @@ describe("auth on a three-member cluster", () => {
     assert.deepEqual([stale.status, stale.json.error], [401, "etcdserver: invalid auth token"]);
     const again = (await ok(restarted.clientUrl, "/v3/auth/authenticate", { name: "alice", password: "apw" })).token as string;
     await tokenWorksEverywhere(cluster, again);
+  });
+
+  test("a member that catches up by snapshot installs users, roles and auth with the keys", async () => {
+    const cluster = await ProcessCluster.start({ size: 3, extraFlags: ["--bcrypt-cost=4", "--snapshot-count=20", "--snapshot-catchup-entries=5"] });
+    cleanUp.push(() => cluster.stop());
+    const behind = cluster.members[2]!;
+    await cluster.kill(behind.name, "SIGKILL");
+    const leaderUrl = cluster.members[0]!.clientUrl;
+    const { alice } = await setUp(cluster);
+    for (let i = 0; i < 60; i++) await ok(leaderUrl, "/v3/kv/put", { key: b64(`app/${i}`), value: b64("v") }, alice);
+    await cluster.restart(behind.name);
+    const token = await waitFor("the member behind to know alice", async () => {
+      const reply = await post(behind.clientUrl, "/v3/auth/authenticate", { name: "alice", password: "apw" });
+      return reply.status === 200 ? (reply.json.token as string) : undefined;
+    });
+    const read = await waitFor("the member behind to hold the keys", async () => {
+      const reply = await post(behind.clientUrl, "/v3/kv/range", { key: b64("app/59"), serializable: true }, token);
+      return reply.status === 200 && reply.json.count === "1" ? reply : undefined;
+    });
+    assert.equal(read.status, 200);
+    const denied = await post(behind.clientUrl, "/v3/kv/range", { key: b64("other"), serializable: true }, token);
+    assert.deepEqual([denied.status, denied.json.error], [403, "etcdserver: permission denied"]);
+    assert.match(behind.output.join(""), /snapshot installed/, "the member caught up by a snapshot");
   });
 
   test("JWT: a token signed by one member is checked by every member with the public key", async () => {
