@@ -187,8 +187,9 @@ export class AuthService {
     return this.change({ op: "userRevokeRole", name, role }, this.authorizeRoot(identity));
   }
 
+  /** Root, or (as in etcd) a user asking about itself. */
   async userGet(identity: Identity, name: string): Promise<{ header: api.ResponseHeader; roles: readonly string[] }> {
-    this.authorizeRoot(identity);
+    if (identity.user !== name || !this.state.users.has(name)) this.authorizeRoot(identity);
     return { header: this.options.proposer.header(), roles: userOf(this.state, name).roles };
   }
 
@@ -215,8 +216,10 @@ export class AuthService {
     return this.change({ op: "roleRevokePermission", role, key, rangeEnd }, this.authorizeRoot(identity));
   }
 
+  /** Root, or (as in etcd) a user asking about a role it holds. */
   async roleGet(identity: Identity, name: string): Promise<{ header: api.ResponseHeader; permissions: readonly Permission[] }> {
-    this.authorizeRoot(identity);
+    const holds = identity.user !== undefined && (this.state.users.get(identity.user)?.roles.includes(name) ?? false);
+    if (!holds) this.authorizeRoot(identity);
     // As etcd 3.4 shows it, the root role lists no permissions: it needs none.
     return { header: this.options.proposer.header(), permissions: roleOf(this.state, name).permissions };
   }
