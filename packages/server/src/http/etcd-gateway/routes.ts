@@ -10,7 +10,7 @@
  */
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { isEtcdError } from "../../errors.js";
+import { isEtcdError, type RaftkvError } from "../../errors.js";
 import type { KvApi, LeaseGrantResponse, MemberApis, WriteOptions } from "../../kv/api.js";
 import { campaign, currentLeader, observeLeader, proclaim, resign } from "../../recipes/election.js";
 import { acquireLock, releaseLock } from "../../recipes/lock.js";
@@ -50,6 +50,7 @@ import {
   encodeTimeToLive,
   encodeTxnResponse,
   encodeWatchCreated,
+  encodeWatchRefused,
   headerOnly,
   jsonLines,
   snapshotMessages,
@@ -120,8 +121,15 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
 
     stream("/v3/watch", schemas.WATCH_REQUEST, async (f, signal, { kv }) => {
       const { request, watchId } = decodeWatchRequest(f);
-      const updates = await watchUpdates(kv, request, signal);
-      return watchMessages(encodeWatchCreated(kv.header(), watchId), updates, watchId);
+      try {
+        const updates = await watchUpdates(kv, request, signal);
+        return watchMessages(encodeWatchCreated(kv.header(), watchId), updates, watchId);
+      } catch (error) {
+        if (!isAuthRefusal(error)) throw error;
+        return (async function* () {
+          yield encodeWatchRefused(kv.header(), error);
+        })();
+      }
     });
 
     post("/v3/lease/grant", schemas.LEASE_GRANT_REQUEST, async (f, { write, kv }) => encodeLease(await kv.leaseGrant(f.int("TTL"), f.int("ID"), write)));
@@ -196,6 +204,11 @@ async function keepAlive(kv: KvApi, id: number): Promise<LeaseGrantResponse> {
     if (isEtcdError(error, "leaseNotFound")) return { header: kv.header(), id, ttl: 0 };
     throw error;
   }
+}
+
+/** What etcd reports inside a watch stream rather than as the stream's status. */
+function isAuthRefusal(error: unknown): error is RaftkvError {
+  return isEtcdError(error, "permissionDenied") || isEtcdError(error, "userEmpty");
 }
 
 async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {
