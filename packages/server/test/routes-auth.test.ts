@@ -282,6 +282,39 @@ describe("auth", () => {
     await ok("/v3/auth/disable", {}, await login("root", "rootpw"));
   });
 
+  test("writes racing a revocation: none applied after the revocation, every one acknowledged is in the store", async () => {
+    await ok("/v3/auth/enable");
+    const root = await login("root", "rootpw");
+    const writer = await login("both", "bothpw");
+    let revokedAt: number | undefined;
+    const acknowledged: number[] = [];
+    const refusals = new Set<string>();
+    let startRevocation = (): void => undefined;
+    const halfway = new Promise<void>((resolve) => (startRevocation = resolve));
+    // Four writers, one write at a time each; the revocation goes out once 40 writes are in.
+    const writers = Array.from({ length: 4 }, async (_, lane) => {
+      for (let i = 0; i < 50; i++) {
+        const reply = await call({ path: "/v3/kv/put", body: { key: b64(`app/race/${lane}/${i}`), value: b64("v") } }, writer);
+        if (reply.status === 200) acknowledged.push(Number(reply.json.header.revision));
+        else refusals.add(reply.json.error as string);
+        if (acknowledged.length >= 40) startRevocation();
+      }
+    });
+    const revocation = (async () => {
+      await halfway;
+      await ok("/v3/auth/user/revoke", { name: "both", role: "both" }, root);
+      revokedAt = services.kv.header().revision;
+    })();
+    await Promise.all([...writers, revocation]);
+    assert.ok(refusals.has("etcdserver: permission denied"), "writes after the revocation are refused");
+    const late = acknowledged.filter((revision) => revision > (revokedAt ?? 0));
+    assert.deepEqual(late, [], "writes applied after the revocation");
+    assert.deepEqual([...refusals].filter((error) => !["etcdserver: permission denied", "etcdserver: revision of auth store is old"].includes(error)), []);
+    const stored = await ok("/v3/kv/range", { key: b64("app/race/"), range_end: b64("app/race0"), count_only: true }, root);
+    assert.equal(Number(stored.count ?? 0), acknowledged.length, "every acknowledged write is stored, and no other");
+    await ok("/v3/auth/disable", {}, root);
+  });
+
   test("a write checked before auth changed is not applied", async () => {
     const { auth, kv } = services;
     const checkedAt = auth.state.revision;
