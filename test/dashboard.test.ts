@@ -209,4 +209,35 @@ describe("the dashboard", { skip: chromiumPath ? false : "no chromium found (apt
     await screenshot(page, "metrics");
     assert.deepEqual(pageErrors, []);
   });
+
+  test("with auth on, the header's form logs the tab in, and the cluster page shows what root may read", async () => {
+    const gateway = async (path: string, body: object, token?: string): Promise<Record<string, unknown>> => {
+      const response = await fetch(`${shown.clientUrl}${path}`, { method: "POST", headers: token ? { authorization: token } : {}, body: JSON.stringify(body) });
+      assert.equal(response.status, 200, `${path}: ${await response.clone().text()}`);
+      return (await response.json()) as Record<string, unknown>;
+    };
+    // Asked before auth is on: status is root's then.
+    const leader = (await cluster.waitForLeader()).name;
+    await gateway("/v3/auth/user/add", { name: "root", password: "rootpw" });
+    await gateway("/v3/auth/user/grant", { user: "root", role: "root" });
+    await gateway("/v3/auth/enable", {});
+    try {
+      await page.goto(`${shown.clientUrl}/ui/#/cluster`);
+      await page.click("button.login");
+      await page.fill('form.login input[name="user"]', "root");
+      await page.fill('form.login input[name="password"]', "wrong");
+      await page.click('form.login button[type="submit"]');
+      await page.waitForSelector('form.login .error:has-text("authentication failed")');
+      await page.fill('form.login input[name="password"]', "rootpw");
+      await page.click('form.login button[type="submit"]');
+      await page.waitForSelector('span.login:has-text("root")');
+      await page.waitForSelector(`[data-testid="reachability"]:has-text("${leader} leads")`);
+      await screenshot(page, "logged-in");
+      await page.click('span.login button:has-text("Log out")');
+      await page.waitForSelector("button.login");
+    } finally {
+      const { token } = await gateway("/v3/auth/authenticate", { name: "root", password: "rootpw" });
+      await gateway("/v3/auth/disable", {}, token as string);
+    }
+  });
 });

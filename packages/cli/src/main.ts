@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerAuth } from "./commands/auth.js";
 import { registerCheck } from "./commands/check.js";
 import { registerClusterUp } from "./commands/cluster-up.js";
 import { registerCompaction } from "./commands/compaction.js";
@@ -66,6 +67,7 @@ function buildProgram(): Command {
   registerEndpoint(program);
   registerMoveLeader(program);
   registerCheck(program);
+  registerAuth(program);
   for (const command of program.commands) if (!NODE_COMMANDS.has(command.name())) showGlobalOptionsInHelp(command);
   return program;
 }

@@ -5,6 +5,7 @@
  * `serve` never pay for it; its errors are worded here for the terminal.
  */
 import type { Client, ClientOptions, NoEndpointAvailableError } from "@raftkv/client";
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { UsageError, messageOf } from "./errors.js";
 import { globalOptions, type GlobalOptions } from "./global-options.js";
@@ -26,6 +27,7 @@ export async function withClient<T>(command: Command, work: (session: Session) =
   const client = connect(library, {
     endpoints: endpoints ?? options.endpoints ?? library.endpointsFromEnvironment(),
     requestTimeoutMs: options.commandTimeoutMs,
+    ...securityOptions(options),
   });
   try {
     return await work({ client, options });
@@ -52,6 +54,32 @@ export async function withLeaderClient<T>(command: Command, work: (session: Sess
 }
 
 type ClientLibrary = typeof import("@raftkv/client");
+
+/** etcdctl's --user, --password and TLS flags as the client's options. */
+function securityOptions(options: GlobalOptions): Pick<ClientOptions, "credentials" | "tls"> {
+  const { cacert, cert, key, insecureSkipTlsVerify } = options;
+  const read = (file: string, flag: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`${flag} ${file}: ${messageOf(error)}`);
+    }
+  };
+  const tls = {
+    ...(cacert ? { ca: read(cacert, "--cacert") } : {}),
+    ...(cert ? { cert: read(cert, "--cert") } : {}),
+    ...(key ? { key: read(key, "--key") } : {}),
+    insecureSkipVerify: insecureSkipTlsVerify,
+  };
+  return { tls, ...(options.user === undefined ? {} : { credentials: credentialsOf(options.user, options.password) }) };
+}
+
+function credentialsOf(user: string, password: string | undefined): { user: string; password: string } {
+  const colon = user.indexOf(":");
+  if (password !== undefined) return { user, password };
+  if (colon < 0) throw new UsageError("--user: give the password after a colon (name:password) or in --password");
+  return { user: user.slice(0, colon), password: user.slice(colon + 1) };
+}
 
 function connect(library: ClientLibrary, options: ClientOptions): Client {
   try {

@@ -7,6 +7,7 @@ import { KvClient } from "./kv.js";
 import { LeaseClient } from "./lease.js";
 import { MaintenanceClient } from "./maintenance.js";
 import { NativeClient } from "./native.js";
+import { AuthClient } from "./auth.js";
 import { Transport, type TransportOptions } from "./transport.js";
 import { WatchClient } from "./watch.js";
 
@@ -22,6 +23,8 @@ export class Client {
   readonly watch: WatchClient;
   readonly cluster: ClusterClient;
   readonly maintenance: MaintenanceClient;
+  /** Users, roles and auth itself (etcd's Auth service). */
+  readonly auth: AuthClient;
   /** raftkv's own /v1 key-value routes (raw values, compare-and-set by revision). */
   readonly native: NativeClient;
   private readonly transport: Transport;
@@ -33,6 +36,7 @@ export class Client {
     this.watch = new WatchClient(this.transport, this.kv);
     this.cluster = new ClusterClient(this.transport);
     this.maintenance = new MaintenanceClient(this.transport);
+    this.auth = new AuthClient(this.transport);
     this.native = new NativeClient(this.transport);
   }
 

@@ -13,7 +13,9 @@ export {
   type EndpointFailure,
   type GrpcCodeName,
 } from "./errors.js";
-export type { CallOptions, RetryPolicy } from "./transport.js";
+export type { CallOptions, ClientTlsOptions, RetryPolicy } from "./transport.js";
+export type { Credentials } from "./auth-session.js";
+export type { AuthClient, Permission, PermissionType } from "./auth.js";
 export type { KeyValue, ResponseHeader } from "./wire.js";
 export type {
   KvClient,

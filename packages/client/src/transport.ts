@@ -13,6 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Agent, request as undiciRequest, type Dispatcher } from "undici";
+import { AuthSession, type Credentials } from "./auth-session.js";
 import { EndpointPool, normalizeUrl } from "./endpoints.js";
 import { EtcdError, GrpcCode, NoEndpointAvailableError, OutcomeUnknownError } from "./errors.js";
 import { pauseUnlessAborted } from "./pause.js";
@@ -23,6 +24,20 @@ export interface TransportOptions {
   readonly requestTimeoutMs?: number;
   /** How long one member has to answer one attempt; above the server's 5 s wait for a leader. */
   readonly attemptTimeoutMs?: number;
+  /** Log in as this user (etcdctl's --user and --password); every request then carries a token. */
+  readonly credentials?: Credentials;
+  /** For https:// endpoints: etcdctl's --cacert, --cert, --key and --insecure-skip-tls-verify. */
+  readonly tls?: ClientTlsOptions;
+}
+
+export interface ClientTlsOptions {
+  /** PEM of the CA that signs the members' certificates (else the system's CAs). */
+  readonly ca?: string | Buffer;
+  /** PEM of this client's certificate and key, for members with --client-cert-auth. */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  /** Accept any certificate the members present (for trying TLS out only). */
+  readonly insecureSkipVerify?: boolean;
 }
 
 /** Per call: a signal to give up early, a deadline of its own. */
@@ -46,6 +61,8 @@ export interface HttpCall {
   readonly retry: RetryPolicy;
   /** Ask this member only (status of one member, say): no failover. */
   readonly endpoint?: string;
+  /** Send no token (the login itself). */
+  readonly anonymous?: boolean;
 }
 
 export interface HttpReply {
@@ -83,17 +100,23 @@ export class Transport {
   private readonly agent: Agent;
   private readonly requestTimeoutMs: number;
   private readonly attemptTimeoutMs: number;
+  private readonly session: AuthSession | undefined;
 
   constructor(options: TransportOptions) {
     this.pool = new EndpointPool(options.endpoints);
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connect: { timeout: 2_000 } });
+    this.agent = new Agent({ keepAliveTimeout: 30_000, connect: { timeout: 2_000, ...tlsConnectOptions(options.tls) } });
+    const credentials = options.credentials;
+    this.session = credentials ? new AuthSession(async () => this.authenticate(credentials)) : undefined;
   }
 
   /** Sends a request and reads its whole answer; a non-2xx answer is thrown as an EtcdError. */
   async call(call: HttpCall, options: CallOptions = {}): Promise<HttpReply> {
-    const headers = headersFor(call);
+    return this.withToken(call, (headers) => this.callWith(call, headers, options));
+  }
+
+  private async callWith(call: HttpCall, headers: Record<string, string>, options: CallOptions): Promise<HttpReply> {
     return this.withFailover(call, options, async (endpoint, signal) => {
       const response = await this.send(endpoint, call, headers, { signal });
       const body = Buffer.from(await response.body.arrayBuffer());
@@ -109,7 +132,10 @@ export class Transport {
    * silent for `idleTimeoutMs` (0: never).
    */
   async stream(call: HttpCall, signal: AbortSignal, idleTimeoutMs: number, options: CallOptions = {}): Promise<HttpStream> {
-    const headers = headersFor(call);
+    return this.withToken(call, (headers) => this.streamWith(call, headers, signal, idleTimeoutMs, options));
+  }
+
+  private async streamWith(call: HttpCall, headers: Record<string, string>, signal: AbortSignal, idleTimeoutMs: number, options: CallOptions): Promise<HttpStream> {
     return this.withFailover(call, { ...options, signal }, async (endpoint) => {
       // The attempt's deadline covers the answer's start only: a stream lives as long as its reader wants.
       const response = await this.send(endpoint, call, headers, { signal, headersTimeout: this.attemptTimeoutMs, bodyTimeout: idleTimeoutMs });
@@ -118,6 +144,33 @@ export class Transport {
       }
       return { endpoint, body: response.body as AsyncIterable<Buffer> };
     });
+  }
+
+  /**
+   * Runs a request with the session's token, if there is a session. A token
+   * the member calls invalid is replaced and the request sent once more, as
+   * is a request refused because auth changed after it was checked: neither
+   * was applied, and the second attempt keeps the first's Idempotency-Key.
+   */
+  private async withToken<T>(call: HttpCall, run: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+    const headers = headersFor(call);
+    if (!this.session || call.anonymous) return run(headers);
+    const token = await this.session.token();
+    try {
+      return await run({ ...headers, authorization: `Bearer ${token}` });
+    } catch (error) {
+      if (!(error instanceof EtcdError) || !RETRY_ONCE_MESSAGES.has(error.message)) throw error;
+      if (error.message === INVALID_TOKEN_MESSAGE) this.session.forget(token);
+      return run({ ...headers, authorization: `Bearer ${await this.session.token()}` });
+    }
+  }
+
+  private async authenticate({ user, password }: Credentials): Promise<string> {
+    const body = JSON.stringify({ name: user, password });
+    const reply = await this.call({ method: "POST", path: "/v3/auth/authenticate", body, retry: "read", anonymous: true });
+    const { token } = JSON.parse(reply.body.toString("utf8")) as { token?: unknown };
+    if (typeof token !== "string") throw new Error(`${reply.endpoint} answered an authentication without a token`);
+    return token;
   }
 
   /** Records that a member failed outside a call (a stream that broke), so the next call avoids it. */
@@ -177,6 +230,19 @@ export class Transport {
       await pauseUnlessAborted(Math.max(0, Math.min(backoff, deadline - Date.now())), options.signal ?? NEVER);
     }
   }
+}
+
+const INVALID_TOKEN_MESSAGE = "etcdserver: invalid auth token";
+const RETRY_ONCE_MESSAGES = new Set([INVALID_TOKEN_MESSAGE, "etcdserver: revision of auth store is old"]);
+
+function tlsConnectOptions(tls: ClientTlsOptions | undefined): Record<string, unknown> {
+  if (!tls) return {};
+  return {
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    rejectUnauthorized: !tls.insecureSkipVerify,
+  };
 }
 
 function headersFor(call: HttpCall): Record<string, string> {

@@ -8,6 +8,7 @@
  *   "q" raft index (8, big-endian)              -> msgpack [requestId, fingerprint, "applied", response]
  *                                                 or [requestId, fingerprint, "rejected", error code, compact revision]
  *   "m" name                                    -> msgpack number (or true for the import marker)
+ *   "s" name                                    -> the bytes of a side record (see LogEntry.sideRecord)
  *
  * Revision keys sort in revision order, so history, hashing and events read
  * it sequentially; the mod revision is the key itself and is not repeated in
@@ -26,6 +27,7 @@ const REVISION_PREFIX = 0x72; // "r"
 const LEASE_PREFIX = 0x6c; // "l"
 const META_PREFIX = 0x6d; // "m"
 const REQUEST_ID_PREFIX = 0x71; // "q"
+const SIDE_RECORD_PREFIX = 0x73; // "s"
 
 /** Bounds of a key space, for iterators and clears. */
 export interface KeySpace {
@@ -36,6 +38,7 @@ export interface KeySpace {
 export const REVISIONS: KeySpace = { gte: Uint8Array.of(REVISION_PREFIX), lt: Uint8Array.of(REVISION_PREFIX + 1) };
 export const LEASES: KeySpace = { gte: Uint8Array.of(LEASE_PREFIX), lt: Uint8Array.of(LEASE_PREFIX + 1) };
 export const REQUEST_IDS: KeySpace = { gte: Uint8Array.of(REQUEST_ID_PREFIX), lt: Uint8Array.of(REQUEST_ID_PREFIX + 1) };
+export const SIDE_RECORDS: KeySpace = { gte: Uint8Array.of(SIDE_RECORD_PREFIX), lt: Uint8Array.of(SIDE_RECORD_PREFIX + 1) };
 
 export const META = {
   appliedIndex: metaKey("appliedIndex"),
@@ -47,6 +50,14 @@ export const META = {
 
 function metaKey(name: string): Uint8Array {
   return Buffer.concat([Uint8Array.of(META_PREFIX), Buffer.from(name, "ascii")]);
+}
+
+export function sideRecordKey(name: string): Uint8Array {
+  return Buffer.concat([Uint8Array.of(SIDE_RECORD_PREFIX), Buffer.from(name, "utf8")]);
+}
+
+export function sideRecordName(dbKey: Uint8Array): string {
+  return Buffer.from(dbKey.subarray(1)).toString("utf8");
 }
 
 export function revisionKey(main: number, sub: number): Uint8Array {

@@ -4,12 +4,24 @@ import { join } from "node:path";
 import { StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
 import { ALL_KEYS, toKeyString } from "./keys.js";
-import { decodeLease, decodeMeta, decodeRequestRecord, decodeRevision, LEASES, META, REQUEST_IDS, requestIdKey, REVISIONS } from "./layout.js";
+import {
+  decodeLease,
+  decodeMeta,
+  decodeRequestRecord,
+  decodeRevision,
+  LEASES,
+  META,
+  REQUEST_IDS,
+  requestIdKey,
+  REVISIONS,
+  SIDE_RECORDS,
+  sideRecordName,
+} from "./layout.js";
 import { LeaseTable } from "./leases.js";
 import { RequestIdWindow } from "./request-ids.js";
 import { MvccState, type BatchOp, type Db } from "./state.js";
 
-/** Reads the whole state from LevelDB: counters, leases, request ids, and the index of every stored revision. */
+/** Reads the whole state from LevelDB: counters, leases, request ids, side records, and the index of every stored revision. */
 export async function loadState(db: Db, requestIdWindow: number): Promise<MvccState> {
   if ((await db.get(META.importing)) !== undefined) {
     throw new StoreUnavailableError("an interrupted snapshot import left the store incomplete; import again");
@@ -26,6 +38,7 @@ export async function loadState(db: Db, requestIdWindow: number): Promise<MvccSt
   state.revision = Math.max(1, decodeMeta(await db.get(META.revision)));
   state.compactRevision = decodeMeta(await db.get(META.compactRevision));
   state.appliedIndex = decodeMeta(await db.get(META.appliedIndex));
+  for await (const [key, value] of db.iterator(SIDE_RECORDS)) state.sideRecords.set(sideRecordName(key), value);
   for (const { key, revision } of index.visibleInRange(ALL_KEYS, state.revision)) {
     leases.move(key, 0, revision.lease);
   }

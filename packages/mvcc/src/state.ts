@@ -10,6 +10,7 @@ import {
   encodeRevision,
   leaseKey,
   META,
+  sideRecordKey,
   requestIdKey,
   revisionKey,
   type RequestRecord,
@@ -60,6 +61,8 @@ export class MvccState {
   private readonly unwritten: BatchInMemory[] = [emptyBatch()];
   private ops: BatchOp[] = [];
   private compactRevisionChanged = false;
+  /** The side records by name (see LogEntry.sideRecord): few and small, so all in memory. */
+  readonly sideRecords = new Map<string, Uint8Array>();
 
   constructor(
     private readonly db: Db,
@@ -101,6 +104,11 @@ export class MvccState {
 
   deleteLease(id: number): void {
     this.ops.push({ type: "del", key: leaseKey(id) });
+  }
+
+  writeSideRecord(name: string, value: Uint8Array): void {
+    this.sideRecords.set(name, value);
+    this.ops.push({ type: "put", key: sideRecordKey(name), value });
   }
 
   /** Remembers how the entry that carried a client request id ended; forgets the ids the window pushes out. */

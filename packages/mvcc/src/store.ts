@@ -155,6 +155,11 @@ export class MvccStore {
     validateRequest(request, this.limits.maxTxnOps);
   }
 
+  /** The side record of that name as last applied (see LogEntry.sideRecord); the same object until an entry or a snapshot import replaces it. */
+  sideRecord(name: string): Uint8Array | undefined {
+    return this.state.sideRecords.get(name);
+  }
+
   /** A serializable read at the store's current state. Throws MvccError as etcd would answer. */
   range(request: RangeRequest): RangeResponse {
     this.assertAvailable();
@@ -299,9 +304,10 @@ export class MvccStore {
   }
 
   private applyEntry(entry: LogEntry, applying: ApplyOptions): ApplyResult {
-    const { index, request, requestId } = entry;
+    const { index, request, requestId, sideRecord } = entry;
     if (index <= this.state.appliedIndex) return { status: "ignored", index, reason: "alreadyApplied" };
     try {
+      if (sideRecord !== undefined) this.state.writeSideRecord(sideRecord.name, sideRecord.value);
       if (request === undefined) return { status: "ignored", index, reason: "noRequest" };
       return requestId === undefined ? this.execute(index, request, applying) : this.executeOnce(index, request, requestId, applying);
     } catch (error) {

@@ -207,6 +207,14 @@ export interface LogEntry<R extends Request = Request> {
    * is "duplicate", with the first entry's outcome.
    */
   readonly requestId?: string;
+  /**
+   * A record the server keeps beside the keyspace (raftkv's auth state),
+   * replaced by this entry: written in the same LevelDB batch as the entry's
+   * applied index, read back on open and carried in snapshots, so it is as
+   * durable and as replicated as the keys. The server decides its bytes
+   * from the log alone, as apply must.
+   */
+  readonly sideRecord?: { readonly name: string; readonly value: Uint8Array };
 }
 
 /** How the first entry that carried a client request id ended, without its events: what a retry of it is answered with. */

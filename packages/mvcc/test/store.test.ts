@@ -165,3 +165,22 @@ describe("replicas and snapshots", () => {
     }
   });
 });
+
+describe("side records", () => {
+  test("a side record is applied with its entry, read back after a reopen, and carried in a snapshot", async () => {
+    const [source, target] = [await Harness.open(), await Harness.open()];
+    try {
+      await source.store.applyBatch([putEntry(1, "a"), { index: 2, sideRecord: { name: "auth", value: bytes("first") } }]);
+      await source.store.applyBatch([{ index: 3, sideRecord: { name: "auth", value: bytes("second") } }, { index: 3, sideRecord: { name: "auth", value: bytes("replayed") } }]);
+      assert.equal(text(source.store.sideRecord("auth") ?? new Uint8Array()), "second", "an entry already applied changes nothing");
+      assert.equal(source.store.revision, 2, "a side record alone is no revision of the keyspace");
+      await source.reopen();
+      assert.equal(text(source.store.sideRecord("auth") ?? new Uint8Array()), "second");
+      await target.store.importSnapshot((await source.store.exportSnapshot()).chunks);
+      assert.equal(text(target.store.sideRecord("auth") ?? new Uint8Array()), "second");
+      assert.equal(target.store.sideRecord("other"), undefined);
+    } finally {
+      await Promise.all([source.close(), target.close()]);
+    }
+  });
+});

@@ -16,6 +16,8 @@ export interface CommandEnvelope<C> {
    * applies the first and answers the others with its outcome.
    */
   readonly clientRequestId?: string;
+  /** The auth revision the request's permissions were checked at, for the apply-time check (see auth/store.ts). */
+  readonly authRevision?: number;
   readonly command: C;
 }
 
@@ -35,7 +37,13 @@ export function encodeCommand<C>(envelope: CommandEnvelope<C>): Uint8Array {
 export function decodeCommand<C>(data: Uint8Array): CommandEnvelope<C> {
   const decoded = packr.unpack(data) as CommandEnvelope<C>;
   const clientRequestId: unknown = decoded?.clientRequestId;
-  if (typeof decoded?.requestId !== "string" || decoded.command === undefined || !["string", "undefined"].includes(typeof clientRequestId)) {
+  const authRevision: unknown = decoded?.authRevision;
+  if (
+    typeof decoded?.requestId !== "string" ||
+    decoded.command === undefined ||
+    !["string", "undefined"].includes(typeof clientRequestId) ||
+    !["number", "undefined"].includes(typeof authRevision)
+  ) {
     throw new Error("raftkv: a log entry is not a command envelope");
   }
   return decoded;

@@ -4,9 +4,11 @@
  */
 import { createHash } from "node:crypto";
 import type { AutoCompactionPolicy } from "@raftkv/mvcc";
+import { DEFAULT_BCRYPT_COST, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "./auth/password.js";
+import { DEFAULT_AUTH_TOKEN_TTL_S } from "./auth/tokens.js";
 import { invalidArgument } from "./errors.js";
 
-export interface NodeConfig {
+export interface NodeConfig extends ClientTlsConfig {
   readonly name: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
@@ -48,9 +50,32 @@ export interface NodeConfig {
    * answers SERVFAIL when there is none.
    */
   readonly dnsMaxStaleMs: number;
+  /** etcd's --listen-metrics-urls: plain-HTTP listeners for /metrics and /health only. */
+  readonly listenMetricsUrls: readonly string[];
+  /** etcd's --auth-token: `simple`, or `jwt,pub-key=…,priv-key=…,sign-method=…,ttl=…` (see auth/tokens.ts). */
+  readonly authToken: string;
+  /** etcd's --auth-token-ttl: how long a simple token lives after its last use, in seconds. */
+  readonly authTokenTtlSeconds: number;
+  /** etcd's --bcrypt-cost: how slow the password hash is (4 to 16; see auth/password.ts). */
+  readonly bcryptCost: number;
   /** Deliberate bugs, for proving that the fault-injection harness finds them. Never in production. */
   readonly unsafe: readonly UnsafeBehaviour[];
 }
+
+/** Client TLS, etcd's flags: used when the client URLs are https:// (see http/tls.ts). */
+export interface ClientTlsConfig {
+  /** etcd's --cert-file and --key-file: the listener's certificate and key (PEM). */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** etcd's --trusted-ca-file: the CA that signs client certificates. */
+  readonly trustedCaFile: string;
+  /** etcd's --client-cert-auth: refuse clients without a certificate the trusted CA signed. */
+  readonly clientCertAuth: boolean;
+  /** etcd's --auto-tls: a self-signed certificate made at start-up, when no cert-file is given. */
+  readonly autoTls: boolean;
+}
+
+export const NO_CLIENT_TLS: ClientTlsConfig = { certFile: "", keyFile: "", trustedCaFile: "", clientCertAuth: false, autoTls: false };
 
 export const UNSAFE_BEHAVIOURS = [
   /** Serve linearizable reads from local state without a ReadIndex round. */
@@ -78,7 +103,7 @@ export function parseUrl(url: string): Endpoint {
   } catch {
     throw invalidArgument(`invalid URL ${JSON.stringify(url)}`);
   }
-  if (parsed.protocol !== "http:") throw invalidArgument(`unsupported URL scheme in ${url}: only http:// is served`);
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw invalidArgument(`unsupported URL scheme in ${url}: only http:// and https:// are served`);
   if (!parsed.port) throw invalidArgument(`URL ${url} has no port`);
   return { host: parsed.hostname, port: Number(parsed.port) };
 }
@@ -187,6 +212,11 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     dnsTtlSeconds: 0,
     // The registry's default instance TTL: an instance that stopped within it could be listed anyway.
     dnsMaxStaleMs: 10_000,
+    listenMetricsUrls: [],
+    authToken: "simple",
+    authTokenTtlSeconds: DEFAULT_AUTH_TOKEN_TTL_S,
+    bcryptCost: DEFAULT_BCRYPT_COST,
+    ...NO_CLIENT_TLS,
     unsafe: [],
     ...overrides,
   };
@@ -194,9 +224,38 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
   return config;
 }
 
+function isHttps(url: string): boolean {
+  parseUrl(url);
+  return new URL(url).protocol === "https:";
+}
+
+/** Whether the client listeners serve TLS: all of them or none (one server serves them all). */
+export function servesClientTls(config: NodeConfig): boolean {
+  const secure = config.listenClientUrls.map(isHttps);
+  if (secure.some((one) => one !== secure[0])) throw invalidArgument("--listen-client-urls: mix of http:// and https:// (one listener type per member)");
+  return secure[0] ?? false;
+}
+
+function validateTls(config: NodeConfig): void {
+  if (config.listenMetricsUrls.some(isHttps)) throw invalidArgument("--listen-metrics-urls: only http:// is served");
+  const peerUrls = [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls, ...config.initialCluster.values()];
+  if (peerUrls.some(isHttps)) throw invalidArgument("https:// peer URLs: peer TLS is not served yet");
+  const tls = config;
+  if (!servesClientTls(config)) return;
+  if (!tls.autoTls && (tls.certFile === "" || tls.keyFile === "")) {
+    throw invalidArgument("https:// client URLs need --cert-file and --key-file, or --auto-tls");
+  }
+  if (tls.clientCertAuth && tls.trustedCaFile === "") throw invalidArgument("--client-cert-auth needs --trusted-ca-file");
+}
+
 function validate(config: NodeConfig): void {
+  validateTls(config);
   parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention);
   if (config.heartbeatIntervalMs < TICK_MS) throw invalidArgument(`--heartbeat-interval must be at least ${TICK_MS} ms`);
+  if (!Number.isInteger(config.bcryptCost) || config.bcryptCost < MIN_BCRYPT_COST || config.bcryptCost > MAX_BCRYPT_COST) {
+    throw invalidArgument(`--bcrypt-cost must be an integer from ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`);
+  }
+  if (!Number.isInteger(config.authTokenTtlSeconds) || config.authTokenTtlSeconds <= 0) throw invalidArgument("--auth-token-ttl must be a positive number of seconds");
   if (!(config.corruptCheckIntervalMs >= 0)) throw invalidArgument("--experimental-corrupt-check-time must not be negative");
   validateDns(config);
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {

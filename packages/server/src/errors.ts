@@ -12,12 +12,14 @@ export enum GrpcCode {
   NotFound = 5,
   AlreadyExists = 6,
   ResourceExhausted = 8,
+  PermissionDenied = 7,
   FailedPrecondition = 9,
   OutOfRange = 11,
   Unimplemented = 12,
   Internal = 13,
   Unavailable = 14,
   DataLoss = 15,
+  Unauthenticated = 16,
 }
 
 const HTTP_STATUS: Record<GrpcCode, number> = {
@@ -25,6 +27,7 @@ const HTTP_STATUS: Record<GrpcCode, number> = {
   [GrpcCode.DeadlineExceeded]: 504,
   [GrpcCode.NotFound]: 404,
   [GrpcCode.AlreadyExists]: 409,
+  [GrpcCode.PermissionDenied]: 403,
   [GrpcCode.ResourceExhausted]: 429,
   // etcd 3.4's gateway answers 412 (a lease grant with an ID in use, a bad leader transferee, …).
   [GrpcCode.FailedPrecondition]: 412,
@@ -33,6 +36,7 @@ const HTTP_STATUS: Record<GrpcCode, number> = {
   [GrpcCode.Internal]: 500,
   [GrpcCode.Unavailable]: 503,
   [GrpcCode.DataLoss]: 500,
+  [GrpcCode.Unauthenticated]: 401,
 };
 
 /** etcd's error strings for what the server itself refuses; the store's own are in @raftkv/mvcc. */
@@ -40,6 +44,7 @@ const SERVER_ERRORS = {
   memberExists: [GrpcCode.FailedPrecondition, "etcdserver: member ID already exist"],
   peerUrlExists: [GrpcCode.FailedPrecondition, "etcdserver: Peer URLs already exists"],
   memberNotFound: [GrpcCode.NotFound, "etcdserver: member not found"],
+  memberBadUrls: [GrpcCode.InvalidArgument, "etcdserver: given member URLs are invalid"],
   memberNotLearner: [GrpcCode.FailedPrecondition, "etcdserver: can only promote a learner member"],
   learnerNotReady: [GrpcCode.FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader"],
   notEnoughStartedMembers: [GrpcCode.FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members"],
@@ -54,6 +59,23 @@ const SERVER_ERRORS = {
   corrupt: [GrpcCode.DataLoss, "etcdserver: corrupt cluster"],
   electionNotLeader: [GrpcCode.FailedPrecondition, "election: not leader"],
   electionNoLeader: [GrpcCode.NotFound, "election: no leader"],
+  rootUserNotExist: [GrpcCode.FailedPrecondition, "etcdserver: root user does not exist"],
+  rootRoleNotExist: [GrpcCode.FailedPrecondition, "etcdserver: root user does not have root role"],
+  userAlreadyExist: [GrpcCode.FailedPrecondition, "etcdserver: user name already exists"],
+  userEmpty: [GrpcCode.InvalidArgument, "etcdserver: user name is empty"],
+  userNotFound: [GrpcCode.FailedPrecondition, "etcdserver: user name not found"],
+  roleAlreadyExist: [GrpcCode.FailedPrecondition, "etcdserver: role name already exists"],
+  roleNotFound: [GrpcCode.FailedPrecondition, "etcdserver: role name not found"],
+  roleEmpty: [GrpcCode.InvalidArgument, "etcdserver: role name is empty"],
+  authFailed: [GrpcCode.InvalidArgument, "etcdserver: authentication failed, invalid user ID or password"],
+  permissionNotGiven: [GrpcCode.InvalidArgument, "etcdserver: permission not given"],
+  permissionDenied: [GrpcCode.PermissionDenied, "etcdserver: permission denied"],
+  roleNotGranted: [GrpcCode.FailedPrecondition, "etcdserver: role is not granted to the user"],
+  permissionNotGranted: [GrpcCode.FailedPrecondition, "etcdserver: permission is not granted to the role"],
+  authNotEnabled: [GrpcCode.FailedPrecondition, "etcdserver: authentication is not enabled"],
+  invalidAuthToken: [GrpcCode.Unauthenticated, "etcdserver: invalid auth token"],
+  invalidAuthMgmt: [GrpcCode.InvalidArgument, "etcdserver: invalid auth management"],
+  authOldRevision: [GrpcCode.InvalidArgument, "etcdserver: revision of auth store is old"],
 } as const satisfies Record<string, readonly [GrpcCode, string]>;
 
 export type EtcdErrorName = keyof typeof SERVER_ERRORS | MvccErrorCode;

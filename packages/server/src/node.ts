@@ -21,7 +21,9 @@ import { Transport, isPeerDown, isRemovalRefusal } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
-import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, type NodeConfig } from "./config.js";
+import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, type NodeConfig } from "./config.js";
+import { ClientTls } from "./http/tls.js";
+import { listenForMetrics } from "./http/metrics-listener.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { startDns } from "./dns/index.js";
 import { KvStateMachine } from "./kv/state-machine.js";
@@ -32,6 +34,8 @@ import { Metrics } from "./metrics.js";
 import { PeerActivity } from "./peer-activity.js";
 import { ProposalTracker } from "./proposals.js";
 import { RaftHost } from "./raft-host.js";
+import { tokenProviderFor } from "./auth/tokens.js";
+import { AuthService } from "./services/auth.js";
 import { HealthService } from "./services/health.js";
 import { KvService } from "./services/kv.js";
 import { MaintenanceService } from "./services/maintenance.js";
@@ -71,6 +75,8 @@ interface DurableLog {
 
 export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RaftkvNode> {
   await mkdir(config.dataDir, { recursive: true });
+  // Before anything else: a member whose certificate cannot be used does not start.
+  const clientTls = servesClientTls(config) ? await ClientTls.load(config, config.dataDir) : undefined;
   const peerUrl = config.initialAdvertisePeerUrls[0] ?? config.listenPeerUrls[0] ?? "";
   const memberId = memberIdOf(peerUrl, config.initialClusterToken);
   const clusterId = clusterIdOf(config.initialClusterToken);
@@ -84,7 +90,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const alarms = await AlarmRegistry.load(config.dataDir);
   const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS);
   let service: KvService | undefined;
+  const tokens = tokenProviderFor(config.authToken, config.authTokenTtlSeconds);
   const stateMachine = await KvStateMachine.open(join(config.dataDir, "kv"), {
+    tokens,
     registry,
     alarms,
     tracker,
@@ -238,6 +246,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     void registry.remove(memberId);
   }
 
+  const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: config.bcryptCost });
   const removedEarlier = registry.wasRemoved(memberId);
   if (removedEarlier) {
     logger.warn("this member was removed from the cluster before it stopped: it serves only its status");
@@ -251,8 +260,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     raft.start();
     if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
   }
-  const clients = await (await import("./client-api.js")).serveClients({ kv, cluster, maintenance, health }, raft, metrics, config.listenClientUrls);
+  const clients = await (await import("./client-api.js")).serveClients(
+    { kv, cluster, maintenance, health, auth },
+    { raft, metrics, listenUrls: config.listenClientUrls, tls: clientTls, logger },
+  );
   const clientUrls = [...config.listenClientUrls];
+  const metricsApp = await listenForMetrics(config.listenMetricsUrls, health, metrics);
   const dns = config.dnsAddr === "" ? undefined : await startDns(config, {
     api: kv,
     cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
@@ -272,9 +285,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     async stop({ transferLeadership = false } = {}) {
       if (transferLeadership) await maintenance.handOffLeadership();
       stopTimers();
+      clientTls?.stop();
       await leaving;
       await dns?.close();
       await clients.close();
+      await metricsApp?.close();
       await stopRaftAndPeers({ raft, tracker, transport });
       await stateMachine.close();
       await wal.close();

@@ -314,3 +314,24 @@ test("on a member without a leader, a call with hasleader fails at once with 'et
   const ended = await rejection(collect(watch, () => false));
   assert.deepEqual([ended.code, ended.details], [grpc.status.UNAVAILABLE, "etcdserver: no leader"]);
 });
+
+test("while auth is on, every gRPC call is refused rather than served without permission checks", async (t) => {
+  const member = await startMember();
+  t.after(() => member.stop());
+  const kv = clientOf("KV", member.address);
+  t.after(() => kv.close());
+  await untilLeader(() => call(kv, "Put", { key: bytes("before"), value: bytes("auth") }));
+  const gateway = `http://${member.address}`;
+  for (const [path, body] of [
+    ["/v3/auth/user/add", { name: "root", password: "pw" }],
+    ["/v3/auth/role/add", { name: "root" }],
+    ["/v3/auth/user/grant", { user: "root", role: "root" }],
+    ["/v3/auth/enable", {}],
+  ] as const) {
+    const response = await fetch(`${gateway}${path}`, { method: "POST", body: JSON.stringify(body) });
+    assert.equal(response.status, 200, `${path}: ${await response.text()}`);
+  }
+  const refused = await rejection(call(kv, "Range", { key: bytes("before") }));
+  assert.equal(refused.code, grpc.status.UNIMPLEMENTED);
+  assert.match(refused.details, /refused while auth is enabled/);
+});

@@ -13,8 +13,8 @@ import { MEMBER_ID, appWith, oneMemberServices, urlOf, type Json, type ServicesF
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
 const unb64 = (text: string): string => Buffer.from(text, "base64").toString();
 
-async function gatewayApp(services: MemberApis): Promise<FastifyInstance> {
-  return appWith(etcdGatewayPlugin(services));
+async function gatewayApp(services: ServicesFixture): Promise<FastifyInstance> {
+  return appWith(etcdGatewayPlugin(services, services.auth));
 }
 
 interface Reply {
@@ -210,6 +210,10 @@ describe("etcd gateway routes", () => {
       ["/v3/cluster/member/remove", { ID: 12345 }, 404, /^etcdserver: member not found$/],
       ["/v3/cluster/member/update", { ID: 12345, peerURLs: ["http://x"] }, 404, /^etcdserver: member not found$/],
       ["/v3/cluster/member/promote", { ID: MEMBER_ID }, 412, /^etcdserver: can only promote a learner member$/],
+      // A URL every member would fail to parse when applying the change (it stopped every member's Raft loop).
+      ["/v3/cluster/member/add", { peerURLs: ["http://127.0.0.1:422379"] }, 400, /^etcdserver: given member URLs are invalid$/],
+      ["/v3/cluster/member/add", { peerURLs: ["not a url"] }, 400, /^etcdserver: given member URLs are invalid$/],
+      ["/v3/cluster/member/update", { ID: MEMBER_ID, peerURLs: ["http://127.0.0.1:0x"] }, 400, /^etcdserver: given member URLs are invalid$/],
       ["/v3/maintenance/status", "[", 400, /^invalid JSON body: /],
       ["/v3/maintenance/hash", { revision: "x" }, 400, /^invalid request: /],
       ["/v3/maintenance/hashkv", { revision: "x" }, 400, /^invalid request: /],

@@ -48,7 +48,7 @@ describe("native API routes", () => {
   let baseUrl: string;
   before(async () => {
     services = await oneMemberServices();
-    app = await appWith(nativePlugin(services.kv));
+    app = await appWith(nativePlugin(services, services.auth));
     baseUrl = urlOf(app);
   });
   after(async () => {

@@ -13,6 +13,7 @@ import { test } from "node:test";
 import { ConfChangeType, EntryType, encodeConfChange, type AppliedConfChange, type ConfChange, type Entry } from "@raftkv/raft";
 import pino from "pino";
 import { AlarmRegistry } from "../src/alarms.js";
+import { SimpleTokens } from "../src/auth/tokens.js";
 import { encodeCommand } from "../src/commands.js";
 import { KvStateMachine } from "../src/kv/state-machine.js";
 import { MemberRegistry, encodeAttributes } from "../src/members.js";
@@ -25,6 +26,7 @@ test("a member added and named in one batch keeps its name; a change the core sk
   const tracker = new ProposalTracker(1_000);
   const machine = await KvStateMachine.open(join(dir, "kv"), {
     registry,
+    tokens: new SimpleTokens(60_000),
     alarms: await AlarmRegistry.load(dir),
     tracker,
     logger: pino({ level: "silent" }),

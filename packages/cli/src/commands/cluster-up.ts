@@ -19,6 +19,7 @@ import { portsInUse } from "../local-cluster/ports.js";
 import { LocalCluster, type MemberLaunch } from "../local-cluster/supervisor.js";
 import { addServeFlags, nodeConfigFrom, serveFlagValues, type ServeFlagValues } from "../serve-flags.js";
 import { firstShutdownSignal } from "../signals.js";
+import { securePlan } from "../local-cluster/tls.js";
 
 /** How long nodes get to stop gracefully (a leader hands off leadership first). */
 const STOP_DEADLINE_MS = 10_000;
@@ -32,6 +33,7 @@ above go to every node.`;
 interface ClusterUpOptions {
   readonly nodes: ClusterSize;
   readonly dataDir: string;
+  readonly tls?: boolean;
 }
 
 export function registerClusterUp(cluster: Command): void {
@@ -40,17 +42,20 @@ export function registerClusterUp(cluster: Command): void {
     .description("start a local cluster, one process per node, and show their logs")
     .addOption(new Option("--nodes <count>", "how many nodes: 3 or 5").argParser(parseClusterSize).default(3))
     .option("--data-dir <dir>", "the directory that holds one data directory per node", "./data")
+    .option("--tls", "serve https:// with a throw-away CA and node certificates made with openssl in <data-dir>/tls")
     .addHelpText("after", PLACEMENT);
   addServeFlags(up, "cluster");
   up.action((options: ClusterUpOptions) =>
-    clusterUp(planLocalCluster(options.nodes, resolve(options.dataDir)), serveFlagValues(up, "cluster")),
+    clusterUp(planLocalCluster(options.nodes, resolve(options.dataDir)), serveFlagValues(up, "cluster"), options.tls ?? false),
   );
 }
 
-async function clusterUp(plan: ClusterPlan, passedOn: ServeFlagValues): Promise<void> {
+async function clusterUp(plainPlan: ClusterPlan, passedOn: ServeFlagValues, tls: boolean): Promise<void> {
+  const secure = tls ? await securePlan(plainPlan) : undefined;
+  const plan = secure?.plan ?? plainPlan;
   const launches = plan.members.map((member) => ({
     name: member.name,
-    flags: { ...passedOn, ...memberServeFlags(plan, member) },
+    flags: { ...passedOn, ...memberServeFlags(plan, member), ...secure?.flagsFor(member) },
   }));
   await refuseBadFlags(launches);
   const restarting = await holdsThisCluster(plan);
@@ -58,7 +63,8 @@ async function clusterUp(plan: ClusterPlan, passedOn: ServeFlagValues): Promise<
   // The nodes create their own directories, but maybe not the parent.
   await mkdir(plan.dataDir, { recursive: true });
 
-  process.stdout.write(bannerFor(plan, restarting));
+  process.stdout.write(bannerFor(plan, restarting, secure ? `curl --cacert ${secure.caFile}` : "curl"));
+  if (secure) process.stdout.write(`The CLI over TLS: raftkv --endpoints ${plan.members.map((m) => m.clientUrl).join(",")} --cacert ${secure.caFile} get foo\n\n`);
   const shutdown = firstShutdownSignal();
   const cluster = new LocalCluster(launches, say);
   const endedBy = await Promise.race([

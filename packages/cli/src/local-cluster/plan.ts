@@ -84,7 +84,8 @@ export function memberServeFlags(plan: ClusterPlan, member: MemberPlan): ServeFl
 }
 
 /** What `cluster up` prints before the nodes' logs: where they are and how to try them. */
-export function bannerFor(plan: ClusterPlan, restarting: boolean): string {
+/** `curl` is the command the banner shows, with the CA to trust when the cluster serves TLS. */
+export function bannerFor(plan: ClusterPlan, restarting: boolean, curl = "curl"): string {
   const [writeTo, readFrom = writeTo] = plan.members;
   if (!writeTo || !readFrom) throw new Error("a cluster plan has members");
   const what = restarting ? "restarting the" : "starting a new";
@@ -100,14 +101,14 @@ export function bannerFor(plan: ClusterPlan, restarting: boolean): string {
     `Dashboard: ${writeTo.clientUrl}/ui/ (every node serves one)`,
     "",
     "Write on one node, read on another:",
-    `  curl -X PUT ${writeTo.clientUrl}/v1/kv/foo -d bar`,
-    `  curl ${readFrom.clientUrl}/v1/kv/foo`,
+    `  ${curl} -X PUT ${writeTo.clientUrl}/v1/kv/foo -d bar`,
+    `  ${curl} ${readFrom.clientUrl}/v1/kv/foo`,
     "The etcd v3 JSON API (keys and values in base64: Zm9v is foo, YmFy is bar):",
-    `  curl -s ${writeTo.clientUrl}/v3/kv/put -X POST -d '{"key":"Zm9v","value":"YmFy"}'`,
-    `  curl -s ${readFrom.clientUrl}/v3/kv/range -X POST -d '{"key":"Zm9v"}'`,
-    `Health: curl ${writeTo.clientUrl}/health`,
+    `  ${curl} -s ${writeTo.clientUrl}/v3/kv/put -X POST -d '{"key":"Zm9v","value":"YmFy"}'`,
+    `  ${curl} -s ${readFrom.clientUrl}/v3/kv/range -X POST -d '{"key":"Zm9v"}'`,
+    `Health: ${curl} ${writeTo.clientUrl}/health`,
     "Services by DNS (register one first):",
-    `  curl -X POST ${writeTo.clientUrl}/v1/services/web -d '{"address":"127.0.0.1","port":8080,"ttl":60}'`,
+    `  ${curl} -X POST ${writeTo.clientUrl}/v1/services/web -d '{"address":"127.0.0.1","port":8080,"ttl":60}'`,
     `  dig @${LOCAL_HOST} -p ${writeTo.dnsPort} web.service.raftkv SRV`,
     "",
     "Ctrl-C stops every node.",

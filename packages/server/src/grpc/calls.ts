@@ -23,6 +23,9 @@ export function assertLeaderIfRequired(metadata: grpc.Metadata, hasLeader: () =>
   if (metadata.get(REQUIRE_LEADER_KEY)[0] === "true" && !hasLeader()) throw etcdError("noLeader");
 }
 
+/** What every call passes before its handler runs; throws the status that refuses it. */
+export type Admission = (metadata: grpc.Metadata) => void;
+
 /** The `idempotency-key` metadata as the write's request id, under the same rules as the HTTP header. */
 export function writeOptionsOf(metadata: grpc.Metadata): WriteOptions {
   const key = metadata.get(IDEMPOTENCY_KEY)[0];
@@ -36,12 +39,12 @@ export function writeOptionsOf(metadata: grpc.Metadata): WriteOptions {
 
 export type UnaryHandler<Req, Res> = (request: Req, metadata: grpc.Metadata, signal: AbortSignal) => Promise<Res>;
 
-/** A unary method: the leader check, then the handler; a rejection becomes etcd's status. */
-export function unary<Req, Res>(hasLeader: () => boolean, handle: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+/** A unary method: admission, then the handler; a rejection becomes etcd's status. */
+export function unary<Req, Res>(admit: Admission, handle: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const signal = abortWhenCancelled(call);
     const answer = async (): Promise<Res> => {
-      assertLeaderIfRequired(call.metadata, hasLeader);
+      admit(call.metadata);
       return handle(call.request, call.metadata, signal);
     };
     answer().then(
@@ -60,10 +63,10 @@ export function abortWhenCancelled(call: Pick<EventEmitter, "once">): AbortSigna
 
 type ServerStream = grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
 
-/** A stream that requires a leader fails at once on a member without one. */
-export function streamMayStart(call: ServerStream, hasLeader: () => boolean): boolean {
+/** A stream that is not admitted (one that requires a leader, on a member without one) fails at once. */
+export function streamMayStart(call: ServerStream, admit: Admission): boolean {
   try {
-    assertLeaderIfRequired(call.metadata, hasLeader);
+    admit(call.metadata);
     return true;
   } catch (error) {
     failStream(call, error);

@@ -12,25 +12,25 @@ import type { GrpcServices } from "./services.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 
-export function clusterService({ cluster, hasLeader }: GrpcServices): Handlers {
+export function clusterService({ cluster, admit }: GrpcServices): Handlers {
   return {
-    MemberList: unary(hasLeader, async () => codec.encodeMembers(await cluster.memberList())),
-    MemberAdd: unary(hasLeader, async (m: Decoded) =>
+    MemberList: unary(admit, async () => codec.encodeMembers(await cluster.memberList())),
+    MemberAdd: unary(admit, async (m: Decoded) =>
       answerOnLeader(cluster, {
         path: "/v3/cluster/member/add",
         body: { peerURLs: m.peerURLs, isLearner: m.isLearner },
         answerHere: async () => codec.encodeMembers(await cluster.memberAdd(m.peerURLs, m.isLearner)),
       }),
     ),
-    MemberRemove: unary(hasLeader, async (m: Decoded) =>
+    MemberRemove: unary(admit, async (m: Decoded) =>
       answerOnLeader(cluster, {
         path: "/v3/cluster/member/remove",
         body: { ID: m.ID },
         answerHere: async () => codec.encodeMembers(await cluster.memberRemove(m.ID)),
       }),
     ),
-    MemberUpdate: unary(hasLeader, async (m: Decoded) => codec.encodeMembers(await cluster.memberUpdate(m.ID, m.peerURLs))),
-    MemberPromote: unary(hasLeader, async (m: Decoded) =>
+    MemberUpdate: unary(admit, async (m: Decoded) => codec.encodeMembers(await cluster.memberUpdate(m.ID, m.peerURLs))),
+    MemberPromote: unary(admit, async (m: Decoded) =>
       answerOnLeader(cluster, {
         path: "/v3/cluster/member/promote",
         body: { ID: m.ID },
@@ -40,24 +40,24 @@ export function clusterService({ cluster, hasLeader }: GrpcServices): Handlers {
   };
 }
 
-export function maintenanceService({ kv, maintenance, hasLeader }: GrpcServices): Handlers {
+export function maintenanceService({ kv, maintenance, admit }: GrpcServices): Handlers {
   return {
-    Status: unary(hasLeader, async () => codec.encodeStatus(await maintenance.status())),
-    Alarm: unary(hasLeader, async (m: Decoded) => codec.encodeAlarmResponse(await maintenance.alarm(codec.decodeAlarmRequest(m)))),
-    HashKV: unary(hasLeader, async (m: Decoded) => {
+    Status: unary(admit, async () => codec.encodeStatus(await maintenance.status())),
+    Alarm: unary(admit, async (m: Decoded) => codec.encodeAlarmResponse(await maintenance.alarm(codec.decodeAlarmRequest(m)))),
+    HashKV: unary(admit, async (m: Decoded) => {
       const { header, hash, compactRevision } = await maintenance.hashKv(m.revision);
       return { header: codec.encodeHeader(header), hash, compact_revision: compactRevision };
     }),
     // etcd hashes its whole database file; the closest here is the hash of every key and value now.
-    Hash: unary(hasLeader, async () => {
+    Hash: unary(admit, async () => {
       const { header, hash } = await maintenance.hashKv(0);
       return { header: codec.encodeHeader(header), hash };
     }),
     // The store compacts its files itself: there is nothing to defragment.
-    Defragment: unary(hasLeader, async () => ({ header: codec.encodeHeader(kv.header()) })),
-    MoveLeader: unary(hasLeader, async (m: Decoded) => codec.headerOnly(await maintenance.moveLeader(m.targetID))),
+    Defragment: unary(admit, async () => ({ header: codec.encodeHeader(kv.header()) })),
+    MoveLeader: unary(admit, async (m: Decoded) => codec.headerOnly(await maintenance.moveLeader(m.targetID))),
     Snapshot: (call: grpc.ServerWritableStream<Decoded, unknown>) => {
-      if (!streamMayStart(call, hasLeader)) return;
+      if (!streamMayStart(call, admit)) return;
       sendSnapshot(maintenance, call).then(
         () => call.end(),
         (error: unknown) => failStream(call, error),
@@ -99,9 +99,9 @@ async function sendSnapshot(maintenance: GrpcServices["maintenance"], call: grpc
 const AUTH_NOT_ENABLED = new RaftkvError(GrpcCode.FailedPrecondition, "etcdserver: authentication is not enabled");
 
 /** Auth as etcd answers with authentication off; user and role management is not offered yet. */
-export function authService({ hasLeader }: GrpcServices): Handlers {
+export function authService({ admit }: GrpcServices): Handlers {
   return {
-    Authenticate: unary(hasLeader, async () => {
+    Authenticate: unary(admit, async () => {
       throw AUTH_NOT_ENABLED;
     }),
   };

@@ -11,34 +11,34 @@ import type { GrpcServices } from "./services.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 
-export function kvService({ kv, hasLeader }: GrpcServices): Handlers {
+export function kvService({ kv, admit }: GrpcServices): Handlers {
   return {
-    Range: unary(hasLeader, async (m: Decoded) => codec.encodeRangeResponse(await kv.range(codec.decodeRangeRequest(m)))),
-    Put: unary(hasLeader, async (m: Decoded, metadata) => codec.encodePutResponse(await kv.put(codec.decodePutRequest(m), writeOptionsOf(metadata)))),
-    DeleteRange: unary(hasLeader, async (m: Decoded, metadata) =>
+    Range: unary(admit, async (m: Decoded) => codec.encodeRangeResponse(await kv.range(codec.decodeRangeRequest(m)))),
+    Put: unary(admit, async (m: Decoded, metadata) => codec.encodePutResponse(await kv.put(codec.decodePutRequest(m), writeOptionsOf(metadata)))),
+    DeleteRange: unary(admit, async (m: Decoded, metadata) =>
       codec.encodeDeleteRangeResponse(await kv.deleteRange(codec.decodeDeleteRangeRequest(m), writeOptionsOf(metadata))),
     ),
-    Txn: unary(hasLeader, async (m: Decoded, metadata) => {
+    Txn: unary(admit, async (m: Decoded, metadata) => {
       return codec.encodeTxnResponse(await kv.txn(codec.decodeTxnRequest(m), writeOptionsOf(metadata)));
     }),
-    Compact: unary(hasLeader, async (m: Decoded, metadata) => codec.headerOnly(await kv.compact(m.revision, writeOptionsOf(metadata)))),
+    Compact: unary(admit, async (m: Decoded, metadata) => codec.headerOnly(await kv.compact(m.revision, writeOptionsOf(metadata)))),
   };
 }
 
-export function leaseService({ kv, hasLeader }: GrpcServices): Handlers {
+export function leaseService({ kv, admit }: GrpcServices): Handlers {
   return {
-    LeaseGrant: unary(hasLeader, async (m: Decoded, metadata) => {
+    LeaseGrant: unary(admit, async (m: Decoded, metadata) => {
       const granted = await kv.leaseGrant(m.TTL, m.ID, writeOptionsOf(metadata));
       return { header: codec.encodeHeader(granted.header), ID: granted.id, TTL: granted.ttl };
     }),
-    LeaseRevoke: unary(hasLeader, async (m: Decoded, metadata) => codec.headerOnly(await kv.leaseRevoke(m.ID, writeOptionsOf(metadata)))),
-    LeaseTimeToLive: unary(hasLeader, async (m: Decoded) => codec.encodeTimeToLive(await kv.leaseTimeToLive(m.ID, m.keys))),
-    LeaseLeases: unary(hasLeader, async () => {
+    LeaseRevoke: unary(admit, async (m: Decoded, metadata) => codec.headerOnly(await kv.leaseRevoke(m.ID, writeOptionsOf(metadata)))),
+    LeaseTimeToLive: unary(admit, async (m: Decoded) => codec.encodeTimeToLive(await kv.leaseTimeToLive(m.ID, m.keys))),
+    LeaseLeases: unary(admit, async () => {
       const { header, leases } = await kv.leaseLeases();
       return { header: codec.encodeHeader(header), leases: leases.map((id) => ({ ID: id })) };
     }),
     LeaseKeepAlive: (call: grpc.ServerDuplexStream<Decoded, unknown>) => {
-      if (!streamMayStart(call, hasLeader)) return;
+      if (!streamMayStart(call, admit)) return;
       // One renewal at a time, answered in the order asked.
       let previous = Promise.resolve();
       call.on("data", (m: Decoded) => {
@@ -70,10 +70,10 @@ const NO_WATCH_ID = -1;
  * lowest free one from 0 up, as etcd assigns them. A watch's first message
  * says it was created; updates the watch produced meanwhile (history) follow it.
  */
-export function watchService({ kv, hasLeader }: GrpcServices): Handlers {
+export function watchService({ kv, admit }: GrpcServices): Handlers {
   return {
     Watch: (call: grpc.ServerDuplexStream<Decoded, unknown>) => {
-      if (!streamMayStart(call, hasLeader)) return;
+      if (!streamMayStart(call, admit)) return;
       const watches = new Map<number, Watch>();
       let nextId = 0;
       const send = (message: unknown): void => {

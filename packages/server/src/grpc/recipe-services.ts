@@ -12,33 +12,33 @@ import type { GrpcServices } from "./services.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 
-export function lockService({ kv: recipes, hasLeader }: GrpcServices): Handlers {
+export function lockService({ kv: recipes, admit }: GrpcServices): Handlers {
   return {
-    Lock: unary(hasLeader, async (m: Decoded, _metadata, signal) => {
+    Lock: unary(admit, async (m: Decoded, _metadata, signal) => {
       const held = await acquireLock(recipes, m.name, m.lease, signal);
       return { header: codec.encodeHeader(held.header), key: held.key };
     }),
-    Unlock: unary(hasLeader, async (m: Decoded, metadata) => ({
+    Unlock: unary(admit, async (m: Decoded, metadata) => ({
       header: codec.encodeHeader(await releaseLock(recipes, m.key, writeOptionsOf(metadata))),
     })),
   };
 }
 
-export function electionService({ kv: recipes, hasLeader }: GrpcServices): Handlers {
+export function electionService({ kv: recipes, admit }: GrpcServices): Handlers {
   return {
-    Campaign: unary(hasLeader, async (m: Decoded, _metadata, signal) => {
+    Campaign: unary(admit, async (m: Decoded, _metadata, signal) => {
       const elected = await campaign(recipes, m.name, m.lease, m.value, signal);
       return { header: codec.encodeHeader(elected.header), leader: codec.encodeLeaderKey(elected.leader) };
     }),
-    Proclaim: unary(hasLeader, async (m: Decoded, metadata) => ({
+    Proclaim: unary(admit, async (m: Decoded, metadata) => ({
       header: codec.encodeHeader(await proclaim(recipes, codec.decodeLeaderKey(m.leader), m.value, writeOptionsOf(metadata))),
     })),
-    Leader: unary(hasLeader, async (m: Decoded) => encodeLeaderView(await currentLeader(recipes, m.name))),
-    Resign: unary(hasLeader, async (m: Decoded, metadata) => ({
+    Leader: unary(admit, async (m: Decoded) => encodeLeaderView(await currentLeader(recipes, m.name))),
+    Resign: unary(admit, async (m: Decoded, metadata) => ({
       header: codec.encodeHeader(await resign(recipes, codec.decodeLeaderKey(m.leader), writeOptionsOf(metadata))),
     })),
     Observe: (call: grpc.ServerWritableStream<Decoded, unknown>) => {
-      if (!streamMayStart(call, hasLeader)) return;
+      if (!streamMayStart(call, admit)) return;
       const observe = async (): Promise<void> => {
         for await (const view of observeLeader(recipes, call.request.name, abortWhenCancelled(call))) call.write(encodeLeaderView(view));
       };

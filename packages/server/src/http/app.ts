@@ -7,18 +7,21 @@ import type { EventEmitter } from "node:events";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import type { ServerTlsOptions } from "./tls.js";
 import { uiPlugin } from "./ui.js";
 import { lazyCompilers } from "./lazy-compilers.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 
-export function createApp(metrics: Metrics): FastifyInstance {
+export function createApp(metrics: Metrics, tls?: ServerTlsOptions): FastifyInstance {
   // The body limit sits above etcd's request limit, so that the refusal is etcd's.
-  const app = Fastify({
+  const options = {
     logger: false,
     bodyLimit: 4 * MAX_REQUEST_BYTES,
     forceCloseConnections: true,
     schemaController: { compilersFactory: lazyCompilers() },
-  });
+  } as const;
+  // Typed as the plain HTTP instance either way: routes and hooks see the same requests over TLS.
+  const app = tls ? (Fastify({ ...options, https: tls }) as unknown as FastifyInstance) : Fastify(options);
   app.addHook("onRequest", async (request) => {
     const length = Number(request.headers["content-length"] ?? 0);
     if (length > MAX_REQUEST_BYTES) throw etcdError("requestTooLarge");

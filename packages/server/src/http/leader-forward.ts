@@ -6,9 +6,12 @@
  * around; the member it reached answers "not leader" instead, and the member
  * the client asked looks for the new leader and asks again.
  */
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance, RouteHandlerMethod } from "fastify";
 import { etcdError, isEtcdError } from "../errors.js";
+import type { MemberClientTls } from "./tls.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -45,6 +48,10 @@ export interface LeaderRoute<T> {
   readonly answerHere: () => Promise<T>;
   readonly path: string;
   readonly body: unknown;
+  /** The request's Authorization header, passed on so that the leader checks the same credentials. */
+  readonly authorization?: string;
+  /** How to reach an https:// leader (see MemberClientTls). */
+  readonly tls?: MemberClientTls;
 }
 
 /**
@@ -52,7 +59,7 @@ export interface LeaderRoute<T> {
  * `leaderOnly` is answered here when this member leads (or the request was
  * forwarded to it already), else on the leader, whose reply passes through.
  */
-export function forwardLeaderOnlyRoutes(app: FastifyInstance, locateLeader: () => Promise<string | undefined>): void {
+export function forwardLeaderOnlyRoutes(app: FastifyInstance, locateLeader: () => Promise<string | undefined>, tls?: MemberClientTls): void {
   app.addHook("onRoute", (route) => {
     if (!route.config?.leaderOnly) return;
     const handleHere = route.handler;
@@ -60,7 +67,8 @@ export function forwardLeaderOnlyRoutes(app: FastifyInstance, locateLeader: () =
     const handler: RouteHandlerMethod = async function (request, reply) {
       const answerHere = async (): Promise<unknown> => handleHere.call(this, request, reply);
       if (request.headers[FORWARDED_HEADER] !== undefined) return answerHere();
-      const answer = await askLeader({ locateLeader, answerHere, path, body: request.body });
+      const authorization = request.headers.authorization;
+      const answer = await askLeader({ locateLeader, answerHere, path, body: request.body, ...(authorization ? { authorization } : {}), ...(tls ? { tls } : {}) });
       if ("here" in answer) return answer.here;
       return reply.status(answer.forwarded.status).type("application/json").send(answer.forwarded.body);
     };
@@ -87,7 +95,7 @@ export async function askLeader<T>(route: LeaderRoute<T>): Promise<LeaderAnswer<
 async function askPresumedLeader<T>(route: LeaderRoute<T>): Promise<LeaderAnswer<T> | undefined> {
   const leaderUrl = await route.locateLeader();
   if (leaderUrl !== undefined) {
-    const forwarded = await forwardToLeader(leaderUrl, route.path, route.body);
+    const forwarded = await forwardToLeader(leaderUrl, route);
     return refusedAsNotLeader(forwarded) ? undefined : { forwarded };
   }
   try {
@@ -107,18 +115,28 @@ function refusedAsNotLeader(reply: ForwardedReply): boolean {
   }
 }
 
-async function forwardToLeader(leaderUrl: string, path: string, body: unknown): Promise<ForwardedReply> {
-  let response: Response;
+async function forwardToLeader(leaderUrl: string, { path, body, authorization, tls }: LeaderRoute<unknown>): Promise<ForwardedReply> {
+  const headers = { [FORWARDED_HEADER]: "1", "content-type": "application/json", ...(authorization ? { authorization } : {}) };
   try {
-    response = await fetch(`${leaderUrl}${path}`, {
-      method: "POST",
-      headers: { [FORWARDED_HEADER]: "1", "content-type": "application/json" },
-      body: JSON.stringify(body ?? {}),
-      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
-    });
+    return await postOnce(new URL(`${leaderUrl}${path}`), headers, JSON.stringify(body ?? {}), tls);
   } catch {
     // The leader went away (or stopped answering) while we asked it.
     throw etcdError("leaderChanged");
   }
-  return { status: response.status, body: await response.text() };
+}
+
+/** One POST with node's own clients, which take this member's TLS options for an https:// leader. */
+function postOnce(url: URL, headers: Record<string, string>, body: string, tls: MemberClientTls | undefined): Promise<ForwardedReply> {
+  return new Promise((resolve, reject) => {
+    const options = { method: "POST", headers, timeout: FORWARD_TIMEOUT_MS, ...(url.protocol === "https:" ? tls : {}) };
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(new Error("the leader did not answer in time")));
+    request.on("error", reject);
+    request.end(body);
+  });
 }

@@ -183,6 +183,12 @@ export interface AlarmResponse {
  */
 export interface WriteOptions {
   readonly requestId?: string;
+  /**
+   * The auth revision the write's permissions were checked at (set by the
+   * auth guard): applied only if auth is off or unchanged since, else it
+   * fails with etcd's "revision of auth store is old".
+   */
+  readonly authRevision?: number;
 }
 
 /** Keys, leases and watches: all the recipes and the native API need. */

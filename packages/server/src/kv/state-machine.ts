@@ -9,6 +9,9 @@ import { MvccStore, StoreUnavailableError, type ApplyResult, type FirstOutcome, 
 import { ConfChangeType, EntryType, type AppliedConfChange, type ConfChange, type Entry } from "@raftkv/raft";
 import type { Logger } from "pino";
 import type { AlarmMember, AlarmRegistry } from "../alarms.js";
+import type { AuthCommand } from "../auth/state.js";
+import { AuthStore, type AuthEntry, type AuthOutcome } from "../auth/store.js";
+import type { TokenProvider } from "../auth/tokens.js";
 import { decodeCommand, type CommandEnvelope } from "../commands.js";
 import { RaftkvError } from "../errors.js";
 import { decodeAttributes, type MemberRegistry } from "../members.js";
@@ -23,7 +26,9 @@ export type Command =
   | { readonly kind: "publish"; readonly memberId: number; readonly name: string; readonly clientUrls: readonly string[] }
   | { readonly kind: "update-member"; readonly memberId: number; readonly peerUrls: readonly string[] }
   /** etcd's AlarmRequest: raises or clears an alarm on every member. */
-  | { readonly kind: "alarm"; readonly action: "activate" | "deactivate"; readonly alarm: AlarmMember };
+  | { readonly kind: "alarm"; readonly action: "activate" | "deactivate"; readonly alarm: AlarmMember }
+  /** A change to users, roles or auth itself, or an authentication (see auth/). */
+  | { readonly kind: "auth"; readonly command: AuthCommand };
 
 export interface StateMachineOptions {
   readonly registry: MemberRegistry;
@@ -31,6 +36,7 @@ export interface StateMachineOptions {
   readonly tracker: ProposalTracker;
   readonly logger: Logger;
   readonly leaseProposer: LeaseProposer;
+  readonly tokens: TokenProvider;
 }
 
 interface Decoded {
@@ -41,12 +47,14 @@ interface Decoded {
 export class KvStateMachine {
   readonly watchHub = new WatchHub();
   readonly leases: LeaseKeeper;
+  readonly auth: AuthStore;
 
   private constructor(
     readonly store: MvccStore,
     private readonly options: StateMachineOptions,
   ) {
     this.leases = new LeaseKeeper(options.leaseProposer);
+    this.auth = new AuthStore(store, options.tokens);
   }
 
   static async open(dir: string, options: StateMachineOptions): Promise<KvStateMachine> {
@@ -68,12 +76,16 @@ export class KvStateMachine {
    */
   async apply(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): Promise<void> {
     const decoded = entries.map((entry) => this.decode(entry));
-    const results = await this.store.applyBatch(decoded.map(toLogEntry), { prevKvInEvents: () => this.watchHub.wantsPrevKv });
+    const auth = this.auth.prepare(decoded.filter((item) => item.entry.index > this.store.appliedIndex).map(authEntryOf));
+    const logEntries = decoded.map((item) => toLogEntry(item, auth.get(item.entry.index)));
+    const results = await this.store.applyBatch(logEntries, { prevKvInEvents: () => this.watchHub.wantsPrevKv });
     const taken = new Map(confChanges.map((confChange) => [confChange.index, confChange.change]));
     for (let i = 0; i < decoded.length; i++) {
       const item = decoded[i] as Decoded;
       const change = taken.get(item.entry.index);
+      const authOutcome = auth.get(item.entry.index);
       if (change) await this.applyMembership(change);
+      else if (authOutcome && item.envelope) this.settleAuth(item.envelope.requestId, authOutcome);
       else await this.afterApply(item, results[i] as ApplyResult);
     }
   }
@@ -104,6 +116,8 @@ export class KvStateMachine {
       const changed = command.action === "activate" ? await alarms.activate(command.alarm) : await alarms.deactivate(command.alarm);
       return this.options.tracker.resolve(requestId, changed);
     }
+    // Settled by settleAuth when applied; here only when replayed (already applied before).
+    if (command.kind === "auth") return;
     if (result.status === "duplicate") return this.settle(requestId, result.first);
     if (result.status === "ignored") return;
     if (result.status === "applied") {
@@ -111,6 +125,12 @@ export class KvStateMachine {
       this.watchHub.publish(result.events, result.response.revision);
     }
     this.settle(requestId, result);
+  }
+
+  /** An auth command's result, or a write refused because auth changed after its permissions were checked. */
+  private settleAuth(requestId: string, outcome: AuthOutcome): void {
+    if (outcome.status === "applied") this.options.tracker.resolve(requestId, outcome.result);
+    else this.options.tracker.reject(requestId, outcome.error);
   }
 
   /** Answers the caller waiting on this member, if any, with a result or a retry's first outcome. */
@@ -159,10 +179,18 @@ async function openStore(dir: string, logger: Logger): Promise<MvccStore> {
   }
 }
 
-function toLogEntry(item: Decoded): LogEntry {
+function authEntryOf({ entry, envelope }: Decoded): AuthEntry {
+  const command = envelope?.command.kind === "auth" ? envelope.command.command : undefined;
+  const checkedRevision = envelope?.authRevision;
+  return { index: entry.index, ...(command ? { command } : {}), ...(checkedRevision === undefined ? {} : { checkedRevision }) };
+}
+
+/** What the MVCC store applies of an entry: a store request, unless auth refused it, or the auth state an auth command left. */
+function toLogEntry(item: Decoded, auth: AuthOutcome | undefined): LogEntry {
   const { index } = item.entry;
   const envelope = item.envelope;
-  if (envelope?.command.kind !== "store") return { index };
+  if (auth?.status === "applied" && auth.sideRecord) return { index, sideRecord: auth.sideRecord };
+  if (envelope?.command.kind !== "store" || auth?.status === "rejected") return { index };
   const { request } = envelope.command;
   return envelope.clientRequestId === undefined ? { index, request } : { index, request, requestId: envelope.clientRequestId };
 }

@@ -4,7 +4,7 @@
  * its own name and client URLs.
  */
 import { ConfChangeType, Role, type ConfChange, type Status } from "@raftkv/raft";
-import { memberIdOf } from "../config.js";
+import { memberIdOf, parseUrl } from "../config.js";
 import { etcdError } from "../errors.js";
 import type * as api from "../kv/api.js";
 import { encodeAttributes, type Member, type MemberRegistry } from "../members.js";
@@ -45,6 +45,7 @@ export class MembershipService implements api.ClusterApi {
   async memberAdd(peerUrls: readonly string[], isLearner: boolean) {
     const peerUrl = peerUrls[0];
     if (!peerUrl) throw etcdError("memberNotFound");
+    assertPeerUrls(peerUrls);
     const registry = this.options.registry;
     if (registry.list().some((member) => member.peerUrls.some((url) => peerUrls.includes(url)))) throw etcdError("peerUrlExists");
     const id = memberIdOf(peerUrl, this.options.clusterToken);
@@ -74,6 +75,7 @@ export class MembershipService implements api.ClusterApi {
   async memberUpdate(id: number, peerUrls: readonly string[]) {
     const registry = this.options.registry;
     if (!registry.get(id)) throw etcdError("memberNotFound");
+    assertPeerUrls(peerUrls);
     await this.options.proposer.propose({ kind: "update-member", memberId: id, peerUrls });
     return { header: this.header(), members: registry.list() };
   }
@@ -122,4 +124,20 @@ function assertLearnerReady(status: Status, id: number): void {
   const learner = status.progress.get(id);
   const leader = status.progress.get(status.id);
   if (!learner || !leader || learner.match < leader.match * LEARNER_READY_SHARE) throw etcdError("learnerNotReady");
+}
+
+/**
+ * Every member parses the peer URLs of a change it applies: one it cannot
+ * parse would stop every member's Raft loop, so it is refused before it is
+ * proposed (peers speak plain TCP: http:// only).
+ */
+function assertPeerUrls(peerUrls: readonly string[]): void {
+  for (const url of peerUrls) {
+    try {
+      parseUrl(url);
+    } catch {
+      throw etcdError("memberBadUrls");
+    }
+    if (!url.startsWith("http://")) throw etcdError("memberBadUrls");
+  }
 }

@@ -4,7 +4,7 @@
  * when this member applies it.
  */
 import { randomUUID } from "node:crypto";
-import { encodeCommand } from "../commands.js";
+import { encodeCommand, type CommandEnvelope } from "../commands.js";
 import { etcdError, isEtcdError } from "../errors.js";
 import type * as api from "../kv/api.js";
 import type { Command, KvStateMachine } from "../kv/state-machine.js";
@@ -53,12 +53,11 @@ export class Proposer {
    */
   async propose(command: Command, options?: api.WriteOptions): Promise<unknown> {
     const requestId = randomUUID();
-    const clientRequestId = options?.requestId;
     const { host, tracker } = this.options;
     await this.whenLeaderKnown();
     const result = tracker.wait(requestId, host.leader);
     try {
-      host.propose([encodeCommand(clientRequestId === undefined ? { requestId, command } : { requestId, clientRequestId, command })]);
+      host.propose([encodeCommand(envelopeOf(requestId, command, options))]);
     } catch (error) {
       tracker.reject(requestId, error as Error);
     }
@@ -81,6 +80,17 @@ export class Proposer {
     if (this.wasRemoved()) throw etcdError("stopped");
     await this.options.host.whenLeaderKnown();
   }
+}
+
+function envelopeOf(requestId: string, command: Command, options: api.WriteOptions | undefined): CommandEnvelope<Command> {
+  const clientRequestId = options?.requestId;
+  const authRevision = options?.authRevision;
+  return {
+    requestId,
+    ...(clientRequestId === undefined ? {} : { clientRequestId }),
+    ...(authRevision === undefined ? {} : { authRevision }),
+    command,
+  };
 }
 
 export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {

@@ -19,6 +19,9 @@ import { MemberRegistry, encodeAttributes } from "../../src/members.js";
 import { Metrics } from "../../src/metrics.js";
 import { PeerActivity } from "../../src/peer-activity.js";
 import { ProposalTracker } from "../../src/proposals.js";
+import { MIN_BCRYPT_COST } from "../../src/auth/password.js";
+import { SimpleTokens } from "../../src/auth/tokens.js";
+import { AuthService } from "../../src/services/auth.js";
 import { KvService } from "../../src/services/kv.js";
 import { MaintenanceService } from "../../src/services/maintenance.js";
 import { MembershipService } from "../../src/services/membership.js";
@@ -92,6 +95,7 @@ export class OneMemberRaft {
 
 export interface ServicesFixture extends MemberApis {
   readonly raft: OneMemberRaft;
+  readonly auth: AuthService;
   close(): Promise<void>;
 }
 
@@ -103,7 +107,9 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
   const alarms = await AlarmRegistry.load(dir);
   const tracker = new ProposalTracker(2_000);
   let kv: KvService | undefined;
+  const tokens = new SimpleTokens(60_000);
   const stateMachine = await KvStateMachine.open(join(dir, "kv"), {
+    tokens,
     registry,
     alarms,
     tracker,
@@ -128,11 +134,14 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
   });
   const snapshots = { backup: async () => ({ size: SNAPSHOT_BYTES.byteLength, bytes: (async function* () { yield SNAPSHOT_BYTES; })() }) };
   const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots, logger });
+  // The cheapest hash cost: these tests are about the rules, not the hash.
+  const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: MIN_BCRYPT_COST });
   return {
     kv,
     cluster,
     maintenance,
     raft,
+    auth,
     async close() {
       tracker.rejectAll(new Error("closed"));
       await stateMachine.close();

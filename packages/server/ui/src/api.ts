@@ -4,10 +4,10 @@
  * that served the page. Members do not answer cross-origin requests (no
  * CORS), so the page shows what this member knows.
  *
- * Auth seam: every request goes through `send`, which adds the session's
- * headers, and a 401 reaches `session.onUnauthenticated`. Until the security
- * issue lands the session is anonymous; a login form will set a token here
- * and the pages will show what the token may read (the API refuses the rest).
+ * Auth: every request goes through `send`, which adds the session's token
+ * (set by the login form in the header), and a 401 logs the session out.
+ * The pages show what the user may read; the API refuses the rest with
+ * its own errors, which the pages show.
  */
 import { fromBase64, prefixEnd, toBase64 } from "./bytes.js";
 import type { Kv, RangeOptions, RangeReply } from "./kv.js";
@@ -19,9 +19,28 @@ export interface Session {
   onUnauthenticated(): void;
 }
 
-export const session: Session = {
-  headers: () => ({}),
-  onUnauthenticated: () => {},
+const TOKEN_KEY = "raftkv-token";
+
+/** The token of the user logged in on this tab (sessionStorage: gone with the tab), sent as etcd's gateway takes it. */
+export const session: Session & { readonly user: string | undefined; logIn(user: string, password: string): Promise<void>; logOut(): void } = {
+  headers: (): Record<string, string> => {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    return token ? { authorization: `Bearer ${token}` } : {};
+  },
+  // A token the member no longer accepts (auth turned off and on, password changed, member restarted): log in again.
+  onUnauthenticated: () => session.logOut(),
+  get user() {
+    return sessionStorage.getItem(`${TOKEN_KEY}-user`) ?? undefined;
+  },
+  async logIn(user, password) {
+    const { token } = await v3<{ token: string }>("auth/authenticate", { name: user, password });
+    sessionStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.setItem(`${TOKEN_KEY}-user`, user);
+  },
+  logOut() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(`${TOKEN_KEY}-user`);
+  },
 };
 
 /** An error the member answered with: etcd's message and gRPC code, or a transport failure. */
@@ -72,8 +91,8 @@ export async function health(): Promise<{ healthy: boolean; reason: string }> {
 
 /**
  * The native watch stream (Server-Sent Events, resumed by the browser after
- * a drop). An EventSource sends no custom headers: once auth lands, its
- * credentials travel as a cookie, or the watch moves to a fetch stream.
+ * a drop). An EventSource sends no custom headers, so with auth on this
+ * watch is refused ("user name is empty") until it moves to a fetch stream.
  */
 export function watchEvents(key: Uint8Array, prefix: boolean): EventSource {
   const path = Array.from(key, (byte) => `%${byte.toString(16).padStart(2, "0")}`).join("");

@@ -11,6 +11,7 @@ import { KeysPage } from "./pages/keys.js";
 import { MetricsPage } from "./pages/metrics.js";
 import { RecipesPage } from "./pages/recipes.js";
 import { WatchPage } from "./pages/watch.js";
+import { session } from "./api.js";
 
 const PAGES = {
   cluster: { title: "Cluster", Page: ClusterPage },
@@ -47,11 +48,45 @@ function App() {
           ))}
         </nav>
         <span class="origin">{location.host}</span>
+        <Login />
       </header>
       <main>
         <Page />
       </main>
     </>
+  );
+}
+
+/** Logs this tab in (etcd's authenticate) when the member has auth on; shows who is logged in. */
+function Login() {
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState("");
+  if (session.user !== undefined) {
+    return (
+      <span class="login">
+        {session.user}{" "}
+        <button onClick={() => (session.logOut(), location.reload())}>Log out</button>
+      </span>
+    );
+  }
+  if (!open) return <button class="login" onClick={() => setOpen(true)}>Log in</button>;
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    try {
+      await session.logIn(String(form.get("user")), String(form.get("password")));
+      location.reload();
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  };
+  return (
+    <form class="login" onSubmit={submit}>
+      <input name="user" placeholder="user" autocomplete="username" />
+      <input name="password" type="password" placeholder="password" autocomplete="current-password" />
+      <button type="submit">Log in</button>
+      {error && <span class="error">{error}</span>}
+    </form>
   );
 }
 

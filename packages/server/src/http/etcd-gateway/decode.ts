@@ -79,6 +79,14 @@ export class Fields {
     return this.list(name).map((value, i) => decodeEnum(value, names, `${this.pathOf(name)}[${i}]`));
   }
 
+  /** A string field; "" when absent. */
+  string(name: string): string {
+    const value = this.json[name];
+    if (value === undefined || value === null) return "";
+    if (typeof value !== "string") throw invalidArgument(`field "${this.pathOf(name)}" must be a string`);
+    return value;
+  }
+
   strings(name: string): string[] {
     return this.list(name).map((value, i) => {
       if (typeof value !== "string") throw invalidArgument(`field "${this.pathOf(name)}[${i}]" must be a string`);

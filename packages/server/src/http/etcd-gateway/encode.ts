@@ -88,6 +88,16 @@ export function encodeWatchCreated(header: ResponseHeader, watchId: number): Jso
   return { result: compact({ header: encodeHeader(header), watch_id: encodeInt(watchId), created: true }) };
 }
 
+/**
+ * A watch the user may not open, as etcd answers it: created and canceled
+ * at once (watch id -1), the refusal in gRPC's words as the cancel reason.
+ */
+export function encodeWatchRefused(header: ResponseHeader, refusal: RaftkvError): JsonObject {
+  const code = refusal.grpcCode === GrpcCode.PermissionDenied ? "PermissionDenied" : "InvalidArgument";
+  const cancelReason = `rpc error: code = ${code} desc = ${refusal.message}`;
+  return { result: { header: encodeHeader(header), watch_id: "-1", created: true, canceled: true, cancel_reason: cancelReason } };
+}
+
 /** One watch update as a stream message; a compacted start cancels the watch. */
 export function encodeWatchUpdate(update: WatchUpdate, watchId: number): JsonObject {
   const common = { header: encodeHeader(update.header), watch_id: encodeInt(watchId) };

@@ -10,14 +10,18 @@
  */
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { isEtcdError } from "../../errors.js";
+import { isEtcdError, type RaftkvError } from "../../errors.js";
 import type { KvApi, LeaseGrantResponse, MemberApis, WriteOptions } from "../../kv/api.js";
 import { campaign, currentLeader, observeLeader, proclaim, resign } from "../../recipes/election.js";
 import { acquireLock, releaseLock } from "../../recipes/lock.js";
 import { watchUpdates } from "../../recipes/watch.js";
 import { abortWhenClosed, parseAnyBodyAsJson } from "../app.js";
 import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "../idempotency-key.js";
+import type { AuthService, Identity } from "../../services/auth.js";
+import { identifyRequests } from "../auth-context.js";
+import { authRoutes } from "./auth-routes.js";
 import { forwardLeaderOnlyRoutes } from "../leader-forward.js";
+import type { MemberClientTls } from "../tls.js";
 import type { Schema } from "../schema.js";
 import {
   Fields,
@@ -46,6 +50,7 @@ import {
   encodeTimeToLive,
   encodeTxnResponse,
   encodeWatchCreated,
+  encodeWatchRefused,
   headerOnly,
   jsonLines,
   snapshotMessages,
@@ -54,8 +59,10 @@ import {
 import { encodeBytes } from "./proto3-json.js";
 import * as schemas from "./schemas.js";
 
-/** What a route gets besides its body. */
-interface RouteContext {
+/** What a route gets besides its body: the services as the request's identity may use them, and more. */
+interface RouteContext extends MemberApis {
+  /** Who sent the request. */
+  readonly identity: Identity;
   /** The Idempotency-Key header as the options of the write the route makes. */
   readonly write: WriteOptions;
   /** A signal that aborts when the client leaves; only waiting routes need one, so it is made on demand. */
@@ -64,7 +71,7 @@ interface RouteContext {
 
 type Unary = (body: Fields, context: RouteContext) => Promise<JsonObject>;
 /** Opens a stream of messages; throwing here (before any byte is sent) replies with an error status. */
-type Streaming = (body: Fields, signal: AbortSignal) => Promise<AsyncIterable<JsonObject>>;
+type Streaming = (body: Fields, signal: AbortSignal, apis: MemberApis) => Promise<AsyncIterable<JsonObject>>;
 
 interface PostOptions {
   /** The schema of a successful reply, which fastify compiles into a serializer. */
@@ -73,14 +80,16 @@ interface PostOptions {
   readonly leaderOnly?: boolean;
 }
 
-export function etcdGatewayPlugin({ kv, cluster, maintenance }: MemberApis) {
+/** `memberTls`: how to reach an https:// leader when a leader-only request is forwarded. */
+export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls?: MemberClientTls) {
   return async (app: FastifyInstance): Promise<void> => {
     parseAnyBodyAsJson(app);
     // grpc-gateway reads a missing body as an empty request (`curl -X POST …/status`).
     app.addHook("preValidation", async (request) => {
       request.body ??= {};
     });
-    forwardLeaderOnlyRoutes(app, () => cluster.leaderClientUrl());
+    identifyRequests(app, { auth, apis, scheme: "bare-token" });
+    forwardLeaderOnlyRoutes(app, () => apis.cluster.leaderClientUrl(), memberTls);
     app.addSchema(schemas.TXN_REQUEST);
 
     /** A POST route (or several, for etcd's aliases). */
@@ -88,90 +97,99 @@ export function etcdGatewayPlugin({ kv, cluster, maintenance }: MemberApis) {
       const schema = { body, headers: IDEMPOTENCY_KEY_HEADERS, ...(reply ? { response: { 200: reply } } : {}) };
       for (const url of [urls].flat()) {
         app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema, config: { leaderOnly } }, async (request, raw) =>
-          handle(Fields.of(request.body), { write: writeOptionsOf(request.headers), whenClosed: () => abortWhenClosed(raw.raw) }),
+          handle(Fields.of(request.body), { ...request.apis, identity: request.identity, write: writeOptionsOf(request.headers), whenClosed: () => abortWhenClosed(raw.raw) }),
         );
       }
     };
     /** A POST route answered by newline-separated JSON messages until the source ends or the client leaves. */
     const stream = (url: string, body: Schema, open: Streaming): void => {
       app.post(url, { schema: { body } }, async (request, reply) => {
-        const messages = await open(Fields.of(request.body), abortWhenClosed(reply.raw));
+        const messages = await open(Fields.of(request.body), abortWhenClosed(reply.raw), request.apis);
         return reply.type("application/json").send(Readable.from(jsonLines(messages)));
       });
     };
 
-    post("/v3/kv/range", schemas.RANGE_REQUEST, async (f) => encodeRangeResponse(await kv.range(decodeRangeRequest(f))), { reply: schemas.RANGE_REPLY });
-    post("/v3/kv/put", schemas.PUT_REQUEST, async (f, { write }) => encodePutResponse(await kv.put(decodePutRequest(f), write)), {
+    post("/v3/kv/range", schemas.RANGE_REQUEST, async (f, { kv }) => encodeRangeResponse(await kv.range(decodeRangeRequest(f))), { reply: schemas.RANGE_REPLY });
+    post("/v3/kv/put", schemas.PUT_REQUEST, async (f, { write, kv }) => encodePutResponse(await kv.put(decodePutRequest(f), write)), {
       reply: schemas.PUT_REPLY,
     });
-    post("/v3/kv/deleterange", schemas.DELETE_RANGE_REQUEST, async (f, { write }) =>
+    post("/v3/kv/deleterange", schemas.DELETE_RANGE_REQUEST, async (f, { write, kv }) =>
       encodeDeleteRangeResponse(await kv.deleteRange(decodeDeleteRangeRequest(f), write)),
     );
-    post("/v3/kv/txn", schemas.TXN_REQUEST_REF, async (f, { write }) => encodeTxnResponse(await kv.txn(decodeTxnRequest(f), write)));
-    post("/v3/kv/compaction", schemas.COMPACTION_REQUEST, async (f, { write }) => headerOnly(await kv.compact(f.int("revision"), write)));
+    post("/v3/kv/txn", schemas.TXN_REQUEST_REF, async (f, { write, kv }) => encodeTxnResponse(await kv.txn(decodeTxnRequest(f), write)));
+    post("/v3/kv/compaction", schemas.COMPACTION_REQUEST, async (f, { write, kv }) => headerOnly(await kv.compact(f.int("revision"), write)));
 
-    stream("/v3/watch", schemas.WATCH_REQUEST, async (f, signal) => {
+    stream("/v3/watch", schemas.WATCH_REQUEST, async (f, signal, { kv }) => {
       const { request, watchId } = decodeWatchRequest(f);
-      const updates = await watchUpdates(kv, request, signal);
-      return watchMessages(encodeWatchCreated(kv.header(), watchId), updates, watchId);
+      try {
+        const updates = await watchUpdates(kv, request, signal);
+        return watchMessages(encodeWatchCreated(kv.header(), watchId), updates, watchId);
+      } catch (error) {
+        if (!isAuthRefusal(error)) throw error;
+        return (async function* () {
+          yield encodeWatchRefused(kv.header(), error);
+        })();
+      }
     });
 
-    post("/v3/lease/grant", schemas.LEASE_GRANT_REQUEST, async (f, { write }) => encodeLease(await kv.leaseGrant(f.int("TTL"), f.int("ID"), write)));
-    post(["/v3/lease/revoke", "/v3/kv/lease/revoke"], schemas.ID_REQUEST, async (f, { write }) => headerOnly(await kv.leaseRevoke(f.int("ID"), write)));
-    post("/v3/lease/keepalive", schemas.ID_REQUEST, async (f) => ({ result: encodeLease(await keepAlive(kv, f.int("ID"))) }));
-    post(["/v3/lease/timetolive", "/v3/kv/lease/timetolive"], schemas.LEASE_TIME_TO_LIVE_REQUEST, async (f) =>
+    post("/v3/lease/grant", schemas.LEASE_GRANT_REQUEST, async (f, { write, kv }) => encodeLease(await kv.leaseGrant(f.int("TTL"), f.int("ID"), write)));
+    post(["/v3/lease/revoke", "/v3/kv/lease/revoke"], schemas.ID_REQUEST, async (f, { write, kv }) => headerOnly(await kv.leaseRevoke(f.int("ID"), write)));
+    post("/v3/lease/keepalive", schemas.ID_REQUEST, async (f, { kv }) => ({ result: encodeLease(await keepAlive(kv, f.int("ID"))) }));
+    post(["/v3/lease/timetolive", "/v3/kv/lease/timetolive"], schemas.LEASE_TIME_TO_LIVE_REQUEST, async (f, { kv }) =>
       encodeTimeToLive(await kv.leaseTimeToLive(f.int("ID"), f.bool("keys"))),
     );
-    post(["/v3/lease/leases", "/v3/kv/lease/leases"], schemas.EMPTY_REQUEST, async () => encodeLeases(await kv.leaseLeases()));
+    post(["/v3/lease/leases", "/v3/kv/lease/leases"], schemas.EMPTY_REQUEST, async (_f, { kv }) => encodeLeases(await kv.leaseLeases()));
 
     const onLeader = { leaderOnly: true };
-    post("/v3/cluster/member/list", schemas.EMPTY_REQUEST, async () => encodeMembers(await cluster.memberList()));
+    post("/v3/cluster/member/list", schemas.EMPTY_REQUEST, async (_f, { cluster }) => encodeMembers(await cluster.memberList()));
     post(
       "/v3/cluster/member/add",
       schemas.MEMBER_ADD_REQUEST,
-      async (f) => encodeMembers(await cluster.memberAdd(f.strings("peerURLs"), f.bool("isLearner"))),
+      async (f, { cluster }) => encodeMembers(await cluster.memberAdd(f.strings("peerURLs"), f.bool("isLearner"))),
       onLeader,
     );
-    post("/v3/cluster/member/remove", schemas.ID_REQUEST, async (f) => encodeMembers(await cluster.memberRemove(f.int("ID"))), onLeader);
-    post("/v3/cluster/member/update", schemas.MEMBER_UPDATE_REQUEST, async (f) =>
+    post("/v3/cluster/member/remove", schemas.ID_REQUEST, async (f, { cluster }) => encodeMembers(await cluster.memberRemove(f.int("ID"))), onLeader);
+    post("/v3/cluster/member/update", schemas.MEMBER_UPDATE_REQUEST, async (f, { cluster }) =>
       encodeMembers(await cluster.memberUpdate(f.int("ID"), f.strings("peerURLs"))),
     );
-    post("/v3/cluster/member/promote", schemas.ID_REQUEST, async (f) => encodeMembers(await cluster.memberPromote(f.int("ID"))), onLeader);
+    post("/v3/cluster/member/promote", schemas.ID_REQUEST, async (f, { cluster }) => encodeMembers(await cluster.memberPromote(f.int("ID"))), onLeader);
 
-    post("/v3/maintenance/status", schemas.EMPTY_REQUEST, async () => encodeStatus(await maintenance.status()));
+    post("/v3/maintenance/status", schemas.EMPTY_REQUEST, async (_f, { maintenance }) => encodeStatus(await maintenance.status()));
     // etcd's gateway serves HashKV's reply at /hash; /hashkv names it plainly.
-    post(["/v3/maintenance/hash", "/v3/maintenance/hashkv"], schemas.HASH_KV_REQUEST, async (f) => encodeHashKv(await maintenance.hashKv(f.int("revision"))));
-    stream("/v3/maintenance/snapshot", schemas.EMPTY_REQUEST, async () => snapshotMessages(await maintenance.snapshot()));
+    post(["/v3/maintenance/hash", "/v3/maintenance/hashkv"], schemas.HASH_KV_REQUEST, async (f, { maintenance }) => encodeHashKv(await maintenance.hashKv(f.int("revision"))));
+    stream("/v3/maintenance/snapshot", schemas.EMPTY_REQUEST, async (_f, _signal, { maintenance }) => snapshotMessages(await maintenance.snapshot()));
     post(
       "/v3/maintenance/transfer-leadership",
       schemas.TRANSFER_LEADERSHIP_REQUEST,
-      async (f) => headerOnly(await maintenance.moveLeader(f.int("targetID"))),
+      async (f, { maintenance }) => headerOnly(await maintenance.moveLeader(f.int("targetID"))),
       onLeader,
     );
-    post("/v3/maintenance/alarm", schemas.ALARM_REQUEST, async (f) => encodeAlarmResponse(await maintenance.alarm(decodeAlarmRequest(f))));
+    post("/v3/maintenance/alarm", schemas.ALARM_REQUEST, async (f, { maintenance }) => encodeAlarmResponse(await maintenance.alarm(decodeAlarmRequest(f))));
 
     // Lock and campaign take no request id: joining a queue with a lease is idempotent already (the same
     // lease keeps its place), and a retry must be able to join again after a failed attempt left the queue.
-    post("/v3/lock/lock", schemas.LOCK_REQUEST, async (f, { whenClosed }) => {
+    post("/v3/lock/lock", schemas.LOCK_REQUEST, async (f, { whenClosed, kv }) => {
       const held = await acquireLock(kv, f.bytes("name"), f.int("lease"), whenClosed());
       return { header: encodeHeader(held.header), key: encodeBytes(held.key) };
     });
-    post("/v3/lock/unlock", schemas.UNLOCK_REQUEST, async (f, { write }) => headerOnly({ header: await releaseLock(kv, f.bytes("key"), write) }));
+    post("/v3/lock/unlock", schemas.UNLOCK_REQUEST, async (f, { write, kv }) => headerOnly({ header: await releaseLock(kv, f.bytes("key"), write) }));
 
-    post("/v3/election/campaign", schemas.CAMPAIGN_REQUEST, async (f, { whenClosed }) => {
+    post("/v3/election/campaign", schemas.CAMPAIGN_REQUEST, async (f, { whenClosed, kv }) => {
       const elected = await campaign(kv, f.bytes("name"), f.int("lease"), f.bytes("value"), whenClosed());
       return { header: encodeHeader(elected.header), leader: encodeLeaderKey(elected.leader) };
     });
-    post("/v3/election/proclaim", schemas.PROCLAIM_REQUEST, async (f, { write }) =>
+    post("/v3/election/proclaim", schemas.PROCLAIM_REQUEST, async (f, { write, kv }) =>
       headerOnly({ header: await proclaim(kv, decodeLeaderKey(f.object("leader")), f.bytes("value"), write) }),
     );
-    post("/v3/election/leader", schemas.ELECTION_NAME_REQUEST, async (f) => encodeLeaderView(await currentLeader(kv, f.bytes("name"))));
-    stream("/v3/election/observe", schemas.ELECTION_NAME_REQUEST, async (f, signal) =>
+    post("/v3/election/leader", schemas.ELECTION_NAME_REQUEST, async (f, { kv }) => encodeLeaderView(await currentLeader(kv, f.bytes("name"))));
+    stream("/v3/election/observe", schemas.ELECTION_NAME_REQUEST, async (f, signal, { kv }) =>
       mapAsync(observeLeader(kv, f.bytes("name"), signal), (view) => ({ result: encodeLeaderView(view) })),
     );
-    post("/v3/election/resign", schemas.RESIGN_REQUEST, async (f, { write }) =>
+    post("/v3/election/resign", schemas.RESIGN_REQUEST, async (f, { write, kv }) =>
       headerOnly({ header: await resign(kv, decodeLeaderKey(f.object("leader")), write) }),
     );
+
+    authRoutes((url, body, handle) => post(url, body, async (f, { identity }) => handle(f, identity)), auth);
   };
 }
 
@@ -186,6 +204,11 @@ async function keepAlive(kv: KvApi, id: number): Promise<LeaseGrantResponse> {
     if (isEtcdError(error, "leaseNotFound")) return { header: kv.header(), id, ttl: 0 };
     throw error;
   }
+}
+
+/** What etcd reports inside a watch stream rather than as the stream's status. */
+function isAuthRefusal(error: unknown): error is RaftkvError {
+  return isEtcdError(error, "permissionDenied") || isEtcdError(error, "userEmpty");
 }
 
 async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {

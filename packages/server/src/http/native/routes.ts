@@ -7,7 +7,9 @@
 import type { NativeDeleteReply, NativeKvList, NativePutReply } from "@raftkv/client";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../../errors.js";
-import type { KvApi, RequestOp, ResponseHeader, ResponseOp, WriteOptions } from "../../kv/api.js";
+import type { AuthService } from "../../services/auth.js";
+import { identifyRequests } from "../auth-context.js";
+import type { KvApi, MemberApis, RequestOp, ResponseHeader, ResponseOp, WriteOptions } from "../../kv/api.js";
 import {
   assertPutFits,
   compareEqual,
@@ -121,17 +123,19 @@ interface ResumeHeaders {
   readonly "last-event-id"?: string;
 }
 
-export function nativePlugin(api: KvApi) {
+/** Every route runs on the services as the request's identity may use them (Bearer token or HTTP Basic). */
+export function nativePlugin(apis: MemberApis, auth: AuthService) {
   return async (app: FastifyInstance): Promise<void> => {
     parseAnyBodyAsBytes(app);
-    registerKvRoutes(app, api);
-    registerWatchRoute(app, api);
-    registerLockRoutes(app, api);
-    registerServiceRoutes(app, api);
+    identifyRequests(app, { auth, apis, scheme: "bearer-or-basic" });
+    registerKvRoutes(app);
+    registerWatchRoute(app);
+    registerLockRoutes(app);
+    registerServiceRoutes(app);
   };
 }
 
-function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
+function registerKvRoutes(app: FastifyInstance): void {
   const readQuery = object({
     prefix: FLAG,
     revision: REVISION,
@@ -151,7 +155,7 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       const key = utf8(request.params["*"]);
       const listing = isOn(prefix);
       if (!listing && key.byteLength === 0) throw etcdError("emptyKey");
-      const range = await api.range(
+      const range = await request.apis.kv.range(
         rangeRequest(key, {
           rangeEnd: listing ? prefixEnd(key) : new Uint8Array(),
           limit,
@@ -199,7 +203,7 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       const value = request.body ?? Buffer.alloc(0);
       assertPutFits(key, value);
       const put = { put: putRequest(key, value, { lease }) };
-      const outcome = await writeIfRevision(api, key, expected, put, writeOptionsOf(request.headers));
+      const outcome = await writeIfRevision(request.apis.kv, key, expected, put, writeOptionsOf(request.headers));
       if (outcome.kind === "compare failed") return replyCompareFailed(reply, expected ?? 0, outcome.currentRevision);
       const written: NativePutReply = { revision: outcome.header.revision };
       return reply.header("x-raftkv-revision", written.revision).send(written);
@@ -221,7 +225,7 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
       const deleting = isOn(prefix) ? prefixEnd(key) : new Uint8Array();
       if (expected !== undefined && deleting.byteLength > 0) throw invalidArgument("prev_revision guards one key: it cannot go with prefix");
       const deletion = { deleteRange: deleteRangeRequest(key, { rangeEnd: deleting }) };
-      const outcome = await writeIfRevision(api, key, expected, deletion, writeOptionsOf(request.headers));
+      const outcome = await writeIfRevision(request.apis.kv, key, expected, deletion, writeOptionsOf(request.headers));
       if (outcome.kind === "compare failed") return replyCompareFailed(reply, expected ?? 0, outcome.currentRevision);
       const deleted = outcome.response && "deleteRange" in outcome.response ? outcome.response.deleteRange.deleted : 0;
       const removed: NativeDeleteReply = { deleted, revision: outcome.header.revision };
@@ -230,7 +234,7 @@ function registerKvRoutes(app: FastifyInstance, api: KvApi): void {
   );
 }
 
-function registerWatchRoute(app: FastifyInstance, api: KvApi): void {
+function registerWatchRoute(app: FastifyInstance): void {
   const query = object({ prefix: FLAG, revision: REVISION, prev_kv: FLAG, encoding: ENCODING });
   app.get<{ Params: KeyParams; Querystring: WatchQuery; Headers: ResumeHeaders }>(
     "/v1/watch/*",
@@ -240,7 +244,7 @@ function registerWatchRoute(app: FastifyInstance, api: KvApi): void {
       const key = utf8(request.params["*"]);
       const withPrevious = isOn(prev_kv);
       const updates = await watchUpdates(
-        api,
+        request.apis.kv,
         {
           key,
           rangeEnd: isOn(prefix) ? prefixEnd(key) : new Uint8Array(),
@@ -257,14 +261,14 @@ function registerWatchRoute(app: FastifyInstance, api: KvApi): void {
   );
 }
 
-function registerLockRoutes(app: FastifyInstance, api: KvApi): void {
+function registerLockRoutes(app: FastifyInstance): void {
   const lockReply = object({ key: { type: "string" }, token: INTEGER, lease: INTEGER });
   app.post<{ Params: { name: string }; Querystring: { ttl?: number } }>(
     "/v1/locks/:name",
     { schema: { params: NAME_PARAMS, querystring: object({ ttl: { type: "integer", minimum: 1 } }), response: replies(lockReply) } },
     async (request, reply) => {
       const ttl = request.query.ttl ?? DEFAULT_LOCK_TTL_SECONDS;
-      const held = await acquireLockWithNewLease(api, utf8(request.params.name), ttl, abortWhenClosed(reply.raw));
+      const held = await acquireLockWithNewLease(request.apis.kv, utf8(request.params.name), ttl, abortWhenClosed(reply.raw));
       return { key: fromUtf8(held.key), token: held.token, lease: held.lease };
     },
   );
@@ -278,20 +282,20 @@ function registerLockRoutes(app: FastifyInstance, api: KvApi): void {
       },
     },
     async (request) => {
-      const header = await releaseLockAndLease(api, utf8(request.params.name), utf8(request.query.key));
+      const header = await releaseLockAndLease(request.apis.kv, utf8(request.params.name), utf8(request.query.key));
       return { released: true, revision: header.revision };
     },
   );
 }
 
-function registerServiceRoutes(app: FastifyInstance, api: KvApi): void {
+function registerServiceRoutes(app: FastifyInstance): void {
   const registered = object({ id: { type: "string" }, lease: INTEGER, ttl: INTEGER, revision: INTEGER });
   app.post<{ Params: { name: string }; Body: Buffer }>(
     "/v1/services/:name",
     { schema: { params: NAME_PARAMS, response: replies(registered) } },
     async (request) => {
       const registration = parseRegistration(request.body ?? Buffer.alloc(0));
-      return { id: registration.id, ...(await registerInstance(api, request.params.name, registration)) };
+      return { id: registration.id, ...(await registerInstance(request.apis.kv, request.params.name, registration)) };
     },
   );
   app.put<{ Params: { name: string; id: string }; Querystring: { lease?: number } }>(
@@ -299,13 +303,13 @@ function registerServiceRoutes(app: FastifyInstance, api: KvApi): void {
     { schema: { params: INSTANCE_PARAMS, querystring: object({ lease: INTEGER }), response: replies(object({ id: { type: "string" }, lease: INTEGER, ttl: INTEGER })) } },
     async (request) => {
       const { name, id } = request.params;
-      return { id, ...(await heartbeat(api, name, id, request.query.lease)) };
+      return { id, ...(await heartbeat(request.apis.kv, name, id, request.query.lease)) };
     },
   );
   app.delete<{ Params: { name: string; id: string } }>(
     "/v1/services/:name/:id",
     { schema: { params: INSTANCE_PARAMS, response: replies(object({ deregistered: { type: "boolean" }, revision: INTEGER })) } },
-    async (request) => ({ deregistered: true, ...(await deregisterInstance(api, request.params.name, request.params.id)) }),
+    async (request) => ({ deregistered: true, ...(await deregisterInstance(request.apis.kv, request.params.name, request.params.id)) }),
   );
   app.get<{ Params: { name: string }; Querystring: { watch?: Flag }; Headers: ResumeHeaders }>(
     "/v1/services/:name",
@@ -319,8 +323,8 @@ function registerServiceRoutes(app: FastifyInstance, api: KvApi): void {
     },
     async (request, reply) => {
       const { name } = request.params;
-      if (!isOn(request.query.watch)) return listInstances(api, name);
-      return watchService(api, name, request.headers["last-event-id"], reply);
+      if (!isOn(request.query.watch)) return listInstances(request.apis.kv, name);
+      return watchService(request.apis.kv, name, request.headers["last-event-id"], reply);
     },
   );
 }

@@ -1,0 +1,44 @@
+/**
+ * `cluster up --tls`: the same local cluster with https:// client URLs. A
+ * throw-away CA and a certificate per node (and one for clients) are made
+ * with openssl in <data-dir>/tls on the first start and reused after; each
+ * node serves its own, and the banner shows curl and raftkv with the CA.
+ * Peers still speak plain TCP (peer TLS is not served yet).
+ */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { ServeFlagValues } from "../serve-flags.js";
+import { makeCa, makeCertificate, type KeyPair } from "./certificates.js";
+import type { ClusterPlan, MemberPlan } from "./plan.js";
+
+export interface SecurePlan {
+  readonly plan: ClusterPlan;
+  /** The CA that signed every node's certificate: what clients verify them with. */
+  readonly caFile: string;
+  /** A certificate for clients, for trying --client-cert-auth. */
+  readonly client: KeyPair;
+  flagsFor(member: MemberPlan): ServeFlagValues;
+}
+
+export async function securePlan(plan: ClusterPlan): Promise<SecurePlan> {
+  const dir = join(plan.dataDir, "tls");
+  const members = plan.members.map((member) => ({ ...member, clientUrl: member.clientUrl.replace(/^http:/, "https:") }));
+  const pairOf = (name: string): KeyPair => ({ certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) });
+  if (!existsSync(pairOf("ca").certFile)) {
+    await mkdir(dir, { recursive: true });
+    const ca = await makeCa(dir, "ca");
+    for (const member of members) await makeCertificate(dir, ca, member.name);
+    await makeCertificate(dir, ca, "client");
+  }
+  const caFile = pairOf("ca").certFile;
+  return {
+    plan: { ...plan, members },
+    caFile,
+    client: pairOf("client"),
+    flagsFor: (member) => {
+      const own = pairOf(member.name);
+      return { "cert-file": own.certFile, "key-file": own.keyFile, "trusted-ca-file": caFile };
+    },
+  };
+}
