@@ -127,6 +127,13 @@ describe("the compose cluster in containers", { skip }, () => {
     await docker("start", active.container);
     await waitFor("the killed balancer to serve again", () => ready(active.url), 30_000);
     assert.equal(await holdsVirtualIp(standby.container), true, "a balancer that comes back does not take the address back");
+    // And it stands by for real: killed in turn, the other one hands the address back.
+    const secondKillAt = Date.now();
+    await docker("kill", standby.container);
+    await waitFor("the restarted balancer to take the virtual IP", () => holdsVirtualIp(active.container), 15_000);
+    await waitFor("writes through the virtual IP to go on again", async () => (await acknowledgedSince(secondKillAt)) >= 20, 30_000);
+    await docker("start", standby.container);
+    await waitFor("both balancers to serve", async () => (await ready(active.url)) && (await ready(standby.url)), 30_000);
   });
 
   test("a member killed mid-write loses nothing acknowledged, and the data outlives docker-compose restart", async () => {

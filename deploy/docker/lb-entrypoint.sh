@@ -1,14 +1,14 @@
-#!/bin/sh
+#!/bin/bash
 # One of the two load balancers: Keepalived shares the virtual IP (LB_VIP)
 # with the peer at LB_PEER over unicast VRRP on the compose bridge, and
-# HAProxy serves in the foreground. When HAProxy dies the container exits,
-# taking Keepalived with it, and the peer takes the address within about
-# three advertisement intervals. Both start as BACKUP with nopreempt, so a
+# HAProxy serves. When either dies the container exits, taking the other
+# with it, and the peer takes the address within about three advertisement
+# intervals. Both start as BACKUP with nopreempt, so a
 # balancer that comes back does not take the address back and cause a
 # second switch.
 set -eu
 : "${LB_VIP:?set LB_VIP to the virtual IP clients use}"
-: "${LB_PEER:?set LB_PEER to the other balancer's address}"
+: "${LB_PEER:?set LB_PEER to the address of the other balancer}"
 self="$(ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1 | head -1)"
 prefix="$(ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f2 | head -1)"
 cat >/etc/keepalived/keepalived.conf <<CONF
@@ -34,5 +34,13 @@ vrrp_instance raftkv {
   }
 }
 CONF
+# A container restarted after a kill keeps the old pid files, and Keepalived
+# would take them for a running instance and exit at once.
+rm -f /run/keepalived.pid /run/vrrp.pid
 keepalived --dont-fork --log-console --vrrp &
-exec haproxy -W -db -f /etc/haproxy/haproxy.cfg
+haproxy -W -db -f /etc/haproxy/haproxy.cfg &
+trap 'kill $(jobs -p) 2>/dev/null' TERM INT
+wait -n
+echo "raftkv-lb: keepalived or haproxy exited; stopping the balancer" >&2
+kill $(jobs -p) 2>/dev/null
+exit 1

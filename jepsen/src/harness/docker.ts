@@ -68,7 +68,7 @@ export class DockerCluster implements ClusterDriver {
     await this.compose({}, "up", "--detach", "--no-build");
     for (const node of this.nodes) await this.learnAddress(node);
     // Keepalived elects the balancer that takes the address a couple of seconds after it starts.
-    if (this.options.throughVirtualIp) await waitFor(`a load balancer to hold ${VIRTUAL_IP}`, async () => (await this.activeBalancer()) ?? undefined, BALANCER_DEADLINE_MS);
+    if (this.options.throughVirtualIp) await this.holderOfVirtualIp();
   }
 
   async kill(node: string): Promise<void> {
@@ -114,11 +114,17 @@ export class DockerCluster implements ClusterDriver {
     throw new HarnessError("containers share the host's clock: the docker driver cannot skew it");
   }
 
+  /** Kills the balancer holding the address, once one does: the last one killed may still be handing it over. */
   async killBalancer(): Promise<string> {
-    const active = await this.activeBalancer();
-    if (active === undefined) throw new HarnessError(`no load balancer holds ${VIRTUAL_IP}`);
+    const active = await this.holderOfVirtualIp();
     await this.docker("kill", "--signal", "KILL", active);
     return active;
+  }
+
+  private holderOfVirtualIp(): Promise<string> {
+    return waitFor(`a load balancer to hold ${VIRTUAL_IP}`, () => this.activeBalancer(), BALANCER_DEADLINE_MS).catch(() => {
+      throw new HarnessError(`no load balancer holds ${VIRTUAL_IP}`);
+    });
   }
 
   private async activeBalancer(): Promise<string | undefined> {
