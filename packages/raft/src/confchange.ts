@@ -1,5 +1,5 @@
-import type { ConfChange, ConfState, NodeId } from "./types.js";
-import { ConfChangeType } from "./types.js";
+import type { AppliedConfChange, ConfChange, ConfState, Entry, NodeId } from "./types.js";
+import { ConfChangeType, EntryType } from "./types.js";
 
 /**
  * Membership changes, one member at a time (Raft thesis §4.1): any majority of
@@ -23,6 +23,24 @@ export function confChangeError(conf: ConfState, change: ConfChange): string | u
       if (!isVoter && !isLearner) return `member ${change.nodeId} does not exist`;
       return isVoter && conf.voters.length === 1 ? "cannot remove the last voter" : undefined;
   }
+}
+
+/**
+ * The changes among `entries` that take effect when they are applied in
+ * order from `conf`, each with the configuration after it. An invalid change
+ * is a no-op, decided identically on every member.
+ */
+export function confChangesTakenBy(conf: ConfState, entries: readonly Entry[]): AppliedConfChange[] {
+  const taken: AppliedConfChange[] = [];
+  let current = conf;
+  for (const entry of entries) {
+    if (entry.type !== EntryType.ConfChange) continue;
+    const change = decodeConfChange(entry.data);
+    if (confChangeError(current, change)) continue;
+    current = applyConfChange(current, change);
+    taken.push({ index: entry.index, change, conf: current });
+  }
+  return taken;
 }
 
 /** The configuration after a valid change. */

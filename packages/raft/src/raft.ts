@@ -1,5 +1,5 @@
 import { invariant } from "./assert.js";
-import { applyConfChange, confChangeError, decodeConfChange, encodeConfChange } from "./confchange.js";
+import { confChangeError, confChangesTakenBy, decodeConfChange, encodeConfChange } from "./confchange.js";
 import { RaftLog } from "./log.js";
 import { VoteResult } from "./quorum.js";
 import { ReadIndexRounds, type ReadRequest } from "./read-index.js";
@@ -779,27 +779,11 @@ export class Raft {
     if (self?.acknowledge(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend();
   }
 
-  /**
-   * The application has applied committed entries up to `index`, including
-   * membership changes among them; returns the changes that took effect.
-   */
-  /**
-   * The membership changes among committed entries that take effect when
-   * they are applied in order, each with the configuration after it. An
-   * invalid change is a no-op, decided identically on every member.
-   */
+  /** The membership changes among these committed entries that take effect, from the configuration now (see confchange.ts). */
   confChangesTakenBy(entries: readonly Entry[]): AppliedConfChange[] {
-    const taken: AppliedConfChange[] = [];
-    let conf = this.tracker.conf;
-    for (const entry of entries) {
-      if (entry.type !== EntryType.ConfChange) continue;
-      const change = decodeConfChange(entry.data);
-      if (confChangeError(conf, change)) continue;
-      conf = applyConfChange(conf, change);
-      taken.push({ index: entry.index, change, conf });
-    }
-    return taken;
+    return confChangesTakenBy(this.tracker.conf, entries);
   }
+
 
   /** Entries are applied, with the membership changes confChangesTakenBy found among them. */
   onApplied(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): void {
@@ -830,16 +814,11 @@ export class Raft {
 
   /** The configuration at start-up: the snapshot's, plus changes applied since. */
   private replayConfChanges(fromSnapshot: ConfState): ConfState {
-    let conf = fromSnapshot;
     const from = this.log.storage.snapshot().meta.index + 1;
     const applied = this.log.slice(from, this.log.applied + 1, Number.MAX_SAFE_INTEGER) ?? [];
-    for (const entry of applied) {
-      if (entry.type !== EntryType.ConfChange) continue;
-      const change = decodeConfChange(entry.data);
-      if (!confChangeError(conf, change)) conf = applyConfChange(conf, change);
-    }
-    return conf;
+    return confChangesTakenBy(fromSnapshot, applied).at(-1)?.conf ?? fromSnapshot;
   }
+
 
   // ------------------------------------------------------------ messages out
 
