@@ -18,7 +18,7 @@ const THROUGHPUT = resolve(dirname(fileURLToPath(import.meta.url)), "../src/thro
 
 function runSmoke(outDir: string): Promise<number | null> {
   // Ports apart from the default run's and from the failover benchmark's.
-  const args = [THROUGHPUT, "--smoke", "--systems", "raftkv", "--out", outDir, "--base-port", "38000"];
+  const args = [THROUGHPUT, "--smoke", "--systems", "raftkv", "--out", outDir, "--base-port", "28000"];
   return new Promise((resolveExit) => spawn(process.execPath, args, { stdio: "inherit" }).on("exit", resolveExit));
 }
 
