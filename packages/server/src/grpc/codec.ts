@@ -7,7 +7,7 @@
  */
 import type { AlarmRequest, AlarmResponse, Compare, CompareTarget, DeleteRangeRequest, Event, KeyValue, LeaseTimeToLiveResponse, MemberInfo, MemberStatus, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, WatchRequest } from "../kv/api.js";
 import type { LeaderKey } from "../recipes/election.js";
-import { assertPutFits } from "../recipes/kv.js";
+import { COMPARE_OPERAND_FIELD, assertPutFits } from "../recipes/kv.js";
 
 type Message = Record<string, unknown>;
 
@@ -53,19 +53,10 @@ export function decodeTxnRequest(m: Decoded): TxnRequest {
   };
 }
 
-/** The oneof field that holds a compare's operand, by target. */
-const OPERAND_FIELD: Readonly<Record<CompareTarget, string>> = {
-  VERSION: "version",
-  CREATE: "create_revision",
-  MOD: "mod_revision",
-  VALUE: "value",
-  LEASE: "lease",
-};
-
 function decodeCompare(m: Decoded): Compare {
   const target = m.target as CompareTarget;
   // A oneof left unset reads as its fields' defaults, as in etcd.
-  const operand = m[OPERAND_FIELD[target]] ?? (target === "VALUE" ? new Uint8Array() : 0);
+  const operand = m[COMPARE_OPERAND_FIELD[target]] ?? (target === "VALUE" ? new Uint8Array() : 0);
   return { result: m.result, target, key: m.key, rangeEnd: m.range_end, operand };
 }
 

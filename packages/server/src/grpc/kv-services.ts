@@ -2,8 +2,8 @@
  * etcd's KV, Watch and Lease services over the member's request API.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { isEtcdError } from "../errors.js";
 import type { Watch, WatchUpdate } from "../kv/api.js";
+import { keepAliveAsEtcd } from "../recipes/kv.js";
 import { failStream, streamMayStart, toServiceError, unary, writeOptionsOf } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
@@ -43,23 +43,13 @@ export function leaseService({ kv, admit }: GrpcServices): Handlers {
       let previous = Promise.resolve();
       call.on("data", (m: Decoded) => {
         previous = previous.then(async () => {
-          const renewed = await keepAlive(kv, m.ID);
+          const renewed = await keepAliveAsEtcd(kv, m.ID);
           if (!call.destroyed) call.write({ header: codec.encodeHeader(renewed.header), ID: renewed.id, TTL: renewed.ttl });
         }).catch((error: unknown) => failStream(call, error));
       });
       call.on("end", () => void previous.then(() => call.end()));
     },
   };
-}
-
-/** etcd answers a renewal of a lease that does not exist with TTL 0: that is how its clients learn it is gone. */
-async function keepAlive(kv: GrpcServices["kv"], id: number) {
-  try {
-    return await kv.leaseKeepAlive(id);
-  } catch (error) {
-    if (isEtcdError(error, "leaseNotFound")) return { header: kv.header(), id, ttl: 0 };
-    throw error;
-  }
 }
 
 /** The id etcd's progress responses carry: they belong to no watch. */

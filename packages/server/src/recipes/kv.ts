@@ -3,8 +3,8 @@
  * recipes: every field at etcd's default unless given, so call sites name
  * only what they mean.
  */
-import { etcdError } from "../errors.js";
-import type { Compare, CompareTarget, DeleteRangeRequest, KeyValue, KvApi, PutRequest, RangeRequest, RequestOp, ResponseHeader, ResponseOp } from "../kv/api.js";
+import { etcdError, isEtcdError } from "../errors.js";
+import type { Compare, CompareTarget, DeleteRangeRequest, KeyValue, KvApi, LeaseGrantResponse, PutRequest, RangeRequest, RequestOp, ResponseHeader, ResponseOp } from "../kv/api.js";
 
 const EMPTY = new Uint8Array();
 const textEncoder = new TextEncoder();
@@ -92,4 +92,26 @@ export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
  */
 export function assertPutFits(key: Uint8Array, value: Uint8Array): void {
   if (key.byteLength + value.byteLength > MAX_REQUEST_BYTES) throw etcdError("requestTooLarge");
+}
+
+/** The field of etcd's Compare message that holds the operand, by target (a proto oneof; JSON and gRPC alike). */
+export const COMPARE_OPERAND_FIELD: Readonly<Record<CompareTarget, string>> = {
+  VERSION: "version",
+  CREATE: "create_revision",
+  MOD: "mod_revision",
+  VALUE: "value",
+  LEASE: "lease",
+};
+
+/**
+ * etcd answers a keep-alive for a lease that does not exist with TTL 0
+ * rather than an error: that is how its clients learn the lease is gone.
+ */
+export async function keepAliveAsEtcd(kv: KvApi, id: number): Promise<LeaseGrantResponse> {
+  try {
+    return await kv.leaseKeepAlive(id);
+  } catch (error) {
+    if (isEtcdError(error, "leaseNotFound")) return { header: kv.header(), id, ttl: 0 };
+    throw error;
+  }
 }

@@ -19,7 +19,7 @@ import type {
   WatchRequest,
 } from "../../kv/api.js";
 import type { LeaderKey } from "../../recipes/election.js";
-import { assertPutFits } from "../../recipes/kv.js";
+import { COMPARE_OPERAND_FIELD, assertPutFits } from "../../recipes/kv.js";
 import { decodeBool, decodeBytes, decodeEnum, decodeInt } from "./proto3-json.js";
 
 /** A JSON object as the gateway reads and writes it. */
@@ -32,15 +32,6 @@ export const COMPARE_TARGETS = ["VERSION", "CREATE", "MOD", "VALUE", "LEASE"] as
 export const WATCH_FILTERS = ["NOPUT", "NODELETE"] as const;
 export const ALARM_ACTIONS = ["GET", "ACTIVATE", "DEACTIVATE"] as const satisfies readonly AlarmRequest["action"][];
 export const ALARM_TYPES = ["NONE", "NOSPACE", "CORRUPT"] as const satisfies readonly AlarmRequest["alarm"][];
-
-/** The field of a compare that holds its operand, by target (a proto oneof). */
-const COMPARE_OPERAND_FIELD: Readonly<Record<CompareTarget, string>> = {
-  VERSION: "version",
-  CREATE: "create_revision",
-  MOD: "mod_revision",
-  VALUE: "value",
-  LEASE: "lease",
-};
 
 /** One JSON object of a request body. Errors name a field by its path, e.g. `success[0].request_put.key`. */
 export class Fields {

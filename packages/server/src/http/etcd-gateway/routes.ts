@@ -11,8 +11,9 @@
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { isEtcdError, type RaftkvError } from "../../errors.js";
-import type { KvApi, LeaseGrantResponse, MemberApis, WriteOptions } from "../../kv/api.js";
+import type { MemberApis, WriteOptions } from "../../kv/api.js";
 import { campaign, currentLeader, observeLeader, proclaim, resign } from "../../recipes/election.js";
+import { keepAliveAsEtcd } from "../../recipes/kv.js";
 import { acquireLock, releaseLock } from "../../recipes/lock.js";
 import { watchUpdates } from "../../recipes/watch.js";
 import { abortWhenClosed, parseAnyBodyAsJson } from "../app.js";
@@ -134,7 +135,7 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
 
     post("/v3/lease/grant", schemas.LEASE_GRANT_REQUEST, async (f, { write, kv }) => encodeLease(await kv.leaseGrant(f.int("TTL"), f.int("ID"), write)));
     post(["/v3/lease/revoke", "/v3/kv/lease/revoke"], schemas.ID_REQUEST, async (f, { write, kv }) => headerOnly(await kv.leaseRevoke(f.int("ID"), write)));
-    post("/v3/lease/keepalive", schemas.ID_REQUEST, async (f, { kv }) => ({ result: encodeLease(await keepAlive(kv, f.int("ID"))) }));
+    post("/v3/lease/keepalive", schemas.ID_REQUEST, async (f, { kv }) => ({ result: encodeLease(await keepAliveAsEtcd(kv, f.int("ID"))) }));
     post(["/v3/lease/timetolive", "/v3/kv/lease/timetolive"], schemas.LEASE_TIME_TO_LIVE_REQUEST, async (f, { kv }) =>
       encodeTimeToLive(await kv.leaseTimeToLive(f.int("ID"), f.bool("keys"))),
     );
@@ -191,19 +192,6 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
 
     authRoutes((url, body, handle) => post(url, body, async (f, { identity }) => handle(f, identity)), auth);
   };
-}
-
-/**
- * etcd answers a keep-alive for a lease that does not exist with TTL 0
- * rather than an error: that is how its clients learn the lease is gone.
- */
-async function keepAlive(kv: KvApi, id: number): Promise<LeaseGrantResponse> {
-  try {
-    return await kv.leaseKeepAlive(id);
-  } catch (error) {
-    if (isEtcdError(error, "leaseNotFound")) return { header: kv.header(), id, ttl: 0 };
-    throw error;
-  }
 }
 
 /** What etcd reports inside a watch stream rather than as the stream's status. */
