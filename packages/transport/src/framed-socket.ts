@@ -6,6 +6,7 @@ import { connect, type Socket } from "node:net";
 import { Packr, Unpackr } from "msgpackr";
 import { ConnectionError, END_OF_STREAM, protocolFailure, socketFailure, type ConnectionFailure } from "./failure.js";
 import { FRAME_HEADER_BYTES, FrameReader, asFrame, frameHeader, type Frame, type Hello } from "./frames.js";
+import { peerLookup } from "./peer-lookup.js";
 
 export interface PeerAddress {
   readonly host: string;
@@ -24,6 +25,9 @@ const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
 const MAX_FRAME_BYTES = 1024 * 1024 * 1024;
 /** Probe an idle connection after a second of silence; the OS decides the rest. */
 const KEEPALIVE_DELAY_MS = 1000;
+
+/** Off libuv's thread pool, with a deadline (see peer-lookup.ts). */
+const LOOKUP = peerLookup();
 
 const NOBODY_LISTENS: FrameListener = { frame: () => {}, closed: () => {} };
 
@@ -149,7 +153,7 @@ export class FramedSocket {
  * refuses, the connection fails, or no welcome comes within `timeoutMs`.
  */
 export function dial(address: PeerAddress, hello: Hello, timeoutMs: number): Promise<FramedSocket> {
-  const framed = new FramedSocket(connect({ host: address.host, port: address.port }));
+  const framed = new FramedSocket(connect({ host: address.host, port: address.port, lookup: LOOKUP }));
   framed.write(hello); // buffered by the socket until it connects
   return new Promise((resolve, reject) => {
     let settled = false;
