@@ -3,6 +3,13 @@
  * settle the callers waiting on this member, their events go to watchers,
  * and lease changes move the lease deadlines. The member registry takes the
  * membership changes the raft core took in, after it took them in.
+ *
+ * The registry and the alarms live in files beside the store, so no write
+ * covers both. They take a batch's effects before the store records the
+ * batch as applied: a crash between the two makes start-up apply the batch
+ * again, and each effect taken twice in log order ends where it ended once
+ * (they set, never count). In the other order the crash lost them for good:
+ * the store said applied, and nothing replayed a member's addition.
  */
 import { rm } from "node:fs/promises";
 import { MvccStore, StoreUnavailableError, type ApplyResult, type FirstOutcome, type LogEntry, type Request } from "@raftkv/mvcc";
@@ -69,24 +76,25 @@ export class KvStateMachine {
   }
 
   /**
-   * Applies entries in log order. The member registry changes in that order
-   * too: a member's announcement of its name follows the change that added
-   * it. Of the membership changes, the registry takes those the raft core
-   * says take effect, and only those.
+   * Applies entries in log order: first their effects outside the store (see
+   * the top of this file), then the store's batch, then the answers. Of the
+   * membership changes, the registry takes those the raft core says take
+   * effect, and only those.
    */
   async apply(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): Promise<void> {
     const decoded = entries.map((entry) => this.decode(entry));
-    const auth = this.auth.prepare(decoded.filter((item) => item.entry.index > this.store.appliedIndex).map(authEntryOf));
+    const fresh = decoded.filter((item) => item.entry.index > this.store.appliedIndex);
+    const outside = await this.applyOutsideStore(fresh, confChanges);
+    const auth = this.auth.prepare(fresh.map(authEntryOf));
     const logEntries = decoded.map((item) => toLogEntry(item, auth.get(item.entry.index)));
     const results = await this.store.applyBatch(logEntries, { prevKvInEvents: () => this.watchHub.wantsPrevKv });
-    const taken = new Map(confChanges.map((confChange) => [confChange.index, confChange.change]));
     for (let i = 0; i < decoded.length; i++) {
       const item = decoded[i] as Decoded;
-      const change = taken.get(item.entry.index);
-      const authOutcome = auth.get(item.entry.index);
-      if (change) await this.applyMembership(change);
+      const index = item.entry.index;
+      const authOutcome = auth.get(index);
+      if (outside.has(index)) this.settleOutside(item, outside.get(index));
       else if (authOutcome && item.envelope) this.settleAuth(item.envelope.requestId, authOutcome);
-      else await this.afterApply(item, results[i] as ApplyResult);
+      else this.afterApply(item, results[i] as ApplyResult);
     }
   }
 
@@ -99,25 +107,45 @@ export class KvStateMachine {
     return { entry, envelope: decodeCommand<Command>(entry.data) };
   }
 
-  private async afterApply(item: Decoded, result: ApplyResult): Promise<void> {
+  /**
+   * The effects on the member registry and the alarms, in log order (a
+   * member's announcement of its name follows the change that added it).
+   * Answers each affected entry's index with what its proposer is told.
+   */
+  private async applyOutsideStore(fresh: readonly Decoded[], confChanges: readonly AppliedConfChange[]): Promise<Map<number, unknown>> {
+    const taken = new Map(confChanges.map((confChange) => [confChange.index, confChange.change]));
+    const answers = new Map<number, unknown>();
+    for (const item of fresh) {
+      const change = taken.get(item.entry.index);
+      const command = item.envelope?.command;
+      if (change) answers.set(item.entry.index, await this.applyMembership(change));
+      else if (command && command.kind !== "store" && command.kind !== "auth") answers.set(item.entry.index, await this.applyOutside(command));
+    }
+    return answers;
+  }
+
+  private async applyOutside(command: Exclude<Command, { kind: "store" | "auth" }>): Promise<unknown> {
+    const { registry, alarms } = this.options;
+    switch (command.kind) {
+      case "publish":
+        return registry.update(command.memberId, { name: command.name, clientUrls: command.clientUrls });
+      case "update-member":
+        return registry.update(command.memberId, { peerUrls: command.peerUrls });
+      case "alarm":
+        return command.action === "activate" ? alarms.activate(command.alarm) : alarms.deactivate(command.alarm);
+    }
+  }
+
+  private settleOutside(item: Decoded, answer: unknown): void {
+    if (item.envelope) this.options.tracker.resolve(item.envelope.requestId, answer);
+  }
+
+  private afterApply(item: Decoded, result: ApplyResult): void {
     const envelope = item.envelope;
     if (!envelope) return;
     const { command, requestId } = envelope;
-    if (command.kind === "publish") {
-      await this.options.registry.update(command.memberId, { name: command.name, clientUrls: command.clientUrls });
-      return this.options.tracker.resolve(requestId, undefined);
-    }
-    if (command.kind === "update-member") {
-      await this.options.registry.update(command.memberId, { peerUrls: command.peerUrls });
-      return this.options.tracker.resolve(requestId, undefined);
-    }
-    if (command.kind === "alarm") {
-      const alarms = this.options.alarms;
-      const changed = command.action === "activate" ? await alarms.activate(command.alarm) : await alarms.deactivate(command.alarm);
-      return this.options.tracker.resolve(requestId, changed);
-    }
     // Settled by settleAuth when applied; here only when replayed (already applied before).
-    if (command.kind === "auth") return;
+    if (command.kind !== "store") return;
     if (result.status === "duplicate") return this.settle(requestId, result.first);
     if (result.status === "ignored") return;
     if (result.status === "applied") {
