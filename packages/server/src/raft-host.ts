@@ -99,6 +99,8 @@ export class RaftHost {
   private readSequence = 0;
   /** Readers waiting until the applied index reaches theirs. */
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
+  /** Callers waiting for a condition on what is applied or who leads (see until). */
+  private readonly conditionWaiters = new Set<() => void>();
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   private unsavedBatches: Parameters<Wal["save"]>[0][] = [];
   private lastLeader = 0;
@@ -313,6 +315,28 @@ export class RaftHost {
     setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - Date.now())).unref();
   }
 
+  /**
+   * Resolves once `condition` holds, asking it again after each batch applied
+   * and each change of leader, the only moments its answer can change;
+   * rejects with etcd's timeout after `timeoutMs`.
+   */
+  until(condition: () => boolean, timeoutMs: number): Promise<void> {
+    if (condition()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!condition()) return;
+        this.conditionWaiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.conditionWaiters.delete(check);
+        reject(etcdError("timeout"));
+      }, timeoutMs);
+      this.conditionWaiters.add(check);
+    });
+  }
+
   /** Resolves once the state machine has applied `index`. */
   waitApplied(index: number): Promise<void> {
     if (this.options.applier.appliedIndex >= index) return Promise.resolve();
@@ -416,6 +440,11 @@ export class RaftHost {
     const ready = this.appliedWaiters.filter((waiter) => waiter.index <= applied);
     this.appliedWaiters = this.appliedWaiters.filter((waiter) => waiter.index > applied);
     for (const waiter of ready) waiter.resolve();
+    this.checkConditions();
+  }
+
+  private checkConditions(): void {
+    for (const check of [...this.conditionWaiters]) check();
   }
 
   private answerReads(context: string, index: number): void {
@@ -433,6 +462,7 @@ export class RaftHost {
     this.options.metrics.leaderChanges.inc();
     this.options.logger.info({ leader, term }, leader === 0 ? "no leader" : "leader elected");
     for (const listener of this.leaderListeners) listener(leader, term);
+    this.checkConditions();
   }
 
   private assertRunning(): void {

@@ -15,10 +15,10 @@ import type { RaftHost } from "../raft-host.js";
 import type { Snapshotter } from "../snapshots.js";
 import { VERSION } from "../version.js";
 import { REMOVED } from "./health.js";
-import { waitUntil, type Proposer } from "./proposer.js";
+import type { Proposer } from "./proposer.js";
 
 export interface MaintenanceServiceOptions {
-  readonly host: Pick<RaftHost, "status" | "readBarrier" | "transferLeadership" | "leader" | "electionTimeoutMs">;
+  readonly host: Pick<RaftHost, "status" | "readBarrier" | "transferLeadership" | "leader" | "electionTimeoutMs" | "until">;
   readonly stateMachine: KvStateMachine;
   readonly proposer: Proposer;
   readonly registry: MemberRegistry;
@@ -104,7 +104,7 @@ export class MaintenanceService implements api.MaintenanceApi {
     if (target === status.id) return { header: this.header() };
     if (!status.conf.voters.includes(target)) throw etcdError("badLeaderTransferee");
     this.host.transferLeadership(target);
-    await waitUntil(() => this.host.leader === target, this.host.electionTimeoutMs * 2);
+    await this.host.until(() => this.host.leader === target, this.host.electionTimeoutMs * 2);
     return { header: this.header() };
   }
 

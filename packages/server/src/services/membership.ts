@@ -11,10 +11,10 @@ import { encodeAttributes, type Member, type MemberRegistry } from "../members.j
 import type { PeerActivity } from "../peer-activity.js";
 import type { RaftHost } from "../raft-host.js";
 import { leavesStartedQuorum } from "../reconfig-check.js";
-import { waitUntil, type Proposer } from "./proposer.js";
+import type { Proposer } from "./proposer.js";
 
 export interface MembershipServiceOptions {
-  readonly host: Pick<RaftHost, "status" | "proposeConfChange" | "leader" | "requestTimeoutMs" | "readBarrier">;
+  readonly host: Pick<RaftHost, "status" | "proposeConfChange" | "leader" | "requestTimeoutMs" | "readBarrier" | "until">;
   readonly proposer: Proposer;
   readonly registry: MemberRegistry;
   /** Which peers were heard from lately: the started members of the strict reconfiguration check. */
@@ -110,7 +110,7 @@ export class MembershipService implements api.ClusterApi {
     await this.host.readBarrier();
     this.host.proposeConfChange(change);
     // The registry shows a change only once the raft core has taken it in, so the next change may follow the reply at once.
-    await waitUntil(applied, this.host.requestTimeoutMs);
+    await this.host.until(applied, this.host.requestTimeoutMs);
   }
 
   /** A member is started if it is this one or the leader heard from it lately. */

@@ -12,6 +12,7 @@ import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { AlarmRegistry } from "../../src/alarms.js";
+import { etcdError } from "../../src/errors.js";
 import { createApp } from "../../src/http/app.js";
 import type { MemberApis } from "../../src/kv/api.js";
 import { KvStateMachine } from "../../src/kv/state-machine.js";
@@ -66,6 +67,12 @@ export class OneMemberRaft {
 
   async readBarrier(): Promise<void> {
     await this.applying;
+  }
+
+  /** Here nothing changes but by proposing, so what holds once the proposals are applied holds for good. */
+  async until(condition: () => boolean): Promise<void> {
+    await this.applying;
+    if (!condition()) throw etcdError("timeout");
   }
 
   transferLeadership(to: number): void {
