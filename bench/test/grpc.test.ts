@@ -20,8 +20,8 @@ const GRPC_BENCH = resolve(dirname(fileURLToPath(import.meta.url)), "../src/grpc
 
 async function runSmoke(outDir: string): Promise<void> {
   // Ports apart from the other benchmarks' and their smoke tests' (raftkv from
-  // 28300, etcd from 29300), below the ephemeral range where other tests' connections take theirs.
-  const args = [GRPC_BENCH, "--smoke", "--base-port", "28300", "--out", outDir];
+  // 28400, etcd from 29400), below the ephemeral range where other tests' connections take theirs.
+  const args = [GRPC_BENCH, "--smoke", "--base-port", "28400", "--out", outDir];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

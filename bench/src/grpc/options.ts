@@ -22,7 +22,7 @@ export const USAGE = `usage: grpc [options]
   --keyspace N        distinct keys (default 10000; smoke 100)
   --smoke             a few seconds per row, to keep the command working
   --out DIR           where grpc.md and grpc.json go (default bench/results; smoke: a temp dir)
-  --base-port N       raftkv members listen from N, etcd from N+1000 (default 38000)`;
+  --base-port N       raftkv members listen from N, etcd from N+1000 (default 42000)`;
 
 export type RowSpec =
   | { readonly kind: "put" | "range" | "serializable"; readonly concurrency: number }
@@ -60,15 +60,15 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
   const smoke = values.smoke;
   const watchers = positive(values.watchers ?? (smoke ? "100" : "1000"));
   return {
-    durationS: positive(values.duration ?? (smoke ? "1" : "10")),
-    warmupS: positive(values.warmup ?? (smoke ? "1" : "2")),
+    durationS: seconds(values.duration ?? (smoke ? "1" : "10")),
+    warmupS: seconds(values.warmup ?? (smoke ? "1" : "2")),
     rows: list(values.rows ?? DEFAULT_ROWS).map((text) => parseRow(text, watchers)),
     connections: positive(values.connections ?? "4"),
     workers: positive(values.workers ?? "2"),
     systems: list(values.systems ?? (etcdAvailable ? "raftkv,etcd" : "raftkv")).map(parseSystem),
     keyspace: positive(values.keyspace ?? (smoke ? "100" : "10000")),
     outDir: resolve(values.out ?? (smoke ? join(tmpdir(), "raftkv-bench-grpc-smoke") : RESULTS_DIR)),
-    basePort: positive(values["base-port"] ?? "38000"),
+    basePort: positive(values["base-port"] ?? "42000"),
   };
 }
 
@@ -86,6 +86,12 @@ function parseSystem(name: string): System {
 
 function list(text: string): string[] {
   return text.split(",").map((item) => item.trim()).filter((item) => item !== "");
+}
+
+function seconds(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number of seconds, got "${text}"\n${USAGE}`);
+  return n;
 }
 
 function positive(text: string): number {

@@ -53,8 +53,11 @@ export async function measureRow(cluster: LocalCluster, plan: RowPlan): Promise<
   const members = [leader, ...cluster.running().filter((member) => member !== leader)];
   const address = new URL(leader.clientUrl).host;
   const jobs = plan.row.kind === "watch" ? watchJobs(address, plan.row.watchers, plan) : unaryJobs(address, plan);
-  const workers = await Promise.all(jobs.map(startWorker));
+  const started = await Promise.allSettled(jobs.map(startWorker));
+  const workers = started.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
   try {
+    const failed = started.find((outcome) => outcome.status === "rejected");
+    if (failed) throw failed.reason;
     const start = now() + START_DELAY_MS;
     const window = { startAt: start, measureFrom: start + plan.warmupS * 1_000, measureUntil: start + (plan.warmupS + plan.durationS) * 1_000 };
     for (const worker of workers) worker.send({ kind: "go", window });

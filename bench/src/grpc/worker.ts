@@ -43,14 +43,14 @@ function busyShare(window: Window): Promise<number> {
 async function runUnary(job: UnaryJob): Promise<WorkerResult> {
   const clients = Array.from({ length: job.connections }, () => connect("KV", job.address));
   await Promise.all(clients.map((client) => ready(client, CONNECT_TIMEOUT_MS)));
-  post({ kind: "ready" });
-  const go = await nextMessage();
-  if (go.kind !== "go") throw new Error(`expected go, got ${go.kind}`);
-  const { window } = go;
   const keys = Array.from({ length: job.keyspace }, (_, i) => Buffer.from(keyAt(i)));
   const value = Buffer.from(VALUE);
   const [method, request]: ["Put" | "Range", (key: Buffer) => Message] =
     job.request === "put" ? ["Put", (key) => ({ key, value })] : ["Range", (key) => ({ key, serializable: job.request === "serializable" })];
+  post({ kind: "ready" });
+  const go = await nextMessage();
+  if (go.kind !== "go") throw new Error(`expected go, got ${go.kind}`);
+  const { window } = go;
   const latency = Histogram.empty();
   let completed = 0;
   let errors = 0;
