@@ -20,7 +20,7 @@ export const USAGE = `usage: grpc [options]
   --workers N         load-generating worker threads (default 2)
   --systems LIST      raftkv,etcd (default both, etcd only where installed)
   --keyspace N        distinct keys (default 10000; smoke 100)
-  --smoke             a few seconds per row, to keep the command working
+  --smoke             1 s warm-up and 1 s measured per row, to keep the command working
   --out DIR           where grpc.md and grpc.json go (default bench/results; smoke: a temp dir)
   --base-port N       raftkv members listen from N, etcd from N+1000 (default 42000)`;
 

@@ -52,7 +52,7 @@ export async function measureRow(cluster: LocalCluster, plan: RowPlan): Promise<
   const leader = await cluster.waitForLeader(10_000);
   const members = [leader, ...cluster.running().filter((member) => member !== leader)];
   const address = new URL(leader.clientUrl).host;
-  const jobs = plan.row.kind === "watch" ? watchJobs(address, plan.row.watchers, plan) : unaryJobs(address, plan);
+  const jobs = jobsFor(address, plan);
   const started = await Promise.allSettled(jobs.map(startWorker));
   const workers = started.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
   try {
@@ -75,9 +75,12 @@ function split(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
-function unaryJobs(address: string, plan: RowPlan): Job[] {
-  if (plan.row.kind === "watch") throw new Error("the watch row has no unary jobs");
-  const { kind, concurrency } = plan.row;
+/** One job per worker: the row's connections (or watch streams) and calls in flight (or watchers) shared out evenly. */
+export function jobsFor(address: string, plan: RowPlan): Job[] {
+  return plan.row.kind === "watch" ? watchJobs(address, plan.row.watchers, plan) : unaryJobs(address, plan.row, plan);
+}
+
+function unaryJobs(address: string, { kind, concurrency }: Extract<RowSpec, { kind: "put" | "range" | "serializable" }>, plan: RowPlan): Job[] {
   const connections = Math.min(plan.connections, concurrency);
   const perConnection = split(concurrency, connections);
   let next = 0;
