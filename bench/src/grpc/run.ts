@@ -10,7 +10,7 @@ import { VALUE } from "../throughput/workloads.js";
 import { Histogram } from "./histogram.js";
 import { now, sleepUntil, type FromWorker, type Job, type ToWorker, type Window, type WorkerResult } from "./jobs.js";
 import type { RowSpec } from "./options.js";
-import { call, connect, ready } from "./protos.js";
+import { call, connect, ready, type EtcdClient } from "./protos.js";
 
 /** The watched key: outside the keyspace the other rows use. */
 const WATCHED_KEY = "watched-key-0000";
@@ -58,11 +58,12 @@ export async function measureRow(cluster: LocalCluster, plan: RowPlan): Promise<
   try {
     const failed = started.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
+    const writerClient = plan.row.kind === "watch" ? await connected(connect("KV", address)) : undefined;
     const start = now() + START_DELAY_MS;
     const window = { startAt: start, measureFrom: start + plan.warmupS * 1_000, measureUntil: start + (plan.warmupS + plan.durationS) * 1_000 };
     for (const worker of workers) worker.send({ kind: "go", window });
     const usage = sampleUsage(members, window);
-    const writer = plan.row.kind === "watch" ? await runWriter(address, window, workers) : undefined;
+    const writer = writerClient ? await runWriter(writerClient, window, workers) : undefined;
     const results = await Promise.all(workers.map((worker) => worker.result()));
     return summarize(cluster.system, plan, results, await usage, writer);
   } finally {
@@ -107,9 +108,23 @@ interface LoadWorker {
   terminate(): Promise<number>;
 }
 
+async function connected(client: EtcdClient): Promise<EtcdClient> {
+  await ready(client, 10_000);
+  return client;
+}
+
 /** Starts a worker on its job and resolves once its connections (and watchers) are up. */
 async function startWorker(job: Job): Promise<LoadWorker> {
   const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: job });
+  try {
+    return await untilReady(worker);
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
+}
+
+async function untilReady(worker: Worker): Promise<LoadWorker> {
   const failed = new Promise<never>((_, reject) => {
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`a load worker exited (code ${code}) before it reported`)));
@@ -155,10 +170,8 @@ interface Writer {
  * next as soon as the last is acknowledged, and tells every worker when
  * each put was acknowledged.
  */
-async function runWriter(address: string, window: Window, workers: readonly LoadWorker[]): Promise<Writer> {
-  const client = connect("KV", address);
+async function runWriter(client: EtcdClient, window: Window, workers: readonly LoadWorker[]): Promise<Writer> {
   try {
-    await ready(client, 10_000);
     const request = { key: Buffer.from(WATCHED_KEY), value: Buffer.from(VALUE) };
     let acknowledged = 0;
     let errors = 0;
