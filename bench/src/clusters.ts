@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,6 +30,30 @@ export interface LaunchOptions {
 
 export function etcdInstalled(): boolean {
   return spawnSync("etcd", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/** Where a run was measured, for the head of its report. */
+export function describeMachine(): { cpus: string; loadAverage: number[]; node: string; etcd: string | undefined } {
+  const all = cpus();
+  const etcdOutput = spawnSync("etcd", ["--version"], { encoding: "utf8" }).stdout ?? "";
+  return {
+    cpus: `${all.length} × ${all[0]?.model.trim() ?? "unknown CPU"}`,
+    loadAverage: loadavg(),
+    node: process.version,
+    etcd: /etcd Version: (\S+)/.exec(etcdOutput)?.[1],
+  };
+}
+
+/** One cluster per system, side by side: raftkv's members from `basePort`, etcd's from `basePort` + 1000. */
+export async function startSideBySide(systems: readonly System[], basePort: number, options: LaunchOptions = {}): Promise<LocalCluster[]> {
+  const clusters: LocalCluster[] = [];
+  try {
+    for (const system of systems) clusters.push(await LocalCluster.start(system, basePort + (system === "etcd" ? 1000 : 0), 3, options));
+    return clusters;
+  } catch (error) {
+    await Promise.all(clusters.map((cluster) => cluster.stop()));
+    throw error;
+  }
 }
 
 export class LocalCluster {

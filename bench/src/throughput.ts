@@ -6,10 +6,9 @@
  * Run: pnpm --filter @raftkv/bench throughput [--duration 10] [--connections 1,16,64,256] (--help for all)
  */
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
-import { LocalCluster, etcdInstalled } from "./clusters.js";
+import { LocalCluster, describeMachine, etcdInstalled, startSideBySide } from "./clusters.js";
 import { measureFsyncFloor } from "./throughput/fsync-floor.js";
 import { parseOptions, USAGE, type Options } from "./throughput/options.js";
 import { markdown, svgChart, targets, type Results } from "./throughput/report.js";
@@ -28,7 +27,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const startedAt = new Date().toISOString();
-  const machine = { cpus: describeCpus(), loadAverage: loadavg(), node: process.version, etcd: etcdVersion() };
+  const machine = describeMachine();
   const fsyncFloor = measureFsyncFloor(options.smoke ? 20 : 500);
   const rows = await measureAll(options);
   const results: Results = {
@@ -70,13 +69,8 @@ async function measureAll(options: Options): Promise<Row[]> {
 async function startClusters(options: Options): Promise<LocalCluster[]> {
   if (options.profileDir) await mkdir(options.profileDir, { recursive: true });
   const nodeFlags = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
-  const clusters: LocalCluster[] = [];
-  for (const system of options.systems) {
-    const basePort = options.basePort + (system === "etcd" ? 1000 : 0);
-    const cluster = await LocalCluster.start(system, basePort, 3, { nodeFlags });
-    clusters.push(cluster);
-    await preload(cluster, options.keyspace);
-  }
+  const clusters = await startSideBySide(options.systems, options.basePort, { nodeFlags });
+  for (const cluster of clusters) await preload(cluster, options.keyspace);
   return clusters;
 }
 
@@ -113,16 +107,6 @@ function progressLine(row: Row): string {
   const cpu = row.nodes.map((n) => n.cpuPercent.toFixed(0)).join("/");
   const rss = row.nodes.map((n) => n.rssMiB.toFixed(0)).join("/");
   return `${row.system.padEnd(6)} ${row.workload.padEnd(12)} c=${String(row.connections).padEnd(3)} ${row.throughput.toFixed(0).padStart(6)} req/s  p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)} ms  errors ${row.errors}  cpu% ${cpu}  rss MiB ${rss}`;
-}
-
-function describeCpus(): string {
-  const all = cpus();
-  return `${all.length} × ${all[0]?.model.trim() ?? "unknown CPU"}`;
-}
-
-function etcdVersion(): string | undefined {
-  const output = spawnSync("etcd", ["--version"], { encoding: "utf8" }).stdout ?? "";
-  return /etcd Version: (\S+)/.exec(output)?.[1];
 }
 
 process.exitCode = await main(process.argv.slice(2));

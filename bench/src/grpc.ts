@@ -1,0 +1,51 @@
+/**
+ * Throughput and latency of raftkv and etcd 3.4 through etcd's gRPC API,
+ * side by side: both run as local 3-member clusters, and every row sends the
+ * leader of each the same calls from worker threads of this process (etcd's
+ * own `benchmark` tool is not packaged in Debian). Rows alternate between
+ * the systems, so that the noise of a shared machine falls on both alike.
+ * Run: pnpm --filter @raftkv/bench grpc [--duration 10] [--rows put:64,watch] (--help for all)
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describeMachine, etcdInstalled, startSideBySide } from "./clusters.js";
+import { parseOptions, USAGE, type Options } from "./grpc/options.js";
+import { markdown, progressLine, type GrpcResults } from "./grpc/report.js";
+import { measureRow, type RowResult } from "./grpc/run.js";
+import { preload } from "./throughput/run.js";
+
+async function main(argv: readonly string[]): Promise<void> {
+  if (argv.includes("--help")) return console.log(USAGE);
+  const options = parseOptions(argv, etcdInstalled());
+  const startedAt = new Date().toISOString();
+  const machine = describeMachine();
+  const rows = await measureAll(options);
+  const { durationS, warmupS, keyspace, connections, workers } = options;
+  const results: GrpcResults = { startedAt, machine, settings: { durationS, warmupS, keyspace, connections, workers }, rows };
+  const page = markdown(results);
+  await mkdir(options.outDir, { recursive: true });
+  await writeFile(join(options.outDir, "grpc.json"), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(options.outDir, "grpc.md"), page);
+  console.log(`\n${page}\nresults in ${options.outDir}`);
+}
+
+async function measureAll(options: Options): Promise<RowResult[]> {
+  const clusters = await startSideBySide(options.systems, options.basePort);
+  try {
+    const reads = options.rows.some((row) => row.kind === "range" || row.kind === "serializable");
+    if (reads) for (const cluster of clusters) await preload(cluster, options.keyspace);
+    const results: RowResult[] = [];
+    for (const row of options.rows) {
+      for (const cluster of clusters) {
+        const result = await measureRow(cluster, { row, ...options });
+        console.log(progressLine(result));
+        results.push(result);
+      }
+    }
+    return results;
+  } finally {
+    await Promise.all(clusters.map((cluster) => cluster.stop()));
+  }
+}
+
+await main(process.argv.slice(2));
