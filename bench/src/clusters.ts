@@ -4,7 +4,7 @@
  * be measured side by side.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -157,5 +157,33 @@ export async function put(member: Member, key: string, value: string, timeoutMs:
     return response.ok;
   } catch {
     return false;
+  }
+}
+
+/** Node's flags that profile raftkv members (node --cpu-prof) into `dir`, if given; see stopSideBySide. */
+export async function profilingFlags(dir: string | undefined): Promise<string[]> {
+  if (dir === undefined) return [];
+  await mkdir(dir, { recursive: true });
+  return ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+}
+
+/**
+ * Profiles are written when a member exits in order, so a profiled cluster
+ * gets SIGTERM; its files are then named after the member and its role.
+ */
+export async function stopSideBySide(clusters: readonly LocalCluster[], profileDir: string | undefined): Promise<void> {
+  for (const cluster of clusters) {
+    if (!profileDir || cluster.system !== "raftkv") {
+      await cluster.stop();
+      continue;
+    }
+    const leader = await cluster.waitForLeader(5_000).catch(() => undefined);
+    const roles = new Map(cluster.running().map((m) => [m.process?.pid, `${m.name}-${m === leader ? "leader" : "follower"}`]));
+    await cluster.stop("SIGTERM");
+    for (const file of await readdir(profileDir)) {
+      const pid = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file)?.[1];
+      const role = pid === undefined ? undefined : roles.get(Number(pid));
+      if (role) await rename(join(profileDir, file), join(profileDir, `${role}.cpuprofile`));
+    }
   }
 }

@@ -8,7 +8,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describeMachine, etcdInstalled, startSideBySide } from "./clusters.js";
+import { describeMachine, etcdInstalled, profilingFlags, startSideBySide, stopSideBySide } from "./clusters.js";
 import { parseOptions, USAGE, type Options } from "./grpc/options.js";
 import { markdown, progressLine, type GrpcResults } from "./grpc/report.js";
 import { measureRow, type RowResult } from "./grpc/run.js";
@@ -30,7 +30,7 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 async function measureAll(options: Options): Promise<RowResult[]> {
-  const clusters = await startSideBySide(options.systems, options.basePort);
+  const clusters = await startSideBySide(options.systems, options.basePort, { nodeFlags: await profilingFlags(options.profileDir) });
   try {
     const reads = options.rows.some((row) => row.kind === "range" || row.kind === "serializable");
     if (reads) for (const cluster of clusters) await preload(cluster, options.keyspace);
@@ -44,7 +44,7 @@ async function measureAll(options: Options): Promise<RowResult[]> {
     }
     return results;
   } finally {
-    await Promise.all(clusters.map((cluster) => cluster.stop()));
+    await stopSideBySide(clusters, options.profileDir);
   }
 }
 

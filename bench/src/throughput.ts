@@ -5,10 +5,10 @@
  * a shared machine falls on both alike.
  * Run: pnpm --filter @raftkv/bench throughput [--duration 10] [--connections 1,16,64,256] (--help for all)
  */
-import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalCluster, describeMachine, etcdInstalled, startSideBySide } from "./clusters.js";
+import { LocalCluster, describeMachine, etcdInstalled, profilingFlags, startSideBySide, stopSideBySide } from "./clusters.js";
 import { measureFsyncFloor } from "./throughput/fsync-floor.js";
 import { parseOptions, USAGE, type Options } from "./throughput/options.js";
 import { markdown, svgChart, targets, type Results } from "./throughput/report.js";
@@ -61,38 +61,15 @@ async function measureAll(options: Options): Promise<Row[]> {
     }
     return rows;
   } finally {
-    await stopClusters(clusters, options.profileDir);
+    await stopSideBySide(clusters, options.profileDir);
     await rm(scriptDir, { recursive: true, force: true });
   }
 }
 
 async function startClusters(options: Options): Promise<LocalCluster[]> {
-  if (options.profileDir) await mkdir(options.profileDir, { recursive: true });
-  const nodeFlags = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
-  const clusters = await startSideBySide(options.systems, options.basePort, { nodeFlags });
+  const clusters = await startSideBySide(options.systems, options.basePort, { nodeFlags: await profilingFlags(options.profileDir) });
   for (const cluster of clusters) await preload(cluster, options.keyspace);
   return clusters;
-}
-
-/**
- * Profiles are written when a member exits in order, so a profiled cluster
- * gets SIGTERM; its files are then named after the member and its role.
- */
-async function stopClusters(clusters: readonly LocalCluster[], profileDir: string | undefined): Promise<void> {
-  for (const cluster of clusters) {
-    if (!profileDir || cluster.system !== "raftkv") {
-      await cluster.stop();
-      continue;
-    }
-    const leader = await cluster.waitForLeader(5_000).catch(() => undefined);
-    const roles = new Map(cluster.running().map((m) => [m.process?.pid, `${m.name}-${m === leader ? "leader" : "follower"}`]));
-    await cluster.stop("SIGTERM");
-    for (const file of await readdir(profileDir)) {
-      const pid = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file)?.[1];
-      const role = pid === undefined ? undefined : roles.get(Number(pid));
-      if (role) await rename(join(profileDir, file), join(profileDir, `${role}.cpuprofile`));
-    }
-  }
 }
 
 async function writeResults(outDir: string, results: Results): Promise<void> {

@@ -22,6 +22,7 @@ export const USAGE = `usage: grpc [options]
   --keyspace N        distinct keys (default 10000; smoke 100)
   --smoke             1 s warm-up and 1 s measured per row, to keep the command working
   --out DIR           where grpc.md and grpc.json go (default bench/results; smoke: a temp dir)
+  --profile DIR       run raftkv members under node --cpu-prof, profiles in DIR
   --base-port N       raftkv members listen from N, etcd from N+1000 (default 42000)`;
 
 export type RowSpec =
@@ -38,6 +39,7 @@ export interface Options {
   readonly keyspace: number;
   readonly outDir: string;
   readonly basePort: number;
+  readonly profileDir: string | undefined;
 }
 
 export function parseOptions(argv: readonly string[], etcdAvailable: boolean): Options {
@@ -55,6 +57,7 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
       smoke: { type: "boolean", default: false },
       out: { type: "string" },
       "base-port": { type: "string" },
+      profile: { type: "string" },
     },
   });
   const smoke = values.smoke;
@@ -69,6 +72,7 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
     keyspace: positive(values.keyspace ?? (smoke ? "100" : "10000")),
     outDir: resolve(values.out ?? (smoke ? join(tmpdir(), "raftkv-bench-grpc-smoke") : RESULTS_DIR)),
     basePort: positive(values["base-port"] ?? "42000"),
+    profileDir: values.profile === undefined ? undefined : resolve(values.profile),
   };
 }
 

@@ -7,6 +7,7 @@ import { keepAliveAsEtcd } from "../recipes/kv.js";
 import { failStream, streamMayStart, toServiceError, unary, writeOptionsOf } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
+import { sendQueuedTogether } from "./send-together.js";
 import type { GrpcServices } from "./services.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
@@ -64,6 +65,7 @@ export function watchService({ kv, admit }: GrpcServices): Handlers {
   return {
     Watch: (call: grpc.ServerDuplexStream<Decoded, unknown>) => {
       if (!streamMayStart(call, admit)) return;
+      sendQueuedTogether(call);
       const watches = new Map<number, Watch>();
       let nextId = 0;
       const send = (message: unknown): void => {
