@@ -252,8 +252,11 @@ export class Transport {
       this.logger.warn({ remote: remoteOf(socket), reason: refusal }, "peer connection refused");
       answerUnread(socket, { kind: "refuse", reason: refusal });
     });
-    server.on("tlsClientError", (error: Error, socket: TLSSocket) => {
-      this.logger.warn({ remote: remoteOf(socket), reason: `TLS handshake failed: ${error.message}` }, "peer connection refused");
+    server.on("tlsClientError", (error: Error & { code?: unknown }, socket: TLSSocket) => {
+      const fields = { remote: remoteOf(socket), reason: `TLS handshake failed: ${error.message}` };
+      // A dialer that gave up (its deadline passed, its peer moved) is no refusal of ours.
+      if (error.code === "ECONNRESET") this.logger.debug(fields, "peer connection closed during the TLS handshake");
+      else this.logger.warn(fields, "peer connection refused");
     });
     return server;
   }
