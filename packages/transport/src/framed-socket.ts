@@ -22,6 +22,8 @@ export interface FrameListener {
 const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
 /** A guard against a corrupt length prefix rather than a limit meant to be reached. */
 const MAX_FRAME_BYTES = 1024 * 1024 * 1024;
+/** How long a connection answered unread may stay open for the other end to close it. */
+const ANSWER_LINGER_MS = 5_000;
 /** Probe an idle connection after a second of silence; the OS decides the rest. */
 const KEEPALIVE_DELAY_MS = 1000;
 
@@ -154,6 +156,8 @@ function writeFrame(socket: Socket, packr: Packr, frame: Frame): number {
 export function answerUnread(socket: Socket, frame: Frame): void {
   // The other end may reset first: there is nothing left to report.
   socket.on("error", () => {});
+  // Nor is it let to hold the connection half-open.
+  socket.setTimeout(ANSWER_LINGER_MS, () => socket.destroy());
   writeFrame(socket, new Packr({ sequential: true }), frame);
   socket.end();
   // Flowing with no reader: whatever arrives is dropped unread, and the end of the stream can come.
