@@ -105,6 +105,8 @@ async function refusedIntruder(name: string, flags: readonly string[], reason: R
     return await waitFor(`a member to refuse ${name}`, async () => {
       const refused = cluster.members.filter((member) => member !== intruder).flatMap(refusals);
       return refused.find((logged) => reason.test(logged));
+    }).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${cluster.logs()}`);
     });
   } finally {
     await cluster.kill(name);
