@@ -41,7 +41,8 @@ export interface MemberClientTls {
 const CLIENT_FLAGS: CertificateFlags = { cert: "--cert-file", key: "--key-file", trustedCa: "--trusted-ca-file", autoTls: "--auto-tls" };
 
 export class ClientTls {
-  private stopWatching = (): void => {};
+  /** One per server watching (the HTTP listener, say, and another on the same certificate). */
+  private readonly stopWatching: (() => void)[] = [];
 
   private constructor(
     private readonly files: CertificateFiles,
@@ -64,10 +65,10 @@ export class ClientTls {
 
   /** Serves later handshakes with the files' new contents whenever they change. */
   watch(server: TlsServer, logger: Logger): void {
-    this.stopWatching = watchCertificates(this.files, CLIENT_FLAGS, (pem) => server.setSecureContext(pem), { logger, what: "client" });
+    this.stopWatching.push(watchCertificates(this.files, CLIENT_FLAGS, (pem) => server.setSecureContext(pem), { logger, what: "client" }));
   }
 
   stop(): void {
-    this.stopWatching();
+    for (const stop of this.stopWatching.splice(0)) stop();
   }
 }
