@@ -43,7 +43,7 @@ export function registerClusterUp(cluster: Command): void {
     .description("start a local cluster, one process per node, and show their logs")
     .addOption(new Option("--nodes <count>", "how many nodes: 3 or 5").argParser(parseClusterSize).default(3))
     .option("--data-dir <dir>", "the directory that holds one data directory per node", "./data")
-    .option("--tls", "serve https:// with a throw-away CA and node certificates made with openssl in <data-dir>/tls")
+    .option("--tls", "serve https:// to clients and speak mutual TLS between nodes, with a throw-away CA and node certificates made with openssl in <data-dir>/tls")
     .addHelpText("after", PLACEMENT);
   addServeFlags(up, "cluster");
   up.action((options: ClusterUpOptions) =>
