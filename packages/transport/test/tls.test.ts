@@ -38,11 +38,19 @@ function refusalsLogged(member: TestMember): string[] {
   return member.log.filter((record) => record.message === "peer connection refused").map((record) => String((record.fields as { reason: string }).reason));
 }
 
+/**
+ * A deadline no handshake on a loaded machine misses: these tests are about
+ * why a connection is refused, and a timeout would hide the reason.
+ */
+const PATIENT = { connectTimeoutMs: 30_000 };
+/** How long a test waits for what it expects, for the same reason. */
+const WAIT_MS = 30_000;
+
 /** Dials member `to` from a fresh transport `from` with `tls`, and waits for the first report. */
 async function dialWith(to: TestMember, from: number, tls: PeerTls | undefined) {
-  const dialer = await member(from, tls ? { tls } : {});
+  const dialer = await member(from, tls ? { ...PATIENT, tls } : PATIENT);
   dialer.transport.addPeer(to.id, to.address);
-  await waitFor("a report on the dial", () => dialer.events.length > 0);
+  await waitFor("a report on the dial", () => dialer.events.length > 0, WAIT_MS);
   return dialer.events[0];
 }
 
@@ -66,9 +74,9 @@ describe("mutual TLS", () => {
     });
     const received: number[] = [];
     introduce(a, b);
-    await waitFor("both links up", () => connectedTo(a, 2) && connectedTo(b, 1));
+    await waitFor("both links up", () => connectedTo(a, 2) && connectedTo(b, 1), WAIT_MS);
     a.transport.send([message(1, 2, { commit: 7 })]);
-    await waitFor("the message", () => b.inbox.length === 1);
+    await waitFor("the message", () => b.inbox.length === 1, WAIT_MS);
     assert.equal(b.inbox[0]?.commit, 7);
     async function* data() {
       yield new Uint8Array([1, 2, 3]);
@@ -101,9 +109,9 @@ describe("mutual TLS", () => {
     assert.deepEqual(refusalsLogged(acceptor), ["the peer certificate's CN intruder is not the allowed CN member"]);
     // The member dialing the intruder refuses it too, as the acceptor it reached.
     const intruder = await member(4, { tls: mutualTls("intruder") });
-    const dialer = await member(5, { tls: mutualTls("member", "ca", { allowedCommonName: "member" }) });
+    const dialer = await member(5, { ...PATIENT, tls: mutualTls("member", "ca", { allowedCommonName: "member" }) });
     dialer.transport.addPeer(4, intruder.address);
-    await waitFor("a report", () => dialer.events.length > 0);
+    await waitFor("a report", () => dialer.events.length > 0, WAIT_MS);
     const failure = dialer.events[0]?.kind === "unreachable" ? dialer.events[0].failure : undefined;
     assert.equal(failure?.code, "ERR_TLS_CN_NOT_ALLOWED");
     assert.equal(failure && isPeerDown(failure), false, "a wrong certificate is not a dead peer");
@@ -123,12 +131,12 @@ describe("mutual TLS", () => {
     secure.transport.addPeer(9, { host: "127.0.0.1", port: 1 });
     const report = await dialWith(secure, 9, undefined);
     assert.equal(report?.kind, "unreachable");
-    await waitFor("the refusal logged", () => refusalsLogged(secure).some((reason) => reason.startsWith("TLS handshake failed")));
+    await waitFor("the refusal logged", () => refusalsLogged(secure).some((reason) => reason.startsWith("TLS handshake failed")), WAIT_MS);
     const peer = await member(10, { tls: mutualTls("member") });
     introduce(secure, peer);
-    await waitFor("a secure link", () => connectedTo(peer, 8));
+    await waitFor("a secure link", () => connectedTo(peer, 8), WAIT_MS);
     peer.transport.send([message(10, 8)]);
-    await waitFor("a message over TLS", () => secure.inbox.length === 1);
+    await waitFor("a message over TLS", () => secure.inbox.length === 1, WAIT_MS);
   });
 
   test("replaced certificates serve the next connections, both ways, without a restart", async () => {
@@ -149,7 +157,7 @@ describe("mutual TLS", () => {
     await once(peer, "listening");
     try {
       a.transport.addPeer(12, { host: "127.0.0.1", port: (peer.address() as AddressInfo).port });
-      await waitFor("a dial", () => shown.length > 0);
+      await waitFor("a dial", () => shown.length > 0, WAIT_MS);
       assert.equal(shown[0], served.serialNumber);
     } finally {
       a.transport.removePeer(12);
