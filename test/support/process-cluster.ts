@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -36,6 +37,17 @@ export interface ProcessClusterOptions {
   readonly memberFlags?: (name: string) => Promise<readonly string[]>;
   /** Runs before any member starts: fill the data directories, say. */
   readonly prepare?: (members: readonly ClusterMember[], initialCluster: string) => Promise<void>;
+  /** https:// peer URLs: the members speak TLS to each other (give them the peer flags). */
+  readonly peerTls?: boolean;
+  /** https:// client URLs, reached with these credentials (give the members the client TLS flags). */
+  readonly clientTls?: ClientCredentials;
+}
+
+/** What a client shows and trusts on a member's https:// client URL. */
+export interface ClientCredentials {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
 }
 
 export async function freePort(): Promise<number> {
@@ -71,6 +83,7 @@ export class ProcessCluster {
     readonly members: ClusterMember[],
     private readonly root: string,
     private readonly flags: readonly string[],
+    private readonly schemes: Schemes,
   ) {}
 
   /**
@@ -99,25 +112,17 @@ export class ProcessCluster {
 
   private static async launchNew(options: ProcessClusterOptions): Promise<ProcessCluster> {
     const root = await mkdtemp(join(tmpdir(), "raftkv-cluster-"));
+    const schemes = { client: options.clientTls, peer: options.peerTls ? "https" : "http" } as const;
     const members: ClusterMember[] = [];
     for (let i = 1; i <= options.size; i++) {
-      const [clientPort, peerPort] = [await freePort(), await freePort()];
-      members.push({
-        name: `n${i}`,
-        clientUrl: `http://127.0.0.1:${clientPort}`,
-        peerUrl: `http://127.0.0.1:${peerPort}`,
-        dataDir: join(root, `n${i}`),
-        flags: (await options.memberFlags?.(`n${i}`)) ?? [],
-        process: undefined,
-        output: [],
-      });
+      members.push(await newMember(`n${i}`, root, schemes, (await options.memberFlags?.(`n${i}`)) ?? []));
     }
     const flags = [
       `--heartbeat-interval=${options.heartbeatMs ?? 50}`,
       `--election-timeout=${options.electionMs ?? 500}`,
       ...(options.extraFlags ?? []),
     ];
-    const cluster = new ProcessCluster(members, root, flags);
+    const cluster = new ProcessCluster(members, root, flags, schemes);
     await options.prepare?.(members, cluster.initialCluster());
     for (const member of members) cluster.launch(member);
     return cluster;
@@ -148,17 +153,8 @@ export class ProcessCluster {
   }
 
   /** Starts a new member that joins the running cluster (after a member add). */
-  async join(name: string): Promise<ClusterMember> {
-    const [clientPort, peerPort] = [await freePort(), await freePort()];
-    const member: ClusterMember = {
-      name,
-      clientUrl: `http://127.0.0.1:${clientPort}`,
-      peerUrl: `http://127.0.0.1:${peerPort}`,
-      dataDir: join(this.root, name),
-      flags: [],
-      process: undefined,
-      output: [],
-    };
+  async join(name: string, flags: readonly string[] = []): Promise<ClusterMember> {
+    const member = await newMember(name, this.root, this.schemes, flags);
     this.members.push(member);
     return member;
   }
@@ -231,7 +227,7 @@ export class ProcessCluster {
 
   private async agreedLeader(members: readonly ClusterMember[]): Promise<ClusterMember | undefined> {
     const statuses = await Promise.all(
-      members.map(async (member) => ({ member, status: await postJson(member.clientUrl, "/v3/maintenance/status", {}) })),
+      members.map(async (member) => ({ member, status: await postJson(member.clientUrl, "/v3/maintenance/status", {}, this.schemes.client) })),
     );
     const leaders = new Set(statuses.map(({ status }) => String(status.leader)));
     if (leaders.size !== 1) return undefined;
@@ -250,11 +246,56 @@ export class ProcessCluster {
   }
 }
 
-export async function postJson(baseUrl: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${baseUrl}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
-  const parsed = (await response.json()) as Record<string, unknown>;
-  if (!response.ok) throw new HttpError(response.status, parsed);
+interface Schemes {
+  /** Set for https:// client URLs. */
+  readonly client: ClientCredentials | undefined;
+  readonly peer: "http" | "https";
+}
+
+async function newMember(name: string, root: string, schemes: Schemes, flags: readonly string[]): Promise<ClusterMember> {
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  return {
+    name,
+    clientUrl: `${schemes.client ? "https" : "http"}://127.0.0.1:${clientPort}`,
+    peerUrl: `${schemes.peer}://127.0.0.1:${peerPort}`,
+    dataDir: join(root, name),
+    flags,
+    process: undefined,
+    output: [],
+  };
+}
+
+/** POSTs `body` as JSON; over TLS with `credentials` (fetch takes no client certificate). */
+export async function postJson(baseUrl: string, path: string, body: unknown, credentials?: ClientCredentials): Promise<Record<string, unknown>> {
+  const { status, text } = await (credentials ? postOverTls(`${baseUrl}${path}`, JSON.stringify(body), credentials) : postPlain(`${baseUrl}${path}`, JSON.stringify(body)));
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  if (status < 200 || status > 299) throw new HttpError(status, parsed);
   return parsed;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly text: string;
+}
+
+async function postPlain(url: string, body: string): Promise<Answer> {
+  const response = await fetch(url, { method: "POST", body, signal: AbortSignal.timeout(5_000) });
+  return { status: response.status, text: await response.text() };
+}
+
+function postOverTls(url: string, body: string, credentials: ClientCredentials): Promise<Answer> {
+  return new Promise((resolveAnswer, reject) => {
+    const request = httpsRequest(url, { method: "POST", ...credentials, agent: false, timeout: 5_000 }, (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (text += chunk));
+      response.on("end", () => resolveAnswer({ status: response.statusCode ?? 0, text }));
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(new Error(`no answer from ${url} within 5 s`)));
+    request.on("error", reject);
+    request.end(body);
+  });
 }
 
 export class HttpError extends Error {

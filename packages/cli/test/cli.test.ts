@@ -129,3 +129,14 @@ test("cluster up refuses a data dir that holds a cluster of another size", async
   assert.equal(code, 2);
   assert.match(stderr, /holds data of n1, n2, n3, n4, n5, not of the 3-node cluster n1, n2, n3/);
 });
+
+test("cluster up --tls refuses a data dir whose cluster was started without TLS (its ids come from http:// peer URLs)", async (t) => {
+  const dataDir = await temporaryDir(t);
+  for (const name of ["n1", "n2", "n3"]) {
+    await mkdir(join(dataDir, name));
+    await writeFile(join(dataDir, name, "wal"), "");
+  }
+  const { code, stderr } = await runCli(["cluster", "up", "--tls", "--data-dir", dataDir]);
+  assert.equal(code, 2);
+  assert.match(stderr, /holds a cluster started without --tls: start it without --tls again/);
+});

@@ -1,5 +1,8 @@
 /** The layout of a `cluster up` cluster, worked out before any process starts. */
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { InvalidArgumentError } from "commander";
 import {
@@ -10,6 +13,7 @@ import {
   type ClusterSize,
   type MemberPlan,
 } from "../src/local-cluster/plan.js";
+import { securePlan } from "../src/local-cluster/tls.js";
 import { nodeConfigFrom } from "../src/serve-flags.js";
 
 const member = (name: string, clientPort: number, dataDir: string): MemberPlan => ({
@@ -65,6 +69,21 @@ for (const { size, members, initialCluster } of layouts) {
     }
   });
 }
+
+test("--tls: every member serves https:// to clients and speaks mutual TLS to the others, with certificates openssl made", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "raftkv-plan-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const secure = await securePlan(planLocalCluster(3, dataDir));
+  assert.equal(secure.plan.initialCluster, "n1=https://127.0.0.1:2380,n2=https://127.0.0.1:22380,n3=https://127.0.0.1:32380");
+  for (const each of secure.plan.members) {
+    const config = await nodeConfigFrom({ ...memberServeFlags(secure.plan, each), ...secure.flagsFor(each) }, {});
+    assert.deepEqual(config.listenClientUrls, [`https://127.0.0.1:${each.clientPort}`]);
+    assert.deepEqual(config.listenPeerUrls, [`https://127.0.0.1:${each.peerPort}`]);
+    assert.equal(config.peerCertFile, join(dataDir, "tls", `${each.name}.crt`));
+    assert.equal(config.peerKeyFile, join(dataDir, "tls", `${each.name}.key`));
+    assert.deepEqual([config.peerTrustedCaFile, config.peerClientCertAuth], [secure.caFile, true]);
+  }
+});
 
 test("--nodes takes 3 or 5", () => {
   assert.equal(parseClusterSize("3"), 3);

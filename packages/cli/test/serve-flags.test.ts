@@ -134,6 +134,25 @@ const cases: { name: string; args: string[]; env?: Environment; expected: Partia
     expected: { dnsAddr: "", dnsDomain: "raftkv.", dnsTtlSeconds: 0, dnsMaxStaleMs: 10_000 },
   },
   {
+    name: "peer TLS, by flags and by the environment",
+    args: ["--listen-peer-urls", "https://127.0.0.1:2380", "--initial-cluster", "default=https://127.0.0.1:2380", "--peer-cert-file", "m.crt"],
+    env: {
+      RAFTKV_PEER_KEY_FILE: "m.key",
+      RAFTKV_PEER_TRUSTED_CA_FILE: "ca.crt",
+      RAFTKV_PEER_CLIENT_CERT_AUTH: "true",
+      RAFTKV_PEER_CERT_ALLOWED_CN: "member",
+      RAFTKV_PEER_AUTO_TLS: "false",
+    },
+    expected: {
+      peerCertFile: "m.crt",
+      peerKeyFile: "m.key",
+      peerTrustedCaFile: "ca.crt",
+      peerClientCertAuth: true,
+      peerAutoTls: false,
+      peerCertAllowedCn: "member",
+    },
+  },
+  {
     name: "an empty environment variable counts as unset",
     args: [],
     env: { RAFTKV_NAME: "", RAFTKV_LOG_LEVEL: "" },
@@ -220,6 +239,27 @@ const mistakes: { name: string; args: string[]; env?: Environment; message: stri
     args: ["--heartbeat-interval", "100"],
     env: { RAFTKV_ELECTION_TIMEOUT: "300" },
     message: "--election-timeout must be at least five times --heartbeat-interval",
+  },
+  {
+    name: "https:// peer URLs without a peer certificate",
+    args: ["--listen-peer-urls", "https://127.0.0.1:2380", "--initial-cluster", "default=https://127.0.0.1:2380"],
+    message: "https:// peer URLs need --peer-cert-file and --peer-key-file, or --peer-auto-tls",
+  },
+  {
+    name: "peer URLs of both schemes",
+    args: ["--listen-peer-urls", "https://127.0.0.1:2380", "--initial-cluster", "default=https://127.0.0.1:2380,n2=http://127.0.0.1:22380"],
+    env: { RAFTKV_PEER_AUTO_TLS: "true" },
+    message: /^--listen-peer-urls, --initial-advertise-peer-urls and --initial-cluster: mix of http:\/\/ and https:\/\//,
+  },
+  {
+    name: "peer certificate authentication without a CA",
+    args: ["--listen-peer-urls", "https://127.0.0.1:2380", "--peer-auto-tls", "true", "--peer-client-cert-auth", "true"],
+    message: "--peer-client-cert-auth needs --peer-trusted-ca-file",
+  },
+  {
+    name: "an allowed peer CN without peer certificate authentication",
+    args: ["--listen-peer-urls", "https://127.0.0.1:2380", "--peer-auto-tls", "true", "--peer-cert-allowed-cn", "member"],
+    message: "--peer-cert-allowed-cn needs --peer-client-cert-auth",
   },
   {
     name: "a cluster that leaves this member out",

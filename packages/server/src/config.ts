@@ -8,7 +8,7 @@ import { DEFAULT_BCRYPT_COST, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "./auth/pa
 import { DEFAULT_AUTH_TOKEN_TTL_S } from "./auth/tokens.js";
 import { invalidArgument } from "./errors.js";
 
-export interface NodeConfig extends ClientTlsConfig {
+export interface NodeConfig extends ClientTlsConfig, PeerTlsConfig {
   readonly name: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
@@ -76,6 +76,30 @@ export interface ClientTlsConfig {
 }
 
 export const NO_CLIENT_TLS: ClientTlsConfig = { certFile: "", keyFile: "", trustedCaFile: "", clientCertAuth: false, autoTls: false };
+
+/** Peer TLS, etcd's flags: used when the peer URLs are https:// (see peer-tls.ts). */
+export interface PeerTlsConfig {
+  /** etcd's --peer-cert-file and --peer-key-file: what this member shows other members, both ways (PEM). */
+  readonly peerCertFile: string;
+  readonly peerKeyFile: string;
+  /** etcd's --peer-trusted-ca-file: the CA that signs members' certificates. */
+  readonly peerTrustedCaFile: string;
+  /** etcd's --peer-client-cert-auth: refuse members without a certificate the peer CA signed. */
+  readonly peerClientCertAuth: boolean;
+  /** etcd's --peer-auto-tls: a self-signed peer certificate made at start-up, when no peer-cert-file is given. */
+  readonly peerAutoTls: boolean;
+  /** etcd's --peer-cert-allowed-cn: the one CommonName a member's certificate may carry; empty, any. */
+  readonly peerCertAllowedCn: string;
+}
+
+export const NO_PEER_TLS: PeerTlsConfig = {
+  peerCertFile: "",
+  peerKeyFile: "",
+  peerTrustedCaFile: "",
+  peerClientCertAuth: false,
+  peerAutoTls: false,
+  peerCertAllowedCn: "",
+};
 
 export const UNSAFE_BEHAVIOURS = [
   /** Serve linearizable reads from local state without a ReadIndex round. */
@@ -217,6 +241,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     authTokenTtlSeconds: DEFAULT_AUTH_TOKEN_TTL_S,
     bcryptCost: DEFAULT_BCRYPT_COST,
     ...NO_CLIENT_TLS,
+    ...NO_PEER_TLS,
     unsafe: [],
     ...overrides,
   };
@@ -236,10 +261,32 @@ export function servesClientTls(config: NodeConfig): boolean {
   return secure[0] ?? false;
 }
 
+/**
+ * Whether members speak TLS to each other: all of them or none, so every
+ * peer URL this member is given has one scheme (the transport speaks
+ * either TLS or plain TCP; a member at the other kind of URL could not be
+ * reached).
+ */
+export function servesPeerTls(config: NodeConfig): boolean {
+  const secure = [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls, ...config.initialCluster.values()].map(isHttps);
+  if (secure.some((one) => one !== secure[0])) {
+    throw invalidArgument("--listen-peer-urls, --initial-advertise-peer-urls and --initial-cluster: mix of http:// and https:// (members speak TLS to each other or none does)");
+  }
+  return secure[0] ?? false;
+}
+
+function validatePeerTls(config: NodeConfig): void {
+  if (!servesPeerTls(config)) return;
+  if (!config.peerAutoTls && (config.peerCertFile === "" || config.peerKeyFile === "")) {
+    throw invalidArgument("https:// peer URLs need --peer-cert-file and --peer-key-file, or --peer-auto-tls");
+  }
+  if (config.peerClientCertAuth && config.peerTrustedCaFile === "") throw invalidArgument("--peer-client-cert-auth needs --peer-trusted-ca-file");
+  if (config.peerCertAllowedCn !== "" && !config.peerClientCertAuth) throw invalidArgument("--peer-cert-allowed-cn needs --peer-client-cert-auth");
+}
+
 function validateTls(config: NodeConfig): void {
   if (config.listenMetricsUrls.some(isHttps)) throw invalidArgument("--listen-metrics-urls: only http:// is served");
-  const peerUrls = [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls, ...config.initialCluster.values()];
-  if (peerUrls.some(isHttps)) throw invalidArgument("https:// peer URLs: peer TLS is not served yet");
+  validatePeerTls(config);
   const tls = config;
   if (!servesClientTls(config)) return;
   if (!tls.autoTls && (tls.certFile === "" || tls.keyFile === "")) {

@@ -21,7 +21,7 @@ import { Transport, isPeerDown, isRemovalRefusal } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
-import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, type NodeConfig } from "./config.js";
+import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, servesPeerTls, type NodeConfig } from "./config.js";
 import { ClientTls } from "./http/tls.js";
 import { listenForMetrics } from "./http/metrics-listener.js";
 import { CorruptionCheck } from "./corruption-check.js";
@@ -32,6 +32,7 @@ import { createLogger } from "./logger.js";
 import { MemberRegistry, encodeAttributes, type Member } from "./members.js";
 import { Metrics } from "./metrics.js";
 import { PeerActivity } from "./peer-activity.js";
+import { PeerCertificateFiles } from "./peer-tls.js";
 import { ProposalTracker } from "./proposals.js";
 import { RaftHost } from "./raft-host.js";
 import { tokenProviderFor } from "./auth/tokens.js";
@@ -77,6 +78,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   await mkdir(config.dataDir, { recursive: true });
   // Before anything else: a member whose certificate cannot be used does not start.
   const clientTls = servesClientTls(config) ? await ClientTls.load(config, config.dataDir) : undefined;
+  const peerTls = servesPeerTls(config) ? await PeerCertificateFiles.load(config, config.dataDir) : undefined;
   const peerUrl = config.initialAdvertisePeerUrls[0] ?? config.listenPeerUrls[0] ?? "";
   const memberId = memberIdOf(peerUrl, config.initialClusterToken);
   const clusterId = clusterIdOf(config.initialClusterToken);
@@ -136,6 +138,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     listen: parseUrl(config.listenPeerUrls[0] ?? peerUrl),
     peers: peerAddresses(registry.list()),
     logger,
+    ...(peerTls ? { tls: peerTls.tls } : {}),
     wasRemoved: (peer) => registry.wasRemoved(peer),
     onMessages: (messages, from) => {
       activity.heard(from);
@@ -151,6 +154,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       return isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer);
     },
   });
+  const stopWatchingPeerCertificates = peerTls?.watch(transport, logger);
   registry.onChange(() =>
     syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }),
   );
@@ -203,6 +207,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     activity,
     strictReconfigCheck: config.strictReconfigCheck,
     clusterToken: config.initialClusterToken,
+    peerScheme: peerTls ? "https" : "http",
   });
   const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots: snapshotter, logger });
   const health = new HealthService({ host: raft, stateMachine, proposer, alarms });
@@ -286,6 +291,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       if (transferLeadership) await maintenance.handOffLeadership();
       stopTimers();
       clientTls?.stop();
+      stopWatchingPeerCertificates?.();
       await leaving;
       await dns?.close();
       await clients.close();

@@ -213,6 +213,7 @@ describe("etcd gateway routes", () => {
       // A URL every member would fail to parse when applying the change (it stopped every member's Raft loop).
       ["/v3/cluster/member/add", { peerURLs: ["http://127.0.0.1:422379"] }, 400, /^etcdserver: given member URLs are invalid$/],
       ["/v3/cluster/member/add", { peerURLs: ["not a url"] }, 400, /^etcdserver: given member URLs are invalid$/],
+      ["/v3/cluster/member/add", { peerURLs: ["https://127.0.0.1:2380"] }, 400, /^etcdserver: given member URLs are invalid$/],
       ["/v3/cluster/member/update", { ID: MEMBER_ID, peerURLs: ["http://127.0.0.1:0x"] }, 400, /^etcdserver: given member URLs are invalid$/],
       ["/v3/maintenance/status", "[", 400, /^invalid JSON body: /],
       ["/v3/maintenance/hash", { revision: "x" }, 400, /^invalid request: /],

@@ -1,12 +1,11 @@
 /**
- * A TCP connection that carries frames, and the dialing that opens one:
- * connect, say hello, wait for the welcome.
+ * A connection (TCP, or TLS over it) that carries frames, and the dialing
+ * that opens one: connect, say hello, wait for the welcome.
  */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { Packr, Unpackr } from "msgpackr";
 import { ConnectionError, END_OF_STREAM, protocolFailure, socketFailure, type ConnectionFailure } from "./failure.js";
 import { FRAME_HEADER_BYTES, FrameReader, asFrame, frameHeader, type Frame, type Hello } from "./frames.js";
-import { peerLookup } from "./peer-lookup.js";
 
 export interface PeerAddress {
   readonly host: string;
@@ -23,11 +22,10 @@ export interface FrameListener {
 const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
 /** A guard against a corrupt length prefix rather than a limit meant to be reached. */
 const MAX_FRAME_BYTES = 1024 * 1024 * 1024;
+/** How long a connection answered unread may stay open for the other end to close it. */
+const ANSWER_LINGER_MS = 5_000;
 /** Probe an idle connection after a second of silence; the OS decides the rest. */
 const KEEPALIVE_DELAY_MS = 1000;
-
-/** Off libuv's thread pool, with a deadline (see peer-lookup.ts). */
-const LOOKUP = peerLookup();
 
 const NOBODY_LISTENS: FrameListener = { frame: () => {}, closed: () => {} };
 
@@ -76,12 +74,7 @@ export class FramedSocket {
   /** Writes one frame (header and body in one write); returns its size in bytes. */
   write(frame: Frame): number {
     if (!this.isOpen) throw this.closedError();
-    const body = this.packr.pack(frame);
-    this.socket.cork();
-    this.socket.write(frameHeader(body.length));
-    this.socket.write(body);
-    this.socket.uncork();
-    return FRAME_HEADER_BYTES + body.length;
+    return writeFrame(this.socket, this.packr, frame);
   }
 
   /** Resolves when the send buffer has room again; rejects if the connection closes first. */
@@ -147,13 +140,38 @@ export class FramedSocket {
   }
 }
 
+function writeFrame(socket: Socket, packr: Packr, frame: Frame): number {
+  const body = packr.pack(frame);
+  socket.cork();
+  socket.write(frameHeader(body.length));
+  socket.write(body);
+  socket.uncork();
+  return FRAME_HEADER_BYTES + body.length;
+}
+
 /**
- * Connects to `address` and says `hello`. Resolves with the open stream once
- * the peer welcomes it; rejects with a {@link ConnectionError} when the peer
- * refuses, the connection fails, or no welcome comes within `timeoutMs`.
+ * Writes `frame` and closes, never reading (let alone decoding) what the
+ * other end sent: the answer to a connection not to be listened to.
  */
-export function dial(address: PeerAddress, hello: Hello, timeoutMs: number): Promise<FramedSocket> {
-  const framed = new FramedSocket(connect({ host: address.host, port: address.port, lookup: LOOKUP }));
+export function answerUnread(socket: Socket, frame: Frame): void {
+  // The other end may reset first: there is nothing left to report.
+  socket.on("error", () => {});
+  // Nor is it let to hold the connection half-open.
+  socket.setTimeout(ANSWER_LINGER_MS, () => socket.destroy());
+  writeFrame(socket, new Packr({ sequential: true }), frame);
+  socket.end();
+  // Flowing with no reader: whatever arrives is dropped unread, and the end of the stream can come.
+  socket.resume();
+}
+
+/**
+ * Says `hello` on `socket`, a connection being opened. Resolves with the
+ * open stream once the peer welcomes it; rejects with a
+ * {@link ConnectionError} when the peer refuses, the connection fails, or
+ * no welcome comes within `timeoutMs`.
+ */
+export function dial(socket: Socket, hello: Hello, timeoutMs: number): Promise<FramedSocket> {
+  const framed = new FramedSocket(socket);
   framed.write(hello); // buffered by the socket until it connects
   return new Promise((resolve, reject) => {
     let settled = false;

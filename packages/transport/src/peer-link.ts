@@ -10,12 +10,14 @@ import { ConnectionError, protocolFailure, type ConnectionFailure, type FailureC
 import { dial, type FramedSocket, type PeerAddress } from "./framed-socket.js";
 import type { Hello } from "./frames.js";
 import type { Logger } from "./logger.js";
+import type { Connector } from "./security.js";
 
 export interface PeerLinkSettings {
   readonly maxQueuedMessages: number;
   readonly connectTimeoutMs: number;
   readonly backoff: BackoffPolicy;
   readonly logger: Logger;
+  readonly connector: Connector;
   readonly hello: (to: NodeId) => Hello;
   readonly connected: (peer: NodeId) => void;
   readonly unreachable: (peer: NodeId, failure: ConnectionFailure) => void;
@@ -133,8 +135,8 @@ export class PeerLink {
   private dial(): void {
     this.state = "dialing";
     const epoch = ++this.dialEpoch;
-    const { connectTimeoutMs, hello } = this.settings;
-    dial(this.currentAddress, hello(this.peer), connectTimeoutMs).then(
+    const { connectTimeoutMs, hello, connector } = this.settings;
+    dial(connector.open(this.currentAddress), hello(this.peer), connectTimeoutMs).then(
       (connection) => {
         if (epoch === this.dialEpoch) this.opened(connection);
         else connection.destroy();

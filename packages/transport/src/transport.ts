@@ -1,16 +1,19 @@
 /**
  * Peer messaging for the Raft server loop: one persistent outbound
  * connection per peer for messages, one connection per snapshot transfer,
- * and a listener that admits only members of this cluster.
+ * and a listener that admits only members of this cluster; over plain TCP,
+ * or over mutual TLS when the server gives certificates.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Message, NodeId } from "@raftkv/raft";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { MEMBER_REMOVED_REFUSAL, describe, type ConnectionFailure } from "./failure.js";
-import { FramedSocket, dial, type FrameListener, type PeerAddress } from "./framed-socket.js";
+import { FramedSocket, answerUnread, dial, type FrameListener, type PeerAddress } from "./framed-socket.js";
 import { PROTOCOL_VERSION, type Frame, type Hello, type StreamKind } from "./frames.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { PeerLink, type PeerStats } from "./peer-link.js";
+import { PLAIN_TCP, PeerSecurity, type Connector, type PeerCertificates, type PeerTls } from "./security.js";
 import { IncomingSnapshot, transferSnapshot, type SnapshotHandler, type SnapshotOutcome } from "./snapshot.js";
 
 export interface TransportOptions {
@@ -32,6 +35,8 @@ export interface TransportOptions {
   readonly connectTimeoutMs?: number;
   /** Redial delays: default from 25 ms, doubling, up to 1 s, jittered. */
   readonly backoff?: BackoffPolicy;
+  /** Mutual TLS, both ways, for every connection; without it, plain TCP. */
+  readonly tls?: PeerTls;
   /** Messages from a peer, a batch at a time, in the order the peer sent them. */
   readonly onMessages: (messages: readonly Message[], from: NodeId) => void;
   /** Whether an unknown member is one that was removed: it is then told so, not just refused. */
@@ -64,7 +69,11 @@ export class Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   /** Every open connection but the links' own, with the member at the other end once known. */
   private readonly connections = new Map<FramedSocket, NodeId | undefined>();
+  /** Every inbound socket from its first byte, TLS handshakes under way included, so that stop() ends them all. */
+  private readonly inbound = new Set<Socket>();
   private readonly server: Server;
+  private readonly security: PeerSecurity | undefined;
+  private readonly connector: Connector;
   private readonly logger: Logger;
   private state: TransportState = "new";
   private droppedForUnknownPeers = 0;
@@ -73,7 +82,13 @@ export class Transport {
     assertMemberId(options.memberId);
     if (!Number.isSafeInteger(options.clusterId)) throw new RangeError(`cluster id must be a safe integer, got ${options.clusterId}`);
     this.logger = options.logger ?? silentLogger;
-    this.server = createServer((socket) => this.accept(socket));
+    this.security = options.tls && new PeerSecurity(options.tls);
+    this.connector = this.security ?? PLAIN_TCP;
+    this.server = this.security ? this.secureListener(this.security) : createServer((socket) => this.accept(socket));
+    this.server.on("connection", (socket: Socket) => {
+      this.inbound.add(socket);
+      socket.once("close", () => this.inbound.delete(socket));
+    });
     for (const [peer, address] of options.peers ?? []) this.addPeer(peer, address);
   }
 
@@ -100,6 +115,7 @@ export class Transport {
     this.state = "stopped";
     for (const link of this.links.values()) link.close();
     for (const connection of this.connections.keys()) connection.destroy();
+    for (const socket of this.inbound) socket.destroy();
     if (wasListening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -133,7 +149,7 @@ export class Transport {
     if (this.state !== "running" || !link) return { delivered: false, reason: `member ${to} is not a running peer` };
     let connection: FramedSocket;
     try {
-      connection = await dial(link.address, this.hello(to, "snapshot"), this.connectTimeoutMs);
+      connection = await dial(this.connector.open(link.address), this.hello(to, "snapshot"), this.connectTimeoutMs);
     } catch (error) {
       return { delivered: false, reason: `could not open a snapshot stream: ${describe(error)}` };
     }
@@ -146,6 +162,17 @@ export class Transport {
     const outcome = await transferSnapshot(connection, message, chunks);
     this.logger.info({ peer: to, ...outcome }, "snapshot transfer over");
     return outcome;
+  }
+
+  /**
+   * New certificates (rotated on disk, say): every connection opened from
+   * now on, both ways, uses them; open connections carry on. Throws if they
+   * cannot be used, the old ones then staying in use.
+   */
+  replaceCertificates(certificates: PeerCertificates): void {
+    if (!this.security) throw new Error("this transport speaks plain TCP: it has no certificates to replace");
+    const replaced = this.security.replace(certificates);
+    (this.server as TlsServer).setSecureContext(replaced);
   }
 
   /** Makes `peer` a known member and dials it; re-addresses it if it is known already. */
@@ -191,6 +218,7 @@ export class Transport {
       connectTimeoutMs: this.connectTimeoutMs,
       backoff: this.options.backoff ?? DEFAULT_BACKOFF,
       logger: this.logger,
+      connector: this.connector,
       hello: (to) => this.hello(to, "messages"),
       connected: (to) => this.notify("onPeerConnected", to, () => this.options.onPeerConnected?.(to)),
       unreachable: (to, failure) => this.notify("onPeerUnreachable", to, () => this.options.onPeerUnreachable?.(to, failure)),
@@ -209,6 +237,28 @@ export class Transport {
   private track(connection: FramedSocket, member: NodeId | undefined): void {
     this.connections.set(connection, member);
     connection.socket.once("close", () => this.connections.delete(connection));
+  }
+
+  /**
+   * A TLS listener: a dialer whose certificate does not pass is refused
+   * once the handshake is done, before a single frame of it is read; a
+   * handshake that fails (plain TCP, an expired certificate, too slow) is
+   * logged and the socket destroyed by node:tls.
+   */
+  private secureListener(security: PeerSecurity): TlsServer {
+    const server = createTlsServer(security.listenerOptions(HELLO_TIMEOUT_MS), (socket) => {
+      const refusal = security.refusalOf(socket);
+      if (refusal === undefined) return this.accept(socket);
+      this.logger.warn({ remote: remoteOf(socket), reason: refusal }, "peer connection refused");
+      answerUnread(socket, { kind: "refuse", reason: refusal });
+    });
+    server.on("tlsClientError", (error: Error & { code?: unknown }, socket: TLSSocket) => {
+      const fields = { remote: remoteOf(socket), reason: `TLS handshake failed: ${error.message}` };
+      // A dialer that gave up (its deadline passed, its peer moved) is no refusal of ours.
+      if (error.code === "ECONNRESET") this.logger.debug(fields, "peer connection closed during the TLS handshake");
+      else this.logger.warn(fields, "peer connection refused");
+    });
+    return server;
   }
 
   private accept(socket: Socket): void {
@@ -250,8 +300,7 @@ export class Transport {
   }
 
   private refuse(connection: FramedSocket, reason: string, hello?: Hello): void {
-    const remote = `${connection.socket.remoteAddress}:${connection.socket.remotePort}`;
-    this.logger.warn({ remote, clusterId: hello?.clusterId, from: hello?.from, reason }, "peer connection refused");
+    this.logger.warn({ remote: remoteOf(connection.socket), clusterId: hello?.clusterId, from: hello?.from, reason }, "peer connection refused");
     connection.write({ kind: "refuse", reason });
     connection.end();
   }
@@ -288,6 +337,10 @@ export class Transport {
       this.logger.error({ peer, err: error }, `${callback} failed`);
     }
   }
+}
+
+function remoteOf(socket: Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
 function assertMemberId(id: NodeId): void {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fork } from "node:child_process";
 import { once } from "node:events";
-import { createServer, type AddressInfo, type Socket } from "node:net";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { dial, FramedSocket } from "../src/framed-socket.js";
@@ -111,7 +111,7 @@ test("a welcome that arrived while the event loop was stalled past the dial's de
   const { port } = acceptor.address() as AddressInfo;
   try {
     const hello = { kind: "hello", version: PROTOCOL_VERSION, clusterId: CLUSTER, from: 1, to: 2, stream: "messages" } as const;
-    const connection = await dial({ host: LOOPBACK.host, port }, hello, timeoutMs);
+    const connection = await dial(connect({ host: LOOPBACK.host, port }), hello, timeoutMs);
     connection.destroy();
   } finally {
     acceptor.close();

@@ -2,8 +2,9 @@
  * `raftkv cluster up`: a development cluster on this machine, each node its
  * own `raftkv serve` process, until Ctrl-C or SIGTERM stops them all.
  */
+import { existsSync } from "node:fs";
 import { mkdir, readdir } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
 import {
@@ -42,7 +43,7 @@ export function registerClusterUp(cluster: Command): void {
     .description("start a local cluster, one process per node, and show their logs")
     .addOption(new Option("--nodes <count>", "how many nodes: 3 or 5").argParser(parseClusterSize).default(3))
     .option("--data-dir <dir>", "the directory that holds one data directory per node", "./data")
-    .option("--tls", "serve https:// with a throw-away CA and node certificates made with openssl in <data-dir>/tls")
+    .option("--tls", "serve https:// to clients and speak mutual TLS between nodes, with a throw-away CA and node certificates made with openssl in <data-dir>/tls")
     .addHelpText("after", PLACEMENT);
   addServeFlags(up, "cluster");
   up.action((options: ClusterUpOptions) =>
@@ -51,6 +52,7 @@ export function registerClusterUp(cluster: Command): void {
 }
 
 async function clusterUp(plainPlan: ClusterPlan, passedOn: ServeFlagValues, tls: boolean): Promise<void> {
+  await refuseSwitchingTls(plainPlan, tls);
   const secure = tls ? await securePlan(plainPlan) : undefined;
   const plan = secure?.plan ?? plainPlan;
   const launches = plan.members.map((member) => ({
@@ -82,6 +84,20 @@ function say(line: string): void {
 /** Checks every node's flags before starting any, so a bad value is one error, not one per node. */
 async function refuseBadFlags(launches: readonly MemberLaunch[]): Promise<void> {
   for (const launch of launches) await nodeConfigFrom(launch.flags, process.env);
+}
+
+/**
+ * A member's id comes from its peer URL, which --tls makes https://: a
+ * cluster restarts the way it was made, with --tls or without, or its
+ * members would not know themselves. (--tls makes <data-dir>/tls.)
+ */
+async function refuseSwitchingTls(plan: ClusterPlan, tls: boolean): Promise<void> {
+  const madeWithTls = existsSync(join(plan.dataDir, "tls"));
+  if (madeWithTls === tls || (await membersWithData(plan.dataDir)).length === 0) return;
+  throw new UsageError(
+    `${plan.dataDir} holds a cluster started ${madeWithTls ? "with" : "without"} --tls: ` +
+      `start it ${madeWithTls ? "with" : "without"} --tls again (its members' ids come from their peer URLs), or pass another --data-dir`,
+  );
 }
 
 /**

@@ -45,8 +45,12 @@ export function parseClusterSize(value: string): ClusterSize {
 
 export function planLocalCluster(size: ClusterSize, dataDir: string): ClusterPlan {
   const members = Array.from({ length: size }, (_, index) => memberPlan(index + 1, dataDir));
-  const initialCluster = members.map((member) => `${member.name}=${member.peerUrl}`).join(",");
-  return { dataDir, members, initialCluster };
+  return { dataDir, members, initialCluster: initialClusterOf(members) };
+}
+
+/** etcd's --initial-cluster for these members. */
+export function initialClusterOf(members: readonly MemberPlan[]): string {
+  return members.map((member) => `${member.name}=${member.peerUrl}`).join(",");
 }
 
 function memberPlan(ordinal: number, dataDir: string): MemberPlan {

@@ -34,10 +34,7 @@ export function withAuthorityFixed(socket: Socket): Duplex {
   const filter = new AuthorityFilter();
   const stream = new Duplex({
     read: () => socket.resume(),
-    // Done as soon as the socket takes the bytes, not once they are flushed: HTTP/2 writes
-    // through this stream one chunk at a time, so waiting for each flush capped a watch
-    // fan-out at a few thousand messages a second with the CPU mostly idle.
-    write: (chunk: Buffer, _encoding, done) => (socket.write(chunk) ? done() : socket.once("drain", () => done())),
+    write: (chunk: Buffer, _encoding, done) => socket.write(chunk, done),
     final: (done) => socket.end(done),
     destroy: (error, done) => {
       socket.destroy(error ?? undefined);

@@ -22,7 +22,11 @@ export interface MembershipServiceOptions {
   /** etcd's --strict-reconfig-check. */
   readonly strictReconfigCheck: boolean;
   readonly clusterToken: string;
+  /** The scheme of this cluster's peer URLs: https when its members speak TLS to each other. */
+  readonly peerScheme: PeerScheme;
 }
+
+export type PeerScheme = "http" | "https";
 
 /** A learner may be promoted once it holds this share of the leader's log (etcd's rule). */
 const LEARNER_READY_SHARE = 0.9;
@@ -45,7 +49,7 @@ export class MembershipService implements api.ClusterApi {
   async memberAdd(peerUrls: readonly string[], isLearner: boolean) {
     const peerUrl = peerUrls[0];
     if (!peerUrl) throw etcdError("memberNotFound");
-    assertPeerUrls(peerUrls);
+    assertPeerUrls(peerUrls, this.options.peerScheme);
     const registry = this.options.registry;
     if (registry.list().some((member) => member.peerUrls.some((url) => peerUrls.includes(url)))) throw etcdError("peerUrlExists");
     const id = memberIdOf(peerUrl, this.options.clusterToken);
@@ -75,7 +79,7 @@ export class MembershipService implements api.ClusterApi {
   async memberUpdate(id: number, peerUrls: readonly string[]) {
     const registry = this.options.registry;
     if (!registry.get(id)) throw etcdError("memberNotFound");
-    assertPeerUrls(peerUrls);
+    assertPeerUrls(peerUrls, this.options.peerScheme);
     await this.options.proposer.propose({ kind: "update-member", memberId: id, peerUrls });
     return { header: this.header(), members: registry.list() };
   }
@@ -129,15 +133,17 @@ function assertLearnerReady(status: Status, id: number): void {
 /**
  * Every member parses the peer URLs of a change it applies: one it cannot
  * parse would stop every member's Raft loop, so it is refused before it is
- * proposed (peers speak plain TCP: http:// only).
+ * proposed; so is one of the other scheme than this cluster's (its members
+ * speak TLS to each other, https://, or none does, http://), which no
+ * member could reach.
  */
-function assertPeerUrls(peerUrls: readonly string[]): void {
+function assertPeerUrls(peerUrls: readonly string[], scheme: PeerScheme): void {
   for (const url of peerUrls) {
     try {
       parseUrl(url);
     } catch {
       throw etcdError("memberBadUrls");
     }
-    if (!url.startsWith("http://")) throw etcdError("memberBadUrls");
+    if (!url.startsWith(`${scheme}://`)) throw etcdError("memberBadUrls");
   }
 }

@@ -138,6 +138,7 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
     activity: new PeerActivity(1_000),
     strictReconfigCheck: false,
     clusterToken: "test",
+    peerScheme: "http",
   });
   const snapshots = { backup: async () => ({ size: SNAPSHOT_BYTES.byteLength, bytes: (async function* () { yield SNAPSHOT_BYTES; })() }) };
   const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots, logger });
