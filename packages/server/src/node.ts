@@ -42,6 +42,7 @@ import { MaintenanceService } from "./services/maintenance.js";
 import { MembershipService } from "./services/membership.js";
 import { Proposer } from "./services/proposer.js";
 import { Snapshotter } from "./snapshots.js";
+import { StorageHealth, type StorageFailure } from "./storage-failure.js";
 
 export interface StartOptions {
   /** A logger to use instead of the default (pino, pretty on a terminal). */
@@ -54,6 +55,8 @@ export interface RaftkvNode {
   readonly clusterId: number;
   /** The client URLs the HTTP server listens on, with the ports actually bound. */
   readonly clientUrls: readonly string[];
+  /** Resolves if this member's storage fails: it then serves only to say so (see storage-failure.ts). */
+  readonly storageFailed: Promise<StorageFailure>;
   /**
    * Stops the member. With `transferLeadership` (the SIGTERM path), a leader
    * first hands leadership to the most caught-up voter.
@@ -89,6 +92,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const registry = await MemberRegistry.load(config.dataDir);
   const alarms = await AlarmRegistry.load(config.dataDir);
   const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS);
+  const storageHealth = new StorageHealth();
   let service: KvService | undefined;
   const tokens = tokenProviderFor(config.authToken, config.authTokenTtlSeconds);
   const stateMachine = await KvStateMachine.open(join(config.dataDir, "kv"), {
@@ -111,6 +115,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     registry,
     alarms,
     logger,
+    storageHealth,
     snapshotCount: config.snapshotCount,
     retainedEntries: config.snapshotCatchUpEntries,
   });
@@ -126,6 +131,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     {
       alarms: () => alarms.list(),
       wasRemoved: () => registry.wasRemoved(memberId),
+      storageFailed: () => storageHealth.failure !== undefined,
       activePeers: () => registry.list().filter((member) => member.id !== memberId && activity.isActive(member.id)).length,
     },
   );
@@ -169,6 +175,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     electionTicks: Math.round(config.electionTimeoutMs / TICK_MS),
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     reachable: (peer) => transport.stats().peers.get(peer)?.connected === true,
+    storageHealth,
     unsafeAckBeforeFsync: config.unsafe.includes("ack-before-fsync"),
     unsafeCommitAnyTerm: config.unsafe.includes("commit-any-term"),
   });
@@ -205,7 +212,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clusterToken: config.initialClusterToken,
   });
   const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots: snapshotter, logger });
-  const health = new HealthService({ host: raft, stateMachine, proposer, alarms });
+  const health = new HealthService({ host: raft, stateMachine, proposer, alarms, storageHealth });
   raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
   const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
   const corruption = new CorruptionCheck({
@@ -246,6 +253,18 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     void registry.remove(memberId);
   }
 
+  const storageFailed = new Promise<StorageFailure>((resolve) => storageHealth.onFailure(resolve));
+  let failedOut: Promise<void> | undefined;
+  storageHealth.onFailure((failure) => {
+    logger.fatal({ err: failure.error, part: failure.where }, "storage failed: this member acknowledges nothing more and stops taking part");
+    failedOut = stopTakingPartAtOnce();
+  });
+  /** Peers see the connection go and elect another leader early; what waits here fails now rather than at its timeout. */
+  async function stopTakingPartAtOnce(): Promise<void> {
+    stopTimers();
+    await stopRaftAndPeers({ raft, tracker, transport });
+  }
+
   const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: config.bcryptCost });
   const removedEarlier = registry.wasRemoved(memberId);
   if (removedEarlier) {
@@ -282,11 +301,13 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     memberId,
     clusterId,
     clientUrls,
+    storageFailed,
     async stop({ transferLeadership = false } = {}) {
       if (transferLeadership) await maintenance.handOffLeadership();
       stopTimers();
       clientTls?.stop();
       await leaving;
+      await failedOut;
       await dns?.close();
       await clients.close();
       await metricsApp?.close();

@@ -2,6 +2,7 @@
 import type { AlarmRegistry } from "../alarms.js";
 import type { KvStateMachine } from "../kv/state-machine.js";
 import type { RaftHost } from "../raft-host.js";
+import type { StorageHealth } from "../storage-failure.js";
 import type { Proposer } from "./proposer.js";
 
 export interface HealthServiceOptions {
@@ -9,6 +10,7 @@ export interface HealthServiceOptions {
   readonly stateMachine: KvStateMachine;
   readonly proposer: Proposer;
   readonly alarms: AlarmRegistry;
+  readonly storageHealth: Pick<StorageHealth, "reason">;
 }
 
 /** What status and /health say about a member that was removed from the cluster. */
@@ -21,6 +23,8 @@ export class HealthService {
 
   /** Why this member cannot serve, or undefined when it can. */
   unhealthyReason(): string | undefined {
+    const storageFailure = this.options.storageHealth.reason;
+    if (storageFailure) return storageFailure;
     if (this.options.proposer.wasRemoved()) return REMOVED.reason;
     const alarm = this.options.alarms.list()[0];
     if (alarm) return `ALARM ${alarm.alarm}`;

@@ -157,7 +157,7 @@ export type Json = Record<string, any>;
 export async function appWith(plugin: (app: FastifyInstance) => Promise<void>): Promise<FastifyInstance> {
   const metrics = new Metrics(
     { term: () => 1, isLeader: () => true, commitIndex: () => 0, appliedIndex: () => 0 },
-    { alarms: () => [], wasRemoved: () => false, activePeers: () => 0 },
+    { alarms: () => [], wasRemoved: () => false, storageFailed: () => false, activePeers: () => 0 },
   );
   const app = createApp(metrics);
   await app.register(plugin);
