@@ -21,7 +21,7 @@ import { Transport, isPeerDown, isRemovalRefusal } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
-import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, type NodeConfig } from "./config.js";
+import { TICK_MS, clusterIdOf, effectiveQuotaBytes, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, type NodeConfig } from "./config.js";
 import { ClientTls } from "./http/tls.js";
 import { listenForMetrics } from "./http/metrics-listener.js";
 import { CorruptionCheck } from "./corruption-check.js";
@@ -42,6 +42,7 @@ import { MaintenanceService } from "./services/maintenance.js";
 import { MembershipService } from "./services/membership.js";
 import { Proposer } from "./services/proposer.js";
 import { Snapshotter } from "./snapshots.js";
+import { SpaceQuota } from "./space-quota.js";
 import { StorageHealth, type StorageFailure } from "./storage-failure.js";
 
 export interface StartOptions {
@@ -192,12 +193,23 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     transport.send(messages.filter((message) => message.type !== MessageType.Snap));
   };
   const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId, memberId });
+  const quota = new SpaceQuota({
+    memberId,
+    quotaBytes: effectiveQuotaBytes(config.quotaBackendBytes),
+    reserveBytes: config.walReserveBytes,
+    dataDir: config.dataDir,
+    storeSize: async () => (await stateMachine.store.status()).dbSize,
+    alarms,
+    raise: () => proposer.propose({ kind: "alarm", action: "activate", alarm: { memberId, alarm: "NOSPACE" } }),
+    logger,
+  });
   service = new KvService({
     host: raft,
     stateMachine,
     tracker,
     proposer,
     alarms,
+    quota,
     logger,
     ...autoCompactorFor(config),
     unsafeLocalReads: config.unsafe.includes("local-reads"),
@@ -211,7 +223,17 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     strictReconfigCheck: config.strictReconfigCheck,
     clusterToken: config.initialClusterToken,
   });
-  const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots: snapshotter, logger });
+  const maintenance = new MaintenanceService({
+    host: raft,
+    stateMachine,
+    proposer,
+    registry,
+    alarms,
+    snapshots: snapshotter,
+    logger,
+    quota,
+    storageFailure: () => storageHealth.reason,
+  });
   const health = new HealthService({ host: raft, stateMachine, proposer, alarms, storageHealth });
   raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
   const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
@@ -226,6 +248,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const stopTimers = (): void => {
     clearInterval(leaderTicker);
     corruption.stop();
+    quota.stop();
   };
 
   let leaving: Promise<void> | undefined;
@@ -277,6 +300,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     // before it serves clients.
     await transport.start();
     raft.start();
+    await quota.start();
     if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
   }
   const clients = await (await import("./client-api.js")).serveClients(

@@ -31,8 +31,15 @@ export class HealthService {
     return this.options.host.leader === 0 ? "RAFT NO LEADER" : undefined;
   }
 
-  /** Whether the member has caught up enough to serve linearizable requests. */
+  /**
+   * Whether a balancer should send this member traffic: healthy, or short
+   * only of space (under NOSPACE it still serves reads, deletes, compaction
+   * and defragmentation, as every member does), and caught up enough to serve
+   * linearizable requests.
+   */
   isReady(): boolean {
+    const { storageHealth, proposer, alarms } = this.options;
+    if (storageHealth.reason !== undefined || proposer.wasRemoved() || alarms.isActive("CORRUPT")) return false;
     const status = this.options.host.status();
     return status.lead !== 0 && this.options.stateMachine.appliedIndex >= status.hardState.commit - READY_APPLY_LAG;
   }
