@@ -73,7 +73,7 @@ export class Metrics {
     );
     new Gauge({
       name: "raftkv_alarms",
-      help: "Active alarms by type (CORRUPT: a member's data differs from the others'); writes are refused while CORRUPT is active",
+      help: "Active alarms by type (CORRUPT: a member's data differs from the others'; NOSPACE: a member passed the space quota or its disk reserve); CORRUPT refuses every write, NOSPACE those that grow the store",
       labelNames: ["alarm"],
       registers: [this.registry],
       collect() {

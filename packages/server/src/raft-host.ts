@@ -154,7 +154,7 @@ export class RaftHost {
   /** A member whose storage failed leads nothing and knows no leader, whatever its core last believed. */
   status(): Status {
     const status = this.node.status();
-    return this.failure ? { ...status, lead: 0, role: Role.Follower } : status;
+    return this.storageFailed ? { ...status, lead: 0, role: Role.Follower } : status;
   }
 
   get requestTimeoutMs(): number {
@@ -166,11 +166,16 @@ export class RaftHost {
   }
 
   get leader(): NodeId {
-    return this.failure ? 0 : this.node.lead;
+    return this.storageFailed ? 0 : this.node.lead;
   }
 
   get isLeader(): boolean {
-    return !this.failure && this.node.role === Role.Leader;
+    return !this.storageFailed && this.node.role === Role.Leader;
+  }
+
+  /** Whether any of this member's storage failed, here or elsewhere (a snapshot's write, say). */
+  private get storageFailed(): boolean {
+    return this.options.storageHealth.failure !== undefined;
   }
 
   get term(): number {
