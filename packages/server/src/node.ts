@@ -42,7 +42,7 @@ import { MaintenanceService } from "./services/maintenance.js";
 import { MembershipService } from "./services/membership.js";
 import { Proposer } from "./services/proposer.js";
 import { Snapshotter } from "./snapshots.js";
-import { SpaceQuota } from "./space-quota.js";
+import { memberSpaceQuota } from "./space-quota.js";
 import { StorageHealth, type StorageFailure } from "./storage-failure.js";
 
 export interface StartOptions {
@@ -193,16 +193,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     transport.send(messages.filter((message) => message.type !== MessageType.Snap));
   };
   const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId, memberId });
-  const quota = new SpaceQuota({
-    memberId,
-    quotaBytes: effectiveQuotaBytes(config.quotaBackendBytes),
-    reserveBytes: config.walReserveBytes,
-    dataDir: config.dataDir,
-    storeSize: async () => (await stateMachine.store.status()).dbSize,
-    alarms,
-    raise: () => proposer.propose({ kind: "alarm", action: "activate", alarm: { memberId, alarm: "NOSPACE" } }),
-    logger,
-  });
+  const quota = memberSpaceQuota(
+    { memberId, dataDir: config.dataDir, store: stateMachine.store, alarms, proposer, logger },
+    { quotaBytes: effectiveQuotaBytes(config.quotaBackendBytes), reserveBytes: config.walReserveBytes },
+  );
   service = new KvService({
     host: raft,
     stateMachine,

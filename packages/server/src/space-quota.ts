@@ -14,10 +14,11 @@
  * deletes, rather than failing (and the member with it) when the disk is full.
  */
 import { statfs } from "node:fs/promises";
-import type { Request } from "@raftkv/mvcc";
+import type { MvccStore, Request } from "@raftkv/mvcc";
 import type { Logger } from "pino";
 import type { AlarmRegistry } from "./alarms.js";
 import { etcdError } from "./errors.js";
+import type { Proposer } from "./services/proposer.js";
 
 export interface SpaceQuotaOptions {
   readonly memberId: number;
@@ -103,6 +104,29 @@ export class SpaceQuota {
         this.raising = false;
       });
   }
+}
+
+export interface MemberSpace {
+  readonly memberId: number;
+  readonly dataDir: string;
+  readonly store: Pick<MvccStore, "status">;
+  readonly alarms: SpaceQuotaOptions["alarms"];
+  readonly proposer: Pick<Proposer, "propose">;
+  readonly logger: Logger;
+}
+
+/** A member's quota: its store's files measured, its own NOSPACE raised through the log. */
+export function memberSpaceQuota(member: MemberSpace, limits: Pick<SpaceQuotaOptions, "quotaBytes" | "reserveBytes">): SpaceQuota {
+  const { memberId, dataDir, store, alarms, proposer, logger } = member;
+  return new SpaceQuota({
+    ...limits,
+    memberId,
+    dataDir,
+    storeSize: async () => (await store.status()).dbSize,
+    alarms,
+    raise: () => proposer.propose({ kind: "alarm", action: "activate", alarm: { memberId, alarm: "NOSPACE" } }),
+    logger,
+  });
 }
 
 /**

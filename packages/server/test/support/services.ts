@@ -26,7 +26,7 @@ import { KvService } from "../../src/services/kv.js";
 import { MaintenanceService } from "../../src/services/maintenance.js";
 import { MembershipService } from "../../src/services/membership.js";
 import { Proposer } from "../../src/services/proposer.js";
-import { SpaceQuota } from "../../src/space-quota.js";
+import { memberSpaceQuota } from "../../src/space-quota.js";
 
 export const MEMBER_ID = 1;
 export const CLUSTER_ID = 77;
@@ -124,16 +124,10 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
   }
   await raft.readBarrier();
   const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId: CLUSTER_ID, memberId: MEMBER_ID });
-  const quota = new SpaceQuota({
-    memberId: MEMBER_ID,
-    quotaBytes: Infinity,
-    reserveBytes: 0,
-    dataDir: dir,
-    storeSize: async () => (await stateMachine.store.status()).dbSize,
-    alarms,
-    raise: () => proposer.propose({ kind: "alarm", action: "activate", alarm: { memberId: MEMBER_ID, alarm: "NOSPACE" } }),
-    logger,
-  });
+  const quota = memberSpaceQuota(
+    { memberId: MEMBER_ID, dataDir: dir, store: stateMachine.store, alarms, proposer, logger },
+    { quotaBytes: Infinity, reserveBytes: 0 },
+  );
   kv = new KvService({ host: raft, stateMachine, tracker, proposer, alarms, quota, logger });
   const cluster = new MembershipService({
     host: raft,
@@ -144,17 +138,8 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
     clusterToken: "test",
   });
   const snapshots = { backup: async () => ({ size: SNAPSHOT_BYTES.byteLength, bytes: (async function* () { yield SNAPSHOT_BYTES; })() }) };
-  const maintenance = new MaintenanceService({
-    host: raft,
-    stateMachine,
-    proposer,
-    registry,
-    alarms,
-    snapshots,
-    logger,
-    quota,
-    storageFailure: () => undefined,
-  });
+  const noStorageFailure = () => undefined;
+  const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots, logger, quota, storageFailure: noStorageFailure });
   // The cheapest hash cost: these tests are about the rules, not the hash.
   const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: MIN_BCRYPT_COST });
   return {
