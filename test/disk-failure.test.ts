@@ -88,7 +88,9 @@ test("a leader whose disk fills stops leading at once, says why, and the others 
     const answer = await health(inspected);
     assert.equal(answer.status, 503);
     assert.equal(answer.health, "false");
-    assert.equal((await fetch(`${inspected.clientUrl}/readyz`)).status, 503);
+    const ready = await fetch(`${inspected.clientUrl}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(await ready.text(), /^not ready: STORAGE FAILED: /);
     assert.equal(await metric(inspected, "raftkv_storage_failed"), 1);
     assert.equal(await metric(inspected, "raftkv_is_leader"), 0);
 

@@ -313,7 +313,7 @@ export const SERVE_FLAGS = [
     about: "raise a NOSPACE alarm once the data directory's filesystem has less free space than this, before it is full; 0 is off",
     scope: "cluster",
     toConfig: (value) => ({ walReserveBytes: wholeNumber(value) }),
-    defaultValue: String(64 * 1024 * 1024),
+    defaultValue: String(16 * 1024 * 1024),
   },
   {
     flag: "storage-failure-exit",

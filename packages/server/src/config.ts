@@ -75,7 +75,7 @@ export interface StorageLimits {
 /** etcd's DefaultQuotaBytes: 2 GiB. */
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 
-export const DEFAULT_STORAGE_LIMITS: StorageLimits = { quotaBackendBytes: 0, walReserveBytes: 64 * 1024 * 1024, storageFailureExit: true };
+export const DEFAULT_STORAGE_LIMITS: StorageLimits = { quotaBackendBytes: 0, walReserveBytes: 16 * 1024 * 1024, storageFailureExit: true };
 
 /** The quota in force: etcd's default for 0, none (Infinity) for a negative value. */
 export function effectiveQuotaBytes(quotaBackendBytes: number): number {
