@@ -97,6 +97,8 @@ test("past the quota every member refuses growing writes, serves reads and delet
   const revision = Number(deleted.body.header.revision);
   assert.equal((await ask(first!.clientUrl, "/v3/kv/compaction", { revision })).status, 200);
 
+  // A linearizable read on each member: past it, the member has applied the delete and the compaction.
+  for (const member of members) assert.equal((await ask(member.clientUrl, "/v3/kv/range", { key: b64("q/0") })).status, 200);
   const before = await Promise.all(members.map(kvDirBytes));
   const defragged = await raftkv([endpointsOf(members), "defrag"]);
   assert.equal(defragged.code, 0, defragged.stderr);

@@ -241,10 +241,12 @@ export class MvccStore {
   /**
    * etcd's Defragment: LevelDB rewrites its files over the whole key range,
    * leaving out what compaction and deletes made dead, so the files (and
-   * `status().dbSize`) shrink. Reads and applies go on meanwhile.
+   * `status().dbSize`) shrink. Reads and applies go on meanwhile. What is
+   * applied by the call is written first, so the deletes and compactions
+   * applied so far are among what it drops.
    */
   async defragment(): Promise<void> {
-    this.assertAvailable();
+    await this.quiesce();
     await this.db.compactRange(EVERY_KEY.gte, EVERY_KEY.lt);
   }
 
