@@ -51,6 +51,7 @@ export class MaintenanceService implements api.MaintenanceApi {
     const raft = this.host.status();
     const store = await this.store.status();
     const self = this.options.registry.get(this.options.proposer.memberId);
+    const storageFailure = this.options.storageFailure();
     return {
       header: this.header(store.revision),
       version: VERSION.etcdserver,
@@ -62,7 +63,7 @@ export class MaintenanceService implements api.MaintenanceApi {
       isLearner: self?.isLearner ?? false,
       errors: [
         ...(this.options.proposer.wasRemoved() ? [REMOVED.error] : []),
-        ...[this.options.storageFailure()].filter((reason) => reason !== undefined),
+        ...(storageFailure ? [storageFailure] : []),
         ...this.options.alarms.list().map(describeAlarm),
       ],
     };
