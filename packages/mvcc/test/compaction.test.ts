@@ -80,7 +80,8 @@ describe("defragmentation", () => {
       await h.put("kept", "k");
       const { revision } = await h.ok({ op: "deleteRange", key: bytes("big/"), rangeEnd: bytes("big0") });
       await h.ok({ op: "compact", revision });
-      // Applied in memory: defragment writes it before it compacts the files.
+      // hash() waits for the applied batches to reach LevelDB, so the files hold them all.
+      await h.store.hash();
       const before = (await h.store.status()).dbSize;
       await h.store.defragment();
       const after = (await h.store.status()).dbSize;
