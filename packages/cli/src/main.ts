@@ -5,10 +5,12 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerAlarm } from "./commands/alarm.js";
 import { registerAuth } from "./commands/auth.js";
 import { registerCheck } from "./commands/check.js";
 import { registerClusterUp } from "./commands/cluster-up.js";
 import { registerCompaction } from "./commands/compaction.js";
+import { registerDefrag } from "./commands/defrag.js";
 import { registerDel } from "./commands/del.js";
 import { registerElect } from "./commands/elect.js";
 import { registerEndpoint } from "./commands/endpoint.js";
@@ -66,6 +68,8 @@ function buildProgram(): Command {
   registerMember(program);
   registerEndpoint(program);
   registerMoveLeader(program);
+  registerAlarm(program);
+  registerDefrag(program);
   registerCheck(program);
   registerAuth(program);
   for (const command of program.commands) if (!NODE_COMMANDS.has(command.name())) showGlobalOptionsInHelp(command);

@@ -348,6 +348,30 @@ export const SERVE_FLAGS = [
     defaultValue: "",
   },
   {
+    flag: "quota-backend-bytes",
+    placeholder: "<bytes>",
+    about: "raise a NOSPACE alarm, and refuse writes that grow the store, once the store is this large; 0 is the default (2 GiB), negative is no quota",
+    scope: "cluster",
+    toConfig: (value) => ({ quotaBackendBytes: wholeNumber(value) }),
+    defaultValue: "0",
+  },
+  {
+    flag: "wal-reserve-bytes",
+    placeholder: "<bytes>",
+    about: "raise a NOSPACE alarm once the data directory's filesystem has less free space than this, before it is full; 0 is off",
+    scope: "cluster",
+    toConfig: (value) => ({ walReserveBytes: wholeNumber(value) }),
+    defaultValue: String(16 * 1024 * 1024),
+  },
+  {
+    flag: "storage-failure-exit",
+    placeholder: "<true|false>",
+    about: "once a write or sync of the WAL, the store or a snapshot fails, exit with status 74 after 1 s so a supervisor restarts the member; false keeps it up, unhealthy, for inspection",
+    scope: "cluster",
+    toConfig: (value) => ({ storageFailureExit: trueOrFalse(value) }),
+    defaultValue: "true",
+  },
+  {
     flag: "unsafe-bugs",
     placeholder: "<behaviours>",
     about: `TESTING ONLY: deliberate bugs for the fault-injection harness to find (${UNSAFE_BEHAVIOUR_NAMES.join(", ")})`,
@@ -471,6 +495,13 @@ function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number <= 0) {
     throw new Error(`expected a positive whole number, got ${JSON.stringify(value)}`);
   }
+  return number;
+}
+
+/** A whole number, negative allowed (a negative quota is etcd's way to turn it off). */
+function wholeNumber(value: string): number {
+  const number = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(number)) throw new Error(`expected a whole number, got ${JSON.stringify(value)}`);
   return number;
 }
 

@@ -40,7 +40,7 @@ export type { WatchClient, WatchEvent, WatchOptions, Watcher } from "./watch.js"
 export type { ClusterClient, MemberAddResult, MemberListResult } from "./cluster.js";
 export type { Member, NativeDeleteReply, NativeKv, NativeKvList, NativePutReply } from "./shared-types.js";
 export type { NativeClient, NativeList, NativeListOptions, NativeWriteOptions } from "./native.js";
-export type { EndpointHealth, EndpointStatus, HashKvResult, MaintenanceClient, MemberCallOptions, MemberStatus } from "./maintenance.js";
+export type { AlarmMember, EndpointHealth, EndpointStatus, HashKvResult, MaintenanceClient, MemberCallOptions, MemberStatus } from "./maintenance.js";
 export { Lock, HeldLock, DEFAULT_LOCK_TTL_SECONDS, type LockOptions } from "./recipes/lock.js";
 export { Election, Leadership, DEFAULT_ELECTION_TTL_SECONDS, type ElectionOptions, type LeaderView } from "./recipes/election.js";
 export {

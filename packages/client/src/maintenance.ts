@@ -1,8 +1,7 @@
 /**
  * Looking after members: status (of one member or all), the KV hash that
- * tells whether members agree, leader transfer, snapshots, and the health
- * of every endpoint. The server has no alarms and no defragmentation (its
- * LevelDB store compacts itself), so neither is offered here.
+ * tells whether members agree, leader transfer, snapshots, alarms,
+ * defragmentation, and the health of every endpoint.
  */
 import { fromBase64, toNumber } from "./bytes.js";
 import { streamResults } from "./json-lines.js";
@@ -38,6 +37,17 @@ export interface EndpointHealth {
   /** Why not, when not healthy. */
   readonly reason: string;
   readonly tookMs: number;
+}
+
+/** An active alarm: which member raised it, and why (NOSPACE: out of space; CORRUPT: its data differs). */
+export interface AlarmMember {
+  readonly memberId: number;
+  readonly alarm: "NOSPACE" | "CORRUPT";
+}
+
+interface WireAlarms {
+  readonly header?: WireHeader;
+  readonly alarms?: readonly { readonly memberID?: Int64; readonly alarm?: AlarmMember["alarm"] }[];
 }
 
 export interface HashKvResult {
@@ -114,6 +124,40 @@ export class MaintenanceClient {
     } finally {
       closer.abort();
     }
+  }
+
+  /** The cluster's active alarms (every member holds the same list). */
+  async alarmList(options: CallOptions = {}): Promise<{ header: ResponseHeader; alarms: AlarmMember[] }> {
+    return this.alarmCall({ action: "GET", memberID: 0, alarm: "NONE" }, "read", options);
+  }
+
+  /**
+   * Clears alarms, as etcdctl's `alarm disarm` does: the one given, or every
+   * active one. Answers with those cleared. A member still short of space
+   * raises NOSPACE again.
+   */
+  async alarmDisarm(alarm?: AlarmMember, options: CallOptions = {}): Promise<{ header: ResponseHeader; alarms: AlarmMember[] }> {
+    const targets = alarm ? [alarm] : (await this.alarmList(options)).alarms;
+    let header = decodeHeader(undefined);
+    const cleared: AlarmMember[] = [];
+    for (const target of targets) {
+      const reply = await this.alarmCall({ action: "DEACTIVATE", memberID: target.memberId, alarm: target.alarm }, "once", options);
+      header = reply.header;
+      cleared.push(...reply.alarms);
+    }
+    return { header, alarms: cleared };
+  }
+
+  /** Has one member give the space of dead entries back to its filesystem; it serves meanwhile. */
+  async defragment(options: MemberCallOptions = {}): Promise<ResponseHeader> {
+    const reply = await this.transport.call(this.post("/v3/maintenance/defragment", {}, "once", options), options);
+    return decodeHeader(parseJson<WireStatus>(reply.body).header);
+  }
+
+  private async alarmCall(body: object, retry: HttpCall["retry"], options: CallOptions): Promise<{ header: ResponseHeader; alarms: AlarmMember[] }> {
+    const reply = parseJson<WireAlarms>((await this.transport.call(this.post("/v3/maintenance/alarm", body, retry, {}), options)).body);
+    const alarms = (reply.alarms ?? []).flatMap((each) => (each.alarm ? [{ memberId: toNumber(each.memberID), alarm: each.alarm }] : []));
+    return { header: decodeHeader(reply.header), alarms };
   }
 
   /** Asks every endpoint's /health at once: healthy means it is up and has a leader. */

@@ -64,6 +64,8 @@ export interface SnapshotExport {
 
 const DEFAULTS = { minLeaseTtl: 2, maxTxnOps: 128, sync: false, requestIdWindow: DEFAULT_REQUEST_ID_WINDOW } as const;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+/** Every key the store writes: each key space is behind a one-byte prefix below 0xff (see layout.ts). */
+const EVERY_KEY = { gte: Uint8Array.of(), lt: Uint8Array.of(0xff) } as const;
 
 /**
  * The MVCC state machine with etcd v3 semantics over LevelDB.
@@ -234,6 +236,18 @@ export class MvccStore {
       storedRevisions: index.storedRevisionCount,
       leaseCount: leases.size,
     };
+  }
+
+  /**
+   * etcd's Defragment: LevelDB rewrites its files over the whole key range,
+   * leaving out what compaction and deletes made dead, so the files (and
+   * `status().dbSize`) shrink. Reads and applies go on meanwhile. What is
+   * applied by the call is written first, so the deletes and compactions
+   * applied so far are among what it drops.
+   */
+  async defragment(): Promise<void> {
+    await this.quiesce();
+    await this.db.compactRange(EVERY_KEY.gte, EVERY_KEY.lt);
   }
 
   /**

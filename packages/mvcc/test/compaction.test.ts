@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { CompactedError } from "../src/index.js";
-import { bytes, Harness, kvText } from "./support/harness.js";
+import { bytes, Harness, kvText, text } from "./support/harness.js";
 
 const COMPACTED = "etcdserver: mvcc: required revision has been compacted";
 const FUTURE = "etcdserver: mvcc: required revision is a future revision";
@@ -68,5 +68,29 @@ describe("compaction", () => {
   test("hash refuses compacted and future revisions", async () => {
     await assert.rejects(h.store.hash(6), { message: COMPACTED });
     await assert.rejects(h.store.hash(8), { message: FUTURE });
+  });
+});
+
+describe("defragmentation", () => {
+  test("gives the space of deleted and compacted entries back: the files shrink, and what is live stays readable", async () => {
+    const h = await Harness.open();
+    try {
+      const value = "x".repeat(16 * 1024);
+      for (let i = 0; i < 40; i++) await h.put(`big/${i}`, value);
+      await h.put("kept", "k");
+      const { revision } = await h.ok({ op: "deleteRange", key: bytes("big/"), rangeEnd: bytes("big0") });
+      await h.ok({ op: "compact", revision });
+      // hash() waits for the applied batches to reach LevelDB, so the files hold them all.
+      await h.store.hash();
+      const before = (await h.store.status()).dbSize;
+      await h.store.defragment();
+      const after = (await h.store.status()).dbSize;
+      assert.ok(after < before / 4, `${before} bytes before defragmenting, ${after} after`);
+      assert.equal(text(h.store.range({ key: bytes("kept") }).kvs[0]!.value), "k");
+      await h.reopen();
+      assert.equal(text(h.store.range({ key: bytes("kept") }).kvs[0]!.value), "k");
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { DEFAULT_BCRYPT_COST, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "./auth/pa
 import { DEFAULT_AUTH_TOKEN_TTL_S } from "./auth/tokens.js";
 import { invalidArgument } from "./errors.js";
 
-export interface NodeConfig extends ClientTlsConfig, PeerTlsConfig {
+export interface NodeConfig extends ClientTlsConfig, PeerTlsConfig, StorageLimits {
   readonly name: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
@@ -60,6 +60,27 @@ export interface NodeConfig extends ClientTlsConfig, PeerTlsConfig {
   readonly bcryptCost: number;
   /** Deliberate bugs, for proving that the fault-injection harness finds them. Never in production. */
   readonly unsafe: readonly UnsafeBehaviour[];
+}
+
+/** Space and disk failures: etcd's quota, and what is ours. */
+export interface StorageLimits {
+  /** etcd's --quota-backend-bytes: past this store size NOSPACE is raised; 0 is etcd's default (2 GiB), negative is no quota. */
+  readonly quotaBackendBytes: number;
+  /** Ours (--wal-reserve-bytes): NOSPACE is raised once the data directory's filesystem has less free; 0 turns the check off. */
+  readonly walReserveBytes: number;
+  /** Ours (--storage-failure-exit): `raftkv serve` exits with status 74 once storage failed; false keeps it up, unhealthy. */
+  readonly storageFailureExit: boolean;
+}
+
+/** etcd's DefaultQuotaBytes: 2 GiB. */
+export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
+
+export const DEFAULT_STORAGE_LIMITS: StorageLimits = { quotaBackendBytes: 0, walReserveBytes: 16 * 1024 * 1024, storageFailureExit: true };
+
+/** The quota in force: etcd's default for 0, none (Infinity) for a negative value. */
+export function effectiveQuotaBytes(quotaBackendBytes: number): number {
+  if (quotaBackendBytes < 0) return Infinity;
+  return quotaBackendBytes === 0 ? DEFAULT_QUOTA_BACKEND_BYTES : quotaBackendBytes;
 }
 
 /** Client TLS, etcd's flags: used when the client URLs are https:// (see http/tls.ts). */
@@ -243,6 +264,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     ...NO_CLIENT_TLS,
     ...NO_PEER_TLS,
     unsafe: [],
+    ...DEFAULT_STORAGE_LIMITS,
     ...overrides,
   };
   validate(config);
@@ -303,6 +325,8 @@ function validate(config: NodeConfig): void {
     throw invalidArgument(`--bcrypt-cost must be an integer from ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`);
   }
   if (!Number.isInteger(config.authTokenTtlSeconds) || config.authTokenTtlSeconds <= 0) throw invalidArgument("--auth-token-ttl must be a positive number of seconds");
+  if (!Number.isSafeInteger(config.quotaBackendBytes)) throw invalidArgument("--quota-backend-bytes must be a whole number of bytes");
+  if (!Number.isSafeInteger(config.walReserveBytes) || config.walReserveBytes < 0) throw invalidArgument("--wal-reserve-bytes must be a whole number of bytes, 0 or more");
   if (!(config.corruptCheckIntervalMs >= 0)) throw invalidArgument("--experimental-corrupt-check-time must not be negative");
   validateDns(config);
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {

@@ -57,6 +57,7 @@ const SERVER_ERRORS = {
   requestTooLarge: [GrpcCode.InvalidArgument, "etcdserver: request is too large"],
   tooManyRequests: [GrpcCode.ResourceExhausted, "etcdserver: too many requests"],
   corrupt: [GrpcCode.DataLoss, "etcdserver: corrupt cluster"],
+  noSpace: [GrpcCode.ResourceExhausted, "etcdserver: mvcc: database space exceeded"],
   electionNotLeader: [GrpcCode.FailedPrecondition, "election: not leader"],
   electionNoLeader: [GrpcCode.NotFound, "election: no leader"],
   rootUserNotExist: [GrpcCode.FailedPrecondition, "etcdserver: root user does not exist"],

@@ -16,6 +16,7 @@ export interface RaftGauges {
 export interface MemberGauges {
   alarms(): readonly AlarmMember[];
   wasRemoved(): boolean;
+  storageFailed(): boolean;
   activePeers(): number;
 }
 
@@ -65,9 +66,14 @@ export class Metrics {
       () => member.activePeers(),
     );
     this.gauge("raftkv_member_removed", "1 once this member was removed from the cluster", () => (member.wasRemoved() ? 1 : 0));
+    this.gauge(
+      "raftkv_storage_failed",
+      "1 once a write or sync of the WAL, the store or a snapshot failed: the member acknowledges nothing more until restarted",
+      () => (member.storageFailed() ? 1 : 0),
+    );
     new Gauge({
       name: "raftkv_alarms",
-      help: "Active alarms by type (CORRUPT: a member's data differs from the others'); writes are refused while CORRUPT is active",
+      help: "Active alarms by type (CORRUPT: a member's data differs from the others'; NOSPACE: a member passed the space quota or its disk reserve); CORRUPT refuses every write, NOSPACE those that grow the store",
       labelNames: ["alarm"],
       registers: [this.registry],
       collect() {

@@ -21,7 +21,7 @@ import { Transport, isPeerDown, isRemovalRefusal } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
-import { TICK_MS, clusterIdOf, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, servesPeerTls, type NodeConfig } from "./config.js";
+import { TICK_MS, clusterIdOf, effectiveQuotaBytes, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, servesPeerTls, type NodeConfig } from "./config.js";
 import { ClientTls } from "./http/tls.js";
 import { listenForMetrics } from "./http/metrics-listener.js";
 import { CorruptionCheck } from "./corruption-check.js";
@@ -43,6 +43,8 @@ import { MaintenanceService } from "./services/maintenance.js";
 import { MembershipService } from "./services/membership.js";
 import { Proposer } from "./services/proposer.js";
 import { Snapshotter } from "./snapshots.js";
+import { memberSpaceQuota } from "./space-quota.js";
+import { StorageHealth, type StorageFailure } from "./storage-failure.js";
 
 export interface StartOptions {
   /** A logger to use instead of the default (pino, pretty on a terminal). */
@@ -55,6 +57,8 @@ export interface RaftkvNode {
   readonly clusterId: number;
   /** The client URLs the HTTP server listens on, with the ports actually bound. */
   readonly clientUrls: readonly string[];
+  /** Resolves if this member's storage fails: it then serves only to say so (see storage-failure.ts). */
+  readonly storageFailed: Promise<StorageFailure>;
   /**
    * Stops the member. With `transferLeadership` (the SIGTERM path), a leader
    * first hands leadership to the most caught-up voter.
@@ -91,6 +95,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const registry = await MemberRegistry.load(config.dataDir);
   const alarms = await AlarmRegistry.load(config.dataDir);
   const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS);
+  const storageHealth = new StorageHealth();
   let service: KvService | undefined;
   const tokens = tokenProviderFor(config.authToken, config.authTokenTtlSeconds);
   const stateMachine = await KvStateMachine.open(join(config.dataDir, "kv"), {
@@ -113,6 +118,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     registry,
     alarms,
     logger,
+    storageHealth,
     snapshotCount: config.snapshotCount,
     retainedEntries: config.snapshotCatchUpEntries,
   });
@@ -128,6 +134,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     {
       alarms: () => alarms.list(),
       wasRemoved: () => registry.wasRemoved(memberId),
+      storageFailed: () => storageHealth.failure !== undefined,
       activePeers: () => registry.list().filter((member) => member.id !== memberId && activity.isActive(member.id)).length,
     },
   );
@@ -173,6 +180,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     electionTicks: Math.round(config.electionTimeoutMs / TICK_MS),
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     reachable: (peer) => transport.stats().peers.get(peer)?.connected === true,
+    storageHealth,
     unsafeAckBeforeFsync: config.unsafe.includes("ack-before-fsync"),
     unsafeCommitAnyTerm: config.unsafe.includes("commit-any-term"),
   });
@@ -189,12 +197,17 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     transport.send(messages.filter((message) => message.type !== MessageType.Snap));
   };
   const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId, memberId });
+  const quota = memberSpaceQuota(
+    { memberId, dataDir: config.dataDir, store: stateMachine.store, alarms, proposer, logger },
+    { quotaBytes: effectiveQuotaBytes(config.quotaBackendBytes), reserveBytes: config.walReserveBytes },
+  );
   service = new KvService({
     host: raft,
     stateMachine,
     tracker,
     proposer,
     alarms,
+    quota,
     logger,
     ...autoCompactorFor(config),
     unsafeLocalReads: config.unsafe.includes("local-reads"),
@@ -209,8 +222,18 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     clusterToken: config.initialClusterToken,
     peerScheme: peerTls ? "https" : "http",
   });
-  const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots: snapshotter, logger });
-  const health = new HealthService({ host: raft, stateMachine, proposer, alarms });
+  const maintenance = new MaintenanceService({
+    host: raft,
+    stateMachine,
+    proposer,
+    registry,
+    alarms,
+    snapshots: snapshotter,
+    logger,
+    quota,
+    storageFailure: () => storageHealth.reason,
+  });
+  const health = new HealthService({ host: raft, stateMachine, proposer, alarms, storageHealth });
   raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
   const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
   const corruption = new CorruptionCheck({
@@ -224,6 +247,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const stopTimers = (): void => {
     clearInterval(leaderTicker);
     corruption.stop();
+    quota.stop();
   };
 
   let leaving: Promise<void> | undefined;
@@ -251,6 +275,18 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     void registry.remove(memberId);
   }
 
+  const storageFailed = new Promise<StorageFailure>((resolve) => storageHealth.onFailure(resolve));
+  let failedOut: Promise<void> | undefined;
+  storageHealth.onFailure((failure) => {
+    logger.fatal({ err: failure.error, part: failure.where }, "storage failed: this member acknowledges nothing more and stops taking part");
+    failedOut = stopTakingPartAtOnce();
+  });
+  /** Peers see the connection go and elect another leader early; what waits here fails now rather than at its timeout. */
+  async function stopTakingPartAtOnce(): Promise<void> {
+    stopTimers();
+    await stopRaftAndPeers({ raft, tracker, transport });
+  }
+
   const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: config.bcryptCost });
   const removedEarlier = registry.wasRemoved(memberId);
   if (removedEarlier) {
@@ -263,6 +299,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     // before it serves clients.
     await transport.start();
     raft.start();
+    await quota.start();
     if (config.corruptCheckIntervalMs > 0) corruption.startPeriodic(config.corruptCheckIntervalMs, () => raft.isLeader);
   }
   const clients = await (await import("./client-api.js")).serveClients(
@@ -287,12 +324,14 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     memberId,
     clusterId,
     clientUrls,
+    storageFailed,
     async stop({ transferLeadership = false } = {}) {
       if (transferLeadership) await maintenance.handOffLeadership();
       stopTimers();
       clientTls?.stop();
       stopWatchingPeerCertificates?.();
       await leaving;
+      await failedOut;
       await dns?.close();
       await clients.close();
       await metricsApp?.close();

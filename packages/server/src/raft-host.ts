@@ -29,6 +29,7 @@ import type { Logger } from "pino";
 import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
 import { LeaderState } from "./leader-state.js";
 import type { Metrics } from "./metrics.js";
+import type { StorageHealth } from "./storage-failure.js";
 
 /** What the host needs from the peer network. */
 export interface PeerNetwork {
@@ -67,6 +68,8 @@ export interface RaftHostOptions {
   readonly requestTimeoutMs: number;
   /** Whether the connection to a peer is up: a member that reaches no quorum answers 'no leader' at once. */
   readonly reachable: (peer: NodeId) => boolean;
+  /** Told when a disk write fails under the loop: from then on this member acknowledges nothing. */
+  readonly storageHealth: StorageHealth;
   /** UNSAFE test switches (see config.ts): acknowledge before fsync; commit any term's entries. */
   readonly unsafeAckBeforeFsync?: boolean;
   readonly unsafeCommitAnyTerm?: boolean;
@@ -150,8 +153,10 @@ export class RaftHost {
     await this.whenIdle();
   }
 
+  /** A member whose storage failed leads nothing and knows no leader, whatever its core last believed. */
   status(): Status {
-    return this.node.status();
+    const status = this.node.status();
+    return this.storageFailed ? { ...status, lead: 0, role: Role.Follower } : status;
   }
 
   get requestTimeoutMs(): number {
@@ -163,11 +168,16 @@ export class RaftHost {
   }
 
   get leader(): NodeId {
-    return this.node.lead;
+    return this.storageFailed ? 0 : this.node.lead;
   }
 
   get isLeader(): boolean {
-    return this.node.role === Role.Leader;
+    return !this.storageFailed && this.node.role === Role.Leader;
+  }
+
+  /** Whether any of this member's storage failed, here or elsewhere (a snapshot's write, say). */
+  private get storageFailed(): boolean {
+    return this.options.storageHealth.failure !== undefined;
   }
 
   get term(): number {
@@ -370,11 +380,12 @@ export class RaftHost {
         while (this.node.hasReady() && !this.failure) await this.handleReady(this.node.ready());
       } while (this.loopAgain && !this.failure);
     } catch (error) {
-      // A failed disk write leaves this node unable to keep its promises: stop taking part.
+      // A failed disk write leaves this node unable to keep its promises: stop taking part, and never retry it.
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.options.logger.fatal({ err: this.failure }, "raft loop failed; the node stops serving");
       this.stopped = true;
       if (this.ticker) clearInterval(this.ticker);
+      this.options.storageHealth.fail(failedPart(this.failure), this.failure);
     }
   }
 
@@ -472,4 +483,11 @@ export class RaftHost {
   private async whenIdle(): Promise<void> {
     while (this.looping) await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** Which part of the loop's storage an error came from, for /health's reason. */
+function failedPart(error: Error): string {
+  if (error.name === "WalFailedError") return "wal";
+  if (error.name === "StoreUnavailableError") return "store";
+  return "apply";
 }

@@ -29,6 +29,7 @@ import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import type { AlarmMember, AlarmRegistry } from "./alarms.js";
 import type { Member, MemberRegistry } from "./members.js";
+import { isStorageError, type StorageHealth } from "./storage-failure.js";
 
 /** What a snapshot carries besides the store: the member list and the alarms at that index. */
 export interface SnapshotAppState {
@@ -50,6 +51,8 @@ export interface SnapshotterOptions {
   readonly registry: MemberRegistry;
   readonly alarms: AlarmRegistry;
   readonly logger: Logger;
+  /** Told when writing a snapshot fails for want of a working disk (a failure of any other kind is tried again). */
+  readonly storageHealth: Pick<StorageHealth, "fail">;
   /** Take a snapshot after this many applied entries. */
   readonly snapshotCount: number;
   /** Entries kept below a snapshot for followers slightly behind. */
@@ -100,7 +103,10 @@ export class Snapshotter {
     const last = this.options.storage.snapshot().meta.index;
     if (this.taking || appliedIndex - last < this.options.snapshotCount) return;
     this.taking = this.take(appliedIndex, conf)
-      .catch((error: unknown) => this.options.logger.error({ err: error }, "snapshot failed; will try again"))
+      .catch((error: unknown) => {
+        if (isStorageError(error)) this.options.storageHealth.fail("snapshot", error);
+        else this.options.logger.error({ err: error }, "snapshot failed; will try again");
+      })
       .finally(() => {
         this.taking = undefined;
       });

@@ -1,13 +1,16 @@
 /**
  * Runs each member of a local cluster as its own `raftkv serve` process:
- * prints their log lines under their names, reports a member that dies while
- * the others keep running, and stops them all on request.
+ * prints their log lines under their names, restarts a member whose storage
+ * failed (it exits with EXIT_STORAGE_FAILURE), reports one that dies
+ * otherwise while the others keep running, and stops them all on request.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { styleText } from "node:util";
+import { EXIT_STORAGE_FAILURE } from "@raftkv/server/storage-failure";
 import { serveArgv, type ServeFlagValues } from "../serve-flags.js";
 
 /** This package's launcher, seen from dist/src/local-cluster/. */
@@ -22,12 +25,16 @@ export interface MemberLaunch {
 
 interface Member {
   readonly name: string;
-  readonly process: ChildProcess;
-  /** Resolves once the process has exited and all its output has been printed. */
-  readonly closed: Promise<void>;
+  /** The current process: a restart replaces it. */
+  process: ChildProcess;
+  /** Resolves once the process has exited, is not being restarted, and all its output has been printed. */
+  closed: Promise<void>;
   /** Set once it has been sent SIGKILL. */
   killed: boolean;
 }
+
+/** A member restarted after a storage failure waits this long first, so that one that fails at once does not spin. */
+const RESTART_DELAY_MS = 1_000;
 
 export class LocalCluster {
   /** What went wrong, one line each, for the verdict once everything has stopped. */
@@ -41,7 +48,7 @@ export class LocalCluster {
     private readonly say: (line: string) => void,
   ) {
     const labelWidth = Math.max(...launches.map((launch) => launch.name.length));
-    this.members = launches.map((launch, index) => this.start(launch, labelFor(launch.name, labelWidth, index)));
+    this.members = launches.map((launch, index) => this.supervise(launch, labelFor(launch.name, labelWidth, index)));
     // Whatever ends this process, no node may outlive it: we are the only way to stop them.
     process.on("exit", () => this.killRunning("was killed as raftkv exited"));
   }
@@ -65,7 +72,25 @@ export class LocalCluster {
     clearTimeout(deadline);
   }
 
-  private start(launch: MemberLaunch, label: string): Member {
+  /** Starts a member, and starts it again each time its storage fails, until it exits otherwise. */
+  private supervise(launch: MemberLaunch, label: string): Member {
+    const member: Member = { name: launch.name, process: this.start(launch, label), closed: Promise.resolve(), killed: false };
+    member.closed = this.restartOnStorageFailure(member, launch, label);
+    return member;
+  }
+
+  private async restartOnStorageFailure(member: Member, launch: MemberLaunch, label: string): Promise<void> {
+    for (;;) {
+      const { code, signal } = await this.exitOf(member.process);
+      if (code !== EXIT_STORAGE_FAILURE || this.stopping || member.killed) return this.reportExit(member, describeExit(code, signal), code === 0);
+      this.say(`${member.name} exited with status ${code}: its storage failed; restarting it in ${RESTART_DELAY_MS / 1000} s`);
+      await delay(RESTART_DELAY_MS);
+      if (this.stopping) return;
+      member.process = this.start(launch, label);
+    }
+  }
+
+  private start(launch: MemberLaunch, label: string): ChildProcess {
     const child = spawn(process.execPath, [CLI_ENTRY, "serve", ...serveArgv(launch.flags)], {
       // A process group of its own: Ctrl-C in a terminal signals the whole
       // foreground group, and a node stops gracefully only on its first signal,
@@ -73,18 +98,16 @@ export class LocalCluster {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const closed = new Promise<void>((resolve) => {
-      child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
-        this.reportExit(member, describeExit(code, signal), code === 0);
-        resolve();
-      });
-    });
-    const member: Member = { name: launch.name, process: child, closed, killed: false };
     child.once("error", (error) => this.say(`${launch.name} could not be started: ${error.message}`));
     prefixLines(child.stdout, process.stdout, label);
     prefixLines(child.stderr, process.stderr, label);
     this.say(`${launch.name} started (pid ${child.pid ?? "none"})`);
-    return member;
+    return child;
+  }
+
+  /** Resolves once the process has exited and all its output has been printed. */
+  private exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return new Promise((resolve) => child.once("close", (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })));
   }
 
   private reportExit(member: Member, how: string, cleanly: boolean): void {

@@ -53,8 +53,7 @@ export function maintenanceService({ kv, maintenance, admit }: GrpcServices): Ha
       const { header, hash } = await maintenance.hashKv(0);
       return { header: codec.encodeHeader(header), hash };
     }),
-    // The store compacts its files itself: there is nothing to defragment.
-    Defragment: unary(admit, async () => ({ header: codec.encodeHeader(kv.header()) })),
+    Defragment: unary(admit, async () => codec.headerOnly(await maintenance.defragment())),
     MoveLeader: unary(admit, async (m: Decoded) => codec.headerOnly(await maintenance.moveLeader(m.targetID))),
     Snapshot: (call: grpc.ServerWritableStream<Decoded, unknown>) => {
       if (!streamMayStart(call, admit)) return;

@@ -9,7 +9,7 @@ import { assertLeaderIfRequired, type Admission } from "./calls.js";
 export interface GrpcServices {
   readonly kv: KvApi;
   readonly cluster: Pick<ClusterApi, "memberList" | "memberAdd" | "memberRemove" | "memberUpdate" | "memberPromote" | "leaderClientUrl">;
-  readonly maintenance: Pick<MaintenanceApi, "status" | "hashKv" | "snapshot" | "moveLeader" | "alarm">;
+  readonly maintenance: Pick<MaintenanceApi, "status" | "hashKv" | "snapshot" | "moveLeader" | "alarm" | "defragment">;
   /** Every call passes this first: requests that require a leader fail at once without one. */
   readonly admit: Admission;
 }

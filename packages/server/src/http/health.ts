@@ -9,7 +9,7 @@ import { VERSION } from "../version.js";
 export interface HealthSource {
   /** Why this member cannot serve, or undefined when it can. */
   unhealthyReason(): string | undefined;
-  /** Whether the member has caught up enough to serve linearizable requests. */
+  /** Whether the member can take traffic: it serves linearizable requests (under NOSPACE, reads and deletes). */
   isReady(): boolean;
 }
 
@@ -25,8 +25,9 @@ export function healthPlugin(source: HealthSource, metrics: Metrics) {
       return reply.status(reason ? 503 : 200).send({ health: String(!reason), reason: reason ?? "" });
     });
     app.get("/readyz", { schema: { response: { 200: { type: "string" }, 503: { type: "string" } } } }, async (_request, reply) => {
-      const ready = source.isReady() && !source.unhealthyReason();
-      return reply.status(ready ? 200 : 503).type("text/plain").send(ready ? "ok" : "not ready");
+      if (source.isReady()) return reply.type("text/plain").send("ok");
+      const reason = source.unhealthyReason();
+      return reply.status(503).type("text/plain").send(reason ? `not ready: ${reason}` : "not ready");
     });
     app.get("/livez", { schema: { response: { 200: { type: "string" } } } }, async (_request, reply) =>
       reply.type("text/plain").send("ok"),

@@ -238,6 +238,8 @@ export interface MaintenanceApi {
   /** Hands leadership to `target`; resolves once it leads. Only the leader may be asked (see leaderClientUrl). */
   moveLeader(target: number): Promise<{ header: ResponseHeader }>;
   alarm(request: AlarmRequest): Promise<AlarmResponse>;
+  /** etcd's Defragment: gives the space of dead entries back to the filesystem, without stopping the member. */
+  defragment(): Promise<{ header: ResponseHeader }>;
 }
 
 /** The services a front end (the etcd gateway, the native API, next gRPC) encodes for. */

@@ -20,10 +20,11 @@ import type { AuthCommand } from "../auth/state.js";
 import { AuthStore, type AuthEntry, type AuthOutcome } from "../auth/store.js";
 import type { TokenProvider } from "../auth/tokens.js";
 import { decodeCommand, type CommandEnvelope } from "../commands.js";
-import { RaftkvError } from "../errors.js";
+import { RaftkvError, etcdError } from "../errors.js";
 import { decodeAttributes, type MemberRegistry } from "../members.js";
 import type { ProposalTracker } from "../proposals.js";
 import { LeaseKeeper, type LeaseProposer } from "./lease-keeper.js";
+import { NOSPACE_RECORD, capForSpace, decodeHolding, type CapDecision, type CapEntry } from "./space-cap.js";
 import { WatchHub } from "./watch-hub.js";
 
 /** What the log carries besides membership changes. */
@@ -84,9 +85,12 @@ export class KvStateMachine {
   async apply(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): Promise<void> {
     const decoded = entries.map((entry) => this.decode(entry));
     const fresh = decoded.filter((item) => item.entry.index > this.store.appliedIndex);
+    // Read before the alarms take this batch's changes below: the cap folds those in, in log order.
+    const holding = this.holdingNoSpace();
     const outside = await this.applyOutsideStore(fresh, confChanges);
     const auth = this.auth.prepare(fresh.map(authEntryOf));
-    const logEntries = decoded.map((item) => toLogEntry(item, auth.get(item.entry.index)));
+    const cap = capForSpace(holding, fresh.map(capEntryOf));
+    const logEntries = decoded.map((item) => toLogEntry(item, auth.get(item.entry.index), cap));
     const results = await this.store.applyBatch(logEntries, { prevKvInEvents: () => this.watchHub.wantsPrevKv });
     for (let i = 0; i < decoded.length; i++) {
       const item = decoded[i] as Decoded;
@@ -94,12 +98,22 @@ export class KvStateMachine {
       const authOutcome = auth.get(index);
       if (outside.has(index)) this.settleOutside(item, outside.get(index));
       else if (authOutcome && item.envelope) this.settleAuth(item.envelope.requestId, authOutcome);
+      else if (cap.refused.has(index) && item.envelope) this.options.tracker.reject(item.envelope.requestId, etcdError("noSpace"));
       else this.afterApply(item, results[i] as ApplyResult);
     }
   }
 
   async close(): Promise<void> {
     await this.store.close();
+  }
+
+  /**
+   * The members holding NOSPACE as of the store's applied index. A store
+   * without the record never had one raised: the alarms file is no witness,
+   * since it takes a batch's changes before the store does.
+   */
+  private holdingNoSpace(): number[] {
+    return decodeHolding(this.store.sideRecord(NOSPACE_RECORD)) ?? [];
   }
 
   private decode(entry: Entry): Decoded {
@@ -213,12 +227,25 @@ function authEntryOf({ entry, envelope }: Decoded): AuthEntry {
   return { index: entry.index, ...(command ? { command } : {}), ...(checkedRevision === undefined ? {} : { checkedRevision }) };
 }
 
-/** What the MVCC store applies of an entry: a store request, unless auth refused it, or the auth state an auth command left. */
-function toLogEntry(item: Decoded, auth: AuthOutcome | undefined): LogEntry {
+function capEntryOf({ entry, envelope }: Decoded): CapEntry {
+  const command = envelope?.command;
+  if (command?.kind === "store") return { index: entry.index, request: command.request };
+  if (command?.kind === "alarm") return { index: entry.index, alarm: { action: command.action, alarm: command.alarm } };
+  return { index: entry.index };
+}
+
+/**
+ * What the MVCC store applies of an entry: a store request, unless auth or
+ * the space cap refused it; the auth state an auth command left; the
+ * members holding NOSPACE after an alarm.
+ */
+function toLogEntry(item: Decoded, auth: AuthOutcome | undefined, cap: CapDecision): LogEntry {
   const { index } = item.entry;
   const envelope = item.envelope;
   if (auth?.status === "applied" && auth.sideRecord) return { index, sideRecord: auth.sideRecord };
-  if (envelope?.command.kind !== "store" || auth?.status === "rejected") return { index };
+  const noSpaceRecord = cap.records.get(index);
+  if (noSpaceRecord) return { index, sideRecord: noSpaceRecord };
+  if (envelope?.command.kind !== "store" || auth?.status === "rejected" || cap.refused.has(index)) return { index };
   const { request } = envelope.command;
   return envelope.clientRequestId === undefined ? { index, request } : { index, request, requestId: envelope.clientRequestId };
 }

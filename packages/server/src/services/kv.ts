@@ -13,6 +13,7 @@ import { fromStoreTxn, storeCall, toStoreTxn } from "../kv/store-mapping.js";
 import { watchHistoryThenLive } from "../kv/watcher.js";
 import type { ProposalTracker } from "../proposals.js";
 import type { RaftHost } from "../raft-host.js";
+import type { SpaceQuota } from "../space-quota.js";
 import type { Proposer } from "./proposer.js";
 
 export interface KvServiceOptions {
@@ -21,6 +22,8 @@ export interface KvServiceOptions {
   readonly tracker: ProposalTracker;
   readonly proposer: Proposer;
   readonly alarms: AlarmRegistry;
+  /** Refuses writes that would grow the store past its quota, or while NOSPACE is active. */
+  readonly quota: Pick<SpaceQuota, "admit">;
   readonly logger: Logger;
   readonly autoCompactor?: AutoCompactor;
   /** UNSAFE test switch: linearizable reads skip the ReadIndex round. */
@@ -151,6 +154,7 @@ export class KvService implements api.KvApi {
     storeCall(() => this.store.validate(request));
     // As in etcd, a corrupt cluster takes no more writes until an operator clears the alarm; lease checkpoints carry on.
     if (this.options.alarms.isActive("CORRUPT") && request.op !== "leaseCheckpoint") throw etcdError("corrupt");
+    this.options.quota.admit(request);
     return (await this.options.proposer.propose({ kind: "store", request }, options)) as ResponseTo<R>;
   }
 }

@@ -13,6 +13,7 @@ import { storeCallAsync } from "../kv/store-mapping.js";
 import type { MemberRegistry } from "../members.js";
 import type { RaftHost } from "../raft-host.js";
 import type { Snapshotter } from "../snapshots.js";
+import type { SpaceQuota } from "../space-quota.js";
 import { VERSION } from "../version.js";
 import { REMOVED } from "./health.js";
 import type { Proposer } from "./proposer.js";
@@ -25,6 +26,10 @@ export interface MaintenanceServiceOptions {
   readonly alarms: AlarmRegistry;
   readonly snapshots: Pick<Snapshotter, "backup">;
   readonly logger: Logger;
+  /** Measured again after a defragmentation, so the quota sees the space given back. */
+  readonly quota: Pick<SpaceQuota, "check">;
+  /** Why this member's storage failed, if it did: status lists it with the alarms. */
+  readonly storageFailure: () => string | undefined;
 }
 
 export class MaintenanceService implements api.MaintenanceApi {
@@ -46,6 +51,7 @@ export class MaintenanceService implements api.MaintenanceApi {
     const raft = this.host.status();
     const store = await this.store.status();
     const self = this.options.registry.get(this.options.proposer.memberId);
+    const storageFailure = this.options.storageFailure();
     return {
       header: this.header(store.revision),
       version: VERSION.etcdserver,
@@ -55,7 +61,11 @@ export class MaintenanceService implements api.MaintenanceApi {
       raftTerm: raft.hardState.term,
       raftAppliedIndex: store.appliedIndex,
       isLearner: self?.isLearner ?? false,
-      errors: [...(this.options.proposer.wasRemoved() ? [REMOVED.error] : []), ...this.options.alarms.list().map(describeAlarm)],
+      errors: [
+        ...(this.options.proposer.wasRemoved() ? [REMOVED.error] : []),
+        ...(storageFailure ? [storageFailure] : []),
+        ...this.options.alarms.list().map(describeAlarm),
+      ],
     };
   }
 
@@ -82,6 +92,17 @@ export class MaintenanceService implements api.MaintenanceApi {
     const action = request.action === "ACTIVATE" ? "activate" : "deactivate";
     const changed = (await this.options.proposer.propose({ kind: "alarm", action, alarm })) as AlarmMember | undefined;
     return { header: this.header(), alarms: changed ? [changed] : [] };
+  }
+
+  /** Rewrites the store's files without their dead entries (LevelDB compaction); the member serves meanwhile. */
+  async defragment(): Promise<{ header: api.ResponseHeader }> {
+    const started = performance.now();
+    const before = (await this.store.status()).dbSize;
+    await storeCallAsync(() => this.store.defragment());
+    const after = (await this.store.status()).dbSize;
+    this.options.logger.info({ before, after, ms: Math.round(performance.now() - started) }, "defragmented the store");
+    await this.options.quota.check();
+    return { header: this.header() };
   }
 
   /** Raises a CORRUPT alarm for each member not already marked, retrying until a leader takes it. */

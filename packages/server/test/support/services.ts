@@ -27,6 +27,7 @@ import { KvService } from "../../src/services/kv.js";
 import { MaintenanceService } from "../../src/services/maintenance.js";
 import { MembershipService } from "../../src/services/membership.js";
 import { Proposer } from "../../src/services/proposer.js";
+import { memberSpaceQuota } from "../../src/space-quota.js";
 
 export const MEMBER_ID = 1;
 export const CLUSTER_ID = 77;
@@ -130,7 +131,11 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
   }
   await raft.readBarrier();
   const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId: CLUSTER_ID, memberId: MEMBER_ID });
-  kv = new KvService({ host: raft, stateMachine, tracker, proposer, alarms, logger });
+  const quota = memberSpaceQuota(
+    { memberId: MEMBER_ID, dataDir: dir, store: stateMachine.store, alarms, proposer, logger },
+    { quotaBytes: Infinity, reserveBytes: 0 },
+  );
+  kv = new KvService({ host: raft, stateMachine, tracker, proposer, alarms, quota, logger });
   const cluster = new MembershipService({
     host: raft,
     proposer,
@@ -141,7 +146,8 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
     peerScheme: "http",
   });
   const snapshots = { backup: async () => ({ size: SNAPSHOT_BYTES.byteLength, bytes: (async function* () { yield SNAPSHOT_BYTES; })() }) };
-  const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots, logger });
+  const noStorageFailure = () => undefined;
+  const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots, logger, quota, storageFailure: noStorageFailure });
   // The cheapest hash cost: these tests are about the rules, not the hash.
   const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: MIN_BCRYPT_COST });
   return {
@@ -165,7 +171,7 @@ export type Json = Record<string, any>;
 export async function appWith(plugin: (app: FastifyInstance) => Promise<void>): Promise<FastifyInstance> {
   const metrics = new Metrics(
     { term: () => 1, isLeader: () => true, commitIndex: () => 0, appliedIndex: () => 0 },
-    { alarms: () => [], wasRemoved: () => false, activePeers: () => 0 },
+    { alarms: () => [], wasRemoved: () => false, storageFailed: () => false, activePeers: () => 0 },
   );
   const app = createApp(metrics);
   await app.register(plugin);

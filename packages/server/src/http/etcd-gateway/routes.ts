@@ -166,6 +166,7 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
       onLeader,
     );
     post("/v3/maintenance/alarm", schemas.ALARM_REQUEST, async (f, { maintenance }) => encodeAlarmResponse(await maintenance.alarm(decodeAlarmRequest(f))));
+    post("/v3/maintenance/defragment", schemas.EMPTY_REQUEST, async (_f, { maintenance }) => headerOnly(await maintenance.defragment()));
 
     // Lock and campaign take no request id: joining a queue with a lease is idempotent already (the same
     // lease keeps its place), and a retry must be able to join again after a failed attempt left the queue.
