@@ -238,6 +238,8 @@ export interface MaintenanceApi {
   /** Hands leadership to `target`; resolves once it leads. Only the leader may be asked (see leaderClientUrl). */
   moveLeader(target: number): Promise<{ header: ResponseHeader }>;
   alarm(request: AlarmRequest): Promise<AlarmResponse>;
+  /** etcd's Defragment: the store compacts its own files, so there is nothing to do but answer. */
+  defragment(): Promise<{ header: ResponseHeader }>;
 }
 
 /** The services a front end (the etcd gateway, the native API, next gRPC) encodes for. */

@@ -84,6 +84,7 @@ function guardedMaintenance(maintenance: api.MaintenanceApi, auth: AuthService, 
     snapshot: async () => (root(), maintenance.snapshot()),
     moveLeader: async (target) => (root(), maintenance.moveLeader(target)),
     alarm: async (request) => (root(), maintenance.alarm(request)),
+    defragment: async () => (root(), maintenance.defragment()),
   };
 }
 
