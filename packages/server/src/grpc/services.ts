@@ -49,9 +49,14 @@ export function grpcServicesOf(apis: MemberApis, auth: AuthService, { raft, memb
   return { admit, admitAnyone, auth, memberTls };
 }
 
+/**
+ * The first token the call carries. Node's HTTP/2 joins a header sent more
+ * than once with ", " (python-etcd3 sends its token twice), and no token,
+ * simple or JWT, holds a comma.
+ */
 function tokenOf(call: CallContext): string | undefined {
   const token = call.metadata.get(TOKEN_KEY)[0];
-  return token === undefined ? undefined : String(token);
+  return token === undefined ? undefined : String(token).split(",")[0]!.trim();
 }
 
 /** The token, else the CN of a client certificate the trusted CA signed (grpc-js names one only once verified). */
