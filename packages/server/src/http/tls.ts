@@ -8,9 +8,12 @@
  * when their files change, so operators rotate them without a restart;
  * a rotation that does not load is logged and the old certificate kept.
  *
- * With --client-cert-auth the certificate is checked at the handshake and
- * nothing more: on the JSON gateway its CommonName is not the user (etcd
- * 3.4 ignores it there too); a request needs a token when auth is on.
+ * With --client-cert-auth the certificate is checked at the handshake. On
+ * the JSON gateway its CommonName is not the user (etcd 3.4 ignores it
+ * there too); a request needs a token when auth is on. A gRPC call without
+ * a token is the CommonName's user, as in etcd (grpc/services.ts). The
+ * client listeners end TLS themselves and route by ALPN
+ * (grpc/listener.ts).
  */
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, unwatchFile, watchFile } from "node:fs";
