@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { bytes, call, clientOf, collect, rejection, startMember, untilLeader, type Client, type Member, type Message } from "./support/grpc.js";
+import { bytes, call, clientOf, collect, messagesOf, rejection, startMember, untilLeader, type Client, type Member, type Message } from "./support/grpc.js";
 
 describe("gRPC on a member that leads", () => {
   let member: Member;
@@ -123,6 +123,27 @@ describe("gRPC on a member that leads", () => {
     assert.equal(created!.created, true);
     assert.deepEqual([canceled!.canceled, canceled!.compact_revision], [true, latest.header.revision]);
     stream.end();
+  });
+
+  test("a watch created with fragment gets a revision larger than the request limit in parts, as etcd splits it", async () => {
+    // Four deletes in one revision, each carrying a 600 KiB previous value: 2.4 MB, over the 1.5 MiB limit; two events fit in one part.
+    const value = Buffer.alloc(600 * 1024, "v");
+    for (let i = 0; i < 4; i++) await call(kv, "Put", { key: bytes(`big/${i}`), value });
+    const stream = clientOf("Watch", member.address).Watch() as grpc.ClientDuplexStream<Message, Message>;
+    const messages = messagesOf(stream);
+    const range = { key: bytes("big/"), range_end: bytes("big0"), prev_kv: true };
+    stream.write({ create_request: { ...range, fragment: true } });
+    stream.write({ create_request: range });
+    await messages.atLeast(2);
+    await call(kv, "DeleteRange", range);
+    const updates = (await messages.atLeast(5)).slice(2);
+    stream.end();
+    const of = (id: number) => updates.filter((m) => m.watch_id === id).map((m) => [m.events.map((e: Message) => Buffer.from(e.kv.key).toString()), m.fragment]);
+    assert.deepEqual(of(0), [
+      [["big/0", "big/1"], true],
+      [["big/2", "big/3"], false],
+    ]);
+    assert.deepEqual(of(1), [[["big/0", "big/1", "big/2", "big/3"], false]]);
   });
 
   test("LeaseKeepAlive renews a lease and answers TTL 0 for one that does not exist", async () => {

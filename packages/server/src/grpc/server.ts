@@ -57,7 +57,7 @@ export function createGrpcServer(services: GrpcServices): grpc.Server {
   const server = new grpc.Server({ "grpc.max_receive_message_length": MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES });
   const implementations = {
     KV: kvService(services),
-    Watch: watchService(services),
+    Watch: watchService(services, (message) => (definitions.Watch!.Watch!.responseSerialize(message) as Buffer).length),
     Lease: leaseService(services),
     Cluster: clusterService(services),
     Maintenance: maintenanceService(services),

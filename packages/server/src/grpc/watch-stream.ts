@@ -5,10 +5,14 @@
  * meanwhile (history) follow. Each create is checked as its caller may
  * watch when it arrives (etcd reads the stream's token again for every
  * create): one the caller may not open is created and canceled at once.
+ * A watch created with `fragment` gets a revision whose events exceed the
+ * request limit (--max-request-bytes) in parts, as etcd sends it, so that
+ * clients with a message limit (grpc-go's and grpc-js's 4 MiB) can take it.
  */
 import type * as grpc from "@grpc/grpc-js";
 import { GrpcCode, RaftkvError } from "../errors.js";
 import type { ResponseHeader, Watch, WatchUpdate } from "../kv/api.js";
+import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 import { admitStream, failStream, type Admission } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
@@ -16,15 +20,18 @@ import type { CallScope, GrpcServices } from "./services.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 type WatchCall = grpc.ServerDuplexStream<Decoded, unknown>;
+type WatchMessage = Record<string, unknown> & { readonly events?: readonly unknown[] };
+/** The encoded size of a WatchResponse, in bytes. */
+export type MessageSize = (message: WatchMessage) => number;
 
 /** The id etcd's progress responses and refused creates carry: they belong to no watch. */
 const NO_WATCH_ID = -1;
 
-export function watchService({ admit }: GrpcServices): Handlers {
+export function watchService({ admit }: GrpcServices, sizeOf: MessageSize): Handlers {
   return {
     Watch: async (call: WatchCall) => {
       const opened = await admitStream(call, admit);
-      if (opened) new WatchStream(call, admit, () => opened.kv.header()).serve();
+      if (opened) new WatchStream(call, admit, () => opened.kv.header(), sizeOf).serve();
     },
   };
 }
@@ -41,6 +48,7 @@ class WatchStream {
     private readonly call: WatchCall,
     private readonly admit: Admission<CallScope>,
     private readonly header: () => ResponseHeader,
+    private readonly sizeOf: MessageSize,
   ) {}
 
   serve(): void {
@@ -73,7 +81,8 @@ class WatchStream {
     const sendUpdate = (update: WatchUpdate): void => {
       // A compacted start ends the watch.
       if (update.kind === "compacted") this.watches.delete(id);
-      this.send(encodeWatchUpdate(update, id));
+      const message = encodeWatchUpdate(update, id);
+      for (const part of m.fragment === true ? fragmentsOf(message, MAX_REQUEST_BYTES, this.sizeOf) : [message]) this.send(part);
     };
     const deliver = (update: WatchUpdate): void => {
       if (created) sendUpdate(update);
@@ -138,7 +147,7 @@ class WatchStream {
 }
 
 /** A watch update as etcd sends it; a compacted start revision cancels the watch. */
-function encodeWatchUpdate(update: WatchUpdate, id: number): unknown {
+function encodeWatchUpdate(update: WatchUpdate, id: number): WatchMessage {
   const common = { header: codec.encodeHeader(update.header), watch_id: id };
   switch (update.kind) {
     case "events":
@@ -148,4 +157,29 @@ function encodeWatchUpdate(update: WatchUpdate, id: number): unknown {
     case "compacted":
       return { ...common, canceled: true, compact_revision: update.compactRevision };
   }
+}
+
+/**
+ * etcd's fragmenting: a response of `limit` bytes or more with two events
+ * or more goes out in parts, each with as many events as keep it under the
+ * limit (one at least, however large), every part but the last marked
+ * `fragment`. Each event adds the same bytes to any message (its field tag,
+ * length and body), so a part's size is the sum of its events' and the rest.
+ */
+export function fragmentsOf(message: WatchMessage, limit: number, sizeOf: MessageSize): WatchMessage[] {
+  const events = message.events ?? [];
+  if (events.length < 2 || sizeOf(message) < limit) return [message];
+  const rest = sizeOf({ ...message, events: [], fragment: true });
+  const parts: unknown[][] = [[]];
+  let size = rest;
+  for (const event of events) {
+    const eventSize = sizeOf({ events: [event] });
+    if (parts.at(-1)!.length > 0 && size + eventSize >= limit) {
+      parts.push([]);
+      size = rest;
+    }
+    parts.at(-1)!.push(event);
+    size += eventSize;
+  }
+  return parts.map((part, i) => ({ ...message, events: part, fragment: i < parts.length - 1 }));
 }
