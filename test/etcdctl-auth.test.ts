@@ -1,13 +1,14 @@
 /**
  * etcdctl 3.4 (Debian's), unchanged, over mutual TLS with auth, against a
- * raftkv member serving gRPC on its https:// client port: one transcript
+ * raftkv cluster serving gRPC on its https:// client ports: one transcript
  * of commands (users, roles, permissions, auth enable and disable, a
  * client known only by its certificate's CN, a wrong password), each with
  * etcdctl's own output. Where etcd 3.4 is installed the same transcript
  * runs against it, started with the same certificates and flags, and every
  * output must be identical. Python's etcd3 client logs in with a user and
  * password over the same TLS. curl on the same port gets HTTP/1.1 and the
- * JSON gateway.
+ * JSON gateway. A membership change asked of a follower reaches the
+ * https:// leader with the caller's token.
  */
 import assert from "node:assert/strict";
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -114,7 +115,9 @@ const DIFFERENCES: Record<string, string> = {
 let dir = "";
 let ca: KeyPair;
 const certificates = new Map<Holder, KeyPair>();
-let raftkv: Server | undefined;
+/** Every process started, to be killed at the end. */
+const started: Server[] = [];
+let raftkv: Server[] = [];
 let etcd: Server | undefined;
 
 interface Server {
@@ -123,30 +126,45 @@ interface Server {
   readonly output: string[];
 }
 
-/** A one-member cluster, raftkv's or etcd's, on an https:// client URL with mutual TLS. */
-async function startServer(command: string, args: (clientUrl: string, peerUrl: string) => string[], server: KeyPair): Promise<Server> {
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const url = `https://127.0.0.1:${clientPort}`;
+/** A cluster, raftkv's or etcd's, on https:// client URLs with mutual TLS (its peers speak plain HTTP). */
+async function startCluster(size: number, command: string, args: (member: MemberUrls) => string[], server: KeyPair): Promise<Server[]> {
+  const members: MemberUrls[] = [];
+  for (let i = 1; i <= size; i++) {
+    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    members.push({ name: `m${i}`, clientUrl: `https://127.0.0.1:${clientPort}`, peerUrl: `http://127.0.0.1:${peerPort}`, initialCluster: "" });
+  }
+  const initialCluster = members.map((member) => `${member.name}=${member.peerUrl}`).join(",");
   const tls = [`--cert-file=${server.certFile}`, `--key-file=${server.keyFile}`, `--trusted-ca-file=${ca.certFile}`, "--client-cert-auth=true", "--bcrypt-cost=4"];
-  const child = spawn(command, [...args(url, `http://127.0.0.1:${peerPort}`), ...tls], { stdio: ["ignore", "pipe", "pipe"] });
-  const output: string[] = [];
-  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  const started = { url, process: child, output };
-  await waitFor(`${command} to serve at ${url}`, async () => (await httpsGet(`${url}/health`)).includes('"health":"true"'), 30_000).catch((error: unknown) => {
-    child.kill("SIGKILL");
-    throw new Error(`${String(error)}\n${output.join("")}`);
+  const servers = members.map((member) => {
+    const child = spawn(command, [...args({ ...member, initialCluster }), ...tls], { stdio: ["ignore", "pipe", "pipe"] });
+    const output: string[] = [];
+    child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    return { url: member.clientUrl, process: child, output };
   });
-  return started;
+  started.push(...servers);
+  for (const { url, output } of servers) {
+    const healthy = async () => (await httpsGet(`${url}/health`)).includes('"health":"true"');
+    await waitFor(`${command} to serve at ${url}`, healthy, 30_000).catch((error: unknown) => assert.fail(`${String(error)}\n${output.join("")}`));
+  }
+  return servers;
 }
 
-function raftkvArgs(clientUrl: string, peerUrl: string): string[] {
-  return [RAFTKV_BIN, "serve", "--name=n1", `--data-dir=${join(dir, "raftkv")}`, `--listen-client-urls=${clientUrl}`, `--listen-peer-urls=${peerUrl}`, `--initial-cluster=n1=${peerUrl}`];
+interface MemberUrls {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly initialCluster: string;
 }
 
-function etcdArgs(clientUrl: string, peerUrl: string): string[] {
+function raftkvArgs({ name, clientUrl, peerUrl, initialCluster }: MemberUrls): string[] {
+  const urls = [`--listen-client-urls=${clientUrl}`, `--listen-peer-urls=${peerUrl}`, `--initial-cluster=${initialCluster}`];
+  return [RAFTKV_BIN, "serve", `--name=${name}`, `--data-dir=${join(dir, "raftkv", name)}`, ...urls];
+}
+
+function etcdArgs({ name, clientUrl, peerUrl, initialCluster }: MemberUrls): string[] {
   const urls = [`--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`, `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`];
-  return ["--name=e1", `--data-dir=${join(dir, "etcd")}`, ...urls, `--initial-cluster=e1=${peerUrl}`];
+  return [`--name=${name}`, `--data-dir=${join(dir, "etcd", name)}`, ...urls, `--initial-cluster=${initialCluster}`];
 }
 
 /** GET over TLS with the "ops" certificate, through Node's client (which offers no ALPN: HTTP/1.1). */
@@ -198,18 +216,17 @@ before(async () => {
   ca = await makeCa(dir, "ca");
   for (const holder of ["ops", "bob", "root", "nobody"] as const) certificates.set(holder, await makeCertificate(dir, ca, `client-${holder}`, holder));
   const member = await makeCertificate(dir, ca, "member");
-  raftkv = await startServer(process.execPath, raftkvArgs, member);
-  if (HAS_ETCD) etcd = await startServer("etcd", etcdArgs, member);
+  raftkv = await startCluster(3, process.execPath, raftkvArgs, member);
+  if (HAS_ETCD) [etcd] = await startCluster(1, "etcd", etcdArgs, member);
 });
 
 after(async () => {
-  raftkv?.process.kill("SIGKILL");
-  etcd?.process.kill("SIGKILL");
+  for (const server of started) server.process.kill("SIGKILL");
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 test("etcdctl over mutual TLS: users, roles, permissions, auth and CN identities, with etcdctl's output (and etcd's, where installed)", async () => {
-  const ours = await runTranscript(raftkv!.url);
+  const ours = await runTranscript(raftkv[0]!.url);
   const theirs = etcd ? await runTranscript(etcd.url) : undefined;
   const [keys, expected] = [[...ours.keys()], TRANSCRIPT.map((step) => step.out)];
   assert.deepEqual(keys.map((key) => `${key}\n${ours.get(key)!.out}`), keys.map((key, i) => `${key}\n${expected[i]}`));
@@ -225,7 +242,7 @@ test("etcdctl over mutual TLS: users, roles, permissions, auth and CN identities
 });
 
 test("without a client certificate etcdctl gets nothing; curl on the same port gets HTTP/1.1 and the JSON gateway", async () => {
-  const url = raftkv!.url;
+  const url = raftkv[0]!.url;
   const bare = await new Promise<string>((resolve) => {
     execFile(ETCDCTL, [`--endpoints=${url}`, `--cacert=${ca.certFile}`, "--dial-timeout=1s", "get", "app/x"], { env: { ...process.env, ETCDCTL_API: "3" } }, (error, _stdout, stderr) =>
       resolve(error ? stderr : "succeeded"),
@@ -241,7 +258,7 @@ test("without a client certificate etcdctl gets nothing; curl on the same port g
 });
 
 test("python's etcd3 logs in with a user and password over mutual TLS", async () => {
-  const url = raftkv!.url;
+  const url = raftkv[0]!.url;
   const root = { as: "root" as const };
   for (const run of ["user add carol:cpw", "role add py", "role grant-permission py readwrite py/ --prefix", "user grant-role carol py", "auth enable"]) {
     assert.equal((await etcdctl(url, { run, ...root })).code, 0, run);
@@ -257,3 +274,22 @@ test("python's etcd3 logs in with a user and password over mutual TLS", async ()
   ]);
   assert.equal((await etcdctl(url, { run: "auth disable", ...root })).out, "Authentication Disabled\n");
 });
+
+test("a membership change asked of a follower goes to the https:// leader with the caller's token", async () => {
+  const root = { as: "root" as const };
+  for (const run of ["user add dave:dpw", "auth enable"]) assert.equal((await etcdctl(raftkv[0]!.url, { run, ...root })).code, 0, run);
+  const follower = await followerUrl();
+  const added = await etcdctl(follower, { run: `--user root:pw member add learner --learner --peer-urls=http://127.0.0.1:${await freePort()}` });
+  const id = /^Member +([0-9a-f]+) added to cluster +[0-9a-f]+\n/.exec(added.out)?.[1] ?? assert.fail(added.out);
+  assert.equal((await etcdctl(follower, { run: `--user dave:dpw member remove ${id}` })).out, DENIED);
+  assert.match((await etcdctl(follower, { run: `--user root:pw member remove ${id}` })).out, /^Member +[0-9a-f]+ removed from cluster +[0-9a-f]+\n$/);
+  assert.equal((await etcdctl(follower, { run: "auth disable", ...root })).out, "Authentication Disabled\n");
+});
+
+/** The client URL of a member that does not lead, as the members' status says. */
+async function followerUrl(): Promise<string> {
+  const endpoints = raftkv.map((server) => server.url).join(",");
+  const { out } = await etcdctl(endpoints, { run: "--user root:pw endpoint status -w json" });
+  const statuses = JSON.parse(out) as { Endpoint: string; Status: { header: { member_id: number }; leader: number } }[];
+  return statuses.find(({ Status }) => Status.header.member_id !== Status.leader)?.Endpoint ?? assert.fail(out);
+}
