@@ -9,7 +9,7 @@
  */
 import type { MemberClientTls } from "../http/tls.js";
 import type { MemberApis } from "../kv/api.js";
-import type { AuthService, Credentials, Identity } from "../services/auth.js";
+import { ANONYMOUS, type AuthService, type Credentials, type Identity } from "../services/auth.js";
 import { guardedApis } from "../services/guard.js";
 import { assertLeaderIfRequired, type Admission, type CallContext } from "./calls.js";
 
@@ -40,11 +40,13 @@ export interface GrpcServicesOptions {
 
 export function grpcServicesOf(apis: MemberApis, auth: AuthService, { raft, memberTls }: GrpcServicesOptions): GrpcServices {
   const admitAnyone = async (call: CallContext): Promise<void> => assertLeaderIfRequired(call.metadata, () => raft.leader !== 0);
+  // Guarded while auth is off too: a write then carries the auth revision it was let through at (see services/guard.ts).
+  const anonymous = guardedApis(apis, auth, ANONYMOUS);
   const admit = async (call: CallContext): Promise<CallScope> => {
     await admitAnyone(call);
     const token = tokenOf(call);
     const identity = await auth.identify(credentialsOf(call, token));
-    return { ...guardedApis(apis, auth, identity), identity, token };
+    return { ...(identity === ANONYMOUS ? anonymous : guardedApis(apis, auth, identity)), identity, token };
   };
   return { admit, admitAnyone, auth, memberTls };
 }
