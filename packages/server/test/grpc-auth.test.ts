@@ -129,6 +129,32 @@ describe("auth over gRPC", () => {
     assert.ok((await call(maintenance, "Defragment", {}, as("root"))).header.revision > 0);
   });
 
+  test("every service passes the same checks: txns, leases, locks, elections, members and the snapshot stream", async () => {
+    const alice = as("alice");
+    const denied = [grpc.status.PERMISSION_DENIED, "etcdserver: permission denied"];
+    const lease = clientOf("Lease", member.address);
+    const lock = clientOf("Lock", member.address);
+    const election = clientOf("Election", member.address);
+    const cluster = clientOf("Cluster", member.address);
+    try {
+      const readOnly = { compare: [{ key: bytes("app/x"), target: "VERSION", result: "GREATER", version: 0 }], success: [{ request_range: { key: bytes("app/x") } }] };
+      assert.equal((await call(kv, "Txn", readOnly, alice)).succeeded, true);
+      assert.deepEqual(await refusal(call(kv, "Txn", { ...readOnly, failure: [{ request_put: { key: bytes("app/x"), value: bytes("3") } }] }, alice)), denied);
+      // As in etcd, granting a lease needs no user at all; revoking one needs write on its keys.
+      const granted = await call(lease, "LeaseGrant", { TTL: 60 });
+      await call(kv, "Put", { key: bytes("app/leased"), value: bytes("v"), lease: granted.ID }, as("root"));
+      assert.deepEqual(await refusal(call(lease, "LeaseRevoke", { ID: granted.ID }, alice)), denied);
+      assert.deepEqual(await refusal(call(lock, "Lock", { name: bytes("app/lock"), lease: granted.ID }, alice)), denied);
+      assert.deepEqual(await refusal(call(election, "Campaign", { name: bytes("app/chief"), lease: granted.ID, value: bytes("me") }, alice)), denied);
+      assert.deepEqual(await refusal(call(cluster, "MemberAdd", { peerURLs: ["http://127.0.0.1:1"] }, alice)), denied);
+      const snapshot = clientOf("Maintenance", member.address).Snapshot({}, alice) as grpc.ClientReadableStream<Message>;
+      assert.deepEqual(await refusal(messagesOf(snapshot).atLeast(1)), denied);
+      await call(lease, "LeaseRevoke", { ID: granted.ID }, as("root"));
+    } finally {
+      for (const client of [lease, lock, election, cluster]) client.close();
+    }
+  });
+
   test("each watch create is checked when it comes: refused ones are created and canceled as etcd 3.4 answers them", async () => {
     const stream = clientOf("Watch", member.address).Watch(as("alice")) as grpc.ClientDuplexStream<Message, Message>;
     const messages = messagesOf(stream);
