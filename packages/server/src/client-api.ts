@@ -1,16 +1,17 @@
 /**
  * What a member serves its clients on each client URL: the HTTP APIs
  * (health and metrics, the etcd v3 gateway, the native /v1 API, the
- * dashboard) and, on plain-text URLs, etcd's gRPC services on the same port.
+ * dashboard) and etcd's gRPC services, on the same port, over TLS or not.
  * node.ts imports this module only once Raft runs: fastify, gRPC and the
  * routes are most of the code a member loads, and a restarted member that
  * votes and acknowledges appends first gives its cluster back a quorum
  * sooner.
  */
-import type { Server as TlsServer } from "node:tls";
+import type { Server as HttpServer } from "node:http";
+import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { parseUrl } from "./config.js";
-import { listenForClients, type ClientListener } from "./grpc/listener.js";
+import { listenForClients, listenForTlsClients, type ClientListener, type ListenAddress } from "./grpc/listener.js";
 import { createGrpcServer } from "./grpc/server.js";
 import { grpcServicesOf } from "./grpc/services.js";
 import { createApp } from "./http/app.js";
@@ -37,7 +38,7 @@ export interface ClientApiOptions {
   readonly raft: { readonly leader: number };
   readonly metrics: Metrics;
   readonly listenUrls: readonly string[];
-  /** Present when the client URLs are https://: fastify serves TLS itself, and gRPC is not offered there yet. */
+  /** Present when the client URLs are https://. */
   readonly tls: ClientTls | undefined;
   readonly logger: Logger;
 }
@@ -50,26 +51,27 @@ export interface ClientApis {
 export async function serveClients(services: ClientServices, options: ClientApiOptions): Promise<ClientApis> {
   const { kv, cluster, maintenance, health, auth } = services;
   const apis = { kv, cluster, maintenance };
-  const app = createApp(options.metrics, options.tls?.options);
+  const memberTls = options.tls?.memberClientOptions();
+  // No TLS here even on https:// URLs: the listeners end it, and hand HTTP/1.1 connections over (see grpc/listener.ts).
+  const app = createApp(options.metrics);
   await app.register(healthPlugin(health, options.metrics));
-  await app.register(etcdGatewayPlugin(apis, auth, options.tls?.memberClientOptions()));
+  await app.register(etcdGatewayPlugin(apis, auth, memberTls));
   await app.register(nativePlugin(apis, auth));
   await app.ready();
-  if (options.tls) {
-    for (const url of options.listenUrls) await app.listen(parseUrl(url));
-    options.tls.watch(app.server as unknown as TlsServer, options.logger);
-    return { close: () => app.close() };
-  }
-  const grpcServer = createGrpcServer(grpcServicesOf(apis, options.raft, () => auth.state.enabled));
+  const grpcServer = createGrpcServer(grpcServicesOf(apis, auth, { raft: options.raft, memberTls }));
   const listeners: ClientListener[] = [];
-  for (const url of options.listenUrls) {
-    const { host, port } = parseUrl(url);
-    listeners.push(await listenForClients(host, port, app.server, grpcServer));
-  }
+  for (const url of options.listenUrls) listeners.push(await listenOn(parseUrl(url), app.server, grpcServer, options));
   return {
     async close() {
       await Promise.all(listeners.map((listener) => listener.close()));
       await app.close();
     },
   };
+}
+
+async function listenOn(address: ListenAddress, http: HttpServer, grpcServer: GrpcServer, { tls, logger }: ClientApiOptions): Promise<ClientListener> {
+  if (!tls) return listenForClients(address, http, grpcServer);
+  const listener = await listenForTlsClients(address, http, grpcServer, tls.options);
+  tls.watch(listener.server, logger);
+  return listener;
 }

@@ -23,8 +23,11 @@ export function assertLeaderIfRequired(metadata: grpc.Metadata, hasLeader: () =>
   if (metadata.get(REQUIRE_LEADER_KEY)[0] === "true" && !hasLeader()) throw etcdError("noLeader");
 }
 
-/** What every call passes before its handler runs; throws the status that refuses it. */
-export type Admission = (metadata: grpc.Metadata) => void;
+/** What admission sees of a call: its metadata and, on a TLS connection, the client's verified certificate. */
+export type CallContext = Pick<grpc.ServerUnaryCall<unknown, unknown>, "metadata" | "getAuthContext">;
+
+/** What every call passes before its handler runs: throws the status that refuses it, else gives what the handler works with. */
+export type Admission<Scope> = (call: CallContext) => Promise<Scope>;
 
 /** The `idempotency-key` metadata as the write's request id, under the same rules as the HTTP header. */
 export function writeOptionsOf(metadata: grpc.Metadata): WriteOptions {
@@ -37,16 +40,20 @@ export function writeOptionsOf(metadata: grpc.Metadata): WriteOptions {
   return { requestId: text };
 }
 
-export type UnaryHandler<Req, Res> = (request: Req, metadata: grpc.Metadata, signal: AbortSignal) => Promise<Res>;
+/** What a handler knows of its call besides the request and its scope. */
+export interface CallInfo {
+  readonly metadata: grpc.Metadata;
+  /** Aborts when the client cancels the call or goes away. */
+  readonly signal: AbortSignal;
+}
 
-/** A unary method: admission, then the handler; a rejection becomes etcd's status. */
-export function unary<Req, Res>(admit: Admission, handle: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+export type UnaryHandler<Req, Res, Scope> = (request: Req, scope: Scope, call: CallInfo) => Promise<Res>;
+
+/** A unary method: admission, then the handler with what admission gave; a rejection becomes etcd's status. */
+export function unary<Req, Res, Scope>(admit: Admission<Scope>, handle: UnaryHandler<Req, Res, Scope>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const signal = abortWhenCancelled(call);
-    const answer = async (): Promise<Res> => {
-      admit(call.metadata);
-      return handle(call.request, call.metadata, signal);
-    };
+    const answer = async (): Promise<Res> => handle(call.request, await admit(call), { metadata: call.metadata, signal });
     answer().then(
       (response) => callback(null, response),
       (error: unknown) => callback(toServiceError(error)),
@@ -54,23 +61,23 @@ export function unary<Req, Res>(admit: Admission, handle: UnaryHandler<Req, Res>
   };
 }
 
-/** A signal that aborts when the client cancels the call or goes away. */
-export function abortWhenCancelled(call: Pick<EventEmitter, "once">): AbortSignal {
+/** A signal that aborts when the client cancels the call or goes away (or already has). */
+export function abortWhenCancelled(call: Pick<EventEmitter, "once"> & { readonly cancelled: boolean }): AbortSignal {
   const controller = new AbortController();
-  call.once("cancelled", () => controller.abort());
+  if (call.cancelled) controller.abort();
+  else call.once("cancelled", () => controller.abort());
   return controller.signal;
 }
 
 type ServerStream = grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
 
-/** A stream that is not admitted (one that requires a leader, on a member without one) fails at once. */
-export function streamMayStart(call: ServerStream, admit: Admission): boolean {
+/** A stream's admission: what it gives, or undefined once a refused stream has failed with the refusal's status. */
+export async function admitStream<Scope>(call: ServerStream, admit: Admission<Scope>): Promise<Scope | undefined> {
   try {
-    admit(call.metadata);
-    return true;
+    return await admit(call);
   } catch (error) {
     failStream(call, error);
-    return false;
+    return undefined;
   }
 }
 

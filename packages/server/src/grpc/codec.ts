@@ -6,6 +6,8 @@
  * field named by the oneof. Replies are plain objects of the same shape.
  */
 import type { AlarmRequest, AlarmResponse, Compare, CompareTarget, DeleteRangeRequest, Event, KeyValue, LeaseTimeToLiveResponse, MemberInfo, MemberStatus, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, WatchRequest } from "../kv/api.js";
+import { PERMISSION_TYPES, type Permission, type PermissionType } from "../auth/state.js";
+import { invalidArgument } from "../errors.js";
 import type { LeaderKey } from "../recipes/election.js";
 import { COMPARE_OPERAND_FIELD, assertPutFits } from "../recipes/kv.js";
 
@@ -114,6 +116,12 @@ export function decodeLeaderKey(m: Decoded | null): LeaderKey {
   return { name: key.name, key: key.key, rev: key.rev, lease: key.lease };
 }
 
+export function decodePermission(m: Decoded): Permission {
+  // An enum number the proto does not name arrives as the number itself.
+  if (!PERMISSION_TYPES.includes(m.permType)) throw invalidArgument(`unknown permission type ${String(m.permType)}`);
+  return { type: m.permType as PermissionType, key: m.key, rangeEnd: m.range_end };
+}
+
 // --------------------------------------------------------------- responses
 
 export function encodeHeader(header: ResponseHeader): Message {
@@ -200,4 +208,8 @@ export function encodeLeaderKey(leader: LeaderKey): Message {
 
 export function headerOnly(response: { header: ResponseHeader }): Message {
   return { header: encodeHeader(response.header) };
+}
+
+export function encodePermission(permission: Permission): Message {
+  return { permType: permission.type, key: permission.key, range_end: permission.rangeEnd };
 }

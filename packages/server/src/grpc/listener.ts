@@ -1,16 +1,24 @@
 /**
- * One client port for both APIs, as etcd serves them: a connection that
- * opens with the HTTP/2 preface is gRPC and goes to grpc-js's connection
- * injector; any other goes to the HTTP/1 server.
+ * One client port for both APIs, as etcd serves them. On a plain-text port
+ * a connection that opens with the HTTP/2 preface is gRPC and goes to
+ * grpc-js's connection injector; any other goes to the HTTP/1 server. On a
+ * TLS port, ALPN decides: gRPC clients offer h2 alone and get it, and go to
+ * the injector; a client that offers HTTP/1.1 too (curl, browsers, Node's
+ * fetch) gets HTTP/1.1 and the HTTP server, where the JSON gateway and the
+ * other HTTP APIs are, as does a client that offers nothing.
  */
 import type { Server as HttpServer } from "node:http";
-import { createServer, type Socket } from "node:net";
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import { setTimeout as delay } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
+import type { ServerTlsOptions } from "../http/tls.js";
 import { withAuthorityFixed } from "./authority.js";
 
 /** Every HTTP/2 connection starts with this (RFC 9113, 3.4); no HTTP/1 request line can. */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** In the server's order of preference, which OpenSSL follows: HTTP/1.1 to whoever can speak it, h2 to gRPC clients. */
+const ALPN_PREFERENCE = ["http/1.1", "h2"];
 /** How long the in-flight gRPC calls get to finish when the member stops. */
 const DRAIN_MS = 1_000;
 
@@ -20,13 +28,37 @@ export interface ClientListener {
   close(): Promise<void>;
 }
 
-export async function listenForClients(host: string, port: number, http: HttpServer, grpcServer: grpc.Server): Promise<ClientListener> {
+export interface TlsClientListener extends ClientListener {
+  /** Where a rotated certificate is installed (see http/tls.ts). */
+  readonly server: TlsServer;
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export async function listenForClients(address: ListenAddress, http: HttpServer, grpcServer: grpc.Server): Promise<ClientListener> {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  return serve(createServer((socket) => routeByPreface(socket, http, injector)), address, http, injector);
+}
+
+/**
+ * TLS is ended here, not in grpc-js: the injector gets the decrypted
+ * connection, whose verified client certificate gRPC calls still see
+ * (grpc-js's getAuthContext), for etcd's CN identity.
+ */
+export async function listenForTlsClients(address: ListenAddress, http: HttpServer, grpcServer: grpc.Server, tls: ServerTlsOptions): Promise<TlsClientListener> {
+  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const server = createTlsServer({ ...tls, ALPNProtocols: ALPN_PREFERENCE }, (socket) => routeByAlpn(socket, http, injector));
+  return { ...(await serve(server, address, http, injector)), server };
+}
+
+async function serve(server: NetServer, { host, port }: ListenAddress, http: HttpServer, injector: grpc.ConnectionInjector): Promise<ClientListener> {
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    routeByPreface(socket, http, injector);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -47,6 +79,13 @@ export async function listenForClients(host: string, port: number, http: HttpSer
       await closed;
     },
   };
+}
+
+function routeByAlpn(socket: TLSSocket, http: HttpServer, injector: grpc.ConnectionInjector): void {
+  socket.on("error", () => socket.destroy());
+  // etcdctl's per-endpoint commands name the TLS server in :authority, without the scheme: no filter needed here.
+  if (socket.alpnProtocol === "h2") injector.injectConnection(socket);
+  else http.emit("connection", socket);
 }
 
 /** Reads until the first bytes tell HTTP/2 from HTTP/1, then hands the socket over with those bytes put back. */

@@ -7,10 +7,12 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
-import { authService, clusterService, maintenanceService } from "./cluster-services.js";
-import { kvService, leaseService, watchService } from "./kv-services.js";
+import { authService } from "./auth-service.js";
+import { clusterService, maintenanceService } from "./cluster-services.js";
+import { kvService, leaseService } from "./kv-services.js";
 import { electionService, lockService } from "./recipe-services.js";
 import type { GrpcServices } from "./services.js";
+import { watchService } from "./watch-stream.js";
 
 const PROTO_DIR = fileURLToPath(new URL("../../../proto/", import.meta.url));
 const PROTO_FILES = ["etcdserverpb.proto", "v3lockpb.proto", "v3electionpb.proto"];
@@ -55,7 +57,7 @@ export function createGrpcServer(services: GrpcServices): grpc.Server {
   const server = new grpc.Server({ "grpc.max_receive_message_length": MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES });
   const implementations = {
     KV: kvService(services),
-    Watch: watchService(services),
+    Watch: watchService(services, (message) => (definitions.Watch!.Watch!.responseSerialize(message) as Buffer).length),
     Lease: leaseService(services),
     Cluster: clusterService(services),
     Maintenance: maintenanceService(services),

@@ -7,12 +7,11 @@ import type { EventEmitter } from "node:events";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
-import type { ServerTlsOptions } from "./tls.js";
 import { uiPlugin } from "./ui.js";
 import { lazyCompilers } from "./lazy-compilers.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 
-export function createApp(metrics: Metrics, tls?: ServerTlsOptions): FastifyInstance {
+export function createApp(metrics: Metrics): FastifyInstance {
   // The body limit sits above etcd's request limit, so that the refusal is etcd's.
   const options = {
     logger: false,
@@ -20,8 +19,8 @@ export function createApp(metrics: Metrics, tls?: ServerTlsOptions): FastifyInst
     forceCloseConnections: true,
     schemaController: { compilersFactory: lazyCompilers() },
   } as const;
-  // Typed as the plain HTTP instance either way: routes and hooks see the same requests over TLS.
-  const app = tls ? (Fastify({ ...options, https: tls }) as unknown as FastifyInstance) : Fastify(options);
+  // Over TLS too: the client listeners end TLS and hand the connections over (see grpc/listener.ts).
+  const app = Fastify(options);
   app.addHook("onRequest", async (request) => {
     const length = Number(request.headers["content-length"] ?? 0);
     if (length > MAX_REQUEST_BYTES) throw etcdError("requestTooLarge");

@@ -5,9 +5,12 @@
  * (--auto-tls). Files are checked, watched and reloaded as certificates.ts
  * says.
  *
- * With --client-cert-auth the certificate is checked at the handshake and
- * nothing more: on the JSON gateway its CommonName is not the user (etcd
- * 3.4 ignores it there too); a request needs a token when auth is on.
+ * With --client-cert-auth the certificate is checked at the handshake. On
+ * the JSON gateway its CommonName is not the user (etcd 3.4 ignores it
+ * there too); a request needs a token when auth is on. A gRPC call without
+ * a token is the CommonName's user, as in etcd (grpc/services.ts). The
+ * client listeners end TLS themselves and route by ALPN
+ * (grpc/listener.ts).
  */
 import { join } from "node:path";
 import type { Server as TlsServer } from "node:tls";

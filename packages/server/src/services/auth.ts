@@ -27,7 +27,9 @@ export const ANONYMOUS: Identity = {};
 export type Credentials =
   | { readonly kind: "none" }
   | { readonly kind: "token"; readonly token: string }
-  | { readonly kind: "password"; readonly user: string; readonly password: string };
+  | { readonly kind: "password"; readonly user: string; readonly password: string }
+  /** A client certificate the trusted CA signed, on a gRPC call without a token (etcd's --client-cert-auth): its CN is the user. */
+  | { readonly kind: "certificate"; readonly commonName: string };
 
 /** One thing a request needs: to read or write a key or range. */
 export interface KeyAccess {
@@ -71,6 +73,7 @@ export class AuthService {
     // As in etcd, credentials are ignored while auth is off.
     if (!this.state.enabled || credentials.kind === "none") return ANONYMOUS;
     if (credentials.kind === "password") return this.checkPassword(credentials.user, credentials.password);
+    if (credentials.kind === "certificate") return { user: credentials.commonName };
     return this.identifyToken(credentials.token);
   }
 

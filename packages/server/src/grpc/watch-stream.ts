@@ -1,0 +1,187 @@
+/**
+ * etcd's Watch service: one bidirectional stream carries many watches. Ids
+ * are the client's, or the lowest free one from 0 up, as etcd assigns them.
+ * A watch's first message says it was created; updates it produced
+ * meanwhile (history) follow. Each create is checked as its caller may
+ * watch when it arrives (etcd reads the stream's token again for every
+ * create): one the caller may not open is created and canceled at once.
+ * A watch created with `fragment` gets a revision whose events exceed the
+ * request limit (--max-request-bytes) in parts, as etcd sends it, so that
+ * clients with a message limit (grpc-go's and grpc-js's 4 MiB) can take it.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import { GrpcCode, RaftkvError } from "../errors.js";
+import type { ResponseHeader, Watch, WatchUpdate } from "../kv/api.js";
+import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
+import { admitStream, failStream, type Admission } from "./calls.js";
+import * as codec from "./codec.js";
+import type { Decoded } from "./codec.js";
+import { sendQueuedTogether } from "./send-together.js";
+import type { CallScope, GrpcServices } from "./services.js";
+
+type Handlers = grpc.UntypedServiceImplementation;
+type WatchCall = grpc.ServerDuplexStream<Decoded, unknown>;
+type WatchMessage = Record<string, unknown> & { readonly events?: readonly unknown[] };
+/** The encoded size of a WatchResponse, in bytes. */
+export type MessageSize = (message: WatchMessage) => number;
+
+/** The id etcd's progress responses and refused creates carry: they belong to no watch. */
+const NO_WATCH_ID = -1;
+
+export function watchService({ admit }: GrpcServices, sizeOf: MessageSize): Handlers {
+  return {
+    Watch: async (call: WatchCall) => {
+      const opened = await admitStream(call, admit);
+      if (opened) new WatchStream(call, admit, () => opened.kv.header(), sizeOf).serve();
+    },
+  };
+}
+
+class WatchStream {
+  private readonly watches = new Map<number, Watch>();
+  private nextId = 0;
+  /** Set when the stream ends: a create still under way then cancels the watch it made. */
+  private stopped = false;
+  /** Requests are handled one at a time, in the order they came. */
+  private previous = Promise.resolve();
+
+  constructor(
+    private readonly call: WatchCall,
+    private readonly admit: Admission<CallScope>,
+    private readonly header: () => ResponseHeader,
+    private readonly sizeOf: MessageSize,
+  ) {}
+
+  serve(): void {
+    if (this.call.cancelled) return;
+    sendQueuedTogether(this.call);
+    this.call.on("data", (m: Decoded) => {
+      this.previous = this.previous.then(async () => this.handle(m)).catch((error: unknown) => failStream(this.call, error));
+    });
+    this.call.on("end", () => {
+      this.stopAll();
+      this.call.end();
+    });
+    this.call.on("cancelled", () => this.stopAll());
+    this.call.on("error", () => this.stopAll());
+  }
+
+  private async handle(m: Decoded): Promise<void> {
+    if (m.request_union === "create_request") await this.create(m.create_request);
+    else if (m.request_union === "cancel_request") this.cancel(m.cancel_request.watch_id);
+    else if (m.request_union === "progress_request") this.send({ header: this.encodedHeader(), watch_id: NO_WATCH_ID });
+  }
+
+  private async create(m: Decoded): Promise<void> {
+    const id = this.idFor(m.watch_id);
+    if (this.watches.has(id)) {
+      this.send({ header: this.encodedHeader(), watch_id: id, created: true, canceled: true, cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream" });
+      return;
+    }
+    const early: WatchUpdate[] = [];
+    let created = false;
+    const sendUpdate = (update: WatchUpdate): void => {
+      // A compacted start ends the watch.
+      if (update.kind === "compacted") this.watches.delete(id);
+      const message = encodeWatchUpdate(update, id);
+      for (const part of m.fragment === true ? fragmentsOf(message, MAX_REQUEST_BYTES, this.sizeOf) : [message]) this.send(part);
+    };
+    const deliver = (update: WatchUpdate): void => {
+      if (created) sendUpdate(update);
+      else early.push(update);
+    };
+    let watch: Watch;
+    try {
+      const { kv } = await this.admit(this.call);
+      watch = await kv.watch(codec.decodeWatchCreate(m), deliver);
+    } catch (error) {
+      this.send(this.refusal(error));
+      return;
+    }
+    if (this.stopped) {
+      watch.cancel();
+      return;
+    }
+    this.watches.set(id, watch);
+    this.send({ header: this.encodedHeader(), watch_id: id, created: true });
+    created = true;
+    for (const update of early) sendUpdate(update);
+  }
+
+  /** The client's id, or the lowest one free. */
+  private idFor(asked: number): number {
+    if (asked !== 0) return asked;
+    while (this.watches.has(this.nextId)) this.nextId += 1;
+    return this.nextId;
+  }
+
+  /**
+   * A create refused, as etcd 3.4 answers it: created and canceled at once,
+   * with no watch id, the refusal in Go's gRPC words as the cancel reason.
+   */
+  private refusal(error: unknown): unknown {
+    const refusal = error instanceof RaftkvError ? error : new RaftkvError(GrpcCode.Internal, String(error));
+    const cancelReason = `rpc error: code = ${GrpcCode[refusal.grpcCode]} desc = ${refusal.message}`;
+    return { header: this.encodedHeader(), watch_id: NO_WATCH_ID, created: true, canceled: true, cancel_reason: cancelReason };
+  }
+
+  private cancel(id: number): void {
+    const watch = this.watches.get(id);
+    if (!watch) return;
+    watch.cancel();
+    this.watches.delete(id);
+    this.send({ header: this.encodedHeader(), watch_id: id, canceled: true });
+  }
+
+  private stopAll(): void {
+    this.stopped = true;
+    for (const watch of this.watches.values()) watch.cancel();
+    this.watches.clear();
+  }
+
+  private encodedHeader(): unknown {
+    return codec.encodeHeader(this.header());
+  }
+
+  private send(message: unknown): void {
+    if (!this.call.destroyed && this.call.writable) this.call.write(message);
+  }
+}
+
+/** A watch update as etcd sends it; a compacted start revision cancels the watch. */
+function encodeWatchUpdate(update: WatchUpdate, id: number): WatchMessage {
+  const common = { header: codec.encodeHeader(update.header), watch_id: id };
+  switch (update.kind) {
+    case "events":
+      return { ...common, events: update.events.map(codec.encodeEvent) };
+    case "progress":
+      return common;
+    case "compacted":
+      return { ...common, canceled: true, compact_revision: update.compactRevision };
+  }
+}
+
+/**
+ * etcd's fragmenting: a response of `limit` bytes or more with two events
+ * or more goes out in parts, each with as many events as keep it under the
+ * limit (one at least, however large), every part but the last marked
+ * `fragment`. Each event adds the same bytes to any message (its field tag,
+ * length and body), so a part's size is the sum of its events' and the rest.
+ */
+export function fragmentsOf(message: WatchMessage, limit: number, sizeOf: MessageSize): WatchMessage[] {
+  const events = message.events ?? [];
+  if (events.length < 2 || sizeOf(message) < limit) return [message];
+  const rest = sizeOf({ ...message, events: [], fragment: true });
+  const parts: unknown[][] = [[]];
+  let size = rest;
+  for (const event of events) {
+    const eventSize = sizeOf({ events: [event] });
+    if (parts.at(-1)!.length > 0 && size + eventSize >= limit) {
+      parts.push([]);
+      size = rest;
+    }
+    parts.at(-1)!.push(event);
+    size += eventSize;
+  }
+  return parts.map((part, i) => ({ ...message, events: part, fragment: i < parts.length - 1 }));
+}
