@@ -29,7 +29,8 @@ Options:
   --workload <name>      ${WORKLOADS.join(" | ")} (default register)
   --protocol <wire>      ${PROTOCOLS.join(" | ")}: raftkv's native API and the etcd v3 gateway, or etcd's gRPC API (default http;
                          lock's acquire and release stay on the native API)
-  --nemesis <kinds>      kill,pause,partition,clock,member,balancer joined by commas, all (kill,pause,partition) or none (default partition,kill);
+  --nemesis <kinds>      kill,pause,partition,clock,member,balancer,disk-full,disk-fail joined by commas,
+                         all (kill,pause,partition) or none (default partition,kill);
                          churn (kill a random member every 1.5-2.5 s, restart it 0.8-1.5 s later) or churn-pause (SIGSTOP/SIGCONT);
                          or figure8, a scripted scenario for --workload set on 3 nodes (see README)
   --time <s>             how long clients run under faults (default 60)

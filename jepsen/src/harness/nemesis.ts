@@ -23,6 +23,7 @@ export class Nemesis {
   private readonly skewed = new Set<string>();
   private readonly removed = new Set<string>();
   private readonly killedBalancers = new Set<string>();
+  private readonly brokenDisks = new Set<string>();
 
   constructor(
     private readonly driver: ClusterDriver,
@@ -47,6 +48,7 @@ export class Nemesis {
     for (const node of [...this.paused]) await this.resume(node);
     for (const node of [...this.killed]) await this.restart(node);
     for (const node of [...this.skewed]) await this.unskew(node);
+    for (const node of [...this.brokenDisks]) await this.repairDisk(node);
     await this.driver.heal();
     for (const node of [...this.removed]) await this.rejoin(node);
     for (const name of [...this.killedBalancers]) await this.restartBalancer(name);
@@ -88,6 +90,14 @@ export class Nemesis {
         this.recorder.nemesis("start", `${describeFault(fault)}: removed ${node}`);
         return () => this.rejoin(node);
       }
+      case "disk-full":
+      case "disk-fail": {
+        const node = await this.target(fault.target);
+        await this.driver.breakDisk(node, fault.kind === "disk-full" ? "full" : "fail");
+        this.brokenDisks.add(node);
+        this.recorder.nemesis("start", `${describeFault(fault)}: ${node}`);
+        return () => this.repairDisk(node);
+      }
       case "balancer": {
         const name = await this.driver.killBalancer();
         this.killedBalancers.add(name);
@@ -108,6 +118,12 @@ export class Nemesis {
     await this.driver.restart(node);
     this.killed.delete(node);
     this.recorder.nemesis("stop", `restart ${node}`);
+  }
+
+  private async repairDisk(node: string): Promise<void> {
+    const how = await this.driver.repairDisk(node);
+    this.brokenDisks.delete(node);
+    this.recorder.nemesis("stop", `repair ${node}'s disk: ${how}`);
   }
 
   private async restartBalancer(name: string): Promise<void> {

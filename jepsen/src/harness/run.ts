@@ -8,7 +8,7 @@ import { setMaxListeners } from "node:events";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { availability, nemesisWindows, timedOperations, type Availability, type OutageRule } from "./availability.js";
-import { HarnessError, waitForAgreedLeader, type ClusterDriver } from "./cluster.js";
+import { HarnessError, waitForAgreedLeader, type ClusterDriver, type OptionalFault } from "./cluster.js";
 import { DockerCluster } from "./docker.js";
 import { FigureEight } from "./figure-eight.js";
 import { LeaderWatch } from "./leader-watch.js";
@@ -91,12 +91,22 @@ const FAULT_OUTAGES: OutageRule = { bucketMs: 250, minMs: 2_000 };
 /** A client that failed waits this long before its next operation, so a dead member is not hammered. */
 const BACKOFF_MS = 100;
 
+/** Why a run cannot have a nemesis whose fault its driver lacks. */
+const UNSUPPORTED: Readonly<Record<OptionalFault, string>> = {
+  clock: "this driver cannot skew clocks",
+  balancer: "this driver runs no load balancers",
+  throttle: "this driver cannot throttle links",
+  "disk-full": "this driver cannot fill a member's disk (the local driver can)",
+  "disk-fail": "this driver cannot fail a member's disk (the local driver can)",
+};
+
 export async function runTest(options: RunOptions, interrupt: AbortSignal): Promise<RunResult> {
   mkdirSync(options.out, { recursive: true });
   const random = new Random(options.seed);
   const driver = await createDriver(options);
-  if (options.nemesis.includes("clock") && driver.unsupported.has("clock")) throw new HarnessError("this driver cannot skew clocks");
-  if (options.nemesis.includes("balancer") && driver.unsupported.has("balancer")) throw new HarnessError("this driver runs no load balancers");
+  for (const kind of options.nemesis) {
+    if (kind in UNSUPPORTED && driver.unsupported.has(kind as OptionalFault)) throw new HarnessError(UNSUPPORTED[kind as OptionalFault]);
+  }
   if (options.scenario === "figure8") checkFigureEight(options, driver);
   if (options.target === "etcd") checkEtcd(options);
   const recorder = new Recorder();
@@ -248,6 +258,7 @@ async function createDriver(options: RunOptions): Promise<ClusterDriver> {
     dir: options.out,
     command: memberCommand(options.target, options.timing, options.serveFlags),
     fakeClocks: options.nemesis.includes("clock"),
+    disks: { full: options.nemesis.includes("disk-full"), fail: options.nemesis.includes("disk-fail") },
   });
 }
 
