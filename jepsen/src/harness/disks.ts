@@ -16,7 +16,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, cpSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, statfs } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -145,8 +145,14 @@ export class MemberDisk {
   }
 }
 
-/** Writes zeros to `path` until the file system has no room left. */
+/**
+ * Takes every free block for `path` at once (fallocate, one system call:
+ * writing 64 MiB through libuv's pool takes seconds on a loaded machine),
+ * then writes zeros until the file system refuses, for any blocks left.
+ */
 async function fill(path: string): Promise<void> {
+  const stats = await statfs(dirname(path));
+  await run("fallocate", ["--length", String(stats.bavail * stats.bsize), path]).catch(() => undefined);
   const file = await open(path, "a");
   try {
     for (;;) await file.write(BALLAST_CHUNK);
