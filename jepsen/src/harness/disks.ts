@@ -7,7 +7,7 @@
  * real file system.
  *
  * Layout under the run's directory, for member n1:
- * - `disks/n1`: the tmpfs (disk-full); the member's files in `disks/n1/data`,
+ * - `disks/n1`: the tmpfs (disk-full, 160 MiB); the member's files in `disks/n1/data`,
  *   the ballast beside them;
  * - `faulty/n1`: the FUSE mount over the member's files (disk-fail), switched
  *   to failing by the file `faulty/n1.dead`;
@@ -33,8 +33,13 @@ export interface DiskLayers {
   readonly fail: boolean;
 }
 
-/** Big enough for a run's data many times over (a WAL segment grows as written, it is not preallocated), small enough to fill in a moment. */
-const TMPFS_SIZE = "64m";
+/**
+ * Room for a run's data many times over (a WAL segment grows as written, it
+ * is not preallocated) beyond raftkv's default free-disk reserve (64 MiB,
+ * below which a member raises NOSPACE), so that members run normally until
+ * the fault.
+ */
+const TMPFS_SIZE = "160m";
 /** The mount sources our tmpfs and FUSE mounts carry, so that --cleanup can find them. */
 const TMPFS_SOURCE = "rkvdisk";
 const FUSE_SOURCE = "rkvfaulty";

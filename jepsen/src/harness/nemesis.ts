@@ -3,6 +3,7 @@
  * the end. Each fault and its undoing are recorded in the history as
  * nemesis events, which the report shades on its charts.
  */
+import { disarmNoSpace } from "./alarms.js";
 import { findLeader, type ClusterDriver } from "./cluster.js";
 import { bridge, describeGrudge, halves, isolate, ring, type Grudge, type PartitionShape } from "./grudge.js";
 import { addLearner, allVoters, promoteLearner, removeMember } from "./membership.js";
@@ -11,6 +12,8 @@ import type { Recorder } from "./recorder.js";
 import { describeFault, type Fault, type ScheduledFault, type Target } from "./schedule.js";
 import { delay, waitFor } from "./wait.js";
 
+/** How long a disk's repair tries to disarm NOSPACE (a quorum may be starting again). */
+const DISARM_DEADLINE_MS = 10_000;
 /** How long membership churn waits for a cluster with every node a voter before skipping its turn. */
 const WHOLE_CLUSTER_WAIT_MS = 10_000;
 
@@ -120,10 +123,20 @@ export class Nemesis {
     this.recorder.nemesis("stop", `restart ${node}`);
   }
 
+  /**
+   * Frees the disk, sees the member run again, and disarms a NOSPACE alarm
+   * the full disk raised (raftkv raises it when free space falls below its
+   * reserve). The alarm needs a quorum to clear; without one in time it is
+   * left, and said so.
+   */
   private async repairDisk(node: string): Promise<void> {
     const how = await this.driver.repairDisk(node);
     this.brokenDisks.delete(node);
-    this.recorder.nemesis("stop", `repair ${node}'s disk: ${how}`);
+    const disarmed = await disarmNoSpace(this.driver, DISARM_DEADLINE_MS).then(
+      (members) => (members.length === 0 ? "" : `; disarmed NOSPACE of ${members.join(", ")}`),
+      (error: unknown) => `; could not disarm NOSPACE: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    this.recorder.nemesis("stop", `repair ${node}'s disk: ${how}${disarmed}`);
   }
 
   private async restartBalancer(name: string): Promise<void> {
