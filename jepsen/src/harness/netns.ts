@@ -206,7 +206,7 @@ export class LocalCluster implements ClusterDriver {
   async repairDisk(node: string): Promise<string> {
     const member = this.member(node);
     await member.disk.repair();
-    const how = member.process !== undefined ? "restarted (it was still running)" : member.exitedOnStorageFailure ? `started (it had exited with status ${STORAGE_FAILURE_STATUS})` : "started (it was not running)";
+    const how = member.process !== undefined ? "restarted (it was still running)" : `started (${member.exitedOnStorageFailure ? `it had exited with status ${STORAGE_FAILURE_STATUS}` : "it was not running"})`;
     await this.kill(node);
     member.diskBroken = false;
     member.exitedOnStorageFailure = false;

@@ -100,13 +100,16 @@ const UNSUPPORTED: Readonly<Record<OptionalFault, string>> = {
   "disk-fail": "this driver cannot fail a member's disk (the local driver can)",
 };
 
+function isOptionalFault(kind: NemesisKind): kind is NemesisKind & OptionalFault {
+  return kind in UNSUPPORTED;
+}
+
 export async function runTest(options: RunOptions, interrupt: AbortSignal): Promise<RunResult> {
   mkdirSync(options.out, { recursive: true });
   const random = new Random(options.seed);
   const driver = await createDriver(options);
-  for (const kind of options.nemesis) {
-    if (kind in UNSUPPORTED && driver.unsupported.has(kind as OptionalFault)) throw new HarnessError(UNSUPPORTED[kind as OptionalFault]);
-  }
+  const lacking = options.nemesis.filter(isOptionalFault).find((fault) => driver.unsupported.has(fault));
+  if (lacking !== undefined) throw new HarnessError(UNSUPPORTED[lacking]);
   if (options.scenario === "figure8") checkFigureEight(options, driver);
   if (options.target === "etcd") checkEtcd(options);
   const recorder = new Recorder();
