@@ -68,12 +68,12 @@ describe("disk faults on one stand-in member", { skip }, () => {
     const membersLeft = async () => (await run("ip", ["netns", "pids", namespace])).stdout.trim();
     try {
       await cluster.start();
-      await waitFor("the stand-in to start", async () => (log().includes("start") ? true : undefined), 10_000);
+      await waitFor("the stand-in to start", async () => (log().includes("start") ? true : undefined), 30_000);
       await cluster.breakDisk("n1", fault);
-      await waitFor("a write to fail", async () => (log().includes("write failed") ? true : undefined), 10_000);
-      if (onFailure !== "stay up") await waitFor("the stand-in to exit", async () => ((await membersLeft()) === "" ? true : undefined), 10_000);
+      await waitFor("a write to fail", async () => (log().includes("write failed") ? true : undefined), 30_000);
+      if (onFailure !== "stay up") await waitFor("the stand-in to exit", async () => ((await membersLeft()) === "" ? true : undefined), 30_000);
       const how = await cluster.repairDisk("n1");
-      await waitFor("the stand-in to start again", async () => (log().split("start").length - 1 === 2 ? true : undefined), 10_000);
+      await waitFor("the stand-in to start again", async () => (log().split("start").length - 1 === 2 ? true : undefined), 30_000);
       return { how, crashes: [...cluster.crashes()], log: log(), dir };
     } finally {
       await cluster.teardown();
