@@ -106,13 +106,14 @@ describe("the docker driver", () => {
     ]);
   });
 
-  test("teardown removes the project with its volumes; clocks cannot be skewed nor links throttled", async () => {
+  test("teardown removes the project with its volumes; clocks cannot be skewed, links throttled nor disks broken", async () => {
     const { cluster, argv } = recorded();
     await cluster.teardown();
     assert.deepEqual(argv(), ["docker-compose --file /repo/docker-compose.yml down --volumes"]);
     await assert.rejects(cluster.skewClock(), HarnessError);
     await assert.rejects(cluster.throttle(), HarnessError);
-    assert.deepEqual([...cluster.unsupported].sort(), ["clock", "throttle"]);
+    await assert.rejects(cluster.breakDisk(), HarnessError);
+    assert.deepEqual([...cluster.unsupported].sort(), ["clock", "disk-fail", "disk-full", "throttle"]);
   });
 
   test("the shared nemesis drives it: each fault and its undoing, in order, then healing", async () => {

@@ -38,6 +38,7 @@ describe("the harness on a real cluster", async () => {
   const options = (name: string, overrides: Partial<RunOptions> & Pick<RunOptions, "workload">): RunOptions => ({
     target: "raftkv",
     timing: DEFAULT_TIMING,
+    protocol: "http",
     nemesis: ["partition", "kill"],
     timeSeconds: 20,
     nodes: 3,

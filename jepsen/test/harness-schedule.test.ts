@@ -48,6 +48,16 @@ describe("fault schedules", () => {
     assert.equal(describeFault({ kind: "member", target: "leader" }), "remove the leader from the cluster, then add it back empty");
   });
 
+  test("disk faults are asked for by name, each kind drawn, on the leader or a random member", () => {
+    assert.deepEqual(parseNemesis("disk-full,disk-fail"), ["disk-full", "disk-fail"]);
+    assert.ok(!parseNemesis("all").some((kind) => kind.startsWith("disk")));
+    const faults = schedule({ ...options, kinds: ["disk-full", "disk-fail"], durationMs: 600_000 }, new Random(2)).map(({ fault }) => fault);
+    assert.deepEqual(new Set(faults.map((fault) => fault.kind)), new Set(["disk-full", "disk-fail"]));
+    assert.deepEqual(new Set(faults.map((fault) => ("target" in fault ? fault.target : "none"))), new Set(["leader", "random"]));
+    assert.equal(describeFault({ kind: "disk-full", target: "leader" }), "fill the leader's disk");
+    assert.equal(describeFault({ kind: "disk-fail", target: "random" }), "fail a random node's disk");
+  });
+
   test("no nemesis, no faults; unknown kinds are refused", () => {
     assert.deepEqual(schedule({ ...options, kinds: parseNemesis("none") }, new Random(1)), []);
     assert.deepEqual(parseNemesis("all"), ["kill", "pause", "partition"]);

@@ -4,12 +4,13 @@
  * local driver runs members in network namespaces; the docker driver runs
  * them as compose services.
  */
+import type { DiskFault } from "./disks.js";
 import type { Cut, Grudge } from "./grudge.js";
 import { postJson } from "./http.js";
 import { waitFor } from "./wait.js";
 
 /** Faults not every driver can inject. */
-export type OptionalFault = "clock" | "throttle" | "balancer";
+export type OptionalFault = "clock" | "throttle" | "balancer" | "disk-full" | "disk-fail";
 
 export interface ClusterDriver {
   /** Member names, `n1`…`nN`. */
@@ -46,6 +47,13 @@ export interface ClusterDriver {
   throttle(node: string, bitsPerSecond: number | undefined): Promise<void>;
   /** Moves a member's wall clock by `offsetSeconds` from true time (0 restores it). */
   skewClock(node: string, offsetSeconds: number): Promise<void>;
+  /** Fills the member's file system (`full`) or makes its writes and syncs fail (`fail`). */
+  breakDisk(node: string, fault: DiskFault): Promise<void>;
+  /**
+   * Lifts the disk fault and makes sure the member runs again on its files:
+   * started if it exited, restarted if it is still up; resolves saying which.
+   */
+  repairDisk(node: string): Promise<string>;
   /** Kills the load balancer that holds the clients' address (SIGKILL); resolves with its name. */
   killBalancer(): Promise<string>;
   restartBalancer(name: string): Promise<void>;

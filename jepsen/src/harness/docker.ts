@@ -42,7 +42,7 @@ const BALANCER_DEADLINE_MS = 30_000;
 
 export class DockerCluster implements ClusterDriver {
   readonly nodes: readonly string[];
-  readonly unsupported: ReadonlySet<OptionalFault> = new Set(["clock", "throttle"]);
+  readonly unsupported: ReadonlySet<OptionalFault> = new Set(["clock", "throttle", "disk-full", "disk-fail"]);
   readonly balancedUrl: string | undefined;
   private readonly addresses = new Map<string, string>();
   private readonly run: CommandRunner;
@@ -137,6 +137,14 @@ export class DockerCluster implements ClusterDriver {
 
   async restartBalancer(name: string): Promise<void> {
     await this.docker("start", name);
+  }
+
+  async breakDisk(): Promise<void> {
+    throw new HarnessError("the docker driver cannot break a member's disk");
+  }
+
+  async repairDisk(): Promise<string> {
+    throw new HarnessError("the docker driver cannot break a member's disk");
   }
 
   /** Compose restarts nothing (restart: "no"), but telling a crash from a kill would need docker events: not tracked. */

@@ -40,7 +40,7 @@ import { splitInto } from "./grudge.js";
 import type { Random } from "./random.js";
 import type { Recorder } from "./recorder.js";
 import { delay, waitFor } from "./wait.js";
-import { putValue } from "./workloads/store.js";
+import { nativeApi } from "./workloads/store.js";
 import type { Client, Workload } from "./workloads/workload.js";
 
 /** W: on the hard throttle of step 2 it takes 0.8 s to reach C, ample time to see B lead and stop it. */
@@ -117,13 +117,13 @@ export class FigureEight {
   /** Steps 0 to 4; says how far the attempt got. */
   private async attempt(a: string, b: string, c: string): Promise<Outcome> {
     await this.step(`0: ${c} cut off, W commits on ${a} and ${b}`, [[c], [a, b]]);
-    await putValue(this.driver.clientUrl(a), "figure8/w", this.w, PATIENT_MS);
+    await nativeApi.put(this.driver.clientUrl(a), "figure8/w", this.w, PATIENT_MS);
 
     await this.step(`1: everyone cut off, ${a} appends X and ${WALLS_AFTER_X} walls`, [[a], [b], [c]]);
     const x = this.workload.step(this.patientClient(a));
     for (let wall = 1; wall <= WALLS_AFTER_X; wall++) {
       await delay(APPEND_GAP_MS);
-      void putValue(this.driver.clientUrl(a), `figure8/wall${wall}`, this.wall, PATIENT_MS).catch(() => undefined);
+      void nativeApi.put(this.driver.clientUrl(a), `figure8/wall${wall}`, this.wall, PATIENT_MS).catch(() => undefined);
     }
     await delay(APPEND_GAP_MS);
 

@@ -1,16 +1,15 @@
 /**
- * The harness's HTTP calls to the store. A request whose connection was
- * refused never reached a member and surely did nothing (DefiniteFailure);
- * a timeout, a reset or an unexpected status leaves a write's fate unknown.
+ * The harness's HTTP calls to the store. Failures are RequestFailures naming
+ * what the client saw; outcome.ts decides what each means for the request.
  */
-import { DefiniteFailure } from "./recorder.js";
+import { RequestFailure, type FailureCause } from "./outcome.js";
 
-export class HttpStatusError extends Error {
+export class HttpStatusError extends RequestFailure {
   constructor(
     readonly status: number,
     readonly body: string,
   ) {
-    super(`HTTP ${status}: ${body.slice(0, 200)}`);
+    super("error answer", `HTTP ${status}: ${body.slice(0, 200)}`);
   }
 }
 
@@ -19,8 +18,7 @@ export async function send(url: string, init: RequestInit, timeoutMs: number): P
   try {
     return await fetch(url, { ...init, signal: init.signal ?? deadline!.signal });
   } catch (error) {
-    if (causeCode(error) === "ECONNREFUSED") throw new DefiniteFailure(`connection refused: ${url}`);
-    throw error;
+    throw new RequestFailure(causeOf(error), `${messageOf(error)}: ${url}`);
   } finally {
     deadline?.release();
   }
@@ -67,7 +65,19 @@ export async function postJson<Reply>(baseUrl: string, path: string, body: unkno
 export const b64 = (text: string): string => Buffer.from(text).toString("base64");
 export const unb64 = (text: string): string => Buffer.from(text, "base64").toString();
 
+/** fetch rejects with a TypeError whose cause is the socket's error, or with the abort reason. */
+function causeOf(error: unknown): FailureCause {
+  if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) return "timed out";
+  return causeCode(error) === "ECONNREFUSED" ? "not sent" : "connection lost";
+}
+
 function causeCode(error: unknown): string | undefined {
   const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   return typeof cause?.code === "string" ? cause.code : undefined;
+}
+
+function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return `${error.message}${cause}`;
 }

@@ -12,7 +12,7 @@ import { HarnessError } from "./cluster.js";
 import { loadRun, markdownRows, renderComparison } from "./compare.js";
 import { availabilityRows, seconds } from "./html.js";
 import { cleanupLocalClusters } from "./netns.js";
-import { runTest, SCENARIOS, WORKLOADS, type RunOptions, type Scenario } from "./run.js";
+import { PROTOCOLS, runTest, SCENARIOS, WORKLOADS, type RunOptions, type Scenario } from "./run.js";
 import { parseNemesis } from "./schedule.js";
 import { DEFAULT_TIMING, TARGETS } from "./targets.js";
 
@@ -25,9 +25,12 @@ then checks the history and writes history.jsonl, report.html and run.json.
 \`compare\` puts runs side by side (figures, latencies, one timeline) in one page.
 
 Options:
-  --target <store>       ${TARGETS.join(" | ")}: what the members run (default raftkv); etcd runs only --workload hot-key
+  --target <store>       ${TARGETS.join(" | ")}: what the members run (default raftkv); etcd runs every workload but lock
   --workload <name>      ${WORKLOADS.join(" | ")} (default register)
-  --nemesis <kinds>      kill,pause,partition,clock,member,balancer joined by commas, all (kill,pause,partition) or none (default partition,kill);
+  --protocol <wire>      ${PROTOCOLS.join(" | ")}: raftkv's native API and the etcd v3 gateway, or etcd's gRPC API (default http;
+                         lock's acquire and release stay on the native API)
+  --nemesis <kinds>      kill,pause,partition,clock,member,balancer,disk-full,disk-fail joined by commas,
+                         all (kill,pause,partition) or none (default partition,kill);
                          churn (kill a random member every 1.5-2.5 s, restart it 0.8-1.5 s later) or churn-pause (SIGSTOP/SIGCONT);
                          or figure8, a scripted scenario for --workload set on 3 nodes (see README)
   --time <s>             how long clients run under faults (default 60)
@@ -79,6 +82,7 @@ export async function main(args: readonly string[]): Promise<ExitCode> {
 const OPTIONS = {
   target: { type: "string", default: "raftkv" },
   workload: { type: "string", default: "register" },
+  protocol: { type: "string", default: "http" },
   nemesis: { type: "string", default: "partition,kill" },
   time: { type: "string", default: "60" },
   nodes: { type: "string", default: "3" },
@@ -109,6 +113,7 @@ function runOptions(values: Values): RunOptions {
     target: oneOf("--target", TARGETS, values.target),
     timing: { electionMs, heartbeatMs: Math.max(1, Math.round(electionMs / 10)) },
     workload,
+    protocol: oneOf("--protocol", PROTOCOLS, values.protocol),
     ...nemesisOptions(values.nemesis),
     timeSeconds: positive("--time", values.time),
     nodes,
@@ -151,7 +156,7 @@ async function run(options: RunOptions): Promise<ExitCode> {
   // Kept for the whole run: a second signal must not kill the harness before it tears the cluster down.
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   try {
-    process.stdout.write(`raftkv-jepsen: ${options.target} ${options.workload} under ${options.scenario ?? (options.nemesis.join(",") || "no faults")}, ${options.nodes} nodes, ${options.timeSeconds} s, seed ${options.seed}, out ${options.out}\n`);
+    process.stdout.write(`raftkv-jepsen: ${options.target} ${options.workload} over ${options.protocol} under ${options.scenario ?? (options.nemesis.join(",") || "no faults")}, ${options.nodes} nodes, ${options.timeSeconds} s, seed ${options.seed}, out ${options.out}\n`);
     const result = await runTest(options, interrupt.signal);
     process.stdout.write(summary(result.verdict.valid, result.verdict.operations, result.verdict.anomalies.length));
     for (const anomaly of result.verdict.anomalies.slice(0, 10)) process.stdout.write(`  ${anomaly.kind}: ${anomaly.detail}\n`);

@@ -3,6 +3,7 @@
  * the end. Each fault and its undoing are recorded in the history as
  * nemesis events, which the report shades on its charts.
  */
+import { disarmNoSpace } from "./alarms.js";
 import { findLeader, type ClusterDriver } from "./cluster.js";
 import { bridge, describeGrudge, halves, isolate, ring, type Grudge, type PartitionShape } from "./grudge.js";
 import { addLearner, allVoters, promoteLearner, removeMember } from "./membership.js";
@@ -11,6 +12,8 @@ import type { Recorder } from "./recorder.js";
 import { describeFault, type Fault, type ScheduledFault, type Target } from "./schedule.js";
 import { delay, waitFor } from "./wait.js";
 
+/** How long a disk's repair tries to disarm NOSPACE (a quorum may be starting again). */
+const DISARM_DEADLINE_MS = 10_000;
 /** How long membership churn waits for a cluster with every node a voter before skipping its turn. */
 const WHOLE_CLUSTER_WAIT_MS = 10_000;
 
@@ -23,6 +26,7 @@ export class Nemesis {
   private readonly skewed = new Set<string>();
   private readonly removed = new Set<string>();
   private readonly killedBalancers = new Set<string>();
+  private readonly brokenDisks = new Set<string>();
 
   constructor(
     private readonly driver: ClusterDriver,
@@ -47,6 +51,7 @@ export class Nemesis {
     for (const node of [...this.paused]) await this.resume(node);
     for (const node of [...this.killed]) await this.restart(node);
     for (const node of [...this.skewed]) await this.unskew(node);
+    for (const node of [...this.brokenDisks]) await this.repairDisk(node);
     await this.driver.heal();
     for (const node of [...this.removed]) await this.rejoin(node);
     for (const name of [...this.killedBalancers]) await this.restartBalancer(name);
@@ -88,6 +93,14 @@ export class Nemesis {
         this.recorder.nemesis("start", `${describeFault(fault)}: removed ${node}`);
         return () => this.rejoin(node);
       }
+      case "disk-full":
+      case "disk-fail": {
+        const node = await this.target(fault.target);
+        await this.driver.breakDisk(node, fault.kind === "disk-full" ? "full" : "fail");
+        this.brokenDisks.add(node);
+        this.recorder.nemesis("start", `${describeFault(fault)}: ${node}`);
+        return () => this.repairDisk(node);
+      }
       case "balancer": {
         const name = await this.driver.killBalancer();
         this.killedBalancers.add(name);
@@ -108,6 +121,22 @@ export class Nemesis {
     await this.driver.restart(node);
     this.killed.delete(node);
     this.recorder.nemesis("stop", `restart ${node}`);
+  }
+
+  /**
+   * Frees the disk, sees the member run again, and disarms a NOSPACE alarm
+   * the full disk raised (raftkv raises it when free space falls below its
+   * reserve). The alarm needs a quorum to clear; without one in time it is
+   * left, and said so.
+   */
+  private async repairDisk(node: string): Promise<void> {
+    const how = await this.driver.repairDisk(node);
+    this.brokenDisks.delete(node);
+    const disarmed = await disarmNoSpace(this.driver, DISARM_DEADLINE_MS).then(
+      (members) => (members.length === 0 ? "" : `; disarmed NOSPACE of ${members.join(", ")}`),
+      (error: unknown) => `; could not disarm NOSPACE: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    this.recorder.nemesis("stop", `repair ${node}'s disk: ${how}${disarmed}`);
   }
 
   private async restartBalancer(name: string): Promise<void> {

@@ -9,10 +9,11 @@
  * get their own bridge, namespaces and subnet 10.77.<slot>.0/24.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { HarnessError, type ClusterDriver, type OptionalFault } from "./cluster.js";
+import { MemberDisk, cleanupDisks, type DiskFault, type DiskLayers } from "./disks.js";
 import { CUT_RULES, type Cut, type Grudge } from "./grudge.js";
 import type { MemberCommand } from "./targets.js";
 
@@ -32,14 +33,24 @@ export interface LocalClusterOptions {
   readonly command: MemberCommand;
   /** Start members under libfaketime so their clocks can be skewed. */
   readonly fakeClocks: boolean;
+  /** Give each member a tmpfs it can fill, or a FUSE layer that can fail, or both (disks.ts). */
+  readonly disks: DiskLayers;
 }
+
+/** The status a member exits with once its storage failed (EX_IOERR), so that a supervisor starts it again. */
+const STORAGE_FAILURE_STATUS = 74;
 
 interface Member {
   readonly name: string;
   readonly namespace: string;
   readonly veth: string;
   readonly ip: string;
+  readonly disk: MemberDisk;
   process: ChildProcess | undefined;
+  /** Set while its disk is broken, and until it is started again: an exit with status 74 is then expected. */
+  diskBroken: boolean;
+  /** Set when it exited with status 74 while its disk was broken. */
+  exitedOnStorageFailure: boolean;
   /**
    * Set once the member has been started empty to join a running cluster:
    * from then on it never founds one, even if killed before it stored anything.
@@ -68,11 +79,19 @@ export class LocalCluster implements ClusterDriver {
       namespace: `rkv${slot}n${i + 1}`,
       veth: `rkv${slot}v${i + 1}`,
       ip: `10.77.${slot}.${11 + i}`,
+      disk: new MemberDisk(options.dir, `n${i + 1}`, options.disks),
       process: undefined,
+      diskBroken: false,
+      exitedOnStorageFailure: false,
       joined: false,
     }));
     this.nodes = this.members.map((member) => member.name);
-    this.unsupported = new Set(options.fakeClocks ? ["balancer"] : ["clock", "balancer"]);
+    this.unsupported = new Set<OptionalFault>([
+      "balancer",
+      ...(options.fakeClocks ? [] : (["clock"] as const)),
+      ...(options.disks.full ? [] : (["disk-full"] as const)),
+      ...(options.disks.fail ? [] : (["disk-fail"] as const)),
+    ]);
   }
 
   /** Checks the machine can run members in namespaces, and claims a free slot. */
@@ -101,6 +120,7 @@ export class LocalCluster implements ClusterDriver {
     await ip("link", "set", this.bridge, "up");
     await iptables("-I", ...this.forwardRule());
     for (const member of this.members) await this.wire(member);
+    for (const member of this.members) await member.disk.mount();
     for (const member of this.members) this.launch(member);
   }
 
@@ -122,7 +142,7 @@ export class LocalCluster implements ClusterDriver {
   async rejoin(node: string): Promise<void> {
     const member = this.member(node);
     await this.kill(node);
-    rmSync(this.dataDir(member), { recursive: true, force: true });
+    member.disk.empty();
     member.joined = true;
     this.launch(member);
   }
@@ -171,6 +191,29 @@ export class LocalCluster implements ClusterDriver {
     writeFileSync(this.clockFile(this.member(node)), `${offsetSeconds >= 0 ? "+" : ""}${offsetSeconds}\n`);
   }
 
+  async breakDisk(node: string, fault: DiskFault): Promise<void> {
+    const member = this.member(node);
+    if (!this.options.disks[fault]) throw new HarnessError(`members were not given a disk that can ${fault === "full" ? "fill" : "fail"}`);
+    member.diskBroken = true;
+    await member.disk.break(fault);
+  }
+
+  /**
+   * A member whose storage failed either exits with status 74 (then it is
+   * started) or, on a server that does not, stays up taking no part (then
+   * it is restarted, as an operator would).
+   */
+  async repairDisk(node: string): Promise<string> {
+    const member = this.member(node);
+    await member.disk.repair();
+    const how = member.process !== undefined ? "restarted (it was still running)" : `started (${member.exitedOnStorageFailure ? `it had exited with status ${STORAGE_FAILURE_STATUS}` : "it was not running"})`;
+    await this.kill(node);
+    member.diskBroken = false;
+    member.exitedOnStorageFailure = false;
+    this.launch(member);
+    return how;
+  }
+
   crashes(): readonly string[] {
     return this.crashed;
   }
@@ -190,6 +233,9 @@ export class LocalCluster implements ClusterDriver {
     for (const member of this.members) await ip("netns", "del", member.namespace).catch(() => undefined);
     await ip("link", "del", this.bridge).catch(() => undefined);
     await iptables("-D", ...this.forwardRule()).catch(() => undefined);
+    const unmounted = await Promise.allSettled(this.members.map((member) => member.disk.unmount()));
+    const failed = unmounted.flatMap((result) => (result.status === "rejected" ? [String(result.reason)] : []));
+    if (failed.length > 0) throw new HarnessError(`${failed.join("; ")} (run the harness with --cleanup)`);
   }
 
   /**
@@ -224,7 +270,7 @@ export class LocalCluster implements ClusterDriver {
     const log = openSync(join(this.options.dir, "logs", `${member.name}.log`), "a");
     const argv = this.options.command({
       name: member.name,
-      dataDir: this.dataDir(member),
+      dataDir: member.disk.dataDir,
       clientUrl: this.clientUrl(member.name),
       peerUrl: this.peerUrl(member.name),
       initialCluster,
@@ -236,11 +282,13 @@ export class LocalCluster implements ClusterDriver {
       { stdio: ["ignore", log, log], env: this.environment(member) },
     );
     closeSync(log);
-    // A member still current when it exits was not killed by kill(): it crashed.
+    // A member still current when it exits was not killed by kill(): it
+    // crashed, unless it gave up on the storage the nemesis broke.
     child.on("exit", (code, signal) => {
       if (member.process !== child) return;
       member.process = undefined;
-      this.crashed.push(`${member.name} exited on its own (${signal ?? `status ${code}`})`);
+      if (member.diskBroken && code === STORAGE_FAILURE_STATUS) member.exitedOnStorageFailure = true;
+      else this.crashed.push(`${member.name} exited on its own (${signal ?? `status ${code}`})`);
     });
     member.process = child;
   }
@@ -252,10 +300,6 @@ export class LocalCluster implements ClusterDriver {
     // Only the wall clock moves: libuv's timers run on the monotonic clock,
     // and faking that would stall or race the event loop rather than skew it.
     return { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: "1", DONT_FAKE_MONOTONIC: "1" };
-  }
-
-  private dataDir(member: Member): string {
-    return join(this.options.dir, "data", member.name);
   }
 
   private clockFile(member: Member): string {
@@ -279,7 +323,8 @@ export async function cleanupLocalClusters(): Promise<string[]> {
   for (const name of bridges) await ip("link", "del", name);
   const rules = await leftForwardRules();
   for (const rule of rules) await iptables("-D", ...rule.split(" ").slice(1));
-  return [...namespaces, ...bridges, ...rules];
+  const mounts = await cleanupDisks();
+  return [...namespaces, ...bridges, ...rules, ...mounts];
 }
 
 /** Forward rules of ours (see LocalCluster.forwardRule) left by runs that did not tear down. */

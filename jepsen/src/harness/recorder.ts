@@ -4,6 +4,7 @@
  * since the run began. It is written in the checker's JSON-lines format.
  */
 import { NEMESIS, formatJsonl, type EventType, type HistoryEvent, type ProcessId, type Value } from "../checker/index.js";
+import { surelyWithoutEffect } from "./outcome.js";
 
 /** An event as recorded: the checker's event without a source line, always timed. */
 export type RecordedEvent = Omit<HistoryEvent, "line"> & { readonly time: number };
@@ -17,19 +18,13 @@ export interface OperationCall {
 
 /**
  * How an operation ended: `ok` with what it returned, `fail` when it surely
- * did not take effect, `info` when it may or may not have.
+ * did not take effect, `info` when it may or may not have (outcome.ts tells
+ * which a thrown error means).
  */
 export type Completion =
   | { readonly type: "ok"; readonly value?: Value }
   | { readonly type: "fail"; readonly error: string }
   | { readonly type: "info"; readonly error: string };
-
-/**
- * Thrown by an operation's action when the request surely never took
- * effect (the connection was refused): the operation failed. Any other
- * error leaves the outcome unknown.
- */
-export class DefiniteFailure extends Error {}
 
 export class Recorder {
   private readonly recorded: RecordedEvent[] = [];
@@ -86,5 +81,5 @@ export class Recorder {
 
 function completionOf(error: unknown): Completion {
   const message = error instanceof Error ? error.message : String(error);
-  return error instanceof DefiniteFailure ? { type: "fail", error: message } : { type: "info", error: message };
+  return surelyWithoutEffect(error) ? { type: "fail", error: message } : { type: "info", error: message };
 }

@@ -7,14 +7,14 @@
 import { PARTITION_SHAPES, type PartitionShape } from "./grudge.js";
 import type { Random } from "./random.js";
 
-export type NemesisKind = "kill" | "pause" | "partition" | "clock" | "member" | "balancer";
-export const NEMESIS_KINDS: readonly NemesisKind[] = ["kill", "pause", "partition", "clock", "member", "balancer"];
+export type NemesisKind = "kill" | "pause" | "partition" | "clock" | "member" | "balancer" | "disk-full" | "disk-fail";
+export const NEMESIS_KINDS: readonly NemesisKind[] = ["kill", "pause", "partition", "clock", "member", "balancer", "disk-full", "disk-fail"];
 
 /** A random member, or whichever member leads when the fault starts. */
 export type Target = "random" | "leader";
 
 export type Fault =
-  | { readonly kind: "kill" | "pause" | "member"; readonly target: Target }
+  | { readonly kind: "kill" | "pause" | "member" | "disk-full" | "disk-fail"; readonly target: Target }
   | { readonly kind: "partition"; readonly shape: PartitionShape }
   | { readonly kind: "clock"; readonly target: Target; readonly offsetSeconds: number }
   | { readonly kind: "balancer" };
@@ -40,8 +40,8 @@ const MAX_SKEW_SECONDS = 30;
 /**
  * `none`, `all`, or kinds joined by commas. `all` is the process and network
  * faults; clock skew (members must start under libfaketime), membership
- * churn and killing the active load balancer (the docker driver's) are
- * asked for by name.
+ * churn, killing the active load balancer (the docker driver's) and disk
+ * faults (members must start on disks that can break) are asked for by name.
  */
 export function parseNemesis(spec: string): NemesisKind[] {
   if (spec === "none") return [];
@@ -70,6 +70,8 @@ function drawFault(kind: NemesisKind, nodes: number, random: Random): Fault {
     case "kill":
     case "pause":
     case "member":
+    case "disk-full":
+    case "disk-fail":
       return { kind, target };
     case "partition":
       return { kind, shape: random.pick(shapesFor(nodes)) };
@@ -97,6 +99,9 @@ export function describeFault(fault: Fault): string {
       return `${fault.kind} ${fault.target === "leader" ? "the leader" : "a random node"}`;
     case "member":
       return `remove ${fault.target === "leader" ? "the leader" : "a random node"} from the cluster, then add it back empty`;
+    case "disk-full":
+    case "disk-fail":
+      return `${fault.kind === "disk-full" ? "fill" : "fail"} ${fault.target === "leader" ? "the leader's" : "a random node's"} disk`;
     case "partition":
       return `partition (${fault.shape})`;
     case "clock":

@@ -6,7 +6,7 @@
  */
 import type { HistoryEvent, Value } from "../../checker/index.js";
 import type { Completion } from "../recorder.js";
-import { onAnyMember, putIf, rangePrefix, type StoredKv } from "./store.js";
+import { onAnyMember, type StoredKv } from "./store.js";
 import { FINAL_DEADLINE_MS, completedOperations, performUntilOk, verdictOf, type Anomaly, type Client, type Verdict, type Workload, type WorkloadContext } from "./workload.js";
 
 const PREFIX = "bank/";
@@ -22,7 +22,7 @@ export class BankWorkload implements Workload {
   async setup(): Promise<void> {
     const urls = this.context.driver.nodes.map((node) => this.context.driver.clientUrl(node));
     const opening = Object.fromEntries(Array.from({ length: ACCOUNTS }, (_, i) => [account(i), String(OPENING_BALANCE)]));
-    await onAnyMember(urls, FINAL_DEADLINE_MS, (url) => putIf(url, [{ key: account(0), target: "CREATE", revision: 0 }], opening, this.context.timeoutMs));
+    await onAnyMember(urls, FINAL_DEADLINE_MS, (url) => this.context.store.putIf(url, [{ key: account(0), target: "CREATE", revision: 0 }], opening, this.context.timeoutMs));
   }
 
   step(client: Client): Promise<Completion> {
@@ -44,7 +44,7 @@ export class BankWorkload implements Workload {
   }
 
   private async readBalances(url: string, timeoutMs: number): Promise<Completion> {
-    const kvs = await rangePrefix(url, PREFIX, timeoutMs);
+    const kvs = await this.context.store.rangePrefix(url, PREFIX, timeoutMs);
     return { type: "ok", value: Object.fromEntries(kvs.map((kv) => [kv.key.slice(PREFIX.length), Number(kv.value)])) };
   }
 
@@ -53,12 +53,12 @@ export class BankWorkload implements Workload {
     const [from, to] = client.random.shuffle(Array.from({ length: ACCOUNTS }, (_, i) => i));
     const amount = client.random.int(MAX_TRANSFER) + 1;
     return this.context.recorder.perform(client.process, { f: "transfer", value: { from: from!, to: to!, amount } }, async () => {
-      const accounts = await rangePrefix(client.url, PREFIX, client.timeoutMs);
+      const accounts = await this.context.store.rangePrefix(client.url, PREFIX, client.timeoutMs);
       const [payer, payee] = [find(accounts, account(from!)), find(accounts, account(to!))];
       if (Number(payer.value) < amount) return { type: "fail", error: "insufficient funds" };
       const compares = [payer, payee].map((kv) => ({ key: kv.key, target: "MOD", revision: kv.modRevision }) as const);
       const puts = { [payer.key]: String(Number(payer.value) - amount), [payee.key]: String(Number(payee.value) + amount) };
-      const result = await putIf(client.url, compares, puts, client.timeoutMs);
+      const result = await this.context.store.putIf(client.url, compares, puts, client.timeoutMs);
       return result.succeeded ? { type: "ok" } : { type: "fail", error: "an account changed since it was read" };
     });
   }

@@ -1,8 +1,8 @@
 /**
  * One hot key, as a busy service uses a configuration or leader key: each
  * client does one operation at a time, on a member drawn at random for each
- * operation, through the etcd v3 gateway only (so etcd itself can be run
- * under the same load): half linearizable ranges, a quarter puts, a quarter
+ * operation, through the etcd v3 gateway or etcd's gRPC API only (so etcd
+ * itself can be run under the same load): half linearizable ranges, a quarter puts, a quarter
  * compare-and-sets (a txn comparing the value). The history is checked for
  * linearizability as one register.
  *
@@ -12,7 +12,6 @@
  */
 import { checkHistory, formatReport, registerModel, type HistoryEvent } from "../../checker/index.js";
 import type { Completion } from "../recorder.js";
-import { putGateway, putIf, rangeValue } from "./store.js";
 import { performUntilOk, type Client, type Verdict, type Workload, type WorkloadContext } from "./workload.js";
 
 const KEY = "hot";
@@ -59,14 +58,14 @@ export class HotKeyWorkload implements Workload {
   }
 
   private async readValue(url: string, timeoutMs: number): Promise<Completion> {
-    const value = await rangeValue(url, KEY, timeoutMs);
+    const value = await this.context.store.get(url, KEY, timeoutMs);
     return { type: "ok", value: value === undefined ? null : Number(value) };
   }
 
   private write(client: Client, url: string): Promise<Completion> {
     const value = this.nextValue++;
     return this.context.recorder.perform(client.process, { f: "write", key: KEY, value }, async () => {
-      await putGateway(url, KEY, String(value), client.timeoutMs);
+      await this.context.store.put(url, KEY, String(value), client.timeoutMs);
       this.lastSeen.set(client.process, value);
       return { type: "ok" };
     });
@@ -75,7 +74,7 @@ export class HotKeyWorkload implements Workload {
   private cas(client: Client, url: string, expected: number): Promise<Completion> {
     const value = this.nextValue++;
     return this.context.recorder.perform(client.process, { f: "cas", key: KEY, value: [expected, value] }, async () => {
-      const result = await putIf(url, [{ key: KEY, target: "VALUE", value: String(expected) }], { [KEY]: String(value) }, client.timeoutMs);
+      const result = await this.context.store.putIf(url, [{ key: KEY, target: "VALUE", value: String(expected) }], { [KEY]: String(value) }, client.timeoutMs);
       if (!result.succeeded) return { type: "fail", error: "compare failed" };
       this.lastSeen.set(client.process, value);
       return { type: "ok" };

@@ -10,7 +10,6 @@
 import type { HistoryEvent, Value } from "../../checker/index.js";
 import { send, textOf } from "../http.js";
 import type { Completion } from "../recorder.js";
-import { putIf, rangePrefix } from "./store.js";
 import { completedOperations, performUntilOk, type CompletedOperation, verdictOf, type Anomaly, type Client, type Verdict, type Workload, type WorkloadContext } from "./workload.js";
 
 const LOCK = "harness-lock";
@@ -51,7 +50,7 @@ export class LockWorkload implements Workload {
 
   async final(): Promise<void> {
     await performUntilOk(this.context, "final", { f: "read" }, async (url) => {
-      const kvs = await rangePrefix(url, LOG_PREFIX, this.context.timeoutMs * 4);
+      const kvs = await this.context.store.rangePrefix(url, LOG_PREFIX, this.context.timeoutMs * 4);
       return { type: "ok", value: kvs.map((kv) => [...(JSON.parse(kv.value) as [number, number]), kv.modRevision]) };
     });
   }
@@ -76,7 +75,7 @@ export class LockWorkload implements Workload {
   private async writeEntry({ url, timeoutMs }: Client, held: Held, index: number): Promise<Completion> {
     const fence = { key: held.key, target: "CREATE", revision: held.token } as const;
     const entryKey = `${LOG_PREFIX}${String(held.token).padStart(12, "0")}/${index}`;
-    const result = await putIf(url, [fence], { [entryKey]: JSON.stringify([held.token, index]) }, timeoutMs);
+    const result = await this.context.store.putIf(url, [fence], { [entryKey]: JSON.stringify([held.token, index]) }, timeoutMs);
     return result.succeeded ? { type: "ok" } : { type: "fail", error: "fenced out: the lock key is gone" };
   }
 

@@ -6,7 +6,6 @@
  */
 import { checkHistory, registerModel, formatReport, type HistoryEvent } from "../../checker/index.js";
 import type { Completion } from "../recorder.js";
-import { getValue, putIf, putValue } from "./store.js";
 import { performUntilOk, type Client, type Verdict, type Workload, type WorkloadContext } from "./workload.js";
 
 /** Keys in use at once, and operations each takes before being retired. */
@@ -58,13 +57,13 @@ export class RegisterWorkload implements Workload {
   }
 
   private async readValue(url: string, key: number, timeoutMs: number): Promise<Completion> {
-    const value = await getValue(url, storeKey(key), timeoutMs);
+    const value = await this.context.store.get(url, storeKey(key), timeoutMs);
     return { type: "ok", value: value === undefined ? null : Number(value) };
   }
 
   private write({ process, url, timeoutMs }: Client, key: number, value: number): Promise<Completion> {
     return this.context.recorder.perform(process, { f: "write", key, value }, async () => {
-      await putValue(url, storeKey(key), String(value), timeoutMs);
+      await this.context.store.put(url, storeKey(key), String(value), timeoutMs);
       return { type: "ok" };
     });
   }
@@ -73,7 +72,7 @@ export class RegisterWorkload implements Workload {
   private cas({ process, url, timeoutMs }: Client, key: number, expected: number, value: number): Promise<Completion> {
     return this.context.recorder.perform(process, { f: "cas", key, value: [expected, value] }, async () => {
       const compare = { key: storeKey(key), target: "VALUE", value: String(expected) } as const;
-      const result = await putIf(url, [compare], { [storeKey(key)]: String(value) }, timeoutMs);
+      const result = await this.context.store.putIf(url, [compare], { [storeKey(key)]: String(value) }, timeoutMs);
       return result.succeeded ? { type: "ok" } : { type: "fail", error: "compare failed" };
     });
   }

@@ -6,7 +6,6 @@
  */
 import type { HistoryEvent, Value } from "../../checker/index.js";
 import type { Completion } from "../recorder.js";
-import { putValue, rangePrefix } from "./store.js";
 import { completedOperations, performUntilOk, verdictOf, type Anomaly, type Client, type Verdict, type Workload, type WorkloadContext } from "./workload.js";
 
 const PREFIX = "set/";
@@ -23,14 +22,14 @@ export class SetWorkload implements Workload {
   step(client: Client): Promise<Completion> {
     const element = this.nextElement++;
     return this.context.recorder.perform(client.process, { f: "add", value: element }, async () => {
-      await putValue(client.url, `${PREFIX}${String(element).padStart(9, "0")}`, String(element), client.timeoutMs);
+      await this.context.store.put(client.url, `${PREFIX}${String(element).padStart(9, "0")}`, String(element), client.timeoutMs);
       return { type: "ok" };
     });
   }
 
   async final(): Promise<void> {
     await performUntilOk(this.context, "final", { f: "read" }, async (url) => {
-      const kvs = await rangePrefix(url, PREFIX, this.context.timeoutMs * 4);
+      const kvs = await this.context.store.rangePrefix(url, PREFIX, this.context.timeoutMs * 4);
       return { type: "ok", value: kvs.map((kv) => Number(kv.value)) };
     });
   }

@@ -9,10 +9,9 @@
  * it was acknowledged with.
  */
 import type { HistoryEvent } from "../../checker/index.js";
-import { b64, send, unb64 } from "../http.js";
 import type { Completion } from "../recorder.js";
 import { abortWithAny, delay, waitFor } from "../wait.js";
-import { onAnyMember, prefixEnd, putValue } from "./store.js";
+import { onAnyMember, type WatchedEvent } from "./store.js";
 import { FINAL_DEADLINE_MS, completedOperations, verdictOf, type Anomaly, type Client, type Verdict, type Workload, type WorkloadContext } from "./workload.js";
 
 const PREFIX = "watch/";
@@ -20,15 +19,7 @@ const KEYS = 5;
 /** A stream this quiet while clients write is stuck (a paused member): start over elsewhere. */
 const IDLE_MS = 3_000;
 
-interface Observed {
-  readonly revision: number;
-  readonly key: string;
-  readonly value: string;
-}
-
-interface EtcdWatchLine {
-  readonly result?: { readonly events?: readonly { readonly kv: { readonly key: string; readonly value?: string; readonly mod_revision: string } }[] };
-}
+type Observed = WatchedEvent;
 
 export class WatchWorkload implements Workload {
   private startRevision = 0;
@@ -44,14 +35,14 @@ export class WatchWorkload implements Workload {
   }
 
   async setup(): Promise<void> {
-    this.startRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) => putValue(url, `${PREFIX}start`, "start", this.context.timeoutMs));
+    this.startRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) => this.context.store.put(url, `${PREFIX}start`, "start", this.context.timeoutMs));
   }
 
   step(client: Client): Promise<Completion> {
     const key = `${PREFIX}k${client.random.int(KEYS)}`;
     const value = String(this.nextValue++);
     return this.context.recorder.perform(client.process, { f: "write", key, value }, async () => {
-      this.acknowledged.set(value, await putValue(client.url, key, value, client.timeoutMs));
+      this.acknowledged.set(value, await this.context.store.put(client.url, key, value, client.timeoutMs));
       return { type: "ok" };
     });
   }
@@ -62,7 +53,7 @@ export class WatchWorkload implements Workload {
 
   /** A final put, then a wait for every watcher to see it. */
   async final(): Promise<void> {
-    this.finalRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) => putValue(url, `${PREFIX}final`, "final", this.context.timeoutMs));
+    this.finalRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) => this.context.store.put(url, `${PREFIX}final`, "final", this.context.timeoutMs));
     await waitFor(
       `every watcher to reach revision ${this.finalRevision}`,
       async () => (this.seen.every((observed) => (observed.at(-1)?.revision ?? 0) >= this.finalRevision) ? true : undefined),
@@ -109,32 +100,17 @@ export class WatchWorkload implements Workload {
 
   private async stream(url: string, from: number, observed: Observed[], signal: AbortSignal): Promise<void> {
     const idle = abortWithAny(signal);
-    const body = { create_request: { key: b64(PREFIX), range_end: b64(prefixEnd(PREFIX)), start_revision: from } };
-    const response = await send(`${url}/v3/watch`, { method: "POST", body: JSON.stringify(body), signal: idle.signal }, 0);
     let timer = setTimeout(() => idle.abort(), IDLE_MS);
     try {
-      for await (const line of lines(response)) {
+      await this.context.store.watch(url, PREFIX, from, idle.signal, (events) => {
         clearTimeout(timer);
         timer = setTimeout(() => idle.abort(), IDLE_MS);
-        const events = (JSON.parse(line) as EtcdWatchLine).result?.events ?? [];
-        observed.push(...events.map(({ kv }) => ({ revision: Number(kv.mod_revision), key: unb64(kv.key), value: unb64(kv.value ?? "") })));
-      }
+        observed.push(...events);
+      });
     } finally {
       clearTimeout(timer);
       idle.abort();
     }
-  }
-}
-
-async function* lines(response: Response): AsyncGenerator<string> {
-  if (response.body === null) return;
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of response.body) {
-    buffered += decoder.decode(chunk as Uint8Array, { stream: true });
-    const parts = buffered.split("\n");
-    buffered = parts.pop() ?? "";
-    yield* parts.filter((part) => part.trim() !== "");
   }
 }
 

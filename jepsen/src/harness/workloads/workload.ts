@@ -6,11 +6,13 @@ import type { HistoryEvent, Validity } from "../../checker/index.js";
 import type { ClusterDriver } from "../cluster.js";
 import type { Random } from "../random.js";
 import type { Completion, OperationCall, Recorder } from "../recorder.js";
-import { onAnyMember } from "./store.js";
+import { onAnyMember, type StoreApi } from "./store.js";
 
 export interface WorkloadContext {
   readonly driver: ClusterDriver;
   readonly recorder: Recorder;
+  /** The wire the workload's operations go over. */
+  readonly store: StoreApi;
   readonly random: Random;
   /** How long the setup and final reads wait for one request. */
   readonly timeoutMs: number;
