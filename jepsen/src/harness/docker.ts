@@ -147,7 +147,7 @@ export class DockerCluster implements ClusterDriver {
     throw new HarnessError("the docker driver cannot break a member's disk");
   }
 
-  /** Compose restarts nothing (restart: "no"), but telling a crash from a kill would need docker events: not tracked. */
+  /** Compose restarts a member that exits on its own (restart: on-failure), never one docker killed; telling a crash from a kill would need docker events: not tracked. */
   crashes(): readonly string[] {
     return [];
   }
