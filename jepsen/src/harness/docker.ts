@@ -14,6 +14,8 @@
  * this adapter would run without a docker engine.
  */
 import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { HarnessError, type ClusterDriver, type OptionalFault } from "./cluster.js";
 import { CUT_RULES, type Cut, type Grudge } from "./grudge.js";
@@ -25,12 +27,15 @@ export type CommandRunner = (command: string, args: readonly string[], env?: Rea
 const execFileAsync = promisify(execFile);
 
 export const runCommand: CommandRunner = async (command, args, env = {}) =>
-  (await execFileAsync(command, [...args], { env: { ...process.env, ...env } })).stdout;
+  // Room for a member's whole log (docker logs), far past execFile's 1 MiB default.
+  (await execFileAsync(command, [...args], { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 })).stdout;
 
 export interface DockerClusterOptions {
   readonly size: 3 | 5;
   readonly composeFile: string;
   readonly throughVirtualIp?: boolean;
+  /** Where the members' and balancers' logs are written at teardown, as `logs/<name>.log`. */
+  readonly logDir?: string;
   readonly run?: CommandRunner;
 }
 
@@ -153,7 +158,20 @@ export class DockerCluster implements ClusterDriver {
   }
 
   async teardown(): Promise<void> {
+    await this.keepLogs();
     await this.compose({}, "down", "--volumes");
+  }
+
+  /** The containers' output, before `down` removes them with it (members log to stdout). */
+  private async keepLogs(): Promise<void> {
+    const logDir = this.options.logDir;
+    if (logDir === undefined) return;
+    await mkdir(logDir, { recursive: true });
+    const names = [...this.nodes.map(container), ...(this.options.throughVirtualIp ? BALANCERS : [])];
+    for (const name of names) {
+      const output = await this.docker("logs", "--timestamps", name).catch((error: unknown) => `no logs: ${String(error)}\n`);
+      await writeFile(join(logDir, `${name.replace(/^raftkv-/, "")}.log`), output);
+    }
   }
 
   private async learnAddress(node: string): Promise<void> {

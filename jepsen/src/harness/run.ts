@@ -254,7 +254,12 @@ async function createDriver(options: RunOptions): Promise<ClusterDriver> {
   if (options.driver === "docker") {
     if (options.target !== "raftkv") throw new HarnessError("the docker driver runs raftkv only");
     if (options.nodes !== 3 && options.nodes !== 5) throw new HarnessError("the compose cluster has 3 or 5 nodes");
-    return new DockerCluster({ size: options.nodes, composeFile: options.composeFile, throughVirtualIp: options.throughVirtualIp });
+    return new DockerCluster({
+      size: options.nodes,
+      composeFile: options.composeFile,
+      throughVirtualIp: options.throughVirtualIp,
+      logDir: join(options.out, "logs"),
+    });
   }
   return LocalCluster.create({
     size: options.nodes,
