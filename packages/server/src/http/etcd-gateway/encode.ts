@@ -89,12 +89,11 @@ export function encodeWatchCreated(header: ResponseHeader, watchId: number): Jso
 }
 
 /**
- * A watch the user may not open, as etcd answers it: created and canceled
+ * A watch the client may not open, as etcd answers it: created and canceled
  * at once (watch id -1), the refusal in gRPC's words as the cancel reason.
  */
 export function encodeWatchRefused(header: ResponseHeader, refusal: RaftkvError): JsonObject {
-  const code = refusal.grpcCode === GrpcCode.PermissionDenied ? "PermissionDenied" : "InvalidArgument";
-  const cancelReason = `rpc error: code = ${code} desc = ${refusal.message}`;
+  const cancelReason = `rpc error: code = ${GrpcCode[refusal.grpcCode]} desc = ${refusal.message}`;
   return { result: { header: encodeHeader(header), watch_id: "-1", created: true, canceled: true, cancel_reason: cancelReason } };
 }
 
