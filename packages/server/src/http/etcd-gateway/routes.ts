@@ -238,7 +238,7 @@ function watchStream(apis: MemberApis): WsRoute {
   };
 }
 
-/** etcd's LeaseKeepAlive stream over a WebSocket: each request renews a lease, answered in order. */
+/** etcd's LeaseKeepAlive stream over a WebSocket: each request renews a lease, answered in order; it ends when the client's side does. */
 const keepAliveStream: WsRoute = () => ({
   bidirectional: true,
   decode: (f) => f.int("ID"),
@@ -246,6 +246,7 @@ const keepAliveStream: WsRoute = () => ({
     const { apis } = await peer.identified;
     peer.send({ result: encodeLease(await keepAliveAsEtcd(apis.kv, id)) });
   },
+  clientDone: (peer) => peer.end(),
 });
 
 /** What etcd reports inside a watch stream rather than as the stream's status. */

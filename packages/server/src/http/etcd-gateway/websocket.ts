@@ -14,8 +14,9 @@
  *   without a close frame.
  * - A bad first request is answered with the call's error body (for a
  *   bidirectional stream, code 2: the gateway does not type it) and the
- *   connection closed; a bad later request of a bidirectional stream stops
- *   the stream reading requests, and the stream carries on.
+ *   connection closed; a bad later request of a bidirectional stream ends
+ *   the client's side of it, as if the client had sent no more (a watch
+ *   stream carries on, a keep-alive stream ends).
  * - A client's close frame is answered with 1000 (by `ws` itself).
  */
 import websocket from "@fastify/websocket";
@@ -57,6 +58,8 @@ export interface WsCall<Request> {
   decode(body: Fields): Request;
   /** Acts on a request; requests are acted on one at a time, in order. What throws ends the call with a stream error. */
   act(request: Request, peer: WsPeer): Promise<void>;
+  /** The client will send no more requests (a bad one ended its side); answers to earlier ones were sent. */
+  clientDone?(peer: WsPeer): void;
   /** The client left or the call ended. */
   close?(): void;
 }
@@ -143,7 +146,10 @@ function converse(socket: WebSocket, peer: WsPeer, call: WsCall<unknown>, toProt
   let acted = Promise.resolve();
   const refuse = (error: unknown): void => {
     reading = false;
-    if (!first) return;
+    if (!first) {
+      acted = acted.then(() => call.clientDone?.(peer));
+      return;
+    }
     const typed = error instanceof RaftkvError ? error.toJSON() : { error: String(error), code: UNKNOWN_CODE, message: String(error) };
     peer.send(call.bidirectional ? { ...typed, code: UNKNOWN_CODE } : typed);
     peer.end();
