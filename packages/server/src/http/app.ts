@@ -10,6 +10,7 @@ import type { Metrics } from "../metrics.js";
 import type { ServerTlsOptions } from "./tls.js";
 import { uiPlugin } from "./ui.js";
 import { lazyCompilers } from "./lazy-compilers.js";
+import { webSocketPlugin } from "./etcd-gateway/websocket.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 
 export function createApp(metrics: Metrics, tls?: ServerTlsOptions): FastifyInstance {
@@ -41,6 +42,7 @@ export function createApp(metrics: Metrics, tls?: ServerTlsOptions): FastifyInst
     void reply.status(404).type("application/json").send(JSON.stringify(error.toJSON()));
   });
   void app.register(uiPlugin());
+  webSocketPlugin(app);
   return app;
 }
 

@@ -102,7 +102,7 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     identifyRequests(app, { auth, apis, scheme: "bare-token" });
     forwardLeaderOnlyRoutes(app, () => apis.cluster.leaderClientUrl(), memberTls);
     for (const schema of schemas.SHARED_SCHEMAS.values()) app.addSchema(schema);
-    const webSockets = await webSocketRoutes(app, apis, auth);
+    const webSockets = webSocketRoutes(app, apis, auth);
 
     /** A route's paths under every prefix etcd serves, and its body's names mapped before validation. */
     const paths = (urls: string | readonly string[]): string[] => [urls].flat().flatMap((url) => [url, url.replace(/^\/v3\//, "/v3beta/")]);
@@ -230,7 +230,7 @@ async function contextOf(peer: WsPeer): Promise<RouteContext> {
 function watchStream(apis: MemberApis): WsRoute {
   return (peer) => {
     const session = new WatchSession(
-      peer.identified.then((identified) => identified.apis.kv),
+      async () => (await peer.identified).apis.kv,
       () => apis.kv.header(),
       (message) => peer.send(message),
     );

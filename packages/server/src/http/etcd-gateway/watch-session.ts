@@ -27,7 +27,7 @@ export class WatchSession {
 
   /** `kv`: the services as the client may use them (rejects when its token is bad: each create is refused with that). */
   constructor(
-    private readonly kv: Promise<KvApi>,
+    private readonly kv: () => Promise<KvApi>,
     private readonly header: () => ResponseHeader,
     private readonly send: (message: JsonObject) => void,
   ) {}
@@ -51,7 +51,7 @@ export class WatchSession {
     const watch: OpenWatch = { stop: new AbortController(), live: true };
     let updates: AsyncGenerator<WatchUpdate>;
     try {
-      updates = await watchUpdates(await this.kv, request, watch.stop.signal);
+      updates = await watchUpdates(await this.kv(), request, watch.stop.signal);
     } catch (error) {
       if (!(error instanceof RaftkvError)) throw error;
       return this.send(encodeWatchRefused(this.header(), error));

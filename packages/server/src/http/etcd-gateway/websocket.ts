@@ -71,13 +71,23 @@ export interface WebSocketRoutes {
   add(url: string, toProtoNames: ToProtoNames, route: WsRoute): void;
 }
 
-export async function webSocketRoutes(app: FastifyInstance, apis: MemberApis, auth: AuthService): Promise<WebSocketRoutes> {
-  await app.register(websocket, {
+/**
+ * The WebSocket plugin with etcd's subprotocol answer, for the member's root
+ * app (http/app.ts): there its hooks also drop an upgrade that no WebSocket
+ * route took once it is answered (a 404), which Node's HTTP server would
+ * otherwise leave half open.
+ */
+export function webSocketPlugin(app: FastifyInstance): void {
+  void app.register(websocket, {
     options: {
       maxPayload: 4 * MAX_REQUEST_BYTES,
       handleProtocols: (_protocols, request) => (request.headers["sec-websocket-protocol"]?.startsWith("Bearer") ? "Bearer" : false),
     },
   });
+}
+
+/** Within the gateway's plugin, on an app with webSocketPlugin: adds WebSocket routes. */
+export function webSocketRoutes(app: FastifyInstance, apis: MemberApis, auth: AuthService): WebSocketRoutes {
   return {
     add(url, toProtoNames, route) {
       app.route({
