@@ -129,7 +129,7 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
           const messages = await open(Fields.of(request.body), abortWhenClosed(reply.raw), request.apis);
           return reply.type("application/json").send(Readable.from(jsonLines(messages)));
         });
-        const overWebSocket = serverStreamCall(async (f, peer) => open(f, peer.closed, (await peer.identified).apis));
+        const overWebSocket = serverStreamCall(async (f, peer) => open(f, peer.closed, (await peer.identify()).apis));
         webSockets.add(path, toProtoNames, webSocket ?? overWebSocket);
       }
     };
@@ -222,7 +222,7 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
 
 /** A route's context for a call over a WebSocket: no headers, so no idempotency key. */
 async function contextOf(peer: WsPeer): Promise<RouteContext> {
-  const { apis, identity } = await peer.identified;
+  const { apis, identity } = await peer.identify();
   return { ...apis, identity, write: {}, whenClosed: () => peer.closed };
 }
 
@@ -230,7 +230,7 @@ async function contextOf(peer: WsPeer): Promise<RouteContext> {
 function watchStream(apis: MemberApis): WsRoute {
   return (peer) => {
     const session = new WatchSession(
-      async () => (await peer.identified).apis.kv,
+      async () => (await peer.identify()).apis.kv,
       () => apis.kv.header(),
       (message) => peer.send(message),
     );
@@ -243,7 +243,7 @@ const keepAliveStream: WsRoute = () => ({
   bidirectional: true,
   decode: (f) => f.int("ID"),
   async act(id: number, peer) {
-    const { apis } = await peer.identified;
+    const { apis } = await peer.identify();
     peer.send({ result: encodeLease(await keepAliveAsEtcd(apis.kv, id)) });
   },
   clientDone: (peer) => peer.end(),

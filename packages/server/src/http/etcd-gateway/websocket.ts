@@ -41,8 +41,8 @@ const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 /** One WebSocket client as a route sees it. */
 export interface WsPeer {
-  /** The services as the client's token may use them, and who it is; rejects when the token is bad. */
-  readonly identified: Promise<{ readonly apis: MemberApis; readonly identity: Identity }>;
+  /** The services as the client's token may use them, and who it is, checked for each request as etcd checks it; rejects when the token is bad. */
+  identify(): Promise<{ readonly apis: MemberApis; readonly identity: Identity }>;
   /** Aborts when the client leaves. */
   readonly closed: AbortSignal;
   send(message: JsonObject): void;
@@ -99,7 +99,7 @@ export function webSocketRoutes(app: FastifyInstance, apis: MemberApis, auth: Au
         },
         handler: async (_request, reply) => reply.code(405).type("text/plain; charset=utf-8").send("Method Not Allowed\n"),
         wsHandler: (socket, request) => {
-          const peer = peerOf(socket, identify(request, apis, auth));
+          const peer = peerOf(socket, identifier(request, apis, auth));
           converse(socket, peer, route(peer), toProtoNames);
         },
       });
@@ -107,14 +107,12 @@ export function webSocketRoutes(app: FastifyInstance, apis: MemberApis, auth: Au
   };
 }
 
-function identify(request: FastifyRequest, apis: MemberApis, auth: AuthService): WsPeer["identified"] {
-  const identified = auth.identify(credentialsOf(webSocketAuthorization(request.headers), "bare-token")).then((identity) => ({
-    apis: guardedApis(apis, auth, identity),
-    identity,
-  }));
-  // Read by the calls that need it; a bad token must not be an unhandled rejection meanwhile.
-  identified.catch(() => undefined);
-  return identified;
+function identifier(request: FastifyRequest, apis: MemberApis, auth: AuthService): WsPeer["identify"] {
+  const credentials = credentialsOf(webSocketAuthorization(request.headers), "bare-token");
+  return async () => {
+    const identity = await auth.identify(credentials);
+    return { apis: guardedApis(apis, auth, identity), identity };
+  };
 }
 
 /** The Authorization etcd's proxy gives the call: from a `token` cookie, else from a `Bearer, <token>` subprotocol. */
@@ -130,12 +128,12 @@ export function webSocketAuthorization(headers: IncomingHttpHeaders): string | u
   return at < 0 ? "" : `Bearer ${protocol.slice(at + "Bearer,".length).trim()}`;
 }
 
-function peerOf(socket: WebSocket, identified: WsPeer["identified"]): WsPeer {
+function peerOf(socket: WebSocket, identify: WsPeer["identify"]): WsPeer {
   const leaving = new AbortController();
   socket.once("close", () => leaving.abort());
   let written = Promise.resolve();
   return {
-    identified,
+    identify,
     closed: leaving.signal,
     send(message) {
       if (socket.readyState !== socket.OPEN) return;
