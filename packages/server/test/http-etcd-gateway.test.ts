@@ -283,18 +283,22 @@ describe("encoding responses", () => {
     await app.close();
   });
 
-  test("txn responses nest under response_* names", () => {
+  test("txn responses nest under response_* names; nested headers carry the revision alone, a nested txn's nothing, as etcd's", () => {
     const response = encodeTxnResponse({
       header,
       succeeded: true,
-      responses: [{ deleteRange: { header, deleted: 1, prevKvs: [kv("a", "x", 2)] } }, { txn: { header, succeeded: false, responses: [] } }],
+      responses: [
+        { deleteRange: { header, deleted: 1, prevKvs: [kv("a", "x", 2)] } },
+        { txn: { header, succeeded: false, responses: [{ range: { header, kvs: [], more: false, count: 0 } }] } },
+      ],
     });
+    const revision = { revision: String(header.revision) };
     assert.deepEqual(response, {
       header: encodeHeader(header),
       succeeded: true,
       responses: [
-        { response_delete_range: encodeDeleteRangeResponse({ header, deleted: 1, prevKvs: [kv("a", "x", 2)] }) },
-        { response_txn: { header: encodeHeader(header) } },
+        { response_delete_range: { ...encodeDeleteRangeResponse({ header, deleted: 1, prevKvs: [kv("a", "x", 2)] }), header: revision } },
+        { response_txn: { header: {}, responses: [{ response_range: { header: revision } }] } },
       ],
     });
   });
