@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import WebSocket from "ws";
 import { etcdGatewayPlugin } from "../src/http/etcd-gateway/routes.js";
+import type { MemberApis } from "../src/kv/api.js";
 import { appWith, oneMemberServices, urlOf, type Json, type ServicesFixture } from "./support/services.js";
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
@@ -231,6 +232,46 @@ describe("the gateway's wire", () => {
     assert.equal(status, 404);
     const connections = (): Promise<number> => new Promise((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
     await until("the server to end the connection", async () => (await connections()) === 0);
+  });
+});
+
+describe("a WebSocket's watches", () => {
+  let services: ServicesFixture;
+  let app: FastifyInstance;
+  let open = 0;
+  before(async () => {
+    services = await oneMemberServices();
+    // The real services, with a count of the watches open at any moment.
+    const kv = Object.create(services.kv) as MemberApis["kv"];
+    kv.watch = async (request, deliver) => {
+      const watch = await services.kv.watch(request, deliver);
+      open++;
+      return {
+        cancel: () => {
+          open--;
+          watch.cancel();
+        },
+      };
+    };
+    app = await appWith(etcdGatewayPlugin({ ...services, kv }, services.auth));
+  });
+  after(async () => {
+    await app.close();
+    await services.close();
+  });
+
+  test("are canceled when the client cancels them and when it leaves, however it leaves", async () => {
+    for (const leave of [(client: Client) => client.socket.close(1000), (client: Client) => client.socket.terminate()]) {
+      const client = await Client.open(app, "/v3/watch");
+      client.send({ create_request: { key: b64("a") } }, { create_request: { key: b64("b") } }, { create_request: { key: b64("c"), watch_id: 5 } });
+      await client.received(3);
+      assert.equal(open, 3);
+      client.send({ cancel_request: { watch_id: 5 } });
+      await client.received(4);
+      assert.equal(open, 2);
+      leave(client);
+      await until("the watches to end", () => open === 0);
+    }
   });
 });
 
