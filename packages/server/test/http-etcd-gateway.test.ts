@@ -176,11 +176,16 @@ describe("proto3 JSON names", () => {
 
 describe("a stream of JSON values", () => {
   test("values are cut whole: several in one piece, one across pieces, strings holding brackets", () => {
-    const values = new JsonValues(1000);
+    const values = new JsonValues(10_000);
     assert.deepEqual(values.push('{"a":1}{"b":[2]}\n'), [{ a: 1 }, { b: [2] }]);
     assert.deepEqual(values.push('{"c":"}{\\""'), []);
     assert.deepEqual(values.push(',"d":{"e":null}}\n 7 \n'), [{ c: '}{"', d: { e: null } }, 7]);
     assert.deepEqual(values.push("  \n"), []);
+    assert.deepEqual(values.push('{"e":"x\\'), [], "a piece may end inside an escape");
+    assert.deepEqual(values.push('"y"}'), [{ e: 'x"y' }]);
+    const key = "k".repeat(5000);
+    const pieces = [...JSON.stringify({ key })].map((char) => values.push(char)).flat();
+    assert.deepEqual(pieces, [{ key }], "one character at a time");
   });
 
   test("a bad value is an InvalidArgument at once, as is a value that grows past the limit", () => {

@@ -10,7 +10,15 @@ import { invalidArgument } from "../../errors.js";
 const WHITESPACE = /\s/;
 
 export class JsonValues {
+  /** Text not yet cut into values; it starts with the value being read, if any. */
   private text = "";
+  /**
+   * How far that value has been scanned, and the scan's state there, so
+   * that each character is scanned once however the value is split.
+   */
+  private scanned = 0;
+  private depth = 0;
+  private inString = false;
 
   /** `maxPending`: how many characters may wait for a value to complete before the stream is refused. */
   constructor(private readonly maxPending: number) {}
@@ -20,21 +28,54 @@ export class JsonValues {
     this.text += chunk;
     const values: unknown[] = [];
     for (;;) {
-      const start = this.text.search(/\S/);
-      if (start < 0) {
-        this.text = "";
-        break;
+      if (this.scanned === 0) {
+        const start = this.text.search(/\S/);
+        this.text = start < 0 ? "" : this.text.slice(start);
+        if (start < 0) break;
       }
-      const end = endOfValue(this.text, start);
+      const end = this.scanToEnd();
       if (end === undefined) {
-        this.text = this.text.slice(start);
         if (this.text.length > this.maxPending) throw invalidArgument("a request over the WebSocket is too large");
         break;
       }
-      values.push(parse(this.text.slice(start, end)));
+      values.push(parse(this.text.slice(0, end)));
       this.text = this.text.slice(end);
+      this.scanned = 0;
+      this.depth = 0;
+      this.inString = false;
     }
     return values;
+  }
+
+  /**
+   * Scans on from where the last push left off: where the value ends, or
+   * undefined while it is incomplete. Objects and arrays end where their
+   * brackets balance outside strings, strings at their closing quote, other
+   * values (numbers, literals) at whitespace.
+   */
+  private scanToEnd(): number | undefined {
+    let i = this.scanned;
+    for (; i < this.text.length; i++) {
+      const char = this.text[i] as string;
+      if (this.inString) {
+        if (char === "\\") i++;
+        else if (char === '"') {
+          this.inString = false;
+          if (this.depth === 0) return i + 1;
+        } else if (char < " ") {
+          // A raw control character can never be part of a string: the value is bad, whatever follows.
+          return i + 1;
+        }
+      } else if (char === '"') this.inString = true;
+      else if (char === "{" || char === "[") this.depth++;
+      else if (char === "}" || char === "]") {
+        this.depth--;
+        if (this.depth <= 0) return i + 1;
+      } else if (this.depth === 0 && WHITESPACE.test(char)) return i;
+    }
+    // Past the end when the text ended on a backslash: the escaped character is skipped when it comes.
+    this.scanned = i;
+    return undefined;
   }
 }
 
@@ -44,34 +85,4 @@ function parse(text: string): unknown {
   } catch (error) {
     throw invalidArgument(`invalid JSON: ${(error as Error).message}`);
   }
-}
-
-/**
- * Where the value starting at `start` ends, or undefined while it is still
- * incomplete. Objects and arrays end where their brackets balance outside
- * strings, strings at their closing quote, other values (numbers, literals)
- * at whitespace.
- */
-function endOfValue(text: string, start: number): number | undefined {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const char = text[i] as string;
-    if (inString) {
-      if (char === "\\") i++;
-      else if (char === '"') {
-        inString = false;
-        if (depth === 0) return i + 1;
-      } else if (char < " ") {
-        // A raw control character can never be part of a string: the value is bad, whatever follows.
-        return i + 1;
-      }
-    } else if (char === '"') inString = true;
-    else if (char === "{" || char === "[") depth++;
-    else if (char === "}" || char === "]") {
-      depth--;
-      if (depth <= 0) return i + 1;
-    } else if (depth === 0 && WHITESPACE.test(char)) return i;
-  }
-  return undefined;
 }

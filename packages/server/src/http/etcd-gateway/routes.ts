@@ -233,6 +233,7 @@ function watchStream(apis: MemberApis): WsRoute {
       async () => (await peer.identify()).apis.kv,
       () => apis.kv.header(),
       (message) => peer.send(message),
+      (error) => peer.fail(error),
     );
     return { bidirectional: true, decode: decodeWatchStreamRequest, act: (request: WatchStreamRequest) => session.handle(request), close: () => session.close() };
   };

@@ -26,10 +26,12 @@ export class WatchSession {
   private nextId = 0;
 
   /** `kv`: the services as the client may use them (rejects when its token is bad: each create is refused with that). */
+  /** `fail`: ends the stream with an error. */
   constructor(
     private readonly kv: () => Promise<KvApi>,
     private readonly header: () => ResponseHeader,
     private readonly send: (message: JsonObject) => void,
+    private readonly fail: (error: unknown) => void,
   ) {}
 
   /** Acts on one request; the caller awaits each before the next, so that they take effect in order. */
@@ -58,7 +60,8 @@ export class WatchSession {
     }
     this.watches.set(id, watch);
     this.send(encodeWatchCreated(this.header(), id));
-    void this.forward(id, watch, updates);
+    // A failure of the watch's source ends the stream as a stream's failure ends it, never the member.
+    void this.forward(id, watch, updates).catch((error: unknown) => this.fail(error));
   }
 
   private async forward(id: number, watch: OpenWatch, updates: AsyncIterable<WatchUpdate>): Promise<void> {

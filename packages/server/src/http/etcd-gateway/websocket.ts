@@ -48,6 +48,8 @@ export interface WsPeer {
   send(message: JsonObject): void;
   /** Closes the connection once what was sent is written, without a close frame, as etcd's proxy does. */
   end(): void;
+  /** Ends the call with a stream's error message, as grpc-gateway ends a failed stream. */
+  fail(error: unknown): void;
 }
 
 /** What a route does with a WebSocket's requests. */
@@ -143,6 +145,10 @@ function peerOf(socket: WebSocket, identify: WsPeer["identify"]): WsPeer {
     end() {
       void written.then(() => socket.terminate());
     },
+    fail(error) {
+      this.send(encodeStreamError(error));
+      this.end();
+    },
   };
 }
 
@@ -170,10 +176,7 @@ function converse(socket: WebSocket, peer: WsPeer, call: WsCall<unknown>, toProt
         const request = call.decode(Fields.of(toProtoNames(value)));
         first = false;
         reading = call.bidirectional;
-        acted = acted.then(() => call.act(request, peer)).catch((error: unknown) => {
-          peer.send(encodeStreamError(error));
-          peer.end();
-        });
+        acted = acted.then(() => call.act(request, peer)).catch((error: unknown) => peer.fail(error));
         if (!reading) break;
       }
     } catch (error) {
