@@ -118,7 +118,7 @@ function identifier(request: FastifyRequest, apis: MemberApis, auth: AuthService
 }
 
 /** The Authorization etcd's proxy gives the call: from a `token` cookie, else from a `Bearer, <token>` subprotocol. */
-export function webSocketAuthorization(headers: IncomingHttpHeaders): string | undefined {
+function webSocketAuthorization(headers: IncomingHttpHeaders): string | undefined {
   const cookie = headers.cookie
     ?.split(";")
     .map((part) => part.trim())
