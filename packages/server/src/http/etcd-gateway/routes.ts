@@ -104,8 +104,9 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     for (const schema of schemas.SHARED_SCHEMAS.values()) app.addSchema(schema);
     const webSockets = webSocketRoutes(app, apis, auth);
 
-    /** A route's paths under every prefix etcd serves, and its body's names mapped before validation. */
+    /** A route's paths under each prefix etcd 3.4 serves. */
     const paths = (urls: string | readonly string[]): string[] => [urls].flat().flatMap((url) => [url, url.replace(/^\/v3\//, "/v3beta/")]);
+    /** A route's hook that turns its body's JSON names into proto names, before the body is validated. */
     const renaming = (toProtoNames: ToProtoNames) => async (request: FastifyRequest) => {
       request.body = toProtoNames(request.body);
     };
