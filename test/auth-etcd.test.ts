@@ -6,14 +6,10 @@
  * binary is installed.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ProcessCluster, b64, freePort, waitFor } from "./support/process-cluster.js";
+import { HAS_ETCD, startEtcd, type Etcd } from "./support/etcd.js";
+import { ProcessCluster, b64 } from "./support/process-cluster.js";
 
-const HAS_ETCD = spawnSync("etcd", ["--version"]).status === 0;
 
 interface Step {
   readonly name: string;
@@ -147,39 +143,20 @@ async function isEtcd(baseUrl: string): Promise<boolean> {
   return !("raftkv" in version);
 }
 
-let etcd: ChildProcess | undefined;
-let etcdDir = "";
+let etcd: Etcd | undefined;
 let etcdUrl = "";
 let cluster: ProcessCluster | undefined;
 
 before(async () => {
   if (!HAS_ETCD) return;
-  etcdDir = await mkdtemp(join(tmpdir(), "raftkv-etcd-"));
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
-  etcdUrl = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
-  etcd = spawn(
-    "etcd",
-    [
-      "--name=e1",
-      `--data-dir=${join(etcdDir, "e1")}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=e1=${peerUrl}`,
-      "--bcrypt-cost=4",
-    ],
-    { stdio: "ignore" },
-  );
-  await waitFor("etcd to serve", async () => (await fetch(`${etcdUrl}/health`)).ok);
+  etcd = await startEtcd(["--bcrypt-cost=4"]);
+  etcdUrl = etcd.clientUrl;
   cluster = await ProcessCluster.start({ size: 1, extraFlags: ["--bcrypt-cost=4"] });
 });
 
 after(async () => {
-  etcd?.kill();
+  await etcd?.stop();
   await cluster?.stop();
-  if (etcdDir) await rm(etcdDir, { recursive: true, force: true });
 });
 
 test("the gateway's auth routes answer as etcd 3.4 does, step by step", { skip: !HAS_ETCD && "no etcd binary" }, async () => {

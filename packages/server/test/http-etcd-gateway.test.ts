@@ -15,7 +15,11 @@ import {
   decodeRangeRequest,
   decodeTxnRequest,
   decodeWatchRequest,
+  decodeWatchStreamRequest,
 } from "../src/http/etcd-gateway/decode.js";
+import { JsonValues } from "../src/http/etcd-gateway/json-values.js";
+import { jsonNameOf, protoNamesFor } from "../src/http/etcd-gateway/proto-names.js";
+import * as schemas from "../src/http/etcd-gateway/schemas.js";
 import {
   encodeAlarmResponse,
   encodeDeleteRangeResponse,
@@ -123,6 +127,74 @@ describe("decoding requests", () => {
   });
 });
 
+describe("proto3 JSON names", () => {
+  const txnNames = protoNamesFor(schemas.TXN_REQUEST_REF, schemas.SHARED_SCHEMAS);
+
+  test("a field's JSON name is protoc's: underscores dropped, the next letter capitalized, the first letter kept", () => {
+    const names = ["range_end", "prev_kv", "min_mod_revision", "ID", "TTL", "peerURLs", "memberID", "key", "no_password"].map(jsonNameOf);
+    assert.deepEqual(names, ["rangeEnd", "prevKv", "minModRevision", "ID", "TTL", "peerURLs", "memberID", "key", "noPassword"]);
+  });
+
+  test("JSON names become proto names in every nested message of a txn, the txns nested in it too", () => {
+    const [a, b] = [b64("a"), b64("b")];
+    const body = {
+      compare: [{ key: a, rangeEnd: b, modRevision: "3", target: "MOD" }],
+      success: [{ requestPut: { key: a, prevKv: true, ignoreLease: true } }, { requestTxn: { failure: [{ requestDeleteRange: { key: a, rangeEnd: b } }] } }],
+      failure: [{ request_range: { key: a, keysOnly: true } }],
+    };
+    assert.deepEqual(txnNames(body), {
+      compare: [{ key: a, range_end: b, mod_revision: "3", target: "MOD" }],
+      success: [{ request_put: { key: a, prev_kv: true, ignore_lease: true } }, { request_txn: { failure: [{ request_delete_range: { key: a, range_end: b } }] } }],
+      failure: [{ request_range: { key: a, keys_only: true } }],
+    });
+    const decoded = decodeTxnRequest(Fields.of(txnNames(body)));
+    assert.equal(decoded.compare[0]?.operand, 3);
+    assert.deepEqual(decoded.success[0], { put: { key: new Uint8Array(Buffer.from("a")), value: new Uint8Array(), lease: 0, prevKv: true, ignoreValue: false, ignoreLease: true } });
+  });
+
+  test("given both names, the JSON name wins; unknown fields and what is not an object are left as they are", () => {
+    const rangeNames = protoNamesFor(schemas.RANGE_REQUEST, schemas.SHARED_SCHEMAS);
+    assert.deepEqual(rangeNames({ rangeEnd: "b", range_end: "c" }), { range_end: "b" });
+    assert.deepEqual(rangeNames({ range_end: "c", rangeEnd: null }), { range_end: null });
+    assert.deepEqual(rangeNames({ RangeEnd: "b", surprise: { rangeEnd: 1 } }), { RangeEnd: "b", surprise: { rangeEnd: 1 } });
+    for (const body of [[{ rangeEnd: "b" }], "rangeEnd", null, 5]) assert.equal(rangeNames(body), body);
+    const untouched = { key: "a", range_end: "b" };
+    assert.equal(rangeNames(untouched), untouched, "a body already in proto names is not copied");
+  });
+
+  test("watch requests map create, cancel and progress requests by either name", () => {
+    const watchNames = protoNamesFor(schemas.WATCH_REQUEST, schemas.SHARED_SCHEMAS);
+    assert.deepEqual(decodeWatchStreamRequest(Fields.of(watchNames({ cancelRequest: { watchId: "4" } }))), { cancel: 4 });
+    assert.deepEqual(decodeWatchStreamRequest(Fields.of(watchNames({ progressRequest: {} }))), { progress: true });
+    assert.deepEqual(decodeWatchStreamRequest(Fields.of({})), { none: true });
+    const { create } = decodeWatchStreamRequest(Fields.of(watchNames({ createRequest: { key: b64("a"), startRevision: 9, watchId: 2, prevKv: true } }))) as {
+      create: { request: { startRevision: number; prevKv: boolean }; watchId: number };
+    };
+    assert.deepEqual([create.request.startRevision, create.request.prevKv, create.watchId], [9, true, 2]);
+  });
+});
+
+describe("a stream of JSON values", () => {
+  test("values are cut whole: several in one piece, one across pieces, strings holding brackets", () => {
+    const values = new JsonValues(10_000);
+    assert.deepEqual(values.push('{"a":1}{"b":[2]}\n'), [{ a: 1 }, { b: [2] }]);
+    assert.deepEqual(values.push('{"c":"}{\\""'), []);
+    assert.deepEqual(values.push(',"d":{"e":null}}\n 7 \n'), [{ c: '}{"', d: { e: null } }, 7]);
+    assert.deepEqual(values.push("  \n"), []);
+    assert.deepEqual(values.push('{"e":"x\\'), [], "a piece may end inside an escape");
+    assert.deepEqual(values.push('"y"}'), [{ e: 'x"y' }]);
+    const key = "k".repeat(5000);
+    const pieces = [...JSON.stringify({ key })].map((char) => values.push(char)).flat();
+    assert.deepEqual(pieces, [{ key }], "one character at a time");
+  });
+
+  test("a bad value is an InvalidArgument at once, as is a value that grows past the limit", () => {
+    assert.throws(() => new JsonValues(1000).push('{"bad\n'), (error: RaftkvError) => error.grpcCode === 3 && /invalid JSON/.test(error.message));
+    assert.throws(() => new JsonValues(1000).push("{1}\n"), /invalid JSON/);
+    assert.throws(() => new JsonValues(8).push('{"key":"0123456789"'), /too large/);
+  });
+});
+
 describe("checking a txn before proposing it, with the store's rules", () => {
   /** etcd's default --max-txn-ops, the store's default. */
   const MAX_TXN_OPS = 128;
@@ -216,18 +288,22 @@ describe("encoding responses", () => {
     await app.close();
   });
 
-  test("txn responses nest under response_* names", () => {
+  test("txn responses nest under response_* names; nested headers carry the revision alone, a nested txn's nothing, as etcd's", () => {
     const response = encodeTxnResponse({
       header,
       succeeded: true,
-      responses: [{ deleteRange: { header, deleted: 1, prevKvs: [kv("a", "x", 2)] } }, { txn: { header, succeeded: false, responses: [] } }],
+      responses: [
+        { deleteRange: { header, deleted: 1, prevKvs: [kv("a", "x", 2)] } },
+        { txn: { header, succeeded: false, responses: [{ range: { header, kvs: [], more: false, count: 0 } }] } },
+      ],
     });
+    const revision = { revision: String(header.revision) };
     assert.deepEqual(response, {
       header: encodeHeader(header),
       succeeded: true,
       responses: [
-        { response_delete_range: encodeDeleteRangeResponse({ header, deleted: 1, prevKvs: [kv("a", "x", 2)] }) },
-        { response_txn: { header: encodeHeader(header) } },
+        { response_delete_range: { ...encodeDeleteRangeResponse({ header, deleted: 1, prevKvs: [kv("a", "x", 2)] }), header: revision } },
+        { response_txn: { header: {}, responses: [{ response_range: { header: revision } }] } },
       ],
     });
   });

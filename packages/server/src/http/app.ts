@@ -9,6 +9,7 @@ import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js"
 import type { Metrics } from "../metrics.js";
 import { uiPlugin } from "./ui.js";
 import { lazyCompilers } from "./lazy-compilers.js";
+import { webSocketPlugin } from "./etcd-gateway/websocket.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 
 export function createApp(metrics: Metrics): FastifyInstance {
@@ -40,6 +41,7 @@ export function createApp(metrics: Metrics): FastifyInstance {
     void reply.status(404).type("application/json").send(JSON.stringify(error.toJSON()));
   });
   void app.register(uiPlugin());
+  webSocketPlugin(app);
   return app;
 }
 

@@ -174,9 +174,29 @@ function decodeRequestOp(f: Fields): RequestOp {
 }
 
 /** A watch request and the id its responses carry (the client's `watch_id`, 0 by default). */
-export function decodeWatchRequest(body: Fields): { request: WatchRequest; watchId: number } {
+export interface WatchCreate {
+  readonly request: WatchRequest;
+  readonly watchId: number;
+}
+
+/** One request of a watch stream; a message with none of the three is ignored, as etcd ignores it. */
+export type WatchStreamRequest = { readonly create: WatchCreate } | { readonly cancel: number } | { readonly progress: true } | { readonly none: true };
+
+/** A watch over a plain HTTP request: its body creates one watch. */
+export function decodeWatchRequest(body: Fields): WatchCreate {
   if (!body.has("create_request")) throw body.invalid("a watch over HTTP needs a create_request");
-  const f = body.object("create_request");
+  return decodeWatchCreate(body.object("create_request"));
+}
+
+/** A message of a watch stream (over a WebSocket), decoded whole before it is acted on. */
+export function decodeWatchStreamRequest(body: Fields): WatchStreamRequest {
+  if (body.has("create_request")) return { create: decodeWatchCreate(body.object("create_request")) };
+  if (body.has("cancel_request")) return { cancel: body.object("cancel_request").int("watch_id") };
+  if (body.has("progress_request")) return { progress: true };
+  return { none: true };
+}
+
+function decodeWatchCreate(f: Fields): WatchCreate {
   const filters = f.enums("filters", WATCH_FILTERS);
   const request: WatchRequest = {
     key: f.bytes("key"),

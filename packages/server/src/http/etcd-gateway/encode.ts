@@ -76,11 +76,20 @@ export function encodeTxnResponse(response: TxnResponse): JsonObject {
   });
 }
 
+/**
+ * An op's response inside a txn, with the header etcd's apply gives it: the
+ * revision alone, and none of a header's fields for a nested txn (etcd
+ * fills in only the outermost header).
+ */
 function encodeResponseOp(op: ResponseOp): JsonObject {
-  if ("range" in op) return { response_range: encodeRangeResponse(op.range) };
-  if ("put" in op) return { response_put: encodePutResponse(op.put) };
-  if ("deleteRange" in op) return { response_delete_range: encodeDeleteRangeResponse(op.deleteRange) };
-  return { response_txn: encodeTxnResponse(op.txn) };
+  if ("range" in op) return { response_range: { ...encodeRangeResponse(op.range), header: revisionOnly(op.range.header) } };
+  if ("put" in op) return { response_put: { ...encodePutResponse(op.put), header: revisionOnly(op.put.header) } };
+  if ("deleteRange" in op) return { response_delete_range: { ...encodeDeleteRangeResponse(op.deleteRange), header: revisionOnly(op.deleteRange.header) } };
+  return { response_txn: { ...encodeTxnResponse(op.txn), header: {} } };
+}
+
+function revisionOnly(header: ResponseHeader): JsonObject {
+  return compact({ revision: encodeInt(header.revision) });
 }
 
 /** The stream's first message: the watch exists. */
@@ -89,12 +98,11 @@ export function encodeWatchCreated(header: ResponseHeader, watchId: number): Jso
 }
 
 /**
- * A watch the user may not open, as etcd answers it: created and canceled
+ * A watch the client may not open, as etcd answers it: created and canceled
  * at once (watch id -1), the refusal in gRPC's words as the cancel reason.
  */
 export function encodeWatchRefused(header: ResponseHeader, refusal: RaftkvError): JsonObject {
-  const code = refusal.grpcCode === GrpcCode.PermissionDenied ? "PermissionDenied" : "InvalidArgument";
-  const cancelReason = `rpc error: code = ${code} desc = ${refusal.message}`;
+  const cancelReason = `rpc error: code = ${GrpcCode[refusal.grpcCode]} desc = ${refusal.message}`;
   return { result: { header: encodeHeader(header), watch_id: "-1", created: true, canceled: true, cancel_reason: cancelReason } };
 }
 

@@ -6,10 +6,13 @@
  * written for etcd's gateway works unchanged.
  *
  * Each route is a schema, a decoder, a call into the services and an
- * encoder; what only the leader may answer says so in its config.
+ * encoder; what only the leader may answer says so in its config. Every
+ * route is served under /v3 and /v3beta (etcd 3.4 answers both, and not
+ * /v3alpha), over a POST and over a WebSocket (websocket.ts); bodies take
+ * proto and JSON field names alike (proto-names.ts).
  */
 import { Readable } from "node:stream";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { isEtcdError, type RaftkvError } from "../../errors.js";
 import type { MemberApis, WriteOptions } from "../../kv/api.js";
 import { campaign, currentLeader, observeLeader, proclaim, resign } from "../../recipes/election.js";
@@ -33,7 +36,9 @@ import {
   decodeRangeRequest,
   decodeTxnRequest,
   decodeWatchRequest,
+  decodeWatchStreamRequest,
   type JsonObject,
+  type WatchStreamRequest,
 } from "./decode.js";
 import {
   encodeAlarmResponse,
@@ -58,7 +63,10 @@ import {
   watchMessages,
 } from "./encode.js";
 import { encodeBytes } from "./proto3-json.js";
+import { protoNamesFor, type ToProtoNames } from "./proto-names.js";
 import * as schemas from "./schemas.js";
+import { WatchSession } from "./watch-session.js";
+import { serverStreamCall, unaryCall, webSocketRoutes, type WsPeer, type WsRoute } from "./websocket.js";
 
 /** What a route gets besides its body: the services as the request's identity may use them, and more. */
 interface RouteContext extends MemberApis {
@@ -77,8 +85,10 @@ type Streaming = (body: Fields, signal: AbortSignal, apis: MemberApis) => Promis
 interface PostOptions {
   /** The schema of a successful reply, which fastify compiles into a serializer. */
   readonly reply?: Schema;
-  /** Only the leader answers; another member forwards the request to it. */
+  /** Only the leader answers; another member forwards the request to it. Not offered over a WebSocket. */
   readonly leaderOnly?: boolean;
+  /** The call over a WebSocket, when it is not the route's own handler answering one request (a bidirectional stream). */
+  readonly webSocket?: WsRoute;
 }
 
 /** `memberTls`: how to reach an https:// leader when a leader-only request is forwarded. */
@@ -91,23 +101,38 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     });
     identifyRequests(app, { auth, apis, scheme: "bare-token" });
     forwardLeaderOnlyRoutes(app, () => apis.cluster.leaderClientUrl(), memberTls);
-    app.addSchema(schemas.TXN_REQUEST);
+    for (const schema of schemas.SHARED_SCHEMAS.values()) app.addSchema(schema);
+    const webSockets = webSocketRoutes(app, apis, auth);
+
+    /** A route's paths under each prefix etcd 3.4 serves. */
+    const paths = (urls: string | readonly string[]): string[] => [urls].flat().flatMap((url) => [url, url.replace(/^\/v3\//, "/v3beta/")]);
+    /** A route's hook that turns its body's JSON names into proto names, before the body is validated. */
+    const renaming = (toProtoNames: ToProtoNames) => async (request: FastifyRequest) => {
+      request.body = toProtoNames(request.body);
+    };
 
     /** A POST route (or several, for etcd's aliases). */
-    const post = (urls: string | readonly string[], body: Schema, handle: Unary, { reply, leaderOnly = false }: PostOptions = {}): void => {
+    const post = (urls: string | readonly string[], body: Schema, handle: Unary, { reply, leaderOnly = false, webSocket }: PostOptions = {}): void => {
       const schema = { body, headers: IDEMPOTENCY_KEY_HEADERS, ...(reply ? { response: { 200: reply } } : {}) };
-      for (const url of [urls].flat()) {
-        app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema, config: { leaderOnly } }, async (request, raw) =>
+      const toProtoNames = protoNamesFor(body, schemas.SHARED_SCHEMAS);
+      for (const url of paths(urls)) {
+        app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema, config: { leaderOnly }, preValidation: renaming(toProtoNames) }, async (request, raw) =>
           handle(Fields.of(request.body), { ...request.apis, identity: request.identity, write: writeOptionsOf(request.headers), whenClosed: () => abortWhenClosed(raw.raw) }),
         );
+        if (!leaderOnly) webSockets.add(url, toProtoNames, webSocket ?? unaryCall(async (f, peer) => handle(f, await contextOf(peer))));
       }
     };
     /** A POST route answered by newline-separated JSON messages until the source ends or the client leaves. */
-    const stream = (url: string, body: Schema, open: Streaming): void => {
-      app.post(url, { schema: { body } }, async (request, reply) => {
-        const messages = await open(Fields.of(request.body), abortWhenClosed(reply.raw), request.apis);
-        return reply.type("application/json").send(Readable.from(jsonLines(messages)));
-      });
+    const stream = (url: string, body: Schema, open: Streaming, webSocket?: WsRoute): void => {
+      const toProtoNames = protoNamesFor(body, schemas.SHARED_SCHEMAS);
+      for (const path of paths(url)) {
+        app.post(path, { schema: { body }, preValidation: renaming(toProtoNames) }, async (request, reply) => {
+          const messages = await open(Fields.of(request.body), abortWhenClosed(reply.raw), request.apis);
+          return reply.type("application/json").send(Readable.from(jsonLines(messages)));
+        });
+        const overWebSocket = serverStreamCall(async (f, peer) => open(f, peer.closed, (await peer.identify()).apis));
+        webSockets.add(path, toProtoNames, webSocket ?? overWebSocket);
+      }
     };
 
     post("/v3/kv/range", schemas.RANGE_REQUEST, async (f, { kv }) => encodeRangeResponse(await kv.range(decodeRangeRequest(f))), { reply: schemas.RANGE_REPLY });
@@ -131,11 +156,13 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
           yield encodeWatchRefused(kv.header(), error);
         })();
       }
-    });
+    }, watchStream(apis));
 
     post("/v3/lease/grant", schemas.LEASE_GRANT_REQUEST, async (f, { write, kv }) => encodeLease(await kv.leaseGrant(f.int("TTL"), f.int("ID"), write)));
     post(["/v3/lease/revoke", "/v3/kv/lease/revoke"], schemas.ID_REQUEST, async (f, { write, kv }) => headerOnly(await kv.leaseRevoke(f.int("ID"), write)));
-    post("/v3/lease/keepalive", schemas.ID_REQUEST, async (f, { kv }) => ({ result: encodeLease(await keepAliveAsEtcd(kv, f.int("ID"))) }));
+    post("/v3/lease/keepalive", schemas.ID_REQUEST, async (f, { kv }) => ({ result: encodeLease(await keepAliveAsEtcd(kv, f.int("ID"))) }), {
+      webSocket: keepAliveStream,
+    });
     post(["/v3/lease/timetolive", "/v3/kv/lease/timetolive"], schemas.LEASE_TIME_TO_LIVE_REQUEST, async (f, { kv }) =>
       encodeTimeToLive(await kv.leaseTimeToLive(f.int("ID"), f.bool("keys"))),
     );
@@ -194,6 +221,36 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     authRoutes((url, body, handle) => post(url, body, async (f, { identity }) => handle(f, identity)), auth);
   };
 }
+
+/** A route's context for a call over a WebSocket: no headers, so no idempotency key. */
+async function contextOf(peer: WsPeer): Promise<RouteContext> {
+  const { apis, identity } = await peer.identify();
+  return { ...apis, identity, write: {}, whenClosed: () => peer.closed };
+}
+
+/** etcd's Watch stream over a WebSocket: many watches, created and canceled as the client asks. */
+function watchStream(apis: MemberApis): WsRoute {
+  return (peer) => {
+    const session = new WatchSession(
+      async () => (await peer.identify()).apis.kv,
+      () => apis.kv.header(),
+      (message) => peer.send(message),
+      (error) => peer.fail(error),
+    );
+    return { bidirectional: true, decode: decodeWatchStreamRequest, act: (request: WatchStreamRequest) => session.handle(request), close: () => session.close() };
+  };
+}
+
+/** etcd's LeaseKeepAlive stream over a WebSocket: each request renews a lease, answered in order; it ends when the client's side does. */
+const keepAliveStream: WsRoute = () => ({
+  bidirectional: true,
+  decode: (f) => f.int("ID"),
+  async act(id: number, peer) {
+    const { apis } = await peer.identify();
+    peer.send({ result: encodeLease(await keepAliveAsEtcd(apis.kv, id)) });
+  },
+  clientDone: (peer) => peer.end(),
+});
 
 /** What etcd reports inside a watch stream rather than as the stream's status. */
 function isAuthRefusal(error: unknown): error is RaftkvError {

@@ -57,6 +57,8 @@ const REQUEST_OP = object({
   request_txn: TXN_REQUEST_REF,
 });
 export const TXN_REQUEST: Schema = { $id: TXN_SCHEMA_ID, ...object({ compare: listOf(COMPARE), success: listOf(REQUEST_OP), failure: listOf(REQUEST_OP) }) };
+/** The schemas other schemas refer to, by id. */
+export const SHARED_SCHEMAS: ReadonlyMap<string, Schema> = new Map([[TXN_SCHEMA_ID, TXN_REQUEST]]);
 
 export const WATCH_REQUEST = object({
   create_request: object({
@@ -69,6 +71,8 @@ export const WATCH_REQUEST = object({
     watch_id: INT64,
     fragment: BOOL,
   }),
+  cancel_request: object({ watch_id: INT64 }),
+  progress_request: object({}),
 });
 const LEADER_KEY = object({ name: BYTES, key: BYTES, rev: INT64, lease: INT64 });
 
