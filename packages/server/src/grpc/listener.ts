@@ -13,7 +13,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { setTimeout as delay } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import type { ServerTlsOptions } from "../http/tls.js";
-import { withAuthorityFixed } from "./authority.js";
+import { handOverHttp2 } from "./authority.js";
 
 /** Every HTTP/2 connection starts with this (RFC 9113, 3.4); no HTTP/1 request line can. */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -97,11 +97,11 @@ function routeByPreface(socket: Socket, http: HttpServer, injector: grpc.Connect
     const isHttp2 = received.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
     if (isHttp2 && compared < HTTP2_PREFACE.length) return;
     socket.off("data", onData);
-    socket.pause();
-    socket.unshift(received);
     if (isHttp2) {
-      injector.injectConnection(withAuthorityFixed(socket));
+      handOverHttp2(socket, received, (connection) => injector.injectConnection(connection));
     } else {
+      socket.pause();
+      socket.unshift(received);
       http.emit("connection", socket);
       // Paused above, the socket would never deliver the bytes put back to the HTTP parser.
       socket.resume();
