@@ -45,6 +45,8 @@ export class SpaceQuota {
   private storeBytes = 0;
   private freeBytes = Infinity;
   private raising = false;
+  /** Whether the last measure began while this member's NOSPACE was raised (see measureIsStale). */
+  private measuredWhileRaised = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SpaceQuotaOptions) {}
@@ -62,6 +64,7 @@ export class SpaceQuota {
 
   /** Measures the store and the filesystem again, raising NOSPACE if short of space (after a defragmentation, say). */
   async check(): Promise<void> {
+    const whileRaised = this.ownAlarmRaised();
     try {
       this.storeBytes = await this.options.storeSize();
       this.freeBytes = this.options.reserveBytes > 0 ? await freeSpace(this.options.dataDir) : Infinity;
@@ -69,6 +72,7 @@ export class SpaceQuota {
       this.options.logger.warn({ err: error }, "could not measure the store or the disk for the space quota");
       return;
     }
+    this.measuredWhileRaised = whileRaised;
     if (this.shortOfSpace(0)) this.raise();
   }
 
@@ -80,6 +84,10 @@ export class SpaceQuota {
     const cost = costOf(request);
     if (cost === 0) return;
     if (this.options.alarms.isActive("NOSPACE")) throw etcdError("noSpace");
+    if (this.measureIsStale()) {
+      void this.check();
+      return;
+    }
     if (!this.shortOfSpace(cost)) return;
     this.raise();
     throw etcdError("noSpace");
@@ -89,9 +97,22 @@ export class SpaceQuota {
     return this.storeBytes + cost > this.options.quotaBytes || this.freeBytes < this.options.reserveBytes;
   }
 
+  /**
+   * A measure begun while this member's NOSPACE was raised, which is gone
+   * now, may predate the space an operator freed before disarming: it
+   * neither refuses a write nor raises the alarm again; a new one is taken.
+   */
+  private measureIsStale(): boolean {
+    return this.measuredWhileRaised && !this.ownAlarmRaised();
+  }
+
+  private ownAlarmRaised(): boolean {
+    return this.options.alarms.list("NOSPACE").some((alarm) => alarm.memberId === this.options.memberId);
+  }
+
   private raise(): void {
-    const { alarms, memberId, logger } = this.options;
-    if (this.raising || alarms.list("NOSPACE").some((alarm) => alarm.memberId === memberId)) return;
+    const { logger } = this.options;
+    if (this.raising || this.ownAlarmRaised() || this.measureIsStale()) return;
     this.raising = true;
     logger.warn(
       { storeBytes: this.storeBytes, quotaBytes: this.options.quotaBytes, freeBytes: this.freeBytes, reserveBytes: this.options.reserveBytes },

@@ -87,3 +87,37 @@ test("another member's NOSPACE refuses growing writes here too", () => {
   assert.doesNotThrow(() => quota.admit(del));
   assert.deepEqual(raised, []);
 });
+
+test("a measure begun while NOSPACE was raised, and finished after its disarm, neither refuses a write nor raises it again", async () => {
+  const active: AlarmMember[] = [{ memberId: 7, alarm: "NOSPACE" }];
+  let storeBytes = 20_000;
+  let disarmDuringMeasure = true;
+  const raised: number[] = [];
+  const quota = new SpaceQuota({
+    memberId: 7,
+    quotaBytes: 10_000,
+    reserveBytes: 0,
+    dataDir: ".",
+    // The operator freed space and disarmed while this measure was under way: it read the old size.
+    storeSize: async () => {
+      const measured = storeBytes;
+      if (disarmDuringMeasure) active.length = 0;
+      return measured;
+    },
+    alarms: { isActive: (type) => active.some((alarm) => alarm.alarm === type), list: (type) => active.filter((alarm) => alarm.alarm === type) },
+    raise: async () => {
+      raised.push(7);
+    },
+    logger: pino({ level: "silent" }),
+  });
+  await quota.check();
+  assert.deepEqual(raised, [], "raised again on a size measured before the disarm");
+  storeBytes = 10;
+  disarmDuringMeasure = false;
+  assert.doesNotThrow(() => quota.admit(put), "refused on a size measured before the disarm");
+  await quota.check();
+  assert.doesNotThrow(() => quota.admit(put));
+  storeBytes = 20_000;
+  await quota.check();
+  assert.deepEqual(raised, [7], "a fresh measure over the quota raises it");
+});
