@@ -6,7 +6,7 @@
  */
 import type { DiskFault } from "./disks.js";
 import type { Cut, Grudge } from "./grudge.js";
-import { postJson } from "./http.js";
+import { HttpStatusError, postJson } from "./http.js";
 import { waitFor } from "./wait.js";
 
 /** Faults not every driver can inject. */
@@ -79,11 +79,34 @@ interface StatusReply {
   readonly header: { readonly member_id: string; readonly raft_term?: string };
 }
 
+/**
+ * How the harness's own status reads identify themselves once a workload
+ * has turned auth on: status is root's then, as in etcd 3.4.42 and later.
+ */
+export interface StatusCredentials {
+  /** The token to send, as etcd's gateway takes it in the Authorization header. */
+  authorization(): Promise<string>;
+  /** A status read was refused with the last one: the next read gets another. */
+  refused(): void;
+}
+
+let statusCredentials: StatusCredentials | undefined;
+
+/** From now on, status reads carry these credentials (none: undefined). */
+export function readStatusAs(credentials: StatusCredentials | undefined): void {
+  statusCredentials = credentials;
+}
+
 /** The status of every member (or of `nodes`) that answers within `timeoutMs`. */
 export async function memberStatuses(driver: ClusterDriver, timeoutMs = 500, nodes: readonly string[] = driver.nodes): Promise<MemberStatus[]> {
+  const credentials = statusCredentials;
+  const authorization = await credentials?.authorization().catch(() => undefined);
   const replies = await Promise.allSettled(
     nodes.map(async (node) => {
-      const reply = await postJson<StatusReply>(driver.clientUrl(node), "/v3/maintenance/status", {}, timeoutMs);
+      const reply = await postJson<StatusReply>(driver.clientUrl(node), "/v3/maintenance/status", {}, timeoutMs, authorization).catch((error: unknown) => {
+        if (error instanceof HttpStatusError && error.status === 401) credentials?.refused();
+        throw error;
+      });
       return {
         node,
         memberId: reply.header.member_id,

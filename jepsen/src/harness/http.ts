@@ -56,9 +56,10 @@ export async function textOf(response: Response, accepted: readonly number[] = [
   return body;
 }
 
-/** POSTs JSON to the etcd gateway and returns the parsed reply. */
-export async function postJson<Reply>(baseUrl: string, path: string, body: unknown, timeoutMs: number): Promise<Reply> {
-  const response = await send(`${baseUrl}${path}`, { method: "POST", body: JSON.stringify(body) }, timeoutMs);
+/** POSTs JSON to the etcd gateway (with `authorization` as etcd's gateway takes a token) and returns the parsed reply. */
+export async function postJson<Reply>(baseUrl: string, path: string, body: unknown, timeoutMs: number, authorization?: string): Promise<Reply> {
+  const init: RequestInit = { method: "POST", body: JSON.stringify(body), ...(authorization !== undefined && { headers: { authorization } }) };
+  const response = await send(`${baseUrl}${path}`, init, timeoutMs);
   return JSON.parse(await textOf(response)) as Reply;
 }
 

@@ -8,7 +8,7 @@ import { setMaxListeners } from "node:events";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { availability, nemesisWindows, timedOperations, type Availability, type OutageRule } from "./availability.js";
-import { HarnessError, waitForAgreedLeader, type ClusterDriver, type OptionalFault } from "./cluster.js";
+import { HarnessError, readStatusAs, waitForAgreedLeader, type ClusterDriver, type OptionalFault } from "./cluster.js";
 import { DockerCluster } from "./docker.js";
 import { FigureEight } from "./figure-eight.js";
 import { LeaderWatch } from "./leader-watch.js";
@@ -26,12 +26,13 @@ import { HotKeyWorkload } from "./workloads/hot-key.js";
 import { LockWorkload } from "./workloads/lock.js";
 import { RegisterWorkload } from "./workloads/register.js";
 import { SetWorkload } from "./workloads/set.js";
+import { AuthWorkload } from "./workloads/auth.js";
 import { WatchWorkload } from "./workloads/watch.js";
 import { GrpcApi } from "./workloads/grpc-store.js";
 import { gatewayApi, nativeApi, type StoreApi } from "./workloads/store.js";
 import type { Anomaly, Client, Verdict, Workload, WorkloadContext } from "./workloads/workload.js";
 
-export const WORKLOADS = ["register", "set", "lock", "watch", "bank", "hot-key"] as const;
+export const WORKLOADS = ["register", "set", "lock", "watch", "bank", "hot-key", "auth"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 /** Workloads that need raftkv's native API (its lock recipe), so cannot run against etcd. */
 export const NATIVE_WORKLOADS: readonly WorkloadName[] = ["lock"];
@@ -112,6 +113,7 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
   if (lacking !== undefined) throw new HarnessError(UNSUPPORTED[lacking]);
   if (options.scenario === "figure8") checkFigureEight(options, driver);
   if (options.target === "etcd") checkEtcd(options);
+  if (options.workload === "auth" && options.protocol === "grpc") throw new HarnessError("the auth workload speaks the v3 gateway: drop --protocol grpc");
   const recorder = new Recorder();
   const store = storeApi(options);
   const context: WorkloadContext = { driver, recorder, store, random: random.fork(), timeoutMs: options.opTimeoutMs, checkTimeoutMs: options.checkTimeoutMs };
@@ -124,10 +126,12 @@ export async function runTest(options: RunOptions, interrupt: AbortSignal): Prom
       throw new HarnessError(`the cluster did not come up (see ${join(options.out, "logs")}): ${error instanceof Error ? error.message : String(error)}`);
     });
     await workload.setup();
+    readStatusAs(workload.statusCredentials);
     recovery = await exercise(options, driver, workload, recorder, random, interrupt, leaderWatch);
     if (interrupt.aborted) throw new HarnessError("interrupted");
     recovery.push(...driver.crashes().map((crash) => ({ kind: "member crashed", detail: `${crash} (see ${join(options.out, "logs")})` })));
   } finally {
+    readStatusAs(undefined);
     writeFileSync(join(options.out, "history.jsonl"), recorder.jsonl());
     store.close();
     await driver.teardown();
@@ -294,5 +298,7 @@ function createWorkload(name: WorkloadName, context: WorkloadContext): Workload 
       return new BankWorkload(context);
     case "hot-key":
       return new HotKeyWorkload(context);
+    case "auth":
+      return new AuthWorkload(context);
   }
 }

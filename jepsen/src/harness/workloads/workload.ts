@@ -3,7 +3,7 @@
  * from what they saw whether the store kept its promises.
  */
 import type { HistoryEvent, Validity } from "../../checker/index.js";
-import type { ClusterDriver } from "../cluster.js";
+import type { ClusterDriver, StatusCredentials } from "../cluster.js";
 import type { Random } from "../random.js";
 import type { Completion, OperationCall, Recorder } from "../recorder.js";
 import { onAnyMember, type StoreApi } from "./store.js";
@@ -58,6 +58,8 @@ export interface Workload {
   /** After the cluster is healed: the reads that settle what survived. */
   final(): Promise<void>;
   check(history: readonly HistoryEvent[]): Verdict;
+  /** How the harness reads members' status once setup() turned auth on. */
+  readonly statusCredentials?: StatusCredentials;
 }
 
 /** The verdict of a check that counts anomalies itself: valid exactly when there are none. */
