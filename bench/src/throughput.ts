@@ -6,10 +6,11 @@
  * Run: pnpm --filter @raftkv/bench throughput [--duration 10] [--connections 1,16,64,256] (--help for all)
  */
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
 import { LocalCluster, etcdInstalled } from "./clusters.js";
+import { describeCpus, etcdVersion } from "./machine.js";
+import { writeSection } from "./results-file.js";
 import { measureFsyncFloor } from "./throughput/fsync-floor.js";
 import { parseOptions, USAGE, type Options } from "./throughput/options.js";
 import { markdown, svgChart, targets, type Results } from "./throughput/report.js";
@@ -105,7 +106,7 @@ async function writeResults(outDir: string, results: Results): Promise<void> {
   await mkdir(join(outDir, "results"), { recursive: true });
   await writeFile(join(outDir, "results", "throughput.json"), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(outDir, "results", "throughput.svg"), svgChart(results));
-  await writeFile(join(outDir, "RESULTS.md"), markdown(results));
+  await writeSection(join(outDir, "RESULTS.md"), "throughput", markdown(results));
 }
 
 function progressLine(row: Row): string {
@@ -113,16 +114,6 @@ function progressLine(row: Row): string {
   const cpu = row.nodes.map((n) => n.cpuPercent.toFixed(0)).join("/");
   const rss = row.nodes.map((n) => n.rssMiB.toFixed(0)).join("/");
   return `${row.system.padEnd(6)} ${row.workload.padEnd(12)} c=${String(row.connections).padEnd(3)} ${row.throughput.toFixed(0).padStart(6)} req/s  p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)} ms  errors ${row.errors}  cpu% ${cpu}  rss MiB ${rss}`;
-}
-
-function describeCpus(): string {
-  const all = cpus();
-  return `${all.length} × ${all[0]?.model.trim() ?? "unknown CPU"}`;
-}
-
-function etcdVersion(): string | undefined {
-  const output = spawnSync("etcd", ["--version"], { encoding: "utf8" }).stdout ?? "";
-  return /etcd Version: (\S+)/.exec(output)?.[1];
 }
 
 process.exitCode = await main(process.argv.slice(2));
