@@ -48,14 +48,18 @@ function withAppended(history: History | undefined, revision: KeyRevision): Hist
 export class KeyIndex {
   private readonly histories = new Map<KeyString, History>();
   private order = new SortedKeys();
-  private log: LoggedRevision[] = [];
+  // Every stored revision in revision order, as two parallel arrays: an
+  // object per entry would cost 40 bytes more per revision.
+  private logKeys: KeyString[] = [];
+  private logRevisions: KeyRevision[] = [];
   private liveKeys = 0;
 
   /** Builds the index from stored revisions given in revision order. */
   static build(stored: readonly LoggedRevision[]): KeyIndex {
     const index = new KeyIndex();
     for (const { key, revision } of stored) index.histories.set(key, withAppended(index.histories.get(key), revision));
-    index.log = [...stored];
+    index.logKeys = stored.map((logged) => logged.key);
+    index.logRevisions = stored.map((logged) => logged.revision);
     index.order = SortedKeys.fromSorted([...index.histories.keys()].sort());
     for (const history of index.histories.values()) {
       if (!newest(history).tombstone) index.liveKeys++;
@@ -68,7 +72,7 @@ export class KeyIndex {
   }
 
   get storedRevisionCount(): number {
-    return this.log.length;
+    return this.logRevisions.length;
   }
 
   /** The key's live version as of `revision`, if it had one. */
@@ -99,13 +103,13 @@ export class KeyIndex {
   /** Stored revisions from main revision `start` on, in revision order. */
   *loggedFrom(start: number): Generator<LoggedRevision> {
     let low = 0;
-    let high = this.log.length;
+    let high = this.logRevisions.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.log[mid]!.revision.main < start) low = mid + 1;
+      if (this.logRevisions[mid]!.main < start) low = mid + 1;
       else high = mid;
     }
-    for (let i = low; i < this.log.length; i++) yield this.log[i]!;
+    for (let i = low; i < this.logRevisions.length; i++) yield { key: this.logKeys[i]!, revision: this.logRevisions[i]! };
   }
 
   append(key: KeyString, revision: KeyRevision): void {
@@ -113,7 +117,8 @@ export class KeyIndex {
     const wasLive = history !== undefined && !newest(history).tombstone;
     if (history === undefined) this.order.add(key);
     this.histories.set(key, withAppended(history, revision));
-    this.log.push({ key, revision });
+    this.logKeys.push(key);
+    this.logRevisions.push(revision);
     this.liveKeys += Number(!revision.tombstone) - Number(wasLive);
   }
 
@@ -140,7 +145,15 @@ export class KeyIndex {
     }
     if (removed.length > 0) {
       const gone = new Set(removed.map((entry) => entry.revision));
-      this.log = this.log.filter((entry) => !gone.has(entry.revision));
+      let kept = 0;
+      for (let i = 0; i < this.logRevisions.length; i++) {
+        if (gone.has(this.logRevisions[i]!)) continue;
+        this.logKeys[kept] = this.logKeys[i]!;
+        this.logRevisions[kept] = this.logRevisions[i]!;
+        kept++;
+      }
+      this.logKeys.length = kept;
+      this.logRevisions.length = kept;
     }
     return removed;
   }
