@@ -21,6 +21,8 @@ export const USAGE = `usage: growth [options]
   --snapshot-count N    --snapshot-count of every member of both systems (default 100000, both defaults; smoke 300)
   --catchup-entries N   entries a leader keeps below a snapshot (default ${ETCD_CATCHUP_ENTRIES}, etcd 3.4's fixed value;
                         other values are for raftkv alone; smoke 50)
+  --node-flags=LIST     comma-separated Node.js flags for raftkv members, e.g. --node-flags=--max-semi-space-size=4
+  --env LIST            comma-separated NAME=VALUE for raftkv members, e.g. MALLOC_ARENA_MAX=2
   --out DIR             where RESULTS.md and results/ go (default bench/; smoke: a temp dir)
   --base-port N         raftkv members listen from N, etcd from N+1000 (default 37000)`;
 
@@ -36,6 +38,9 @@ export interface GrowthOptions {
   readonly smoke: boolean;
   readonly outDir: string;
   readonly basePort: number;
+  /** How raftkv members are launched beyond the defaults, to try V8 and allocator settings. */
+  readonly nodeFlags: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export function parseGrowthOptions(argv: readonly string[], etcdAvailable: boolean): GrowthOptions {
@@ -53,6 +58,8 @@ export function parseGrowthOptions(argv: readonly string[], etcdAvailable: boole
       smoke: { type: "boolean", default: false },
       out: { type: "string" },
       "base-port": { type: "string" },
+      "node-flags": { type: "string" },
+      env: { type: "string" },
     },
   });
   const smoke = values.smoke;
@@ -68,12 +75,20 @@ export function parseGrowthOptions(argv: readonly string[], etcdAvailable: boole
     smoke,
     outDir: resolve(values.out ?? (smoke ? join(tmpdir(), "raftkv-bench-growth-smoke") : BENCH_DIR)),
     basePort: positive(values["base-port"] ?? "37000", USAGE),
+    nodeFlags: list(values["node-flags"] ?? ""),
+    env: Object.fromEntries(list(values.env ?? "").map(assignment)),
   };
   if (options.systems.includes("etcd") && options.catchupEntries !== ETCD_CATCHUP_ENTRIES) {
     throw new Error(`etcd 3.4 keeps ${ETCD_CATCHUP_ENTRIES} entries below a snapshot; measuring it needs --catchup-entries ${ETCD_CATCHUP_ENTRIES}\n${USAGE}`);
   }
   if (options.sizes.some((size, i) => i > 0 && size <= options.sizes[i - 1]!)) throw new Error(`--sizes must grow: ${options.sizes.join(",")}\n${USAGE}`);
   return options;
+}
+
+function assignment(text: string): [string, string] {
+  const at = text.indexOf("=");
+  if (at <= 0) throw new Error(`expected NAME=VALUE, got "${text}"\n${USAGE}`);
+  return [text.slice(0, at), text.slice(at + 1)];
 }
 
 function system(name: string): System {

@@ -13,7 +13,7 @@ import { COLORS } from "./throughput/report.js";
 export interface GrowthResults {
   readonly startedAt: string;
   readonly machine: { readonly cpus: string; readonly node: string; readonly etcd: string | undefined };
-  readonly options: Pick<GrowthOptions, "durationS" | "warmupS" | "connections" | "restarts" | "snapshotCount" | "catchupEntries">;
+  readonly options: Pick<GrowthOptions, "durationS" | "warmupS" | "connections" | "restarts" | "snapshotCount" | "catchupEntries" | "nodeFlags" | "env">;
   readonly points: readonly GrowthPoint[];
 }
 
@@ -87,7 +87,7 @@ export function growthMarkdown(results: GrowthResults): string {
       "the time is from starting the follower again to its first linearizable read.",
     `- **restart to first linearizable read**: the same without writes while the follower is down; median of ${options.restarts}.`,
     "",
-    `Both systems run with \`--snapshot-count ${options.snapshotCount}\`. × is raftkv / etcd: above 1 is better for throughput, below 1 for everything else.`,
+    `Both systems run with \`--snapshot-count ${options.snapshotCount}\`${launchNote(options)}. × is raftkv / etcd: above 1 is better for throughput, below 1 for everything else.`,
     "",
     `| measure | ${sizes.map((keys) => `${compactCount(keys)} keys: raftkv | etcd | ×`).join(" | ")} |`,
     `|---|${sizes.map(() => "--:|--:|--:").join("|")}|`,
@@ -109,6 +109,11 @@ export function growthMarkdown(results: GrowthResults): string {
     "",
     ...targetLines(results),
   ].join("\n");
+}
+
+function launchNote(options: GrowthResults["options"]): string {
+  const settings = [...options.nodeFlags, ...Object.entries(options.env).map(([name, value]) => `${name}=${value}`)];
+  return settings.length === 0 ? "" : `; raftkv members with \`${settings.join(" ")}\``;
 }
 
 /** The issue's targets at the largest size: throughput within 20 % of the smallest size's and ≥ etcd's, everything else ≤ etcd's. */

@@ -44,7 +44,8 @@ async function measureAll(options: GrowthOptions): Promise<GrowthPoint[]> {
         `--snapshot-count=${options.snapshotCount}`,
         ...(system === "raftkv" ? [`--snapshot-catchup-entries=${options.catchupEntries}`] : []),
       ];
-      clusters.push(await LocalCluster.start(system, options.basePort + (system === "etcd" ? 1000 : 0), 3, { memberFlags }));
+      const launch = system === "raftkv" ? { memberFlags, nodeFlags: options.nodeFlags, env: options.env } : { memberFlags };
+      clusters.push(await LocalCluster.start(system, options.basePort + (system === "etcd" ? 1000 : 0), 3, launch));
     }
     const plan = { ...options, scriptDir };
     const points: GrowthPoint[] = [];
