@@ -54,12 +54,19 @@ export class KeyIndex {
   private logRevisions: KeyRevision[] = [];
   private liveKeys = 0;
 
-  /** Builds the index from stored revisions given in revision order. */
-  static build(stored: readonly LoggedRevision[]): KeyIndex {
+  /**
+   * Builds the index from the stored revisions in revision order, given a
+   * batch at a time, so that a store's open never holds them all at once.
+   */
+  static async build(batches: AsyncIterable<readonly LoggedRevision[]>): Promise<KeyIndex> {
     const index = new KeyIndex();
-    for (const { key, revision } of stored) index.histories.set(key, withAppended(index.histories.get(key), revision));
-    index.logKeys = stored.map((logged) => logged.key);
-    index.logRevisions = stored.map((logged) => logged.revision);
+    for await (const batch of batches) {
+      for (const { key, revision } of batch) {
+        index.histories.set(key, withAppended(index.histories.get(key), revision));
+        index.logKeys.push(key);
+        index.logRevisions.push(revision);
+      }
+    }
     index.order = SortedKeys.fromSorted([...index.histories.keys()].sort());
     for (const history of index.histories.values()) {
       if (!newest(history).tombstone) index.liveKeys++;
@@ -81,6 +88,14 @@ export class KeyIndex {
     if (history === undefined) return undefined;
     const found = Array.isArray(history) ? history[lastAtOrBelow(history, revision)] : history.main <= revision ? history : undefined;
     return found === undefined || found.tombstone ? undefined : found;
+  }
+
+  /** Each live key whose newest revision carries a lease, with the lease. */
+  *leased(): Generator<[KeyString, number]> {
+    for (const [key, history] of this.histories) {
+      const last = newest(history);
+      if (!last.tombstone && last.lease !== 0) yield [key, last.lease];
+    }
   }
 
   /** The live versions as of `revision` of the keys in `range`, in key order. */
