@@ -90,7 +90,8 @@ async function grow(leader: Member, from: number, to: number): Promise<void> {
 /** Compacts away all history, so that each size starts from N keys of one revision each. */
 async function compactAll(leader: Member): Promise<void> {
   const revision = (await status(leader)).header.revision;
-  await postUntilOk(leader, "/v3/kv/compaction", { revision, physical: true });
+  // raftkv compacts inside the apply, over the whole index: minutes at the largest sizes on a slow machine.
+  await postUntilOk(leader, "/v3/kv/compaction", { revision, physical: true }, 300_000);
 }
 
 /** Guards the wrk scripts: their puts must overwrite the store's keys, not add others. */
@@ -147,9 +148,9 @@ async function installSnapshot(cluster: LocalCluster, keys: number, catchupEntri
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
 
-async function postUntilOk(member: Member, path: string, body: unknown): Promise<unknown> {
+async function postUntilOk(member: Member, path: string, body: unknown, timeoutMs = 30_000): Promise<unknown> {
   for (let attempt = 1; ; attempt++) {
-    const response = await fetch(`${member.clientUrl}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) }).catch(
+    const response = await fetch(`${member.clientUrl}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) }).catch(
       (error: unknown) => error as Error,
     );
     if (!(response instanceof Error) && response.ok) return response.json();
