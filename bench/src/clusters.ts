@@ -4,10 +4,11 @@
  * be measured side by side.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rename, rm } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { describeCpus, etcdVersion } from "./machine.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const RAFTKV = join(REPO, "packages/cli/bin/raftkv.js");
@@ -22,10 +23,15 @@ export interface Member {
   process: ChildProcess | undefined;
 }
 
-/** How members are started beyond the defaults: extra Node.js flags for raftkv members (e.g. --cpu-prof), and serve flags of a member's own. */
+/**
+ * How members are started beyond the defaults: extra Node.js flags for raftkv
+ * members (e.g. --cpu-prof), serve flags of a member's own, and environment
+ * variables added to the benchmark's own.
+ */
 export interface LaunchOptions {
   readonly nodeFlags?: readonly string[];
   readonly memberFlags?: (member: Member) => readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export function etcdInstalled(): boolean {
@@ -34,14 +40,7 @@ export function etcdInstalled(): boolean {
 
 /** Where a run was measured, for the head of its report. */
 export function describeMachine(): { cpus: string; loadAverage: number[]; node: string; etcd: string | undefined } {
-  const all = cpus();
-  const etcdOutput = spawnSync("etcd", ["--version"], { encoding: "utf8" }).stdout ?? "";
-  return {
-    cpus: `${all.length} × ${all[0]?.model.trim() ?? "unknown CPU"}`,
-    loadAverage: loadavg(),
-    node: process.version,
-    etcd: /etcd Version: (\S+)/.exec(etcdOutput)?.[1],
-  };
+  return { cpus: describeCpus(), loadAverage: loadavg(), node: process.version, etcd: etcdVersion() };
 }
 
 /** One cluster per system, side by side: raftkv's members from `basePort`, etcd's from `basePort` + 1000. */
@@ -97,7 +96,7 @@ export class LocalCluster {
       ...(this.options.memberFlags?.(member) ?? []),
     ];
     const [command, args] = this.system === "raftkv" ? [process.execPath, [...(this.options.nodeFlags ?? []), RAFTKV, "serve", ...flags]] : ["etcd", flags];
-    const child = spawn(command, args, { stdio: "ignore" });
+    const child = spawn(command, args, { stdio: "ignore", env: { ...process.env, ...this.options.env } });
     child.on("exit", () => {
       if (member.process === child) member.process = undefined;
     });
@@ -136,14 +135,45 @@ export class LocalCluster {
     await Promise.all(this.running().map((member) => this.kill(member, signal)));
     await rm(this.root, { recursive: true, force: true });
   }
+
+  /**
+   * The raft index of the newest snapshot file in a member's data directory
+   * (0 if none). Both systems name the files after term and index, in hex:
+   * raftkv `snap/<index>-<term>.snap`, etcd `member/snap/<term>-<index>.snap`.
+   */
+  async snapshotIndex(member: Member): Promise<number> {
+    const dir = this.system === "raftkv" ? join(member.dataDir, "snap") : join(member.dataDir, "member", "snap");
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const indexes = names.flatMap((name) => {
+      const match = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/.exec(name);
+      if (!match) return [];
+      return [parseInt(this.system === "raftkv" ? match[1]! : match[2]!, 16)];
+    });
+    return Math.max(0, ...indexes);
+  }
 }
 
-interface StatusReply {
+/** Bytes a member's data directory takes on disk (allocated blocks, as `du` counts them). */
+export async function dataDirBytes(member: Member): Promise<number> {
+  return diskBytes(member.dataDir);
+}
+
+async function diskBytes(path: string): Promise<number> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return info.blocks * 512;
+  const entries = await readdir(path);
+  const inside = await Promise.all(entries.map((entry) => diskBytes(join(path, entry))));
+  return inside.reduce((sum, bytes) => sum + bytes, info.blocks * 512);
+}
+
+export interface StatusReply {
   leader: string;
-  header: { member_id: string };
+  raftIndex: string;
+  header: { member_id: string; revision: string };
 }
 
-async function status(member: Member): Promise<StatusReply> {
+/** A member's /v3/maintenance/status (etcd's gateway spells int64 as strings). */
+export async function status(member: Member): Promise<StatusReply> {
   const response = await fetch(`${member.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(500) });
   return (await response.json()) as StatusReply;
 }

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalCluster, describeMachine, etcdInstalled, profilingFlags, startSideBySide, stopSideBySide } from "./clusters.js";
+import { writeSection } from "./results-file.js";
 import { measureFsyncFloor } from "./throughput/fsync-floor.js";
 import { parseOptions, USAGE, type Options } from "./throughput/options.js";
 import { markdown, svgChart, targets, type Results } from "./throughput/report.js";
@@ -76,7 +77,7 @@ async function writeResults(outDir: string, results: Results): Promise<void> {
   await mkdir(join(outDir, "results"), { recursive: true });
   await writeFile(join(outDir, "results", "throughput.json"), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(outDir, "results", "throughput.svg"), svgChart(results));
-  await writeFile(join(outDir, "RESULTS.md"), markdown(results));
+  await writeSection(join(outDir, "RESULTS.md"), "throughput", markdown(results));
 }
 
 function progressLine(row: Row): string {

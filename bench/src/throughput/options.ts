@@ -56,7 +56,7 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
     // Whole seconds, as wrk takes them.
     durationS: positive(values.duration ?? (smoke ? "1" : "10")),
     warmupS: positive(values.warmup ?? (smoke ? "1" : "2")),
-    connections: list(values.connections ?? (smoke ? "1,16" : "1,16,64,256")).map(positive),
+    connections: list(values.connections ?? (smoke ? "1,16" : "1,16,64,256")).map((text) => positive(text)),
     workloads: list(values.workloads ?? WORKLOADS.join(",")).map((name) => oneOf(name, WORKLOADS)),
     systems: list(values.systems ?? (etcdAvailable ? "raftkv,etcd" : "raftkv")).map((name) => oneOf(name, ["raftkv", "etcd"] as const)),
     keyspace: positive(values.keyspace ?? (smoke ? "100" : "10000")),
@@ -67,13 +67,13 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
   };
 }
 
-function list(text: string): string[] {
+export function list(text: string): string[] {
   return text.split(",").map((item) => item.trim()).filter((item) => item !== "");
 }
 
-function positive(text: string): number {
+export function positive(text: string, usage = USAGE): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive whole number, got "${text}"\n${USAGE}`);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive whole number, got "${text}"\n${usage}`);
   return n;
 }
 

@@ -154,7 +154,7 @@ export function targets(results: Results): TargetCheck[] {
   return checks;
 }
 
-const COLORS: Record<System, string> = { raftkv: "#2f6fde", etcd: "#9aa5b1" };
+export const COLORS: Record<System, string> = { raftkv: "#2f6fde", etcd: "#9aa5b1" };
 
 /** Requests per second per workload: one panel each, a pair of bars per connection count. */
 export function svgChart(results: Results): string {

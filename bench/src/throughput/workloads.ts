@@ -49,6 +49,23 @@ function steps(from: number, to: number, step: number): number[] {
   return Array.from({ length: count }, (_, i) => Number((from + i * step).toFixed(3)));
 }
 
+/**
+ * wrk's done() as the harness reads it (see wrk.ts): one line with the
+ * counts, the errors and the latency (µs) at each point of the grid.
+ */
+export const REPORT_LUA = `local grid = {${QUANTILE_GRID.join(",")}}
+
+-- One line the harness parses: counts, errors and latency (us) at each grid point.
+function done(summary, latency, requests)
+  local points = {}
+  for i, p in ipairs(grid) do points[i] = string.format("[%g,%d]", p, latency:percentile(p)) end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"durationUs":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"quantiles":[%s]}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, table.concat(points, ",")))
+end
+`;
+
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
 
 export function wrkScript(workload: Workload, keyspace: number): string {
@@ -58,7 +75,6 @@ export function wrkScript(workload: Workload, keyspace: number): string {
 local keys = {${keys.join(",")}}
 local value = "${b64(VALUE)}"
 local write_share = ${WRITE_SHARE[workload]}
-local grid = {${QUANTILE_GRID.join(",")}}
 local puts, ranges = {}, {}
 
 function init(args)
@@ -76,14 +92,5 @@ function request()
   return ranges[i]
 end
 
--- One line the harness parses: counts, errors and latency (us) at each grid point.
-function done(summary, latency, requests)
-  local points = {}
-  for i, p in ipairs(grid) do points[i] = string.format("[%g,%d]", p, latency:percentile(p)) end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"durationUs":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"quantiles":[%s]}\\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, table.concat(points, ",")))
-end
-`;
+${REPORT_LUA}`;
 }

@@ -61,7 +61,8 @@ function runOne(target: Target, scriptPath: string, durationS: number, seed: num
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => {
+    // "close", not "exit": the process can exit before its output has all been read.
+    child.on("close", (code) => {
       const line = output.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
       if (code !== 0 || !line) reject(new Error(`wrk ${args.join(" ")} exited with ${code}:\n${output}`));
       else resolve(JSON.parse(line.slice("BENCH_RESULT ".length)) as WrkReport);

@@ -22,29 +22,54 @@ export interface LoggedRevision {
 }
 
 /**
+ * A key's stored revisions, oldest first. Most keys have one (every key after
+ * a compaction), held without an array: an array costs about 85 bytes more
+ * per key, a third of the index.
+ */
+type History = KeyRevision | KeyRevision[];
+
+function newest(history: History): KeyRevision {
+  return Array.isArray(history) ? history[history.length - 1]! : history;
+}
+
+function withAppended(history: History | undefined, revision: KeyRevision): History {
+  if (history === undefined) return revision;
+  if (!Array.isArray(history)) return [history, revision];
+  history.push(revision);
+  return history;
+}
+
+/**
  * The in-memory index of every stored revision, rebuilt from LevelDB on open:
  * per key its revisions in order (for reads at any revision), the keys in
  * order (for ranges), and all revisions in revision order (for replaying
  * events to watchers).
  */
 export class KeyIndex {
-  private readonly histories = new Map<KeyString, KeyRevision[]>();
+  private readonly histories = new Map<KeyString, History>();
   private order = new SortedKeys();
-  private log: LoggedRevision[] = [];
+  // Every stored revision in revision order, as two parallel arrays: an
+  // object per entry would cost 40 bytes more per revision.
+  private logKeys: KeyString[] = [];
+  private logRevisions: KeyRevision[] = [];
   private liveKeys = 0;
 
-  /** Builds the index from stored revisions given in revision order. */
-  static build(stored: readonly LoggedRevision[]): KeyIndex {
+  /**
+   * Builds the index from the stored revisions in revision order, given a
+   * batch at a time, so that a store's open never holds them all at once.
+   */
+  static async build(batches: AsyncIterable<readonly LoggedRevision[]>): Promise<KeyIndex> {
     const index = new KeyIndex();
-    for (const { key, revision } of stored) {
-      const history = index.histories.get(key);
-      if (history === undefined) index.histories.set(key, [revision]);
-      else history.push(revision);
+    for await (const batch of batches) {
+      for (const { key, revision } of batch) {
+        index.histories.set(key, withAppended(index.histories.get(key), revision));
+        index.logKeys.push(key);
+        index.logRevisions.push(revision);
+      }
     }
-    index.log = [...stored];
     index.order = SortedKeys.fromSorted([...index.histories.keys()].sort());
     for (const history of index.histories.values()) {
-      if (!history[history.length - 1]!.tombstone) index.liveKeys++;
+      if (!newest(history).tombstone) index.liveKeys++;
     }
     return index;
   }
@@ -54,15 +79,23 @@ export class KeyIndex {
   }
 
   get storedRevisionCount(): number {
-    return this.log.length;
+    return this.logRevisions.length;
   }
 
   /** The key's live version as of `revision`, if it had one. */
   visibleAt(key: KeyString, revision: number): KeyRevision | undefined {
     const history = this.histories.get(key);
     if (history === undefined) return undefined;
-    const found = history[lastAtOrBelow(history, revision)];
+    const found = Array.isArray(history) ? history[lastAtOrBelow(history, revision)] : history.main <= revision ? history : undefined;
     return found === undefined || found.tombstone ? undefined : found;
+  }
+
+  /** Each live key whose newest revision carries a lease, with the lease. */
+  *leased(): Generator<[KeyString, number]> {
+    for (const [key, history] of this.histories) {
+      const last = newest(history);
+      if (!last.tombstone && last.lease !== 0) yield [key, last.lease];
+    }
   }
 
   /** The live versions as of `revision` of the keys in `range`, in key order. */
@@ -76,7 +109,7 @@ export class KeyIndex {
   /** The stored revision of the same key just before `revision`. */
   previous(key: KeyString, revision: KeyRevision): KeyRevision | undefined {
     const history = this.histories.get(key);
-    if (history === undefined) return undefined;
+    if (!Array.isArray(history)) return undefined;
     // A key is written at most once per main revision, so main alone finds it.
     const at = lastAtOrBelow(history, revision.main);
     return at > 0 ? history[at - 1] : undefined;
@@ -85,25 +118,22 @@ export class KeyIndex {
   /** Stored revisions from main revision `start` on, in revision order. */
   *loggedFrom(start: number): Generator<LoggedRevision> {
     let low = 0;
-    let high = this.log.length;
+    let high = this.logRevisions.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.log[mid]!.revision.main < start) low = mid + 1;
+      if (this.logRevisions[mid]!.main < start) low = mid + 1;
       else high = mid;
     }
-    for (let i = low; i < this.log.length; i++) yield this.log[i]!;
+    for (let i = low; i < this.logRevisions.length; i++) yield { key: this.logKeys[i]!, revision: this.logRevisions[i]! };
   }
 
   append(key: KeyString, revision: KeyRevision): void {
     const history = this.histories.get(key);
-    const wasLive = history !== undefined && !history[history.length - 1]!.tombstone;
-    if (history === undefined) {
-      this.histories.set(key, [revision]);
-      this.order.add(key);
-    } else {
-      history.push(revision);
-    }
-    this.log.push({ key, revision });
+    const wasLive = history !== undefined && !newest(history).tombstone;
+    if (history === undefined) this.order.add(key);
+    this.histories.set(key, withAppended(history, revision));
+    this.logKeys.push(key);
+    this.logRevisions.push(revision);
     this.liveKeys += Number(!revision.tombstone) - Number(wasLive);
   }
 
@@ -115,18 +145,30 @@ export class KeyIndex {
   compact(atRevision: number): LoggedRevision[] {
     const removed: LoggedRevision[] = [];
     for (const [key, history] of this.histories) {
-      const newest = lastAtOrBelow(history, atRevision);
-      if (newest < 0) continue;
-      const removedCount = history[newest]!.tombstone ? newest + 1 : newest;
-      for (const revision of history.splice(0, removedCount)) removed.push({ key, revision });
-      if (history.length === 0) {
+      const revisions = Array.isArray(history) ? history : [history];
+      const kept = lastAtOrBelow(revisions, atRevision);
+      if (kept < 0) continue;
+      const removedCount = revisions[kept]!.tombstone ? kept + 1 : kept;
+      if (removedCount === 0) continue;
+      for (const revision of revisions.splice(0, removedCount)) removed.push({ key, revision });
+      if (revisions.length === 0) {
         this.histories.delete(key);
         this.order.delete(key);
+      } else if (revisions.length === 1) {
+        this.histories.set(key, revisions[0]!);
       }
     }
     if (removed.length > 0) {
       const gone = new Set(removed.map((entry) => entry.revision));
-      this.log = this.log.filter((entry) => !gone.has(entry.revision));
+      let kept = 0;
+      for (let i = 0; i < this.logRevisions.length; i++) {
+        if (gone.has(this.logRevisions[i]!)) continue;
+        this.logKeys[kept] = this.logKeys[i]!;
+        this.logRevisions[kept] = this.logRevisions[i]!;
+        kept++;
+      }
+      this.logKeys.length = kept;
+      this.logRevisions.length = kept;
     }
     return removed;
   }

@@ -3,7 +3,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
-import { ALL_KEYS, toKeyString } from "./keys.js";
+import { toKeyString } from "./keys.js";
 import {
   decodeLease,
   decodeMeta,
@@ -26,12 +26,7 @@ export async function loadState(db: Db, requestIdWindow: number): Promise<MvccSt
   if ((await db.get(META.importing)) !== undefined) {
     throw new StoreUnavailableError("an interrupted snapshot import left the store incomplete; import again");
   }
-  const stored: LoggedRevision[] = [];
-  for await (const [key, value] of db.iterator(REVISIONS)) {
-    const decoded = decodeRevision(key, value);
-    stored.push({ key: toKeyString(decoded.key), revision: decoded.revision });
-  }
-  const index = KeyIndex.build(stored);
+  const index = await KeyIndex.build(storedRevisions(db));
   const leases = new LeaseTable();
   for await (const [key, value] of db.iterator(LEASES)) leases.set(decodeLease(key, value));
   const state = new MvccState(db, index, leases, await loadRequestIds(db, requestIdWindow));
@@ -39,10 +34,26 @@ export async function loadState(db: Db, requestIdWindow: number): Promise<MvccSt
   state.compactRevision = decodeMeta(await db.get(META.compactRevision));
   state.appliedIndex = decodeMeta(await db.get(META.appliedIndex));
   for await (const [key, value] of db.iterator(SIDE_RECORDS)) state.sideRecords.set(sideRecordName(key), value);
-  for (const { key, revision } of index.visibleInRange(ALL_KEYS, state.revision)) {
-    leases.move(key, 0, revision.lease);
-  }
+  for (const [key, lease] of index.leased()) leases.move(key, 0, lease);
   return state;
+}
+
+/** Revisions read from LevelDB per step of open's scan: one promise per batch rather than per revision. */
+const LOAD_BATCH = 1000;
+
+/** The stored revisions in revision order, read and decoded a batch at a time. */
+async function* storedRevisions(db: Db): AsyncGenerator<LoggedRevision[]> {
+  const iterator = db.iterator(REVISIONS);
+  try {
+    for (let entries = await iterator.nextv(LOAD_BATCH); entries.length > 0; entries = await iterator.nextv(LOAD_BATCH)) {
+      yield entries.map(([key, value]) => {
+        const decoded = decodeRevision(key, value);
+        return { key: toKeyString(decoded.key), revision: decoded.revision };
+      });
+    }
+  } finally {
+    await iterator.close();
+  }
 }
 
 /**

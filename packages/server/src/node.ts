@@ -23,7 +23,6 @@ import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
 import { TICK_MS, clusterIdOf, effectiveQuotaBytes, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, servesPeerTls, type NodeConfig } from "./config.js";
 import { ClientTls } from "./http/tls.js";
-import { listenForMetrics } from "./http/metrics-listener.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { startDns } from "./dns/index.js";
 import { KvStateMachine } from "./kv/state-machine.js";
@@ -307,7 +306,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     { raft, metrics, listenUrls: config.listenClientUrls, tls: clientTls, logger },
   );
   const clientUrls = [...config.listenClientUrls];
-  const metricsApp = await listenForMetrics(config.listenMetricsUrls, health, metrics);
+  // Imported here, like client-api.js: it brings fastify, which a member has no use for before Raft runs.
+  const metricsApp = await (await import("./http/metrics-listener.js")).listenForMetrics(config.listenMetricsUrls, health, metrics);
   const dns = config.dnsAddr === "" ? undefined : await startDns(config, {
     api: kv,
     cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
