@@ -4,6 +4,9 @@
  * be measured side by side.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -21,6 +24,21 @@ export interface Member {
   readonly peerUrl: string;
   readonly dataDir: string;
   process: ChildProcess | undefined;
+  /** How the benchmark's own calls reach it when clients need TLS or a token (see ClientSecurity). */
+  access?: Access;
+}
+
+/** The CA that signed the members' client certificates, and root's token once auth is on. */
+export interface Access {
+  readonly ca?: Buffer;
+  readonly token?: string;
+}
+
+/** Client TLS as etcd's flags give it, the same files for both systems: a certificate and key the CA signed for 127.0.0.1. */
+export interface ClientSecurity {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 /**
@@ -32,6 +50,8 @@ export interface LaunchOptions {
   readonly nodeFlags?: readonly string[];
   readonly memberFlags?: (member: Member) => readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** https:// client URLs with these certificates. */
+  readonly tls?: ClientSecurity;
 }
 
 export function etcdInstalled(): boolean {
@@ -67,10 +87,11 @@ export class LocalCluster {
     const root = await mkdtemp(join(tmpdir(), `bench-${system}-`));
     const members = Array.from({ length: size }, (_, i) => ({
       name: `m${i + 1}`,
-      clientUrl: `http://127.0.0.1:${basePort + i * 10}`,
+      clientUrl: `${options.tls ? "https" : "http"}://127.0.0.1:${basePort + i * 10}`,
       peerUrl: `http://127.0.0.1:${basePort + i * 10 + 1}`,
       dataDir: join(root, `m${i + 1}`),
       process: undefined,
+      ...(options.tls && { access: { ca: readFileSync(options.tls.caFile) } }),
     }));
     const cluster = new LocalCluster(system, members, root, options);
     for (const member of members) cluster.launch(member);
@@ -93,6 +114,7 @@ export class LocalCluster {
       `--initial-advertise-peer-urls=${member.peerUrl}`,
       `--initial-cluster=${initialCluster}`,
       "--initial-cluster-state=new",
+      ...(this.options.tls ? [`--cert-file=${this.options.tls.certFile}`, `--key-file=${this.options.tls.keyFile}`] : []),
       ...(this.options.memberFlags?.(member) ?? []),
     ];
     const [command, args] = this.system === "raftkv" ? [process.execPath, [...(this.options.nodeFlags ?? []), RAFTKV, "serve", ...flags]] : ["etcd", flags];
@@ -129,6 +151,23 @@ export class LocalCluster {
     const leaders = new Set(statuses.map(({ status: s }) => s.leader));
     if (leaders.size !== 1) return undefined;
     return statuses.find(({ status: s }) => s.header.member_id === s.leader)?.member;
+  }
+
+  /**
+   * etcd's auth on, with root the only user, and root's token kept for the
+   * benchmark's own calls; returns the token, for the load's calls.
+   */
+  async enableAuth(password: string): Promise<string> {
+    const leader = await this.waitForLeader(10_000);
+    const steps: [string, object][] = [
+      ["/v3/auth/user/add", { name: "root", password }],
+      ["/v3/auth/user/grant", { user: "root", role: "root" }],
+      ["/v3/auth/enable", {}],
+    ];
+    for (const [path, body] of steps) await gatewayCall(leader, path, body, 5_000);
+    const { token } = (await gatewayCall(leader, "/v3/auth/authenticate", { name: "root", password }, 5_000)) as { token: string };
+    for (const member of this.members) member.access = { ...member.access, token };
+    return token;
   }
 
   async stop(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
@@ -174,20 +213,35 @@ export interface StatusReply {
 
 /** A member's /v3/maintenance/status (etcd's gateway spells int64 as strings). */
 export async function status(member: Member): Promise<StatusReply> {
-  const response = await fetch(`${member.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(500) });
-  return (await response.json()) as StatusReply;
+  return (await gatewayCall(member, "/v3/maintenance/status", {}, 500)) as StatusReply;
 }
 
 /** One etcd-gateway put; true when acknowledged. */
 export async function put(member: Member, key: string, value: string, timeoutMs: number): Promise<boolean> {
-  try {
-    const body = JSON.stringify({ key: Buffer.from(key).toString("base64"), value: Buffer.from(value).toString("base64") });
-    const response = await fetch(`${member.clientUrl}/v3/kv/put`, { method: "POST", body, signal: AbortSignal.timeout(timeoutMs) });
-    await response.arrayBuffer();
-    return response.ok;
-  } catch {
-    return false;
-  }
+  const body = { key: Buffer.from(key).toString("base64"), value: Buffer.from(value).toString("base64") };
+  return gatewayCall(member, "/v3/kv/put", body, timeoutMs).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A POST to a member's etcd gateway, trusting its CA and carrying root's token where the cluster has them; the reply parsed. */
+function gatewayCall(member: Member, path: string, body: object, timeoutMs: number): Promise<unknown> {
+  const url = new URL(path, member.clientUrl);
+  const { ca, token } = member.access ?? {};
+  const headers = { "content-type": "application/json", ...(token !== undefined && { authorization: token }) };
+  return new Promise((resolveCall, reject) => {
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, { method: "POST", headers, timeout: timeoutMs, ...(ca && { ca }) }, (response) => {
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (text += chunk));
+      response.on("end", () => (response.statusCode === 200 ? resolveCall(JSON.parse(text)) : reject(new Error(`${path}: HTTP ${response.statusCode}: ${text}`))));
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(new Error(`${path}: no answer within ${timeoutMs} ms`)));
+    request.on("error", reject);
+    request.end(JSON.stringify(body));
+  });
 }
 
 /** Node's flags that profile raftkv members (node --cpu-prof) into `dir`, if given; see stopSideBySide. */

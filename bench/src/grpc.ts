@@ -6,9 +6,11 @@
  * the systems, so that the noise of a shared machine falls on both alike.
  * Run: pnpm --filter @raftkv/bench grpc [--duration 10] [--rows put:64,watch] (--help for all)
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeMachine, etcdInstalled, profilingFlags, startSideBySide, stopSideBySide } from "./clusters.js";
+import { makeCa, makeCertificate } from "@raftkv/cli/certificates";
+import { describeMachine, etcdInstalled, profilingFlags, startSideBySide, stopSideBySide, type ClientSecurity } from "./clusters.js";
 import { parseOptions, USAGE, type Options } from "./grpc/options.js";
 import { markdown, progressLine, type GrpcResults } from "./grpc/report.js";
 import { measureRow, type RowResult } from "./grpc/run.js";
@@ -20,8 +22,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const startedAt = new Date().toISOString();
   const machine = describeMachine();
   const rows = await measureAll(options);
-  const { durationS, warmupS, keyspace, connections, workers } = options;
-  const results: GrpcResults = { startedAt, machine, settings: { durationS, warmupS, keyspace, connections, workers }, rows };
+  const { durationS, warmupS, keyspace, connections, workers, security } = options;
+  const results: GrpcResults = { startedAt, machine, settings: { durationS, warmupS, keyspace, connections, workers, security }, rows };
   const page = markdown(results);
   await mkdir(options.outDir, { recursive: true });
   await writeFile(join(options.outDir, "grpc.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -30,8 +32,11 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 async function measureAll(options: Options): Promise<RowResult[]> {
-  const clusters = await startSideBySide(options.systems, options.basePort, { nodeFlags: await profilingFlags(options.profileDir) });
+  const certificates = await mkdtemp(join(tmpdir(), "bench-grpc-tls-"));
+  const tls = options.security === "plain" ? undefined : await clientCertificates(certificates);
+  const clusters = await startSideBySide(options.systems, options.basePort, { nodeFlags: await profilingFlags(options.profileDir), ...(tls && { tls }) });
   try {
+    if (options.security === "tls+auth") for (const cluster of clusters) await cluster.enableAuth(ROOT_PASSWORD);
     const reads = options.rows.some((row) => row.kind === "range" || row.kind === "serializable");
     if (reads) for (const cluster of clusters) await preload(cluster, options.keyspace);
     const results: RowResult[] = [];
@@ -45,7 +50,17 @@ async function measureAll(options: Options): Promise<RowResult[]> {
     return results;
   } finally {
     await stopSideBySide(clusters, options.profileDir);
+    await rm(certificates, { recursive: true, force: true });
   }
+}
+
+const ROOT_PASSWORD = "bench-root";
+
+/** A throw-away CA and the one certificate both systems' members serve with, for 127.0.0.1 (cluster up --tls's, from Debian's openssl). */
+async function clientCertificates(dir: string): Promise<ClientSecurity> {
+  const ca = await makeCa(dir, "bench-ca");
+  const member = await makeCertificate(dir, ca, "member");
+  return { caFile: ca.certFile, certFile: member.certFile, keyFile: member.keyFile };
 }
 
 await main(process.argv.slice(2));

@@ -18,10 +18,10 @@ import type { GrpcResults } from "../src/grpc/report.js";
 
 const GRPC_BENCH = resolve(dirname(fileURLToPath(import.meta.url)), "../src/grpc.js");
 
-async function runSmoke(outDir: string): Promise<void> {
+async function runSmoke(outDir: string, ...extra: string[]): Promise<void> {
   // Ports apart from the other benchmarks' and their smoke tests' (raftkv from
   // 28400, etcd from 29400), below the ephemeral range where other tests' connections take theirs.
-  const args = [GRPC_BENCH, "--smoke", "--base-port", "28400", "--out", outDir];
+  const args = [GRPC_BENCH, "--smoke", "--base-port", "28400", "--out", outDir, ...extra];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -56,6 +56,23 @@ test("grpc --smoke measures every row against both systems", { timeout: 240_000 
       assert.ok(raftkvRate! > 0, `no raftkv rate in: ${line}`);
       if (systems.includes("etcd")) assert.ok(etcdRate! > 0, `no etcd rate in: ${line}`);
     }
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+});
+
+test("grpc --security tls+auth: both systems serve the calls over TLS with a token, and the report says so", { timeout: 240_000 }, async () => {
+  const outDir = await mkdtemp(join(tmpdir(), "bench-grpc-secure-"));
+  try {
+    await runSmoke(outDir, "--rows", "put:2", "--security", "tls+auth");
+    const results = JSON.parse(await readFile(join(outDir, "grpc.json"), "utf8")) as GrpcResults;
+    assert.equal(results.settings.security, "tls+auth");
+    assert.equal(results.rows.length, etcdInstalled() ? 2 : 1);
+    for (const result of results.rows) {
+      assert.ok(result.completed > 0, `nothing measured for ${result.system}`);
+      assert.equal(result.errors, 0, `errors for ${result.system}: ${result.firstError}`);
+    }
+    assert.match(await readFile(join(outDir, "grpc.md"), "utf8"), /client TLS and auth on/);
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }

@@ -21,9 +21,16 @@ export interface Window {
   readonly measureUntil: number;
 }
 
+/** What the calls need when the cluster serves TLS (the CA that signed it) and auth (a token, sent as etcd's `token` metadata). */
+export interface Security {
+  readonly caPem?: string;
+  readonly token?: string;
+}
+
 /** Closed loops of unary calls: `concurrency` in flight, spread evenly over `connections` connections. */
 export interface UnaryJob {
   readonly kind: "unary";
+  readonly security?: Security;
   readonly request: "put" | "range" | "serializable";
   readonly address: string;
   readonly connections: number;
@@ -34,6 +41,7 @@ export interface UnaryJob {
 /** One Watch stream per entry of `watchers` (each on a connection of its own), with that many watchers of `key` on it. */
 export interface WatchJob {
   readonly kind: "watch";
+  readonly security?: Security;
   readonly address: string;
   readonly key: string;
   readonly watchers: readonly number[];

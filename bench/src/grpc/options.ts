@@ -23,6 +23,8 @@ export const USAGE = `usage: grpc [options]
   --smoke             1 s warm-up and 1 s measured per row, to keep the command working
   --out DIR           where grpc.md and grpc.json go (default bench/results; smoke: a temp dir)
   --profile DIR       run raftkv members under node --cpu-prof, profiles in DIR
+  --security MODE     plain (default), tls (client TLS, the same throw-away CA's certificate on both
+                      systems) or tls+auth (and auth on, every call with root's token)
   --base-port N       raftkv members listen from N, etcd from N+1000 (default 42000)`;
 
 export type RowSpec =
@@ -40,7 +42,11 @@ export interface Options {
   readonly outDir: string;
   readonly basePort: number;
   readonly profileDir: string | undefined;
+  readonly security: SecurityMode;
 }
+
+export const SECURITY_MODES = ["plain", "tls", "tls+auth"] as const;
+export type SecurityMode = (typeof SECURITY_MODES)[number];
 
 export function parseOptions(argv: readonly string[], etcdAvailable: boolean): Options {
   const { values } = parseArgs({
@@ -58,6 +64,7 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
       out: { type: "string" },
       "base-port": { type: "string" },
       profile: { type: "string" },
+      security: { type: "string" },
     },
   });
   const smoke = values.smoke;
@@ -73,6 +80,7 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
     outDir: resolve(values.out ?? (smoke ? join(tmpdir(), "raftkv-bench-grpc-smoke") : RESULTS_DIR)),
     basePort: positive(values["base-port"] ?? "42000"),
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+    security: securityMode(values.security ?? "plain"),
   };
 }
 
@@ -116,4 +124,10 @@ export function rowTitle(row: RowSpec): string {
     case "watch":
       return `watch fan-out, ${row.watchers} watchers (events/s, delay)`;
   }
+}
+
+function securityMode(text: string): SecurityMode {
+  const mode = SECURITY_MODES.find((known) => known === text);
+  if (mode === undefined) throw new Error(`--security takes ${SECURITY_MODES.join(", ")}, not "${text}"\n${USAGE}`);
+  return mode;
 }

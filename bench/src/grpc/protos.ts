@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import type { Security } from "./jobs.js";
 
 const PROTO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../packages/server/proto");
 
@@ -35,9 +36,22 @@ function service(name: "KV" | "Watch"): grpc.ServiceClientConstructor {
  */
 const CHANNEL_OPTIONS: grpc.ChannelOptions = { "grpc.use_local_subchannel_pool": 1, "grpc.enable_retries": 0, "grpc.enable_channelz": 0 };
 
-export function connect(name: "KV" | "Watch", address: string): EtcdClient {
+export function connect(name: "KV" | "Watch", address: string, security: Security = {}): EtcdClient {
   const Client = service(name);
-  return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as EtcdClient;
+  return new Client(address, credentialsFor(security), CHANNEL_OPTIONS) as EtcdClient;
+}
+
+/** Plain text; TLS trusting the cluster's CA; and with a token, etcd's `token` metadata on every call (grpc-js sends call credentials only over TLS). */
+function credentialsFor({ caPem, token }: Security): grpc.ChannelCredentials {
+  if (caPem === undefined) return grpc.credentials.createInsecure();
+  const tls = grpc.credentials.createSsl(Buffer.from(caPem));
+  if (token === undefined) return tls;
+  const withToken = grpc.credentials.createFromMetadataGenerator((_call, done) => {
+    const metadata = new grpc.Metadata();
+    metadata.set("token", token);
+    done(null, metadata);
+  });
+  return grpc.credentials.combineChannelCredentials(tls, withToken);
 }
 
 /** A unary call as a promise. */

@@ -8,7 +8,7 @@ import type { LocalCluster, Member, System } from "../clusters.js";
 import { cpuPercent, sampleProcess } from "../throughput/proc.js";
 import { VALUE } from "../throughput/workloads.js";
 import { Histogram } from "./histogram.js";
-import { now, sleepUntil, type FromWorker, type Job, type ToWorker, type Window, type WorkerResult } from "./jobs.js";
+import { now, sleepUntil, type FromWorker, type Job, type Security, type ToWorker, type Window, type WorkerResult } from "./jobs.js";
 import type { RowSpec } from "./options.js";
 import { call, connect, ready, type EtcdClient } from "./protos.js";
 
@@ -52,13 +52,14 @@ export async function measureRow(cluster: LocalCluster, plan: RowPlan): Promise<
   const leader = await cluster.waitForLeader(10_000);
   const members = [leader, ...cluster.running().filter((member) => member !== leader)];
   const address = new URL(leader.clientUrl).host;
-  const jobs = jobsFor(address, plan);
+  const security = securityOf(leader);
+  const jobs = jobsFor(address, plan, security);
   const started = await Promise.allSettled(jobs.map(startWorker));
   const workers = started.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
   try {
     const failed = started.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
-    const writerClient = plan.row.kind === "watch" ? await connected(connect("KV", address)) : undefined;
+    const writerClient = plan.row.kind === "watch" ? await connected(connect("KV", address, security)) : undefined;
     const start = now() + START_DELAY_MS;
     const window = { startAt: start, measureFrom: start + plan.warmupS * 1_000, measureUntil: start + (plan.warmupS + plan.durationS) * 1_000 };
     for (const worker of workers) worker.send({ kind: "go", window });
@@ -77,8 +78,16 @@ function split(total: number, parts: number): number[] {
 }
 
 /** One job per worker: the row's connections (or watch streams) and calls in flight (or watchers) shared out evenly. */
-export function jobsFor(address: string, plan: RowPlan): Job[] {
-  return plan.row.kind === "watch" ? watchJobs(address, plan.row.watchers, plan) : unaryJobs(address, plan.row, plan);
+export function jobsFor(address: string, plan: RowPlan, security?: Security): Job[] {
+  const jobs = plan.row.kind === "watch" ? watchJobs(address, plan.row.watchers, plan) : unaryJobs(address, plan.row, plan);
+  return security ? jobs.map((job) => ({ ...job, security })) : jobs;
+}
+
+/** The member's CA and token, as the calls need them (see clusters.ts's Access). */
+function securityOf(member: Member): Security | undefined {
+  const { ca, token } = member.access ?? {};
+  if (ca === undefined) return undefined;
+  return { caPem: ca.toString(), ...(token !== undefined && { token }) };
 }
 
 function unaryJobs(address: string, { kind, concurrency }: Extract<RowSpec, { kind: "put" | "range" | "serializable" }>, plan: RowPlan): Job[] {

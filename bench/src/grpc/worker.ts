@@ -41,7 +41,7 @@ function busyShare(window: Window): Promise<number> {
 }
 
 async function runUnary(job: UnaryJob): Promise<WorkerResult> {
-  const clients = Array.from({ length: job.connections }, () => connect("KV", job.address));
+  const clients = Array.from({ length: job.connections }, () => connect("KV", job.address, job.security));
   await Promise.all(clients.map((client) => ready(client, CONNECT_TIMEOUT_MS)));
   const keys = Array.from({ length: job.keyspace }, (_, i) => Buffer.from(keyAt(i)));
   const value = Buffer.from(VALUE);
@@ -114,7 +114,7 @@ async function runWatch(job: WatchJob): Promise<WorkerResult> {
     errors++;
     firstError ??= String(error);
   };
-  const clients = job.watchers.map(() => connect("Watch", job.address));
+  const clients = job.watchers.map(() => connect("Watch", job.address, job.security));
   const streams = clients.map((client) => {
     const stream = client.Watch();
     stream.on("data", (response: Message) => {
