@@ -4,7 +4,7 @@
  * be measured side by side.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
@@ -96,7 +96,21 @@ export class LocalCluster {
     const cluster = new LocalCluster(system, members, root, options);
     for (const member of members) cluster.launch(member);
     await cluster.waitForLeader(30_000);
+    await cluster.failIfAnyExited();
     return cluster;
+  }
+
+  /** A member that died at start-up would leave a smaller cluster measured as if whole: stop, saying why. */
+  private async failIfAnyExited(): Promise<void> {
+    const exited = this.members.filter((member) => !member.process);
+    if (exited.length === 0) return;
+    const why = exited.map((member) => `${member.name}: ${readFileSync(this.stderrFile(member), "utf8").trim().split("\n").slice(-3).join(" / ")}`);
+    await this.stop();
+    throw new Error(`${this.system}: members exited at start-up: ${why.join("; ")}`);
+  }
+
+  private stderrFile(member: Member): string {
+    return join(this.root, `${member.name}.stderr`);
   }
 
   running(): Member[] {
@@ -118,7 +132,9 @@ export class LocalCluster {
       ...(this.options.memberFlags?.(member) ?? []),
     ];
     const [command, args] = this.system === "raftkv" ? [process.execPath, [...(this.options.nodeFlags ?? []), RAFTKV, "serve", ...flags]] : ["etcd", flags];
-    const child = spawn(command, args, { stdio: "ignore", env: { ...process.env, ...this.options.env } });
+    const stderr = openSync(this.stderrFile(member), "a");
+    const child = spawn(command, args, { stdio: ["ignore", "ignore", stderr], env: { ...process.env, ...this.options.env } });
+    closeSync(stderr);
     child.on("exit", () => {
       if (member.process === child) member.process = undefined;
     });

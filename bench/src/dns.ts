@@ -20,7 +20,7 @@ const USAGE = `usage: dns [options]
   --concurrency N   queries or requests in flight (default 64; smoke 8)
   --instances N     instances registered under the service (default 3)
   --out FILE        also write the results as JSON
-  --base-port N     members' client ports N, N+10, N+20; peers +1, DNS +2 (default 44000)
+  --base-port N     members' client ports N, N+10, N+20; peers +1, DNS +2 (default 20000)
   --smoke           a few seconds in all, to keep the command working`;
 
 const SERVICE = "bench";
@@ -68,7 +68,7 @@ function parseOptions(argv: readonly string[]): Options {
     concurrency: positive(values.concurrency ?? (values.smoke ? "8" : "64")),
     instances: positive(values.instances ?? "3"),
     out: values.out,
-    basePort: positive(values["base-port"] ?? "44000"),
+    basePort: positive(values["base-port"] ?? "20000"),
   };
 }
 

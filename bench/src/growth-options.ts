@@ -24,7 +24,7 @@ export const USAGE = `usage: growth [options]
   --node-flags=LIST     comma-separated Node.js flags for raftkv members, e.g. --node-flags=--max-semi-space-size=4
   --env LIST            comma-separated NAME=VALUE for raftkv members, e.g. MALLOC_ARENA_MAX=2
   --out DIR             where RESULTS.md and results/ go (default bench/; smoke: a temp dir)
-  --base-port N         raftkv members listen from N, etcd from N+1000 (default 37000)`;
+  --base-port N         raftkv members listen from N, etcd from N+1000 (default 25000; below the ephemeral ports, which any connection may hold)`;
 
 export interface GrowthOptions {
   readonly sizes: readonly number[];
@@ -74,7 +74,7 @@ export function parseGrowthOptions(argv: readonly string[], etcdAvailable: boole
     catchupEntries: positive(values["catchup-entries"] ?? (smoke ? "50" : String(ETCD_CATCHUP_ENTRIES)), USAGE),
     smoke,
     outDir: resolve(values.out ?? (smoke ? join(tmpdir(), "raftkv-bench-growth-smoke") : BENCH_DIR)),
-    basePort: positive(values["base-port"] ?? "37000", USAGE),
+    basePort: positive(values["base-port"] ?? "25000", USAGE),
     nodeFlags: list(values["node-flags"] ?? ""),
     env: Object.fromEntries(list(values.env ?? "").map(assignment)),
   };

@@ -16,7 +16,7 @@ const { values } = parseArgs({
     keys: { type: "string", default: "0,400000" },
     trials: { type: "string", default: "5" },
     systems: { type: "string", default: "raftkv,etcd" },
-    "base-port": { type: "string", default: "48000" },
+    "base-port": { type: "string", default: "18000" },
   },
 });
 const keyCounts = values.keys.split(",").map(Number);

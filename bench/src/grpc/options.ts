@@ -25,7 +25,7 @@ export const USAGE = `usage: grpc [options]
   --profile DIR       run raftkv members under node --cpu-prof, profiles in DIR
   --security MODE     plain (default), tls (client TLS, the same throw-away CA's certificate on both
                       systems) or tls+auth (and auth on, every call with root's token)
-  --base-port N       raftkv members listen from N, etcd from N+1000 (default 42000)`;
+  --base-port N       raftkv members listen from N, etcd from N+1000 (default 23000; below the ephemeral ports, which any connection may hold)`;
 
 export type RowSpec =
   | { readonly kind: "put" | "range" | "serializable"; readonly concurrency: number }
@@ -78,7 +78,7 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
     systems: list(values.systems ?? (etcdAvailable ? "raftkv,etcd" : "raftkv")).map(parseSystem),
     keyspace: positive(values.keyspace ?? (smoke ? "100" : "10000")),
     outDir: resolve(values.out ?? (smoke ? join(tmpdir(), "raftkv-bench-grpc-smoke") : RESULTS_DIR)),
-    basePort: positive(values["base-port"] ?? "42000"),
+    basePort: positive(values["base-port"] ?? "23000"),
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
     security: securityMode(values.security ?? "plain"),
   };

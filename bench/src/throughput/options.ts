@@ -18,7 +18,7 @@ export const USAGE = `usage: throughput [options]
   --smoke             a few seconds in all, to keep the command working
   --profile DIR       run raftkv members under node --cpu-prof, profiles in DIR
   --out DIR           where RESULTS.md and results/ go (default bench/; smoke: a temp dir; profile: DIR)
-  --base-port N       raftkv members listen from N, etcd from N+1000 (default 36000)`;
+  --base-port N       raftkv members listen from N, etcd from N+1000 (default 21000; below the ephemeral ports, which any connection may hold)`;
 
 export interface Options {
   readonly durationS: number;
@@ -63,7 +63,7 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
     smoke,
     profileDir,
     outDir: resolve(values.out ?? defaultOut),
-    basePort: positive(values["base-port"] ?? "36000"),
+    basePort: positive(values["base-port"] ?? "21000"),
   };
 }
 
