@@ -158,7 +158,7 @@ export class KvStateMachine {
     const envelope = item.envelope;
     if (!envelope) return;
     const { command, requestId } = envelope;
-    // Settled by settleAuth when applied; here only when replayed (already applied before).
+    // Every other command was answered by settleOutside or settleAuth, or is a replay nobody waits for.
     if (command.kind !== "store") return;
     if (result.status === "duplicate") return this.settle(requestId, result.first);
     if (result.status === "ignored") return;
