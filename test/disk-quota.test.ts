@@ -8,19 +8,19 @@
  * installed. Our free-disk reserve is checked on a tmpfs.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdir, stat, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { health } from "./support/cluster-ops.js";
-import { ProcessCluster, b64, freePort, waitFor, type ClusterMember } from "./support/process-cluster.js";
+import { HAS_ETCD, startEtcd } from "./support/etcd.js";
+import { ProcessCluster, b64, waitFor, type ClusterMember } from "./support/process-cluster.js";
 import { raftkv } from "./support/raftkv-cli.js";
-import { CAN_MOUNT_TMPFS, mountTmpfs, scratchDir, unmountAll } from "./support/tmpfs.js";
+import { CAN_MOUNT_TMPFS, mountTmpfs, unmountAll } from "./support/tmpfs.js";
 
 const QUOTA_BYTES = 256 * 1024;
 const VALUE = b64("x".repeat(16 * 1024));
 const NO_SPACE = { status: 429, error: "etcdserver: mvcc: database space exceeded", code: 8 };
-const HAS_ETCD = spawnSync("etcd", ["--version"]).status === 0;
 
 let cluster: ProcessCluster | undefined;
 
@@ -119,10 +119,10 @@ test("past the quota every member refuses growing writes, serves reads and delet
 });
 
 test("the quota's answers are etcd 3.4's", { skip: !HAS_ETCD && "no etcd binary", timeout: 120_000 }, async () => {
-  const etcd = await startEtcd(QUOTA_BYTES);
+  const etcd = await startEtcd([`--quota-backend-bytes=${QUOTA_BYTES}`]);
   const single = await ProcessCluster.start({ size: 1, extraFlags: [`--quota-backend-bytes=${QUOTA_BYTES}`] });
   try {
-    const [ours, theirs] = await Promise.all([quotaScript(single.members[0]!.clientUrl), quotaScript(etcd.url)]);
+    const [ours, theirs] = await Promise.all([quotaScript(single.members[0]!.clientUrl), quotaScript(etcd.clientUrl)]);
     assert.deepEqual(ours, theirs);
   } finally {
     await single.stop();
@@ -154,40 +154,6 @@ async function quotaScript(url: string): Promise<Record<string, unknown>> {
   seen.disarm = { status: disarmed.status, alarms: (disarmed.body.alarms as { alarm: string }[]).map((alarm) => alarm.alarm) };
   seen.putAfterDisarm = (await ask(url, "/v3/kv/put", { key: b64("small"), value: b64("v") })).status;
   return seen;
-}
-
-async function startEtcd(quotaBytes: number): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = await scratchDir("raftkv-etcd-quota-");
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const etcd: ChildProcess = spawn(
-    "etcd",
-    [
-      "--name=e1",
-      `--data-dir=${join(dir, "e1")}`,
-      `--listen-client-urls=${url}`,
-      `--advertise-client-urls=${url}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=e1=${peerUrl}`,
-      `--quota-backend-bytes=${quotaBytes}`,
-    ],
-    { stdio: "ignore" },
-  );
-  const stop = async () => {
-    const exited = new Promise((resolve) => etcd.once("exit", resolve));
-    etcd.kill("SIGKILL");
-    await exited;
-    spawnSync("rm", ["-rf", dir]);
-  };
-  try {
-    await waitFor("etcd to serve", async () => (await fetch(`${url}/health`)).ok);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { url, stop };
 }
 
 test("a member raises NOSPACE once its filesystem has less free space than --wal-reserve-bytes, and keeps serving", { skip: !CAN_MOUNT_TMPFS && "needs root to mount tmpfs filesystems", timeout: 120_000 }, async () => {

@@ -6,16 +6,15 @@
  * without.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { promisify } from "node:util";
 import type { HistoryEvent } from "../src/checker/index.js";
 import { runTest } from "../src/harness/run.js";
 import { AuthWorkload } from "../src/harness/workloads/auth.js";
 import type { WorkloadContext } from "../src/harness/workloads/workload.js";
+import { shortRun, whyNoNamespaces } from "./support/local-runs.js";
 
 type Step = [process: number | string, type: HistoryEvent["type"], f: string, value: HistoryEvent["value"], time: number];
 
@@ -73,40 +72,12 @@ describe("the auth check", () => {
   });
 });
 
-async function whyNot(): Promise<string | false> {
-  if (process.getuid?.() !== 0) return "network namespaces need root";
-  return promisify(execFile)("ip", ["netns", "list"]).then(
-    () => false as const,
-    (error: unknown) => `ip netns unavailable: ${error instanceof Error ? error.message : String(error)}`,
-  );
-}
-
-const skip = await whyNot();
+const skip = await whyNoNamespaces();
 const out = await mkdtemp(join(tmpdir(), "raftkv-auth-test-"));
 after(() => rm(out, { recursive: true, force: true }));
 
 test("20 s on raftkv under kills and partitions while the role comes and goes: no anomaly", { skip, timeout: 240_000 }, async () => {
-  const result = await runTest(
-    {
-      target: "raftkv",
-      timing: { heartbeatMs: 50, electionMs: 500 },
-      workload: "auth",
-      protocol: "http",
-      nemesis: ["kill", "partition"],
-      timeSeconds: 20,
-      nodes: 3,
-      out,
-      seed: 3,
-      concurrency: 6,
-      serveFlags: [],
-      driver: "local",
-      composeFile: "docker-compose.yml",
-      opTimeoutMs: 1_000,
-      faultIntervalMs: 3_000,
-      checkTimeoutMs: 60_000,
-    },
-    new AbortController().signal,
-  );
+  const result = await runTest(shortRun({ workload: "auth", seed: 3, out }), new AbortController().signal);
   assert.equal(result.verdict.valid, true, JSON.stringify(result.verdict.anomalies));
   assert.ok(result.availability.ok > 0, "operations succeeded");
 });

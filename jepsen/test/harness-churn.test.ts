@@ -13,26 +13,17 @@
  * iproute2; skipped, saying why, without.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { promisify } from "node:util";
 import { runTest } from "../src/harness/run.js";
+import { whyNoNamespaces } from "./support/local-runs.js";
 
 const ELECTION_TIMEOUT_MS = 1_000;
 const LEADERLESS_BOUND_MS = 2.5 * ELECTION_TIMEOUT_MS;
 
-async function whyNot(): Promise<string | false> {
-  if (process.getuid?.() !== 0) return "network namespaces need root";
-  return promisify(execFile)("ip", ["netns", "list"]).then(
-    () => false as const,
-    (error: unknown) => `ip netns unavailable: ${error instanceof Error ? error.message : String(error)}`,
-  );
-}
-
-const skip = await whyNot();
+const skip = await whyNoNamespaces();
 const out = await mkdtemp(join(tmpdir(), "raftkv-churn-test-"));
 after(() => rm(out, { recursive: true, force: true }));
 

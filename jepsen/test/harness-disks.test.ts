@@ -19,18 +19,10 @@ import { promisify } from "node:util";
 import type { DiskFault, DiskLayers } from "../src/harness/disks.js";
 import { LocalCluster } from "../src/harness/netns.js";
 import { runTest } from "../src/harness/run.js";
-import { DEFAULT_TIMING } from "../src/harness/targets.js";
 import { waitFor } from "../src/harness/wait.js";
+import { shortRun, whyNoNamespaces } from "./support/local-runs.js";
 
 const run = promisify(execFile);
-
-async function whyNot(): Promise<string | false> {
-  if (process.getuid?.() !== 0) return "mounts and network namespaces need root";
-  return run("ip", ["netns", "list"]).then(
-    () => false as const,
-    (error: unknown) => `ip netns unavailable: ${error instanceof Error ? error.message : String(error)}`,
-  );
-}
 
 async function whyNoFuse(): Promise<string | false> {
   return run("/usr/bin/python3", ["-c", "import fusepy"]).then(
@@ -53,7 +45,7 @@ function standIn(onFailure: OnFailure, dataDir: string): string[] {
   return ["sh", "-c", loop, "stand-in", dataDir];
 }
 
-const skip = await whyNot();
+const skip = await whyNoNamespaces();
 const noFuse = skip || (await whyNoFuse());
 const out = await mkdtemp(join(tmpdir(), "raftkv-disks-test-"));
 after(() => rm(out, { recursive: true, force: true }));
@@ -109,27 +101,7 @@ describe("disk faults on one stand-in member", { skip }, () => {
 });
 
 test("a set run on raftkv while members' disks fill: no anomaly, nothing acknowledged lost", { skip, timeout: 240_000 }, async () => {
-  const result = await runTest(
-    {
-      target: "raftkv",
-      timing: DEFAULT_TIMING,
-      workload: "set",
-      protocol: "http",
-      nemesis: ["disk-full"],
-      timeSeconds: 20,
-      nodes: 3,
-      out: join(out, "set-disk-full"),
-      seed: 3,
-      concurrency: 6,
-      serveFlags: [],
-      driver: "local",
-      composeFile: "docker-compose.yml",
-      opTimeoutMs: 1_000,
-      faultIntervalMs: 3_000,
-      checkTimeoutMs: 60_000,
-    },
-    new AbortController().signal,
-  );
+  const result = await runTest(shortRun({ workload: "set", nemesis: ["disk-full"], seed: 3, out: join(out, "set-disk-full") }), new AbortController().signal);
   assert.equal(result.verdict.valid, true, JSON.stringify(result.verdict.anomalies));
   const history = readFileSync(result.historyPath, "utf8");
   assert.match(history, /"fill [^"]*disk: n\d"/, "a disk was filled");

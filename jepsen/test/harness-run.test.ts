@@ -9,50 +9,20 @@
  * skipped, saying why, without.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { promisify } from "node:util";
-import { DEFAULT_TIMING } from "../src/harness/targets.js";
 import { runTest, type RunOptions } from "../src/harness/run.js";
-
-const run = promisify(execFile);
-
-async function whyNot(): Promise<string | false> {
-  if (process.getuid?.() !== 0) return "network namespaces need root";
-  const missing = await Promise.all([run("ip", ["netns", "list"]), run("iptables", ["--version"]), run("tc", ["-V"])]).then(
-    () => false as const,
-    (error: unknown) => `ip netns, iptables or tc unavailable: ${error instanceof Error ? error.message : String(error)}`,
-  );
-  return missing;
-}
+import { shortRun, whyNoNamespaces } from "./support/local-runs.js";
 
 describe("the harness on a real cluster", async () => {
-  const skip = await whyNot();
+  const skip = await whyNoNamespaces("iptables", "tc");
   const out = await mkdtemp(join(tmpdir(), "raftkv-harness-test-"));
   after(() => rm(out, { recursive: true, force: true }));
 
   /** A 20-second run on 3 members; `name` names its own output directory. */
-  const options = (name: string, overrides: Partial<RunOptions> & Pick<RunOptions, "workload">): RunOptions => ({
-    target: "raftkv",
-    timing: DEFAULT_TIMING,
-    protocol: "http",
-    nemesis: ["partition", "kill"],
-    timeSeconds: 20,
-    nodes: 3,
-    out: join(out, name),
-    seed: 11,
-    concurrency: 6,
-    serveFlags: [],
-    driver: "local",
-    composeFile: "docker-compose.yml",
-    opTimeoutMs: 1_000,
-    faultIntervalMs: 3_000,
-    checkTimeoutMs: 60_000,
-    ...overrides,
-  });
+  const options = (name: string, overrides: Partial<RunOptions> & Pick<RunOptions, "workload">): RunOptions => shortRun({ out: join(out, name), ...overrides });
   const nemesisEvents = async (historyPath: string) =>
     (await readFile(historyPath, "utf8"))
       .split("\n")
