@@ -286,7 +286,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     await stopRaftAndPeers({ raft, tracker, transport });
   }
 
-  const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: config.bcryptCost });
+  const auth = new AuthService({ stateMachine, host: raft, proposer, tokens, bcryptCost: config.bcryptCost });
   const removedEarlier = registry.wasRemoved(memberId);
   if (removedEarlier) {
     logger.warn("this member was removed from the cluster before it stopped: it serves only its status");

@@ -26,6 +26,7 @@ import {
 } from "@raftkv/raft";
 import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
+import { ConditionWaiters } from "./condition-waiters.js";
 import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
 import { LeaderState } from "./leader-state.js";
 import type { Metrics } from "./metrics.js";
@@ -103,7 +104,7 @@ export class RaftHost {
   /** Readers waiting until the applied index reaches theirs. */
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
   /** Callers waiting for a condition on what is applied or who leads (see until). */
-  private readonly conditionWaiters = new Set<() => void>();
+  private readonly conditions = new ConditionWaiters();
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   private unsavedBatches: Parameters<Wal["save"]>[0][] = [];
   private lastLeader = 0;
@@ -331,20 +332,7 @@ export class RaftHost {
    * rejects with etcd's timeout after `timeoutMs`.
    */
   until(condition: () => boolean, timeoutMs: number): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!condition()) return;
-        this.conditionWaiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.conditionWaiters.delete(check);
-        reject(etcdError("timeout"));
-      }, timeoutMs);
-      this.conditionWaiters.add(check);
-    });
+    return this.conditions.until(condition, timeoutMs);
   }
 
   /** Resolves once the state machine has applied `index`. */
@@ -451,11 +439,7 @@ export class RaftHost {
     const ready = this.appliedWaiters.filter((waiter) => waiter.index <= applied);
     this.appliedWaiters = this.appliedWaiters.filter((waiter) => waiter.index > applied);
     for (const waiter of ready) waiter.resolve();
-    this.checkConditions();
-  }
-
-  private checkConditions(): void {
-    for (const check of [...this.conditionWaiters]) check();
+    this.conditions.recheck();
   }
 
   private answerReads(context: string, index: number): void {
@@ -473,7 +457,7 @@ export class RaftHost {
     this.options.metrics.leaderChanges.inc();
     this.options.logger.info({ leader, term }, leader === 0 ? "no leader" : "leader elected");
     for (const listener of this.leaderListeners) listener(leader, term);
-    this.checkConditions();
+    this.conditions.recheck();
   }
 
   private assertRunning(): void {

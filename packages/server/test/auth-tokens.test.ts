@@ -14,6 +14,7 @@ import { test } from "node:test";
 import { INITIAL_AUTH_STATE, type AuthState } from "../src/auth/state.js";
 import { JwtTokens, SimpleTokens, tokenProviderFor } from "../src/auth/tokens.js";
 import { AuthService } from "../src/services/auth.js";
+import { ConditionWaiters } from "../src/condition-waiters.js";
 
 const CLAIMS = { user: "alice", revision: 7 };
 
@@ -71,17 +72,21 @@ test("a simple token is accepted by a member that applies its issuing entry afte
     users: new Map([["alice", { name: "alice", roles: [], credentialRevision: 2 }]]),
   };
   const member = { auth: { state }, appliedIndex: 10 };
+  const host = new ConditionWaiters();
   const proposer = { propose: async () => undefined, header: () => ({ clusterId: 1, memberId: 1, revision: 1, raftTerm: 1 }) };
-  const auth = new AuthService({ stateMachine: member as never, proposer, tokens, bcryptCost: 4, tokenCatchUpMs: 60_000 });
+  const auth = new AuthService({ stateMachine: member as never, host, proposer, tokens, bcryptCost: 4, tokenCatchUpMs: 60_000 });
   const part = tokens.newSimplePart();
   const identified = auth.identify({ kind: "token", token: `${part}.12` });
   // The member applies entries 11 and 12 (which issued the token) only now.
   member.appliedIndex = 11;
+  host.recheck();
   tokens.learn(12, CLAIMS, part);
   member.appliedIndex = 12;
+  host.recheck();
   assert.deepEqual(await identified, { user: "alice" });
 
-  const impatient = new AuthService({ stateMachine: member as never, proposer, tokens, bcryptCost: 4, tokenCatchUpMs: 50 });
+  const impatient = new AuthService({ stateMachine: member as never, host, proposer, tokens, bcryptCost: 4, tokenCatchUpMs: 50 });
   await assert.rejects(impatient.identify({ kind: "token", token: `${tokens.newSimplePart()}.99` }), { message: "etcdserver: invalid auth token" });
   await assert.rejects(impatient.identify({ kind: "token", token: `${tokens.newSimplePart()}.5` }), { message: "etcdserver: invalid auth token" });
 });
+

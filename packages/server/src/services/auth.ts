@@ -14,7 +14,8 @@ import type { TokenProvider } from "../auth/tokens.js";
 import { etcdError } from "../errors.js";
 import type * as api from "../kv/api.js";
 import type { KvStateMachine } from "../kv/state-machine.js";
-import { waitUntil, type Proposer } from "./proposer.js";
+import type { RaftHost } from "../raft-host.js";
+import type { Proposer } from "./proposer.js";
 
 /** Who a request is: a user, or nobody (no credentials, or auth is off). */
 export interface Identity {
@@ -40,6 +41,8 @@ export interface KeyAccess {
 
 export interface AuthServiceOptions {
   readonly stateMachine: Pick<KvStateMachine, "auth" | "appliedIndex">;
+  /** Waits for what is applied, for a token issued by an entry this member has not applied yet. */
+  readonly host: Pick<RaftHost, "until">;
   readonly proposer: Pick<Proposer, "propose" | "header">;
   readonly tokens: TokenProvider;
   /** etcd's --bcrypt-cost (see auth/password.ts). */
@@ -83,7 +86,7 @@ export class AuthService {
     const issuedAt = tokens.issuedAt(token);
     if (!claims && issuedAt > this.options.stateMachine.appliedIndex) {
       const catchUpMs = this.options.tokenCatchUpMs ?? TOKEN_CATCH_UP_MS;
-      await waitUntil(() => this.options.stateMachine.appliedIndex >= issuedAt, catchUpMs).catch(() => undefined);
+      await this.options.host.until(() => this.options.stateMachine.appliedIndex >= issuedAt, catchUpMs).catch(() => undefined);
       claims = tokens.resolve(token);
     }
     if (!claims) throw etcdError("invalidAuthToken");

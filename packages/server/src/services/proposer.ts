@@ -92,11 +92,3 @@ function envelopeOf(requestId: string, command: Command, options: api.WriteOptio
     command,
   };
 }
-
-export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) throw etcdError("timeout");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -149,7 +149,7 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
   const noStorageFailure = () => undefined;
   const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots, logger, quota, storageFailure: noStorageFailure });
   // The cheapest hash cost: these tests are about the rules, not the hash.
-  const auth = new AuthService({ stateMachine, proposer, tokens, bcryptCost: MIN_BCRYPT_COST });
+  const auth = new AuthService({ stateMachine, host: raft, proposer, tokens, bcryptCost: MIN_BCRYPT_COST });
   return {
     kv,
     cluster,

@@ -1,0 +1,33 @@
+/**
+ * Callers waiting for a condition that only some events can change (a batch
+ * applied, a new leader): whoever sees such an event calls recheck(), and
+ * nobody polls.
+ */
+import { etcdError } from "./errors.js";
+
+export class ConditionWaiters {
+  private readonly waiting = new Set<() => void>();
+
+  /** Resolves once `condition` holds at a recheck (or at once); rejects with etcd's timeout after `timeoutMs`. */
+  until(condition: () => boolean, timeoutMs: number): Promise<void> {
+    if (condition()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!condition()) return;
+        this.waiting.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiting.delete(check);
+        reject(etcdError("timeout"));
+      }, timeoutMs);
+      this.waiting.add(check);
+    });
+  }
+
+  /** Something the conditions may depend on changed: asks each again. */
+  recheck(): void {
+    for (const check of [...this.waiting]) check();
+  }
+}
