@@ -178,7 +178,16 @@ test("a member raises NOSPACE once its filesystem has less free space than --wal
     spawnSync("rm", ["-f", filler]);
     const disarmed = await raftkv([`--endpoints=${member.clientUrl}`, "alarm", "disarm"]);
     assert.equal(disarmed.code, 0, disarmed.stderr);
-    await waitFor("puts taken again", async () => (await ask(member.clientUrl, "/v3/kv/put", { key: b64("k"), value: b64("v") })).status === 200);
+    let lastPut: unknown;
+    await waitFor("puts taken again", async () => {
+      const answer = await ask(member.clientUrl, "/v3/kv/put", { key: b64("k"), value: b64("v") }).catch((error: unknown) => String(error));
+      lastPut = answer;
+      return typeof answer === "object" && answer.status === 200;
+    }).catch(async (error: unknown) => {
+      const freeBytes = await statfs(member.dataDir).then((stats) => stats.bavail * stats.bsize, String);
+      const alarms = await alarmsOn(member.clientUrl).catch(String);
+      throw new Error(`${String(error)}; last put: ${JSON.stringify(lastPut)}; alarms: ${JSON.stringify(alarms)}; free bytes: ${freeBytes}`);
+    });
   } finally {
     for (const member of small.running()) await small.kill(member.name);
     await unmountAll();

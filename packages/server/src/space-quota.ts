@@ -64,16 +64,21 @@ export class SpaceQuota {
 
   /** Measures the store and the filesystem again, raising NOSPACE if short of space (after a defragmentation, say). */
   async check(): Promise<void> {
+    if ((await this.measure()) && this.shortOfSpace(0)) await this.raise(0);
+  }
+
+  /** Measures the store and the filesystem; false when it could not. */
+  private async measure(): Promise<boolean> {
     const whileRaised = this.ownAlarmRaised();
     try {
       this.storeBytes = await this.options.storeSize();
       this.freeBytes = this.options.reserveBytes > 0 ? await freeSpace(this.options.dataDir) : Infinity;
     } catch (error) {
       this.options.logger.warn({ err: error }, "could not measure the store or the disk for the space quota");
-      return;
+      return false;
     }
     this.measuredWhileRaised = whileRaised;
-    if (this.shortOfSpace(0)) this.raise();
+    return true;
   }
 
   /**
@@ -89,7 +94,7 @@ export class SpaceQuota {
       return;
     }
     if (!this.shortOfSpace(cost)) return;
-    this.raise();
+    void this.raise(cost);
     throw etcdError("noSpace");
   }
 
@@ -110,20 +115,27 @@ export class SpaceQuota {
     return this.options.alarms.list("NOSPACE").some((alarm) => alarm.memberId === this.options.memberId);
   }
 
-  private raise(): void {
-    const { logger } = this.options;
+  /**
+   * Raises this member's NOSPACE if a measure taken now still finds it short
+   * (of `cost` more): a measure from before an operator freed space and
+   * disarmed, however it interleaved with the disarm, must not raise it again.
+   */
+  private async raise(cost: number): Promise<void> {
     if (this.raising || this.ownAlarmRaised() || this.measureIsStale()) return;
     this.raising = true;
+    await this.raiseIfStillShort(cost).finally(() => {
+      this.raising = false;
+    });
+  }
+
+  private async raiseIfStillShort(cost: number): Promise<void> {
+    if (!(await this.measure()) || !this.shortOfSpace(cost) || this.ownAlarmRaised()) return;
+    const { logger } = this.options;
     logger.warn(
       { storeBytes: this.storeBytes, quotaBytes: this.options.quotaBytes, freeBytes: this.freeBytes, reserveBytes: this.options.reserveBytes },
       "out of space: raising the NOSPACE alarm; writes that grow the store are refused until it is disarmed",
     );
-    this.options
-      .raise()
-      .catch((error: unknown) => logger.warn({ err: error }, "raising NOSPACE failed; the next check tries again"))
-      .finally(() => {
-        this.raising = false;
-      });
+    await this.options.raise().catch((error: unknown) => logger.warn({ err: error }, "raising NOSPACE failed; the next check tries again"));
   }
 }
 

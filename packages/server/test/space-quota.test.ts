@@ -63,6 +63,8 @@ test("a write that would pass the quota is refused and raises NOSPACE once; writ
   assert.deepEqual(raised, [], "under the quota, nothing is raised");
   assert.doesNotThrow(() => quota.admit({ op: "put", key: bytes(1), value: bytes(10) }));
   assert.throws(() => quota.admit(put), /etcdserver: mvcc: database space exceeded/);
+  // The raise measures again first: the fakes answer at once, so one turn of the loop settles it.
+  await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(raised, [7]);
   assert.throws(() => quota.admit({ op: "put", key: bytes(1), value: bytes(1) }), /database space exceeded/, "every growing write, once NOSPACE is active");
   assert.doesNotThrow(() => quota.admit(del));
@@ -120,4 +122,23 @@ test("a measure begun while NOSPACE was raised, and finished after its disarm, n
   storeBytes = 20_000;
   await quota.check();
   assert.deepEqual(raised, [7], "a fresh measure over the quota raises it");
+});
+
+test("a raise measures again first: space freed since the last measure raises nothing", async () => {
+  const sizes = [20_000, 10];
+  const raised: number[] = [];
+  const quota = new SpaceQuota({
+    memberId: 7,
+    quotaBytes: 10_000,
+    reserveBytes: 0,
+    dataDir: ".",
+    storeSize: async () => sizes.shift() ?? 10,
+    alarms: { isActive: () => false, list: () => [] },
+    raise: async () => {
+      raised.push(7);
+    },
+    logger: pino({ level: "silent" }),
+  });
+  await quota.check();
+  assert.deepEqual(raised, [], "raised on a measure the operator had made out of date");
 });
