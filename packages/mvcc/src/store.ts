@@ -224,8 +224,12 @@ export class MvccStore {
     return { hash, revision: current, compactRevision };
   }
 
+  /**
+   * What the store holds, as applied in memory, and its files' size. It
+   * answers for a store a failed write made unavailable too: that is what a
+   * member whose storage failed reports while it says why.
+   */
   async status(): Promise<StoreStatus> {
-    this.assertAvailable();
     const { revision, compactRevision, appliedIndex, index, leases } = this.state;
     return {
       revision,

@@ -144,6 +144,8 @@ describe("replicas and snapshots", () => {
       await source.store.applyBatch(history);
       await assert.rejects(target.store.importSnapshot([Uint8Array.of(1, 2, 3)]), /snapshot chunk/);
       assert.throws(() => target.store.range({ key: bytes("k2") }), /import failed/);
+      // Status still answers: a member whose storage failed reports it while it says why.
+      assert.equal(typeof (await target.store.status()).dbSize, "number");
       await target.store.importSnapshot((await source.store.exportSnapshot()).chunks);
       assert.equal(target.store.range({ key: bytes("k2") }).count, 1);
       await target.reopen();
