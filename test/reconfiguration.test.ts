@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { assertRefused, health, memberId, metric } from "./support/cluster-ops.js";
-import { ProcessCluster, b64, freePort, postJson, unb64, waitFor, type ClusterMember } from "./support/process-cluster.js";
+import { HttpError, ProcessCluster, b64, freePort, postJson, unb64, waitFor, type ClusterMember } from "./support/process-cluster.js";
 import { Writer } from "./support/writer.js";
 
 const NOT_ENOUGH_STARTED = "etcdserver: re-configuration failed due to not enough started members";
@@ -80,7 +80,16 @@ test("a learner neither votes nor counts for quorum", async (t) => {
   const cluster = await ProcessCluster.start({ size: 2 });
   t.after(() => cluster.stop());
   const learner = await cluster.join("learner");
-  await postJson(cluster.members[0]!.clientUrl, "/v3/cluster/member/add", { peerURLs: [learner.peerUrl], isLearner: true });
+  // Two members lose their leader at the slightest stall of a loaded machine; "no leader" is answered before anything is proposed.
+  await waitFor("the learner's addition", () =>
+    postJson(cluster.members[0]!.clientUrl, "/v3/cluster/member/add", { peerURLs: [learner.peerUrl], isLearner: true }).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof HttpError && error.status === 503) return false;
+        throw error;
+      },
+    ),
+  );
   cluster.startJoined(learner);
   await put(cluster.members[0]!, "before", "replicated");
   await waitFor("the learner to catch up", async () => (await localValue(learner, "before")) === "replicated");
