@@ -10,11 +10,12 @@ import assert from "node:assert/strict";
 import { connect as http2Connect, createServer as createHttp2Server, type ClientHttp2Session } from "node:http2";
 import { createServer, Socket, type AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { setTimeout as delay } from "node:timers/promises";
 import { handOverHttp2 } from "../src/grpc/authority.js";
 
 const PREFACE_BYTES = 24;
 const handedOver: string[] = [];
+/** Resolved at the next hand-over. */
+let nextHandOver: () => void = () => {};
 let url = "";
 
 const http2 = createHttp2Server((request, response) => response.end(request.headers[":authority"] ?? ""));
@@ -24,6 +25,7 @@ const listener = createServer((socket) => {
     if (preface === null) return socket.once("readable", readPreface);
     handOverHttp2(socket, preface, (connection) => {
       handedOver.push(connection instanceof Socket ? "socket" : "filtered");
+      nextHandOver();
       http2.emit("connection", connection);
     });
   });
@@ -73,8 +75,10 @@ test("an authority with a scheme, as etcdctl 3.4 sends it: filtered, the scheme 
 test("a client that asks nothing for a while: filtered, and served when it asks", async () => {
   handedOver.length = 0;
   const host = new URL(url).host;
+  const handOver = new Promise<void>((resolve) => (nextHandOver = resolve));
   const answer = await session(async (client) => {
-    await delay(1_500);
+    // Its connection is handed over once the member stops waiting for a first request.
+    await handOver;
     return ask(client);
   });
   assert.equal(answer, host);
