@@ -242,7 +242,7 @@ export async function put(member: Member, key: string, value: string, timeoutMs:
 }
 
 /** A POST to a member's etcd gateway, trusting its CA and carrying root's token where the cluster has them; the reply parsed. */
-function gatewayCall(member: Member, path: string, body: object, timeoutMs: number): Promise<unknown> {
+export function gatewayCall(member: Member, path: string, body: object, timeoutMs: number): Promise<unknown> {
   const url = new URL(path, member.clientUrl);
   const { ca, token } = member.access ?? {};
   const headers = { "content-type": "application/json", ...(token !== undefined && { authorization: token }) };

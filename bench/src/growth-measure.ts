@@ -4,7 +4,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { dataDirBytes, status, type LocalCluster, type Member, type System } from "./clusters.js";
+import { dataDirBytes, gatewayCall, status, type LocalCluster, type Member, type System } from "./clusters.js";
 import { growthScript, type GrowthWorkload } from "./growth-workloads.js";
 import { median, putKeys, restartFollower } from "./restart-trial.js";
 import { measureRow } from "./throughput/run.js";
@@ -148,13 +148,13 @@ async function installSnapshot(cluster: LocalCluster, keys: number, catchupEntri
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
 
-async function postUntilOk(member: Member, path: string, body: unknown, timeoutMs = 30_000): Promise<unknown> {
+async function postUntilOk(member: Member, path: string, body: object, timeoutMs = 30_000): Promise<unknown> {
   for (let attempt = 1; ; attempt++) {
-    const response = await fetch(`${member.clientUrl}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) }).catch(
-      (error: unknown) => error as Error,
-    );
-    if (!(response instanceof Error) && response.ok) return response.json();
-    if (attempt === 5) throw new Error(`${path} failed 5 times: ${response instanceof Error ? response.message : `${response.status} ${await response.text()}`}`);
-    await new Promise((resolveRetry) => setTimeout(resolveRetry, 200 * attempt));
+    try {
+      return await gatewayCall(member, path, body, timeoutMs);
+    } catch (error) {
+      if (attempt === 5) throw new Error(`${path} failed 5 times: ${error instanceof Error ? error.message : String(error)}`);
+      await new Promise((resolveRetry) => setTimeout(resolveRetry, 200 * attempt));
+    }
   }
 }
