@@ -54,7 +54,8 @@ export class Proposer {
   async propose(command: Command, options?: api.WriteOptions): Promise<unknown> {
     const requestId = randomUUID();
     const { host, tracker } = this.options;
-    await this.whenLeaderKnown();
+    // Only a member without a leader, or removed, has anything to wait for (and its promises to pay).
+    if (host.leader === 0 || this.wasRemoved()) await this.whenLeaderKnown();
     const result = tracker.wait(requestId, host.leader);
     try {
       host.propose([encodeCommand(envelopeOf(requestId, command, options))]);
