@@ -30,7 +30,7 @@ export class Proposer {
    * this process waits on them, so an id needs to differ from those of every
    * entry it may apply meanwhile: other members' and earlier runs' prefixes
    * match this one with a chance of 2^-64. A UUID per proposal cost more to
-   * make and 20 more bytes in every entry, on every member's disk and wire.
+   * make and about 20 more bytes in every entry, on every member's disk and wire.
    */
   private readonly requestIdPrefix = randomBytes(8).toString("base64url");
   private proposals = 0;
