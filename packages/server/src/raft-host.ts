@@ -84,6 +84,8 @@ interface ReadWaiter {
 interface ReadBatch {
   readonly context: string;
   readonly waiters: ReadWaiter[];
+  /** Asks again if no answer comes; the answer clears it, so a round leaves no timer behind. */
+  retry?: NodeJS.Timeout;
 }
 
 /** Followers may lag this far behind in applying before writes are refused (etcd's limit). */
@@ -147,7 +149,10 @@ export class RaftHost {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     const stopped = etcdError("stopped");
-    for (const batch of this.readsAsked.values()) for (const waiter of batch.waiters) waiter.reject(stopped);
+    for (const batch of this.readsAsked.values()) {
+      clearTimeout(batch.retry);
+      for (const waiter of batch.waiters) waiter.reject(stopped);
+    }
     for (const waiter of this.readsToAsk) waiter.reject(stopped);
     this.readsAsked.clear();
     this.readsToAsk = [];
@@ -323,7 +328,7 @@ export class RaftHost {
     this.node.readIndex(new TextEncoder().encode(batch.context));
     this.kick();
     const retryMs = this.options.electionTicks * this.options.tickMs;
-    setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - Date.now())).unref();
+    batch.retry = setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - Date.now())).unref();
   }
 
   /**
@@ -445,6 +450,7 @@ export class RaftHost {
   private answerReads(context: string, index: number): void {
     const batch = this.readsAsked.get(context);
     if (!batch) return;
+    clearTimeout(batch.retry);
     this.readsAsked.delete(context);
     for (const waiter of batch.waiters) waiter.resolve(index);
     this.askReadIndex();

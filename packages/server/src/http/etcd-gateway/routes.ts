@@ -12,7 +12,7 @@
  * proto and JSON field names alike (proto-names.ts).
  */
 import { Readable } from "node:stream";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { isEtcdError, type RaftkvError } from "../../errors.js";
 import type { MemberApis, WriteOptions } from "../../kv/api.js";
 import { campaign, currentLeader, observeLeader, proclaim, resign } from "../../recipes/election.js";
@@ -96,8 +96,10 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
   return async (app: FastifyInstance): Promise<void> => {
     parseAnyBodyAsJson(app);
     // grpc-gateway reads a missing body as an empty request (`curl -X POST …/status`).
-    app.addHook("preValidation", async (request) => {
+    // Hooks on every request take fastify's callback form: an async hook costs each request a promise and its turns.
+    app.addHook("preValidation", (request, _reply, done) => {
       request.body ??= {};
+      done();
     });
     identifyRequests(app, { auth, apis, scheme: "bare-token" });
     forwardLeaderOnlyRoutes(app, () => apis.cluster.leaderClientUrl(), memberTls);
@@ -107,8 +109,9 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     /** A route's paths under each prefix etcd 3.4 serves. */
     const paths = (urls: string | readonly string[]): string[] => [urls].flat().flatMap((url) => [url, url.replace(/^\/v3\//, "/v3beta/")]);
     /** A route's hook that turns its body's JSON names into proto names, before the body is validated. */
-    const renaming = (toProtoNames: ToProtoNames) => async (request: FastifyRequest) => {
+    const renaming = (toProtoNames: ToProtoNames) => (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
       request.body = toProtoNames(request.body);
+      done();
     };
 
     /** A POST route (or several, for etcd's aliases). */
