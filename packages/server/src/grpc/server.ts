@@ -12,6 +12,7 @@ import { clusterService, maintenanceService } from "./cluster-services.js";
 import { kvService, leaseService } from "./kv-services.js";
 import { electionService, lockService } from "./recipe-services.js";
 import type { GrpcServices } from "./services.js";
+import { encodeWatchResponse } from "./watch-encoding.js";
 import { watchService } from "./watch-stream.js";
 
 const PROTO_DIR = fileURLToPath(new URL("../../../proto/", import.meta.url));
@@ -42,7 +43,7 @@ function loadServices(): ServiceDefinitions {
     ((packages[pkg] as grpc.GrpcObject)[name] as grpc.ServiceClientConstructor).service;
   return {
     KV: service("etcdserverpb", "KV"),
-    Watch: service("etcdserverpb", "Watch"),
+    Watch: withWatchEncoding(service("etcdserverpb", "Watch")),
     Lease: service("etcdserverpb", "Lease"),
     Cluster: service("etcdserverpb", "Cluster"),
     Maintenance: service("etcdserverpb", "Maintenance"),
@@ -50,6 +51,11 @@ function loadServices(): ServiceDefinitions {
     Lock: service("v3lockpb", "Lock"),
     Election: service("v3electionpb", "Election"),
   };
+}
+
+/** Watch's responses are encoded by hand (see watch-encoding.ts); its requests as every other message. */
+function withWatchEncoding(watch: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return { ...watch, Watch: { ...watch.Watch!, responseSerialize: encodeWatchResponse } };
 }
 
 export function createGrpcServer(services: GrpcServices): grpc.Server {
@@ -61,7 +67,7 @@ export function createGrpcServer(services: GrpcServices): grpc.Server {
   });
   const implementations = {
     KV: kvService(services),
-    Watch: watchService(services, (message) => (definitions.Watch!.Watch!.responseSerialize(message) as Buffer).length),
+    Watch: watchService(services),
     Lease: leaseService(services),
     Cluster: clusterService(services),
     Maintenance: maintenanceService(services),
