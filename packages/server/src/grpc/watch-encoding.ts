@@ -35,8 +35,9 @@ const EVENT_TYPE = { PUT: 0, DELETE: 1 } as const;
 
 export function encodeWatchResponse(message: WatchMessage): Buffer {
   const events = (message.events ?? []).map(encodedEvent);
+  const header = message.header && headerBytes(message.header);
   const size =
-    (message.header ? messageFieldSize(headerSize(message.header)) : 0) +
+    (header ? messageFieldSize(header.length) : 0) +
     intFieldSize(message.watch_id) +
     boolFieldSize(message.created) +
     boolFieldSize(message.canceled) +
@@ -45,10 +46,7 @@ export function encodeWatchResponse(message: WatchMessage): Buffer {
     boolFieldSize(message.fragment) +
     events.reduce((sum, event) => sum + messageFieldSize(event.size), 0);
   const out = new Output(Buffer.allocUnsafe(size));
-  if (message.header) {
-    out.lengthPrefix(1, headerSize(message.header));
-    writeHeader(out, message.header);
-  }
+  if (header) out.bytesField(1, header);
   out.int(2, message.watch_id);
   out.bool(3, message.created);
   out.bool(4, message.canceled);
@@ -64,15 +62,25 @@ export function encodeWatchResponse(message: WatchMessage): Buffer {
 
 // ------------------------------------------------------------ messages
 
-function headerSize(header: ResponseHeader): number {
-  return intFieldSize(header.clusterId) + intFieldSize(header.memberId) + intFieldSize(header.revision) + intFieldSize(header.raftTerm);
+/** The last header encoded, and its bytes: the responses of one fan-out carry equal headers. */
+let lastHeader: { readonly header: ResponseHeader; readonly bytes: Buffer } | undefined;
+
+function headerBytes(header: ResponseHeader): Buffer {
+  const last = lastHeader?.header;
+  const same =
+    last !== undefined && last.clusterId === header.clusterId && last.memberId === header.memberId && last.revision === header.revision && last.raftTerm === header.raftTerm;
+  if (!same) lastHeader = { header: { ...header }, bytes: encodeHeader(header) };
+  return lastHeader!.bytes;
 }
 
-function writeHeader(out: Output, header: ResponseHeader): void {
+function encodeHeader(header: ResponseHeader): Buffer {
+  const size = intFieldSize(header.clusterId) + intFieldSize(header.memberId) + intFieldSize(header.revision) + intFieldSize(header.raftTerm);
+  const out = new Output(Buffer.allocUnsafe(size));
   out.int(1, header.clusterId);
   out.int(2, header.memberId);
   out.int(3, header.revision);
   out.int(4, header.raftTerm);
+  return out.finished(size);
 }
 
 interface EncodedEvent {
