@@ -65,3 +65,19 @@ test("watch encoding: a key-value shared by many responses is encoded the same i
   assert.deepEqual(watch.responseDeserialize(first).events, watch.responseDeserialize(second).events);
   assert.equal(watch.responseDeserialize(second).watch_id, 2);
 });
+
+test("watch encoding: responses in a row with the same key-value but other events each get their own", () => {
+  const shared = kv("fan", "out");
+  const previous = kv("fan", "in");
+  const variants: Event[][] = [
+    [{ type: "PUT", kv: shared }],
+    [{ type: "PUT", kv: shared, prevKv: previous }],
+    [{ type: "DELETE", kv: shared }],
+    [{ type: "DELETE", kv: shared }, { type: "PUT", kv: previous }],
+    [{ type: "PUT", kv: shared }],
+  ];
+  for (const events of variants) {
+    const message: WatchMessage = { header: HEADER, watch_id: 4, events };
+    assert.deepEqual(encodeWatchResponse(message), Buffer.from(watch.responseSerialize(protobufjsShape(message))));
+  }
+});

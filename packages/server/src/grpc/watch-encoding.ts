@@ -5,7 +5,8 @@
  * from a plain object and encoded field by field, key and value included,
  * and that cost more of the leader's time than the put itself. Here a
  * key-value is encoded once, the first time any response carries it, and
- * each response copies those bytes.
+ * the responses of one fan-out copy the bytes of their common header and
+ * events, encoded for the first of them.
  *
  * The bytes are what etcd's Go code writes: fields in number order, fields
  * at their default value left out, a set message field written even when
@@ -34,7 +35,7 @@ const tag = (field: number, wireType: number): number => (field << 3) | wireType
 const EVENT_TYPE = { PUT: 0, DELETE: 1 } as const;
 
 export function encodeWatchResponse(message: WatchMessage): Buffer {
-  const events = (message.events ?? []).map(encodedEvent);
+  const events = message.events === undefined || message.events.length === 0 ? undefined : eventsBytes(message.events);
   const header = message.header && headerBytes(message.header);
   const size =
     (header ? messageFieldSize(header.length) : 0) +
@@ -44,7 +45,7 @@ export function encodeWatchResponse(message: WatchMessage): Buffer {
     intFieldSize(message.compact_revision) +
     stringFieldSize(message.cancel_reason) +
     boolFieldSize(message.fragment) +
-    events.reduce((sum, event) => sum + messageFieldSize(event.size), 0);
+    (events?.length ?? 0);
   const out = new Output(Buffer.allocUnsafe(size));
   if (header) out.bytesField(1, header);
   out.int(2, message.watch_id);
@@ -53,10 +54,7 @@ export function encodeWatchResponse(message: WatchMessage): Buffer {
   out.int(5, message.compact_revision);
   out.string(6, message.cancel_reason);
   out.bool(7, message.fragment);
-  for (const event of events) {
-    out.lengthPrefix(11, event.size);
-    event.write(out);
-  }
+  if (events) out.raw(events);
   return out.finished(size);
 }
 
@@ -83,23 +81,35 @@ function encodeHeader(header: ResponseHeader): Buffer {
   return out.finished(size);
 }
 
-interface EncodedEvent {
-  readonly size: number;
-  write(out: Output): void;
+/** The last events encoded, and their bytes as WatchResponse's field 11: the responses of one fan-out carry the same events. */
+let lastEvents: { readonly events: readonly Event[]; readonly bytes: Buffer } | undefined;
+
+function eventsBytes(events: readonly Event[]): Buffer {
+  if (lastEvents === undefined || !sameEvents(lastEvents.events, events)) lastEvents = { events, bytes: encodeEvents(events) };
+  return lastEvents.bytes;
 }
 
-function encodedEvent(event: Event): EncodedEvent {
-  const kv = keyValueBytes(event.kv);
-  const prevKv = event.prevKv && keyValueBytes(event.prevKv);
-  const type = EVENT_TYPE[event.type];
-  return {
-    size: intFieldSize(type) + messageFieldSize(kv.length) + (prevKv ? messageFieldSize(prevKv.length) : 0),
-    write(out) {
-      out.int(1, type);
-      out.bytesField(2, kv);
-      if (prevKv) out.bytesField(3, prevKv);
-    },
-  };
+/** Each watcher gets its own event objects, holding the same key-values. */
+function sameEvents(a: readonly Event[], b: readonly Event[]): boolean {
+  return a.length === b.length && a.every((event, i) => event.type === b[i]!.type && event.kv === b[i]!.kv && event.prevKv === b[i]!.prevKv);
+}
+
+function encodeEvents(events: readonly Event[]): Buffer {
+  const encoded = events.map((event) => {
+    const kv = keyValueBytes(event.kv);
+    const prevKv = event.prevKv && keyValueBytes(event.prevKv);
+    const type = EVENT_TYPE[event.type];
+    return { kv, prevKv, type, size: intFieldSize(type) + messageFieldSize(kv.length) + (prevKv ? messageFieldSize(prevKv.length) : 0) };
+  });
+  const size = encoded.reduce((sum, event) => sum + messageFieldSize(event.size), 0);
+  const out = new Output(Buffer.allocUnsafe(size));
+  for (const { kv, prevKv, type, size: eventSize } of encoded) {
+    out.lengthPrefix(11, eventSize);
+    out.int(1, type);
+    out.bytesField(2, kv);
+    if (prevKv) out.bytesField(3, prevKv);
+  }
+  return out.finished(size);
 }
 
 /** Key-values are immutable, and a fanned-out event's is the same object in every watcher's response. */
@@ -189,14 +199,19 @@ class Output {
   /** A length-delimited field written whatever its length (an encoded message). */
   bytesField(field: number, bytes: Uint8Array): void {
     this.lengthPrefix(field, bytes.length);
-    this.buffer.set(bytes, this.at);
-    this.at += bytes.length;
+    this.raw(bytes);
   }
 
   string(field: number, text: string | undefined): void {
     if (text === undefined || text === "") return;
     this.lengthPrefix(field, Buffer.byteLength(text));
     this.at += this.buffer.write(text, this.at, "utf8");
+  }
+
+  /** Bytes already encoded as fields. */
+  raw(bytes: Uint8Array): void {
+    this.buffer.set(bytes, this.at);
+    this.at += bytes.length;
   }
 
   lengthPrefix(field: number, length: number): void {
