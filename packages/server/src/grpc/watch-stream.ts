@@ -17,8 +17,8 @@ import { admitStream, failStream, type Admission } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
 import { sendQueuedTogether } from "./send-together.js";
-import { encodeWatchResponse, type WatchMessage } from "./watch-encoding.js";
 import type { CallScope, GrpcServices } from "./services.js";
+import { encodeWatchResponse, type WatchMessage } from "./watch-encoding.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 type WatchCall = grpc.ServerDuplexStream<Decoded, unknown>;
