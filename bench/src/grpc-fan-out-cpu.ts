@@ -8,7 +8,8 @@
  * Run: pnpm --filter @raftkv/bench grpc-fan-out-cpu [--systems raftkv,etcd] [--watchers 1000] [--puts 200]
  */
 import { parseArgs } from "node:util";
-import { LocalCluster, etcdInstalled, type System } from "./clusters.js";
+import { LocalCluster, etcdInstalled } from "./clusters.js";
+import { parseSystem, positive } from "./grpc/options.js";
 import { call, connect, ready, type EtcdClient, type Message } from "./grpc/protos.js";
 import { sampleProcess } from "./throughput/proc.js";
 import { VALUE } from "./throughput/workloads.js";
@@ -28,8 +29,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { systems: { type: "string" }, watchers: { type: "string", default: "1000" }, puts: { type: "string", default: "200" }, "base-port": { type: "string", default: "23500" } },
   });
-  const systems = (values.systems ?? (etcdInstalled() ? "raftkv,etcd" : "raftkv")).split(",") as System[];
-  const [watchers, puts, basePort] = [Number(values.watchers), Number(values.puts), Number(values["base-port"])];
+  const systems = (values.systems ?? (etcdInstalled() ? "raftkv,etcd" : "raftkv")).split(",").map(parseSystem);
+  const [watchers, puts, basePort] = [positive(values.watchers), positive(values.puts), positive(values["base-port"])];
   for (const system of systems) {
     const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1);
     try {
