@@ -206,6 +206,27 @@ describe("gRPC on a member that leads", () => {
     assert.deepEqual(Buffer.from((await waiting).key), secondKey);
   });
 
+  test("a Lock call the client cancels while it waits gives up its place in the queue", async () => {
+    const lease = clientOf("Lease", member.address);
+    const [first, second] = [await call(lease, "LeaseGrant", { TTL: 30 }), await call(lease, "LeaseGrant", { TTL: 30 })];
+    const lock = clientOf("Lock", member.address);
+    const held = await call(lock, "Lock", { name: bytes("queue"), lease: first.ID });
+    const waiting = lock.Lock({ name: bytes("queue"), lease: second.ID }, () => undefined) as grpc.ClientUnaryCall;
+    const secondKey = bytes(`queue/${second.ID.toString(16)}`);
+    const keyCount = async (): Promise<number> => (await call(kv, "Range", { key: secondKey })).count;
+    const until = async (wanted: number, what: string): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while ((await keyCount()) !== wanted) {
+        assert.ok(Date.now() < deadline, what);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await until(1, "the second contender never queued");
+    waiting.cancel();
+    await until(0, "the cancelled contender kept its place");
+    await call(lock, "Unlock", { key: held.key });
+  });
+
   test("Election: campaign, leader, proclaim, observe, resign", async () => {
     const granted = await call(clientOf("Lease", member.address), "LeaseGrant", { TTL: 30 });
     const election = clientOf("Election", member.address);
