@@ -91,7 +91,7 @@ function parseRow(text: string, watchers: number): RowSpec {
   throw new Error(`"${text}" is not a row\n${USAGE}`);
 }
 
-function parseSystem(name: string): System {
+export function parseSystem(name: string): System {
   if (name === "raftkv" || name === "etcd") return name;
   throw new Error(`"${name}" is not raftkv or etcd\n${USAGE}`);
 }
@@ -106,7 +106,7 @@ function seconds(text: string): number {
   return n;
 }
 
-function positive(text: string): number {
+export function positive(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive whole number, got "${text}"\n${USAGE}`);
   return n;

@@ -98,10 +98,12 @@ export function markdown(results: GrpcResults): string {
     "## Load generator and servers",
     "",
     "CPU in percent of one core over the measured window. The generator is this process, all threads; a worker busy near 100 % means the generator, not the server, set the pace. " +
-      "Servers per member, leader first. The watch row's writer puts one at a time; its acknowledged puts per second are given in the last column.",
+      "Servers per member, leader first. The leader's CPU per call is its CPU time over the window divided by the calls answered in it (per event delivered in the watch row): " +
+      "the figure to compare changes by, since a slower or faster machine moves the rate more than it moves the work done per call. " +
+      "The watch row's writer puts one at a time; its acknowledged puts per second are given in the last column.",
     "",
-    row(["row", "conns", "workers", "generator CPU % raftkv / etcd", "busiest worker % raftkv / etcd", "raftkv servers CPU %", "etcd servers CPU %", "writer puts/s raftkv / etcd"]),
-    row(["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:"]),
+    row(["row", "conns", "workers", "generator CPU % raftkv / etcd", "busiest worker % raftkv / etcd", "raftkv servers CPU %", "etcd servers CPU %", "leader CPU µs per call raftkv / etcd", "writer puts/s raftkv / etcd"]),
+    row(["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:"]),
     ...all.map((pair) =>
       row([
         rowTitle(pair.row),
@@ -111,6 +113,7 @@ export function markdown(results: GrpcResults): string {
         both(pair, (result) => fixed(result.busiestWorker * 100, 0)),
         pair.raftkv ? pair.raftkv.serverCpuPercent.map((cpu) => cpu.toFixed(0)).join(" / ") : "–",
         pair.etcd ? pair.etcd.serverCpuPercent.map((cpu) => cpu.toFixed(0)).join(" / ") : "–",
+        both(pair, (result) => fixed(leaderCpuPerCallUs(result), 0)),
         pair.row.kind === "watch" ? both(pair, (result) => fixed(result.writerPutsPerS, 0)) : "",
       ]),
     ),
@@ -118,11 +121,17 @@ export function markdown(results: GrpcResults): string {
   ].join("\n");
 }
 
+/** The leader's CPU time per call answered (per event delivered in the watch row), in microseconds. */
+export function leaderCpuPerCallUs({ serverCpuPercent, rate }: RowResult): number | undefined {
+  const leader = serverCpuPercent[0];
+  return leader === undefined || rate === 0 ? undefined : (leader / 100) * (1_000_000 / rate);
+}
+
 /** One line per measured row, printed as the run goes. */
 export function progressLine(result: RowResult): string {
   return (
     `${result.system.padEnd(6)} ${rowTitle(result.row).padEnd(52)} ${result.rate.toFixed(0).padStart(8)}/s  p50 ${millis(result.p50Ms)}  p99 ${millis(result.p99Ms)} ms  ` +
-    `errors ${result.errors}  generator cpu ${result.generatorCpuPercent.toFixed(0)}%  busiest worker ${(result.busiestWorker * 100).toFixed(0)}%` +
+    `errors ${result.errors}  leader cpu ${fixed(leaderCpuPerCallUs(result), 0)} µs/call  generator cpu ${result.generatorCpuPercent.toFixed(0)}%  busiest worker ${(result.busiestWorker * 100).toFixed(0)}%` +
     (result.firstError ? `  first error: ${result.firstError}` : "")
   );
 }

@@ -27,7 +27,7 @@ const CASES: { name: string; events: Sized[]; limit: number; parts: [string, boo
 
 for (const { name, events: all, limit, parts } of CASES) {
   test(`fragments: ${name}`, () => {
-    const message = { watch_id: 7, events: all };
+    const message: { watch_id: number; events: Sized[]; fragment?: boolean } = { watch_id: 7, events: all };
     const split = fragmentsOf(message, limit, sizeOf).map((part) => {
       assert.equal(part.watch_id, 7, "every part names the watch");
       return [(part.events as Sized[]).map((event) => event.name).join(""), part.fragment === true] as [string, boolean];

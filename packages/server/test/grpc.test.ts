@@ -112,6 +112,32 @@ describe("gRPC on a member that leads", () => {
     stream.end();
   });
 
+  test("puts fanned out to many watches of one stream reach each watch as its own options shape them", async () => {
+    const stream = clientOf("Watch", member.address).Watch() as grpc.ClientDuplexStream<Message, Message>;
+    const plainIds = Array.from({ length: 40 }, (_, i) => 100 + i);
+    const [withPrevious, noPut] = [200, 201];
+    const eventCount = (messages: Message[]): number => messages.reduce((sum, m) => sum + m.events.length, 0);
+    const created = collect(stream, (messages) => messages.filter((m) => m.created).length === plainIds.length + 2);
+    const all = collect(stream, (messages) => eventCount(messages) === plainIds.length * 3 + 3 + 1);
+    for (const id of plainIds) stream.write({ create_request: { key: bytes("fan"), watch_id: id } });
+    stream.write({ create_request: { key: bytes("fan"), watch_id: withPrevious, prev_kv: true } });
+    stream.write({ create_request: { key: bytes("fan"), watch_id: noPut, filters: ["NOPUT"] } });
+    await created;
+    await call(kv, "Put", { key: bytes("fan"), value: bytes("1") });
+    await call(kv, "Put", { key: bytes("fan"), value: bytes("2") });
+    const deleted = await call(kv, "DeleteRange", { key: bytes("fan") });
+
+    const messages = await all;
+    const seenBy = (id: number): unknown[] =>
+      messages.filter((m) => m.watch_id === id).flatMap((m) => m.events.map((e: Message) => [e.type, Buffer.from(e.kv.value).toString(), e.prev_kv ? Buffer.from(e.prev_kv.value).toString() : null]));
+    for (const id of plainIds) assert.deepEqual(seenBy(id), [["PUT", "1", null], ["PUT", "2", null], ["DELETE", "", null]], `watch ${id}`);
+    assert.deepEqual(seenBy(withPrevious), [["PUT", "1", null], ["PUT", "2", "1"], ["DELETE", "", "2"]]);
+    assert.deepEqual(seenBy(noPut), [["DELETE", "", null]]);
+    const deletion = messages.find((m) => m.watch_id === noPut && m.events.length > 0)!;
+    assert.equal(deletion.header.revision, deleted.header.revision);
+    stream.end();
+  });
+
   test("a watch from a compacted revision is created, then canceled with the compact revision", async () => {
     const first = await call(kv, "Put", { key: bytes("c/1"), value: bytes("a") });
     const latest = await call(kv, "Put", { key: bytes("c/1"), value: bytes("b") });
@@ -178,6 +204,27 @@ describe("gRPC on a member that leads", () => {
     assert.equal(secondHeld, false);
     await call(lock, "Unlock", { key: held.key });
     assert.deepEqual(Buffer.from((await waiting).key), secondKey);
+  });
+
+  test("a Lock call the client cancels while it waits gives up its place in the queue", async () => {
+    const lease = clientOf("Lease", member.address);
+    const [first, second] = [await call(lease, "LeaseGrant", { TTL: 30 }), await call(lease, "LeaseGrant", { TTL: 30 })];
+    const lock = clientOf("Lock", member.address);
+    const held = await call(lock, "Lock", { name: bytes("queue"), lease: first.ID });
+    const waiting = lock.Lock({ name: bytes("queue"), lease: second.ID }, () => undefined) as grpc.ClientUnaryCall;
+    const secondKey = bytes(`queue/${second.ID.toString(16)}`);
+    const keyCount = async (): Promise<number> => (await call(kv, "Range", { key: secondKey })).count;
+    const until = async (wanted: number, what: string): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while ((await keyCount()) !== wanted) {
+        assert.ok(Date.now() < deadline, what);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await until(1, "the second contender never queued");
+    waiting.cancel();
+    await until(0, "the cancelled contender kept its place");
+    await call(lock, "Unlock", { key: held.key });
   });
 
   test("Election: campaign, leader, proclaim, observe, resign", async () => {

@@ -5,7 +5,7 @@
  * bytes as Buffers, every absent field at its default, and a oneof's set
  * field named by the oneof. Replies are plain objects of the same shape.
  */
-import type { AlarmRequest, AlarmResponse, Compare, CompareTarget, DeleteRangeRequest, Event, KeyValue, LeaseTimeToLiveResponse, MemberInfo, MemberStatus, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, WatchRequest } from "../kv/api.js";
+import type { AlarmRequest, AlarmResponse, Compare, CompareTarget, DeleteRangeRequest, KeyValue, LeaseTimeToLiveResponse, MemberInfo, MemberStatus, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, WatchRequest } from "../kv/api.js";
 import { PERMISSION_TYPES, type Permission, type PermissionType } from "../auth/state.js";
 import { invalidArgument } from "../errors.js";
 import type { LeaderKey } from "../recipes/election.js";
@@ -160,10 +160,6 @@ function encodeResponseOp(op: ResponseOp): Message {
   if ("put" in op) return { response_put: encodePutResponse(op.put) };
   if ("deleteRange" in op) return { response_delete_range: encodeDeleteRangeResponse(op.deleteRange) };
   return { response_txn: encodeTxnResponse(op.txn) };
-}
-
-export function encodeEvent(event: Event): Message {
-  return { type: event.type, kv: encodeKv(event.kv), prev_kv: event.prevKv && encodeKv(event.prevKv) };
 }
 
 export function encodeTimeToLive(response: LeaseTimeToLiveResponse): Message {

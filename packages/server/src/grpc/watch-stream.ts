@@ -18,21 +18,22 @@ import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
 import { sendQueuedTogether } from "./send-together.js";
 import type { CallScope, GrpcServices } from "./services.js";
+import { encodeWatchResponse, type WatchMessage } from "./watch-encoding.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 type WatchCall = grpc.ServerDuplexStream<Decoded, unknown>;
-type WatchMessage = Record<string, unknown> & { readonly events?: readonly unknown[] };
 /** The encoded size of a WatchResponse, in bytes. */
-export type MessageSize = (message: WatchMessage) => number;
+export type MessageSize<Message> = (message: Message) => number;
 
 /** The id etcd's progress responses and refused creates carry: they belong to no watch. */
 const NO_WATCH_ID = -1;
 
-export function watchService({ admit }: GrpcServices, sizeOf: MessageSize): Handlers {
+/** Responses go out through encodeWatchResponse (watch-encoding.ts), which server.ts makes the method's serializer. */
+export function watchService({ admit }: GrpcServices): Handlers {
   return {
     Watch: async (call: WatchCall) => {
       const opened = await admitStream(call, admit);
-      if (opened) new WatchStream(call, admit, () => opened.kv.header(), sizeOf).serve();
+      if (opened) new WatchStream(call, admit, () => opened.kv.header()).serve();
     },
   };
 }
@@ -49,7 +50,6 @@ class WatchStream {
     private readonly call: WatchCall,
     private readonly admit: Admission<CallScope>,
     private readonly header: () => ResponseHeader,
-    private readonly sizeOf: MessageSize,
   ) {}
 
   serve(): void {
@@ -69,13 +69,13 @@ class WatchStream {
   private async handle(m: Decoded): Promise<void> {
     if (m.request_union === "create_request") await this.create(m.create_request);
     else if (m.request_union === "cancel_request") this.cancel(m.cancel_request.watch_id);
-    else if (m.request_union === "progress_request") this.send({ header: this.encodedHeader(), watch_id: NO_WATCH_ID });
+    else if (m.request_union === "progress_request") this.send({ header: this.header(), watch_id: NO_WATCH_ID });
   }
 
   private async create(m: Decoded): Promise<void> {
     const id = this.idFor(m.watch_id);
     if (this.watches.has(id)) {
-      this.send({ header: this.encodedHeader(), watch_id: id, created: true, canceled: true, cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream" });
+      this.send({ header: this.header(), watch_id: id, created: true, canceled: true, cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream" });
       return;
     }
     const early: WatchUpdate[] = [];
@@ -84,7 +84,7 @@ class WatchStream {
       // A compacted start ends the watch.
       if (update.kind === "compacted") this.watches.delete(id);
       const message = encodeWatchUpdate(update, id);
-      for (const part of m.fragment === true ? fragmentsOf(message, MAX_REQUEST_BYTES, this.sizeOf) : [message]) this.send(part);
+      for (const part of m.fragment === true ? fragmentsOf(message, MAX_REQUEST_BYTES, encodedSize) : [message]) this.send(part);
     };
     const deliver = (update: WatchUpdate): void => {
       if (created) sendUpdate(update);
@@ -103,7 +103,7 @@ class WatchStream {
       return;
     }
     this.watches.set(id, watch);
-    this.send({ header: this.encodedHeader(), watch_id: id, created: true });
+    this.send({ header: this.header(), watch_id: id, created: true });
     created = true;
     for (const update of early) sendUpdate(update);
   }
@@ -119,10 +119,10 @@ class WatchStream {
    * A create refused, as etcd 3.4 answers it: created and canceled at once,
    * with no watch id, the refusal in Go's gRPC words as the cancel reason.
    */
-  private refusal(error: unknown): unknown {
+  private refusal(error: unknown): WatchMessage {
     const refusal = error instanceof RaftkvError ? error : new RaftkvError(GrpcCode.Internal, String(error));
     const cancelReason = `rpc error: code = ${GrpcCode[refusal.grpcCode]} desc = ${refusal.message}`;
-    return { header: this.encodedHeader(), watch_id: NO_WATCH_ID, created: true, canceled: true, cancel_reason: cancelReason };
+    return { header: this.header(), watch_id: NO_WATCH_ID, created: true, canceled: true, cancel_reason: cancelReason };
   }
 
   private cancel(id: number): void {
@@ -130,7 +130,7 @@ class WatchStream {
     if (!watch) return;
     watch.cancel();
     this.watches.delete(id);
-    this.send({ header: this.encodedHeader(), watch_id: id, canceled: true });
+    this.send({ header: this.header(), watch_id: id, canceled: true });
   }
 
   private stopAll(): void {
@@ -139,27 +139,25 @@ class WatchStream {
     this.watches.clear();
   }
 
-  private encodedHeader(): unknown {
-    return codec.encodeHeader(this.header());
-  }
-
-  private send(message: unknown): void {
+  private send(message: WatchMessage): void {
     if (!this.call.destroyed && this.call.writable) this.call.write(message);
   }
 }
 
 /** A watch update as etcd sends it; a compacted start revision cancels the watch. */
 function encodeWatchUpdate(update: WatchUpdate, id: number): WatchMessage {
-  const common = { header: codec.encodeHeader(update.header), watch_id: id };
+  const common = { header: update.header, watch_id: id };
   switch (update.kind) {
     case "events":
-      return { ...common, events: update.events.map(codec.encodeEvent) };
+      return { ...common, events: update.events };
     case "progress":
       return common;
     case "compacted":
       return { ...common, canceled: true, compact_revision: update.compactRevision };
   }
 }
+
+const encodedSize = (message: WatchMessage): number => encodeWatchResponse(message).length;
 
 /**
  * etcd's fragmenting: a response of `limit` bytes or more with two events
@@ -168,14 +166,19 @@ function encodeWatchUpdate(update: WatchUpdate, id: number): WatchMessage {
  * `fragment`. Each event adds the same bytes to any message (its field tag,
  * length and body), so a part's size is the sum of its events' and the rest.
  */
-export function fragmentsOf(message: WatchMessage, limit: number, sizeOf: MessageSize): WatchMessage[] {
+export function fragmentsOf<Message extends { readonly events?: readonly unknown[]; readonly fragment?: boolean }>(
+  message: Message,
+  limit: number,
+  sizeOf: MessageSize<Message>,
+): Message[] {
   const events = message.events ?? [];
   if (events.length < 2 || sizeOf(message) < limit) return [message];
   const rest = sizeOf({ ...message, events: [], fragment: true });
-  const parts: unknown[][] = [[]];
+  const withoutEvents = sizeOf({ ...message, events: [] });
+  const parts: (typeof events)[number][][] = [[]];
   let size = rest;
   for (const event of events) {
-    const eventSize = sizeOf({ events: [event] });
+    const eventSize = sizeOf({ ...message, events: [event] }) - withoutEvents;
     if (parts.at(-1)!.length > 0 && size + eventSize >= limit) {
       parts.push([]);
       size = rest;

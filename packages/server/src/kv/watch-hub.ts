@@ -24,6 +24,8 @@ interface Subscription {
   readonly listener: EventListener;
 }
 
+const NONE: readonly WatchEvent[] = [];
+
 export class WatchHub {
   private readonly subscriptions = new Set<Subscription>();
   private prevKvSubscriptions = 0;
@@ -46,8 +48,10 @@ export class WatchHub {
   /** Hands `events` (all at or below `revision`) to every matching subscriber. */
   publish(events: readonly WatchEvent[], revision: number): void {
     if (events.length === 0) return;
+    // A batch of one event (puts one at a time) goes as it is to every subscriber it matches, not copied for each.
+    const only = events.length === 1 ? events[0]! : undefined;
     for (const subscription of this.subscriptions) {
-      const matching = events.filter((event) => inRange(event.kv.key, subscription.range));
+      const matching = only ? (inRange(only.kv.key, subscription.range) ? events : NONE) : events.filter((event) => inRange(event.kv.key, subscription.range));
       if (matching.length > 0) subscription.listener(matching, revision);
     }
   }

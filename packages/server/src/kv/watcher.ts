@@ -27,11 +27,17 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
   let quiet = true;
   let ended = false;
 
+  // One pass and one array per watch: a put to a key with a thousand watches runs this a thousand times.
   const emit = (events: readonly WatchEvent[], revision: number): void => {
-    const fresh = events.filter((event) => event.kv.modRevision > delivered);
-    if (fresh.length === 0) return;
-    delivered = Math.max(...fresh.map((event) => event.kv.modRevision));
-    const wanted = fresh.filter((event) => wants(request, event)).map((event) => shape(request, event));
+    let latest = delivered;
+    const wanted: api.Event[] = [];
+    for (const event of events) {
+      if (event.kv.modRevision <= delivered) continue;
+      latest = Math.max(latest, event.kv.modRevision);
+      if (wants(request, event)) wanted.push(shape(request, event));
+    }
+    if (latest === delivered) return;
+    delivered = latest;
     if (wanted.length === 0) return;
     quiet = false;
     deliver({ kind: "events", header: sources.header(revision), events: wanted });
@@ -81,6 +87,7 @@ function wants(request: api.WatchRequest, event: WatchEvent): boolean {
   return !(request.noPut && event.type === "PUT") && !(request.noDelete && event.type === "DELETE");
 }
 
+/** The event as the watch asked for it: the same object unless it carries a previous key-value the watch did not ask for. */
 function shape(request: api.WatchRequest, event: WatchEvent): api.Event {
-  return request.prevKv && event.prevKv ? event : { type: event.type, kv: event.kv };
+  return request.prevKv || event.prevKv === undefined ? event : { type: event.type, kv: event.kv };
 }

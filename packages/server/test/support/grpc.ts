@@ -71,8 +71,17 @@ export async function startMember(peers = 0, overrides: Partial<NodeConfig> = {}
   };
 }
 
+function serviceClient(service: string): grpc.ServiceClientConstructor {
+  return (SERVICES[service] ?? (packages.etcdserverpb as grpc.GrpcObject))[service] as grpc.ServiceClientConstructor;
+}
+
+/** A method's definition as grpc-js serves it from the .proto files: its protobufjs serializers among others. */
+export function methodOf(service: string, method: string): grpc.MethodDefinition<Message, Message> {
+  return serviceClient(service).service[method]!;
+}
+
 export function clientOf(service: string, address: string, options: grpc.ChannelOptions = {}): Client {
-  const Constructor = (SERVICES[service] ?? (packages.etcdserverpb as grpc.GrpcObject))[service] as grpc.ServiceClientConstructor;
+  const Constructor = serviceClient(service);
   return new Constructor(address, grpc.credentials.createInsecure(), options) as Client;
 }
 

@@ -1,0 +1,108 @@
+/**
+ * The CPU one member spends per put to a key with many watchers, counted
+ * rather than timed, for A/B comparisons of the watch fan-out on a noisy
+ * machine: a one-member cluster (no replication to share the cores with),
+ * the watchers on a few Watch streams from this process, and puts one at a
+ * time, each once every watcher has the last one's event. The member's CPU
+ * time (from /proc) over the counted puts, divided by their number.
+ * Run: pnpm --filter @raftkv/bench grpc-fan-out-cpu [--systems raftkv,etcd] [--watchers 1000] [--puts 200]
+ */
+import { parseArgs } from "node:util";
+import { LocalCluster, etcdInstalled } from "./clusters.js";
+import { parseSystem, positive } from "./grpc/options.js";
+import { call, connect, ready, type EtcdClient, type Message } from "./grpc/protos.js";
+import { sampleProcess } from "./throughput/proc.js";
+import { VALUE } from "./throughput/workloads.js";
+
+const KEY = Buffer.from("fan-out-key");
+const STREAMS = 4;
+const WARM_UP_PUTS = 30;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+interface FanOut {
+  /** Resolves once every watcher has the event of `revision`. */
+  seen(revision: number): Promise<void>;
+  close(): void;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { systems: { type: "string" }, watchers: { type: "string", default: "1000" }, puts: { type: "string", default: "200" }, "base-port": { type: "string", default: "23500" } },
+  });
+  const systems = (values.systems ?? (etcdInstalled() ? "raftkv,etcd" : "raftkv")).split(",").map(parseSystem);
+  const [watchers, puts, basePort] = [positive(values.watchers), positive(values.puts), positive(values["base-port"])];
+  for (const system of systems) {
+    const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1);
+    try {
+      const cpuMs = await cpuPerPut(cluster, watchers, puts);
+      console.log(`${system.padEnd(6)} member CPU per put to ${watchers} watchers: ${cpuMs.toFixed(2)} ms (${((cpuMs * 1000) / watchers).toFixed(2)} µs per event), ${puts} puts`);
+    } finally {
+      await cluster.stop();
+    }
+  }
+}
+
+async function cpuPerPut(cluster: LocalCluster, watchers: number, puts: number): Promise<number> {
+  const member = await cluster.waitForLeader(CONNECT_TIMEOUT_MS);
+  const address = new URL(member.clientUrl).host;
+  const writer = connect("KV", address);
+  await ready(writer, CONNECT_TIMEOUT_MS);
+  const fanOut = await watch(address, watchers);
+  try {
+    const put = async (): Promise<void> => fanOut.seen(Number((await call(writer, "Put", { key: KEY, value: Buffer.from(VALUE) })).header.revision));
+    for (let i = 0; i < WARM_UP_PUTS; i++) await put();
+    const pid = member.process!.pid!;
+    const before = sampleProcess(pid);
+    for (let i = 0; i < puts; i++) await put();
+    return ((sampleProcess(pid).cpuS - before.cpuS) * 1000) / puts;
+  } finally {
+    fanOut.close();
+    writer.close();
+  }
+}
+
+/** `watchers` watches of KEY spread over STREAMS streams, all created before it resolves. */
+async function watch(address: string, watchers: number): Promise<FanOut> {
+  const clients: EtcdClient[] = Array.from({ length: STREAMS }, () => connect("Watch", address));
+  const seenBy = new Map<number, number>();
+  const waiting = new Map<number, () => void>();
+  // etcd often sends the events before the put's answer.
+  const seenByAll = new Set<number>();
+  let created = 0;
+  let allCreated: () => void = () => undefined;
+  const creating = new Promise<void>((resolve) => (allCreated = resolve));
+  const streams = clients.map((client, i) => {
+    const stream = client.Watch();
+    stream.on("data", (response: Message) => {
+      if (response.created && ++created === watchers) allCreated();
+      for (const event of (response.events ?? []) as Message[]) {
+        const revision = Number(event.kv.mod_revision);
+        const count = (seenBy.get(revision) ?? 0) + 1;
+        seenBy.set(revision, count);
+        if (count === watchers) {
+          seenBy.delete(revision);
+          const waiter = waiting.get(revision);
+          if (waiter) waiter();
+          else seenByAll.add(revision);
+        }
+      }
+    });
+    stream.on("error", () => undefined);
+    for (let w = i; w < watchers; w += STREAMS) stream.write({ create_request: { key: KEY } });
+    return stream;
+  });
+  await creating;
+  return {
+    seen: (revision) =>
+      new Promise((resolve) => {
+        if (seenByAll.delete(revision)) resolve();
+        else waiting.set(revision, resolve);
+      }),
+    close() {
+      for (const stream of streams) stream.cancel();
+      for (const client of clients) client.close();
+    },
+  };
+}
+
+await main();
