@@ -9,12 +9,9 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { memberCommand } from "@raftkv/cli/member-process";
 import { describeCpus, etcdVersion } from "./machine.js";
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const RAFTKV = join(REPO, "packages/cli/bin/raftkv.js");
 
 export type System = "raftkv" | "etcd";
 
@@ -131,7 +128,7 @@ export class LocalCluster {
       ...(this.options.tls ? [`--cert-file=${this.options.tls.certFile}`, `--key-file=${this.options.tls.keyFile}`] : []),
       ...(this.options.memberFlags?.(member) ?? []),
     ];
-    const [command, args] = this.system === "raftkv" ? [process.execPath, [...(this.options.nodeFlags ?? []), RAFTKV, "serve", ...flags]] : ["etcd", flags];
+    const { command, args } = this.system === "raftkv" ? memberCommand(flags, this.options.nodeFlags) : { command: "etcd", args: flags };
     const stderr = openSync(this.stderrFile(member), "a");
     const child = spawn(command, args, { stdio: ["ignore", "ignore", stderr], env: { ...process.env, ...this.options.env } });
     closeSync(stderr);

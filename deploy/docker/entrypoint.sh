@@ -4,6 +4,8 @@
 # RAFTKV_CLUSTER_SIZE (default 3), so one service definition serves both the
 # 3-node cluster and the 5-node profile. RAFTKV_INITIAL_CLUSTER overrides the
 # list; every other RAFTKV_* variable reaches `raftkv serve` as it is.
+# The member runs from the bundle every launcher starts (see
+# packages/cli/src/member-process.ts, whose MEMBER_NODE_FLAGS belong here too).
 set -eu
 : "${RAFTKV_NAME:?set RAFTKV_NAME to the member name (n1, n2, ...)}"
 size="${RAFTKV_CLUSTER_SIZE:-3}"
@@ -13,7 +15,7 @@ while [ "$i" -le "$size" ]; do
   members="${members:+$members,}n$i=http://n$i:2380"
   i=$((i + 1))
 done
-exec node /app/packages/cli/bin/raftkv.js serve \
+exec node /app/packages/cli/dist/raftkv-serve.js serve \
   --data-dir /data \
   --listen-client-urls http://0.0.0.0:2379 \
   --advertise-client-urls "http://$RAFTKV_NAME:2379" \

@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { memberCommand } from "@raftkv/cli/member-process";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const RAFTKV_BIN = join(REPO, "packages/cli/bin/raftkv.js");
@@ -172,22 +173,17 @@ export class ProcessCluster {
 
   private launch(member: ClusterMember, state: "new" | "existing" = "new"): void {
     const initialCluster = this.initialCluster();
-    const child = spawn(
-      process.execPath,
-      [
-        RAFTKV_BIN,
-        "serve",
-        `--name=${member.name}`,
-        `--data-dir=${member.dataDir}`,
-        `--listen-client-urls=${member.clientUrl}`,
-        `--listen-peer-urls=${member.peerUrl}`,
-        `--initial-cluster=${initialCluster}`,
-        `--initial-cluster-state=${state}`,
-        ...this.flags,
-        ...member.flags,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const { command, args } = memberCommand([
+      `--name=${member.name}`,
+      `--data-dir=${member.dataDir}`,
+      `--listen-client-urls=${member.clientUrl}`,
+      `--listen-peer-urls=${member.peerUrl}`,
+      `--initial-cluster=${initialCluster}`,
+      `--initial-cluster-state=${state}`,
+      ...this.flags,
+      ...member.flags,
+    ]);
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     const keep = (chunk: Buffer) => {
       member.output.push(chunk.toString());
       if (member.output.length > 200) member.output.shift();

@@ -3,8 +3,7 @@
  * etcd 3.4 for a side-by-side run. Both get the same heartbeat and election
  * timeout and are driven through the same etcd v3 gateway operations.
  */
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { memberCommand as raftkvMemberCommand } from "@raftkv/cli/member-process";
 
 export const TARGETS = ["raftkv", "etcd"] as const;
 export type Target = (typeof TARGETS)[number];
@@ -29,7 +28,6 @@ export interface Timing {
 /** Fast failure detection, so that a short run sees many faults and recoveries. */
 export const DEFAULT_TIMING: Timing = { heartbeatMs: 50, electionMs: 500 };
 
-const RAFTKV_BIN = resolve(fileURLToPath(import.meta.url), "../../../../../packages/cli/bin/raftkv.js");
 const ETCD_BIN = "/usr/bin/etcd";
 
 /** The argv that starts `member` of a `target` cluster: executable first. */
@@ -45,10 +43,7 @@ export function timingFlags(timing: Timing): string[] {
 }
 
 function raftkvArgv(member: MemberSpec, timing: Timing, extraFlags: readonly string[]): string[] {
-  return [
-    process.execPath,
-    RAFTKV_BIN,
-    "serve",
+  const { command, args } = raftkvMemberCommand([
     `--name=${member.name}`,
     `--data-dir=${member.dataDir}`,
     `--listen-client-urls=${member.clientUrl}`,
@@ -57,7 +52,8 @@ function raftkvArgv(member: MemberSpec, timing: Timing, extraFlags: readonly str
     `--initial-cluster-state=${member.state}`,
     ...timingFlags(timing),
     ...extraFlags,
-  ];
+  ]);
+  return [command, ...args];
 }
 
 function etcdArgv(member: MemberSpec, timing: Timing, extraFlags: readonly string[]): string[] {

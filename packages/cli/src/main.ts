@@ -4,7 +4,7 @@
  * an exit code: 0 done, 1 failed, 2 called the wrong way.
  */
 import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { registerAlarm } from "./commands/alarm.js";
 import { registerAuth } from "./commands/auth.js";
 import { registerCheck } from "./commands/check.js";
@@ -24,9 +24,8 @@ import { registerServe } from "./commands/serve.js";
 import { registerSnapshot } from "./commands/snapshot.js";
 import { registerTxn } from "./commands/txn.js";
 import { registerWatch } from "./commands/watch.js";
-import { SilentExit, USAGE_EXIT_CODE, UsageError, messageOf } from "./errors.js";
 import { addGlobalOptions } from "./global-options.js";
-import { signalExitCode } from "./signals.js";
+import { HELP_LAYOUT, runProgram } from "./run-program.js";
 
 const EXAMPLES = `
 Examples:
@@ -45,10 +44,8 @@ function buildProgram(): Command {
   const program = new Command("raftkv")
     .description("A Raft-replicated key-value store with etcd v3 semantics")
     .version(packageVersion())
-    // Commander would exit by itself, with 1 for a bad flag; run() decides instead.
     .exitOverride()
-    // The serve flags are long; wrap their descriptions rather than run past 80 columns.
-    .configureHelp({ minWidthToWrap: 30 })
+    .configureHelp(HELP_LAYOUT)
     .addHelpText("after", EXAMPLES);
   addGlobalOptions(program);
   // Subcommands inherit the settings above, so register them afterwards.
@@ -84,32 +81,7 @@ function showGlobalOptionsInHelp(command: Command): void {
 
 /** Runs the command line `argv` (as in process.argv) and returns the exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
-  endQuietlyWhenOutputCloses();
-  try {
-    await buildProgram().parseAsync(argv);
-    return 0;
-  } catch (error) {
-    return exitCodeFor(error);
-  }
-}
-
-/**
- * `raftkv watch … | head -1`: once the reader is gone there is nobody to
- * tell, so end as a Unix filter does on SIGPIPE, without a stack trace.
- */
-function endQuietlyWhenOutputCloses(): void {
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error;
-    process.exit(signalExitCode("SIGPIPE"));
-  });
-}
-
-function exitCodeFor(error: unknown): number {
-  // Commander has already printed its message, or the help.
-  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
-  if (error instanceof SilentExit) return error.exitCode;
-  process.stderr.write(`error: ${messageOf(error)}\n`);
-  return error instanceof UsageError ? USAGE_EXIT_CODE : 1;
+  return runProgram(buildProgram(), argv);
 }
 
 /** This package's version, from its package.json (two levels above dist/src/). */

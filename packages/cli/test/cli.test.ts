@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { runCli } from "./support/cli.js";
+import { runCli, runMemberEntry } from "./support/cli.js";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -91,6 +91,18 @@ for (const { args, env, message } of mistakes) {
     assert.equal(stdout, "");
   });
 }
+
+test("a member's own entry runs serve alone, with the command line's exit codes", async () => {
+  const badFlag = await runMemberEntry(["serve", "--heartbeat-interval", "fast"]);
+  assert.equal(badFlag.code, 2, badFlag.stderr);
+  assert.match(badFlag.stderr, /^error: --heartbeat-interval: expected a positive whole number, got "fast"\n$/);
+  const help = await runMemberEntry(["serve", "--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /RAFTKV_INITIAL_CLUSTER_STATE/);
+  const clientCommand = await runMemberEntry(["get", "greeting"]);
+  assert.equal(clientCommand.code, 2);
+  assert.match(clientCommand.stderr, /unknown command 'get'/);
+});
 
 test("raftkv with no command shows the help and exits 2", async () => {
   const { code, stderr } = await runCli([]);

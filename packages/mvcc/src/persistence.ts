@@ -9,6 +9,7 @@ import {
   decodeMeta,
   decodeRequestRecord,
   decodeRevision,
+  decodeSnapshotChunk,
   LEASES,
   META,
   REQUEST_IDS,
@@ -26,7 +27,11 @@ export async function loadState(db: Db, requestIdWindow: number): Promise<MvccSt
   if ((await db.get(META.importing)) !== undefined) {
     throw new StoreUnavailableError("an interrupted snapshot import left the store incomplete; import again");
   }
-  const index = await KeyIndex.build(storedRevisions(db));
+  return stateAround(db, await KeyIndex.build(storedRevisions(db)), requestIdWindow);
+}
+
+/** The state of a store whose stored revisions `index` holds already; the rest is read from LevelDB. */
+export async function stateAround(db: Db, index: KeyIndex, requestIdWindow: number): Promise<MvccState> {
   const leases = new LeaseTable();
   for await (const [key, value] of db.iterator(LEASES)) leases.set(decodeLease(key, value));
   const state = new MvccState(db, index, leases, await loadRequestIds(db, requestIdWindow));
@@ -38,6 +43,28 @@ export async function loadState(db: Db, requestIdWindow: number): Promise<MvccSt
   return state;
 }
 
+/**
+ * Writes a snapshot's chunks to LevelDB, a batch each, and yields the
+ * revisions each held, for KeyIndex.build: an import indexes what it writes
+ * as it goes instead of reading every revision back afterwards. A snapshot
+ * is the store in key order, so its revisions come in revision order.
+ */
+export async function* importChunks(db: Db, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sync: boolean): AsyncGenerator<LoggedRevision[]> {
+  for await (const chunk of chunks) {
+    const entries = decodeSnapshotChunk(chunk);
+    const ops: BatchOp[] = [];
+    const revisions: LoggedRevision[] = [];
+    for (let i = 0; i + 1 < entries.length; i += 2) {
+      const key = entries[i]!;
+      const value = entries[i + 1]!;
+      ops.push({ type: "put", key, value });
+      if (key[0] === REVISIONS.gte[0]) revisions.push(loggedRevision(key, value));
+    }
+    await writeBatch(db, ops, sync);
+    yield revisions;
+  }
+}
+
 /** Revisions read from LevelDB per step of open's scan: one promise per batch rather than per revision. */
 const LOAD_BATCH = 1000;
 
@@ -46,14 +73,16 @@ async function* storedRevisions(db: Db): AsyncGenerator<LoggedRevision[]> {
   const iterator = db.iterator(REVISIONS);
   try {
     for (let entries = await iterator.nextv(LOAD_BATCH); entries.length > 0; entries = await iterator.nextv(LOAD_BATCH)) {
-      yield entries.map(([key, value]) => {
-        const decoded = decodeRevision(key, value);
-        return { key: toKeyString(decoded.key), revision: decoded.revision };
-      });
+      yield entries.map(([key, value]) => loggedRevision(key, value));
     }
   } finally {
     await iterator.close();
   }
+}
+
+function loggedRevision(dbKey: Uint8Array, dbValue: Uint8Array): LoggedRevision {
+  const decoded = decodeRevision(dbKey, dbValue);
+  return { key: toKeyString(decoded.key), revision: decoded.revision };
 }
 
 /**

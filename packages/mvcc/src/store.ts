@@ -2,10 +2,10 @@ import { crc32 } from "node:zlib";
 import { ClassicLevel } from "classic-level";
 import { applyRequest, type ApplyLimits, type ApplyOptions } from "./apply.js";
 import { CompactedError, MvccError, StoreUnavailableError } from "./errors.js";
-import type { LoggedRevision } from "./key-index.js";
+import { KeyIndex, type LoggedRevision } from "./key-index.js";
 import { ALL_KEYS, fromKeyString, keyRange, rangeContains } from "./keys.js";
 import { decodeSnapshotChunk, encodeMeta, encodeSnapshotChunk, EMPTY, META, requestFingerprint, REVISIONS, revisionKey } from "./layout.js";
-import { directorySize, loadState, writeBatch } from "./persistence.js";
+import { directorySize, importChunks, loadState, stateAround, writeBatch } from "./persistence.js";
 import { keyValue, readRange, resolveReadRevision } from "./read.js";
 import { DEFAULT_REQUEST_ID_WINDOW, isValidRequestId } from "./request-ids.js";
 import type { BatchOp, Db, MvccState } from "./state.js";
@@ -291,14 +291,9 @@ export class MvccStore {
       try {
         await this.db.clear();
         await this.db.put(META.importing, encodeMeta(true));
-        for await (const chunk of chunks) {
-          const entries = decodeSnapshotChunk(chunk);
-          const ops: BatchOp[] = [];
-          for (let i = 0; i + 1 < entries.length; i += 2) ops.push({ type: "put", key: entries[i]!, value: entries[i + 1]! });
-          await writeBatch(this.db, ops, this.sync);
-        }
+        const index = await KeyIndex.build(importChunks(this.db, chunks, this.sync));
         await this.db.del(META.importing);
-        this.state = await loadState(this.db, this.requestIdWindow);
+        this.state = await stateAround(this.db, index, this.requestIdWindow);
         this.unavailable = undefined;
       } catch (error) {
         this.unavailable = new StoreUnavailableError("a snapshot import failed; import again", { cause: error });

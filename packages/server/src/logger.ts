@@ -3,6 +3,7 @@
  * every line, pretty-printed when a person is watching a terminal.
  */
 import pino, { type Logger } from "pino";
+import pinoPretty from "pino-pretty";
 
 export interface LogContext {
   readonly name: string;
@@ -11,11 +12,9 @@ export interface LogContext {
 }
 
 export function createLogger(level: string, context: LogContext): Logger {
-  const pretty = process.stdout.isTTY === true;
-  return pino({
-    level,
-    base: { name: context.name, memberId: context.memberId },
-    mixin: () => ({ term: context.term() }),
-    ...(pretty ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } } : {}),
-  });
+  const options = { level, base: { name: context.name, memberId: context.memberId }, mixin: () => ({ term: context.term() }) };
+  if (process.stdout.isTTY !== true) return pino(options);
+  // A stream in this thread, not pino's transport: a transport's worker finds
+  // pino-pretty by module resolution, which a bundled member cannot do.
+  return pino(options, pinoPretty({ colorize: true, ignore: "pid,hostname" }));
 }

@@ -8,13 +8,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { styleText } from "node:util";
 import { EXIT_STORAGE_FAILURE } from "@raftkv/server/storage-failure";
+import { memberCommand } from "../member-process.js";
 import { serveArgv, type ServeFlagValues } from "../serve-flags.js";
-
-/** This package's launcher, seen from dist/src/local-cluster/. */
-const CLI_ENTRY = fileURLToPath(new URL("../../../bin/raftkv.js", import.meta.url));
 
 const LABEL_COLOURS = ["cyan", "magenta", "yellow", "green", "blue"] as const;
 
@@ -91,7 +88,8 @@ export class LocalCluster {
   }
 
   private start(launch: MemberLaunch, label: string): ChildProcess {
-    const child = spawn(process.execPath, [CLI_ENTRY, "serve", ...serveArgv(launch.flags)], {
+    const { command, args } = memberCommand(serveArgv(launch.flags));
+    const child = spawn(command, args, {
       // A process group of its own: Ctrl-C in a terminal signals the whole
       // foreground group, and a node stops gracefully only on its first signal,
       // which must be the SIGTERM we send.

@@ -1,6 +1,7 @@
 /** The raftkv command as a child process, the way a user runs it. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { MEMBER_ENTRY } from "../../src/member-process.js";
 
 /** The launcher, seen from dist/test/support/. */
 const CLI_ENTRY = fileURLToPath(new URL("../../../bin/raftkv.js", import.meta.url));
@@ -25,8 +26,9 @@ export class CliProcess {
   constructor(
     private readonly args: readonly string[],
     env: NodeJS.ProcessEnv = process.env,
+    entry = CLI_ENTRY,
   ) {
-    this.child = spawn(process.execPath, [CLI_ENTRY, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(process.execPath, [entry, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout?.setEncoding("utf8").on("data", (text: string) => (this.stdout += text));
     this.child.stderr?.setEncoding("utf8").on("data", (text: string) => (this.stderr += text));
     this.exited = new Promise((resolve) => this.child.once("close", (code, signal) => resolve({ code, signal })));
@@ -51,4 +53,9 @@ export class CliProcess {
 /** Runs `raftkv …` to completion. */
 export function runCli(args: readonly string[], env?: NodeJS.ProcessEnv, timeoutMs = 10_000): Promise<CliResult> {
   return new CliProcess(args, env).finished(timeoutMs);
+}
+
+/** Runs the member's own entry, the bundle every launcher starts (see member-process.ts), to completion. */
+export function runMemberEntry(args: readonly string[], timeoutMs = 10_000): Promise<CliResult> {
+  return new CliProcess(args, process.env, MEMBER_ENTRY).finished(timeoutMs);
 }

@@ -3,9 +3,9 @@
  * with @grpc/proto-loader, no generated code), served on connections the
  * client listener hands over (see listener.ts).
  */
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { packagePath } from "../package-files.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 import { authService } from "./auth-service.js";
 import { clusterService, maintenanceService } from "./cluster-services.js";
@@ -15,7 +15,7 @@ import type { GrpcServices } from "./services.js";
 import { encodeWatchResponse } from "./watch-encoding.js";
 import { watchService } from "./watch-stream.js";
 
-const PROTO_DIR = fileURLToPath(new URL("../../../proto/", import.meta.url));
+const PROTO_DIR = packagePath("proto/");
 const PROTO_FILES = ["etcdserverpb.proto", "v3lockpb.proto", "v3electionpb.proto"];
 
 /** etcd takes requests up to --max-request-bytes plus this much gRPC framing. */

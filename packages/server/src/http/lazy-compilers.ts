@@ -5,10 +5,12 @@
  * machine), and it held the event loop while the member's peers waited for
  * it to answer their handshakes. A route compiles in a millisecond or two
  * when first used. The compilers themselves are fastify's own (Ajv and
- * fast-json-stringify, loaded from fastify's dependencies), so validation and
- * replies are exactly what they were.
+ * fast-json-stringify, the versions fastify depends on, imported directly so
+ * that the member's bundle carries them), so validation and replies are
+ * exactly what they were.
  */
-import { createRequire } from "node:module";
+import { AjvCompiler } from "@fastify/ajv-compiler";
+import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
 import type { FastifyServerOptions } from "fastify";
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>;
@@ -24,9 +26,8 @@ type Compile<Compiled> = (route: unknown) => Compiled;
 /** fastify's compilersFactory entries: from the shared schemas and options to a per-route compiler. */
 type Builder<Compiled> = (externalSchemas: unknown, options: unknown) => Compile<Compiled>;
 
-const fromFastify = createRequire(import.meta.resolve("fastify"));
-const ajvCompiler = fromFastify("@fastify/ajv-compiler") as () => Builder<Validator>;
-const serializerCompiler = fromFastify("@fastify/fast-json-stringify-compiler") as () => Builder<(data: unknown) => string>;
+const ajvCompiler = AjvCompiler as unknown as () => Builder<Validator>;
+const serializerCompiler = SerializerSelector as unknown as () => Builder<(data: unknown) => string>;
 
 /** For `Fastify({ schemaController: { compilersFactory: lazyCompilers() } })`. */
 export function lazyCompilers(): CompilersFactory {

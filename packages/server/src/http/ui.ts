@@ -6,12 +6,12 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { packagePath } from "../package-files.js";
 
 export const UI_PATH = "/ui/";
-export const UI_BUNDLE = fileURLToPath(new URL("../../../ui/dist/", import.meta.url));
+export const UI_BUNDLE = packagePath("ui/dist/");
 
 /**
  * The page may load and call only what its own member serves, and no other
