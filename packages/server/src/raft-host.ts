@@ -26,6 +26,7 @@ import {
 } from "@raftkv/raft";
 import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
+import { systemClock, type Clock, type Timer } from "./clock.js";
 import { ConditionWaiters } from "./condition-waiters.js";
 import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
 import { LeaderState } from "./leader-state.js";
@@ -74,6 +75,10 @@ export interface RaftHostOptions {
   /** UNSAFE test switches (see config.ts): acknowledge before fsync; commit any term's entries. */
   readonly unsafeAckBeforeFsync?: boolean;
   readonly unsafeCommitAnyTerm?: boolean;
+  /** Time and timers; the system's unless given (a simulation gives its own). */
+  readonly clock?: Clock;
+  /** Seeds the spread of election timeouts; each process picks its own unless given. */
+  readonly seed?: number;
 }
 
 interface ReadWaiter {
@@ -92,7 +97,8 @@ const MAX_APPLY_LAG = 5_000;
 export class RaftHost {
   readonly node: RaftNode;
   private readonly options: RaftHostOptions;
-  private ticker: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private ticker: Timer | undefined;
   private looping = false;
   private loopAgain = false;
   private stopped = false;
@@ -104,7 +110,7 @@ export class RaftHost {
   /** Readers waiting until the applied index reaches theirs. */
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
   /** Callers waiting for a condition on what is applied or who leads (see until). */
-  private readonly conditions = new ConditionWaiters();
+  private readonly conditions: ConditionWaiters;
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   private unsavedBatches: Parameters<Wal["save"]>[0][] = [];
   private lastLeader = 0;
@@ -113,6 +119,8 @@ export class RaftHost {
 
   constructor(options: RaftHostOptions) {
     this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.conditions = new ConditionWaiters(this.clock);
     this.leaderState = new LeaderState(
       {
         self: options.id,
@@ -122,12 +130,13 @@ export class RaftHost {
         onLeaderChange: (listener) => this.onLeaderChange(listener),
       },
       options.electionTicks * options.tickMs,
+      this.clock,
     );
     this.node = new RaftNode({
       id: options.id,
       storage: options.storage,
-      // Randomness only spreads election timeouts; each process seeds its own.
-      rng: new SeededRng(randomInt(0x7fffffff)),
+      // Randomness only spreads election timeouts.
+      rng: new SeededRng(options.seed ?? randomInt(0x7fffffff)),
       applied: options.applier.appliedIndex,
       heartbeatTicks: options.heartbeatTicks,
       electionTicks: options.electionTicks,
@@ -138,14 +147,14 @@ export class RaftHost {
   }
 
   start(): void {
-    this.startedAt = performance.now();
-    this.ticker = setInterval(() => this.tick(), this.options.tickMs);
+    this.startedAt = this.clock.now();
+    this.ticker = this.clock.setInterval(() => this.tick(), this.options.tickMs);
     this.kick();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.ticker) this.clock.clearInterval(this.ticker);
     const stopped = etcdError("stopped");
     for (const batch of this.readsAsked.values()) for (const waiter of batch.waiters) waiter.reject(stopped);
     for (const waiter of this.readsToAsk) waiter.reject(stopped);
@@ -218,7 +227,7 @@ export class RaftHost {
    * about to be heard from.
    */
   peerConnected(): void {
-    if (this.leader !== 0 || this.startedAt === undefined || performance.now() - this.startedAt < this.electionTimeoutMs) return;
+    if (this.leader !== 0 || this.startedAt === undefined || this.clock.now() - this.startedAt < this.electionTimeoutMs) return;
     this.node.peerReconnected();
     this.kick();
   }
@@ -303,7 +312,7 @@ export class RaftHost {
     const context = `${this.options.id}:${++this.readSequence}`;
     const batch = { context, waiters };
     this.readsAsked.set(context, batch);
-    this.sendReadIndex(batch, Date.now() + this.options.requestTimeoutMs);
+    this.sendReadIndex(batch, this.clock.now() + this.options.requestTimeoutMs);
   }
 
   /**
@@ -313,7 +322,7 @@ export class RaftHost {
    */
   private sendReadIndex(batch: ReadBatch, deadline: number): void {
     if (!this.readsAsked.has(batch.context)) return;
-    if (Date.now() >= deadline || this.leader === 0) {
+    if (this.clock.now() >= deadline || this.leader === 0) {
       this.readsAsked.delete(batch.context);
       const error = etcdError(this.leader === 0 ? "noLeader" : "timeout");
       for (const waiter of batch.waiters) waiter.reject(error);
@@ -323,7 +332,7 @@ export class RaftHost {
     this.node.readIndex(new TextEncoder().encode(batch.context));
     this.kick();
     const retryMs = this.options.electionTicks * this.options.tickMs;
-    setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - Date.now())).unref();
+    this.clock.setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - this.clock.now())).unref();
   }
 
   /**
@@ -372,7 +381,7 @@ export class RaftHost {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.options.logger.fatal({ err: this.failure }, "raft loop failed; the node stops serving");
       this.stopped = true;
-      if (this.ticker) clearInterval(this.ticker);
+      if (this.ticker) this.clock.clearInterval(this.ticker);
       this.options.storageHealth.fail(failedPart(this.failure), this.failure);
     }
   }
@@ -423,7 +432,7 @@ export class RaftHost {
   private saveLater(batch: Parameters<Wal["save"]>[0]): void {
     this.unsavedBatches.push(batch);
     if (this.unsavedBatches.length > 1) return;
-    setTimeout(() => {
+    this.clock.setTimeout(() => {
       const batches = this.unsavedBatches;
       this.unsavedBatches = [];
       void batches.reduce((chain, each) => chain.then(() => this.save(each)), Promise.resolve());
