@@ -1,0 +1,169 @@
+/**
+ * One simulated member: the real Raft host, apply path and KV service, on a
+ * WAL over a SimDisk, a store over memory-level and the scheduler's clock.
+ * What outlives a crash is its {@link MemberDisks}: the WAL keeps what was
+ * fsynced, the store what its last completed write left, and the member list
+ * its file. A restart builds the member again from them alone.
+ */
+import { MemoryLevel } from "memory-level";
+import { withoutFiles } from "@raftkv/mvcc";
+import { MemoryStorage, bootstrapLog, type AppliedConfChange, type Entry, type NodeId } from "@raftkv/raft";
+import { SimDisk, Wal } from "@raftkv/wal";
+import pino from "pino";
+import { AlarmRegistry } from "../../../src/alarms.js";
+import { tokenProviderFor } from "../../../src/auth/tokens.js";
+import { KvStateMachine } from "../../../src/kv/state-machine.js";
+import { MemberRegistry, encodeAttributes } from "../../../src/members.js";
+import { Metrics } from "../../../src/metrics.js";
+import { ProposalTracker } from "../../../src/proposals.js";
+import { RaftHost, type SnapshotKeeper } from "../../../src/raft-host.js";
+import { KvService } from "../../../src/services/kv.js";
+import { Proposer } from "../../../src/services/proposer.js";
+import { StorageHealth } from "../../../src/storage-failure.js";
+import type { SimNetwork } from "./network.js";
+import type { Scheduler } from "./scheduler.js";
+
+export type Store = MemoryLevel<Uint8Array, Uint8Array>;
+
+/** What a member keeps across crashes. */
+export interface MemberDisks {
+  readonly wal: SimDisk;
+  store: Store;
+  /** A directory (on tmpfs where there is one) for the member list and alarms files. */
+  readonly dir: string;
+}
+
+export interface MemberTiming {
+  readonly tickMs: number;
+  readonly heartbeatTicks: number;
+  readonly electionTicks: number;
+  readonly requestTimeoutMs: number;
+}
+
+export interface MemberContext {
+  readonly scheduler: Scheduler;
+  readonly network: SimNetwork;
+  readonly timing: MemberTiming;
+  readonly voters: readonly NodeId[];
+  /** Told of every entry any member applies, before it applies it. */
+  readonly onApply: (member: NodeId, entries: readonly Entry[]) => void;
+  readonly onLeader: (member: NodeId, leader: NodeId, term: number) => void;
+}
+
+const CLUSTER_ID = 7;
+const WAL_DIR = "/wal";
+/** As node.ts has it: the leader looks for expired leases every 250 ms. */
+const LEADER_TICK_MS = 250;
+/** The simulation takes no snapshots: the WAL holds the whole log. */
+const NO_SNAPSHOTS: SnapshotKeeper = {
+  install: () => Promise.reject(new Error("the simulation takes no snapshots")),
+  maybeTake: () => undefined,
+};
+
+export function newStore(): Store {
+  return new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: "view", valueEncoding: "view" });
+}
+
+export class SimMember {
+  private constructor(
+    readonly id: NodeId,
+    readonly host: RaftHost,
+    readonly kv: KvService,
+    readonly stateMachine: KvStateMachine,
+    /** Whose timers are this run's: a crash cancels them. */
+    private readonly owner: string,
+    private readonly disks: MemberDisks,
+    private readonly context: MemberContext,
+  ) {}
+
+  static async start(id: NodeId, incarnation: number, disks: MemberDisks, context: MemberContext): Promise<SimMember> {
+    const { scheduler, network, timing } = context;
+    const owner = `member ${id} run ${incarnation}`;
+    const clock = scheduler.clockFor(owner);
+    const logger = pino({ level: "silent" });
+    const wal = await Wal.open(WAL_DIR, { fs: disks.wal.mount() });
+    const registry = await MemberRegistry.load(disks.dir);
+    const alarms = await AlarmRegistry.load(disks.dir);
+    const tracker = new ProposalTracker(timing.requestTimeoutMs, clock);
+    const stateMachine = await KvStateMachine.open(withoutFiles(disks.store), {
+      tokens: tokenProviderFor("simple", 300),
+      registry,
+      alarms,
+      tracker,
+      logger,
+      // The simulation grants no leases.
+      leaseProposer: { revoke: async () => undefined, checkpoint: async () => undefined },
+    });
+    const storage = await restoreLog(wal, context.voters);
+    const host = new RaftHost({
+      id,
+      wal,
+      storage,
+      applier: {
+        get appliedIndex() {
+          return stateMachine.appliedIndex;
+        },
+        apply: (entries: readonly Entry[], confChanges: readonly AppliedConfChange[]) => {
+          context.onApply(id, entries);
+          return stateMachine.apply(entries, confChanges);
+        },
+      },
+      snapshots: NO_SNAPSHOTS,
+      network: { send: (messages) => network.send(id, messages) },
+      logger,
+      metrics: new Metrics(
+        { term: () => 0, isLeader: () => false, commitIndex: () => 0, appliedIndex: () => 0 },
+        { alarms: () => [], wasRemoved: () => false, storageFailed: () => false, activePeers: () => 0 },
+      ),
+      ...timing,
+      reachable: (peer) => network.connected(id, peer),
+      storageHealth: new StorageHealth(),
+      clock,
+      seed: incarnation * 1000 + id,
+    });
+    const proposer = new Proposer({ host, stateMachine, tracker, registry, clusterId: CLUSTER_ID, memberId: id, clock });
+    const kv = new KvService({ host, stateMachine, tracker, proposer, alarms, quota: { admit: () => undefined }, logger });
+    host.onLeaderChange((leader, term) => {
+      context.onLeader(id, leader, term);
+      kv.onLeaderChange(leader);
+    });
+    clock.setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
+    network.attach(id, (messages) => host.receive(messages));
+    host.start();
+    return new SimMember(id, host, kv, stateMachine, owner, disks, context);
+  }
+
+  /**
+   * Power loss: the member's timers and connections end at once, its disk
+   * keeps only what was fsynced, and its store what was written when the
+   * power went (memory-level's snapshot of this instant). What this run
+   * still had going fails against the dead disk or goes nowhere.
+   */
+  async crash(): Promise<void> {
+    this.context.scheduler.cancelOwner(this.owner);
+    this.context.network.detach(this.id);
+    this.disks.wal.crash();
+    const store = this.disks.store;
+    const atCrash = store.snapshot();
+    this.disks.store = newStore();
+    await this.disks.store.open();
+    const batch = this.disks.store.batch();
+    for await (const [key, value] of store.iterator({ snapshot: atCrash })) batch.put(key, value);
+    await batch.write();
+    await atCrash.close();
+  }
+}
+
+/** A first start writes the founding log; a restart reads the log back from the WAL. */
+async function restoreLog(wal: Wal, voters: readonly NodeId[]): Promise<MemoryStorage> {
+  const storage = new MemoryStorage();
+  const recovered = wal.recovered;
+  const fresh = recovered.hardState.term === 0 && recovered.entries.length === 0;
+  const log = fresh
+    ? bootstrapLog(voters.map((id) => ({ id, context: encodeAttributes({ name: `m${id}`, peerUrls: [`sim://${id}`], clientUrls: [] }) })))
+    : recovered;
+  if (fresh) await wal.save({ entries: log.entries, hardState: log.hardState });
+  storage.append(log.entries);
+  storage.setHardState(log.hardState);
+  return storage;
+}
