@@ -42,6 +42,17 @@ describe("whole members under simulation", () => {
     });
   }
 
+  // The simulation has teeth: each UNSAFE switch breaks a guarantee, and a run under it says which.
+  test("with linearizable reads served from local state (UNSAFE), a history is not linearizable", async () => {
+    const result = await simulate({ ...options(3, 1), unsafe: { localReads: true } });
+    assert.ok(result.violations.some((violation) => /no order of the/.test(violation)), result.violations.join("\n"));
+  });
+
+  test("with acknowledgements before fsync (UNSAFE), a crash leaves a member that cannot start again", async () => {
+    const result = await simulate({ ...options(3, 1), unsafe: { ackBeforeFsync: true } });
+    assert.ok(result.violations.some((violation) => /could not start/.test(violation)), result.violations.join("\n"));
+  });
+
   test("a seed replays exactly: the same history, stores and verdict", async () => {
     const first = await simulate(options(3, 42));
     const second = await simulate(options(3, 42));

@@ -48,6 +48,13 @@ export interface MemberContext {
   /** Told of every entry any member applies, before it applies it. */
   readonly onApply: (member: NodeId, entries: readonly Entry[]) => void;
   readonly onLeader: (member: NodeId, leader: NodeId, term: number) => void;
+  /** UNSAFE switches (see config.ts), to show the simulation catches what they break. */
+  readonly unsafe?: UnsafeSwitches;
+}
+
+export interface UnsafeSwitches {
+  readonly localReads?: boolean;
+  readonly ackBeforeFsync?: boolean;
 }
 
 const CLUSTER_ID = 7;
@@ -120,9 +127,19 @@ export class SimMember {
       storageHealth: new StorageHealth(),
       clock,
       seed: incarnation * 1000 + id,
+      unsafeAckBeforeFsync: context.unsafe?.ackBeforeFsync ?? false,
     });
     const proposer = new Proposer({ host, stateMachine, tracker, registry, clusterId: CLUSTER_ID, memberId: id, clock });
-    const kv = new KvService({ host, stateMachine, tracker, proposer, alarms, quota: { admit: () => undefined }, logger });
+    const kv = new KvService({
+      host,
+      stateMachine,
+      tracker,
+      proposer,
+      alarms,
+      quota: { admit: () => undefined },
+      logger,
+      unsafeLocalReads: context.unsafe?.localReads ?? false,
+    });
     host.onLeaderChange((leader, term) => {
       context.onLeader(id, leader, term);
       kv.onLeaderChange(leader);

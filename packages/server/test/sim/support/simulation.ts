@@ -17,7 +17,7 @@ import { SeededRng, type Entry, type NodeId } from "@raftkv/raft";
 import { SimDisk } from "@raftkv/wal";
 import type * as api from "../../../src/kv/api.js";
 import { checkRegister, type RegisterOp, type TimedOp } from "./linearizability.js";
-import { SimMember, newStore, type MemberDisks, type MemberTiming } from "./member.js";
+import { SimMember, newStore, type MemberDisks, type MemberTiming, type UnsafeSwitches } from "./member.js";
 import { SimNetwork } from "./network.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -28,6 +28,7 @@ export interface SimulationOptions {
   readonly durationMs: number;
   readonly clients: number;
   readonly keys: number;
+  readonly unsafe?: UnsafeSwitches;
 }
 
 export interface SimulationResult {
@@ -116,6 +117,7 @@ class Simulation {
 
   // ------------------------------------------------------------ members and faults
 
+  /** Starts a member from its disks; one that cannot start is a finding, and it stays down. */
   private async start(id: NodeId): Promise<void> {
     const run = (this.runs.get(id) ?? 0) + 1;
     this.runs.set(id, run);
@@ -126,7 +128,12 @@ class Simulation {
       voters: this.ids,
       onApply: (member, entries) => this.noteApplied(member, entries),
       onLeader: (member, leader, term) => this.noteLeader(member, leader, term),
+      ...(this.options.unsafe ? { unsafe: this.options.unsafe } : {}),
+    }).catch((error: unknown) => {
+      this.violations.push(`member ${id} could not start (run ${run}): ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
     });
+    if (!member) return;
     this.members.set(id, member);
     for (const other of this.members.values()) if (other !== member) other.host.peerConnected();
   }
