@@ -38,4 +38,12 @@ describe("register linearizability", () => {
     assert.match(checkRegister([op(0, 1, put("a")), op(2, 3, cas("a", "b", false))]) ?? "", /no order/);
     assert.match(checkRegister([op(0, 1, put("z")), op(2, 3, cas("a", "b", true))]) ?? "", /no order/);
   });
+
+  test("unknown writes nobody saw may make a later compare fail, and dozens of them cost no search", () => {
+    assert.equal(checkRegister([op(0, 1, put("a")), op(2, undefined, put("b")), op(3, 4, cas("a", "c", false))]), undefined);
+    assert.match(checkRegister([op(0, 1, put("a")), op(2, 3, cas("a", "c", false))]) ?? "", /no order/);
+    const unseen = Array.from({ length: 60 }, (_, i) => op(10 + i, undefined, put(`u${i}`)));
+    assert.match(checkRegister([op(0, 1, put("a")), ...unseen, op(100, 101, read("b"))]) ?? "", /no order/);
+    assert.equal(checkRegister([op(0, 1, put("a")), ...unseen, op(100, 101, read("a"))]), undefined);
+  });
 });

@@ -67,6 +67,12 @@ const NO_SNAPSHOTS: SnapshotKeeper = {
   maybeTake: () => undefined,
 };
 
+/** Nothing reads the simulated members' metrics: one set takes every member's counts. */
+const METRICS = new Metrics(
+  { term: () => 0, isLeader: () => false, commitIndex: () => 0, appliedIndex: () => 0 },
+  { alarms: () => [], wasRemoved: () => false, storageFailed: () => false, activePeers: () => 0 },
+);
+
 export function newStore(): Store {
   return new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: "view", valueEncoding: "view" });
 }
@@ -118,10 +124,7 @@ export class SimMember {
       snapshots: NO_SNAPSHOTS,
       network: { send: (messages) => network.send(id, messages) },
       logger,
-      metrics: new Metrics(
-        { term: () => 0, isLeader: () => false, commitIndex: () => 0, appliedIndex: () => 0 },
-        { alarms: () => [], wasRemoved: () => false, storageFailed: () => false, activePeers: () => 0 },
-      ),
+      metrics: METRICS,
       ...timing,
       reachable: (peer) => network.connected(id, peer),
       storageHealth: new StorageHealth(),

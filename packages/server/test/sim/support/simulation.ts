@@ -15,7 +15,9 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { SeededRng, type Entry, type NodeId } from "@raftkv/raft";
 import { SimDisk } from "@raftkv/wal";
+import { isEtcdError } from "../../../src/errors.js";
 import type * as api from "../../../src/kv/api.js";
+import { putRequest, rangeRequest } from "../../../src/recipes/kv.js";
 import { checkRegister, type RegisterOp, type TimedOp } from "./linearizability.js";
 import { SimMember, newStore, type MemberDisks, type MemberTiming, type UnsafeSwitches } from "./member.js";
 import { SimNetwork } from "./network.js";
@@ -167,12 +169,22 @@ class Simulation {
     } else if (choice === 1 && down.length > 0) {
       await this.start(this.pick(down));
     } else if (choice === 2) {
-      const shuffled = [...this.ids].sort(() => this.faultRng.nextFloat() - 0.5);
+      const shuffled = this.shuffled(this.ids);
       const cut = 1 + this.faultRng.nextInt(this.ids.length - 1);
       this.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
     } else {
       this.network.heal();
     }
+  }
+
+  /** Fisher–Yates, from the fault seed. */
+  private shuffled(ids: readonly NodeId[]): NodeId[] {
+    const order = [...ids];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = this.faultRng.nextInt(i + 1);
+      [order[i], order[j]] = [order[j] as NodeId, order[i] as NodeId];
+    }
+    return order;
   }
 
   private pick(ids: readonly NodeId[]): NodeId {
@@ -255,7 +267,8 @@ class Simulation {
   /** The operation's result, or what became of it: "failed" (it took no effect) or "unknown" (it may have). */
   private async call(member: SimMember, key: string, op: RegisterOp): Promise<RegisterOp | "failed" | "unknown"> {
     const gaveUp = new Promise<"unknown">((resolve) => this.scheduler.after("client", CLIENT_DEADLINE_MS, () => resolve("unknown")));
-    const answer = this.send(member, key, op).catch(() => (op.kind === "read" ? ("failed" as const) : ("unknown" as const)));
+    // A write refused for want of a leader was never proposed (see Proposer.propose); any other error leaves it in doubt.
+    const answer = this.send(member, key, op).catch((error: unknown) => (op.kind === "read" || isEtcdError(error, "noLeader") ? ("failed" as const) : ("unknown" as const)));
     return Promise.race([answer, gaveUp]);
   }
 
@@ -263,16 +276,16 @@ class Simulation {
     const keyBytes = encoder.encode(key);
     switch (op.kind) {
       case "read": {
-        const response = await member.kv.range(rangeOf(keyBytes));
+        const response = await member.kv.range(rangeRequest(keyBytes));
         const kv = response.kvs[0];
         return { ...op, value: kv ? decoder.decode(kv.value) : undefined };
       }
       case "put":
-        await member.kv.put(putOf(keyBytes, op.value));
+        await member.kv.put(putRequest(keyBytes, encoder.encode(op.value)));
         return op;
       case "cas": {
         const compare: api.Compare = { result: "EQUAL", target: "VALUE", key: keyBytes, rangeEnd: new Uint8Array(), operand: encoder.encode(op.expected) };
-        const response = await member.kv.txn({ compare: [compare], success: [{ put: putOf(keyBytes, op.value) }], failure: [] });
+        const response = await member.kv.txn({ compare: [compare], success: [{ put: putRequest(keyBytes, encoder.encode(op.value)) }], failure: [] });
         return { ...op, succeeded: response.succeeded };
       }
     }
@@ -351,26 +364,4 @@ function storedValues(member: SimMember): string[] {
     if (page.caughtUp) return values;
     from = page.nextRevision;
   }
-}
-
-function rangeOf(key: Uint8Array): api.RangeRequest {
-  return {
-    key,
-    rangeEnd: new Uint8Array(),
-    limit: 0,
-    revision: 0,
-    sortOrder: "NONE",
-    sortTarget: "KEY",
-    serializable: false,
-    keysOnly: false,
-    countOnly: false,
-    minModRevision: 0,
-    maxModRevision: 0,
-    minCreateRevision: 0,
-    maxCreateRevision: 0,
-  };
-}
-
-function putOf(key: Uint8Array, value: string): api.PutRequest {
-  return { key, value: encoder.encode(value), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false };
 }
