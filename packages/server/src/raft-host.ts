@@ -1,5 +1,5 @@
 /**
- * The application loop around the pure Raft core: it owns the clock (ticks),
+ * The application loop around the pure Raft core: it ticks the core on the clock it is given (clock.ts), owns
  * the disk (WAL), the network (peer transport) and hands committed entries to
  * the state machine. Per Ready: send, then persist (one WAL write and fsync)
  * while applying, then serve reads and advance. Messages in a Ready may leave

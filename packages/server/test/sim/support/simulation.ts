@@ -46,6 +46,9 @@ const TIMING: MemberTiming = { tickMs: 100, heartbeatTicks: 1, electionTicks: 10
 /** How long a client waits for an answer before it gives up on knowing the outcome. */
 const CLIENT_DEADLINE_MS = 3_000;
 const FAULT_EVERY_MS = { min: 200, max: 2_000 };
+/** Each seed also picks how lossy and slow its network is, and whether it may crash a majority at once. */
+const DROP_RATES = [0.01, 0.05, 0.15] as const;
+const MAX_DELAYS_MS = [10, 40, 150] as const;
 /** After everything heals, how long the members get to agree. */
 const CONVERGE_WITHIN_MS = 60_000;
 const encoder = new TextEncoder();
@@ -74,6 +77,8 @@ class Simulation {
   private readonly faultRng: SeededRng;
   private readonly clientRng: SeededRng;
   private readonly network: SimNetwork;
+  /** How many members may be down at once. */
+  private readonly mostDown: number;
   private readonly ids: NodeId[];
   private readonly members = new Map<NodeId, SimMember>();
   private readonly disks = new Map<NodeId, MemberDisks>();
@@ -90,7 +95,11 @@ class Simulation {
   constructor(private readonly options: SimulationOptions) {
     this.faultRng = new SeededRng(options.seed * 3 + 1);
     this.clientRng = new SeededRng(options.seed * 3 + 2);
-    this.network = new SimNetwork(this.scheduler, new SeededRng(options.seed * 3 + 3), { dropRate: 0.02, minDelayMs: 1, maxDelayMs: 30 });
+    const dropRate = DROP_RATES[this.faultRng.nextInt(DROP_RATES.length)] as number;
+    const maxDelayMs = MAX_DELAYS_MS[this.faultRng.nextInt(MAX_DELAYS_MS.length)] as number;
+    this.network = new SimNetwork(this.scheduler, new SeededRng(options.seed * 3 + 3), { dropRate, minDelayMs: 1, maxDelayMs });
+    // One seed in three may leave the cluster without a quorum of members up.
+    this.mostDown = this.faultRng.nextInt(3) === 0 ? options.members - 1 : Math.floor((options.members - 1) / 2);
     this.ids = Array.from({ length: options.members }, (_, i) => i + 1);
   }
 
@@ -159,12 +168,12 @@ class Simulation {
     });
   }
 
-  /** One fault the seed picks: crash a member (never more than a minority at once), restart one, partition, or heal. */
+  /** One fault the seed picks: crash a member (up to mostDown at once), restart one, partition, or heal. */
   private async strike(): Promise<void> {
     const down = this.ids.filter((id) => !this.members.has(id));
     const up = this.ids.filter((id) => this.members.has(id));
     const choice = this.faultRng.nextInt(4);
-    if (choice === 0 && down.length < Math.floor((this.ids.length - 1) / 2)) {
+    if (choice === 0 && down.length < this.mostDown) {
       await this.crash(this.pick(up));
     } else if (choice === 1 && down.length > 0) {
       await this.start(this.pick(down));
