@@ -7,7 +7,7 @@
  */
 import { MemoryLevel } from "memory-level";
 import { withoutFiles } from "@raftkv/mvcc";
-import { MemoryStorage, bootstrapLog, type AppliedConfChange, type Entry, type NodeId } from "@raftkv/raft";
+import { MemoryStorage, MessageType, bootstrapLog, type AppliedConfChange, type Entry, type Message, type NodeId } from "@raftkv/raft";
 import { SimDisk, Wal } from "@raftkv/wal";
 import pino from "pino";
 import { AlarmRegistry } from "../../../src/alarms.js";
@@ -16,9 +16,10 @@ import { KvStateMachine } from "../../../src/kv/state-machine.js";
 import { MemberRegistry, encodeAttributes } from "../../../src/members.js";
 import { Metrics } from "../../../src/metrics.js";
 import { ProposalTracker } from "../../../src/proposals.js";
-import { RaftHost, type SnapshotKeeper } from "../../../src/raft-host.js";
+import { RaftHost } from "../../../src/raft-host.js";
 import { KvService } from "../../../src/services/kv.js";
 import { Proposer } from "../../../src/services/proposer.js";
+import { Snapshotter } from "../../../src/snapshots.js";
 import { StorageHealth } from "../../../src/storage-failure.js";
 import type { SimNetwork } from "./network.js";
 import type { Scheduler } from "./scheduler.js";
@@ -61,11 +62,12 @@ const CLUSTER_ID = 7;
 const WAL_DIR = "/wal";
 /** As node.ts has it: the leader looks for expired leases every 250 ms. */
 const LEADER_TICK_MS = 250;
-/** The simulation takes no snapshots: the WAL holds the whole log. */
-const NO_SNAPSHOTS: SnapshotKeeper = {
-  install: () => Promise.reject(new Error("the simulation takes no snapshots")),
-  maybeTake: () => undefined,
-};
+/**
+ * Snapshots come often and the log keeps a short tail below them, so that a
+ * member back from a crash or a partition is often sent one.
+ */
+const SNAPSHOT_EVERY = 40;
+const ENTRIES_KEPT = 5;
 
 /** Nothing reads the simulated members' metrics: one set takes every member's counts. */
 const METRICS = new Metrics(
@@ -107,7 +109,32 @@ export class SimMember {
       // The simulation grants no leases.
       leaseProposer: { revoke: async () => undefined, checkpoint: async () => undefined },
     });
-    const storage = await restoreLog(wal, context.voters);
+    const storage = new MemoryStorage();
+    const storageHealth = new StorageHealth();
+    const snapshotter = await Snapshotter.open({
+      dataDir: disks.dir,
+      store: stateMachine.store,
+      storage,
+      wal,
+      registry,
+      alarms,
+      logger,
+      storageHealth,
+      snapshotCount: SNAPSHOT_EVERY,
+      retainedEntries: ENTRIES_KEPT,
+    });
+    await restoreLog(storage, wal, snapshotter, context.voters);
+    const sendMessages = (messages: readonly Message[]): void => {
+      for (const message of messages) {
+        if (message.type !== MessageType.Snap) continue;
+        const transport = { sendSnapshot: (_to: NodeId, snap: Message, chunks: AsyncIterable<Uint8Array>) => network.sendSnapshot(id, snap, chunks) };
+        void snapshotter.send(transport, message).then(
+          (delivered) => host.snapshotSent(message.to, delivered),
+          () => host.snapshotSent(message.to, false),
+        );
+      }
+      network.send(id, messages.filter((message) => message.type !== MessageType.Snap));
+    };
     const host = new RaftHost({
       id,
       wal,
@@ -121,13 +148,13 @@ export class SimMember {
           return stateMachine.apply(entries, confChanges);
         },
       },
-      snapshots: NO_SNAPSHOTS,
-      network: { send: (messages) => network.send(id, messages) },
+      snapshots: snapshotter,
+      network: { send: sendMessages },
       logger,
       metrics: METRICS,
       ...timing,
       reachable: (peer) => network.connected(id, peer),
-      storageHealth: new StorageHealth(),
+      storageHealth,
       clock,
       seed: incarnation * 1000 + id,
       unsafeAckBeforeFsync: context.unsafe?.ackBeforeFsync ?? false,
@@ -148,7 +175,14 @@ export class SimMember {
       kv.onLeaderChange(leader);
     });
     clock.setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
-    network.attach(id, (messages) => host.receive(messages));
+    network.attach(
+      id,
+      (messages) => host.receive(messages),
+      async (message, chunks) => {
+        await snapshotter.receive(chunks);
+        host.receive([message]);
+      },
+    );
     host.start();
     return new SimMember(id, host, kv, stateMachine, owner, disks, context);
   }
@@ -174,16 +208,23 @@ export class SimMember {
   }
 }
 
-/** A first start writes the founding log; a restart reads the log back from the WAL. */
-async function restoreLog(wal: Wal, voters: readonly NodeId[]): Promise<MemoryStorage> {
-  const storage = new MemoryStorage();
+/**
+ * A first start writes the founding log; a restart reads the log back from
+ * the WAL, after the snapshot it points at (imported into the store if the
+ * store is behind it).
+ */
+async function restoreLog(storage: MemoryStorage, wal: Wal, snapshotter: Snapshotter, voters: readonly NodeId[]): Promise<void> {
   const recovered = wal.recovered;
-  const fresh = recovered.hardState.term === 0 && recovered.entries.length === 0;
-  const log = fresh
-    ? bootstrapLog(voters.map((id) => ({ id, context: encodeAttributes({ name: `m${id}`, peerUrls: [`sim://${id}`], clientUrls: [] }) })))
-    : recovered;
-  if (fresh) await wal.save({ entries: log.entries, hardState: log.hardState });
-  storage.append(log.entries);
-  storage.setHardState(log.hardState);
-  return storage;
+  const fresh = recovered.hardState.term === 0 && recovered.entries.length === 0 && !recovered.snapshot;
+  if (fresh) {
+    const log = bootstrapLog(voters.map((id) => ({ id, context: encodeAttributes({ name: `m${id}`, peerUrls: [`sim://${id}`], clientUrls: [] }) })));
+    await wal.save({ entries: log.entries, hardState: log.hardState });
+    storage.append(log.entries);
+    storage.setHardState(log.hardState);
+    return;
+  }
+  const snapshot = await snapshotter.recover(recovered.snapshot);
+  if (snapshot) storage.applySnapshot(snapshot);
+  storage.append(recovered.entries);
+  storage.setHardState(recovered.hardState);
 }

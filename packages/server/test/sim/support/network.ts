@@ -14,8 +14,12 @@ export interface NetworkFaults {
   readonly maxDelayMs: number;
 }
 
+/** How a member takes a snapshot sent to it: the file's chunks, then the message that announced it. */
+export type SnapshotReceiver = (message: Message, chunks: AsyncIterable<Uint8Array>) => Promise<void>;
+
 export class SimNetwork {
   private readonly endpoints = new Map<NodeId, (messages: readonly Message[]) => void>();
+  private readonly snapshotReceivers = new Map<NodeId, SnapshotReceiver>();
   /** Directed pairs `from>to` that nothing passes. */
   private readonly cut = new Set<string>();
 
@@ -25,12 +29,22 @@ export class SimNetwork {
     private readonly faults: NetworkFaults,
   ) {}
 
-  attach(id: NodeId, receive: (messages: readonly Message[]) => void): void {
+  attach(id: NodeId, receive: (messages: readonly Message[]) => void, receiveSnapshot: SnapshotReceiver): void {
     this.endpoints.set(id, receive);
+    this.snapshotReceivers.set(id, receiveSnapshot);
   }
 
   detach(id: NodeId): void {
     this.endpoints.delete(id);
+    this.snapshotReceivers.delete(id);
+  }
+
+  /** A snapshot travels on a connection of its own, whole or not at all: delivered if the two are connected. */
+  async sendSnapshot(from: NodeId, message: Message, chunks: AsyncIterable<Uint8Array>): Promise<{ delivered: boolean }> {
+    const receive = this.snapshotReceivers.get(message.to);
+    if (!this.connected(from, message.to) || !receive) return { delivered: false };
+    await receive(message, chunks);
+    return { delivered: true };
   }
 
   /** Whether `from` is connected to `to`: neither is down and no partition is between them. */
