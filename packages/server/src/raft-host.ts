@@ -435,7 +435,10 @@ export class RaftHost {
     this.clock.setTimeout(() => {
       const batches = this.unsavedBatches;
       this.unsavedBatches = [];
-      void batches.reduce((chain, each) => chain.then(() => this.save(each)), Promise.resolve());
+      // A failed write stops the member as one under the loop does (see loop), rather than going unhandled.
+      batches
+        .reduce((chain, each) => chain.then(() => this.save(each)), Promise.resolve())
+        .catch((error: unknown) => this.options.storageHealth.fail("wal", error));
     }, 500).unref();
   }
 

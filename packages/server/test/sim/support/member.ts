@@ -20,7 +20,7 @@ import { RaftHost } from "../../../src/raft-host.js";
 import { KvService } from "../../../src/services/kv.js";
 import { Proposer } from "../../../src/services/proposer.js";
 import { Snapshotter } from "../../../src/snapshots.js";
-import { StorageHealth } from "../../../src/storage-failure.js";
+import { StorageHealth, type StorageFailure } from "../../../src/storage-failure.js";
 import type { SimNetwork } from "./network.js";
 import type { Scheduler } from "./scheduler.js";
 
@@ -49,6 +49,8 @@ export interface MemberContext {
   /** Told of every entry any member applies, before it applies it. */
   readonly onApply: (member: NodeId, entries: readonly Entry[]) => void;
   readonly onLeader: (member: NodeId, leader: NodeId, term: number) => void;
+  /** Told when the member's storage fails: a power loss in the middle of a write, or a finding. */
+  readonly onStorageFailure: (member: NodeId, failure: StorageFailure) => void;
   /** UNSAFE switches (see config.ts), to show the simulation catches what they break. */
   readonly unsafe?: UnsafeSwitches;
 }
@@ -89,11 +91,14 @@ export class SimMember {
     private readonly owner: string,
     private readonly disks: MemberDisks,
     private readonly context: MemberContext,
+    /** How many power losses the disk had been through when this run started. */
+    private readonly crashesBefore: number,
   ) {}
 
   static async start(id: NodeId, incarnation: number, disks: MemberDisks, context: MemberContext): Promise<SimMember> {
     const { scheduler, network, timing } = context;
     const owner = `member ${id} run ${incarnation}`;
+    const crashesBefore = disks.wal.crashes;
     const clock = scheduler.clockFor(owner);
     const logger = pino({ level: "silent" });
     const wal = await Wal.open(WAL_DIR, { fs: disks.wal.mount() });
@@ -111,6 +116,7 @@ export class SimMember {
     });
     const storage = new MemoryStorage();
     const storageHealth = new StorageHealth();
+    storageHealth.onFailure((failure) => context.onStorageFailure(id, failure));
     const snapshotter = await Snapshotter.open({
       dataDir: disks.dir,
       store: stateMachine.store,
@@ -184,7 +190,22 @@ export class SimMember {
       },
     );
     host.start();
-    return new SimMember(id, host, kv, stateMachine, owner, disks, context);
+    return new SimMember(id, host, kv, stateMachine, owner, disks, context, crashesBefore);
+  }
+
+  /** Whether the power went in the middle of one of this run's writes. */
+  get diskCrashed(): boolean {
+    return this.disks.wal.crashes > this.crashesBefore;
+  }
+
+  /**
+   * Arms a power loss just before the disk operation after the next
+   * `operations`: in the middle of a WAL save or roll-over (or of the next
+   * run's recovery, if a plain crash comes first). The write fails, the
+   * member stops taking part, and the simulation calls {@link crash}.
+   */
+  armCrash(operations: number): void {
+    this.disks.wal.crashAfterOperations(operations);
   }
 
   /**
@@ -196,7 +217,8 @@ export class SimMember {
   async crash(): Promise<void> {
     this.context.scheduler.cancelOwner(this.owner);
     this.context.network.detach(this.id);
-    this.disks.wal.crash();
+    // Unless the power went already, in the middle of one of this run's writes (see armCrash).
+    if (!this.diskCrashed) this.disks.wal.crash();
     const store = this.disks.store;
     const atCrash = store.snapshot();
     this.disks.store = newStore();

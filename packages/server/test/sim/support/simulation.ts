@@ -19,6 +19,7 @@ import { isEtcdError } from "../../../src/errors.js";
 import type * as api from "../../../src/kv/api.js";
 import { putRequest, rangeRequest } from "../../../src/recipes/kv.js";
 import { checkRegister, type RegisterOp, type TimedOp } from "./linearizability.js";
+import type { StorageFailure } from "../../../src/storage-failure.js";
 import { SimMember, newStore, type MemberDisks, type MemberTiming, type UnsafeSwitches } from "./member.js";
 import { SimNetwork } from "./network.js";
 import { Scheduler } from "./scheduler.js";
@@ -128,19 +129,26 @@ class Simulation {
 
   // ------------------------------------------------------------ members and faults
 
-  /** Starts a member from its disks; one that cannot start is a finding, and it stays down. */
+  /**
+   * Starts a member from its disks. One that cannot start stays down: a
+   * finding, unless the power went during its recovery (an armed crash).
+   */
   private async start(id: NodeId): Promise<void> {
     const run = (this.runs.get(id) ?? 0) + 1;
     this.runs.set(id, run);
-    const member = await SimMember.start(id, run, this.disks.get(id) as MemberDisks, {
+    const disks = this.disks.get(id) as MemberDisks;
+    const crashesBefore = disks.wal.crashes;
+    const member = await SimMember.start(id, run, disks, {
       scheduler: this.scheduler,
       network: this.network,
       timing: TIMING,
       voters: this.ids,
       onApply: (member, entries) => this.noteApplied(member, entries),
       onLeader: (member, leader, term) => this.noteLeader(member, leader, term),
+      onStorageFailure: (member, failure) => this.storageFailed(member, failure),
       ...(this.options.unsafe ? { unsafe: this.options.unsafe } : {}),
     }).catch((error: unknown) => {
+      if (disks.wal.crashes > crashesBefore) return undefined;
       this.violations.push(`member ${id} could not start (run ${run}): ${error instanceof Error ? error.message : String(error)}`);
       return undefined;
     });
@@ -158,6 +166,13 @@ class Simulation {
     for (const other of this.members.values()) other.host.peerLost(id);
   }
 
+  /** A power loss armed in the middle of a write took the member down: it is crashed. Any other storage failure is a finding. */
+  private storageFailed(id: NodeId, failure: StorageFailure): void {
+    const member = this.members.get(id);
+    if (member?.diskCrashed) void this.crash(id);
+    else this.violations.push(`member ${id}'s storage failed (${failure.where}): ${failure.error.message}`);
+  }
+
   private scheduleFault(): void {
     const { min, max } = FAULT_EVERY_MS;
     this.scheduler.after("faults", min + this.faultRng.nextInt(max - min), () => {
@@ -168,13 +183,19 @@ class Simulation {
     });
   }
 
-  /** One fault the seed picks: crash a member (up to mostDown at once), restart one, partition, or heal. */
+  /**
+   * One fault the seed picks: crash a member at once or in the middle of one
+   * of its coming disk writes (up to mostDown members down), restart one,
+   * partition the network, or heal it.
+   */
   private async strike(): Promise<void> {
     const down = this.ids.filter((id) => !this.members.has(id));
     const up = this.ids.filter((id) => this.members.has(id));
-    const choice = this.faultRng.nextInt(4);
+    const choice = this.faultRng.nextInt(5);
     if (choice === 0 && down.length < this.mostDown) {
       await this.crash(this.pick(up));
+    } else if (choice === 4 && down.length < this.mostDown) {
+      this.members.get(this.pick(up))?.armCrash(this.faultRng.nextInt(6));
     } else if (choice === 1 && down.length > 0) {
       await this.start(this.pick(down));
     } else if (choice === 2) {
