@@ -84,6 +84,8 @@ class Simulation {
   private readonly members = new Map<NodeId, SimMember>();
   private readonly disks = new Map<NodeId, MemberDisks>();
   private readonly runs = new Map<NodeId, number>();
+  /** Members that failed to start for a reason other than a power loss: healing does not try them again. */
+  private readonly unstartable = new Set<NodeId>();
   private readonly history: Recorded[] = [];
   private readonly violations: string[] = [];
   private readonly leaders = new Map<number, NodeId>();
@@ -149,6 +151,7 @@ class Simulation {
       ...(this.options.unsafe ? { unsafe: this.options.unsafe } : {}),
     }).catch((error: unknown) => {
       if (disks.wal.crashes > crashesBefore) return undefined;
+      this.unstartable.add(id);
       this.violations.push(`member ${id} could not start (run ${run}): ${error instanceof Error ? error.message : String(error)}`);
       return undefined;
     });
@@ -221,11 +224,14 @@ class Simulation {
     return ids[this.faultRng.nextInt(ids.length)] as NodeId;
   }
 
+  /** Heals the network and restarts every member that is down, again if a crash armed earlier takes one down meanwhile. */
   private async healEverything(): Promise<void> {
     this.network.heal();
-    for (const id of this.ids) if (!this.members.has(id)) await this.start(id);
     const deadline = this.scheduler.now + CONVERGE_WITHIN_MS;
-    while (this.scheduler.now < deadline && !this.converged()) await this.scheduler.runUntil(this.scheduler.now + 100);
+    do {
+      for (const id of this.ids) if (!this.members.has(id) && !this.unstartable.has(id)) await this.start(id);
+      await this.scheduler.runUntil(this.scheduler.now + 100);
+    } while (this.scheduler.now < deadline && !this.converged());
     if (!this.converged()) this.violations.push(`the members did not agree within ${CONVERGE_WITHIN_MS} ms after everything healed`);
   }
 
