@@ -4,7 +4,7 @@
  * simulated disks, network and time, driven by a seed through crashes,
  * restarts, partitions and heals while clients write and read.
  *
- * RAFTKV_SIM_SEEDS sets how many seeds run for each cluster size (default 4;
+ * RAFTKV_SIM_SEEDS sets how many seeds run for each cluster size (default 6;
  * a soak: RAFTKV_SIM_SEEDS=1000). A failing seed replays alone with
  * RAFTKV_SIM_SEED=<seed> RAFTKV_SIM_MEMBERS=<3 or 5>.
  */
@@ -13,7 +13,7 @@ import { describe, test } from "node:test";
 import type { UnsafeSwitches } from "./support/member.js";
 import { simulate, type SimulationOptions } from "./support/simulation.js";
 
-const seeds = Number(process.env.RAFTKV_SIM_SEEDS ?? 4);
+const seeds = Number(process.env.RAFTKV_SIM_SEEDS ?? 6);
 const replay = process.env.RAFTKV_SIM_SEED === undefined ? undefined : Number(process.env.RAFTKV_SIM_SEED);
 /** A run: about 8 simulated seconds of clients and faults, then healing and the final checks. */
 const RUN = { durationMs: 8_000, clients: 4, keys: 3 } as const;
