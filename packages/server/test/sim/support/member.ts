@@ -130,18 +130,7 @@ export class SimMember {
       retainedEntries: ENTRIES_KEPT,
     });
     await restoreLog(storage, wal, snapshotter, context.voters);
-    const sendMessages = (messages: readonly Message[]): void => {
-      for (const message of messages) {
-        if (message.type !== MessageType.Snap) continue;
-        const transport = { sendSnapshot: (_to: NodeId, snap: Message, chunks: AsyncIterable<Uint8Array>) => network.sendSnapshot(id, snap, chunks) };
-        void snapshotter.send(transport, message).then(
-          (delivered) => host.snapshotSent(message.to, delivered),
-          () => host.snapshotSent(message.to, false),
-        );
-      }
-      network.send(id, messages.filter((message) => message.type !== MessageType.Snap));
-    };
-    const host = new RaftHost({
+    const host: RaftHost = new RaftHost({
       id,
       wal,
       storage,
@@ -155,7 +144,7 @@ export class SimMember {
         },
       },
       snapshots: snapshotter,
-      network: { send: sendMessages },
+      network: { send: (messages) => sendMessages(id, messages, { network, snapshotter, host: () => host }) },
       logger,
       metrics: METRICS,
       ...timing,
@@ -228,6 +217,25 @@ export class SimMember {
     await batch.write();
     await atCrash.close();
   }
+}
+
+interface Sending {
+  readonly network: SimNetwork;
+  readonly snapshotter: Snapshotter;
+  readonly host: () => RaftHost;
+}
+
+/** As node.ts sends: snapshots each on a connection of their own, so they never hold up the rest. */
+function sendMessages(from: NodeId, messages: readonly Message[], { network, snapshotter, host }: Sending): void {
+  const transport = { sendSnapshot: (_to: NodeId, message: Message, chunks: AsyncIterable<Uint8Array>) => network.sendSnapshot(from, message, chunks) };
+  for (const message of messages) {
+    if (message.type !== MessageType.Snap) continue;
+    void snapshotter.send(transport, message).then(
+      (delivered) => host().snapshotSent(message.to, delivered),
+      () => host().snapshotSent(message.to, false),
+    );
+  }
+  network.send(from, messages.filter((message) => message.type !== MessageType.Snap));
 }
 
 /**
