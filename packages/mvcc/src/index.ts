@@ -1,4 +1,5 @@
 export { MvccStore, type ApplyBatchOptions, type MvccStoreOptions, type SnapshotExport } from "./store.js";
+export { levelDbAt, withoutFiles, type StoreDatabase } from "./database.js";
 export { CompactedError, ETCD_ERRORS, MvccError, StoreUnavailableError, type MvccErrorCode } from "./errors.js";
 export { prefixRangeEnd } from "./keys.js";
 export { AutoCompactor, type AutoCompactionPolicy } from "./auto-compactor.js";

@@ -1,4 +1,4 @@
-import type { ClassicLevel } from "classic-level";
+import type { AbstractLevel } from "abstract-level";
 import type { KeyIndex, KeyRevision } from "./key-index.js";
 import type { KeyString } from "./keys.js";
 import {
@@ -19,7 +19,8 @@ import type { LeaseTable } from "./leases.js";
 import type { RequestIdWindow } from "./request-ids.js";
 import type { LeaseRecord } from "./types.js";
 
-export type Db = ClassicLevel<Uint8Array, Uint8Array>;
+/** Any abstract-level database with binary keys and values (see database.ts). */
+export type Db = AbstractLevel<string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
 
 export type BatchOp =
   | { readonly type: "put"; readonly key: Uint8Array; readonly value: Uint8Array }

@@ -1,11 +1,11 @@
 import { crc32 } from "node:zlib";
-import { ClassicLevel } from "classic-level";
 import { applyRequest, type ApplyLimits, type ApplyOptions } from "./apply.js";
+import { levelDbAt, type StoreDatabase } from "./database.js";
 import { CompactedError, MvccError, StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
 import { ALL_KEYS, fromKeyString, keyRange, rangeContains } from "./keys.js";
 import { decodeSnapshotChunk, encodeMeta, encodeSnapshotChunk, EMPTY, META, requestFingerprint, REVISIONS, revisionKey } from "./layout.js";
-import { directorySize, importChunks, loadState, stateAround, writeBatch } from "./persistence.js";
+import { importChunks, loadState, stateAround, writeBatch } from "./persistence.js";
 import { keyValue, readRange, resolveReadRevision } from "./read.js";
 import { DEFAULT_REQUEST_ID_WINDOW, isValidRequestId } from "./request-ids.js";
 import type { BatchOp, Db, MvccState } from "./state.js";
@@ -64,8 +64,6 @@ export interface SnapshotExport {
 
 const DEFAULTS = { minLeaseTtl: 2, maxTxnOps: 128, sync: false, requestIdWindow: DEFAULT_REQUEST_ID_WINDOW } as const;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
-/** Every key the store writes: each key space is behind a one-byte prefix below 0xff (see layout.ts). */
-const EVERY_KEY = { gte: Uint8Array.of(), lt: Uint8Array.of(0xff) } as const;
 
 /**
  * The MVCC state machine with etcd v3 semantics over LevelDB.
@@ -91,15 +89,21 @@ export class MvccStore {
   private closed = false;
 
   private constructor(
-    private readonly db: Db,
+    private readonly database: StoreDatabase,
     private state: MvccState,
     private readonly limits: ApplyLimits,
     private readonly sync: boolean,
     private readonly requestIdWindow: number,
   ) {}
 
-  static async open(location: string, options: MvccStoreOptions = {}): Promise<MvccStore> {
-    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: "view", valueEncoding: "view" });
+  private get db(): Db {
+    return this.database.db;
+  }
+
+  /** Opens the store in a LevelDB directory, or over the database given. */
+  static async open(location: string | StoreDatabase, options: MvccStoreOptions = {}): Promise<MvccStore> {
+    const database = typeof location === "string" ? levelDbAt(location) : location;
+    const db = database.db;
     await db.open();
     try {
       const requestIdWindow = options.requestIdWindow ?? DEFAULTS.requestIdWindow;
@@ -108,7 +112,7 @@ export class MvccStore {
         maxTxnOps: options.maxTxnOps ?? DEFAULTS.maxTxnOps,
         minLeaseTtl: options.minLeaseTtl ?? DEFAULTS.minLeaseTtl,
       };
-      return new MvccStore(db, state, limits, options.sync ?? DEFAULTS.sync, requestIdWindow);
+      return new MvccStore(database, state, limits, options.sync ?? DEFAULTS.sync, requestIdWindow);
     } catch (error) {
       await db.close();
       throw error;
@@ -235,7 +239,7 @@ export class MvccStore {
       revision,
       compactRevision,
       appliedIndex,
-      dbSize: await directorySize(this.db.location),
+      dbSize: await this.database.size(),
       keyCount: index.liveKeyCount,
       storedRevisions: index.storedRevisionCount,
       leaseCount: leases.size,
@@ -251,7 +255,7 @@ export class MvccStore {
    */
   async defragment(): Promise<void> {
     await this.quiesce();
-    await this.db.compactRange(EVERY_KEY.gte, EVERY_KEY.lt);
+    await this.database.compact();
   }
 
   /**

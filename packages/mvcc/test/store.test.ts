@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ClassicLevel } from "classic-level";
-import { MvccStore, type LogEntry } from "../src/index.js";
+import { MemoryLevel } from "memory-level";
+import { MvccStore, withoutFiles, type LogEntry } from "../src/index.js";
 import { decodeSnapshotChunk, encodeSnapshotChunk } from "../src/layout.js";
 import { applyOne, bytes, Harness, keysOf, plain, text } from "./support/harness.js";
 
@@ -207,6 +208,22 @@ describe("side records", () => {
     } finally {
       await Promise.all([source.close(), target.close()]);
     }
+  });
+});
+
+describe("any abstract-level database", () => {
+  test("a store over an in-memory database applies, reopens over what it wrote, and reports no files", async () => {
+    const db = new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: "view", valueEncoding: "view" });
+    const first = await MvccStore.open(withoutFiles(db));
+    await first.applyBatch([putEntry(1, "a"), putEntry(2, "b")]);
+    await first.defragment();
+    assert.equal((await first.status()).dbSize, 0);
+    // The store writes everything before it closes; a memory-level database keeps its contents when closed.
+    await first.close();
+    const again = await MvccStore.open(withoutFiles(db));
+    assert.deepEqual([again.appliedIndex, again.revision], [2, 3]);
+    assert.equal(text(again.range({ key: bytes("b") }).kvs[0]!.value), "v2");
+    await again.close();
   });
 });
 

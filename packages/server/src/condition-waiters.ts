@@ -3,10 +3,13 @@
  * applied, a new leader): whoever sees such an event calls recheck(), and
  * nobody polls.
  */
+import { systemClock, type Clock } from "./clock.js";
 import { etcdError } from "./errors.js";
 
 export class ConditionWaiters {
   private readonly waiting = new Set<() => void>();
+
+  constructor(private readonly clock: Clock = systemClock) {}
 
   /** Resolves once `condition` holds at a recheck (or at once); rejects with etcd's timeout after `timeoutMs`. */
   until(condition: () => boolean, timeoutMs: number): Promise<void> {
@@ -15,10 +18,10 @@ export class ConditionWaiters {
       const check = (): void => {
         if (!condition()) return;
         this.waiting.delete(check);
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         resolve();
       };
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.waiting.delete(check);
         reject(etcdError("timeout"));
       }, timeoutMs);

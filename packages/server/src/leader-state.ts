@@ -8,6 +8,7 @@
  * clients and load balancers take as "ask another member".
  */
 import type { NodeId } from "@raftkv/raft";
+import { systemClock, type Clock } from "./clock.js";
 import { etcdError } from "./errors.js";
 
 export interface LeaderSource {
@@ -25,6 +26,7 @@ export class LeaderState {
     private readonly source: LeaderSource,
     /** The longest a request waits for an election's outcome: one election timeout. */
     private readonly waitMs: number,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Whether this member and the peers it is connected to make up a majority of the voters. */
@@ -39,13 +41,13 @@ export class LeaderState {
     if (this.source.leader() !== 0) return Promise.resolve();
     if (!this.canReachQuorum()) return Promise.reject(etcdError("noLeader"));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         unsubscribe();
         reject(etcdError("noLeader"));
       }, this.waitMs);
       const unsubscribe = this.source.onLeaderChange((leader) => {
         if (leader === 0) return;
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         unsubscribe();
         resolve();
       });

@@ -4,7 +4,6 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import {
   EMPTY_HARD_STATE,
   MemoryStorage,
@@ -21,6 +20,7 @@ import { Transport, isPeerDown, isRemovalRefusal } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
+import { sleep, systemClock, type Clock } from "./clock.js";
 import { TICK_MS, clusterIdOf, effectiveQuotaBytes, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, servesPeerTls, type NodeConfig } from "./config.js";
 import { ClientTls } from "./http/tls.js";
 import { CorruptionCheck } from "./corruption-check.js";
@@ -48,6 +48,8 @@ import { StorageHealth, type StorageFailure } from "./storage-failure.js";
 export interface StartOptions {
   /** A logger to use instead of the default (pino, pretty on a terminal). */
   readonly logger?: Logger;
+  /** Time and timers for the member's loop and services; the system's unless given. */
+  readonly clock?: Clock;
 }
 
 export interface RaftkvNode {
@@ -86,6 +88,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const memberId = memberIdOf(peerUrl, config.initialClusterToken);
   const clusterId = clusterIdOf(config.initialClusterToken);
   let host: RaftHost | undefined;
+  const clock = options.clock ?? systemClock;
   const logger =
     options.logger ??
     createLogger(config.logLevel, { name: config.name, memberId, term: () => host?.term ?? 0 });
@@ -93,7 +96,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const wal = await Wal.open(join(config.dataDir, "wal"));
   const registry = await MemberRegistry.load(config.dataDir);
   const alarms = await AlarmRegistry.load(config.dataDir);
-  const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS);
+  const tracker = new ProposalTracker(REQUEST_TIMEOUT_MS, clock);
   const storageHealth = new StorageHealth();
   let service: KvService | undefined;
   const tokens = tokenProviderFor(config.authToken, config.authTokenTtlSeconds);
@@ -182,6 +185,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     storageHealth,
     unsafeAckBeforeFsync: config.unsafe.includes("ack-before-fsync"),
     unsafeCommitAnyTerm: config.unsafe.includes("commit-any-term"),
+    clock,
   });
   const raft = host;
   const sendMessages = (messages: readonly Message[]) => {
@@ -195,7 +199,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     }
     transport.send(messages.filter((message) => message.type !== MessageType.Snap));
   };
-  const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId, memberId });
+  const proposer = new Proposer({ host: raft, stateMachine, tracker, registry, clusterId, memberId, clock });
   const quota = memberSpaceQuota(
     { memberId, dataDir: config.dataDir, store: stateMachine.store, alarms, proposer, logger },
     { quotaBytes: effectiveQuotaBytes(config.quotaBackendBytes), reserveBytes: config.walReserveBytes },
@@ -234,7 +238,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   });
   const health = new HealthService({ host: raft, stateMachine, proposer, alarms, storageHealth });
   raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
-  const leaderTicker = setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
+  const leaderTicker = clock.setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
   const corruption = new CorruptionCheck({
     memberId,
     registry,
@@ -244,7 +248,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     raise: (corrupt) => maintenance.raiseCorruptAlarms(corrupt),
   });
   const stopTimers = (): void => {
-    clearInterval(leaderTicker);
+    clock.clearInterval(leaderTicker);
     corruption.stop();
     quota.stop();
   };
@@ -260,9 +264,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
    * applied, it is still removed.
    */
   async function leaveUnlessAddedBack(): Promise<void> {
-    await delay(raft.electionTimeoutMs);
-    const catchUpBy = Date.now() + raft.requestTimeoutMs;
-    while (Date.now() < catchUpBy && isApplyingBehind(raft)) await delay(TICK_MS);
+    await sleep(clock, raft.electionTimeoutMs);
+    // Asked again after each batch applied: the state machine's index moves before the raft core hears of it.
+    const caughtUp = (): boolean => stateMachine.appliedIndex >= raft.status().hardState.commit;
+    await raft.until(caughtUp, raft.requestTimeoutMs).catch(() => undefined);
     if (registry.wasRemoved(memberId)) return stopTakingPart({ raft, transport, tracker, logger, stopTimers });
     logger.info("this member applied its earlier removal and then its addition back: it stays");
     leaving = undefined;
@@ -344,11 +349,6 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   };
 }
 
-function isApplyingBehind(raft: RaftHost): boolean {
-  const status = raft.status();
-  return status.applied < status.hardState.commit;
-}
-
 interface Participation {
   readonly raft: RaftHost;
   readonly transport: Transport;
@@ -365,8 +365,8 @@ interface Participation {
  */
 async function stopTakingPart({ raft, transport, tracker, logger, stopTimers }: Participation): Promise<void> {
   logger.warn("this member was removed from the cluster: it stops taking part (its data directory is no longer needed)");
-  const handOverBy = Date.now() + 2 * raft.electionTimeoutMs;
-  while (raft.isLeader && Date.now() < handOverBy) await delay(TICK_MS);
+  // A leader's hand-over ends in a change of leader, which the condition is asked again at; past the deadline it stops anyway.
+  await raft.until(() => !raft.isLeader, 2 * raft.electionTimeoutMs).catch(() => undefined);
   stopTimers();
   await stopRaftAndPeers({ raft, tracker, transport });
 }

@@ -7,6 +7,7 @@
  * was dropped with the old leader and will never be applied, so its caller
  * is told at once instead of waiting out the timeout.
  */
+import { systemClock, type Clock, type Timer } from "./clock.js";
 import { etcdError } from "./errors.js";
 
 interface Waiter {
@@ -14,18 +15,21 @@ interface Waiter {
   readonly leader: number;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: Timer;
 }
 
 export class ProposalTracker {
   private readonly waiters = new Map<string, Waiter>();
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Registers interest in a request id before it is proposed through `leader`. */
   wait<T>(requestId: string, leader: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.waiters.delete(requestId);
         reject(etcdError("timeout"));
       }, this.timeoutMs);
@@ -53,7 +57,7 @@ export class ProposalTracker {
   private take(requestId: string): Waiter | undefined {
     const waiter = this.waiters.get(requestId);
     if (!waiter) return undefined;
-    clearTimeout(waiter.timer);
+    this.clock.clearTimeout(waiter.timer);
     this.waiters.delete(requestId);
     return waiter;
   }

@@ -1,5 +1,5 @@
 /**
- * The application loop around the pure Raft core: it owns the clock (ticks),
+ * The application loop around the pure Raft core: it ticks the core on the clock it is given (clock.ts), owns
  * the disk (WAL), the network (peer transport) and hands committed entries to
  * the state machine. Per Ready: send, then persist (one WAL write and fsync)
  * while applying, then serve reads and advance. Messages in a Ready may leave
@@ -26,6 +26,7 @@ import {
 } from "@raftkv/raft";
 import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
+import { systemClock, type Clock, type Timer } from "./clock.js";
 import { ConditionWaiters } from "./condition-waiters.js";
 import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
 import { LeaderState } from "./leader-state.js";
@@ -74,6 +75,10 @@ export interface RaftHostOptions {
   /** UNSAFE test switches (see config.ts): acknowledge before fsync; commit any term's entries. */
   readonly unsafeAckBeforeFsync?: boolean;
   readonly unsafeCommitAnyTerm?: boolean;
+  /** Time and timers; the system's unless given (a simulation gives its own). */
+  readonly clock?: Clock;
+  /** Seeds the spread of election timeouts; each process picks its own unless given. */
+  readonly seed?: number;
 }
 
 interface ReadWaiter {
@@ -85,7 +90,7 @@ interface ReadBatch {
   readonly context: string;
   readonly waiters: ReadWaiter[];
   /** Asks again if no answer comes; the answer clears it, so a round leaves no timer behind. */
-  retry?: NodeJS.Timeout;
+  retry?: Timer;
 }
 
 /** Followers may lag this far behind in applying before writes are refused (etcd's limit). */
@@ -94,7 +99,8 @@ const MAX_APPLY_LAG = 5_000;
 export class RaftHost {
   readonly node: RaftNode;
   private readonly options: RaftHostOptions;
-  private ticker: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private ticker: Timer | undefined;
   private looping = false;
   private loopAgain = false;
   private stopped = false;
@@ -106,7 +112,7 @@ export class RaftHost {
   /** Readers waiting until the applied index reaches theirs. */
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
   /** Callers waiting for a condition on what is applied or who leads (see until). */
-  private readonly conditions = new ConditionWaiters();
+  private readonly conditions: ConditionWaiters;
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   private unsavedBatches: Parameters<Wal["save"]>[0][] = [];
   private lastLeader = 0;
@@ -115,6 +121,8 @@ export class RaftHost {
 
   constructor(options: RaftHostOptions) {
     this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.conditions = new ConditionWaiters(this.clock);
     this.leaderState = new LeaderState(
       {
         self: options.id,
@@ -124,12 +132,13 @@ export class RaftHost {
         onLeaderChange: (listener) => this.onLeaderChange(listener),
       },
       options.electionTicks * options.tickMs,
+      this.clock,
     );
     this.node = new RaftNode({
       id: options.id,
       storage: options.storage,
-      // Randomness only spreads election timeouts; each process seeds its own.
-      rng: new SeededRng(randomInt(0x7fffffff)),
+      // Randomness only spreads election timeouts.
+      rng: new SeededRng(options.seed ?? randomInt(0x7fffffff)),
       applied: options.applier.appliedIndex,
       heartbeatTicks: options.heartbeatTicks,
       electionTicks: options.electionTicks,
@@ -140,17 +149,17 @@ export class RaftHost {
   }
 
   start(): void {
-    this.startedAt = performance.now();
-    this.ticker = setInterval(() => this.tick(), this.options.tickMs);
+    this.startedAt = this.clock.now();
+    this.ticker = this.clock.setInterval(() => this.tick(), this.options.tickMs);
     this.kick();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.ticker) this.clock.clearInterval(this.ticker);
     const stopped = etcdError("stopped");
     for (const batch of this.readsAsked.values()) {
-      clearTimeout(batch.retry);
+      if (batch.retry) this.clock.clearTimeout(batch.retry);
       for (const waiter of batch.waiters) waiter.reject(stopped);
     }
     for (const waiter of this.readsToAsk) waiter.reject(stopped);
@@ -223,7 +232,7 @@ export class RaftHost {
    * about to be heard from.
    */
   peerConnected(): void {
-    if (this.leader !== 0 || this.startedAt === undefined || performance.now() - this.startedAt < this.electionTimeoutMs) return;
+    if (this.leader !== 0 || this.startedAt === undefined || this.clock.now() - this.startedAt < this.electionTimeoutMs) return;
     this.node.peerReconnected();
     this.kick();
   }
@@ -308,7 +317,7 @@ export class RaftHost {
     const context = `${this.options.id}:${++this.readSequence}`;
     const batch = { context, waiters };
     this.readsAsked.set(context, batch);
-    this.sendReadIndex(batch, Date.now() + this.options.requestTimeoutMs);
+    this.sendReadIndex(batch, this.clock.now() + this.options.requestTimeoutMs);
   }
 
   /**
@@ -318,7 +327,7 @@ export class RaftHost {
    */
   private sendReadIndex(batch: ReadBatch, deadline: number): void {
     if (!this.readsAsked.has(batch.context)) return;
-    if (Date.now() >= deadline || this.leader === 0) {
+    if (this.clock.now() >= deadline || this.leader === 0) {
       this.readsAsked.delete(batch.context);
       const error = etcdError(this.leader === 0 ? "noLeader" : "timeout");
       for (const waiter of batch.waiters) waiter.reject(error);
@@ -328,7 +337,7 @@ export class RaftHost {
     this.node.readIndex(new TextEncoder().encode(batch.context));
     this.kick();
     const retryMs = this.options.electionTicks * this.options.tickMs;
-    batch.retry = setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - Date.now())).unref();
+    batch.retry = this.clock.setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - this.clock.now())).unref();
   }
 
   /**
@@ -377,7 +386,7 @@ export class RaftHost {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.options.logger.fatal({ err: this.failure }, "raft loop failed; the node stops serving");
       this.stopped = true;
-      if (this.ticker) clearInterval(this.ticker);
+      if (this.ticker) this.clock.clearInterval(this.ticker);
       this.options.storageHealth.fail(failedPart(this.failure), this.failure);
     }
   }
@@ -428,10 +437,13 @@ export class RaftHost {
   private saveLater(batch: Parameters<Wal["save"]>[0]): void {
     this.unsavedBatches.push(batch);
     if (this.unsavedBatches.length > 1) return;
-    setTimeout(() => {
+    this.clock.setTimeout(() => {
       const batches = this.unsavedBatches;
       this.unsavedBatches = [];
-      void batches.reduce((chain, each) => chain.then(() => this.save(each)), Promise.resolve());
+      // A failed write stops the member as one under the loop does (see loop), rather than going unhandled.
+      batches
+        .reduce((chain, each) => chain.then(() => this.save(each)), Promise.resolve())
+        .catch((error: unknown) => this.options.storageHealth.fail("wal", error));
     }, 500).unref();
   }
 
@@ -450,7 +462,7 @@ export class RaftHost {
   private answerReads(context: string, index: number): void {
     const batch = this.readsAsked.get(context);
     if (!batch) return;
-    clearTimeout(batch.retry);
+    if (batch.retry) this.clock.clearTimeout(batch.retry);
     this.readsAsked.delete(context);
     for (const waiter of batch.waiters) waiter.resolve(index);
     this.askReadIndex();

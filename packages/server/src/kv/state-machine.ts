@@ -12,7 +12,7 @@
  * the store said applied, and nothing replayed a member's addition.
  */
 import { rm } from "node:fs/promises";
-import { MvccStore, StoreUnavailableError, type ApplyResult, type FirstOutcome, type LogEntry, type Request } from "@raftkv/mvcc";
+import { MvccStore, StoreUnavailableError, type StoreDatabase, type ApplyResult, type FirstOutcome, type LogEntry, type Request } from "@raftkv/mvcc";
 import { ConfChangeType, EntryType, type AppliedConfChange, type ConfChange, type Entry } from "@raftkv/raft";
 import type { Logger } from "pino";
 import type { AlarmMember, AlarmRegistry } from "../alarms.js";
@@ -65,8 +65,9 @@ export class KvStateMachine {
     this.auth = new AuthStore(store, options.tokens);
   }
 
-  static async open(dir: string, options: StateMachineOptions): Promise<KvStateMachine> {
-    const store = await openStore(dir, options.logger);
+  /** Opens the store in a directory, or over the database given (a simulated member's). */
+  static async open(location: string | StoreDatabase, options: StateMachineOptions): Promise<KvStateMachine> {
+    const store = await openStore(location, options.logger);
     const machine = new KvStateMachine(store, options);
     machine.leases.resume(store.leases());
     return machine;
@@ -206,18 +207,18 @@ export class KvStateMachine {
 }
 
 /**
- * Opens the store. One that a crash left half-imported is started empty: the
+ * Opens the store. One in a directory that a crash left half-imported is started empty: the
  * WAL's snapshot marker, written before every import, makes start-up import
  * the snapshot file again (see Snapshotter.recover).
  */
-async function openStore(dir: string, logger: Logger): Promise<MvccStore> {
+async function openStore(location: string | StoreDatabase, logger: Logger): Promise<MvccStore> {
   try {
-    return await MvccStore.open(dir);
+    return await MvccStore.open(location);
   } catch (error) {
-    if (!(error instanceof StoreUnavailableError)) throw error;
+    if (!(error instanceof StoreUnavailableError) || typeof location !== "string") throw error;
     logger.warn({ err: error }, "the store was left incomplete by an interrupted snapshot import: restoring it again");
-    await rm(dir, { recursive: true, force: true });
-    return MvccStore.open(dir);
+    await rm(location, { recursive: true, force: true });
+    return MvccStore.open(location);
   }
 }
 

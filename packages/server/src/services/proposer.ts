@@ -4,6 +4,7 @@
  * when this member applies it.
  */
 import { randomBytes } from "node:crypto";
+import { systemClock, type Clock } from "../clock.js";
 import { encodeCommand, type CommandEnvelope } from "../commands.js";
 import { etcdError, isEtcdError } from "../errors.js";
 import type * as api from "../kv/api.js";
@@ -19,6 +20,8 @@ export interface ProposerOptions {
   readonly registry: MemberRegistry;
   readonly clusterId: number;
   readonly memberId: number;
+  /** Times the retries of the member's own proposals; the system's unless given. */
+  readonly clock?: Clock;
 }
 
 /** How long a proposal the member makes on its own behalf waits before it is tried again. */
@@ -80,7 +83,7 @@ export class Proposer {
     const attempt = (): void => {
       this.propose(command).catch((error: unknown) => {
         if (isEtcdError(error, "stopped")) return;
-        setTimeout(attempt, RETRY_MS).unref();
+        (this.options.clock ?? systemClock).setTimeout(attempt, RETRY_MS).unref();
       });
     };
     attempt();

@@ -1,0 +1,403 @@
+/**
+ * A whole cluster of simulated members under one seed: clients send puts,
+ * linearizable reads and compare-and-sets through the members' KV services
+ * while the seed crashes and restarts members, partitions the network and
+ * heals it. Then everything heals, the members catch up, and the run is
+ * judged: one leader per term, the same entry applied at each index
+ * everywhere, the same store everywhere, every acknowledged write in every
+ * store, and each key's history linearizable.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { SeededRng, type Entry, type NodeId } from "@raftkv/raft";
+import { SimDisk } from "@raftkv/wal";
+import { isEtcdError } from "../../../src/errors.js";
+import type * as api from "../../../src/kv/api.js";
+import { putRequest, rangeRequest } from "../../../src/recipes/kv.js";
+import { checkRegister, type RegisterOp, type TimedOp } from "./linearizability.js";
+import type { StorageFailure } from "../../../src/storage-failure.js";
+import { SimMember, newStore, type MemberDisks, type MemberTiming, type UnsafeSwitches } from "./member.js";
+import { SimNetwork } from "./network.js";
+import { Scheduler } from "./scheduler.js";
+
+export interface SimulationOptions {
+  readonly seed: number;
+  readonly members: number;
+  /** How long clients run and faults strike, in simulated milliseconds. */
+  readonly durationMs: number;
+  readonly clients: number;
+  readonly keys: number;
+  readonly unsafe?: UnsafeSwitches;
+}
+
+export interface SimulationResult {
+  /** A digest of everything observable: the same seed must give the same one. */
+  readonly digest: string;
+  /** What went wrong; empty for a sound run. */
+  readonly violations: readonly string[];
+  readonly operations: { readonly ok: number; readonly failed: number; readonly unknown: number };
+  readonly faults: number;
+}
+
+const TIMING: MemberTiming = { tickMs: 100, heartbeatTicks: 1, electionTicks: 10, requestTimeoutMs: 5_000 };
+/** How long a client waits for an answer before it gives up on knowing the outcome. */
+const CLIENT_DEADLINE_MS = 3_000;
+const FAULT_EVERY_MS = { min: 200, max: 2_000 };
+/** Each seed also picks how lossy and slow its network is, and whether it may crash a majority at once. */
+const DROP_RATES = [0.01, 0.05, 0.15] as const;
+const MAX_DELAYS_MS = [10, 40, 150] as const;
+/** After everything heals, how long the members get to agree. */
+const CONVERGE_WITHIN_MS = 60_000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface Recorded {
+  readonly client: number;
+  readonly key: string;
+  readonly op: RegisterOp;
+  readonly invoked: number;
+  completed: number | undefined;
+  outcome: "pending" | "ok" | "failed" | "unknown";
+}
+
+export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
+  const simulation = new Simulation(options);
+  try {
+    return await simulation.run();
+  } finally {
+    await simulation.cleanUp();
+  }
+}
+
+class Simulation {
+  private readonly scheduler = new Scheduler();
+  private readonly faultRng: SeededRng;
+  private readonly clientRng: SeededRng;
+  private readonly network: SimNetwork;
+  /** How many members may be down at once. */
+  private readonly mostDown: number;
+  private readonly ids: NodeId[];
+  private readonly members = new Map<NodeId, SimMember>();
+  private readonly disks = new Map<NodeId, MemberDisks>();
+  private readonly runs = new Map<NodeId, number>();
+  /** Members that failed to start for a reason other than a power loss: healing does not try them again. */
+  private readonly unstartable = new Set<NodeId>();
+  private readonly history: Recorded[] = [];
+  private readonly violations: string[] = [];
+  private readonly leaders = new Map<number, NodeId>();
+  private readonly applied = new Map<number, string>();
+  private events = 0;
+  private faults = 0;
+  private clientsRunning = false;
+  private dir = "";
+
+  constructor(private readonly options: SimulationOptions) {
+    this.faultRng = new SeededRng(options.seed * 3 + 1);
+    this.clientRng = new SeededRng(options.seed * 3 + 2);
+    const dropRate = DROP_RATES[this.faultRng.nextInt(DROP_RATES.length)] as number;
+    const maxDelayMs = MAX_DELAYS_MS[this.faultRng.nextInt(MAX_DELAYS_MS.length)] as number;
+    this.network = new SimNetwork(this.scheduler, new SeededRng(options.seed * 3 + 3), { dropRate, minDelayMs: 1, maxDelayMs });
+    // One seed in three may leave the cluster without a quorum of members up.
+    this.mostDown = this.faultRng.nextInt(3) === 0 ? options.members - 1 : Math.floor((options.members - 1) / 2);
+    this.ids = Array.from({ length: options.members }, (_, i) => i + 1);
+  }
+
+  async run(): Promise<SimulationResult> {
+    // The member lists are real files: on tmpfs where there is one, so that their fsyncs cost nothing.
+    this.dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "raftkv-sim-"));
+    for (const id of this.ids) {
+      const dir = join(this.dir, `m${id}`);
+      await mkdir(dir);
+      this.disks.set(id, { wal: new SimDisk({ seed: this.options.seed + id, tornWrites: true }), store: newStore(), dir });
+      await this.start(id);
+    }
+    this.clientsRunning = true;
+    for (let client = 0; client < this.options.clients; client++) this.scheduler.after("client", this.clientRng.nextInt(100), () => this.nextOperation(client));
+    this.scheduleFault();
+    await this.scheduler.runUntil(this.options.durationMs);
+    this.clientsRunning = false;
+    await this.healEverything();
+    await this.finalReads();
+    return this.judge();
+  }
+
+  async cleanUp(): Promise<void> {
+    if (this.dir !== "") await rm(this.dir, { recursive: true, force: true });
+  }
+
+  // ------------------------------------------------------------ members and faults
+
+  /**
+   * Starts a member from its disks. One that cannot start stays down: a
+   * finding, unless the power went during its recovery (an armed crash).
+   */
+  private async start(id: NodeId): Promise<void> {
+    const run = (this.runs.get(id) ?? 0) + 1;
+    this.runs.set(id, run);
+    const disks = this.disks.get(id) as MemberDisks;
+    const crashesBefore = disks.wal.crashes;
+    const member = await SimMember.start(id, run, disks, {
+      scheduler: this.scheduler,
+      network: this.network,
+      timing: TIMING,
+      voters: this.ids,
+      onApply: (member, entries) => this.noteApplied(member, entries),
+      onLeader: (member, leader, term) => this.noteLeader(member, leader, term),
+      onStorageFailure: (member, failure) => this.storageFailed(member, failure),
+      ...(this.options.unsafe ? { unsafe: this.options.unsafe } : {}),
+    }).catch((error: unknown) => {
+      if (disks.wal.crashes > crashesBefore) return undefined;
+      this.unstartable.add(id);
+      this.violations.push(`member ${id} could not start (run ${run}): ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    });
+    if (!member) return;
+    this.members.set(id, member);
+    for (const other of this.members.values()) if (other !== member) other.host.peerConnected();
+  }
+
+  private async crash(id: NodeId): Promise<void> {
+    const member = this.members.get(id);
+    if (!member) return;
+    this.members.delete(id);
+    await member.crash();
+    // The peers' connections to it reset, as a dead process's do.
+    for (const other of this.members.values()) other.host.peerLost(id);
+  }
+
+  /** A power loss armed in the middle of a write took the member down: it is crashed. Any other storage failure is a finding. */
+  private storageFailed(id: NodeId, failure: StorageFailure): void {
+    const member = this.members.get(id);
+    if (member?.diskCrashed) void this.crash(id);
+    else this.violations.push(`member ${id}'s storage failed (${failure.where}): ${failure.error.message}`);
+  }
+
+  private scheduleFault(): void {
+    const { min, max } = FAULT_EVERY_MS;
+    this.scheduler.after("faults", min + this.faultRng.nextInt(max - min), () => {
+      if (!this.clientsRunning) return;
+      this.faults++;
+      void this.strike();
+      this.scheduleFault();
+    });
+  }
+
+  /**
+   * One fault the seed picks: crash a member at once or in the middle of one
+   * of its coming disk writes (up to mostDown members down), restart one,
+   * partition the network, or heal it.
+   */
+  private async strike(): Promise<void> {
+    const down = this.ids.filter((id) => !this.members.has(id));
+    const up = this.ids.filter((id) => this.members.has(id));
+    const choice = this.faultRng.nextInt(5);
+    if (choice === 0 && down.length < this.mostDown) {
+      await this.crash(this.pick(up));
+    } else if (choice === 4 && down.length < this.mostDown) {
+      this.members.get(this.pick(up))?.armCrash(this.faultRng.nextInt(6));
+    } else if (choice === 1 && down.length > 0) {
+      await this.start(this.pick(down));
+    } else if (choice === 2) {
+      const shuffled = this.shuffled(this.ids);
+      const cut = 1 + this.faultRng.nextInt(this.ids.length - 1);
+      this.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+    } else {
+      this.network.heal();
+    }
+  }
+
+  /** Fisher–Yates, from the fault seed. */
+  private shuffled(ids: readonly NodeId[]): NodeId[] {
+    const order = [...ids];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = this.faultRng.nextInt(i + 1);
+      [order[i], order[j]] = [order[j] as NodeId, order[i] as NodeId];
+    }
+    return order;
+  }
+
+  private pick(ids: readonly NodeId[]): NodeId {
+    return ids[this.faultRng.nextInt(ids.length)] as NodeId;
+  }
+
+  /** Heals the network and restarts every member that is down, again if a crash armed earlier takes one down meanwhile. */
+  private async healEverything(): Promise<void> {
+    this.network.heal();
+    const deadline = this.scheduler.now + CONVERGE_WITHIN_MS;
+    do {
+      for (const id of this.ids) if (!this.members.has(id) && !this.unstartable.has(id)) await this.start(id);
+      await this.scheduler.runUntil(this.scheduler.now + 100);
+    } while (this.scheduler.now < deadline && !this.converged());
+    if (!this.converged()) this.violations.push(`the members did not agree within ${CONVERGE_WITHIN_MS} ms after everything healed`);
+  }
+
+  /** A leader, every member applied what it committed, and no client call is still out. */
+  private converged(): boolean {
+    const members = [...this.members.values()];
+    const leader = members.find((member) => member.host.isLeader);
+    if (!leader || this.history.some((each) => each.outcome === "pending")) return false;
+    const commit = leader.host.status().hardState.commit;
+    return members.every((member) => member.stateMachine.appliedIndex === commit);
+  }
+
+  // ------------------------------------------------------------ invariants seen as they happen
+
+  private noteLeader(member: NodeId, leader: NodeId, term: number): void {
+    if (leader === 0) return;
+    const known = this.leaders.get(term);
+    if (known === undefined) this.leaders.set(term, leader);
+    else if (known !== leader) this.violations.push(`member ${member} follows ${leader} in term ${term}, whose leader was ${known}`);
+  }
+
+  private noteApplied(member: NodeId, entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      const digest = `${entry.term}:${entry.type}:${crc32(entry.data)}`;
+      const known = this.applied.get(entry.index);
+      if (known === undefined) this.applied.set(entry.index, digest);
+      else if (known !== digest) this.violations.push(`member ${member} applied ${digest} at index ${entry.index}, where another applied ${known}`);
+    }
+  }
+
+  // ------------------------------------------------------------ clients
+
+  private nextOperation(client: number): void {
+    if (!this.clientsRunning) return;
+    const key = `k${this.clientRng.nextInt(this.options.keys)}`;
+    const member = this.members.get(this.ids[this.clientRng.nextInt(this.ids.length)] as NodeId);
+    const op = this.chooseOperation(client, key);
+    const again = (): void => this.scheduler.after("client", this.clientRng.nextInt(50), () => this.nextOperation(client));
+    // A member that is down refuses the connection: nothing was sent.
+    if (!member) return again();
+    const recorded: Recorded = { client, key, op, invoked: this.events++, completed: undefined, outcome: "pending" };
+    this.history.push(recorded);
+    void this.call(member, key, op).then((result) => {
+      this.settle(recorded, result);
+      again();
+    });
+  }
+
+  private chooseOperation(client: number, key: string): RegisterOp {
+    const value = `c${client}-${this.events}`;
+    const kind = this.clientRng.nextInt(3);
+    if (kind === 0) return { kind: "read", value: undefined };
+    const seen = this.lastValueOf(key);
+    if (kind === 1 || seen === undefined) return { kind: "put", value };
+    return { kind: "cas", expected: seen, value, succeeded: undefined };
+  }
+
+  /** The latest value a client learnt for the key: what a client would compare against. */
+  private lastValueOf(key: string): string | undefined {
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const each = this.history[i] as Recorded;
+      if (each.key !== key || each.outcome !== "ok") continue;
+      if (each.op.kind === "read" && each.op.value !== undefined) return each.op.value;
+      if (each.op.kind !== "read") return each.op.value;
+    }
+    return undefined;
+  }
+
+  /** The operation's result, or what became of it: "failed" (it took no effect) or "unknown" (it may have). */
+  private async call(member: SimMember, key: string, op: RegisterOp): Promise<RegisterOp | "failed" | "unknown"> {
+    const gaveUp = new Promise<"unknown">((resolve) => this.scheduler.after("client", CLIENT_DEADLINE_MS, () => resolve("unknown")));
+    // A write refused for want of a leader was never proposed (see Proposer.propose); any other error leaves it in doubt.
+    const answer = this.send(member, key, op).catch((error: unknown) => (op.kind === "read" || isEtcdError(error, "noLeader") ? ("failed" as const) : ("unknown" as const)));
+    return Promise.race([answer, gaveUp]);
+  }
+
+  private async send(member: SimMember, key: string, op: RegisterOp): Promise<RegisterOp> {
+    const keyBytes = encoder.encode(key);
+    switch (op.kind) {
+      case "read": {
+        const response = await member.kv.range(rangeRequest(keyBytes));
+        const kv = response.kvs[0];
+        return { ...op, value: kv ? decoder.decode(kv.value) : undefined };
+      }
+      case "put":
+        await member.kv.put(putRequest(keyBytes, encoder.encode(op.value)));
+        return op;
+      case "cas": {
+        const compare: api.Compare = { result: "EQUAL", target: "VALUE", key: keyBytes, rangeEnd: new Uint8Array(), operand: encoder.encode(op.expected) };
+        const response = await member.kv.txn({ compare: [compare], success: [{ put: putRequest(keyBytes, encoder.encode(op.value)) }], failure: [] });
+        return { ...op, succeeded: response.succeeded };
+      }
+    }
+  }
+
+  private settle(recorded: Recorded, result: RegisterOp | "failed" | "unknown"): void {
+    if (typeof result === "string") {
+      recorded.outcome = result;
+      return;
+    }
+    recorded.completed = this.events++;
+    recorded.outcome = "ok";
+    (recorded as { op: RegisterOp }).op = result;
+  }
+
+  /** After everything healed, each key read once more: a write acknowledged and then lost shows here. */
+  private async finalReads(): Promise<void> {
+    const leader = [...this.members.values()].find((member) => member.host.isLeader);
+    if (!leader) return;
+    for (let key = 0; key < this.options.keys; key++) {
+      const recorded: Recorded = { client: -1, key: `k${key}`, op: { kind: "read", value: undefined }, invoked: this.events++, completed: undefined, outcome: "pending" };
+      this.history.push(recorded);
+      const done = this.call(leader, recorded.key, recorded.op).then((result) => this.settle(recorded, result));
+      await this.scheduler.runUntil(this.scheduler.now + CLIENT_DEADLINE_MS + 1);
+      await done;
+    }
+  }
+
+  // ------------------------------------------------------------ judging the run
+
+  private async judge(): Promise<SimulationResult> {
+    const violations = [...this.violations, ...(await this.storesDiffer()), ...this.lostWrites(), ...this.nonLinearizableKeys()];
+    const count = (outcome: Recorded["outcome"]) => this.history.filter((each) => each.outcome === outcome).length;
+    const stores = await Promise.all([...this.members.values()].map(async (member) => [member.id, member.stateMachine.appliedIndex, (await member.stateMachine.store.hash()).hash]));
+    const digest = createHash("sha256").update(JSON.stringify({ history: this.history, stores, violations })).digest("hex");
+    return { digest, violations, operations: { ok: count("ok"), failed: count("failed"), unknown: count("unknown") }, faults: this.faults };
+  }
+
+  private async storesDiffer(): Promise<string[]> {
+    const hashes = await Promise.all([...this.members.values()].map(async (member) => `${member.stateMachine.appliedIndex}/${(await member.stateMachine.store.hash()).hash}`));
+    return new Set(hashes).size > 1 ? [`the members' stores differ after healing (applied index/hash): ${hashes.join(", ")}`] : [];
+  }
+
+  /** Every write a client was told succeeded is in every member's history of its key. */
+  private lostWrites(): string[] {
+    const lost: string[] = [];
+    for (const member of this.members.values()) {
+      const stored = new Set(storedValues(member));
+      for (const each of this.history) {
+        if (each.outcome !== "ok" || each.op.kind === "read" || (each.op.kind === "cas" && !each.op.succeeded)) continue;
+        if (!stored.has(`${each.key}=${each.op.value}`)) lost.push(`member ${member.id} lost the acknowledged write ${each.key}=${each.op.value}`);
+      }
+    }
+    return lost;
+  }
+
+  private nonLinearizableKeys(): string[] {
+    const failures: string[] = [];
+    for (let key = 0; key < this.options.keys; key++) {
+      const ops: TimedOp[] = this.history
+        .filter((each) => each.key === `k${key}` && each.outcome !== "failed")
+        .map((each) => ({ op: each.op, invoked: each.invoked, completed: each.outcome === "ok" ? each.completed : undefined }));
+      const failure = checkRegister(ops);
+      if (failure) failures.push(`k${key}: ${failure}`);
+    }
+    return failures;
+  }
+}
+
+/** `key=value` for every put the member's store holds in its history (the simulation never compacts). */
+function storedValues(member: SimMember): string[] {
+  const values: string[] = [];
+  for (let from = 1; ; ) {
+    const page = member.stateMachine.store.eventsSince(from);
+    for (const event of page.events) if (event.type === "PUT") values.push(`${decoder.decode(event.kv.key)}=${decoder.decode(event.kv.value)}`);
+    if (page.caughtUp) return values;
+    from = page.nextRevision;
+  }
+}
