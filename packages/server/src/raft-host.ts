@@ -105,6 +105,9 @@ export class RaftHost {
   private loopAgain = false;
   private stopped = false;
   private failure: Error | undefined;
+  /** Whether a Ready is being handled, and the captures waiting for it to end (see atApplyBoundary). */
+  private handlingReady = false;
+  private readonly atBoundary: (() => void)[] = [];
   /** Reads waiting for the next ReadIndex request, and those already asked (at most one request). */
   private readsToAsk: ReadWaiter[] = [];
   private readonly readsAsked = new Map<string, ReadBatch>();
@@ -391,7 +394,38 @@ export class RaftHost {
     }
   }
 
+  /**
+   * Runs `capture` where the store, the member registry and raft's membership
+   * all stand at one applied index: between two Readies, never while a batch
+   * is being applied or a snapshot installed (the registry takes a batch's
+   * changes before the store does). It runs synchronously there, so whatever
+   * it reads or starts sees that one state.
+   */
+  atApplyBoundary<T>(capture: (appliedIndex: number, conf: ConfState) => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const run = () => {
+        try {
+          resolve(capture(this.options.applier.appliedIndex, this.node.confState()));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      if (this.handlingReady) this.atBoundary.push(run);
+      else run();
+    });
+  }
+
   private async handleReady(ready: Ready): Promise<void> {
+    this.handlingReady = true;
+    try {
+      await this.applyAndPersist(ready);
+    } finally {
+      this.handlingReady = false;
+      for (const run of this.atBoundary.splice(0)) run();
+    }
+  }
+
+  private async applyAndPersist(ready: Ready): Promise<void> {
     this.options.network.send(ready.messages);
     if (ready.softState) this.noteSoftState(ready.softState.lead);
     // The core hands out only entries already durable here, so applying them

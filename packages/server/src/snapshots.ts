@@ -59,6 +59,12 @@ export interface SnapshotterOptions {
   readonly retainedEntries: number;
 }
 
+/**
+ * Runs a capture where the store, the member list and raft's membership stand
+ * at one applied index, and resolves with what it returned (RaftHost.atApplyBoundary).
+ */
+export type ApplyBoundary = <T>(capture: (appliedIndex: number, conf: SnapshotMeta["conf"]) => T) => Promise<T>;
+
 export interface SnapshotTransport {
   sendSnapshot(to: NodeId, message: Message, chunks: AsyncIterable<Uint8Array>): Promise<{ delivered: boolean }>;
 }
@@ -106,40 +112,58 @@ export class Snapshotter {
   maybeTake(appliedIndex: number, conf: SnapshotMeta["conf"]): void {
     const last = this.options.storage.snapshot().meta.index;
     if (this.taking || appliedIndex - last < this.options.snapshotCount) return;
-    this.taking = this.take(appliedIndex, conf)
-      .catch((error: unknown) => {
-        if (isStorageError(error)) this.options.storageHealth.fail("snapshot", error);
-        else this.options.logger.error({ err: error }, "snapshot failed; will try again");
-      })
-      .finally(() => {
-        this.taking = undefined;
-      });
+    this.startTaking(appliedIndex, conf).catch((error: unknown) => {
+      if (isStorageError(error)) this.options.storageHealth.fail("snapshot", error);
+      else this.options.logger.error({ err: error }, "snapshot failed; will try again");
+    });
   }
 
   /**
-   * A backup: the bytes of a snapshot file at least as new as `appliedIndex`
-   * (taking one now unless a newer one exists), as it would be streamed to a
-   * follower. Its header and checksum make it a restorable file on its own.
+   * A backup: the bytes of a snapshot file at least as new as the state at
+   * the next apply boundary (taking one there unless a newer one exists), as
+   * it would be streamed to a follower. Its header and checksum make it a
+   * restorable file on its own.
    */
-  async backup(appliedIndex: number, conf: SnapshotMeta["conf"]): Promise<{ size: number; bytes: AsyncIterable<Uint8Array> }> {
-    await this.taking;
-    if (this.options.storage.snapshot().meta.index < appliedIndex) await this.take(appliedIndex, conf);
+  async backup(atBoundary: ApplyBoundary): Promise<{ size: number; bytes: AsyncIterable<Uint8Array> }> {
+    for (;;) {
+      await this.taking;
+      const taken = await atBoundary((appliedIndex, conf) => {
+        // One started at this boundary (maybeTake) or before it: wait for it, then look again.
+        if (this.taking) return undefined;
+        if (this.options.storage.snapshot().meta.index >= appliedIndex) return Promise.resolve();
+        return this.startTaking(appliedIndex, conf);
+      });
+      if (taken) {
+        await taken;
+        break;
+      }
+    }
     const path = join(this.dir, snapshotFileName(this.options.storage.snapshot().meta));
     return { size: (await stat(path)).size, bytes: fileBytes(path) };
   }
 
+  /** Starts taking a snapshot; `taking` holds it (never rejecting) until it ends, the returned promise its outcome. */
+  private startTaking(appliedIndex: number, conf: SnapshotMeta["conf"]): Promise<void> {
+    const outcome = this.take(appliedIndex, conf).finally(() => {
+      this.taking = undefined;
+    });
+    this.taking = outcome.catch(() => undefined);
+    return outcome;
+  }
+
   /**
-   * Snapshots the state at `appliedIndex`, which must be where the store and
-   * the member list are when this is called: the store's export and the
-   * member list and alarms are all captured before anything else applies.
+   * Snapshots the state at `appliedIndex`. It must be called at an apply
+   * boundary (after a Ready, or through RaftHost.atApplyBoundary): the member
+   * list, the alarms and the store's export are captured synchronously here,
+   * before anything else applies.
    */
   private async take(appliedIndex: number, conf: SnapshotMeta["conf"]): Promise<void> {
     const started = performance.now();
     const app: SnapshotAppState = { members: this.options.registry.list(), alarms: this.options.alarms.list() };
     const exported = await this.options.store.exportSnapshot();
-    // The store has moved on only if a backup asked after an await (it then gets the latest snapshot file);
-    // a snapshot from the leader may have overtaken ours meanwhile.
-    if (exported.appliedIndex !== appliedIndex || this.supersededAt(appliedIndex)) {
+    if (exported.appliedIndex !== appliedIndex) throw new Error(`snapshot at ${appliedIndex} taken off an apply boundary: the store is at ${exported.appliedIndex}`);
+    // A snapshot from the leader may have overtaken ours meanwhile.
+    if (this.supersededAt(appliedIndex)) {
       for await (const _ of exported.chunks) break;
       return;
     }

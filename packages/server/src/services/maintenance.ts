@@ -19,7 +19,7 @@ import { REMOVED } from "./health.js";
 import type { Proposer } from "./proposer.js";
 
 export interface MaintenanceServiceOptions {
-  readonly host: Pick<RaftHost, "status" | "readBarrier" | "transferLeadership" | "leader" | "electionTimeoutMs" | "until">;
+  readonly host: Pick<RaftHost, "status" | "readBarrier" | "transferLeadership" | "leader" | "electionTimeoutMs" | "until" | "atApplyBoundary">;
   readonly stateMachine: KvStateMachine;
   readonly proposer: Proposer;
   readonly registry: MemberRegistry;
@@ -114,8 +114,7 @@ export class MaintenanceService implements api.MaintenanceApi {
   }
 
   async snapshot() {
-    const applied = this.store.appliedIndex;
-    const file = await this.options.snapshots.backup(applied, this.host.status().conf);
+    const file = await this.options.snapshots.backup((capture) => this.host.atApplyBoundary(capture));
     return { header: this.header(), ...file };
   }
 

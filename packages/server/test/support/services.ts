@@ -76,6 +76,12 @@ export class OneMemberRaft {
     if (!condition()) throw etcdError("timeout");
   }
 
+  /** Once the proposals so far are applied (the routes' tests propose nothing meanwhile). */
+  async atApplyBoundary<T>(capture: (appliedIndex: number, conf: ConfState) => T): Promise<T> {
+    await this.applying;
+    return capture(this.machine.appliedIndex, this.conf);
+  }
+
   transferLeadership(to: number): void {
     this.leader = to;
   }
