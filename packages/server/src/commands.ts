@@ -35,7 +35,9 @@ export function encodeCommand<C>(envelope: CommandEnvelope<C>): Uint8Array {
 }
 
 export function decodeCommand<C>(data: Uint8Array): CommandEnvelope<C> {
-  const decoded = packr.unpack(data) as CommandEnvelope<C>;
+  // msgpackr caches a DataView on the array it reads, 120 bytes more on an
+  // entry the log keeps: it reads a view that dies with the call instead.
+  const decoded = packr.unpack(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) as CommandEnvelope<C>;
   const clientRequestId: unknown = decoded?.clientRequestId;
   const authRevision: unknown = decoded?.authRevision;
   if (

@@ -15,3 +15,11 @@ test("an encoded command owns exactly its bytes, even after msgpackr's shared bu
   assert.equal(encoded.buffer.byteLength, encoded.byteLength, "a view of the shared buffer would keep megabytes alive");
   assert.deepEqual(decodeCommand(encoded), envelope);
 });
+
+test("decoding a command leaves the entry's bytes as they were, with no property added", () => {
+  const encoded = encodeCommand({ requestId: "r2", command: { kind: "store", request: { op: "put", key: new Uint8Array(16), value: new Uint8Array(256) } } });
+  decodeCommand(encoded);
+  // msgpackr caches a DataView on what it reads: on an entry of the Raft log, 120 bytes each for as long as the log keeps it.
+  const added = Reflect.ownKeys(encoded).filter((key) => typeof key !== "string" || !/^\d+$/.test(key));
+  assert.deepEqual(added, []);
+});
