@@ -24,14 +24,38 @@ export interface CommandEnvelope<C> {
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 /**
+ * Encoded commands are copied one after the other into slabs: an entry stays
+ * in the Raft log until the next snapshot (up to 100,000 entries later), and
+ * an ArrayBuffer of its own costs an entry about 190 bytes beyond its bytes
+ * (the buffer object, its native backing store, a malloc block) and scatters
+ * small blocks over the C heap. Entries leave the log in the order they were
+ * proposed, so a slab is freed soon after its last entry; a command larger
+ * than a quarter of a slab gets a buffer of its own.
+ */
+const SLAB_BYTES = 256 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
  * A copy, not msgpackr's result itself: msgpackr packs into one buffer shared
  * by every Packr in the process and returns a view of it, and that buffer
- * grows to megabytes once a large peer frame is packed. An entry stays in the
- * Raft log for thousands of entries after it, so a view would keep whole
- * megabyte buffers alive (the leader's memory grew by about 1 KB per write).
+ * grows to megabytes once a large peer frame is packed. A view would keep
+ * whole megabyte buffers alive for as long as the entry stays in the log.
  */
 export function encodeCommand<C>(envelope: CommandEnvelope<C>): Uint8Array {
-  return new Uint8Array(packr.pack(envelope));
+  return copyToSlab(packr.pack(envelope));
+}
+
+function copyToSlab(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteLength > SLAB_BYTES / 4) return new Uint8Array(bytes);
+  if (slabUsed + bytes.byteLength > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const copy = slab.subarray(slabUsed, slabUsed + bytes.byteLength);
+  copy.set(bytes);
+  slabUsed += bytes.byteLength;
+  return copy;
 }
 
 export function decodeCommand<C>(data: Uint8Array): CommandEnvelope<C> {
