@@ -27,15 +27,15 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
  * Encoded commands are copied one after the other into slabs: an entry stays
  * in the Raft log until the next snapshot (up to 100,000 entries later), and
  * an ArrayBuffer of its own costs an entry about 190 bytes beyond its bytes
- * (the buffer object, its native backing store, a malloc block) and scatters
- * small blocks over the C heap. Entries leave the log in the order they were
- * proposed, so a slab is freed soon after its last entry. A command larger
- * than 8 KiB gets a buffer of its own: what a slab leaves unused at its end
- * stays under 3 % (with a quarter of a slab as the limit, txns of 100 puts,
- * 34 KB each, left 8 % of every slab unused).
+ * (the buffer object, its native backing store, a malloc block) and leaves
+ * long-lived blocks among the short-lived ones of the C heap, which then
+ * cannot give freed space back. Entries leave the log in the order they
+ * were proposed, so a slab is freed soon after its last entry. A command
+ * larger than 64 KiB gets a buffer of its own, so what a slab leaves unused
+ * at its end stays small (about 3 % for txns of 100 puts, 30 KB each).
  */
-const SLAB_BYTES = 256 * 1024;
-const OWN_BUFFER_ABOVE = 8 * 1024;
+const SLAB_BYTES = 1024 * 1024;
+const OWN_BUFFER_ABOVE = 64 * 1024;
 let slab = new Uint8Array(SLAB_BYTES);
 let slabUsed = 0;
 
