@@ -5,6 +5,7 @@
  * find the caller waiting; the client's request id, when the client sent
  * one, lets the state machine apply a retried write once.
  */
+import { SlabCopier } from "@raftkv/transport";
 import { Packr } from "msgpackr";
 
 export interface CommandEnvelope<C> {
@@ -23,21 +24,8 @@ export interface CommandEnvelope<C> {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
-/**
- * Encoded commands are copied one after the other into slabs: an entry stays
- * in the Raft log until the next snapshot (up to 100,000 entries later), and
- * an ArrayBuffer of its own costs an entry about 190 bytes beyond its bytes
- * (the buffer object, its native backing store, a malloc block) and leaves
- * long-lived blocks among the short-lived ones of the C heap, which then
- * cannot give freed space back. Entries leave the log in the order they
- * were proposed, so a slab is freed soon after its last entry. A command
- * larger than 64 KiB gets a buffer of its own, so what a slab leaves unused
- * at its end stays small (about 3 % for txns of 100 puts, 30 KB each).
- */
-const SLAB_BYTES = 1024 * 1024;
-const OWN_BUFFER_ABOVE = 64 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
+/** An entry stays in the Raft log until the next snapshot, up to 100,000 entries later: see SlabCopier. */
+const commandCopies = new SlabCopier();
 
 /**
  * A copy, not msgpackr's result itself: msgpackr packs into one buffer shared
@@ -46,19 +34,7 @@ let slabUsed = 0;
  * whole megabyte buffers alive for as long as the entry stays in the log.
  */
 export function encodeCommand<C>(envelope: CommandEnvelope<C>): Uint8Array {
-  return copyToSlab(packr.pack(envelope));
-}
-
-function copyToSlab(bytes: Uint8Array): Uint8Array {
-  if (bytes.byteLength > OWN_BUFFER_ABOVE) return new Uint8Array(bytes);
-  if (slabUsed + bytes.byteLength > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const copy = slab.subarray(slabUsed, slabUsed + bytes.byteLength);
-  copy.set(bytes);
-  slabUsed += bytes.byteLength;
-  return copy;
+  return commandCopies.copy(packr.pack(envelope));
 }
 
 export function decodeCommand<C>(data: Uint8Array): CommandEnvelope<C> {
