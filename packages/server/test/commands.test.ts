@@ -16,21 +16,14 @@ test("an encoded command keeps no more than a slab alive, even after msgpackr's 
   assert.deepEqual(decodeCommand(encoded), envelope);
 });
 
-test("commands encoded one after another share a slab and keep their own bytes; a large one gets a buffer of its own", () => {
+test("commands encoded one after another each decode to themselves once many have filled the slabs they are copied into", () => {
   const envelopes = Array.from({ length: 4_000 }, (_, i) => ({
     requestId: `r${i}`,
     command: { kind: "store", request: { op: "put", key: `key-${i}`, value: new Uint8Array(300).fill(i % 256) } },
   }));
   const encoded = envelopes.map((envelope) => encodeCommand(envelope));
-  assert.equal(encoded[1]!.buffer, encoded[0]!.buffer);
   assert.ok(new Set(encoded.map((bytes) => bytes.buffer)).size > 1, "4,000 commands of 300 bytes fill more than one slab");
-  assert.deepEqual(
-    encoded.map((bytes) => decodeCommand(bytes)),
-    envelopes,
-    "each command decodes to itself after many others were copied into the slabs",
-  );
-  const large = encodeCommand({ requestId: "big", command: { value: new Uint8Array(100 * 1024) } });
-  assert.equal(large.buffer.byteLength, large.byteLength);
+  assert.deepEqual(encoded.map((bytes) => decodeCommand(bytes)), envelopes);
 });
 
 test("decoding a command leaves the entry's bytes as they were, with no property added", () => {
