@@ -129,9 +129,9 @@ export class FramedSocket {
   private decode(body: Buffer): Frame {
     // One copy of the whole body, as a plain Uint8Array: binary fields then
     // decode as Uint8Array views of it (not Buffers), and a stored entry pins
-    // only the frame it came in, not a socket read or a pooled slab. Copying
-    // once per frame is several times cheaper than once per field. The copy
-    // goes into a slab, as a frame of entries stays as long as the log keeps them.
+    // the slab its frame was copied into, which the log releases in order,
+    // never a socket read. Copying once per frame is several times cheaper
+    // than once per field.
     return asFrame(this.unpackr.unpack(receivedFrames.copy(body)));
   }
 
