@@ -68,6 +68,7 @@ export class KeyIndex {
       }
     }
     index.order = SortedKeys.fromSorted([...index.histories.keys()].sort());
+    index.shareLoggedKeys();
     for (const history of index.histories.values()) {
       if (!newest(history).tombstone) index.liveKeys++;
     }
@@ -132,9 +133,26 @@ export class KeyIndex {
     const wasLive = history !== undefined && !newest(history).tombstone;
     if (history === undefined) this.order.add(key);
     this.histories.set(key, withAppended(history, revision));
-    this.logKeys.push(key);
+    this.logKeys.push(history === undefined ? key : this.heldKey(key));
     this.logRevisions.push(revision);
     this.liveKeys += Number(!revision.tombstone) - Number(wasLive);
+  }
+
+  /**
+   * The key string the index holds already, for the revision log: each
+   * request decodes a key of its own, and keeping that copy per revision
+   * costs the key's length plus 16 bytes on every revision after the first.
+   */
+  private heldKey(key: KeyString): KeyString {
+    return this.order.find(key) ?? key;
+  }
+
+  /** After open's scan: the keys logged for later revisions become the held ones (see heldKey). */
+  private shareLoggedKeys(): void {
+    for (let i = 0; i < this.logKeys.length; i++) {
+      const key = this.logKeys[i]!;
+      if (Array.isArray(this.histories.get(key))) this.logKeys[i] = this.heldKey(key);
+    }
   }
 
   /**

@@ -53,6 +53,14 @@ export class SortedKeys {
     if (chunk.length === 0) this.chunks.splice(chunkIndex, 1);
   }
 
+  /** The held key equal to `key`, if the set has it. */
+  find(key: KeyString): KeyString | undefined {
+    const chunk = this.chunks[this.chunkFor(key)];
+    if (chunk === undefined) return undefined;
+    const held = chunk[lowerBound(chunk, key)];
+    return held === key ? held : undefined;
+  }
+
   /** Keys in [start, end) in ascending order; `end` undefined means unbounded. */
   *between(start: KeyString, end: KeyString | undefined): Generator<KeyString> {
     const first = this.chunkFor(start);

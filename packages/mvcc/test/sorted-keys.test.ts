@@ -6,7 +6,7 @@ import { SortedKeys } from "../src/sorted-keys.js";
 const key = fc.string({ unit: fc.constantFrom("a", "b", "c", "\0", "\u00ff"), maxLength: 4 });
 const operation = fc.record({ add: fc.boolean(), key });
 
-test("SortedKeys agrees with a sorted array under adds, deletes and range scans", () => {
+test("SortedKeys agrees with a sorted array under adds, deletes, lookups and range scans", () => {
   fc.assert(
     fc.property(fc.array(operation, { maxLength: 2000 }), key, fc.option(key), (operations, start, end) => {
       const keys = new SortedKeys();
@@ -18,6 +18,7 @@ test("SortedKeys agrees with a sorted array under adds, deletes and range scans"
       const expected = [...model].sort().filter((k) => k >= start && (end === null || k < end));
       assert.deepEqual([...keys.between(start, end ?? undefined)], expected);
       assert.equal(keys.size, model.size);
+      assert.equal(keys.find(start), model.has(start) ? start : undefined);
     }),
     { numRuns: 200 },
   );

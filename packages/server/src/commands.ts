@@ -5,6 +5,7 @@
  * find the caller waiting; the client's request id, when the client sent
  * one, lets the state machine apply a retried write once.
  */
+import { SlabCopier } from "@raftkv/transport";
 import { Packr } from "msgpackr";
 
 export interface CommandEnvelope<C> {
@@ -23,19 +24,23 @@ export interface CommandEnvelope<C> {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
+/** An entry stays in the Raft log until the next snapshot, up to 100,000 entries later: see SlabCopier. */
+const commandCopies = new SlabCopier();
+
 /**
  * A copy, not msgpackr's result itself: msgpackr packs into one buffer shared
  * by every Packr in the process and returns a view of it, and that buffer
- * grows to megabytes once a large peer frame is packed. An entry stays in the
- * Raft log for thousands of entries after it, so a view would keep whole
- * megabyte buffers alive (the leader's memory grew by about 1 KB per write).
+ * grows to megabytes once a large peer frame is packed. A view would keep
+ * whole megabyte buffers alive for as long as the entry stays in the log.
  */
 export function encodeCommand<C>(envelope: CommandEnvelope<C>): Uint8Array {
-  return new Uint8Array(packr.pack(envelope));
+  return commandCopies.copy(packr.pack(envelope));
 }
 
 export function decodeCommand<C>(data: Uint8Array): CommandEnvelope<C> {
-  const decoded = packr.unpack(data) as CommandEnvelope<C>;
+  // msgpackr caches a DataView on the array it reads, 120 bytes more on an
+  // entry the log keeps: it reads a view that dies with the call instead.
+  const decoded = packr.unpack(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) as CommandEnvelope<C>;
   const clientRequestId: unknown = decoded?.clientRequestId;
   const authRevision: unknown = decoded?.authRevision;
   if (

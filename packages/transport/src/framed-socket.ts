@@ -6,6 +6,7 @@ import type { Socket } from "node:net";
 import { Packr, Unpackr } from "msgpackr";
 import { ConnectionError, END_OF_STREAM, protocolFailure, socketFailure, type ConnectionFailure } from "./failure.js";
 import { FRAME_HEADER_BYTES, FrameReader, asFrame, frameHeader, type Frame, type Hello } from "./frames.js";
+import { SlabCopier } from "./slab-copies.js";
 
 export interface PeerAddress {
   readonly host: string;
@@ -28,6 +29,9 @@ const ANSWER_LINGER_MS = 5_000;
 const KEEPALIVE_DELAY_MS = 1000;
 
 const NOBODY_LISTENS: FrameListener = { frame: () => {}, closed: () => {} };
+
+/** Where received frames are copied, for every connection (see SlabCopier). */
+const receivedFrames = new SlabCopier();
 
 export class FramedSocket {
   private readonly reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
@@ -125,9 +129,10 @@ export class FramedSocket {
   private decode(body: Buffer): Frame {
     // One copy of the whole body, as a plain Uint8Array: binary fields then
     // decode as Uint8Array views of it (not Buffers), and a stored entry pins
-    // only the frame it came in, not a socket read or a pooled slab. Copying
-    // once per frame is several times cheaper than once per field.
-    return asFrame(this.unpackr.unpack(new Uint8Array(body)));
+    // the slab its frame was copied into, which the log releases in order,
+    // never a socket read. Copying once per frame is several times cheaper
+    // than once per field.
+    return asFrame(this.unpackr.unpack(receivedFrames.copy(body)));
   }
 
   private closedError(): ConnectionError {

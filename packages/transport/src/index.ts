@@ -6,4 +6,5 @@ export { isPeerDown, isRemovalRefusal, MEMBER_REMOVED_REFUSAL, type ConnectionFa
 export type { BackoffPolicy } from "./backoff.js";
 export type { Logger } from "./logger.js";
 export { PROTOCOL_VERSION } from "./frames.js";
+export { SlabCopier } from "./slab-copies.js";
 export type { PeerCertificates, PeerTls } from "./security.js";

@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import { backoffDelay } from "../src/backoff.js";
 import { BoundedQueue } from "../src/bounded-queue.js";
 import { FrameReader, ProtocolError, frameHeader } from "../src/frames.js";
+import { SlabCopier } from "../src/slab-copies.js";
 
 describe("backoff", () => {
   const policy = { initialMs: 25, maxMs: 1000 };
@@ -56,5 +57,20 @@ describe("frame reader", () => {
   test("refuses a frame over the limit as soon as its header is in", () => {
     const reader = new FrameReader(999);
     assert.throws(() => reader.push(frameHeader(1000)), ProtocolError);
+  });
+});
+
+describe("slab copies", () => {
+  test("copies share a slab until it is full, keep their own bytes, and a large one gets a buffer of its own", () => {
+    const copier = new SlabCopier(1024, 128);
+    const sources = Array.from({ length: 30 }, (_, i) => new Uint8Array(100).fill(i));
+    const copies = sources.map((bytes) => copier.copy(bytes));
+    assert.equal(copies[9]!.buffer, copies[0]!.buffer, "ten copies of 100 bytes fit in a slab of 1,024");
+    assert.notEqual(copies[10]!.buffer, copies[0]!.buffer, "the eleventh starts a new slab");
+    assert.ok(copies.every((copy) => copy.buffer.byteLength === 1024));
+    assert.deepEqual(copies, sources);
+    const large = copier.copy(new Uint8Array(129).fill(7));
+    assert.equal(large.buffer.byteLength, 129);
+    assert.deepEqual(large, new Uint8Array(129).fill(7));
   });
 });
