@@ -13,6 +13,5 @@ export {
   type UnsafeBehaviour,
 } from "./config.js";
 export { RaftkvError, GrpcCode, etcdError, type EtcdErrorName } from "./errors.js";
-export { MEMBER_NODE_FLAGS } from "./member-flags.js";
 export { startNode, type RaftkvNode, type StartOptions } from "./node.js";
 export { restoreSnapshot, snapshotStatus, type RestoreOptions, type SnapshotStatus } from "./restore.js";
