@@ -20,6 +20,8 @@ export interface MemberGauges {
   activePeers(): number;
 }
 
+type HttpLabel = "method" | "route" | "status";
+
 const ALARM_TYPES: readonly AlarmType[] = ["NOSPACE", "CORRUPT"];
 
 const DISK_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1];
@@ -45,7 +47,7 @@ export class Metrics {
     buckets: DISK_BUCKETS,
     registers: [this.registry],
   });
-  readonly httpSeconds = new Histogram({
+  readonly httpSeconds: Histogram<HttpLabel> = new Histogram({
     name: "raftkv_http_request_duration_seconds",
     help: "HTTP request latency by route and status",
     labelNames: ["method", "route", "status"],
@@ -83,6 +85,11 @@ export class Metrics {
     });
   }
 
+  /** The request-duration series of one route; made once per route, when the route is registered. */
+  httpRoute(route: string): RouteTimings {
+    return new RouteTimings(this.httpSeconds, route);
+  }
+
   private gauge(name: string, help: string, read: () => number): void {
     new Gauge({
       name,
@@ -92,5 +99,33 @@ export class Metrics {
         this.set(read());
       },
     });
+  }
+}
+
+/**
+ * One route's request durations by method and status, each series' child
+ * taken from prom-client once and kept: given label values, prom-client
+ * builds a label object, a hash string and a closure on every observation.
+ */
+export class RouteTimings {
+  private readonly byMethod = new Map<string, Map<number, Histogram.Internal<HttpLabel>>>();
+
+  constructor(
+    private readonly histogram: Histogram<HttpLabel>,
+    private readonly route: string,
+  ) {}
+
+  observe(method: string, status: number, seconds: number): void {
+    let byStatus = this.byMethod.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      this.byMethod.set(method, byStatus);
+    }
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = this.histogram.labels({ method, route: this.route, status: String(status) });
+      byStatus.set(status, series);
+    }
+    series.observe(seconds);
   }
 }
