@@ -35,18 +35,20 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly leaderChanges = new Counter({ name: "raftkv_leader_changes_total", help: "Leader changes seen by this member", registers: [this.registry] });
+  // Observed through their one series, taken once: prom-client's own `observe` hashes an empty label set and
+  // builds a closure each time (176 bytes an observation, against 16), and these two run on every Ready.
   readonly walFsyncSeconds = new Histogram({
     name: "raftkv_wal_fsync_duration_seconds",
     help: "Time to write and fdatasync one Ready to the WAL",
     buckets: DISK_BUCKETS,
     registers: [this.registry],
-  });
+  }).labels();
   readonly applySeconds = new Histogram({
     name: "raftkv_apply_duration_seconds",
     help: "Time to apply one batch of committed entries to the state machine",
     buckets: DISK_BUCKETS,
     registers: [this.registry],
-  });
+  }).labels();
   readonly httpSeconds: Histogram<HttpLabel> = new Histogram({
     name: "raftkv_http_request_duration_seconds",
     help: "HTTP request latency by route and status",

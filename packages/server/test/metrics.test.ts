@@ -1,4 +1,8 @@
-/** The HTTP request-duration histogram: one series per method, route and status, and "unknown" for requests no route matched. */
+/**
+ * The member's histograms: HTTP request durations in one series per method,
+ * route and status ("unknown" for requests no route matched), and the
+ * unlabelled WAL and apply durations observed through their one series.
+ */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
@@ -58,4 +62,16 @@ test("each request is counted once, under its route's pattern, its method and it
       ["GET unknown 404", 1],
     ]),
   );
+});
+
+test("the WAL and apply durations are exposed as plain histograms, each observation counted once", async () => {
+  metrics.walFsyncSeconds.observe(0.003);
+  metrics.walFsyncSeconds.observe(0.0001);
+  metrics.applySeconds.observe(0.02);
+  const text = await metrics.registry.metrics();
+  assert.match(text, /^raftkv_wal_fsync_duration_seconds_count 2$/m);
+  assert.match(text, /^raftkv_wal_fsync_duration_seconds_bucket\{le="0.004"\} 2$/m);
+  assert.match(text, /^raftkv_wal_fsync_duration_seconds_bucket\{le="0.002"\} 1$/m);
+  assert.match(text, /^raftkv_apply_duration_seconds_count 1$/m);
+  assert.match(text, /^raftkv_apply_duration_seconds_sum 0.02$/m);
 });
