@@ -20,6 +20,8 @@ export interface MemberGauges {
   activePeers(): number;
 }
 
+type HttpLabel = "method" | "route" | "status";
+
 const ALARM_TYPES: readonly AlarmType[] = ["NOSPACE", "CORRUPT"];
 
 const DISK_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1];
@@ -33,19 +35,21 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly leaderChanges = new Counter({ name: "raftkv_leader_changes_total", help: "Leader changes seen by this member", registers: [this.registry] });
+  // Observed through their one series, taken once: prom-client's own `observe` hashes an empty label set and
+  // builds a closure each time (176 bytes an observation, against 16), and these two run on every Ready.
   readonly walFsyncSeconds = new Histogram({
     name: "raftkv_wal_fsync_duration_seconds",
     help: "Time to write and fdatasync one Ready to the WAL",
     buckets: DISK_BUCKETS,
     registers: [this.registry],
-  });
+  }).labels();
   readonly applySeconds = new Histogram({
     name: "raftkv_apply_duration_seconds",
     help: "Time to apply one batch of committed entries to the state machine",
     buckets: DISK_BUCKETS,
     registers: [this.registry],
-  });
-  readonly httpSeconds = new Histogram({
+  }).labels();
+  readonly httpSeconds: Histogram<HttpLabel> = new Histogram({
     name: "raftkv_http_request_duration_seconds",
     help: "HTTP request latency by route and status",
     labelNames: ["method", "route", "status"],
@@ -83,6 +87,11 @@ export class Metrics {
     });
   }
 
+  /** The request-duration series of one route; made once per route, when the route is registered. */
+  httpRoute(route: string): RouteTimings {
+    return new RouteTimings(this.httpSeconds, route);
+  }
+
   private gauge(name: string, help: string, read: () => number): void {
     new Gauge({
       name,
@@ -92,5 +101,33 @@ export class Metrics {
         this.set(read());
       },
     });
+  }
+}
+
+/**
+ * One route's request durations by method and status, each series' child
+ * taken from prom-client once and kept: given label values, prom-client
+ * builds a label object, a hash string and a closure on every observation.
+ */
+export class RouteTimings {
+  private readonly byMethod = new Map<string, Map<number, Histogram.Internal<HttpLabel>>>();
+
+  constructor(
+    private readonly histogram: Histogram<HttpLabel>,
+    private readonly route: string,
+  ) {}
+
+  observe(method: string, status: number, seconds: number): void {
+    let byStatus = this.byMethod.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      this.byMethod.set(method, byStatus);
+    }
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = this.histogram.labels({ method, route: this.route, status: String(status) });
+      byStatus.set(status, series);
+    }
+    series.observe(seconds);
   }
 }

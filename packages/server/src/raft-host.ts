@@ -415,56 +415,88 @@ export class RaftHost {
     });
   }
 
-  private async handleReady(ready: Ready): Promise<void> {
+  /** One Ready, marked as being handled until it is done (see atApplyBoundary). */
+  private handleReady(ready: Ready): Promise<void> | undefined {
     this.handlingReady = true;
+    let waiting: Promise<void> | undefined;
     try {
-      await this.applyAndPersist(ready);
+      waiting = this.applyAndPersist(ready);
     } finally {
-      this.handlingReady = false;
-      for (const run of this.atBoundary.splice(0)) run();
+      if (!waiting) this.leaveReady();
     }
+    return waiting?.finally(() => this.leaveReady());
   }
 
-  private async applyAndPersist(ready: Ready): Promise<void> {
+  private leaveReady(): void {
+    this.handlingReady = false;
+    for (const run of this.atBoundary.splice(0)) run();
+  }
+
+  /**
+   * A Ready's work. This and the steps below are plain functions that return a
+   * promise only for work that waits, chained with `then`: as async
+   * functions, each layer cost every Ready a promise and a turn or two.
+   */
+  private applyAndPersist(ready: Ready): Promise<void> | undefined {
     this.options.network.send(ready.messages);
     if (ready.softState) this.noteSoftState(ready.softState.lead);
     // The core hands out only entries already durable here, so applying them
     // (and answering their callers) need not wait for this Ready's own write.
-    await Promise.all([this.applyEntries(ready.committedEntries, ready.confChanges), this.persistReady(ready)]);
+    const applying = this.applyEntries(ready.committedEntries, ready.confChanges);
+    const persisting = this.persistReady(ready);
+    const finish = (): void => this.finishReady(ready);
+    if (applying && persisting) return Promise.all([applying, persisting]).then(finish);
+    const waiting = applying ?? persisting;
+    if (waiting) return waiting.then(finish);
+    finish();
+    return undefined;
+  }
+
+  private finishReady(ready: Ready): void {
     for (const state of ready.readStates) this.answerReads(new TextDecoder().decode(state.context), state.index);
     this.node.advance();
     // After advance, raft's membership includes the changes just applied, matching the store and the registry.
     if (ready.committedEntries.length > 0) this.options.snapshots.maybeTake(this.options.applier.appliedIndex, this.node.confState());
   }
 
-  private async persistReady(ready: Ready): Promise<void> {
-    if (ready.mustSync) await this.persist(ready);
-    else if (ready.hardState) this.options.storage.setHardState(ready.hardState);
+  /** Persists what the Ready asks to; a promise only when that waits for the disk. */
+  private persistReady(ready: Ready): Promise<void> | undefined {
     // Acknowledgements leave as soon as the write is durable, not after applying.
-    this.options.network.send(this.node.persisted());
+    const acknowledge = (): void => this.options.network.send(this.node.persisted());
+    if (ready.mustSync) return this.persist(ready).then(acknowledge);
+    if (ready.hardState) this.options.storage.setHardState(ready.hardState);
+    acknowledge();
+    return undefined;
   }
 
-  private async persist(ready: Ready): Promise<void> {
+  private persist(ready: Ready): Promise<void> {
     const batch = {
       ...(ready.snapshot ? { snapshot: ready.snapshot.meta } : {}),
       ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
       ...(ready.hardState ? { hardState: ready.hardState } : {}),
     };
-    if (this.options.unsafeAckBeforeFsync) this.saveLater(batch);
-    else await this.save(batch);
-    const storage = this.options.storage;
-    if (ready.snapshot) {
-      storage.applySnapshot(ready.snapshot);
-      await this.options.snapshots.install(ready.snapshot);
-    }
-    storage.append(ready.entries);
-    if (ready.hardState) storage.setHardState(ready.hardState);
+    if (!this.options.unsafeAckBeforeFsync) return this.save(batch).then(() => this.keepPersisted(ready));
+    this.saveLater(batch);
+    return Promise.resolve(this.keepPersisted(ready));
   }
 
-  private async save(batch: Parameters<Wal["save"]>[0]): Promise<void> {
+  /** Raft's storage takes what is now durable, an installed snapshot first. */
+  private keepPersisted(ready: Ready): Promise<void> | undefined {
+    const keepRest = (): void => {
+      this.options.storage.append(ready.entries);
+      if (ready.hardState) this.options.storage.setHardState(ready.hardState);
+    };
+    if (!ready.snapshot) {
+      keepRest();
+      return undefined;
+    }
+    this.options.storage.applySnapshot(ready.snapshot);
+    return this.options.snapshots.install(ready.snapshot).then(keepRest);
+  }
+
+  private save(batch: Parameters<Wal["save"]>[0]): Promise<void> {
     const started = performance.now();
-    await this.options.wal.save(batch);
-    this.options.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000);
+    return this.options.wal.save(batch).then(() => this.options.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000));
   }
 
   /** UNSAFE: the write is acknowledged now and reaches the disk up to half a second later. */
@@ -481,11 +513,17 @@ export class RaftHost {
     }, 500).unref();
   }
 
-  private async applyEntries(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): Promise<void> {
-    if (entries.length === 0) return;
+  /** Applies committed entries, if any; a promise only when there are. */
+  private applyEntries(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): Promise<void> | undefined {
+    if (entries.length === 0) return undefined;
     const started = performance.now();
-    await this.options.applier.apply(entries, confChanges);
-    this.options.metrics.applySeconds.observe((performance.now() - started) / 1000);
+    return this.options.applier.apply(entries, confChanges).then(() => {
+      this.options.metrics.applySeconds.observe((performance.now() - started) / 1000);
+      this.wakeAppliedWaiters();
+    });
+  }
+
+  private wakeAppliedWaiters(): void {
     const applied = this.options.applier.appliedIndex;
     const ready = this.appliedWaiters.filter((waiter) => waiter.index <= applied);
     this.appliedWaiters = this.appliedWaiters.filter((waiter) => waiter.index > applied);

@@ -3,8 +3,8 @@
  * same WAL code runs on the real disk and on {@link SimDisk}, which models
  * what a power loss keeps.
  */
-import { constants } from "node:fs";
-import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
+import fs, { constants } from "node:fs";
+import { mkdir, open, readFile, readdir, rename, unlink } from "node:fs/promises";
 
 export interface WalFileSystem {
   /** Creates the directory and any missing parents; succeeds if it exists. */
@@ -40,20 +40,30 @@ export interface WalFile {
  */
 const DSYNC = constants.O_DSYNC;
 
+/**
+ * A log file by its descriptor, through node:fs's callback functions: each
+ * call costs one promise of ours, where a `FileHandle` method runs through
+ * several async layers of Node's own (seven promises per write).
+ */
 class NodeFile implements WalFile {
-  constructor(private readonly handle: FileHandle) {}
+  constructor(private readonly fd: number) {}
 
-  async write(data: Uint8Array, position: number): Promise<void> {
-    // A regular-file write may still come back short (a full disk, a signal).
-    let written = 0;
-    while (written < data.byteLength) {
-      const { bytesWritten } = await this.handle.write(data, written, data.byteLength - written, position + written);
-      written += bytesWritten;
-    }
+  write(data: Uint8Array, position: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // A regular-file write may still come back short (a full disk, a signal).
+      const writeFrom = (done: number): void => {
+        fs.write(this.fd, data, done, data.byteLength - done, position + done, (error, bytesWritten) => {
+          if (error) reject(error);
+          else if (done + bytesWritten < data.byteLength) writeFrom(done + bytesWritten);
+          else resolve();
+        });
+      };
+      writeFrom(0);
+    });
   }
 
   datasync(): Promise<void> {
-    return this.handle.datasync();
+    return settled((callback) => fs.fdatasync(this.fd, callback));
   }
 
   /** A plain write is durable on its own: the file was opened with O_DSYNC. */
@@ -62,12 +72,21 @@ class NodeFile implements WalFile {
   }
 
   truncate(length: number): Promise<void> {
-    return this.handle.truncate(length);
+    return settled((callback) => fs.ftruncate(this.fd, length, callback));
   }
 
   close(): Promise<void> {
-    return this.handle.close();
+    return settled((callback) => fs.close(this.fd, callback));
   }
+}
+
+/** A promise for one node:fs callback call that yields nothing. */
+function settled(call: (callback: (error: NodeJS.ErrnoException | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => call((error) => (error ? reject(error) : resolve())));
+}
+
+function openFile(path: string, flags: number): Promise<NodeFile> {
+  return new Promise((resolve, reject) => fs.open(path, flags, (error, fd) => (error ? reject(error) : resolve(new NodeFile(fd)))));
 }
 
 /** The real disk, through node:fs/promises. */
@@ -77,8 +96,8 @@ export const nodeFileSystem: WalFileSystem = {
   },
   readdir: (dir) => readdir(dir),
   readFile: (path) => readFile(path),
-  create: async (path) => new NodeFile(await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | DSYNC)),
-  openExisting: async (path) => new NodeFile(await open(path, constants.O_RDWR | DSYNC)),
+  create: (path) => openFile(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | DSYNC),
+  openExisting: (path) => openFile(path, constants.O_RDWR | DSYNC),
   rename: (from, to) => rename(from, to),
   unlink: (path) => unlink(path),
   async syncDir(dir) {

@@ -99,16 +99,16 @@ export class Wal {
   }
 
   /** Persists one ready cycle; resolves once it is durable. */
-  async save(batch: WalBatch): Promise<void> {
-    return this.submit(batchRecords(batch));
+  save(batch: WalBatch): Promise<void> {
+    return this.submit(() => batchRecords(batch));
   }
 
   /**
    * Records a snapshot of the local state machine at `meta.index`: entries
    * up to it become releasable; entries after it stay in the log.
    */
-  async saveSnapshot(meta: SnapshotMeta): Promise<void> {
-    return this.submit([{ type: RecordType.SnapshotTaken, snapshot: meta }]);
+  saveSnapshot(meta: SnapshotMeta): Promise<void> {
+    return this.submit(() => [{ type: RecordType.SnapshotTaken, snapshot: meta }]);
   }
 
   /**
@@ -127,13 +127,25 @@ export class Wal {
     return this.serially(() => this.active.file.close());
   }
 
-  private submit(records: readonly WalRecord[]): Promise<void> {
-    this.assertOpen();
-    if (this.failure) throw this.failure;
-    // Validate and encode now, so that a bad save fails alone and at once.
-    const accepted = acceptRecords(this.accepted, records);
-    const bytes = encodeRecords(records);
-    this.accepted = accepted;
+  /**
+   * Queues a save. Not an async function, and the flush path below uses
+   * plain `then`s: each async layer cost every save a promise and turns of
+   * its own. Refusals still come as a rejected promise, never a throw.
+   */
+  private submit(recordsOf: () => readonly WalRecord[]): Promise<void> {
+    let records: readonly WalRecord[];
+    let bytes: Buffer;
+    try {
+      this.assertOpen();
+      if (this.failure) throw this.failure;
+      // Validate and encode now, so that a bad save fails alone and at once.
+      records = recordsOf();
+      const accepted = acceptRecords(this.accepted, records);
+      bytes = encodeRecords(records);
+      this.accepted = accepted;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ records, bytes, resolve, reject });
       this.scheduleFlush();
@@ -143,30 +155,37 @@ export class Wal {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    void this.serially(() => this.flush());
+    // A flush settles its saves itself and never rejects, so the chain needs no catch after it.
+    this.tail = this.tail.then(() => this.flush());
   }
 
   /** Writes every save queued so far with one durable write. */
-  private async flush(): Promise<void> {
+  private flush(): Promise<void> {
     this.flushScheduled = false;
     const group = this.queue;
     this.queue = [];
-    try {
-      await this.guarded(() => this.write(group));
-    } catch (error) {
-      for (const save of group) save.reject(error);
-      return;
-    }
-    for (const save of group) save.resolve();
+    return this.guarded(() => this.write(group)).then(
+      () => {
+        for (const save of group) save.resolve();
+      },
+      (error: unknown) => {
+        for (const save of group) save.reject(error);
+      },
+    );
   }
 
-  private async write(group: readonly PendingSave[]): Promise<void> {
-    const bytes = Buffer.concat(group.map((save) => save.bytes));
-    if (bytes.byteLength === 0) return;
-    if (this.active.size >= this.segmentBytes) await this.rollOver();
-    await this.active.file.writeDurably(bytes, this.active.size);
-    this.active.size += bytes.byteLength;
-    for (const save of group) this.written = save.records.reduce(advance, this.written);
+  private write(group: readonly PendingSave[]): Promise<void> {
+    const bytes = group.length === 1 ? (group[0] as PendingSave).bytes : Buffer.concat(group.map((save) => save.bytes));
+    if (bytes.byteLength === 0) return Promise.resolve();
+    if (this.active.size >= this.segmentBytes) return this.rollOver().then(() => this.append(group, bytes));
+    return this.append(group, bytes);
+  }
+
+  private append(group: readonly PendingSave[], bytes: Buffer): Promise<void> {
+    return this.active.file.writeDurably(bytes, this.active.size).then(() => {
+      this.active.size += bytes.byteLength;
+      for (const save of group) this.written = save.records.reduce(advance, this.written);
+    });
   }
 
   private async rollOver(): Promise<void> {
@@ -194,14 +213,19 @@ export class Wal {
   }
 
   /** Runs I/O unless an earlier failure forbids it; a failure here is final. */
-  private async guarded(io: () => Promise<void>): Promise<void> {
-    if (this.failure) throw this.failure;
+  private guarded(io: () => Promise<void>): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    let pending: Promise<void>;
     try {
-      await io();
+      pending = io();
     } catch (error) {
+      // A flush must never throw: its saves would never settle.
+      pending = Promise.reject(error);
+    }
+    return pending.catch((error: unknown) => {
       this.failure = new WalFailedError(error);
       throw this.failure;
-    }
+    });
   }
 
   private assertOpen(): void {

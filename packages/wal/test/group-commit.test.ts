@@ -82,3 +82,24 @@ test("a failed fdatasync fails its saves and every later call; reopening recover
   assert.deepEqual(recoveredIndexes(reopened.recovered), [1]);
   await reopened.close();
 });
+
+test("a file whose write throws instead of rejecting fails its saves and every later one, never leaves them waiting", async () => {
+  const disk = new SimDisk();
+  const real = disk.mount();
+  let throwOnWrite = false;
+  const throwing = (file: WalFile): WalFile => ({
+    ...file,
+    writeDurably: (data, position) => {
+      if (throwOnWrite) throw new Error("EBADF, thrown at once");
+      return file.writeDurably(data, position);
+    },
+  });
+  const wal = await Wal.open("/wal", {
+    fs: { ...real, create: async (path) => throwing(await real.create(path)), openExisting: async (path) => throwing(await real.openExisting(path)) },
+  });
+  await wal.save({ entries: [entry(1, 1)] });
+  throwOnWrite = true;
+  await assert.rejects(wal.save({ entries: [entry(2, 1)] }), WalFailedError);
+  await assert.rejects(wal.save({ entries: [entry(3, 1)] }), WalFailedError);
+  await wal.close();
+});

@@ -4,7 +4,7 @@
  * turns typed errors into etcd-style replies.
  */
 import type { EventEmitter } from "node:events";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type onResponseHookHandler } from "fastify";
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import { uiPlugin } from "./ui.js";
@@ -27,13 +27,7 @@ export function createApp(metrics: Metrics): FastifyInstance {
     const length = Number(request.headers["content-length"] ?? 0);
     done(length > MAX_REQUEST_BYTES ? etcdError("requestTooLarge") : undefined);
   });
-  app.addHook("onResponse", (request, reply, done) => {
-    metrics.httpSeconds.observe(
-      { method: request.method, route: request.routeOptions.url ?? "unknown", status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
-    done();
-  });
+  timeRequests(app, metrics);
   app.setErrorHandler((error: FastifyError | RaftkvError, _request, reply) => {
     const typed = toRaftkvError(error);
     void reply.status(typed.httpStatus).type("application/json").send(JSON.stringify(typed.toJSON()));
@@ -45,6 +39,32 @@ export function createApp(metrics: Metrics): FastifyInstance {
   void app.register(uiPlugin());
   webSocketPlugin(app);
   return app;
+}
+
+/**
+ * Each route times its requests with series of its own, found without
+ * reading `request.routeOptions` (a getter that builds an object per call);
+ * requests that match no route are timed as route "unknown".
+ */
+function timeRequests(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook("onRoute", (route) => {
+    const timings = metrics.httpRoute(route.url);
+    const observe: onResponseHookHandler = (request, reply, done) => {
+      timings.observe(request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    route.onResponse = [...hooksOf(route.onResponse), observe];
+  });
+  const unmatched = metrics.httpRoute("unknown");
+  app.addHook("onResponse", (request, reply, done) => {
+    if (request.is404) unmatched.observe(request.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+}
+
+function hooksOf<Hook>(hooks: Hook | Hook[] | undefined): Hook[] {
+  if (hooks === undefined) return [];
+  return Array.isArray(hooks) ? hooks : [hooks];
 }
 
 function toRaftkvError(error: FastifyError | RaftkvError): RaftkvError {

@@ -40,17 +40,33 @@ export function identifyRequests(app: FastifyInstance, { auth, apis, scheme }: A
   // of an identity: while auth is off that is every request (identify answers ANONYMOUS), which then no longer
   // builds some forty closures (2 KB) each.
   const guardedFor = new WeakMap<Identity, MemberApis>();
-  app.addHook("preHandler", async (request) => {
-    const identity = await auth.identify(credentialsOf(request.headers.authorization, scheme));
-    request.identity = identity;
-    // Guarded even while auth is off: a write then carries the auth revision it was let through at, so that
-    // apply refuses it if auth was turned on before it committed.
+  // Guarded even while auth is off: a write then carries the auth revision it was let through at, so that
+  // apply refuses it if auth was turned on before it committed.
+  const guardedOf = (identity: Identity): MemberApis => {
     let guarded = guardedFor.get(identity);
     if (!guarded) {
       guarded = guardedApis(apis, auth, identity);
       guardedFor.set(identity, guarded);
     }
-    request.apis = guarded;
+    return guarded;
+  };
+  // In fastify's callback form, as the other hooks every request runs: an async hook costs a promise and its turns.
+  app.addHook("preHandler", (request, _reply, done) => {
+    const settle = (identity: Identity): void => {
+      try {
+        request.identity = identity;
+        request.apis = guardedOf(identity);
+      } catch (error) {
+        // Thrown in a `then`, it would be an unhandled rejection and stop the member.
+        return done(error as Error);
+      }
+      done();
+    };
+    try {
+      auth.identify(credentialsOf(request.headers.authorization, scheme)).then(settle, done);
+    } catch (error) {
+      done(error as Error);
+    }
   });
 }
 

@@ -119,7 +119,7 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
       const schema = { body, headers: IDEMPOTENCY_KEY_HEADERS, ...(reply ? { response: { 200: reply } } : {}) };
       const toProtoNames = protoNamesFor(body, schemas.SHARED_SCHEMAS);
       for (const url of paths(urls)) {
-        app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema, config: { leaderOnly }, preValidation: renaming(toProtoNames) }, async (request, raw) =>
+        app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema, config: { leaderOnly }, preValidation: renaming(toProtoNames) }, (request, raw) =>
           handle(Fields.of(request.body), { ...request.apis, identity: request.identity, write: writeOptionsOf(request.headers), whenClosed: () => abortWhenClosed(raw.raw) }),
         );
         if (!leaderOnly) webSockets.add(url, toProtoNames, webSocket ?? unaryCall(async (f, peer) => handle(f, await contextOf(peer))));
