@@ -127,14 +127,15 @@ export class Snapshotter {
   async backup(atBoundary: ApplyBoundary): Promise<{ size: number; bytes: AsyncIterable<Uint8Array> }> {
     for (;;) {
       await this.taking;
-      const taken = await atBoundary((appliedIndex, conf) => {
+      // The snapshot is wrapped: a promise returned as it is would be awaited with the boundary's.
+      const outcome = await atBoundary((appliedIndex, conf) => {
         // One started at this boundary (maybeTake) or before it: wait for it, then look again.
         if (this.taking) return undefined;
-        if (this.options.storage.snapshot().meta.index >= appliedIndex) return Promise.resolve();
-        return this.startTaking(appliedIndex, conf);
+        if (this.options.storage.snapshot().meta.index >= appliedIndex) return { taken: Promise.resolve() };
+        return { taken: this.startTaking(appliedIndex, conf) };
       });
-      if (taken) {
-        await taken;
+      if (outcome) {
+        await outcome.taken;
         break;
       }
     }
