@@ -47,6 +47,7 @@ describe("strict reconfiguration check", () => {
 
 describe("corruption check: who is blamed", () => {
   const hashes = (...pairs: [number, number][]) => pairs.map(([memberId, hash]) => ({ memberId, hash, compactRevision: 0 }));
+  // biome-ignore format: a table, one case a row
   const cases: { name: string; answers: [number, number][]; blamed: number[] }[] = [
     { name: "all agree", answers: [[1, 7], [2, 7], [3, 7]], blamed: [] },
     { name: "one peer differs", answers: [[1, 7], [2, 7], [3, 8]], blamed: [3] },

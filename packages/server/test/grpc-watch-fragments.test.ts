@@ -16,6 +16,7 @@ const sizeOf = (message: { watch_id?: unknown; events?: readonly unknown[]; frag
 
 const events = (...bytes: number[]): Sized[] => bytes.map((size, i) => ({ name: String.fromCharCode(97 + i), bytes: size }));
 
+// biome-ignore format: a table, one case a row
 const CASES: { name: string; events: Sized[]; limit: number; parts: [string, boolean][] }[] = [
   { name: "under the limit: one message, not marked", events: events(3, 3), limit: 8, parts: [["ab", false]] },
   { name: "one event, however large: one message", events: events(50), limit: 8, parts: [["a", false]] },
