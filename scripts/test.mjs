@@ -38,11 +38,7 @@ if (files.length === 0) {
 }
 const lintStatus = roots.length > 0 ? 0 : lint();
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
-const result = spawnSync(
-  process.execPath,
-  ["--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files],
-  { stdio: "inherit" },
-);
+const result = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files], { stdio: "inherit" });
 if (lintStatus !== 0) console.error("biome: lint or format findings (above); `npm run lint` lists them, `npm run format` formats");
 process.exit(result.status === 0 ? lintStatus : (result.status ?? 1));
 

@@ -36,7 +36,9 @@ function gatewayMember(behaviour: Behaviour): Server {
 
 /** A gRPC server whose KV.Put behaves alike. */
 function grpcMember(behaviour: Behaviour): grpc.Server {
-  const packages = grpc.loadPackageDefinition(protoLoader.loadSync(["etcdserverpb.proto"], { keepCase: true, longs: Number, defaults: true, includeDirs: [PROTO_DIR] }));
+  const packages = grpc.loadPackageDefinition(
+    protoLoader.loadSync(["etcdserverpb.proto"], { keepCase: true, longs: Number, defaults: true, includeDirs: [PROTO_DIR] }),
+  );
   const kv = ((packages["etcdserverpb"] as grpc.GrpcObject)["KV"] as grpc.ServiceClientConstructor).service;
   const server = new grpc.Server();
   server.addService(kv, {

@@ -100,7 +100,16 @@ export function markdown(results: GrpcResults): string {
     "CPU in percent of one core over the measured window. The generator is this process, all threads; a worker busy near 100 % means the generator, not the server, set the pace. " +
       "Servers per member, leader first. The watch row's writer puts one at a time; its acknowledged puts per second are given in the last column.",
     "",
-    row(["row", "conns", "workers", "generator CPU % raftkv / etcd", "busiest worker % raftkv / etcd", "raftkv servers CPU %", "etcd servers CPU %", "writer puts/s raftkv / etcd"]),
+    row([
+      "row",
+      "conns",
+      "workers",
+      "generator CPU % raftkv / etcd",
+      "busiest worker % raftkv / etcd",
+      "raftkv servers CPU %",
+      "etcd servers CPU %",
+      "writer puts/s raftkv / etcd",
+    ]),
     row(["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:"]),
     ...all.map((pair) =>
       row([

@@ -129,11 +129,7 @@ function describeEdn(form: EdnValue): string {
 }
 
 function formatEvent(event: HistoryEvent): string {
-  const fields = [
-    `:process ${typeof event.process === "number" ? event.process : `:${event.process}`}`,
-    `:type :${event.type}`,
-    `:f :${event.f}`,
-  ];
+  const fields = [`:process ${typeof event.process === "number" ? event.process : `:${event.process}`}`, `:type :${event.type}`, `:f :${event.f}`];
   if (event.key !== undefined) fields.push(`:key ${formatEdnValue(event.key)}`);
   if (event.value !== undefined) fields.push(`:value ${formatEdnValue(event.value)}`);
   if (event.time !== undefined) fields.push(`:time ${event.time}`);

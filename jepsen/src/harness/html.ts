@@ -98,7 +98,9 @@ export function seconds(ms: number): string {
 }
 
 export function table(rows: Readonly<Record<string, string>>): string {
-  return `<table>${Object.entries(rows).map(([name, value]) => `<tr><th>${escape(name)}</th><td>${escape(value)}</td></tr>`).join("")}</table>`;
+  return `<table>${Object.entries(rows)
+    .map(([name, value]) => `<tr><th>${escape(name)}</th><td>${escape(value)}</td></tr>`)
+    .join("")}</table>`;
 }
 
 function windowList(windows: readonly NemesisWindow[]): string {
@@ -121,7 +123,10 @@ export class Frame {
   /** Fault windows as translucent bands from `top`, `height` high, each titled with its fault. */
   shade(windows: readonly NemesisWindow[], colour: string, top: number, height: number): string {
     return windows
-      .map((w) => `<rect x="${fixed(this.x(w.start))}" y="${fixed(top)}" width="${fixed(Math.max(1, this.x(w.end) - this.x(w.start)))}" height="${fixed(height)}" fill="${colour}" opacity="0.25"><title>${escape(w.label)}</title></rect>`)
+      .map(
+        (w) =>
+          `<rect x="${fixed(this.x(w.start))}" y="${fixed(top)}" width="${fixed(Math.max(1, this.x(w.end) - this.x(w.start)))}" height="${fixed(height)}" fill="${colour}" opacity="0.25"><title>${escape(w.label)}</title></rect>`,
+      )
       .join("");
   }
 
@@ -135,10 +140,16 @@ export class Frame {
     const bottom = MARGIN.top + this.plotHeight;
     const step = niceStep(this.durationMs / 1000 / 10);
     const xTicks = Array.from({ length: Math.floor(this.durationMs / 1000 / step) + 1 }, (_, i) => i * step)
-      .map((s) => `<line x1="${fixed(this.x(s * 1000))}" x2="${fixed(this.x(s * 1000))}" y1="${bottom}" y2="${bottom + 4}" stroke="#444"/><text x="${fixed(this.x(s * 1000))}" y="${bottom + 16}" text-anchor="middle">${s}</text>`)
+      .map(
+        (s) =>
+          `<line x1="${fixed(this.x(s * 1000))}" x2="${fixed(this.x(s * 1000))}" y1="${bottom}" y2="${bottom + 4}" stroke="#444"/><text x="${fixed(this.x(s * 1000))}" y="${bottom + 16}" text-anchor="middle">${s}</text>`,
+      )
       .join("");
     const yAxis = yTicks
-      .map(({ y, label }) => `<line x1="${MARGIN.left - 4}" x2="${WIDTH - MARGIN.right}" y1="${fixed(y)}" y2="${fixed(y)}" stroke="#ddd"/><text x="${MARGIN.left - 6}" y="${fixed(y + 4)}" text-anchor="end">${label}</text>`)
+      .map(
+        ({ y, label }) =>
+          `<line x1="${MARGIN.left - 4}" x2="${WIDTH - MARGIN.right}" y1="${fixed(y)}" y2="${fixed(y)}" stroke="#ddd"/><text x="${MARGIN.left - 6}" y="${fixed(y + 4)}" text-anchor="end">${label}</text>`,
+      )
       .join("");
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}">
 ${shading}${yAxis}<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${bottom}" y2="${bottom}" stroke="#444"/>${xTicks}

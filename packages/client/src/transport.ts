@@ -135,7 +135,13 @@ export class Transport {
     return this.withToken(call, (headers) => this.streamWith(call, headers, signal, idleTimeoutMs, options));
   }
 
-  private async streamWith(call: HttpCall, headers: Record<string, string>, signal: AbortSignal, idleTimeoutMs: number, options: CallOptions): Promise<HttpStream> {
+  private async streamWith(
+    call: HttpCall,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    idleTimeoutMs: number,
+    options: CallOptions,
+  ): Promise<HttpStream> {
     return this.withFailover(call, { ...options, signal }, async (endpoint) => {
       // The attempt's deadline covers the answer's start only: a stream lives as long as its reader wants.
       const response = await this.send(endpoint, call, headers, { signal, headersTimeout: this.attemptTimeoutMs, bodyTimeout: idleTimeoutMs });

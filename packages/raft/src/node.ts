@@ -206,10 +206,7 @@ export class RaftNode {
       messages: raft.outbox,
       readStates: raft.readStates,
       mustSync:
-        entries.length > 0 ||
-        snapshot !== undefined ||
-        hardState.term !== this.persistedHardState.term ||
-        hardState.vote !== this.persistedHardState.vote,
+        entries.length > 0 || snapshot !== undefined || hardState.term !== this.persistedHardState.term || hardState.vote !== this.persistedHardState.vote,
     };
     this.inFlight = {
       hardState,

@@ -139,11 +139,19 @@ describe("tracker", () => {
     tracker.setConf(conf([1, 2, 3]), 10);
     tracker.progress.get(2)?.appendAccepted(7);
     tracker.setConf(conf([1, 2], [4]), 12);
-    assert.deepEqual(matches(tracker), [[1, 0, 11, false], [2, 7, 8, false], [4, 0, 13, true]]);
+    assert.deepEqual(matches(tracker), [
+      [1, 0, 11, false],
+      [2, 7, 8, false],
+      [4, 0, 13, true],
+    ]);
     // A promoted learner gets a voter's progress and keeps where its log stands.
     tracker.progress.get(4)?.appendAccepted(12);
     tracker.setConf(conf([1, 2, 4]), 12);
-    assert.deepEqual(matches(tracker), [[1, 0, 11, false], [2, 7, 8, false], [4, 12, 13, false]]);
+    assert.deepEqual(matches(tracker), [
+      [1, 0, 11, false],
+      [2, 7, 8, false],
+      [4, 12, 13, false],
+    ]);
     assert.deepEqual([...tracker.voters], [1, 2, 4]);
     assert.ok(tracker.isVoter(4) && !tracker.isVoter(3));
   });
@@ -153,7 +161,11 @@ describe("tracker", () => {
     tracker.setConf(conf([1, 2], [3]), 5);
     tracker.progress.get(2)?.appendAccepted(5);
     tracker.resetProgress(9, 1, 8);
-    assert.deepEqual(matches(tracker), [[1, 8, 10, false], [2, 0, 10, false], [3, 0, 10, true]]);
+    assert.deepEqual(matches(tracker), [
+      [1, 8, 10, false],
+      [2, 0, 10, false],
+      [3, 0, 10, true],
+    ]);
   });
 
   test("only voters count toward commitment", () => {
@@ -216,7 +228,11 @@ describe("tracker", () => {
       [[], {}, NONE],
     ];
     for (const [candidates, byMember, expected] of cases) {
-      assert.equal(mostCaughtUp(candidates, (id) => byMember[id]), expected, JSON.stringify(byMember));
+      assert.equal(
+        mostCaughtUp(candidates, (id) => byMember[id]),
+        expected,
+        JSON.stringify(byMember),
+      );
     }
     const tracker = new ProgressTracker(WINDOW);
     tracker.setConf(conf([2, 3], [4]), 0);

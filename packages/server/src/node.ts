@@ -21,7 +21,17 @@ import { Transport, isPeerDown, isRemovalRefusal } from "@raftkv/transport";
 import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
-import { TICK_MS, clusterIdOf, effectiveQuotaBytes, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, servesPeerTls, type NodeConfig } from "./config.js";
+import {
+  TICK_MS,
+  clusterIdOf,
+  effectiveQuotaBytes,
+  memberIdOf,
+  parseAutoCompaction,
+  parseUrl,
+  servesClientTls,
+  servesPeerTls,
+  type NodeConfig,
+} from "./config.js";
 import { ClientTls } from "./http/tls.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { startDns } from "./dns/index.js";
@@ -86,9 +96,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const memberId = memberIdOf(peerUrl, config.initialClusterToken);
   const clusterId = clusterIdOf(config.initialClusterToken);
   let host: RaftHost | undefined;
-  const logger =
-    options.logger ??
-    createLogger(config.logLevel, { name: config.name, memberId, term: () => host?.term ?? 0 });
+  const logger = options.logger ?? createLogger(config.logLevel, { name: config.name, memberId, term: () => host?.term ?? 0 });
 
   const wal = await Wal.open(join(config.dataDir, "wal"));
   const registry = await MemberRegistry.load(config.dataDir);
@@ -161,9 +169,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     },
   });
   const stopWatchingPeerCertificates = peerTls?.watch(transport, logger);
-  registry.onChange(() =>
-    syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }),
-  );
+  registry.onChange(() => syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }));
 
   host = new RaftHost({
     id: memberId,
@@ -308,13 +314,16 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const clientUrls = [...config.listenClientUrls];
   // Imported here, like client-api.js: it brings fastify, which a member has no use for before Raft runs.
   const metricsApp = await (await import("./http/metrics-listener.js")).listenForMetrics(config.listenMetricsUrls, health, metrics);
-  const dns = config.dnsAddr === "" ? undefined : await startDns(config, {
-    api: kv,
-    cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
-    onLeaderChange: (listener) => raft.onLeaderChange(listener),
-    metrics: metrics.registry,
-    logger,
-  });
+  const dns =
+    config.dnsAddr === ""
+      ? undefined
+      : await startDns(config, {
+          api: kv,
+          cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
+          onLeaderChange: (listener) => raft.onLeaderChange(listener),
+          metrics: metrics.registry,
+          logger,
+        });
   if (!removedEarlier) cluster.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");

@@ -52,5 +52,8 @@ test("a failed message fails the stream once", async () => {
   call.on("error", (error) => errors.push(error));
   for (const message of ["first", "bad", "bad", "after"]) call.write(message);
   await new Promise((resolve) => call.once("close", resolve));
-  assert.deepEqual(errors.map((error) => error.message), ["connection gone"]);
+  assert.deepEqual(
+    errors.map((error) => error.message),
+    ["connection gone"],
+  );
 });

@@ -35,7 +35,9 @@ export class WatchWorkload implements Workload {
   }
 
   async setup(): Promise<void> {
-    this.startRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) => this.context.store.put(url, `${PREFIX}start`, "start", this.context.timeoutMs));
+    this.startRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) =>
+      this.context.store.put(url, `${PREFIX}start`, "start", this.context.timeoutMs),
+    );
   }
 
   step(client: Client): Promise<Completion> {
@@ -53,7 +55,9 @@ export class WatchWorkload implements Workload {
 
   /** A final put, then a wait for every watcher to see it. */
   async final(): Promise<void> {
-    this.finalRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) => this.context.store.put(url, `${PREFIX}final`, "final", this.context.timeoutMs));
+    this.finalRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) =>
+      this.context.store.put(url, `${PREFIX}final`, "final", this.context.timeoutMs),
+    );
     await waitFor(
       `every watcher to reach revision ${this.finalRevision}`,
       async () => (this.seen.every((observed) => (observed.at(-1)?.revision ?? 0) >= this.finalRevision) ? true : undefined),

@@ -211,7 +211,10 @@ export class Cluster {
   }
 
   isolate(id: NodeId): void {
-    this.partition([id], this.ids.filter((other) => other !== id));
+    this.partition(
+      [id],
+      this.ids.filter((other) => other !== id),
+    );
   }
 
   /** Loses messages from `from` to `to` only. */

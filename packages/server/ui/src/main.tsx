@@ -64,12 +64,16 @@ function Login() {
   if (session.user !== undefined) {
     return (
       <span class="login">
-        {session.user}{" "}
-        <button onClick={() => (session.logOut(), location.reload())}>Log out</button>
+        {session.user} <button onClick={() => (session.logOut(), location.reload())}>Log out</button>
       </span>
     );
   }
-  if (!open) return <button class="login" onClick={() => setOpen(true)}>Log in</button>;
+  if (!open)
+    return (
+      <button class="login" onClick={() => setOpen(true)}>
+        Log in
+      </button>
+    );
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault();
     const form = new FormData(event.currentTarget as HTMLFormElement);
