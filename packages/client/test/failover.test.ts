@@ -11,7 +11,9 @@ import { after, test } from "node:test";
 import { Client } from "../src/index.js";
 
 const servers: Server[] = [];
-after(() => servers.forEach((server) => server.close()));
+after(() => {
+  for (const server of servers) server.close();
+});
 
 async function member(answer: (request: IncomingMessage, response: ServerResponse) => void): Promise<{ url: string; asked: string[] }> {
   const asked: string[] = [];

@@ -63,8 +63,14 @@ export class Election {
     while (!options.signal?.aborted) {
       const { head, revision } = await queueHead(this.client, this.name, options.signal);
       const leader = head && viewOf(head);
-      if (leader && !sameWrite(leader, shown)) yield (shown = leader);
-      for await (const view of this.followLeader(leader, revision + 1, options.signal)) yield (shown = view);
+      if (leader && !sameWrite(leader, shown)) {
+        shown = leader;
+        yield leader;
+      }
+      for await (const view of this.followLeader(leader, revision + 1, options.signal)) {
+        shown = view;
+        yield view;
+      }
     }
   }
 

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Client } from "../client.js";
-import { LeaseLostError } from "../errors.js";
+import type { LeaseLostError } from "../errors.js";
 import type { LeaseKeepAlive } from "../lease.js";
 import { pauseUnlessAborted } from "../pause.js";
 import type { KeyValue } from "../wire.js";
