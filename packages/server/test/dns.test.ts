@@ -1,7 +1,6 @@
 /** DNS for the service registry, in process: names, answers, staleness, and the UDP and TCP listeners. */
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { connect } from "node:net";

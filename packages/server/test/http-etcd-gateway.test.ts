@@ -186,7 +186,7 @@ describe("a stream of JSON values", () => {
     assert.deepEqual(values.push('{"e":"x\\'), [], "a piece may end inside an escape");
     assert.deepEqual(values.push('"y"}'), [{ e: 'x"y' }]);
     const key = "k".repeat(5000);
-    const pieces = [...JSON.stringify({ key })].map((char) => values.push(char)).flat();
+    const pieces = [...JSON.stringify({ key })].flatMap((char) => values.push(char));
     assert.deepEqual(pieces, [{ key }], "one character at a time");
   });
 
@@ -285,7 +285,7 @@ describe("encoding responses", () => {
       [PUT_REPLY, encodePutResponse({ header })],
     ];
     const app = Fastify();
-    replies.forEach(([schema, body], i) => app.get(`/${i}`, { schema: { response: { 200: schema } } }, async () => body));
+    for (const [i, [schema, body]] of replies.entries()) app.get(`/${i}`, { schema: { response: { 200: schema } } }, async () => body);
     for (const [i, [, body]] of replies.entries()) {
       const served = await app.inject({ method: "GET", url: `/${i}` });
       assert.equal(served.body, JSON.stringify(body));

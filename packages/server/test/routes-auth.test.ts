@@ -256,7 +256,7 @@ describe("auth", () => {
       const reply = await call({ path: "/v3/kv/range", body: PREFIX }, token || undefined);
       assert.ok([400, 401].includes(reply.status), `token ${JSON.stringify(token.slice(0, 20))}: ${reply.status}`);
     }
-    for (const header of ["Basic !!!", "Basic " + b64("no-colon"), "Digest abc", "Bearer nope"]) {
+    for (const header of ["Basic !!!", `Basic ${b64("no-colon")}`, "Digest abc", "Bearer nope"]) {
       const reply = await call({ method: "GET", path: "/v1/kv/app/a" }, header);
       assert.ok([400, 401].includes(reply.status), `${header}: ${reply.status} ${JSON.stringify(reply.json)}`);
     }

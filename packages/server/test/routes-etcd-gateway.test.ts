@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { etcdGatewayPlugin } from "../src/http/etcd-gateway/routes.js";
-import type { MemberApis } from "../src/kv/api.js";
 import { MEMBER_ID, appWith, oneMemberServices, urlOf, type Json, type ServicesFixture } from "./support/services.js";
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");

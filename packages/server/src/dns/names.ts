@@ -12,7 +12,7 @@
  * Service names and tags are matched as the query spells them (the registry's
  * names are case-sensitive); the domain and keywords in any case.
  */
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4 } from "node:net";
 
 export type NameLookup =
   /** Not under the domain: REFUSED, this member answers for nothing else. */

@@ -31,7 +31,9 @@ const SERVICES: Record<string, grpc.GrpcObject> = {
   Election: packages.v3electionpb as grpc.GrpcObject,
 };
 
+// biome-ignore lint/suspicious/noExplicitAny: gRPC messages come from proto-loader at run time, typed by the .proto files
 export type Message = Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: gRPC messages come from proto-loader at run time, typed by the .proto files
 export type Client = grpc.Client & Record<string, any>;
 
 export async function freePort(): Promise<number> {

@@ -193,6 +193,7 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
 }
 
 /** A JSON reply, read field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: a JSON reply, read field by field
 export type Json = Record<string, any>;
 
 /** The member's HTTP app with one API plugin, listening on a free local port (streams need a socket: see the route tests). */

@@ -64,13 +64,22 @@ function Login() {
   if (session.user !== undefined) {
     return (
       <span class="login">
-        {session.user} <button onClick={() => (session.logOut(), location.reload())}>Log out</button>
+        {session.user}{" "}
+        <button
+          type="button"
+          onClick={() => {
+            session.logOut();
+            location.reload();
+          }}
+        >
+          Log out
+        </button>
       </span>
     );
   }
   if (!open)
     return (
-      <button class="login" onClick={() => setOpen(true)}>
+      <button type="button" class="login" onClick={() => setOpen(true)}>
         Log in
       </button>
     );
