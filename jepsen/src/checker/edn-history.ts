@@ -26,7 +26,7 @@ export function parseEdnHistory(text: string): HistoryEvent[] {
 }
 
 export function formatEdnHistory(events: readonly HistoryEvent[]): string {
-  return events.map((event) => formatEvent(event) + "\n").join("");
+  return events.map((event) => `${formatEvent(event)}\n`).join("");
 }
 
 /** A history is a sequence of op maps, written one by one or inside vectors. */

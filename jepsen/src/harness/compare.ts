@@ -18,7 +18,7 @@ import {
   type OutageRule,
   type TimedOperation,
 } from "./availability.js";
-import { availabilityRows, escape, fixed, Frame, grid, niceStep, pageHead } from "./html.js";
+import { availabilityRows, escapeHtml, fixed, Frame, grid, niceStep, pageHead } from "./html.js";
 import type { RecordedEvent } from "./recorder.js";
 
 /** What a run leaves in `run.json` beside its history, for comparisons. */
@@ -62,7 +62,7 @@ export function renderComparison(runs: readonly ComparedRun[]): string {
     run.summary.valid === true ? "valid" : run.summary.valid === false ? `INVALID (${run.summary.anomalies} anomalies)` : "unknown",
   );
   return `${pageHead(title)}
-<h1>${escape(title)}</h1>
+<h1>${escapeHtml(title)}</h1>
 <h2>Settings</h2>
 ${sideBySide(
   labels,
@@ -73,7 +73,7 @@ ${sideBySide(labels, [...runs.map((run, i) => ({ verdict: verdicts[i]!, ...avail
 <h2>Latency by outcome</h2>
 ${latencyColumns(runs)}
 <h2>Successful operations over time</h2>
-<p>Successes per ${TIMELINE_BUCKET_MS} ms, one line per run: ${runs.map((run, i) => `<span style="color:${RUN_COLOURS[i % RUN_COLOURS.length]}">${escape(run.summary.label)}</span>`).join(", ")}; each run's faults shaded in its own band (first run on top).</p>
+<p>Successes per ${TIMELINE_BUCKET_MS} ms, one line per run: ${runs.map((run, i) => `<span style="color:${RUN_COLOURS[i % RUN_COLOURS.length]}">${escapeHtml(run.summary.label)}</span>`).join(", ")}; each run's faults shaded in its own band (first run on top).</p>
 ${timelineChart(runs)}
 </body></html>
 `;

@@ -79,7 +79,7 @@ export class WatchWorkload implements Workload {
       }
     });
     const revisions = [...reference.keys()].filter((revision) => revision <= this.finalRevision).sort((a, b) => a - b);
-    this.seen.forEach((observed, watcher) => anomalies.push(...gaps(watcher, observed, revisions, this.finalRevision)));
+    for (const [watcher, observed] of this.seen.entries()) anomalies.push(...gaps(watcher, observed, revisions, this.finalRevision));
     for (const [value, revision] of this.acknowledged) {
       if (reference.get(revision)?.value !== value) {
         anomalies.push({ kind: "lost", detail: `the put of ${value}, acknowledged at revision ${revision}, is not what watchers saw there` });
