@@ -276,8 +276,8 @@ describe("@raftkv/client on a 3-member cluster", () => {
     }
   });
 
-  test("a write burst survives SIGKILL of the member it goes through: every acknowledged write present, none applied twice", // The server's replicated request id window is what keeps a retry of a write its member applied before dying from applying again.
-  async () => {
+  // The server's replicated request id window is what keeps a retry of a write its member applied before dying from applying again.
+  test("a write burst survives SIGKILL of the member it goes through: every acknowledged write present, none applied twice", async () => {
     const target = await cluster.waitForLeader();
     const writing = clientPreferring(target);
     const start = (await client.kv.put("burst-start", "")).header.revision + 1;

@@ -32,14 +32,17 @@ after(async () => {
   await cluster?.stop();
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: a JSON reply, read field by field
+type Json = Record<string, any>;
+
 interface Answer {
   readonly status: number;
-  readonly body: Record<string, any>;
+  readonly body: Json;
 }
 
 async function ask(url: string, path: string, body: unknown = {}): Promise<Answer> {
   const response = await fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  return { status: response.status, body: (await response.json()) as Json };
 }
 
 function refusal({ status, body }: Answer): { status: number; error: unknown; code: unknown } {

@@ -146,7 +146,7 @@ async function put(baseUrl: string, key: string, value: string): Promise<number>
 }
 const waitUntil = (what: string, condition: (seen: Conversation) => boolean) => (scene: Scene) => waitFor(what, async () => condition(scene.seen));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a JSON reply, read field by field
 type Json = Record<string, any>;
 
 const WS_SCENARIOS: WsScenario[] = [

@@ -110,7 +110,7 @@ test("mutual TLS: a client the trusted CA signed gets in; no certificate, anothe
   await assert.rejects(get("/health"), "a client without a certificate");
   const otherCa = await makeCa(dir, "other-ca");
   await assert.rejects(get("/health", await makeCertificate(dir, otherCa, "stranger")), "a client another CA signed");
-  const plain = await fetch(clientUrl.replace("https:", "http:") + "/health").then(
+  const plain = await fetch(`${clientUrl.replace("https:", "http:")}/health`).then(
     (response) => response.status,
     () => "refused",
   );

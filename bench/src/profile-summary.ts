@@ -35,7 +35,7 @@ function summarize(profile: CpuProfile): ProfileSummary {
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
   // timeDeltas[i] is the time before sample i, so sample i's time is delta i + 1.
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
   const busy = [...selfUs].filter(([id]) => nodes.get(id)?.callFrame.functionName !== "(idle)");
   const busyUs = busy.reduce((sum, [, us]) => sum + us, 0);
   const byFunction = new Map<string, number>();
