@@ -49,16 +49,6 @@ export class Lock {
       throw error;
     }
   }
-
-  /** Runs `work` while holding the lock; `work` gets the held lock (its token, its `lost` signal). */
-  async run<T>(work: (held: HeldLock) => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
-    const held = await this.acquire(options);
-    try {
-      return await work(held);
-    } finally {
-      await held.release();
-    }
-  }
 }
 
 export class HeldLock {
