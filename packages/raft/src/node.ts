@@ -88,10 +88,6 @@ export class RaftNode {
     this.lastSoftState = this.softState();
   }
 
-  get id(): NodeId {
-    return this.raft.id;
-  }
-
   // Cheap views of status(), for request paths.
   get term(): number {
     return this.raft.term;
