@@ -8,7 +8,18 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
-import { Client, CompactedError, EtcdError, GrpcCode, LeaseLostError, Lock, NoEndpointAvailableError, type WatchEvent } from "@raftkv/client";
+import {
+  Client,
+  CompactedError,
+  Election,
+  EtcdError,
+  GrpcCode,
+  LeaseLostError,
+  Lock,
+  NoEndpointAvailableError,
+  NotLeaderError,
+  type WatchEvent,
+} from "@raftkv/client";
 import { ProcessCluster, freePort, waitFor, type ClusterMember } from "./support/process-cluster.js";
 
 describe("@raftkv/client on a 3-member cluster", () => {
@@ -273,6 +284,36 @@ describe("@raftkv/client on a 3-member cluster", () => {
     } finally {
       await holding.close();
       await restartAfter(holderMember);
+    }
+  });
+
+  test("election: the oldest candidate leads; observers see its proclaims, then the next candidate once it resigns", async () => {
+    const election = new Election(client, "elections/chief");
+    const first = await election.campaign("one");
+    const stopObserving = new AbortController();
+    const seen: string[] = [];
+    const observing = (async () => {
+      for await (const leader of election.observe({ signal: stopObserving.signal })) seen.push(leader.value.toString());
+    })();
+    try {
+      await waitFor("the observer to see the first leader", async () => seen.length > 0);
+      const waiting = election.campaign("two");
+      await first.proclaim("one, again");
+      await waitFor("the observer to see the proclaimed value", async () => seen.includes("one, again"));
+      assert.equal((await election.leader())?.value.toString(), "one, again");
+
+      await first.resign();
+      const second = await waiting;
+      assert.ok(second.createRevision > first.createRevision, "a new leader has a newer candidacy");
+      await waitFor("the observer to see the second leader", async () => seen.includes("two"));
+      assert.deepEqual(seen, ["one", "one, again", "two"]);
+      assert.equal((await election.leader())?.createRevision, second.createRevision);
+      await assert.rejects(first.proclaim("stale"), NotLeaderError, "a resigned leader cannot proclaim");
+      await second.resign();
+      assert.equal(await election.leader(), undefined);
+    } finally {
+      stopObserving.abort();
+      await observing.catch(() => undefined);
     }
   });
 
