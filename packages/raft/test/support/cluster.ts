@@ -12,7 +12,6 @@ import {
   ConfChangeType,
   MemoryStorage,
   MessageType,
-  NONE,
   ProposalDroppedError,
   RaftNode,
   Role,
@@ -488,10 +487,6 @@ export class Cluster {
   members(at: NodeId): NodeId[] {
     const conf = this.node(at).confState();
     return [...conf.voters, ...conf.learners];
-  }
-
-  lead(id: NodeId): NodeId {
-    return this.sim(id).alive ? this.node(id).status().lead : NONE;
   }
 }
 
