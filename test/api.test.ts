@@ -52,7 +52,10 @@ describe("HTTP APIs on a real cluster", () => {
     const events = (await lines)
       .map((line) => JSON.parse(line) as { result: { events?: { kv: { key: string; mod_revision: string } }[] } })
       .flatMap((message) => message.result.events ?? []);
-    assert.deepEqual(events.map((event) => unb64(event.kv.key)), ["w/a", "w/b"]);
+    assert.deepEqual(
+      events.map((event) => unb64(event.kv.key)),
+      ["w/a", "w/b"],
+    );
     assert.ok(Number(events[1]!.kv.mod_revision) > Number(events[0]!.kv.mod_revision));
   });
 
@@ -71,7 +74,11 @@ describe("HTTP APIs on a real cluster", () => {
       firstEvent.map(async (lines) => {
         const messages = (await lines).map((line) => JSON.parse(line) as { result: { events?: WatchedPut[] } });
         const events = messages.flatMap((message) => message.result.events ?? []);
-        assert.deepEqual(events.map((event) => unb64(event.kv.value)), ["new"], "the first event is the live put");
+        assert.deepEqual(
+          events.map((event) => unb64(event.kv.value)),
+          ["new"],
+          "the first event is the live put",
+        );
         return events[0]!;
       }),
     );
@@ -172,7 +179,7 @@ describe("HTTP APIs on a real cluster", () => {
 
   test("SIGTERM on the leader hands leadership over before it stops", async () => {
     const leader = await cluster.waitForLeader();
-    const termBefore = Number(((await postJson(leader.clientUrl, "/v3/maintenance/status", {})).raftTerm as string));
+    const termBefore = Number((await postJson(leader.clientUrl, "/v3/maintenance/status", {})).raftTerm as string);
     await cluster.kill(leader.name, "SIGTERM");
     assert.match(leader.output.join(""), /handed leadership over/);
     const next = await cluster.waitForLeader(5_000);

@@ -47,8 +47,14 @@ async function setUp(cluster: ProcessCluster): Promise<{ root: string; alice: st
 
 async function tokenWorksEverywhere(cluster: ProcessCluster, token: string): Promise<void> {
   // At once, in parallel: no member gets time to catch up first.
-  const replies = await Promise.all(cluster.members.map((member) => post(member.clientUrl, "/v3/kv/put", { key: b64("app/x"), value: b64(member.name) }, token)));
-  assert.deepEqual(replies.map((reply) => reply.status), [200, 200, 200], JSON.stringify(replies.map((reply) => reply.json)));
+  const replies = await Promise.all(
+    cluster.members.map((member) => post(member.clientUrl, "/v3/kv/put", { key: b64("app/x"), value: b64(member.name) }, token)),
+  );
+  assert.deepEqual(
+    replies.map((reply) => reply.status),
+    [200, 200, 200],
+    JSON.stringify(replies.map((reply) => reply.json)),
+  );
   for (const member of cluster.members) {
     const denied = await post(member.clientUrl, "/v3/kv/put", { key: b64("other"), value: b64("v") }, token);
     assert.deepEqual([denied.status, denied.json.error], [403, "etcdserver: permission denied"], member.name);

@@ -10,7 +10,6 @@ import { after, before, test } from "node:test";
 import { HAS_ETCD, startEtcd, type Etcd } from "./support/etcd.js";
 import { ProcessCluster, b64 } from "./support/process-cluster.js";
 
-
 interface Step {
   readonly name: string;
   readonly path: string;

@@ -36,7 +36,13 @@ describe("bad input", () => {
       400,
       /^etcdserver: duplicate key given in txn request$/,
     ],
-    ["a future revision", "/v3/kv/range", JSON.stringify({ key: b64("kept"), revision: "999999" }), 400, /^etcdserver: mvcc: required revision is a future revision$/],
+    [
+      "a future revision",
+      "/v3/kv/range",
+      JSON.stringify({ key: b64("kept"), revision: "999999" }),
+      400,
+      /^etcdserver: mvcc: required revision is a future revision$/,
+    ],
   ];
   for (const [what, path, body, status, message] of cases) {
     test(`${what} is refused clearly`, async () => {

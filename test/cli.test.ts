@@ -63,7 +63,12 @@ interface RangeJson {
 /** Lines of a table's body, without borders: the cells of each row, trimmed. */
 function tableRows(output: string): string[][] {
   const lines = output.trimEnd().split("\n");
-  return lines.slice(3, -1).map((line) => line.split("|").slice(1, -1).map((cell) => cell.trim()));
+  return lines.slice(3, -1).map((line) =>
+    line
+      .split("|")
+      .slice(1, -1)
+      .map((cell) => cell.trim()),
+  );
 }
 
 test("put, get and del round trip in table, simple and json output", async () => {
@@ -79,7 +84,13 @@ test("put, get and del round trip in table, simple and json output", async () =>
 
   const range = await json<RangeJson>(["get", "app/", "--prefix"]);
   assert.equal(range.count, 2);
-  assert.deepEqual(range.kvs.map((kv) => [text(kv.key), text(kv.value)]), [["app/greeting", "hello"], ["app/note", "two\nlines\n"]]);
+  assert.deepEqual(
+    range.kvs.map((kv) => [text(kv.key), text(kv.value)]),
+    [
+      ["app/greeting", "hello"],
+      ["app/note", "two\nlines\n"],
+    ],
+  );
   assert.equal(await ok(["get", "app/", "--prefix", "--count-only"]), "2\n");
 
   assert.equal(await ok(["del", "app/", "--prefix", "--prev-kv", "-w", "simple"]), "2\napp/greeting\nhello\napp/note\ntwo\nlines\n\n");
@@ -112,12 +123,18 @@ test("watch prints events as they come, from a past revision on, and exits 0 on 
   watch.signal("SIGINT");
   const { code, stdout } = await watch.finished();
   assert.equal(code, 0);
-  const events = stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { type: string; kv: KeyValueJson });
-  assert.deepEqual(events.map((event) => [event.type, text(event.kv.key), text(event.kv.value)]), [
-    ["PUT", "watched/a", "1"],
-    ["PUT", "watched/b", "2"],
-    ["DELETE", "watched/a", ""],
-  ]);
+  const events = stdout
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { type: string; kv: KeyValueJson });
+  assert.deepEqual(
+    events.map((event) => [event.type, text(event.kv.key), text(event.kv.value)]),
+    [
+      ["PUT", "watched/a", "1"],
+      ["PUT", "watched/b", "2"],
+      ["DELETE", "watched/a", ""],
+    ],
+  );
 });
 
 test("watch goes on from another member when the one serving it is killed, missing and repeating nothing", async () => {
@@ -153,7 +170,10 @@ test("lease grant, list, timetolive and revoke, with a key bound to the lease", 
   await ok(["put", "leased/key", "v", "--lease", id]);
   const leases = await json<{ leases: { ID: number }[] }>(["lease", "list"]);
   assert.ok(leases.leases.some((lease) => lease.ID === Number.parseInt(id, 16)));
-  assert.match(await ok(["lease", "timetolive", id, "--keys"]), new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\(\\d+s\\), attached keys\\(\\[leased/key\\]\\)`));
+  assert.match(
+    await ok(["lease", "timetolive", id, "--keys"]),
+    new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\(\\d+s\\), attached keys\\(\\[leased/key\\]\\)`),
+  );
   assert.equal(await ok(["lease", "revoke", id]), `lease ${id} revoked\n`);
   assert.equal(await ok(["get", "leased/key", "--count-only"]), "0\n", "revoking the lease deleted its key");
   assert.match(await ok(["lease", "timetolive", id]), /already expired/);
@@ -254,16 +274,23 @@ test("member list, add as learner, promote, update and remove, by hex id and by 
 
   // The cluster refuses to promote a learner that has not caught up; once it has, promote succeeds.
   let refusal = "";
-  await waitFor("n4 promoted", async () => {
-    const promote = await raftkv(["member", "promote", id], withEndpoints);
-    refusal = promote.stderr;
-    return promote.code === 0;
-  }, 30_000).catch((error: unknown) => {
+  await waitFor(
+    "n4 promoted",
+    async () => {
+      const promote = await raftkv(["member", "promote", id], withEndpoints);
+      refusal = promote.stderr;
+      return promote.code === 0;
+    },
+    30_000,
+  ).catch((error: unknown) => {
     throw new Error(`${String(error)}; last refusal: ${refusal}\n${cluster.logs()}`);
   });
   const four = await json<MemberListJson>(["member", "list"]);
   assert.equal(four.members.length, 4);
-  assert.ok(four.members.every((member) => !member.isLearner), "n4 votes now");
+  assert.ok(
+    four.members.every((member) => !member.isLearner),
+    "n4 votes now",
+  );
 
   // By name, once n4 has started and published it.
   await waitFor("n4 to publish its name", async () => {

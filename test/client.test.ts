@@ -11,11 +11,13 @@ import { after, before, describe, test } from "node:test";
 import {
   Client,
   CompactedError,
+  Election,
   EtcdError,
   GrpcCode,
   LeaseLostError,
   Lock,
   NoEndpointAvailableError,
+  NotLeaderError,
   type WatchEvent,
 } from "@raftkv/client";
 import { ProcessCluster, freePort, waitFor, type ClusterMember } from "./support/process-cluster.js";
@@ -53,15 +55,27 @@ describe("@raftkv/client on a 3-member cluster", () => {
     assert.equal(overwritten.prevKv?.value.toString(), "1");
 
     const all = await client.kv.get("kv/", { prefix: true });
-    assert.deepEqual(all.kvs.map((kv) => `${kv.key}=${kv.value}`), ["kv/a=10", "kv/b=2", "kv/c=3"]);
+    assert.deepEqual(
+      all.kvs.map((kv) => `${kv.key}=${kv.value}`),
+      ["kv/a=10", "kv/b=2", "kv/c=3"],
+    );
     assert.equal(all.count, 3);
     const old = await client.kv.get("kv/a", { revision: first.header.revision });
     assert.equal(old.kvs[0]?.value.toString(), "1");
     const limited = await client.kv.get("kv/", { prefix: true, limit: 2, sort: { target: "MOD", order: "DESCEND" } });
-    assert.deepEqual(limited.kvs.map((kv) => kv.key.toString()), ["kv/a", "kv/c"]);
+    assert.deepEqual(
+      limited.kvs.map((kv) => kv.key.toString()),
+      ["kv/a", "kv/c"],
+    );
     assert.equal(limited.more, true);
     const range = await client.kv.get("kv/b", { rangeEnd: "kv/d", keysOnly: true });
-    assert.deepEqual(range.kvs.map((kv) => [kv.key.toString(), kv.value.byteLength]), [["kv/b", 0], ["kv/c", 0]]);
+    assert.deepEqual(
+      range.kvs.map((kv) => [kv.key.toString(), kv.value.byteLength]),
+      [
+        ["kv/b", 0],
+        ["kv/c", 0],
+      ],
+    );
     assert.equal((await client.kv.get("kv/", { prefix: true, countOnly: true })).count, 3);
 
     const txn = await client.kv.txn({
@@ -89,9 +103,12 @@ describe("@raftkv/client on a 3-member cluster", () => {
 
     await client.kv.compact(deleted.header.revision);
     const compacted = client.watch.watch("kv/", { prefix: true, startRevision: first.header.revision });
-    await assert.rejects(async () => {
-      for await (const _event of compacted) assert.fail("a compacted watch delivers nothing");
-    }, (error: unknown) => error instanceof CompactedError && error.compactRevision === deleted.header.revision && /compacted: re-list/.test(error.message));
+    await assert.rejects(
+      async () => {
+        for await (const _event of compacted) assert.fail("a compacted watch delivers nothing");
+      },
+      (error: unknown) => error instanceof CompactedError && error.compactRevision === deleted.header.revision && /compacted: re-list/.test(error.message),
+    );
   });
 
   test("native /v1: raw values, compare-and-set by revision, listing, deletion", async () => {
@@ -108,7 +125,10 @@ describe("@raftkv/client on a 3-member cluster", () => {
     await client.native.put("native/a b", "y", { prevRevision: created.revision });
     await client.native.put("native/c", "z");
     const listing = await client.native.list("native/");
-    assert.deepEqual(listing.kvs.map((each) => `${each.key}=${each.value}`), ["native/a b=y", "native/c=z"]);
+    assert.deepEqual(
+      listing.kvs.map((each) => `${each.key}=${each.value}`),
+      ["native/a b=y", "native/c=z"],
+    );
     assert.equal((await client.native.delete("native/", { prefix: true })).deleted, 2);
     assert.equal(await client.native.get("native/c"), undefined);
   });
@@ -160,7 +180,10 @@ describe("@raftkv/client on a 3-member cluster", () => {
     try {
       await assert.rejects(lonely.kv.get("x"), (error: unknown) => {
         assert.ok(error instanceof NoEndpointAvailableError);
-        assert.deepEqual(error.failures.map((failure) => failure.endpoint), closed);
+        assert.deepEqual(
+          error.failures.map((failure) => failure.endpoint),
+          closed,
+        );
         for (const failure of error.failures) assert.match(failure.reason, /ECONNREFUSED/);
         return true;
       });
@@ -264,50 +287,77 @@ describe("@raftkv/client on a 3-member cluster", () => {
     }
   });
 
-  test(
-    "a write burst survives SIGKILL of the member it goes through: every acknowledged write present, none applied twice",
-    // The server's replicated request id window is what keeps a retry of a write its member applied before dying from applying again.
-    async () => {
-      const target = await cluster.waitForLeader();
-      const writing = clientPreferring(target);
-      const start = (await client.kv.put("burst-start", "")).header.revision + 1;
-      const acknowledged = new Map<string, number>();
-      let running = true;
-      const lane = async (id: number): Promise<void> => {
-        for (let n = 0; running; n++) {
-          const key = `burst/${id}/${String(n).padStart(4, "0")}`;
-          acknowledged.set(key, (await writing.kv.put(key, key)).header.revision);
-        }
-      };
-      const lanes = Array.from({ length: 8 }, (_, id) => lane(id));
-      try {
-        await waitFor("writes flowing", async () => acknowledged.size >= 100);
-        await cluster.kill(target.name);
-        const atKill = acknowledged.size;
-        await waitFor("writes flowing again after the kill", async () => acknowledged.size >= atKill + 200, 15_000);
-      } finally {
-        running = false;
-        await Promise.all(lanes);
-        await writing.close();
-        await restartAfter(target);
-      }
+  test("election: the oldest candidate leads; observers see its proclaims, then the next candidate once it resigns", async () => {
+    const election = new Election(client, "elections/chief");
+    const first = await election.campaign("one");
+    const stopObserving = new AbortController();
+    const seen: string[] = [];
+    const observing = (async () => {
+      for await (const leader of election.observe({ signal: stopObserving.signal })) seen.push(leader.value.toString());
+    })();
+    try {
+      await waitFor("the observer to see the first leader", async () => seen.length > 0);
+      const waiting = election.campaign("two");
+      await first.proclaim("one, again");
+      await waitFor("the observer to see the proclaimed value", async () => seen.includes("one, again"));
+      assert.equal((await election.leader())?.value.toString(), "one, again");
 
-      const stored = await client.kv.get("burst/", { prefix: true });
-      const byKey = new Map(stored.kvs.map((kv) => [kv.key.toString(), kv]));
-      for (const [key, revision] of acknowledged) {
-        const kv = byKey.get(key);
-        assert.ok(kv, `acknowledged ${key} must be stored`);
-        assert.equal(kv.modRevision, revision, `${key} holds the write that was acknowledged`);
+      await first.resign();
+      const second = await waiting;
+      assert.ok(second.createRevision > first.createRevision, "a new leader has a newer candidacy");
+      await waitFor("the observer to see the second leader", async () => seen.includes("two"));
+      assert.deepEqual(seen, ["one", "one, again", "two"]);
+      assert.equal((await election.leader())?.createRevision, second.createRevision);
+      await assert.rejects(first.proclaim("stale"), NotLeaderError, "a resigned leader cannot proclaim");
+      await second.resign();
+      assert.equal(await election.leader(), undefined);
+    } finally {
+      stopObserving.abort();
+      await observing.catch(() => undefined);
+    }
+  });
+
+  // The server's replicated request id window is what keeps a retry of a write its member applied before dying from applying again.
+  test("a write burst survives SIGKILL of the member it goes through: every acknowledged write present, none applied twice", async () => {
+    const target = await cluster.waitForLeader();
+    const writing = clientPreferring(target);
+    const start = (await client.kv.put("burst-start", "")).header.revision + 1;
+    const acknowledged = new Map<string, number>();
+    let running = true;
+    const lane = async (id: number): Promise<void> => {
+      for (let n = 0; running; n++) {
+        const key = `burst/${id}/${String(n).padStart(4, "0")}`;
+        acknowledged.set(key, (await writing.kv.put(key, key)).header.revision);
       }
-      // Every put of the burst is to a fresh key: a write applied twice would show as a second version.
-      const twice = stored.kvs.filter((kv) => kv.version !== 1).map((kv) => kv.key.toString());
-      assert.deepEqual(twice, [], "no write applied twice");
-      // And by revisions: each revision since the burst began is exactly one put of one key.
-      const last = Math.max(...stored.kvs.map((kv) => kv.modRevision));
-      const history = await revisionsOf(client, "burst/", start, last);
-      assert.equal(history.length, stored.kvs.length, "one event per stored key");
-    },
-  );
+    };
+    const lanes = Array.from({ length: 8 }, (_, id) => lane(id));
+    try {
+      await waitFor("writes flowing", async () => acknowledged.size >= 100);
+      await cluster.kill(target.name);
+      const atKill = acknowledged.size;
+      await waitFor("writes flowing again after the kill", async () => acknowledged.size >= atKill + 200, 15_000);
+    } finally {
+      running = false;
+      await Promise.all(lanes);
+      await writing.close();
+      await restartAfter(target);
+    }
+
+    const stored = await client.kv.get("burst/", { prefix: true });
+    const byKey = new Map(stored.kvs.map((kv) => [kv.key.toString(), kv]));
+    for (const [key, revision] of acknowledged) {
+      const kv = byKey.get(key);
+      assert.ok(kv, `acknowledged ${key} must be stored`);
+      assert.equal(kv.modRevision, revision, `${key} holds the write that was acknowledged`);
+    }
+    // Every put of the burst is to a fresh key: a write applied twice would show as a second version.
+    const twice = stored.kvs.filter((kv) => kv.version !== 1).map((kv) => kv.key.toString());
+    assert.deepEqual(twice, [], "no write applied twice");
+    // And by revisions: each revision since the burst began is exactly one put of one key.
+    const last = Math.max(...stored.kvs.map((kv) => kv.modRevision));
+    const history = await revisionsOf(client, "burst/", start, last);
+    assert.equal(history.length, stored.kvs.length, "one event per stored key");
+  });
 });
 
 /** Every event under `prefix` from `from` through `through` (an event's revision), read back from history with a watch. */

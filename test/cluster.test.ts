@@ -45,7 +45,9 @@ for (const size of [3, 5]) {
       }
       // Writes in flight at the kill may or may not have applied; acknowledged ones must have.
       assert.ok((await prefixCount(survivor.clientUrl, `kill-${size}`)) >= writer.acknowledged.length);
-      console.log(`${size} nodes: writes resumed ${resumedAfterMs} ms after SIGKILL of the leader; ${writer.acknowledged.length} acknowledged writes all present`);
+      console.log(
+        `${size} nodes: writes resumed ${resumedAfterMs} ms after SIGKILL of the leader; ${writer.acknowledged.length} acknowledged writes all present`,
+      );
 
       cluster.restart(leader.name);
       const restarted = cluster.member(leader.name);

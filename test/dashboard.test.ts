@@ -49,7 +49,10 @@ async function showPage(page: Page, name: string): Promise<void> {
 
 /** Waits until the page shows `count` elements matching `selector` (rendered together), and no more. */
 async function waitForCount(page: Page, selector: string, count: number): Promise<void> {
-  await page.locator(selector).nth(count - 1).waitFor();
+  await page
+    .locator(selector)
+    .nth(count - 1)
+    .waitFor();
   assert.equal(await page.locator(selector).count(), count, selector);
 }
 

@@ -41,7 +41,10 @@ after(async () => {
   await cluster?.stop();
 });
 
-test("a follower whose disk fills exits with status 74, and comes back once space is freed with every acknowledged write", { skip: SKIP, timeout: 120_000 }, async () => {
+test("a follower whose disk fills exits with status 74, and comes back once space is freed with every acknowledged write", {
+  skip: SKIP,
+  timeout: 120_000,
+}, async () => {
   const c = cluster!;
   const leader = await c.waitForLeader();
   const follower = c.running().find((member) => member !== leader && member.name !== INSPECTED)!;

@@ -32,14 +32,17 @@ after(async () => {
   await cluster?.stop();
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: a JSON reply, read field by field
+type Json = Record<string, any>;
+
 interface Answer {
   readonly status: number;
-  readonly body: Record<string, any>;
+  readonly body: Json;
 }
 
 async function ask(url: string, path: string, body: unknown = {}): Promise<Answer> {
   const response = await fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  return { status: response.status, body: (await response.json()) as Json };
 }
 
 function refusal({ status, body }: Answer): { status: number; error: unknown; code: unknown } {
@@ -67,7 +70,9 @@ async function kvDirBytes(member: ClusterMember): Promise<number> {
 
 const endpointsOf = (members: readonly ClusterMember[]) => `--endpoints=${members.map((member) => member.clientUrl).join(",")}`;
 
-test("past the quota every member refuses growing writes, serves reads and deletes, and a disarm clears NOSPACE once space is back", { timeout: 120_000 }, async () => {
+test("past the quota every member refuses growing writes, serves reads and deletes, and a disarm clears NOSPACE once space is back", {
+  timeout: 120_000,
+}, async () => {
   const members = cluster!.running();
   const [first] = members;
   assert.deepEqual(refusal(await fillToQuota(first!.clientUrl)), NO_SPACE);
@@ -112,7 +117,10 @@ test("past the quota every member refuses growing writes, serves reads and delet
   const disarmed = await raftkv([endpointsOf(members), "alarm", "disarm"]);
   assert.equal(disarmed.code, 0, disarmed.stderr);
   for (const member of members) {
-    await waitFor(`${member.name} to take puts again`, async () => (await ask(member.clientUrl, "/v3/kv/put", { key: b64(`after/${member.name}`), value: b64("v") })).status === 200);
+    await waitFor(
+      `${member.name} to take puts again`,
+      async () => (await ask(member.clientUrl, "/v3/kv/put", { key: b64(`after/${member.name}`), value: b64("v") })).status === 200,
+    );
   }
   assert.deepEqual(await alarmsOn(first!.clientUrl), []);
   assert.equal((await raftkv([endpointsOf(members), "alarm", "list"])).stdout, "");
@@ -156,7 +164,10 @@ async function quotaScript(url: string): Promise<Record<string, unknown>> {
   return seen;
 }
 
-test("a member raises NOSPACE once its filesystem has less free space than --wal-reserve-bytes, and keeps serving", { skip: !CAN_MOUNT_TMPFS && "needs root to mount tmpfs filesystems", timeout: 120_000 }, async () => {
+test("a member raises NOSPACE once its filesystem has less free space than --wal-reserve-bytes, and keeps serving", {
+  skip: !CAN_MOUNT_TMPFS && "needs root to mount tmpfs filesystems",
+  timeout: 120_000,
+}, async () => {
   const reserve = 8 * 1024 * 1024;
   const small = await ProcessCluster.start({
     size: 1,

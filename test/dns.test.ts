@@ -49,8 +49,14 @@ async function answersOf(port: number, name: string): Promise<string> {
   if (a.status !== "NOERROR" || srv.status !== "NOERROR") return `${a.status}/${srv.status}`;
   const node = resolverFor(port);
   const [nodeA, nodeSrv] = [await node.resolve4(name), await node.resolveSrv(name)];
-  const digView = `A ${[...a.records].sort().join(",")} SRV ${srv.records.map((record) => record.split(" ")[2]).sort().join(",")}`;
-  const nodeView = `A ${[...nodeA].sort().join(",")} SRV ${nodeSrv.map((record) => String(record.port)).sort().join(",")}`;
+  const digView = `A ${[...a.records].sort().join(",")} SRV ${srv.records
+    .map((record) => record.split(" ")[2])
+    .sort()
+    .join(",")}`;
+  const nodeView = `A ${[...nodeA].sort().join(",")} SRV ${nodeSrv
+    .map((record) => String(record.port))
+    .sort()
+    .join(",")}`;
   assert.equal(nodeView, digView, "Node's resolver and dig agree");
   return digView;
 }
@@ -95,7 +101,11 @@ describe("DNS on a real cluster", { skip: digInstalled ? false : "dig (Debian's 
     const changedAt = Date.now();
     await post(first, "/v1/services/web/b", undefined, "DELETE");
     for (const member of cluster.members) {
-      await waitFor(`${member.name} to answer for a alone`, async () => (await answersOf(dnsPort(member), "web.service.raftkv")) === "A 127.0.0.1 SRV 9001", 20_000);
+      await waitFor(
+        `${member.name} to answer for a alone`,
+        async () => (await answersOf(dnsPort(member), "web.service.raftkv")) === "A 127.0.0.1 SRV 9001",
+        20_000,
+      );
     }
     // The lease TTL, the DNS TTL (1 s) and the leader's expiry check, with room for a loaded machine.
     const goneAfterMs = Date.now() - changedAt;
@@ -108,9 +118,18 @@ describe("DNS on a real cluster", { skip: digInstalled ? false : "dig (Debian's 
     try {
       await post(cluster.members[1]!, "/v1/services/db", { id: "db-2", address: "127.0.0.12", port: 5432, tags: ["replica"], ttl: 30 });
       const listing = (await (await fetch(`${cluster.members[2]!.clientUrl}/v1/services/db`)).json()) as { instances: { id: string; tags?: string[] }[] };
-      assert.deepEqual(listing.instances.map(({ id, tags }) => [id, tags]), [["db-1", ["primary"]], ["db-2", ["replica"]]]);
+      assert.deepEqual(
+        listing.instances.map(({ id, tags }) => [id, tags]),
+        [
+          ["db-1", ["primary"]],
+          ["db-2", ["replica"]],
+        ],
+      );
       for (const member of cluster.members) {
-        await waitFor(`${member.name} to answer by tag`, async () => (await answersOf(dnsPort(member), "primary.db.service.raftkv")) === "A 127.0.0.11 SRV 5432");
+        await waitFor(
+          `${member.name} to answer by tag`,
+          async () => (await answersOf(dnsPort(member), "primary.db.service.raftkv")) === "A 127.0.0.11 SRV 5432",
+        );
         assert.equal(await answersOf(dnsPort(member), "replica.db.service.raftkv"), "A 127.0.0.12 SRV 5432");
         assert.deepEqual((await dig(dnsPort(member), "_db._replica.service.raftkv", "SRV")).records, ["1 1 5432 7f00000c.addr.raftkv."]);
         assert.equal((await dig(dnsPort(member), "canary.db.service.raftkv", "A")).status, "NXDOMAIN");
@@ -161,7 +180,10 @@ describe("DNS on a real cluster", { skip: digInstalled ? false : "dig (Debian's 
       assert.ok(member.process, `${member.name} is still running`);
       await waitFor(`${member.name} to answer after the fuzzing`, async () => (await dig(dnsPort(member), "web.service.raftkv", "A")).status === "NOERROR");
       const counted = await queriesCounted(member);
-      assert.ok((counted.get("udp FORMERR") ?? 0) > 0 && (counted.get("udp NOERROR") ?? 0) > 0 && (counted.get("tcp FORMERR") ?? 0) > 0, JSON.stringify([...counted]));
+      assert.ok(
+        (counted.get("udp FORMERR") ?? 0) > 0 && (counted.get("udp NOERROR") ?? 0) > 0 && (counted.get("tcp FORMERR") ?? 0) > 0,
+        JSON.stringify([...counted]),
+      );
       // Every packet read is counted once, answered or dropped (the barrier queries come on top).
       const udpTotal = [...counted].filter(([key]) => key.startsWith("udp")).reduce((sum, [, value]) => sum + value, 0);
       assert.ok(udpTotal >= fuzzed.length, `${member.name} counted ${udpTotal} of ${fuzzed.length} packets`);

@@ -96,7 +96,11 @@ async function storedKeys(url: string): Promise<Set<string>> {
 async function assertNothingAcknowledgedLost(url: string): Promise<void> {
   const acknowledged = (await writerOutcomes()).filter((outcome) => outcome.ok).map((outcome) => outcome.key);
   const stored = await storedKeys(url);
-  assert.deepEqual(acknowledged.filter((key) => !stored.has(key)), [], "acknowledged writes missing");
+  assert.deepEqual(
+    acknowledged.filter((key) => !stored.has(key)),
+    [],
+    "acknowledged writes missing",
+  );
 }
 
 describe("the compose cluster in containers", { skip }, () => {
@@ -105,8 +109,26 @@ describe("the compose cluster in containers", { skip }, () => {
     await compose("down", "--volumes");
     await compose("up", "--detach");
     await waitFor("every member to be ready", allMembersReady, 60_000);
-    await waitFor("one balancer to hold the virtual IP", async () => (await Promise.all(BALANCERS.map((lb) => holdsVirtualIp(lb.container)))).includes(true), 30_000);
-    await docker("run", "--detach", "--name", WRITER, "--network", NETWORK, "--volume", `${WRITER_SCRIPT}:/vip-writer.js:ro`, "--entrypoint", "node", "raftkv:local", "/vip-writer.js", VIRTUAL_IP_URL);
+    await waitFor(
+      "one balancer to hold the virtual IP",
+      async () => (await Promise.all(BALANCERS.map((lb) => holdsVirtualIp(lb.container)))).includes(true),
+      30_000,
+    );
+    await docker(
+      "run",
+      "--detach",
+      "--name",
+      WRITER,
+      "--network",
+      NETWORK,
+      "--volume",
+      `${WRITER_SCRIPT}:/vip-writer.js:ro`,
+      "--entrypoint",
+      "node",
+      "raftkv:local",
+      "/vip-writer.js",
+      VIRTUAL_IP_URL,
+    );
     await waitFor("the writer's first acknowledged writes", async () => (await acknowledgedSince(0)) >= 20, 30_000);
   });
 

@@ -134,7 +134,13 @@ async function startCluster(size: number, command: string, args: (member: Member
     members.push({ name: `m${i}`, clientUrl: `https://127.0.0.1:${clientPort}`, peerUrl: `http://127.0.0.1:${peerPort}`, initialCluster: "" });
   }
   const initialCluster = members.map((member) => `${member.name}=${member.peerUrl}`).join(",");
-  const tls = [`--cert-file=${server.certFile}`, `--key-file=${server.keyFile}`, `--trusted-ca-file=${ca.certFile}`, "--client-cert-auth=true", "--bcrypt-cost=4"];
+  const tls = [
+    `--cert-file=${server.certFile}`,
+    `--key-file=${server.keyFile}`,
+    `--trusted-ca-file=${ca.certFile}`,
+    "--client-cert-auth=true",
+    "--bcrypt-cost=4",
+  ];
   const servers = members.map((member) => {
     const child = spawn(command, [...args({ ...member, initialCluster }), ...tls], { stdio: ["ignore", "pipe", "pipe"] });
     const output: string[] = [];
@@ -163,7 +169,12 @@ function raftkvArgs({ name, clientUrl, peerUrl, initialCluster }: MemberUrls): s
 }
 
 function etcdArgs({ name, clientUrl, peerUrl, initialCluster }: MemberUrls): string[] {
-  const urls = [`--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`, `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`];
+  const urls = [
+    `--listen-client-urls=${clientUrl}`,
+    `--advertise-client-urls=${clientUrl}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+  ];
   return [`--name=${name}`, `--data-dir=${join(dir, "etcd", name)}`, ...urls, `--initial-cluster=${initialCluster}`];
 }
 
@@ -229,7 +240,10 @@ test("etcdctl over mutual TLS: users, roles, permissions, auth and CN identities
   const ours = await runTranscript(raftkv[0]!.url);
   const theirs = etcd ? await runTranscript(etcd.url) : undefined;
   const [keys, expected] = [[...ours.keys()], TRANSCRIPT.map((step) => step.out)];
-  assert.deepEqual(keys.map((key) => `${key}\n${ours.get(key)!.out}`), keys.map((key, i) => `${key}\n${expected[i]}`));
+  assert.deepEqual(
+    keys.map((key) => `${key}\n${ours.get(key)!.out}`),
+    keys.map((key, i) => `${key}\n${expected[i]}`),
+  );
   // etcdctl exits non-zero exactly when it reports a failure.
   for (const [key, outcome] of ours) assert.equal(outcome.code !== 0, /^(Error:|Failed)/m.test(outcome.out), `${key}: exit code ${outcome.code}`);
   if (!theirs) return;
@@ -244,14 +258,30 @@ test("etcdctl over mutual TLS: users, roles, permissions, auth and CN identities
 test("without a client certificate etcdctl gets nothing; curl on the same port gets HTTP/1.1 and the JSON gateway", async () => {
   const url = raftkv[0]!.url;
   const bare = await new Promise<string>((resolve) => {
-    execFile(ETCDCTL, [`--endpoints=${url}`, `--cacert=${ca.certFile}`, "--dial-timeout=1s", "get", "app/x"], { env: { ...process.env, ETCDCTL_API: "3" } }, (error, _stdout, stderr) =>
-      resolve(error ? stderr : "succeeded"),
+    execFile(
+      ETCDCTL,
+      [`--endpoints=${url}`, `--cacert=${ca.certFile}`, "--dial-timeout=1s", "get", "app/x"],
+      { env: { ...process.env, ETCDCTL_API: "3" } },
+      (error, _stdout, stderr) => resolve(error ? stderr : "succeeded"),
     );
   });
   assert.match(bare, /Error: context deadline exceeded/);
   const ops = certificates.get("ops")!;
   // curl offers h2 and HTTP/1.1: the member picks HTTP/1.1, where the JSON gateway is.
-  const curl = await promisify(execFile)("curl", ["-sS", "-w", "\\n%{http_version}", "--cacert", ca.certFile, "--cert", ops.certFile, "--key", ops.keyFile, `${url}/v3/kv/range`, "-d", '{"key":"YXBwL3g="}']);
+  const curl = await promisify(execFile)("curl", [
+    "-sS",
+    "-w",
+    "\\n%{http_version}",
+    "--cacert",
+    ca.certFile,
+    "--cert",
+    ops.certFile,
+    "--key",
+    ops.keyFile,
+    `${url}/v3/kv/range`,
+    "-d",
+    '{"key":"YXBwL3g="}',
+  ]);
   const [body, version] = curl.stdout.split("\n");
   assert.equal(version, "1.1");
   assert.equal(Buffer.from((JSON.parse(body!) as { kvs: { value: string }[] }).kvs[0]!.value, "base64").toString(), "2");

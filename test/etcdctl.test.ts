@@ -73,7 +73,11 @@ test("put and get, with etcdctl's options", async () => {
   const first = await revisionOf("versioned", "one");
   await etcdctl(["put", "versioned", "two"]);
   assert.equal(await etcdctl(["get", "versioned", `--rev=${first}`, "--print-value-only"]), "one\n");
-  const json = JSON.parse(await etcdctl(["get", "versioned", "-w", "json"])) as { header: { member_id: number; raft_term: number }; kvs: { key: string; value: string; version: number }[]; count: number };
+  const json = JSON.parse(await etcdctl(["get", "versioned", "-w", "json"])) as {
+    header: { member_id: number; raft_term: number };
+    kvs: { key: string; value: string; version: number }[];
+    count: number;
+  };
   assert.deepEqual([Buffer.from(json.kvs[0]!.key, "base64").toString(), Buffer.from(json.kvs[0]!.value, "base64").toString()], ["versioned", "two"]);
   assert.equal(json.kvs[0]!.version, 2);
   assert.equal(json.count, 1);
@@ -117,7 +121,10 @@ test("leases: grant, attach, time to live, list, keep-alive, revoke", async () =
   const id = /^lease ([0-9a-f]+) granted with TTL\(60s\)\n$/.exec(granted)?.[1];
   assert.ok(id, granted);
   assert.equal(await etcdctl(["put", "leased", "v", `--lease=${id}`]), "OK\n");
-  assert.match(await etcdctl(["lease", "timetolive", id, "--keys"]), new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\((59|60)s\\), attached keys\\(\\[leased\\]\\)\\n$`));
+  assert.match(
+    await etcdctl(["lease", "timetolive", id, "--keys"]),
+    new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\((59|60)s\\), attached keys\\(\\[leased\\]\\)\\n$`),
+  );
   assert.match(await etcdctl(["lease", "list"]), new RegExp(`^found \\d+ leases\\n(.*\\n)*${id}\\n`));
   assert.equal(await etcdctl(["lease", "keep-alive", "--once", id]), `lease ${id} keepalived with TTL(60)\n`);
   assert.equal(await etcdctl(["lease", "revoke", id]), `lease ${id} revoked\n`);
@@ -157,9 +164,13 @@ test("member list, endpoint status, health and hashkv across the cluster", async
   assert.equal(new Set(statuses.map((s) => s.Status.leader)).size, 1, "every member names the same leader");
   assert.ok(statuses.some((s) => s.Status.header.member_id === s.Status.leader));
   // etcdctl 3.4 reports health on stderr.
-  const health = (await run(ETCDCTL, [`--endpoints=${cluster.members[0]!.clientUrl}`, "endpoint", "health", "--cluster"], { env: ENV, timeout: 30_000 })).stderr;
+  const health = (await run(ETCDCTL, [`--endpoints=${cluster.members[0]!.clientUrl}`, "endpoint", "health", "--cluster"], { env: ENV, timeout: 30_000 }))
+    .stderr;
   for (const member of cluster.members) assert.match(health, new RegExp(`${member.clientUrl} is healthy: successfully committed proposal`));
-  const hashes = (await etcdctl(["endpoint", "hashkv", "--cluster"])).trim().split("\n").map((line) => line.split(", ")[1]);
+  const hashes = (await etcdctl(["endpoint", "hashkv", "--cluster"]))
+    .trim()
+    .split("\n")
+    .map((line) => line.split(", ")[1]);
   assert.equal(hashes.length, 3);
   assert.equal(new Set(hashes).size, 1, `the members' hashes agree: ${hashes.join(" ")}`);
   assert.equal(await etcdctl(["alarm", "list"]), "");
@@ -179,7 +190,15 @@ test("snapshot save writes a file with etcd's SHA-256 trailer that raftkv restor
 
   // Restored with etcdctl's own restore flags.
   const peerUrl = "http://127.0.0.1:1";
-  const restoreFlags = ["--initial-cluster", `m1=${peerUrl}`, "--initial-cluster-token", "restored", "--initial-advertise-peer-urls", peerUrl, "--skip-hash-check"];
+  const restoreFlags = [
+    "--initial-cluster",
+    `m1=${peerUrl}`,
+    "--initial-cluster-token",
+    "restored",
+    "--initial-advertise-peer-urls",
+    peerUrl,
+    "--skip-hash-check",
+  ];
   const dataDir = join(dirname(file), "m1");
   const restored = await run(process.execPath, [RAFTKV_BIN, "snapshot", "restore", file, "--name", "m1", "--data-dir", dataDir, ...restoreFlags]);
   assert.match(restored.stdout, new RegExp(`^Restored index \\d+ into ${dataDir} for members m1;`));
@@ -202,8 +221,7 @@ test("move-leader hands leadership to the member named", async () => {
 test("member add, update, promote and remove, asked of a member that does not lead", async () => {
   const leader = await cluster.waitForLeader();
   const follower = cluster.members.find((member) => member !== leader)!.clientUrl;
-  const onFollower = async (args: readonly string[]) =>
-    (await run(ETCDCTL, [`--endpoints=${follower}`, ...args], { env: ENV, timeout: 30_000 })).stdout;
+  const onFollower = async (args: readonly string[]) => (await run(ETCDCTL, [`--endpoints=${follower}`, ...args], { env: ENV, timeout: 30_000 })).stdout;
   const added = await onFollower(["member", "add", "learner", "--peer-urls=http://127.0.0.1:1", "--learner"]);
   const [, id, clusterId] = /^Member +([0-9a-f]+) added to cluster +([0-9a-f]+)\n/.exec(added) ?? [];
   assert.ok(id && clusterId, added);

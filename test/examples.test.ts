@@ -39,20 +39,27 @@ describe("examples/ against a real cluster", () => {
   }
 
   test("config-reload: loads the settings and applies every change", async () => {
-    assert.deepEqual((await run("config-reload")).map((line) => line.replace(/revision \d+/, "revision N")), [
-      "loaded config/demo-app/ at revision N: log_level=info poll_interval_ms=1000",
-      'reloaded: log_level = "debug" (was "info") -> log_level=debug poll_interval_ms=1000',
-      "reloaded: poll_interval_ms = 250 -> log_level=debug poll_interval_ms=250",
-      'reloaded: log_level deleted (was "debug") -> log_level=info poll_interval_ms=250',
-      "done",
-    ]);
+    assert.deepEqual(
+      (await run("config-reload")).map((line) => line.replace(/revision \d+/, "revision N")),
+      [
+        "loaded config/demo-app/ at revision N: log_level=info poll_interval_ms=1000",
+        'reloaded: log_level = "debug" (was "info") -> log_level=debug poll_interval_ms=1000',
+        "reloaded: poll_interval_ms = 250 -> log_level=debug poll_interval_ms=250",
+        'reloaded: log_level deleted (was "debug") -> log_level=info poll_interval_ms=250',
+        "done",
+      ],
+    );
   });
 
   test("locked-job: holders in token order, the stalled holder's write refused by the fence", async () => {
     const lines = await run("locked-job");
     const tokens = lines.flatMap((line) => /holds locks\/nightly-report with fencing token (\d+)/.exec(line)?.[1] ?? []).map(Number);
     assert.equal(tokens.length, 3, lines.join("\n"));
-    assert.deepEqual([...tokens].sort((a, b) => a - b), tokens, "the lock passes to contenders with growing tokens");
+    assert.deepEqual(
+      [...tokens].sort((a, b) => a - b),
+      tokens,
+      "the lock passes to contenders with growing tokens",
+    );
     assert.equal(lines.filter((line) => / lost the lock while working: /.test(line)).length, 1);
     assert.equal(lines.filter((line) => /: write refused, token \d+ no longer holds the lock$/.test(line)).length, 1);
     assert.match(lines.at(-1) ?? "", /^report written by worker-\d \(token (\d+)\); 2 runs written with tokens \d+ < \1; 1 stale write refused$/);

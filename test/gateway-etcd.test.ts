@@ -28,9 +28,21 @@ const HTTP_STEPS: HttpStep[] = [
   { name: "put", path: "/v3/kv/put", body: { key: b64("a"), value: b64("1") } },
   { name: "put with prevKv and unknown fields", path: "/v3/kv/put", body: { key: b64("a"), value: b64("2"), prevKv: true, noSuchField: { nested: [1] } } },
   { name: "put at /v3beta with ignoreLease", path: "/v3beta/kv/put", body: { key: b64("b"), value: b64("3"), ignore_lease: false } },
-  { name: "range with rangeEnd, sortOrder, sortTarget", path: "/v3/kv/range", body: { key: b64("a"), rangeEnd: b64("z"), sortOrder: "DESCEND", sortTarget: "MOD" } },
-  { name: "range with keysOnly and maxModRevision", path: "/v3beta/kv/range", body: { key: b64("a"), rangeEnd: b64("z"), keysOnly: true, maxModRevision: "3" } },
-  { name: "range with countOnly and minCreateRevision", path: "/v3/kv/range", body: { key: b64("a"), range_end: b64("z"), countOnly: true, minCreateRevision: 3 } },
+  {
+    name: "range with rangeEnd, sortOrder, sortTarget",
+    path: "/v3/kv/range",
+    body: { key: b64("a"), rangeEnd: b64("z"), sortOrder: "DESCEND", sortTarget: "MOD" },
+  },
+  {
+    name: "range with keysOnly and maxModRevision",
+    path: "/v3beta/kv/range",
+    body: { key: b64("a"), rangeEnd: b64("z"), keysOnly: true, maxModRevision: "3" },
+  },
+  {
+    name: "range with countOnly and minCreateRevision",
+    path: "/v3/kv/range",
+    body: { key: b64("a"), range_end: b64("z"), countOnly: true, minCreateRevision: 3 },
+  },
   { name: "the JSON name wins over the proto name", path: "/v3/kv/range", body: { key: b64("a"), range_end: "AA==", rangeEnd: b64("a") } },
   { name: "whichever comes first", path: "/v3/kv/range", body: { key: b64("a"), rangeEnd: "AA==", range_end: b64("a") } },
   { name: "a name in neither form is unknown", path: "/v3/kv/range", body: { key: b64("a"), RangeEnd: "AA==", range_End: "AA==" } },
@@ -38,7 +50,10 @@ const HTTP_STEPS: HttpStep[] = [
     name: "txn with JSON names in compares and ops, nested",
     path: "/v3/kv/txn",
     body: {
-      compare: [{ key: b64("a"), target: "MOD", result: "GREATER", modRevision: "1" }, { key: b64("a"), rangeEnd: b64("c"), target: "CREATE", result: "LESS", createRevision: 100 }],
+      compare: [
+        { key: b64("a"), target: "MOD", result: "GREATER", modRevision: "1" },
+        { key: b64("a"), rangeEnd: b64("c"), target: "CREATE", result: "LESS", createRevision: 100 },
+      ],
       success: [
         { requestPut: { key: b64("c"), value: b64("4"), prevKv: true } },
         { requestRange: { key: b64("a"), rangeEnd: b64("b"), countOnly: true } },
@@ -48,7 +63,11 @@ const HTTP_STEPS: HttpStep[] = [
       notATxnField: true,
     },
   },
-  { name: "txn failure branch by proto names", path: "/v3beta/kv/txn", body: { compare: [{ key: b64("zz"), target: "VERSION", result: "GREATER", version: 0 }], failure: [{ request_range: { key: b64("c") } }] } },
+  {
+    name: "txn failure branch by proto names",
+    path: "/v3beta/kv/txn",
+    body: { compare: [{ key: b64("zz"), target: "VERSION", result: "GREATER", version: 0 }], failure: [{ request_range: { key: b64("c") } }] },
+  },
   { name: "deleterange with rangeEnd and prevKv", path: "/v3/kv/deleterange", body: { key: b64("c"), rangeEnd: b64("d"), prevKv: true } },
   { name: "lease grant with an ID", path: "/v3/lease/grant", body: { TTL: 60, ID: LEASE } },
   { name: "lease grant with an ID in use", path: "/v3/lease/grant", body: { TTL: 60, ID: LEASE } },
@@ -60,7 +79,11 @@ const HTTP_STEPS: HttpStep[] = [
   { name: "add a user with options.noPassword", path: "/v3/auth/user/add", body: { name: "nopw", options: { noPassword: true } } },
   { name: "authenticate as the user without a password", path: "/v3/auth/authenticate", body: { name: "nopw", password: "" } },
   { name: "add a role", path: "/v3beta/auth/role/add", body: { name: "r" } },
-  { name: "grant with perm.permType and perm.rangeEnd", path: "/v3/auth/role/grant", body: { name: "r", perm: { permType: "READWRITE", key: b64("a"), rangeEnd: b64("b") } } },
+  {
+    name: "grant with perm.permType and perm.rangeEnd",
+    path: "/v3/auth/role/grant",
+    body: { name: "r", perm: { permType: "READWRITE", key: b64("a"), rangeEnd: b64("b") } },
+  },
   { name: "get the role", path: "/v3/auth/role/get", body: { role: "r" } },
   { name: "revoke with rangeEnd", path: "/v3/auth/role/revoke", body: { role: "r", key: b64("a"), rangeEnd: b64("b") } },
   { name: "member list at /v3beta", path: "/v3beta/cluster/member/list", statusOnly: true },
@@ -123,7 +146,7 @@ async function put(baseUrl: string, key: string, value: string): Promise<number>
 }
 const waitUntil = (what: string, condition: (seen: Conversation) => boolean) => (scene: Scene) => waitFor(what, async () => condition(scene.seen));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a JSON reply, read field by field
 type Json = Record<string, any>;
 
 const WS_SCENARIOS: WsScenario[] = [
@@ -152,7 +175,12 @@ const WS_SCENARIOS: WsScenario[] = [
   {
     name: "a request split over two messages, at /v3beta",
     path: "/v3beta/watch",
-    steps: ['{"create_request":', `{"key":"${b64("split")}"}}`, waitUntil("created", (seen) => createdCount(seen) === 1), ({ baseUrl }) => put(baseUrl, "split", "x")],
+    steps: [
+      '{"create_request":',
+      `{"key":"${b64("split")}"}}`,
+      waitUntil("created", (seen) => createdCount(seen) === 1),
+      ({ baseUrl }) => put(baseUrl, "split", "x"),
+    ],
     done: (seen) => eventCount(seen) === 1,
   },
   {
@@ -193,7 +221,13 @@ const WS_SCENARIOS: WsScenario[] = [
       await fetch(`${baseUrl}/v3/lease/grant`, { method: "POST", body: JSON.stringify({ TTL: 90, ID: 5151 }) });
       return 0;
     },
-    steps: [JSON.stringify({ ID: 5151 }), JSON.stringify({ ID: "5151" }), JSON.stringify({ ID: 999 }), waitUntil("three renewals", (seen) => seen.messages.length === 3), '{"ID":"x"}'],
+    steps: [
+      JSON.stringify({ ID: 5151 }),
+      JSON.stringify({ ID: "5151" }),
+      JSON.stringify({ ID: 999 }),
+      waitUntil("three renewals", (seen) => seen.messages.length === 3),
+      '{"ID":"x"}',
+    ],
     done: () => false,
   },
   {

@@ -41,18 +41,25 @@ test("grow 3 to 5 and shrink 5 to 3 under writes, losing nothing", async () => {
     cluster.startJoined(joining);
     const id = await memberId(cluster, joining);
     mark(`promote ${name}`);
-    await waitFor(`${name} promoted once caught up`, async () => {
-      try {
-        await onLeader(cluster, "/v3/cluster/member/promote", { ID: id });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 30_000);
+    await waitFor(
+      `${name} promoted once caught up`,
+      async () => {
+        try {
+          await onLeader(cluster, "/v3/cluster/member/promote", { ID: id });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+    );
   }
   const five = (await onLeader(cluster, "/v3/cluster/member/list", {})).members as { isLearner?: boolean }[];
   assert.equal(five.length, 5);
-  assert.ok(five.every((member) => !member.isLearner), "all five are voters");
+  assert.ok(
+    five.every((member) => !member.isLearner),
+    "all five are voters",
+  );
 
   const leader = await cluster.waitForLeader();
   const removals = [leader, cluster.members.find((member) => member !== leader && ["n1", "n2", "n3"].includes(member.name))!];

@@ -144,7 +144,11 @@ describe("peer TLS", { concurrency: false }, () => {
     for (const member of cluster.members) await holds(member, "greeting", "hello over TLS");
     const shown = await peerCertificateOf(cluster.member("n2"));
     assert.equal(shown.subject.CN, PEER_CN, "the peer port serves TLS with the member's certificate");
-    assert.deepEqual(cluster.members.flatMap(refusals).filter((reason) => !reason.includes("no certificate")), [], "no member refused another");
+    assert.deepEqual(
+      cluster.members.flatMap(refusals).filter((reason) => !reason.includes("no certificate")),
+      [],
+      "no member refused another",
+    );
   });
 
   test("a process whose peer certificate another CA signed is refused, and the refusal logged", async () => {
@@ -203,13 +207,23 @@ describe("peer TLS", { concurrency: false }, () => {
     cluster.startJoined(joining);
     await holds(joining, "bulk/59", "v59");
     assert.match(joining.output.join(""), /snapshot installed/, "n4 caught up by a snapshot");
-    assert.ok(cluster.members.some((member) => /"msg":"snapshot transfer over"/.test(member.output.join(""))), "a member sent it");
+    assert.ok(
+      cluster.members.some((member) => /"msg":"snapshot transfer over"/.test(member.output.join(""))),
+      "a member sent it",
+    );
   });
 });
 
 test("a member whose peer certificate cannot be read, or whose key does not match it, does not start", async () => {
   const peerUrl = "https://127.0.0.1:1";
-  const base = ["serve", "--name=lone", `--data-dir=${join(dir, "lone")}`, "--listen-client-urls=http://127.0.0.1:0", `--listen-peer-urls=${peerUrl}`, `--initial-cluster=lone=${peerUrl}`];
+  const base = [
+    "serve",
+    "--name=lone",
+    `--data-dir=${join(dir, "lone")}`,
+    "--listen-client-urls=http://127.0.0.1:0",
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-cluster=lone=${peerUrl}`,
+  ];
   const missing = join(dir, "missing.crt");
   const unreadable = await raftkv([...base, `--peer-cert-file=${missing}`, `--peer-key-file=${ca.keyFile}`]);
   assert.notEqual(unreadable.code, 0);

@@ -152,7 +152,10 @@ test("a member removed while down learns it from its peers; a removed leader han
   cluster.forget(leader.name);
   assert.equal(await cluster.waitForLeader(), survivor);
   const members = (await postJson(survivor.clientUrl, "/v3/cluster/member/list", {})).members as { name: string }[];
-  assert.deepEqual(members.map((member) => member.name), [survivor.name]);
+  assert.deepEqual(
+    members.map((member) => member.name),
+    [survivor.name],
+  );
 });
 
 /** A removed member keeps its process, and says why it serves nothing. */

@@ -64,7 +64,10 @@ test("/v3/maintenance/snapshot streams a verified, restorable snapshot file", as
   const messages = lines.map((line) => JSON.parse(line) as { result: { blob: string; remaining_bytes?: string } });
   assert.equal(messages[messages.length - 1]!.result.remaining_bytes, undefined, "the last blob leaves nothing remaining");
   const dir = await mkdtemp(join(tmpdir(), "raftkv-backup-"));
-  const received = await receiveSnapshotFile(dir, messages.map((message) => Buffer.from(message.result.blob, "base64")));
+  const received = await receiveSnapshotFile(
+    dir,
+    messages.map((message) => Buffer.from(message.result.blob, "base64")),
+  );
   assert.ok(received.raft.index > 100, `snapshot at index ${received.raft.index}`);
   assert.equal(received.raft.conf.voters.length, 3);
 });

@@ -110,7 +110,7 @@ test("mutual TLS: a client the trusted CA signed gets in; no certificate, anothe
   await assert.rejects(get("/health"), "a client without a certificate");
   const otherCa = await makeCa(dir, "other-ca");
   await assert.rejects(get("/health", await makeCertificate(dir, otherCa, "stranger")), "a client another CA signed");
-  const plain = await fetch(clientUrl.replace("https:", "http:") + "/health").then(
+  const plain = await fetch(`${clientUrl.replace("https:", "http:")}/health`).then(
     (response) => response.status,
     () => "refused",
   );
@@ -159,7 +159,10 @@ test("the CLI and the client over mutual TLS with auth: users, roles, permission
   assert.equal(await run(root, "user", "add", "alice", "--new-user-password=apw"), "User alice created\n");
   assert.equal(await run(root, "user", "grant-role", "alice", "app"), "Role app is granted to user alice\n");
   assert.equal(await run(root, "user", "get", "alice"), "User: alice\nRoles: app\n");
-  assert.equal(await run(root, "auth", "status"), `Authentication Status: true\nAuthRevision: ${/AuthRevision: (\d+)/.exec(await run(root, "auth", "status"))?.[1]}\n`);
+  assert.equal(
+    await run(root, "auth", "status"),
+    `Authentication Status: true\nAuthRevision: ${/AuthRevision: (\d+)/.exec(await run(root, "auth", "status"))?.[1]}\n`,
+  );
 
   assert.equal(await run("--user=alice:apw", "put", "app/x", "v"), "OK\n");
   assert.equal(await run("--user=alice", "--password=apw", "-w", "simple", "get", "app/x"), "app/x\nv\n");

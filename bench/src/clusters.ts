@@ -244,13 +244,19 @@ export function gatewayCall(member: Member, path: string, body: object, timeoutM
   const { ca, token } = member.access ?? {};
   const headers = { "content-type": "application/json", ...(token !== undefined && { authorization: token }) };
   return new Promise((resolveCall, reject) => {
-    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, { method: "POST", headers, timeout: timeoutMs, ...(ca && { ca }) }, (response) => {
-      let text = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (text += chunk));
-      response.on("end", () => (response.statusCode === 200 ? resolveCall(JSON.parse(text)) : reject(new Error(`${path}: HTTP ${response.statusCode}: ${text}`))));
-      response.on("error", reject);
-    });
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(
+      url,
+      { method: "POST", headers, timeout: timeoutMs, ...(ca && { ca }) },
+      (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (text += chunk));
+        response.on("end", () =>
+          response.statusCode === 200 ? resolveCall(JSON.parse(text)) : reject(new Error(`${path}: HTTP ${response.statusCode}: ${text}`)),
+        );
+        response.on("error", reject);
+      },
+    );
     request.on("timeout", () => request.destroy(new Error(`${path}: no answer within ${timeoutMs} ms`)));
     request.on("error", reject);
     request.end(JSON.stringify(body));

@@ -67,7 +67,9 @@ async function row(cluster: LocalCluster, workload: GrowthWorkload, keys: number
   const scriptPath = join(plan.scriptDir, `${cluster.system}-${workload}-${keys}.lua`);
   await writeFile(scriptPath, growthScript(workload, keys));
   const measured = await measureRow(cluster, { workload, connections: plan.connections, scriptPath, warmupS: plan.warmupS, durationS: plan.durationS });
-  console.log(`${cluster.system} ${keys} keys: ${workload} ${measured.throughput.toFixed(0)} req/s, p99 ${measured.latencyMs.p99.toFixed(1)} ms, errors ${measured.errors}`);
+  console.log(
+    `${cluster.system} ${keys} keys: ${workload} ${measured.throughput.toFixed(0)} req/s, p99 ${measured.latencyMs.p99.toFixed(1)} ms, errors ${measured.errors}`,
+  );
   return measured;
 }
 
@@ -142,7 +144,8 @@ async function installSnapshot(cluster: LocalCluster, keys: number, catchupEntri
     }
   });
   // Both systems keep a snapshot they receive in the data directory.
-  if (!restarted || (await cluster.snapshotIndex(restarted)) <= indexAtKill) throw new Error(`${cluster.system}: the restarted follower holds no snapshot from the leader`);
+  if (!restarted || (await cluster.snapshotIndex(restarted)) <= indexAtKill)
+    throw new Error(`${cluster.system}: the restarted follower holds no snapshot from the leader`);
   return { ms: trial.firstReadMs, entriesWhileDown };
 }
 

@@ -101,7 +101,9 @@ export function growthMarkdown(results: GrowthResults): string {
       SYSTEMS.flatMap((system) => {
         const p = pointOf(results, system, keys);
         if (!p) return [];
-        return [`| ${keys} | ${system} | ${p.rssMiB.map(fixed).join(" / ")} | ${p.dataDirMiB.map(fixed).join(" / ")} | ${fixed(p.snapshotCreate.mib)} | ${p.snapshotInstall.entriesWhileDown} |`];
+        return [
+          `| ${keys} | ${system} | ${p.rssMiB.map(fixed).join(" / ")} | ${p.dataDirMiB.map(fixed).join(" / ")} | ${fixed(p.snapshotCreate.mib)} | ${p.snapshotInstall.entriesWhileDown} |`,
+        ];
       }),
     ),
     "",
@@ -129,12 +131,16 @@ function targetLines(results: GrowthResults): string[] {
   for (const metric of METRICS) {
     if (metric.better === "higher" && first && largest !== smallest) {
       const kept = metric.value(r) / metric.value(first);
-      rows.push(`| ${metric.title} at ${compactCount(largest)} within 20 % of ${compactCount(smallest)} | ${fixed(metric.value(r))} vs ${fixed(metric.value(first))} | ${kept.toFixed(2)} | ${kept >= 0.8 ? "yes" : "**no**"} |`);
+      rows.push(
+        `| ${metric.title} at ${compactCount(largest)} within 20 % of ${compactCount(smallest)} | ${fixed(metric.value(r))} vs ${fixed(metric.value(first))} | ${kept.toFixed(2)} | ${kept >= 0.8 ? "yes" : "**no**"} |`,
+      );
     }
     if (!e) continue;
     const x = metric.value(r) / metric.value(e);
     const met = metric.better === "higher" ? x >= 1 : x <= 1;
-    rows.push(`| ${metric.title} at ${compactCount(largest)} ${metric.better === "higher" ? "≥" : "≤"} etcd | ${fixed(metric.value(r))} vs ${fixed(metric.value(e))} | ${x.toFixed(2)} | ${met ? "yes" : "**no**"} |`);
+    rows.push(
+      `| ${metric.title} at ${compactCount(largest)} ${metric.better === "higher" ? "≥" : "≤"} etcd | ${fixed(metric.value(r))} vs ${fixed(metric.value(e))} | ${x.toFixed(2)} | ${met ? "yes" : "**no**"} |`,
+    );
   }
   return ["## Targets at the largest size", "", "| target | raftkv vs the reference | × | met |", "|---|--:|--:|:-:|", ...rows, ""];
 }

@@ -35,7 +35,7 @@ function summarize(profile: CpuProfile): ProfileSummary {
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
   // timeDeltas[i] is the time before sample i, so sample i's time is delta i + 1.
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
   const busy = [...selfUs].filter(([id]) => nodes.get(id)?.callFrame.functionName !== "(idle)");
   const busyUs = busy.reduce((sum, [, us]) => sum + us, 0);
   const byFunction = new Map<string, number>();
@@ -45,7 +45,12 @@ function summarize(profile: CpuProfile): ProfileSummary {
     add(byFunction, `${frame.functionName || "(anonymous)"} ${where(frame)}`, us);
     add(byFile, fileOf(frame.url) || frame.functionName, us);
   }
-  return { busyMs: busyUs / 1000, byFunction: ranked(byFunction, busyUs), byFile: ranked(byFile, busyUs), inclusive: ranked(inclusiveTimes(profile, nodes, selfUs), busyUs) };
+  return {
+    busyMs: busyUs / 1000,
+    byFunction: ranked(byFunction, busyUs),
+    byFile: ranked(byFile, busyUs),
+    inclusive: ranked(inclusiveTimes(profile, nodes, selfUs), busyUs),
+  };
 }
 
 /** Time spent in a function and everything it called, counted once per stack even when recursive. */
@@ -56,7 +61,8 @@ function inclusiveTimes(profile: CpuProfile, nodes: Map<number, ProfileNode>, se
     const name = `${node.callFrame.functionName || "(anonymous)"} ${where(node.callFrame)}`;
     const fresh = !onStack.has(name);
     if (fresh) onStack.add(name);
-    const time = (node.callFrame.functionName === "(idle)" ? 0 : (selfUs.get(id) ?? 0)) + (node.children ?? []).reduce((sum, child) => sum + walk(child, onStack), 0);
+    const time =
+      (node.callFrame.functionName === "(idle)" ? 0 : (selfUs.get(id) ?? 0)) + (node.children ?? []).reduce((sum, child) => sum + walk(child, onStack), 0);
     if (fresh) {
       onStack.delete(name);
       add(totals, name, time);

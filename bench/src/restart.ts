@@ -43,6 +43,8 @@ for (const keys of keyCounts) {
     const results = await measure(system, keys, Number(values["base-port"]) + i * 100);
     const reads = results.map((result) => result.firstReadMs);
     const range = `${Math.min(...reads).toFixed(0)}-${Math.max(...reads).toFixed(0)}`;
-    console.log(`| ${system} | ${keys.toLocaleString("en")} | ${median(reads).toFixed(0)} ms (${range}) | ${median(results.map((result) => result.firstAnswerMs)).toFixed(0)} ms |`);
+    console.log(
+      `| ${system} | ${keys.toLocaleString("en")} | ${median(reads).toFixed(0)} ms (${range}) | ${median(results.map((result) => result.firstAnswerMs)).toFixed(0)} ms |`,
+    );
   }
 }

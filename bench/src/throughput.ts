@@ -8,7 +8,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalCluster, describeMachine, etcdInstalled, profilingFlags, startSideBySide, stopSideBySide } from "./clusters.js";
+import { type LocalCluster, describeMachine, etcdInstalled, profilingFlags, startSideBySide, stopSideBySide } from "./clusters.js";
 import { writeSection } from "./results-file.js";
 import { measureFsyncFloor } from "./throughput/fsync-floor.js";
 import { parseOptions, USAGE, type Options } from "./throughput/options.js";

@@ -26,7 +26,10 @@ test("dns --smoke measures every member over DNS and over HTTP", { timeout: 90_0
     const exitCode = await new Promise((resolveExit) => child.on("exit", resolveExit));
     assert.equal(exitCode, 0, stderr.slice(-2_000));
     const { results } = JSON.parse(await readFile(out, "utf8")) as { results: MemberResult[] };
-    assert.deepEqual(results.map((result) => result.member), ["m1", "m2", "m3"]);
+    assert.deepEqual(
+      results.map((result) => result.member),
+      ["m1", "m2", "m3"],
+    );
     assert.equal(results.filter((result) => result.role === "leader").length, 1);
     for (const result of results) {
       for (const rate of [result.dns, result.http]) {

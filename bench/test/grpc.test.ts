@@ -52,7 +52,10 @@ test("grpc --smoke measures every row against both systems", { timeout: 240_000 
     for (const title of titles) {
       const line = page.split("\n").find((candidate) => candidate.startsWith(`| ${title} |`));
       assert.ok(line, `no table line for ${title}`);
-      const [raftkvRate, etcdRate] = line.split("|").slice(2, 4).map((cell) => Number(cell.trim()));
+      const [raftkvRate, etcdRate] = line
+        .split("|")
+        .slice(2, 4)
+        .map((cell) => Number(cell.trim()));
       assert.ok(raftkvRate! > 0, `no raftkv rate in: ${line}`);
       if (systems.includes("etcd")) assert.ok(etcdRate! > 0, `no etcd rate in: ${line}`);
     }

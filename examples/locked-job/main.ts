@@ -54,7 +54,11 @@ async function runJob(client: Client, admin: Client, name: string, stalls: () =>
       compare: [held.guard()],
       success: [{ put: { key: REPORT_KEY, value: `${name} (token ${held.fencingToken})` } }],
     });
-    console.log(written.succeeded ? `${name} wrote the report with token ${held.fencingToken}` : `${name}: write refused, token ${held.fencingToken} no longer holds the lock`);
+    console.log(
+      written.succeeded
+        ? `${name} wrote the report with token ${held.fencingToken}`
+        : `${name}: write refused, token ${held.fencingToken} no longer holds the lock`,
+    );
     return written.succeeded ? held.fencingToken : "refused";
   } finally {
     await held.release();

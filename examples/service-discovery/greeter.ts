@@ -45,5 +45,8 @@ export async function spread(count: number, request: () => Promise<string>): Pro
     const name = await request();
     answers.set(name, (answers.get(name) ?? 0) + 1);
   }
-  return [...answers].sort().map(([name, n]) => `${name}=${n}`).join(" ");
+  return [...answers]
+    .sort()
+    .map(([name, n]) => `${name}=${n}`)
+    .join(" ");
 }

@@ -42,10 +42,14 @@ describe("the auth check", () => {
     const verdict = check(
       around(
         [
-          [0, "invoke", "add", 1, 1], [0, "ok", "add", "added", 2],
-          [1, "invoke", "add", 2, 12], [1, "ok", "add", "denied", 13],
-          [2, "invoke", "add", 3, 23], [2, "ok", "add", "added", 24],
-          [3, "invoke", "add", 4, 9], [3, "info", "add", undefined, 11],
+          [0, "invoke", "add", 1, 1],
+          [0, "ok", "add", "added", 2],
+          [1, "invoke", "add", 2, 12],
+          [1, "ok", "add", "denied", 13],
+          [2, "invoke", "add", 3, 23],
+          [2, "ok", "add", "added", 24],
+          [3, "invoke", "add", 4, 9],
+          [3, "info", "add", undefined, 11],
         ],
         [1, 3, 4],
       ),
@@ -58,10 +62,14 @@ describe("the auth check", () => {
     const verdict = check(
       around(
         [
-          [0, "invoke", "add", 1, 1], [0, "ok", "add", "added", 2],
-          [1, "invoke", "add", 2, 24], [1, "ok", "add", "denied", 25],
-          [2, "invoke", "add", 3, 12], [2, "ok", "add", "added", 13],
-          [3, "invoke", "add", 4, 14], [3, "fail", "add", undefined, 15],
+          [0, "invoke", "add", 1, 1],
+          [0, "ok", "add", "added", 2],
+          [1, "invoke", "add", 2, 24],
+          [1, "ok", "add", "denied", 25],
+          [2, "invoke", "add", 3, 12],
+          [2, "ok", "add", "added", 13],
+          [3, "invoke", "add", 4, 14],
+          [3, "fail", "add", undefined, 15],
         ],
         [2, 3, 4],
       ),

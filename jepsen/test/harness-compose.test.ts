@@ -38,7 +38,10 @@ function serviceProfiles(resolved: string): Map<string, string[]> {
   const profiles = new Map<string, string[]>();
   for (let i = 0; i < parts.length; i += 2) {
     const list = /^ {4}profiles:\n((?: {4}- .*\n?)+)/m.exec(parts[i + 1]!)?.[1] ?? "";
-    profiles.set(parts[i]!, [...list.matchAll(/- (.*)/g)].map((match) => match[1]!));
+    profiles.set(
+      parts[i]!,
+      [...list.matchAll(/- (.*)/g)].map((match) => match[1]!),
+    );
   }
   return profiles;
 }

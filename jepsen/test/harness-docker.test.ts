@@ -135,7 +135,11 @@ describe("the docker driver", () => {
     assert.equal(commands[3], commands[2]!.replace("pause", "unpause"));
     const drops = commands.filter((command) => command.includes("-j DROP"));
     assert.equal(drops.length, 4, "halves of three cut two links, each dropped on both sides");
-    assert.deepEqual(commands.slice(-3), ["docker exec raftkv-n1 iptables -F INPUT", "docker exec raftkv-n2 iptables -F INPUT", "docker exec raftkv-n3 iptables -F INPUT"]);
+    assert.deepEqual(commands.slice(-3), [
+      "docker exec raftkv-n1 iptables -F INPUT",
+      "docker exec raftkv-n2 iptables -F INPUT",
+      "docker exec raftkv-n3 iptables -F INPUT",
+    ]);
     assert.equal(recorder.events.filter((event) => event.f === "start").length, 3);
   });
 
@@ -153,7 +157,10 @@ describe("the docker driver", () => {
     const recorder = new Recorder();
     const nemesis = new Nemesis(cluster, recorder, new Random(1), [{ startMs: 0, endMs: 0, fault: { kind: "balancer" } }]);
     await nemesis.run(new AbortController().signal);
-    assert.deepEqual(calls.filter((call) => !call.includes(" exec ")), ["docker kill --signal KILL raftkv-lb2", "docker start raftkv-lb2"]);
+    assert.deepEqual(
+      calls.filter((call) => !call.includes(" exec ")),
+      ["docker kill --signal KILL raftkv-lb2", "docker start raftkv-lb2"],
+    );
     assert.equal(new DockerCluster({ size: 3, composeFile: "x" }).balancedUrl, undefined, "members are asked directly by default");
   });
 });

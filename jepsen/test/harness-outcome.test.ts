@@ -36,11 +36,13 @@ function gatewayMember(behaviour: Behaviour): Server {
 
 /** A gRPC server whose KV.Put behaves alike. */
 function grpcMember(behaviour: Behaviour): grpc.Server {
-  const packages = grpc.loadPackageDefinition(protoLoader.loadSync(["etcdserverpb.proto"], { keepCase: true, longs: Number, defaults: true, includeDirs: [PROTO_DIR] }));
-  const kv = ((packages["etcdserverpb"] as grpc.GrpcObject)["KV"] as grpc.ServiceClientConstructor).service;
+  const packages = grpc.loadPackageDefinition(
+    protoLoader.loadSync(["etcdserverpb.proto"], { keepCase: true, longs: Number, defaults: true, includeDirs: [PROTO_DIR] }),
+  );
+  const kv = ((packages.etcdserverpb as grpc.GrpcObject).KV as grpc.ServiceClientConstructor).service;
   const server = new grpc.Server();
   server.addService(kv, {
-    Put: (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
+    Put: (_call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
       if (behaviour === "hang") return;
       if (behaviour === "reset") return server.forceShutdown();
       if (behaviour === "no leader") return callback({ code: grpc.status.UNAVAILABLE, details: NO_LEADER });

@@ -137,7 +137,10 @@ describe("the comparison page", () => {
     };
   };
   const churned = run("raftkv", [ok(0, 100), failed(100, 900)]);
-  const runs = [run("etcd", [ok(0, 100), ok(100, 300), ok(300, 600), ok(600, 900)]), { ...churned, summary: { ...churned.summary, longestLeaderlessMs: 1_200 } }];
+  const runs = [
+    run("etcd", [ok(0, 100), ok(100, 300), ok(300, 600), ok(600, 900)]),
+    { ...churned, summary: { ...churned.summary, longestLeaderlessMs: 1_200 } },
+  ];
 
   test("puts the runs' figures in columns and their timelines on one chart, each run's faults in its own band", () => {
     const page = renderComparison(runs);

@@ -41,28 +41,46 @@ describe("the harness on a real cluster", async () => {
       assert.equal(result.verdict.valid, true, result.verdict.text);
       assert.ok(result.availability.ok > 100, `only ${result.availability.ok} operations succeeded`);
       const faults = await nemesisEvents(result.historyPath);
-      assert.ok(faults.some((fault) => shows.test(fault)), `no ${shows} among the faults: ${faults.join("; ")}`);
+      assert.ok(
+        faults.some((fault) => shows.test(fault)),
+        `no ${shows} among the faults: ${faults.join("; ")}`,
+      );
     });
   }
 
   test("register with linearizable reads served locally (--unsafe-bugs=local-reads): stale reads are found", { skip, timeout: 120_000 }, async () => {
-    const result = await runTest(options("local-reads", { workload: "register", nemesis: ["partition"], serveFlags: ["--unsafe-bugs=local-reads"] }), new AbortController().signal);
+    const result = await runTest(
+      options("local-reads", { workload: "register", nemesis: ["partition"], serveFlags: ["--unsafe-bugs=local-reads"] }),
+      new AbortController().signal,
+    );
     assert.equal(result.verdict.valid, false, "the harness must catch reads that skip ReadIndex");
     assert.ok(result.verdict.anomalies.length > 0);
   });
 
-  test("set with writes acknowledged before fsync (--unsafe-bugs=ack-before-fsync): killed members cannot recover what they acknowledged", { skip, timeout: 120_000 }, async () => {
-    const result = await runTest(options("ack-before-fsync", { workload: "set", nemesis: ["kill"], serveFlags: ["--unsafe-bugs=ack-before-fsync"] }), new AbortController().signal);
+  test("set with writes acknowledged before fsync (--unsafe-bugs=ack-before-fsync): killed members cannot recover what they acknowledged", {
+    skip,
+    timeout: 120_000,
+  }, async () => {
+    const result = await runTest(
+      options("ack-before-fsync", { workload: "set", nemesis: ["kill"], serveFlags: ["--unsafe-bugs=ack-before-fsync"] }),
+      new AbortController().signal,
+    );
     assert.equal(result.verdict.valid, false, "the harness must catch acknowledged writes that never reached the disk");
   });
 
   const figureEight = (name: string, serveFlags: string[], timeSeconds: number) =>
     options(name, { workload: "set", nemesis: [], scenario: "figure8", serveFlags, timeSeconds });
 
-  test("set under the Figure 8 scenario with old-term entries committed by counting replicas (--unsafe-bugs=commit-any-term): an acknowledged add is lost", { skip, timeout: 120_000 }, async () => {
+  test("set under the Figure 8 scenario with old-term entries committed by counting replicas (--unsafe-bugs=commit-any-term): an acknowledged add is lost", {
+    skip,
+    timeout: 120_000,
+  }, async () => {
     const result = await runTest(figureEight("commit-any-term", ["--unsafe-bugs=commit-any-term"], 25), new AbortController().signal);
     assert.equal(result.verdict.valid, false, "the harness must catch an acknowledged write a later leader overwrote");
-    assert.ok(result.verdict.anomalies.some((anomaly) => anomaly.kind === "lost"), JSON.stringify(result.verdict.anomalies));
+    assert.ok(
+      result.verdict.anomalies.some((anomaly) => anomaly.kind === "lost"),
+      JSON.stringify(result.verdict.anomalies),
+    );
   });
 
   test("set under the Figure 8 scenario with the commit rule kept: the add is acknowledged and survives", { skip, timeout: 120_000 }, async () => {

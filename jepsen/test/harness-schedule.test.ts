@@ -35,7 +35,9 @@ describe("fault schedules", () => {
   });
 
   test("never draw a majority ring on three nodes, where it would cut nothing", () => {
-    const shapes = schedule({ ...options, kinds: ["partition"], durationMs: 600_000 }, new Random(1)).map(({ fault }) => (fault.kind === "partition" ? fault.shape : ""));
+    const shapes = schedule({ ...options, kinds: ["partition"], durationMs: 600_000 }, new Random(1)).map(({ fault }) =>
+      fault.kind === "partition" ? fault.shape : "",
+    );
     assert.ok(!shapes.includes("ring"));
     assert.ok(new Set(shapes).size === 3, `shapes drawn: ${[...new Set(shapes)].join(", ")}`);
   });
@@ -112,6 +114,9 @@ describe("churn", () => {
       }
     });
     assert.ok(faults.at(-1)!.endMs <= 40_000);
-    assert.deepEqual(churnSchedule("pause", 40_000, new Random(5)).map(({ startMs, endMs }) => [startMs, endMs]), faults.map(({ startMs, endMs }) => [startMs, endMs]));
+    assert.deepEqual(
+      churnSchedule("pause", 40_000, new Random(5)).map(({ startMs, endMs }) => [startMs, endMs]),
+      faults.map(({ startMs, endMs }) => [startMs, endMs]),
+    );
   });
 });

@@ -19,8 +19,7 @@ const throwsAtLine = (action: () => unknown, line: number, message: RegExp) =>
 describe("JSON lines", () => {
   test("events with and without keys, times and values", () => {
     const events = parseJsonl(
-      '{"process": 0, "type": "invoke", "f": "write", "key": "a", "value": 3, "time": 5}\n\n' +
-        '{"process": "c1", "type": "ok", "f": "read", "value": null}\n',
+      '{"process": 0, "type": "invoke", "f": "write", "key": "a", "value": 3, "time": 5}\n\n' + '{"process": "c1", "type": "ok", "f": "read", "value": null}\n',
     );
     assert.deepEqual(events, [
       { process: 0, type: "invoke", f: "write", key: "a", value: 3, time: 5, line: 1 },
@@ -40,8 +39,7 @@ describe("JSON lines", () => {
 describe("EDN histories", () => {
   test("op maps one per line, keywords read as names", () => {
     const events = parseEdnHistory(
-      "{:process 0, :type :invoke, :f :cas, :value [1 2], :time 10, :index 0}\n" +
-        "{:process :nemesis, :type :info, :f :start, :value nil}\n",
+      "{:process 0, :type :invoke, :f :cas, :value [1 2], :time 10, :index 0}\n" + "{:process :nemesis, :type :info, :f :start, :value nil}\n",
     );
     assert.deepEqual(events, [
       { process: 0, type: "invoke", f: "cas", value: [1, 2], time: 10, line: 1 },
@@ -89,7 +87,7 @@ describe("EDN histories", () => {
   test("both writers read back to the same events", () => {
     const events = parseEdnHistory(
       '{:process 0, :type :invoke, :f :write, :key "k", :value [1 "two" nil true], :time 3}\n' +
-        "{:process 0, :type :ok, :f :write, :key \"k\", :value [1 \"two\" nil true], :time 4}\n",
+        '{:process 0, :type :ok, :f :write, :key "k", :value [1 "two" nil true], :time 4}\n',
     );
     assert.deepEqual(parseEdnHistory(formatEdnHistory(events)), events);
     assert.deepEqual(parseJsonl(formatJsonl(events)), events);
@@ -177,11 +175,7 @@ describe("operations", () => {
 
   test("keys partition the history", () => {
     const partitions = partitionHistory(
-      parseJsonl(
-        ['{"process":0,"type":"invoke","f":"write","key":"a","value":1}', '{"process":1,"type":"invoke","f":"write","key":"b","value":1}'].join(
-          "\n",
-        ),
-      ),
+      parseJsonl(['{"process":0,"type":"invoke","f":"write","key":"a","value":1}', '{"process":1,"type":"invoke","f":"write","key":"b","value":1}'].join("\n")),
       registerModel,
     );
     assert.deepEqual(

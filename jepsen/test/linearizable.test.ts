@@ -1,16 +1,7 @@
 /** The classic small cases, in the style of Knossos's examples, and what the reports say. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  checkHistory,
-  formatReport,
-  generateRegisterHistory,
-  injectAnomaly,
-  parseJsonl,
-  registerModel,
-  reportJson,
-  setModel,
-} from "../src/index.js";
+import { checkHistory, formatReport, generateRegisterHistory, injectAnomaly, parseJsonl, registerModel, reportJson, setModel } from "../src/index.js";
 import { checkEdn, onlyFailure } from "./support/check.js";
 
 describe("register", () => {

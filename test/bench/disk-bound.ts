@@ -67,11 +67,17 @@ try {
   cluster.restart(victim.name);
   const leaderStatus = await postJson(cluster.members[0]!.clientUrl, "/v3/maintenance/status", {});
   const revision = Number((leaderStatus.header as { revision: string }).revision);
-  await waitFor("the wiped member to catch up", async () => {
-    const status = await postJson(victim.clientUrl, "/v3/maintenance/status", {});
-    return Number((status.header as { revision: string }).revision) >= revision;
-  }, 120_000);
-  const hashes = await Promise.all(cluster.members.map(async (member) => String((await postJson(member.clientUrl, "/v3/maintenance/hash", { revision })).hash)));
+  await waitFor(
+    "the wiped member to catch up",
+    async () => {
+      const status = await postJson(victim.clientUrl, "/v3/maintenance/status", {});
+      return Number((status.header as { revision: string }).revision) >= revision;
+    },
+    120_000,
+  );
+  const hashes = await Promise.all(
+    cluster.members.map(async (member) => String((await postJson(member.clientUrl, "/v3/maintenance/hash", { revision })).hash)),
+  );
   console.log(`wiped member rejoined; HashKV at revision ${revision}: ${hashes.join(", ")} (${new Set(hashes).size === 1 ? "equal" : "DIFFERENT"})`);
   await report(cluster, WRITES);
 } finally {

@@ -118,11 +118,7 @@ export class ProcessCluster {
     for (let i = 1; i <= options.size; i++) {
       members.push(await newMember(`n${i}`, root, schemes, (await options.memberFlags?.(`n${i}`)) ?? []));
     }
-    const flags = [
-      `--heartbeat-interval=${options.heartbeatMs ?? 50}`,
-      `--election-timeout=${options.electionMs ?? 500}`,
-      ...(options.extraFlags ?? []),
-    ];
+    const flags = [`--heartbeat-interval=${options.heartbeatMs ?? 50}`, `--election-timeout=${options.electionMs ?? 500}`, ...(options.extraFlags ?? [])];
     const cluster = new ProcessCluster(members, root, flags, schemes);
     await options.prepare?.(members, cluster.initialCluster());
     for (const member of members) cluster.launch(member);
@@ -263,7 +259,9 @@ async function newMember(name: string, root: string, schemes: Schemes, flags: re
 
 /** POSTs `body` as JSON; over TLS with `credentials` (fetch takes no client certificate). */
 export async function postJson(baseUrl: string, path: string, body: unknown, credentials?: ClientCredentials): Promise<Record<string, unknown>> {
-  const { status, text } = await (credentials ? postOverTls(`${baseUrl}${path}`, JSON.stringify(body), credentials) : postPlain(`${baseUrl}${path}`, JSON.stringify(body)));
+  const { status, text } = await (credentials
+    ? postOverTls(`${baseUrl}${path}`, JSON.stringify(body), credentials)
+    : postPlain(`${baseUrl}${path}`, JSON.stringify(body)));
   const parsed = JSON.parse(text) as Record<string, unknown>;
   if (status < 200 || status > 299) throw new HttpError(status, parsed);
   return parsed;

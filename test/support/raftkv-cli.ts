@@ -35,9 +35,7 @@ export class RaftkvProcess {
     this.child.stdout?.setEncoding("utf8").on("data", (text: string) => (this.stdout += text));
     this.child.stderr?.setEncoding("utf8").on("data", (text: string) => (this.stderr += text));
     this.child.stdin?.end(options.input ?? "");
-    this.exited = new Promise((resolve) =>
-      this.child.once("close", (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })),
-    );
+    this.exited = new Promise((resolve) => this.child.once("close", (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })));
   }
 
   /** Waits until standard output matches `pattern`; returns the match. */

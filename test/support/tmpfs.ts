@@ -5,7 +5,7 @@
  * remembered, so teardown unmounts them all even after a failure.
  */
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, open, rm, rmdir } from "node:fs/promises";
+import { mkdir, open, rm, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -36,11 +36,6 @@ export async function unmountAll(): Promise<void> {
     spawnSync("umount", ["-l", dir]);
     await rmdir(dir).catch(() => undefined);
   }
-}
-
-/** A directory of its own under the system's temporary directory. */
-export function scratchDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
 }
 
 /**

@@ -27,9 +27,7 @@ export const USAGE = `usage: grpc [options]
                       systems) or tls+auth (and auth on, every call with root's token)
   --base-port N       raftkv members listen from N, etcd from N+1000 (default 23000; below the ephemeral ports, which any connection may hold)`;
 
-export type RowSpec =
-  | { readonly kind: "put" | "range" | "serializable"; readonly concurrency: number }
-  | { readonly kind: "watch"; readonly watchers: number };
+export type RowSpec = { readonly kind: "put" | "range" | "serializable"; readonly concurrency: number } | { readonly kind: "watch"; readonly watchers: number };
 
 export interface Options {
   readonly durationS: number;
@@ -97,7 +95,10 @@ export function parseSystem(name: string): System {
 }
 
 function list(text: string): string[] {
-  return text.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  return text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
 }
 
 function seconds(text: string): number {

@@ -132,7 +132,11 @@ async function runWatch(job: WatchJob): Promise<WorkerResult> {
   job.watchers.forEach((count, i) => {
     for (let w = 0; w < count; w++) streams[i]!.write({ create_request: { key } });
   });
-  await untilAllCreated(() => created, job.watchers.reduce((sum, count) => sum + count, 0), () => firstError);
+  await untilAllCreated(
+    () => created,
+    job.watchers.reduce((sum, count) => sum + count, 0),
+    () => firstError,
+  );
   post({ kind: "ready" });
   let busy: Promise<number> = Promise.resolve(0);
   for (let message = await nextMessage(); message.kind !== "stop"; message = await nextMessage()) {

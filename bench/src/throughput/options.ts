@@ -68,7 +68,10 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
 }
 
 export function list(text: string): string[] {
-  return text.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  return text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
 }
 
 export function positive(text: string, usage = USAGE): number {

@@ -11,7 +11,13 @@ import { WORKLOAD_TITLES, type Workload } from "./workloads.js";
 export interface Results {
   readonly startedAt: string;
   readonly machine: { readonly cpus: string; readonly loadAverage: readonly number[]; readonly node: string; readonly etcd: string | undefined };
-  readonly settings: { readonly durationS: number; readonly warmupS: number; readonly keyspace: number; readonly keyBytes: number; readonly valueBytes: number };
+  readonly settings: {
+    readonly durationS: number;
+    readonly warmupS: number;
+    readonly keyspace: number;
+    readonly keyBytes: number;
+    readonly valueBytes: number;
+  };
   readonly fsyncFloor: FsyncFloor;
   readonly rows: readonly Row[];
 }
@@ -71,25 +77,27 @@ export function markdown(results: Results): string {
     "",
     "| workload | conns | raftkv req/s | etcd req/s | × | p50 ms raftkv | etcd | × | p99 ms raftkv | etcd | × | p99.9 ms raftkv | etcd | × | errors raftkv / etcd |",
     "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ...all.map(({ workload, connections, raftkv: r, etcd: e }) =>
-      [
-        WORKLOAD_TITLES[workload],
-        connections,
-        num(r?.throughput),
-        num(e?.throughput),
-        ratio(r?.throughput, e?.throughput),
-        ms(r?.latencyMs.p50),
-        ms(e?.latencyMs.p50),
-        ratio(r?.latencyMs.p50, e?.latencyMs.p50),
-        ms(r?.latencyMs.p99),
-        ms(e?.latencyMs.p99),
-        ratio(r?.latencyMs.p99, e?.latencyMs.p99),
-        ms(r?.latencyMs.p999),
-        ms(e?.latencyMs.p999),
-        ratio(r?.latencyMs.p999, e?.latencyMs.p999),
-        `${num(r?.errors)} / ${num(e?.errors)}`,
-      ].join(" | "),
-    ).map((line) => `| ${line} |`),
+    ...all
+      .map(({ workload, connections, raftkv: r, etcd: e }) =>
+        [
+          WORKLOAD_TITLES[workload],
+          connections,
+          num(r?.throughput),
+          num(e?.throughput),
+          ratio(r?.throughput, e?.throughput),
+          ms(r?.latencyMs.p50),
+          ms(e?.latencyMs.p50),
+          ratio(r?.latencyMs.p50, e?.latencyMs.p50),
+          ms(r?.latencyMs.p99),
+          ms(e?.latencyMs.p99),
+          ratio(r?.latencyMs.p99, e?.latencyMs.p99),
+          ms(r?.latencyMs.p999),
+          ms(e?.latencyMs.p999),
+          ratio(r?.latencyMs.p999, e?.latencyMs.p999),
+          `${num(r?.errors)} / ${num(e?.errors)}`,
+        ].join(" | "),
+      )
+      .map((line) => `| ${line} |`),
     "",
     "## Server CPU and memory",
     "",
@@ -97,18 +105,20 @@ export function markdown(results: Results): string {
     "",
     "| workload | conns | raftkv CPU % | etcd CPU % | × | raftkv RSS MiB | etcd RSS MiB | × |",
     "|---|--:|--:|--:|--:|--:|--:|--:|",
-    ...all.map(({ workload, connections, raftkv: r, etcd: e }) =>
-      [
-        WORKLOAD_TITLES[workload],
-        connections,
-        perNode(r, (node) => node.cpuPercent),
-        perNode(e, (node) => node.cpuPercent),
-        ratio(r && totalCpu(r), e && totalCpu(e)),
-        perNode(r, (node) => node.rssMiB),
-        perNode(e, (node) => node.rssMiB),
-        ratio(r && maxRss(r), e && maxRss(e)),
-      ].join(" | "),
-    ).map((line) => `| ${line} |`),
+    ...all
+      .map(({ workload, connections, raftkv: r, etcd: e }) =>
+        [
+          WORKLOAD_TITLES[workload],
+          connections,
+          perNode(r, (node) => node.cpuPercent),
+          perNode(e, (node) => node.cpuPercent),
+          ratio(r && totalCpu(r), e && totalCpu(e)),
+          perNode(r, (node) => node.rssMiB),
+          perNode(e, (node) => node.rssMiB),
+          ratio(r && maxRss(r), e && maxRss(e)),
+        ].join(" | "),
+      )
+      .map((line) => `| ${line} |`),
     "",
     "## Targets",
     "",
@@ -135,7 +145,13 @@ export function targets(results: Results): TargetCheck[] {
     return pair?.raftkv && pair.etcd ? [pair.raftkv, pair.etcd] : undefined;
   };
   const checks: TargetCheck[] = [];
-  const check = (name: string, rows: [Row, Row] | undefined, pick: (row: Row) => number, format: (n: number) => string, met: (ratio: number) => boolean): void => {
+  const check = (
+    name: string,
+    rows: [Row, Row] | undefined,
+    pick: (row: Row) => number,
+    format: (n: number) => string,
+    met: (ratio: number) => boolean,
+  ): void => {
     if (!rows) return;
     const value = rows.map(pick) as [number, number];
     const r = value[0] / value[1];
@@ -143,14 +159,47 @@ export function targets(results: Results): TargetCheck[] {
   };
   const reqs = (n: number): string => `${n.toFixed(0)} req/s`;
   const millis = (n: number): string => `${ms(n)} ms`;
-  for (const c of [64, 256]) check(`put throughput at ${c} conns ≥ 1.5× etcd`, both("put", c), (r) => r.throughput, reqs, (x) => x >= 1.5);
-  for (const w of ["range", "serializable"] as const) check(`${WORKLOAD_TITLES[w]} throughput at 64 conns ≥ 1.5× etcd`, both(w, 64), (r) => r.throughput, reqs, (x) => x >= 1.5);
-  check("put p50 at 1 conn ≤ 0.8× etcd", both("put", 1), (r) => r.latencyMs.p50, millis, (x) => x <= 0.8);
-  for (const w of ["put", "range", "serializable", "mix"] as const) check(`${WORKLOAD_TITLES[w]} p99 at 64 conns ≤ etcd`, both(w, 64), (r) => r.latencyMs.p99, millis, (x) => x <= 1);
+  for (const c of [64, 256])
+    check(
+      `put throughput at ${c} conns ≥ 1.5× etcd`,
+      both("put", c),
+      (r) => r.throughput,
+      reqs,
+      (x) => x >= 1.5,
+    );
+  for (const w of ["range", "serializable"] as const)
+    check(
+      `${WORKLOAD_TITLES[w]} throughput at 64 conns ≥ 1.5× etcd`,
+      both(w, 64),
+      (r) => r.throughput,
+      reqs,
+      (x) => x >= 1.5,
+    );
+  check(
+    "put p50 at 1 conn ≤ 0.8× etcd",
+    both("put", 1),
+    (r) => r.latencyMs.p50,
+    millis,
+    (x) => x <= 0.8,
+  );
+  for (const w of ["put", "range", "serializable", "mix"] as const)
+    check(
+      `${WORKLOAD_TITLES[w]} p99 at 64 conns ≤ etcd`,
+      both(w, 64),
+      (r) => r.latencyMs.p99,
+      millis,
+      (x) => x <= 1,
+    );
   const peakRss = (system: System): Row | undefined =>
     results.rows.filter((r) => r.system === system).reduce<Row | undefined>((peak, r) => (peak && maxRss(peak) >= maxRss(r) ? peak : r), undefined);
   const rssRows = peakRss("raftkv") && peakRss("etcd") ? ([peakRss("raftkv")!, peakRss("etcd")!] as [Row, Row]) : undefined;
-  check("largest node RSS over the run ≤ etcd", rssRows, maxRss, (n) => `${n.toFixed(0)} MiB`, (x) => x <= 1);
+  check(
+    "largest node RSS over the run ≤ etcd",
+    rssRows,
+    maxRss,
+    (n) => `${n.toFixed(0)} MiB`,
+    (x) => x <= 1,
+  );
   return checks;
 }
 
@@ -163,7 +212,14 @@ export function svgChart(results: Results): string {
   const panel = { width: 320, height: 230, top: 40, bottom: 30, left: 10 };
   const width = panel.width * workloads.length + 20;
   const height = panel.height + 40;
-  const panels = workloads.map((workload, i) => svgPanel(workload, all.filter((p) => p.workload === workload), 10 + i * panel.width, panel));
+  const panels = workloads.map((workload, i) =>
+    svgPanel(
+      workload,
+      all.filter((p) => p.workload === workload),
+      10 + i * panel.width,
+      panel,
+    ),
+  );
   const legend = (["raftkv", "etcd"] as const)
     .map((system, i) => `<rect x="${10 + i * 90}" y="8" width="12" height="12" fill="${COLORS[system]}"/><text x="${26 + i * 90}" y="18">${system}</text>`)
     .join("");
@@ -178,7 +234,12 @@ export function svgChart(results: Results): string {
   ].join("\n");
 }
 
-function svgPanel(workload: Workload, rows: readonly Pair[], x0: number, panel: { width: number; height: number; top: number; bottom: number; left: number }): string {
+function svgPanel(
+  workload: Workload,
+  rows: readonly Pair[],
+  x0: number,
+  panel: { width: number; height: number; top: number; bottom: number; left: number },
+): string {
   const top = 30 + panel.top;
   const plotHeight = panel.height - panel.top - panel.bottom;
   const max = Math.max(1, ...rows.flatMap((p) => [p.raftkv?.throughput ?? 0, p.etcd?.throughput ?? 0]));

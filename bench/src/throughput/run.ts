@@ -2,7 +2,7 @@
  * One row of the benchmark: a workload at a connection count against one
  * cluster, with the servers' CPU and memory over the measured window.
  */
-import { LocalCluster, put, type Member, type System } from "../clusters.js";
+import { type LocalCluster, put, type Member, type System } from "../clusters.js";
 import { cpuPercent, sampleProcess } from "./proc.js";
 import { keyAt, VALUE, type Workload } from "./workloads.js";
 import { runWrk, spreadConnections, type LoadResult } from "./wrk.js";

@@ -51,11 +51,7 @@ export function checkHistory<State>(events: readonly HistoryEvent[], model: Mode
   return checkPartitions(partitionHistory(events, model), model, options);
 }
 
-export function checkPartitions<State>(
-  partitions: readonly Partition[],
-  model: Model<State>,
-  options: CheckOptions = {},
-): CheckResult {
+export function checkPartitions<State>(partitions: readonly Partition[], model: Model<State>, options: CheckOptions = {}): CheckResult {
   const started = performance.now();
   const deadline = started + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const searches = partitions.map((partition) => new LinearizabilitySearch(model, partition.operations));

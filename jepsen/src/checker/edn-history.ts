@@ -26,7 +26,7 @@ export function parseEdnHistory(text: string): HistoryEvent[] {
 }
 
 export function formatEdnHistory(events: readonly HistoryEvent[]): string {
-  return events.map((event) => formatEvent(event) + "\n").join("");
+  return events.map((event) => `${formatEvent(event)}\n`).join("");
 }
 
 /** A history is a sequence of op maps, written one by one or inside vectors. */
@@ -129,11 +129,7 @@ function describeEdn(form: EdnValue): string {
 }
 
 function formatEvent(event: HistoryEvent): string {
-  const fields = [
-    `:process ${typeof event.process === "number" ? event.process : `:${event.process}`}`,
-    `:type :${event.type}`,
-    `:f :${event.f}`,
-  ];
+  const fields = [`:process ${typeof event.process === "number" ? event.process : `:${event.process}`}`, `:type :${event.type}`, `:f :${event.f}`];
   if (event.key !== undefined) fields.push(`:key ${formatEdnValue(event.key)}`);
   if (event.value !== undefined) fields.push(`:value ${formatEdnValue(event.value)}`);
   if (event.time !== undefined) fields.push(`:time ${event.time}`);

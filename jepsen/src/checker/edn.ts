@@ -33,17 +33,7 @@ export class EdnSet {
   constructor(readonly items: readonly EdnValue[]) {}
 }
 
-export type EdnValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Keyword
-  | EdnSymbol
-  | EdnSet
-  | readonly EdnValue[]
-  | ReadonlyMap<EdnValue, EdnValue>;
+export type EdnValue = null | boolean | number | bigint | string | Keyword | EdnSymbol | EdnSet | readonly EdnValue[] | ReadonlyMap<EdnValue, EdnValue>;
 
 export class EdnSyntaxError extends Error {
   constructor(
@@ -100,7 +90,7 @@ const STRING_ESCAPES: Readonly<Record<string, string>> = {
   '"': '"',
   "\\": "\\",
 };
-const DELIMITERS = new Set([..."()[]{}\";,"]);
+const DELIMITERS = new Set([...'()[]{}";,']);
 const INTEGER = /^[+-]?\d+N?$/;
 const FLOAT = /^[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?$/;
 

@@ -184,10 +184,7 @@ interface Completed {
 }
 
 /** Walks a history in order, calling `onInvoke` at each invocation and yielding each completion with its invocation. */
-function* completionsOf(
-  events: readonly HistoryEvent[],
-  onInvoke: (invocation: HistoryEvent) => void = () => {},
-): Generator<Completed> {
+function* completionsOf(events: readonly HistoryEvent[], onInvoke: (invocation: HistoryEvent) => void = () => {}): Generator<Completed> {
   const pending = new Map<HistoryEvent["process"], HistoryEvent>();
   for (const [index, event] of events.entries()) {
     if (event.type === "invoke") {

@@ -15,7 +15,7 @@ export function parseJsonl(text: string): HistoryEvent[] {
 }
 
 export function formatJsonl(events: readonly HistoryEvent[]): string {
-  return events.map((event) => JSON.stringify(withoutLine(event), jsonReplacer) + "\n").join("");
+  return events.map((event) => `${JSON.stringify(withoutLine(event), jsonReplacer)}\n`).join("");
 }
 
 function withoutLine({ line: _line, ...event }: HistoryEvent): Omit<HistoryEvent, "line"> {

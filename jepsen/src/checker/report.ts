@@ -14,7 +14,7 @@ export function formatReport(result: CheckResult): string {
     if (partition.valid === "unknown") lines.push(`${subject(partition)}: unknown, the search timed out after ${partition.steps} steps.`);
     if (partition.failure) lines.push(...describeFailure(subject(partition), partition.failure, result.model));
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 export function reportJson(result: CheckResult): string {

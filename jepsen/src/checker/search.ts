@@ -74,7 +74,7 @@ interface FurthestDeadEnd {
 }
 
 /** What the walk tries before the first return: the `ok` reads, the other `ok` calls, the crashed calls. */
-const enum Pass {
+enum Pass {
   Observations,
   Updates,
   Crashed,

@@ -57,7 +57,7 @@ export function main(args: readonly string[]): ExitCode {
       return ExitCode.Linearizable;
     }
     const result = check(invocation);
-    process.stdout.write(invocation.json ? reportJson(result) + "\n" : formatReport(result));
+    process.stdout.write(invocation.json ? `${reportJson(result)}\n` : formatReport(result));
     return result.valid === true ? ExitCode.Linearizable : result.valid === false ? ExitCode.NotLinearizable : ExitCode.Unknown;
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof HistoryError)) throw error;
@@ -66,11 +66,9 @@ export function main(args: readonly string[]): ExitCode {
   }
 }
 
-/** The invocation, or undefined when help was asked for. */
-function parseInvocation(args: readonly string[]): Invocation | undefined {
-  let parsed;
+function parseCheckArgs(args: readonly string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: [...args],
       allowPositionals: true,
       options: {
@@ -84,7 +82,11 @@ function parseInvocation(args: readonly string[]): Invocation | undefined {
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
   }
-  const { values, positionals } = parsed;
+}
+
+/** The invocation, or undefined when help was asked for. */
+function parseInvocation(args: readonly string[]): Invocation | undefined {
+  const { values, positionals } = parseCheckArgs(args);
   if (values.help) return undefined;
   if (positionals.length !== 1) throw new UsageError(`expected one history file\n\n${USAGE}`);
   if (!MODELS.has(values.model)) throw new UsageError(`unknown model ${values.model}; known: ${[...MODELS.keys()].join(", ")}`);

@@ -6,8 +6,19 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { availability, latencyByOutcome, nemesisWindows, percentile, throughput, timedOperations, type Availability, type NemesisWindow, type OutageRule, type TimedOperation } from "./availability.js";
-import { availabilityRows, escape, fixed, Frame, grid, niceStep, pageHead } from "./html.js";
+import {
+  availability,
+  latencyByOutcome,
+  nemesisWindows,
+  percentile,
+  throughput,
+  timedOperations,
+  type Availability,
+  type NemesisWindow,
+  type OutageRule,
+  type TimedOperation,
+} from "./availability.js";
+import { availabilityRows, escapeHtml, fixed, Frame, grid, niceStep, pageHead } from "./html.js";
 import type { RecordedEvent } from "./recorder.js";
 
 /** What a run leaves in `run.json` beside its history, for comparisons. */
@@ -47,17 +58,22 @@ export function loadRun(dir: string): ComparedRun {
 export function renderComparison(runs: readonly ComparedRun[]): string {
   const labels = runs.map((run) => run.summary.label);
   const title = `availability: ${labels.join(" vs ")}`;
-  const verdicts = runs.map((run) => (run.summary.valid === true ? "valid" : run.summary.valid === false ? `INVALID (${run.summary.anomalies} anomalies)` : "unknown"));
+  const verdicts = runs.map((run) =>
+    run.summary.valid === true ? "valid" : run.summary.valid === false ? `INVALID (${run.summary.anomalies} anomalies)` : "unknown",
+  );
   return `${pageHead(title)}
-<h1>${escape(title)}</h1>
+<h1>${escapeHtml(title)}</h1>
 <h2>Settings</h2>
-${sideBySide(labels, runs.map((run) => run.summary.settings))}
+${sideBySide(
+  labels,
+  runs.map((run) => run.summary.settings),
+)}
 <h2>Availability</h2>
 ${sideBySide(labels, [...runs.map((run, i) => ({ verdict: verdicts[i]!, ...availabilityRows(run.availability) }))])}
 <h2>Latency by outcome</h2>
 ${latencyColumns(runs)}
 <h2>Successful operations over time</h2>
-<p>Successes per ${TIMELINE_BUCKET_MS} ms, one line per run: ${runs.map((run, i) => `<span style="color:${RUN_COLOURS[i % RUN_COLOURS.length]}">${escape(run.summary.label)}</span>`).join(", ")}; each run's faults shaded in its own band (first run on top).</p>
+<p>Successes per ${TIMELINE_BUCKET_MS} ms, one line per run: ${runs.map((run, i) => `<span style="color:${RUN_COLOURS[i % RUN_COLOURS.length]}">${escapeHtml(run.summary.label)}</span>`).join(", ")}; each run's faults shaded in its own band (first run on top).</p>
 ${timelineChart(runs)}
 </body></html>
 `;
@@ -66,12 +82,23 @@ ${timelineChart(runs)}
 /** One row per figure, one column per run. */
 function sideBySide(labels: readonly string[], columns: readonly Readonly<Record<string, string>>[]): string {
   const names = [...new Set(columns.flatMap((column) => Object.keys(column)))];
-  return grid(["", ...labels], names.map((name) => [name, ...columns.map((column) => column[name] ?? "")]));
+  return grid(
+    ["", ...labels],
+    names.map((name) => [name, ...columns.map((column) => column[name] ?? "")]),
+  );
 }
 
 function latencyColumns(runs: readonly ComparedRun[]): string {
   const rows = runs.flatMap((run) =>
-    latencyByOutcome(run.operations).map((row) => [run.summary.label, row.f, row.type, String(row.count), row.p50Ms.toFixed(1), row.p99Ms.toFixed(1), row.maxMs.toFixed(1)]),
+    latencyByOutcome(run.operations).map((row) => [
+      run.summary.label,
+      row.f,
+      row.type,
+      String(row.count),
+      row.p50Ms.toFixed(1),
+      row.p99Ms.toFixed(1),
+      row.maxMs.toFixed(1),
+    ]),
   );
   return grid(["run", "operation", "outcome", "count", "p50 ms", "p99 ms", "max ms"], rows);
 }
@@ -98,13 +125,17 @@ function timelineChart(runs: readonly ComparedRun[]): string {
 
 /** A Markdown table row per run, for the README's comparison table. */
 export function markdownRows(runs: readonly ComparedRun[]): string {
-  const header = "| run | ok ops/s | outages | total outage | longest outage | MTTR | A | ok p50 / p99 ms | longest without a leader | verdict |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n";
+  const header =
+    "| run | ok ops/s | outages | total outage | longest outage | MTTR | A | ok p50 / p99 ms | longest without a leader | verdict |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n";
   return (
     header +
     runs
       .map((run) => {
         const a = run.availability;
-        const ok = run.operations.filter((op) => op.type === "ok").map((op) => op.end - op.start).sort((x, z) => x - z);
+        const ok = run.operations
+          .filter((op) => op.type === "ok")
+          .map((op) => op.end - op.start)
+          .sort((x, z) => x - z);
         const pct = (share: number) => percentile(ok, share).toFixed(1);
         const verdict = run.summary.valid === true ? "valid" : `${run.summary.anomalies} anomalies`;
         const leaderless = run.summary.longestLeaderlessMs === undefined ? "" : `${(run.summary.longestLeaderlessMs / 1000).toFixed(2)} s`;

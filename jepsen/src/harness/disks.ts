@@ -116,7 +116,9 @@ export class MemberDisk {
     closeSync(log);
     this.fuse = fuse;
     const exited = new Promise<never>((_, reject) =>
-      fuse.once("exit", (code) => reject(new HarnessError(`the FUSE layer for ${this.name} exited (${code}); it needs python3-fusepy: apt-get install -y python3-fusepy`))),
+      fuse.once("exit", (code) =>
+        reject(new HarnessError(`the FUSE layer for ${this.name} exited (${code}); it needs python3-fusepy: apt-get install -y python3-fusepy`)),
+      ),
     );
     await Promise.race([waitFor(`${this.name}'s FUSE mount`, async () => (mountedAt(this.fuseMount) ? true : undefined), MOUNT_DEADLINE_MS), exited]);
   }

@@ -102,7 +102,9 @@ export class FigureEight {
       if (leader === undefined) continue;
       const [b, c] = this.random.shuffle(this.driver.nodes.filter((node) => node !== leader));
       this.recorder.nemesis("start", `figure 8, attempt ${++this.attempts}: A=${leader} B=${b} C=${c}`);
-      const outcome = await this.attempt(leader, b!, c!).catch((error: unknown): Outcome => ({ overwritten: false, story: `interrupted: ${error instanceof Error ? error.message : String(error)}` }));
+      const outcome = await this.attempt(leader, b!, c!).catch(
+        (error: unknown): Outcome => ({ overwritten: false, story: `interrupted: ${error instanceof Error ? error.message : String(error)}` }),
+      );
       await this.healAll();
       this.recorder.nemesis("stop", `figure 8, attempt ${this.attempts}: ${outcome.story}`);
       if (outcome.overwritten) return;

@@ -38,7 +38,7 @@ export type Method = grpc.MethodDefinition<object, object>;
 /** etcdserverpb's methods the harness calls, by service and name. */
 export function etcdMethods(): Readonly<Record<string, Readonly<Record<string, Method>>>> {
   const packages = grpc.loadPackageDefinition(protoLoader.loadSync(["etcdserverpb.proto"], LOADER_OPTIONS));
-  const etcd = packages["etcdserverpb"] as grpc.GrpcObject;
+  const etcd = packages.etcdserverpb as grpc.GrpcObject;
   const service = (name: string) => (etcd[name] as grpc.ServiceClientConstructor).service as Record<string, Method>;
   return { KV: service("KV"), Watch: service("Watch") };
 }

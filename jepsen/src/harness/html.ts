@@ -27,13 +27,13 @@ const THROUGHPUT_BUCKET_MS = 1_000;
 export function renderReport(data: ReportData): string {
   const verdict = data.verdict.valid === true ? "valid" : data.verdict.valid === false ? "INVALID" : "unknown";
   return `${pageHead(data.title)}
-<h1>${escape(data.title)}: <span class="${verdict}">${verdict}</span></h1>
+<h1>${escapeHtml(data.title)}: <span class="${verdict}">${verdict}</span></h1>
 ${table(data.settings)}
 <h2>Availability</h2>
 ${table(availabilityRows(data.availability))}
 <h2>Anomalies (${data.verdict.anomalies.length})</h2>
-${data.verdict.anomalies.length === 0 ? "<p>None.</p>" : `<ul>${data.verdict.anomalies.map((a) => `<li><b>${escape(a.kind)}</b>: ${escape(a.detail)}</li>`).join("")}</ul>`}
-${data.verdict.text === undefined ? "" : `<pre>${escape(data.verdict.text)}</pre>`}
+${data.verdict.anomalies.length === 0 ? "<p>None.</p>" : `<ul>${data.verdict.anomalies.map((a) => `<li><b>${escapeHtml(a.kind)}</b>: ${escapeHtml(a.detail)}</li>`).join("")}</ul>`}
+${data.verdict.text === undefined ? "" : `<pre>${escapeHtml(data.verdict.text)}</pre>`}
 <h2>Latency by outcome</h2>
 ${latencyTable(latencyByOutcome(data.operations))}
 <h2>Latency</h2>
@@ -50,7 +50,7 @@ ${windowList(data.windows)}
 /** The page's head and opening body, shared by the run report and the comparison page. */
 export function pageHead(title: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; } td, th { padding: 2px 12px 2px 0; text-align: left; vertical-align: top; }
@@ -77,7 +77,7 @@ export function availabilityRows(a: Availability): Record<string, string> {
 
 /** Columns are rows of `cells`: one header row, then a row per entry. */
 export function grid(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const cells = (tag: string, values: readonly string[]) => values.map((value) => `<${tag}>${escape(value)}</${tag}>`).join("");
+  const cells = (tag: string, values: readonly string[]) => values.map((value) => `<${tag}>${escapeHtml(value)}</${tag}>`).join("");
   return `<table><tr>${cells("th", header)}</tr>${rows.map((row) => `<tr>${cells("td", row)}</tr>`).join("")}</table>`;
 }
 
@@ -98,12 +98,14 @@ export function seconds(ms: number): string {
 }
 
 export function table(rows: Readonly<Record<string, string>>): string {
-  return `<table>${Object.entries(rows).map(([name, value]) => `<tr><th>${escape(name)}</th><td>${escape(value)}</td></tr>`).join("")}</table>`;
+  return `<table>${Object.entries(rows)
+    .map(([name, value]) => `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(value)}</td></tr>`)
+    .join("")}</table>`;
 }
 
 function windowList(windows: readonly NemesisWindow[]): string {
   if (windows.length === 0) return "<p>No faults were injected.</p>";
-  const items = windows.map((w) => `<li>${seconds(w.start)} – ${seconds(w.end)}: ${escape(w.label)}</li>`).join("");
+  const items = windows.map((w) => `<li>${seconds(w.start)} – ${seconds(w.end)}: ${escapeHtml(w.label)}</li>`).join("");
   return `<h2>Faults</h2><ul>${items}</ul>`;
 }
 
@@ -121,7 +123,10 @@ export class Frame {
   /** Fault windows as translucent bands from `top`, `height` high, each titled with its fault. */
   shade(windows: readonly NemesisWindow[], colour: string, top: number, height: number): string {
     return windows
-      .map((w) => `<rect x="${fixed(this.x(w.start))}" y="${fixed(top)}" width="${fixed(Math.max(1, this.x(w.end) - this.x(w.start)))}" height="${fixed(height)}" fill="${colour}" opacity="0.25"><title>${escape(w.label)}</title></rect>`)
+      .map(
+        (w) =>
+          `<rect x="${fixed(this.x(w.start))}" y="${fixed(top)}" width="${fixed(Math.max(1, this.x(w.end) - this.x(w.start)))}" height="${fixed(height)}" fill="${colour}" opacity="0.25"><title>${escapeHtml(w.label)}</title></rect>`,
+      )
       .join("");
   }
 
@@ -135,10 +140,16 @@ export class Frame {
     const bottom = MARGIN.top + this.plotHeight;
     const step = niceStep(this.durationMs / 1000 / 10);
     const xTicks = Array.from({ length: Math.floor(this.durationMs / 1000 / step) + 1 }, (_, i) => i * step)
-      .map((s) => `<line x1="${fixed(this.x(s * 1000))}" x2="${fixed(this.x(s * 1000))}" y1="${bottom}" y2="${bottom + 4}" stroke="#444"/><text x="${fixed(this.x(s * 1000))}" y="${bottom + 16}" text-anchor="middle">${s}</text>`)
+      .map(
+        (s) =>
+          `<line x1="${fixed(this.x(s * 1000))}" x2="${fixed(this.x(s * 1000))}" y1="${bottom}" y2="${bottom + 4}" stroke="#444"/><text x="${fixed(this.x(s * 1000))}" y="${bottom + 16}" text-anchor="middle">${s}</text>`,
+      )
       .join("");
     const yAxis = yTicks
-      .map(({ y, label }) => `<line x1="${MARGIN.left - 4}" x2="${WIDTH - MARGIN.right}" y1="${fixed(y)}" y2="${fixed(y)}" stroke="#ddd"/><text x="${MARGIN.left - 6}" y="${fixed(y + 4)}" text-anchor="end">${label}</text>`)
+      .map(
+        ({ y, label }) =>
+          `<line x1="${MARGIN.left - 4}" x2="${WIDTH - MARGIN.right}" y1="${fixed(y)}" y2="${fixed(y)}" stroke="#ddd"/><text x="${MARGIN.left - 6}" y="${fixed(y + 4)}" text-anchor="end">${label}</text>`,
+      )
       .join("");
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}">
 ${shading}${yAxis}<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${bottom}" y2="${bottom}" stroke="#444"/>${xTicks}
@@ -183,6 +194,6 @@ export function fixed(n: number): string {
   return n.toFixed(1);
 }
 
-export function escape(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }

@@ -156,7 +156,9 @@ async function run(options: RunOptions): Promise<ExitCode> {
   // Kept for the whole run: a second signal must not kill the harness before it tears the cluster down.
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   try {
-    process.stdout.write(`raftkv-jepsen: ${options.target} ${options.workload} over ${options.protocol} under ${options.scenario ?? (options.nemesis.join(",") || "no faults")}, ${options.nodes} nodes, ${options.timeSeconds} s, seed ${options.seed}, out ${options.out}\n`);
+    process.stdout.write(
+      `raftkv-jepsen: ${options.target} ${options.workload} over ${options.protocol} under ${options.scenario ?? (options.nemesis.join(",") || "no faults")}, ${options.nodes} nodes, ${options.timeSeconds} s, seed ${options.seed}, out ${options.out}\n`,
+    );
     const result = await runTest(options, interrupt.signal);
     process.stdout.write(summary(result.verdict.valid, result.verdict.operations, result.verdict.anomalies.length));
     for (const anomaly of result.verdict.anomalies.slice(0, 10)) process.stdout.write(`  ${anomaly.kind}: ${anomaly.detail}\n`);

@@ -180,7 +180,10 @@ export class LocalCluster implements ClusterDriver {
   async throttle(node: string, bitsPerSecond: number | undefined): Promise<void> {
     const { veth } = this.member(node);
     // tbf needs a rate above zero: 8 bit/s lets nothing more through in practice.
-    const command = bitsPerSecond === undefined ? `qdisc del dev ${veth} root` : `qdisc replace dev ${veth} root tbf rate ${Math.max(8, bitsPerSecond)}bit burst 16kb latency 10s`;
+    const command =
+      bitsPerSecond === undefined
+        ? `qdisc del dev ${veth} root`
+        : `qdisc replace dev ${veth} root tbf rate ${Math.max(8, bitsPerSecond)}bit burst 16kb latency 10s`;
     this.trafficControl ??= spawn("tc", ["-force", "-batch", "-"], { stdio: ["pipe", "ignore", "ignore"] });
     const input = this.trafficControl.stdin!;
     await new Promise<void>((resolveWrite, rejectWrite) => input.write(`${command}\n`, (error) => (error ? rejectWrite(error) : resolveWrite())));
@@ -206,7 +209,10 @@ export class LocalCluster implements ClusterDriver {
   async repairDisk(node: string): Promise<string> {
     const member = this.member(node);
     await member.disk.repair();
-    const how = member.process !== undefined ? "restarted (it was still running)" : `started (${member.exitedOnStorageFailure ? `it had exited with status ${STORAGE_FAILURE_STATUS}` : "it was not running"})`;
+    const how =
+      member.process !== undefined
+        ? "restarted (it was still running)"
+        : `started (${member.exitedOnStorageFailure ? `it had exited with status ${STORAGE_FAILURE_STATUS}` : "it was not running"})`;
     await this.kill(node);
     member.diskBroken = false;
     member.exitedOnStorageFailure = false;
@@ -276,11 +282,7 @@ export class LocalCluster implements ClusterDriver {
       initialCluster,
       state: member.joined ? "existing" : "new",
     });
-    const child = spawn(
-      "ip",
-      ["netns", "exec", member.namespace, ...argv],
-      { stdio: ["ignore", log, log], env: this.environment(member) },
-    );
+    const child = spawn("ip", ["netns", "exec", member.namespace, ...argv], { stdio: ["ignore", log, log], env: this.environment(member) });
     closeSync(log);
     // A member still current when it exits was not killed by kill(): it
     // crashed, unless it gave up on the storage the nemesis broke.

@@ -162,12 +162,15 @@ async function exercise(
   const watchers = new AbortController();
   const background = workload.background?.(watchers.signal);
   const nemesis = faultInjector(options, driver, workload, recorder, random);
-  const clients = Array.from({ length: options.concurrency }, (_, process): Client => ({
-    process,
-    url: driver.balancedUrl ?? driver.clientUrl(driver.nodes[process % driver.nodes.length]!),
-    random: random.fork(),
-    timeoutMs: options.opTimeoutMs,
-  }));
+  const clients = Array.from(
+    { length: options.concurrency },
+    (_, process): Client => ({
+      process,
+      url: driver.balancedUrl ?? driver.clientUrl(driver.nodes[process % driver.nodes.length]!),
+      random: random.fork(),
+      timeoutMs: options.opTimeoutMs,
+    }),
+  );
   await Promise.all([nemesis.run(stop), leaderWatch?.run(stop), ...clients.map((client) => clientLoop(workload, client, stop))]);
   await nemesis.healAll();
   try {
@@ -192,7 +195,10 @@ function faultInjector(options: RunOptions, driver: ClusterDriver, workload: Wor
   if (options.scenario === "churn" || options.scenario === "churn-pause") {
     return new Nemesis(driver, recorder, nemesisRandom, churnSchedule(options.scenario === "churn" ? "kill" : "pause", durationMs, random.fork()));
   }
-  const faults = schedule({ kinds: options.nemesis, durationMs, nodes: driver.nodes.length, quietMs: options.faultIntervalMs, faultMs: options.faultIntervalMs }, random.fork());
+  const faults = schedule(
+    { kinds: options.nemesis, durationMs, nodes: driver.nodes.length, quietMs: options.faultIntervalMs, faultMs: options.faultIntervalMs },
+    random.fork(),
+  );
   return new Nemesis(driver, recorder, nemesisRandom, faults);
 }
 
@@ -227,7 +233,15 @@ function report(options: RunOptions, workload: Workload, recorder: Recorder, rec
   const windows = nemesisWindows(recorder.events);
   const title = `${options.target} ${options.workload}`;
   writeFileSync(reportPath, renderReport({ title, settings, verdict, availability: figures, operations, windows, durationMs }));
-  const summary: RunSummary = { label: `${options.target} seed ${options.seed}`, settings, valid: verdict.valid, anomalies: verdict.anomalies.length, durationMs: options.timeSeconds * 1000, outageRule, ...(longestLeaderlessMs !== undefined && { longestLeaderlessMs }) };
+  const summary: RunSummary = {
+    label: `${options.target} seed ${options.seed}`,
+    settings,
+    valid: verdict.valid,
+    anomalies: verdict.anomalies.length,
+    durationMs: options.timeSeconds * 1000,
+    outageRule,
+    ...(longestLeaderlessMs !== undefined && { longestLeaderlessMs }),
+  };
   writeFileSync(join(options.out, "run.json"), JSON.stringify(summary, null, 2));
   writeFileSync(join(options.out, "anomalies.json"), JSON.stringify(verdict, null, 2));
   // The members' data is only worth its space when something went wrong.

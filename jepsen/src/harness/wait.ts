@@ -50,7 +50,10 @@ export function abortWithAny(...signals: readonly AbortSignal[]): AbortControlle
     else signal.addEventListener("abort", abort, { once: true });
   }
   // Once aborted, by whichever cause or by hand, it stops listening, so a long-lived source does not collect listeners.
-  controller.signal.addEventListener("abort", () => signals.forEach((signal) => signal.removeEventListener("abort", abort)), { once: true });
+  const stopListening = (): void => {
+    for (const signal of signals) signal.removeEventListener("abort", abort);
+  };
+  controller.signal.addEventListener("abort", stopListening, { once: true });
   return controller;
 }
 

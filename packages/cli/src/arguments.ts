@@ -48,7 +48,10 @@ export function toHex(id: number): string {
 
 /** A comma-separated list of URLs, blanks dropped. */
 export function urlList(text: string): string[] {
-  const urls = text.split(",").map((url) => url.trim()).filter((url) => url !== "");
+  const urls = text
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
   if (urls.length === 0) throw new InvalidArgumentError("expected one or more comma-separated URLs");
   for (const url of urls) {
     if (!URL.canParse(url.includes("://") ? url : `http://${url}`)) throw new InvalidArgumentError(`${JSON.stringify(url)} is not a URL`);

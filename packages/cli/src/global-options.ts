@@ -32,11 +32,7 @@ export interface GlobalOptions {
 
 export function addGlobalOptions(program: Command): void {
   program
-    .addOption(
-      new Option("--endpoints <urls>", `comma-separated client URLs of members (default: ${ENDPOINTS_DEFAULT})`).argParser(
-        urlList,
-      ),
-    )
+    .addOption(new Option("--endpoints <urls>", `comma-separated client URLs of members (default: ${ENDPOINTS_DEFAULT})`).argParser(urlList))
     .addOption(new Option("-w, --write-out <format>", "output format of client commands").choices(OUTPUT_FORMATS).default("table"))
     .addOption(
       new Option("--command-timeout <duration>", 'how long one request may take, failover included ("5s", "500ms")')

@@ -69,7 +69,16 @@ export interface LoadSummary {
   readonly seconds: number;
   readonly throughput: number;
   /** Latencies in seconds. */
-  readonly latency: { readonly mean: number; readonly stddev: number; readonly fastest: number; readonly slowest: number; readonly p50: number; readonly p90: number; readonly p99: number; readonly p999: number };
+  readonly latency: {
+    readonly mean: number;
+    readonly stddev: number;
+    readonly fastest: number;
+    readonly slowest: number;
+    readonly p50: number;
+    readonly p90: number;
+    readonly p99: number;
+    readonly p999: number;
+  };
 }
 
 export function summarize(run: LoadRun): LoadSummary {

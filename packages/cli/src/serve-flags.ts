@@ -366,7 +366,8 @@ export const SERVE_FLAGS = [
   {
     flag: "storage-failure-exit",
     placeholder: "<true|false>",
-    about: "once a write or sync of the WAL, the store or a snapshot fails, exit with status 74 after 1 s so a supervisor restarts the member; false keeps it up, unhealthy, for inspection",
+    about:
+      "once a write or sync of the WAL, the store or a snapshot fails, exit with status 74 after 1 s so a supervisor restarts the member; false keeps it up, unhealthy, for inspection",
     scope: "cluster",
     toConfig: (value) => ({ storageFailureExit: trueOrFalse(value) }),
     defaultValue: "true",
@@ -484,7 +485,10 @@ function nonEmpty(value: string): string {
 }
 
 function urlList(value: string, server: ServerConfigApi): string[] {
-  const urls = value.split(",").map((url) => url.trim()).filter(Boolean);
+  const urls = value
+    .split(",")
+    .map((url) => url.trim())
+    .filter(Boolean);
   if (urls.length === 0) throw new Error("expected at least one URL");
   for (const url of urls) server.parseUrl(url);
   return urls;
@@ -521,7 +525,10 @@ function duration(value: string, server: ServerConfigApi): number {
 }
 
 function unsafeBehaviours(value: string): UnsafeBehaviour[] {
-  const names = value.split(",").map((name) => name.trim()).filter(Boolean);
+  const names = value
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
   return names.map((name) => oneOf(UNSAFE_BEHAVIOUR_NAMES, name) as UnsafeBehaviour);
 }
 

@@ -50,14 +50,12 @@ test("cluster up: three nodes replicate a write, and SIGTERM stops them all", { 
   t.after(() => cluster.child.kill("SIGKILL")); // only matters if an assertion failed midway
   const output = (): string => `\n--- cluster up output ---\n${cluster.stdout}${cluster.stderr}`;
 
-  const pids = (): number[] =>
-    [...cluster.stdout.matchAll(/n\d started \(pid (\d+)\)/g)].map((match) => Number(match[1]));
+  const pids = (): number[] => [...cluster.stdout.matchAll(/n\d started \(pid (\d+)\)/g)].map((match) => Number(match[1]));
   await waitUntil("three node processes", () => pids().length === 3, { timeoutMs: 10_000 });
-  await waitUntil(
-    `every node to report healthy${output()}`,
-    async () => (await Promise.all(CLIENT_URLS.map(isHealthy))).every(Boolean),
-    { timeoutMs: 30_000, intervalMs: 200 },
-  );
+  await waitUntil(`every node to report healthy${output()}`, async () => (await Promise.all(CLIENT_URLS.map(isHealthy))).every(Boolean), {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
 
   const [writeTo, readFrom] = CLIENT_URLS;
   const put = await request(`${writeTo}/v1/kv/greeting`, { method: "PUT", body: "hello from n1" });
@@ -81,7 +79,10 @@ function canMountTmpfs(): boolean {
   return process.getuid?.() === 0 && spawnSync("mount", ["--version"]).status === 0;
 }
 
-test("cluster up restarts a node that exits with status 74 after its disk filled", { timeout: 120_000, skip: !canMountTmpfs() && "needs root to mount a tmpfs" }, async (t) => {
+test("cluster up restarts a node that exits with status 74 after its disk filled", {
+  timeout: 120_000,
+  skip: !canMountTmpfs() && "needs root to mount a tmpfs",
+}, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "raftkv-cluster-up-disk-"));
   const n2Dir = join(dataDir, "n2");
   await mkdir(n2Dir);

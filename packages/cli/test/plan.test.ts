@@ -5,14 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { InvalidArgumentError } from "commander";
-import {
-  bannerFor,
-  memberServeFlags,
-  parseClusterSize,
-  planLocalCluster,
-  type ClusterSize,
-  type MemberPlan,
-} from "../src/local-cluster/plan.js";
+import { bannerFor, memberServeFlags, parseClusterSize, planLocalCluster, type ClusterSize, type MemberPlan } from "../src/local-cluster/plan.js";
 import { securePlan } from "../src/local-cluster/tls.js";
 import { nodeConfigFrom } from "../src/serve-flags.js";
 
@@ -42,9 +35,7 @@ const layouts: { size: ClusterSize; members: MemberPlan[]; initialCluster: strin
       member("n4", 42379, "/d/n4"),
       member("n5", 52379, "/d/n5"),
     ],
-    initialCluster:
-      "n1=http://127.0.0.1:2380,n2=http://127.0.0.1:22380,n3=http://127.0.0.1:32380," +
-      "n4=http://127.0.0.1:42380,n5=http://127.0.0.1:52380",
+    initialCluster: "n1=http://127.0.0.1:2380,n2=http://127.0.0.1:22380,n3=http://127.0.0.1:32380," + "n4=http://127.0.0.1:42380,n5=http://127.0.0.1:52380",
   },
 ];
 

@@ -57,6 +57,9 @@ export class Client {
 }
 
 export function endpointsFromEnvironment(environment: NodeJS.ProcessEnv = process.env): string[] {
-  const listed = environment[ENDPOINTS_VARIABLE]?.split(",").map((url) => url.trim()).filter((url) => url !== "");
+  const listed = environment[ENDPOINTS_VARIABLE]
+    ?.split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
   return listed && listed.length > 0 ? listed : [...DEFAULT_ENDPOINTS];
 }

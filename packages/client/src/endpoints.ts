@@ -14,7 +14,6 @@ interface EndpointState {
   /** Until then, the member is asked only after the healthy ones. */
   restUntil: number;
   consecutiveFailures: number;
-  lastFailure: string | undefined;
 }
 
 export class EndpointPool {
@@ -23,7 +22,7 @@ export class EndpointPool {
 
   constructor(urls: readonly string[]) {
     if (urls.length === 0) throw new Error("a raftkv client needs at least one endpoint");
-    this.states = urls.map((url) => ({ url: normalizeUrl(url), restUntil: 0, consecutiveFailures: 0, lastFailure: undefined }));
+    this.states = urls.map((url) => ({ url: normalizeUrl(url), restUntil: 0, consecutiveFailures: 0 }));
   }
 
   get urls(): string[] {
@@ -44,21 +43,14 @@ export class EndpointPool {
     if (!state) return;
     state.restUntil = 0;
     state.consecutiveFailures = 0;
-    state.lastFailure = undefined;
     this.pinned = index;
   }
 
-  failed(url: string, reason: string, now: number): void {
+  failed(url: string, now: number): void {
     const state = this.states[this.indexOf(url)];
     if (!state) return;
     state.consecutiveFailures++;
-    state.lastFailure = reason;
     state.restUntil = now + Math.min(REST_BASE_MS * 2 ** (state.consecutiveFailures - 1), REST_MAX_MS);
-  }
-
-  /** The last failure of each member that has one. */
-  failures(): { endpoint: string; reason: string }[] {
-    return this.states.flatMap((state) => (state.lastFailure === undefined ? [] : [{ endpoint: state.url, reason: state.lastFailure }]));
   }
 
   private indexOf(url: string): number {

@@ -65,9 +65,7 @@ export class NoEndpointAvailableError extends Error {
     readonly failures: readonly EndpointFailure[],
     timeoutMs: number,
   ) {
-    super(
-      `no raftkv member answered within ${timeoutMs} ms:\n` + failures.map(({ endpoint, reason }) => `  ${endpoint}: ${reason}`).join("\n"),
-    );
+    super(`no raftkv member answered within ${timeoutMs} ms:\n${failures.map(({ endpoint, reason }) => `  ${endpoint}: ${reason}`).join("\n")}`);
   }
 }
 

@@ -91,11 +91,7 @@ export interface Txn {
   readonly failure?: readonly TxnOp[];
 }
 
-export type TxnOpResult =
-  | { readonly get: GetResult }
-  | { readonly put: PutResult }
-  | { readonly delete: DeleteResult }
-  | { readonly txn: TxnResult };
+export type TxnOpResult = { readonly get: GetResult } | { readonly put: PutResult } | { readonly delete: DeleteResult } | { readonly txn: TxnResult };
 
 export interface TxnResult {
   readonly header: ResponseHeader;

@@ -135,7 +135,13 @@ export class Transport {
     return this.withToken(call, (headers) => this.streamWith(call, headers, signal, idleTimeoutMs, options));
   }
 
-  private async streamWith(call: HttpCall, headers: Record<string, string>, signal: AbortSignal, idleTimeoutMs: number, options: CallOptions): Promise<HttpStream> {
+  private async streamWith(
+    call: HttpCall,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    idleTimeoutMs: number,
+    options: CallOptions,
+  ): Promise<HttpStream> {
     return this.withFailover(call, { ...options, signal }, async (endpoint) => {
       // The attempt's deadline covers the answer's start only: a stream lives as long as its reader wants.
       const response = await this.send(endpoint, call, headers, { signal, headersTimeout: this.attemptTimeoutMs, bodyTimeout: idleTimeoutMs });
@@ -174,8 +180,8 @@ export class Transport {
   }
 
   /** Records that a member failed outside a call (a stream that broke), so the next call avoids it. */
-  reportFailure(endpoint: string, error: unknown): void {
-    this.pool.failed(endpoint, describe(error), Date.now());
+  reportFailure(endpoint: string): void {
+    this.pool.failed(endpoint, Date.now());
   }
 
   async close(): Promise<void> {
@@ -222,7 +228,7 @@ export class Transport {
           const verdict = timeout.aborted ? timedOut(this.attemptTimeoutMs) : judge(error);
           if (!verdict.failover) throw error;
           failures.set(endpoint, verdict.reason);
-          this.pool.failed(endpoint, verdict.reason, Date.now());
+          this.pool.failed(endpoint, Date.now());
           if (verdict.sent && call.retry === "once") throw new OutcomeUnknownError(endpoint, verdict.reason);
         }
       }

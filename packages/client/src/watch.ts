@@ -108,7 +108,7 @@ export class Watcher implements AsyncIterable<WatchEvent> {
           if (this.signal.aborted) return;
           if (!this.mayResume(error, opened)) throw error;
           // The next stream should come from another member.
-          if (endpoint !== undefined) this.transport.reportFailure(endpoint, error);
+          if (endpoint !== undefined) this.transport.reportFailure(endpoint);
         }
         if (this.signal.aborted) return;
         this.resumes++;

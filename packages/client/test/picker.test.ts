@@ -24,7 +24,12 @@ test("round robin takes each instance in turn", () => {
 
 test("random picks follow the random source", () => {
   const values = [0.1, 0.5, 0.9];
-  const picker = new ServicePicker("api", "random", () => three, () => values.shift() ?? 0);
+  const picker = new ServicePicker(
+    "api",
+    "random",
+    () => three,
+    () => values.shift() ?? 0,
+  );
   assert.deepEqual(picks(picker, 3), ["1", "2", "3"]);
 });
 
@@ -48,8 +53,14 @@ test("least outstanding requests goes to the least busy instance until requests 
 
 test("run releases its pick however the request ends", async () => {
   const picker = new ServicePicker("api", "least-outstanding", () => three);
-  await assert.rejects(picker.run(async () => Promise.reject(new Error("boom"))), /boom/);
-  assert.deepEqual(three.map((each) => picker.outstanding(each)), [0, 0, 0]);
+  await assert.rejects(
+    picker.run(async () => Promise.reject(new Error("boom"))),
+    /boom/,
+  );
+  assert.deepEqual(
+    three.map((each) => picker.outstanding(each)),
+    [0, 0, 0],
+  );
 });
 
 test("a service without instances is a NoInstanceError", () => {

@@ -63,7 +63,9 @@ async function measure(keys: number): Promise<void> {
     store = await MvccStore.open(dir);
     const reopened = usage();
     await store.close();
-    console.log(`${keys} keys, bytes per key: 1 revision: ${perKey(one, empty, keys)}; 2nd revision: ${perKey(two, one, keys)}; reopened with 2: ${perKey(reopened, empty, keys)}`);
+    console.log(
+      `${keys} keys, bytes per key: 1 revision: ${perKey(one, empty, keys)}; 2nd revision: ${perKey(two, one, keys)}; reopened with 2: ${perKey(reopened, empty, keys)}`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

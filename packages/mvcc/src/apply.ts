@@ -110,8 +110,7 @@ function applyTxnOp(state: MvccState, request: TxnOp, prevKvInEvents: boolean): 
   const txn = new WriteTxn(state, prevKvInEvents);
   const responses = runPlan(txn, plan);
   const revision = txn.commit();
-  const response: Response =
-    request.op === "txn" ? { op: "txn", revision, succeeded: plan.succeeded, responses } : responses[0]!;
+  const response: Response = request.op === "txn" ? { op: "txn", revision, succeeded: plan.succeeded, responses } : responses[0]!;
   return { response, events: txn.events };
 }
 

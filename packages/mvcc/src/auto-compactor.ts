@@ -32,10 +32,7 @@ export class AutoCompactor {
    * time to commit before the next.
    */
   tick(now: number, revision: number, compactRevision: number): number | undefined {
-    const target =
-      this.policy.mode === "periodic"
-        ? this.periodicTarget(now, revision, this.policy.retentionMs)
-        : revision - this.policy.retain;
+    const target = this.policy.mode === "periodic" ? this.periodicTarget(now, revision, this.policy.retentionMs) : revision - this.policy.retain;
     if (target <= compactRevision || now - this.lastProposalAt < this.checkIntervalMs()) return undefined;
     this.lastProposalAt = now;
     return target;
@@ -53,8 +50,6 @@ export class AutoCompactor {
 
   /** etcd's periodic mode acts every tenth of the retention period. */
   private checkIntervalMs(): number {
-    return this.policy.mode === "periodic"
-      ? this.policy.retentionMs / 10
-      : (this.policy.checkIntervalMs ?? DEFAULT_REVISION_CHECK_MS);
+    return this.policy.mode === "periodic" ? this.policy.retentionMs / 10 : (this.policy.checkIntervalMs ?? DEFAULT_REVISION_CHECK_MS);
   }
 }

@@ -46,9 +46,7 @@ export function readRange(state: MvccState, request: RangeRequest, current: numb
   const valueOf = (candidate: Candidate): Uint8Array => (candidate.value ??= state.value(candidate.revision));
   const sorted = sortCandidates(candidates.filter(revisionFilter(request)), request, valueOf);
   const limit = request.limit !== undefined && request.limit > 0 ? request.limit : sorted.length;
-  const kvs = sorted
-    .slice(0, limit)
-    .map((candidate) => keyValue(candidate, request.keysOnly === true ? EMPTY : valueOf(candidate)));
+  const kvs = sorted.slice(0, limit).map((candidate) => keyValue(candidate, request.keysOnly === true ? EMPTY : valueOf(candidate)));
   return { op: "range", revision: current, kvs, more: sorted.length > limit, count };
 }
 
@@ -66,11 +64,7 @@ function revisionFilter(request: RangeRequest): (candidate: Candidate) => boolea
  * NONE or ASCEND. Any other target sorts ascending unless told otherwise, as
  * in etcd; the sort is stable, so ties stay in key order.
  */
-function sortCandidates(
-  candidates: Candidate[],
-  request: RangeRequest,
-  valueOf: (candidate: Candidate) => Uint8Array,
-): Candidate[] {
+function sortCandidates(candidates: Candidate[], request: RangeRequest, valueOf: (candidate: Candidate) => Uint8Array): Candidate[] {
   const target = request.sortTarget ?? "KEY";
   const order = request.sortOrder ?? "NONE";
   if (target === "KEY" && order !== "DESCEND") return candidates;
@@ -80,10 +74,7 @@ function sortCandidates(
   return candidates.sort(comparator);
 }
 
-function comparatorFor(
-  target: Exclude<SortTarget, "KEY">,
-  valueOf: (candidate: Candidate) => Uint8Array,
-): (a: Candidate, b: Candidate) => number {
+function comparatorFor(target: Exclude<SortTarget, "KEY">, valueOf: (candidate: Candidate) => Uint8Array): (a: Candidate, b: Candidate) => number {
   switch (target) {
     case "VERSION":
       return (a, b) => a.revision.version - b.revision.version;

@@ -22,9 +22,7 @@ import type { LeaseRecord } from "./types.js";
 /** Any abstract-level database with binary keys and values (see database.ts). */
 export type Db = AbstractLevel<string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
 
-export type BatchOp =
-  | { readonly type: "put"; readonly key: Uint8Array; readonly value: Uint8Array }
-  | { readonly type: "del"; readonly key: Uint8Array };
+export type BatchOp = { readonly type: "put"; readonly key: Uint8Array; readonly value: Uint8Array } | { readonly type: "del"; readonly key: Uint8Array };
 
 /** The values and request records of one batch, served from memory until the batch is in LevelDB. */
 interface BatchInMemory {

@@ -304,9 +304,11 @@ export class MvccStore {
         throw error;
       }
     });
-    const done = run.catch(() => undefined).then(() => {
-      if (this.importing === done) this.importing = undefined;
-    });
+    const done = run
+      .catch(() => undefined)
+      .then(() => {
+        if (this.importing === done) this.importing = undefined;
+      });
     this.importing = done;
     return run;
   }
@@ -393,10 +395,7 @@ export class MvccStore {
   private eventOf(logged: LoggedRevision): WatchEvent {
     const { key, revision } = logged;
     const previous = this.state.index.previous(key, revision);
-    const prevKv =
-      previous === undefined || previous.tombstone
-        ? undefined
-        : keyValue({ key, revision: previous }, this.state.value(previous));
+    const prevKv = previous === undefined || previous.tombstone ? undefined : keyValue({ key, revision: previous }, this.state.value(previous));
     const type = revision.tombstone ? "DELETE" : "PUT";
     const kv = keyValue(logged, revision.tombstone ? EMPTY : this.state.value(revision));
     return prevKv === undefined ? { type, kv } : { type, kv, prevKv };

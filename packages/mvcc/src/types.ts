@@ -176,12 +176,7 @@ export interface LeaseCheckpointResponse {
   readonly revision: number;
 }
 
-export type Response =
-  | TxnOpResponse
-  | CompactResponse
-  | LeaseGrantResponse
-  | LeaseRevokeResponse
-  | LeaseCheckpointResponse;
+export type Response = TxnOpResponse | CompactResponse | LeaseGrantResponse | LeaseRevokeResponse | LeaseCheckpointResponse;
 
 /** The response type that answers a request type. */
 export type ResponseTo<R extends Request> = Extract<Response, { op: R["op"] }>;

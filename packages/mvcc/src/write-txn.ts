@@ -3,16 +3,7 @@ import { fromKeyString, keyRange, toKeyString, type KeyString } from "./keys.js"
 import { EMPTY } from "./layout.js";
 import { keyValue, readRange } from "./read.js";
 import type { MvccState } from "./state.js";
-import type {
-  DeleteRangeRequest,
-  DeleteRangeResponse,
-  KeyValue,
-  PutRequest,
-  PutResponse,
-  RangeRequest,
-  RangeResponse,
-  WatchEvent,
-} from "./types.js";
+import type { DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, WatchEvent } from "./types.js";
 
 /**
  * The writes of one request, which all share one main revision: the n-th
@@ -65,9 +56,7 @@ export class WriteTxn {
     this.state.leases.move(key, previous?.lease ?? 0, lease);
     const kv = keyValue({ key, revision }, value);
     this.events.push(this.event("PUT", kv, prevKv));
-    return request.prevKv === true && prevKv !== undefined
-      ? { op: "put", revision: this.main, prevKv }
-      : { op: "put", revision: this.main };
+    return request.prevKv === true && prevKv !== undefined ? { op: "put", revision: this.main, prevKv } : { op: "put", revision: this.main };
   }
 
   deleteRange(request: DeleteRangeRequest): DeleteRangeResponse {

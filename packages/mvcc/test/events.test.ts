@@ -13,7 +13,13 @@ describe("events", () => {
     await h.put("a/1", "one"); // 2
     await h.put("b/1", "x"); // 3
     await h.put("a/1", "two"); // 4
-    await h.ok({ op: "txn", success: [{ op: "put", key: bytes("a/2"), value: bytes("y") }, { op: "deleteRange", key: bytes("a/1") }] }); // 5
+    await h.ok({
+      op: "txn",
+      success: [
+        { op: "put", key: bytes("a/2"), value: bytes("y") },
+        { op: "deleteRange", key: bytes("a/1") },
+      ],
+    }); // 5
   });
   after(() => h.close());
 

@@ -14,7 +14,12 @@ describe("put, delete and versions", () => {
     assert.equal(h.store.revision, 1);
     assert.equal(await h.put("foo", "v1"), 2);
     assert.deepEqual(kvText(h.store.range({ key: bytes("foo") }).kvs[0]!), {
-      key: "foo", value: "v1", create: 2, mod: 2, version: 1, lease: 0,
+      key: "foo",
+      value: "v1",
+      create: 2,
+      mod: 2,
+      version: 1,
+      lease: 0,
     });
   });
 
@@ -23,7 +28,12 @@ describe("put, delete and versions", () => {
     assert.equal(response.revision, 3);
     assert.deepEqual(kvText(response.prevKv!), { key: "foo", value: "v1", create: 2, mod: 2, version: 1, lease: 0 });
     assert.deepEqual(kvText(h.store.range({ key: bytes("foo") }).kvs[0]!), {
-      key: "foo", value: "v2", create: 2, mod: 3, version: 2, lease: 0,
+      key: "foo",
+      value: "v2",
+      create: 2,
+      mod: 3,
+      version: 2,
+      lease: 0,
     });
   });
 
@@ -35,7 +45,12 @@ describe("put, delete and versions", () => {
     assert.equal(h.store.range({ key: bytes("foo") }).count, 0);
     await h.put("foo", "v3");
     assert.deepEqual(kvText(h.store.range({ key: bytes("foo") }).kvs[0]!), {
-      key: "foo", value: "v3", create: 5, mod: 5, version: 1, lease: 0,
+      key: "foo",
+      value: "v3",
+      create: 5,
+      mod: 5,
+      version: 1,
+      lease: 0,
     });
   });
 
@@ -103,7 +118,11 @@ describe("range", () => {
 
   test("countOnly returns no kvs and keysOnly no values", () => {
     assert.deepEqual(h.store.range({ ...prefix, limit: 2, countOnly: true }), {
-      op: "range", revision: 8, kvs: [], more: false, count: 5,
+      op: "range",
+      revision: 8,
+      kvs: [],
+      more: false,
+      count: 5,
     });
     assert.ok(h.store.range({ ...prefix, keysOnly: true }).kvs.every((kv) => kv.value.length === 0));
   });
@@ -119,9 +138,7 @@ describe("range", () => {
     const byMod = h.store.range({ ...prefix, sortTarget: "MOD", sortOrder: "DESCEND", limit: 2 });
     assert.deepEqual([keysOf(byMod.kvs), byMod.more], [["p/c", "p/e"], true]);
     assert.deepEqual(keysOf(h.store.range({ ...prefix, sortTarget: "VALUE" }).kvs), ["p/a", "p/b", "p/d", "p/e", "p/c"]);
-    assert.deepEqual(keysOf(h.store.range({ ...prefix, sortTarget: "VERSION", sortOrder: "DESCEND" }).kvs), [
-      "p/c", "p/a", "p/b", "p/d", "p/e",
-    ]);
+    assert.deepEqual(keysOf(h.store.range({ ...prefix, sortTarget: "VERSION", sortOrder: "DESCEND" }).kvs), ["p/c", "p/a", "p/b", "p/d", "p/e"]);
     assert.deepEqual(keysOf(h.store.range({ ...prefix, sortOrder: "DESCEND" }).kvs), ["p/e", "p/d", "p/c", "p/b", "p/a"]);
     assert.deepEqual(keysOf(h.store.range({ ...prefix, sortTarget: "CREATE", sortOrder: "DESCEND", limit: 1 }).kvs), ["p/e"]);
   });

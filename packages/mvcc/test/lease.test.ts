@@ -10,7 +10,11 @@ describe("leases", () => {
 
   test("grant with an id; TTLs are raised to the minimum and capped", async () => {
     assert.deepEqual(await h.ok({ op: "leaseGrant", ttl: 1, id: 100 }), {
-      op: "leaseGrant", revision: 1, id: 100, ttl: 2, events: [],
+      op: "leaseGrant",
+      revision: 1,
+      id: 100,
+      ttl: 2,
+      events: [],
     });
     assert.equal((await h.rejected({ op: "leaseGrant", ttl: 10, id: 100 })).message, "etcdserver: lease already exists");
     assert.equal((await h.rejected({ op: "leaseGrant", ttl: 9_000_000_001 })).message, "etcdserver: too large lease TTL");
@@ -53,7 +57,10 @@ describe("leases", () => {
     assert.equal(revoked.revision, revision + 1);
     assert.deepEqual(
       revoked.events.map((event) => [event.type, text(event.kv.key), event.kv.modRevision]),
-      [["DELETE", "l1", revision + 1], ["DELETE", "l4", revision + 1]],
+      [
+        ["DELETE", "l1", revision + 1],
+        ["DELETE", "l4", revision + 1],
+      ],
     );
     assert.equal(h.store.lease(300), undefined);
     assert.equal((await h.rejected({ op: "leaseRevoke", id: 300 })).message, "etcdserver: requested lease not found");
@@ -67,7 +74,13 @@ describe("leases", () => {
   test("checkpoints survive a reopen; checkpoints of unknown leases are skipped", async () => {
     await h.ok({ op: "leaseGrant", ttl: 600, id: 400 });
     await h.put("m1", "x", 400);
-    await h.ok({ op: "leaseCheckpoint", checkpoints: [{ id: 400, remainingTtl: 321 }, { id: 999, remainingTtl: 5 }] });
+    await h.ok({
+      op: "leaseCheckpoint",
+      checkpoints: [
+        { id: 400, remainingTtl: 321 },
+        { id: 999, remainingTtl: 5 },
+      ],
+    });
     await h.reopen();
     assert.deepEqual(h.store.lease(400), { id: 400, ttl: 600, remainingTtl: 321, keys: [Buffer.from("m1")] });
     assert.equal(h.store.lease(999), undefined);

@@ -217,19 +217,14 @@ class Runner {
     if (first === second) return this.expectRejected(request, "etcdserver: duplicate key given in txn request");
     const succeeded = (this.model.at(step.compareKey)?.version ?? 0) === step.version;
     const result = await this.apply(request);
-    this.model.write(
-      succeeded
-        ? [first, second].map((k) => ({ put: k, value: "t", lease: 0 }))
-        : [{ delete: step.deleteKey, end: "\0" }],
-    );
+    this.model.write(succeeded ? [first, second].map((k) => ({ put: k, value: "t", lease: 0 })) : [{ delete: step.deleteKey, end: "\0" }]);
     assert.ok(result.status === "applied" && result.response.op === "txn");
     assert.deepEqual([result.response.succeeded, result.response.revision], [succeeded, this.model.revision]);
   }
 
   private range(step: Extract<Step, { kind: "range" }>): void {
     const revision = this.model.revision - step.back;
-    const read = () =>
-      this.h.store.range({ key: toBytes(step.key), rangeEnd: endBytes(step.end), revision, limit: step.limit });
+    const read = () => this.h.store.range({ key: toBytes(step.key), rangeEnd: endBytes(step.end), revision, limit: step.limit });
     if (revision > 0 && revision < this.model.compactRevision) {
       assert.throws(read, { message: "etcdserver: mvcc: required revision has been compacted" });
       return;

@@ -12,8 +12,13 @@ test("SortedKeys agrees with a sorted array under adds, deletes, lookups and ran
       const keys = new SortedKeys();
       const model = new Set<string>();
       for (const { add, key } of operations) {
-        if (add) (keys.add(key), model.add(key));
-        else (keys.delete(key), model.delete(key));
+        if (add) {
+          keys.add(key);
+          model.add(key);
+        } else {
+          keys.delete(key);
+          model.delete(key);
+        }
       }
       const expected = [...model].sort().filter((k) => k >= start && (end === null || k < end));
       assert.deepEqual([...keys.between(start, end ?? undefined)], expected);

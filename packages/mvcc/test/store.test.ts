@@ -23,17 +23,30 @@ describe("applying the log", () => {
     const results = await h.store.applyBatch([
       putEntry(1, "a"),
       { index: 2, request: { op: "put", key: bytes("b"), lease: 5 } },
-      { index: 3, request: { op: "txn", compare: [{ key: bytes("a"), target: "VERSION", result: "EQUAL", version: 1 }], success: [{ op: "put", key: bytes("c"), value: bytes("seen a") }] } },
+      {
+        index: 3,
+        request: {
+          op: "txn",
+          compare: [{ key: bytes("a"), target: "VERSION", result: "EQUAL", version: 1 }],
+          success: [{ op: "put", key: bytes("c"), value: bytes("seen a") }],
+        },
+      },
       { index: 4 },
     ]);
-    assert.deepEqual(results.map((result) => result.status), ["applied", "rejected", "applied", "ignored"]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ["applied", "rejected", "applied", "ignored"],
+    );
     assert.deepEqual(keysOf(h.store.range({ key: bytes("a"), rangeEnd: bytes("z") }).kvs), ["a", "c"]);
     assert.deepEqual([h.store.appliedIndex, h.store.revision], [4, 3]);
   });
 
   test("entries at or below the applied index are ignored, so replaying the log is harmless", async () => {
     const results = await h.store.applyBatch([putEntry(3, "a", "again"), putEntry(4, "a", "again"), putEntry(5, "d")]);
-    assert.deepEqual(results.map((result) => result.status), ["ignored", "ignored", "applied"]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ["ignored", "ignored", "applied"],
+    );
     assert.equal(text(h.store.range({ key: bytes("a") }).kvs[0]!.value), "v1");
   });
 
@@ -51,10 +64,7 @@ describe("applying the log", () => {
 
   test("status counts what is stored", async () => {
     const status = await h.store.status();
-    assert.deepEqual(
-      [status.revision, status.appliedIndex, status.keyCount, status.storedRevisions, status.leaseCount],
-      [6, 7, 4, 5, 0],
-    );
+    assert.deepEqual([status.revision, status.appliedIndex, status.keyCount, status.storedRevisions, status.leaseCount], [6, 7, 4, 5, 0]);
     assert.ok(status.dbSize > 0);
   });
 
@@ -197,7 +207,10 @@ describe("side records", () => {
     const [source, target] = [await Harness.open(), await Harness.open()];
     try {
       await source.store.applyBatch([putEntry(1, "a"), { index: 2, sideRecord: { name: "auth", value: bytes("first") } }]);
-      await source.store.applyBatch([{ index: 3, sideRecord: { name: "auth", value: bytes("second") } }, { index: 3, sideRecord: { name: "auth", value: bytes("replayed") } }]);
+      await source.store.applyBatch([
+        { index: 3, sideRecord: { name: "auth", value: bytes("second") } },
+        { index: 3, sideRecord: { name: "auth", value: bytes("replayed") } },
+      ]);
       assert.equal(text(source.store.sideRecord("auth") ?? new Uint8Array()), "second", "an entry already applied changes nothing");
       assert.equal(source.store.revision, 2, "a side record alone is no revision of the keyspace");
       await source.reopen();

@@ -9,7 +9,10 @@ const del = (key: string, rangeEnd?: string): TxnOp =>
 const get = (key: string, rangeEnd?: string): TxnOp =>
   rangeEnd === undefined ? { op: "range", key: bytes(key) } : { op: "range", key: bytes(key), rangeEnd: bytes(rangeEnd) };
 const nested = (success: TxnOp[], failure: TxnOp[] = [], compare: Compare[] = []): TxnOp => ({
-  op: "txn", compare, success, failure,
+  op: "txn",
+  compare,
+  success,
+  failure,
 });
 
 describe("txn compares", () => {
@@ -23,8 +26,7 @@ describe("txn compares", () => {
   });
   after(() => h.close());
 
-  const holds = async (compare: Compare): Promise<boolean> =>
-    (await h.ok({ op: "txn", compare: [compare] })).succeeded;
+  const holds = async (compare: Compare): Promise<boolean> => (await h.ok({ op: "txn", compare: [compare] })).succeeded;
 
   test("each target against each result", async () => {
     const b = bytes("b");
@@ -59,7 +61,10 @@ describe("txn compares", () => {
       failure: [get("a")],
     });
     assert.equal(response.succeeded, false);
-    assert.deepEqual(response.responses.map((r) => r.op), ["range"]);
+    assert.deepEqual(
+      response.responses.map((r) => r.op),
+      ["range"],
+    );
     assert.equal(h.store.range({ key: bytes("never") }).count, 0);
   });
 });
@@ -75,7 +80,11 @@ describe("txn execution", () => {
     assert.equal(response.revision, 3);
     assert.deepEqual(
       response.events.map((event) => [event.type, kvText(event.kv).key, event.kv.modRevision]),
-      [["PUT", "t1", 3], ["PUT", "t2", 3], ["DELETE", "old", 3]],
+      [
+        ["PUT", "t1", 3],
+        ["PUT", "t2", 3],
+        ["DELETE", "old", 3],
+      ],
     );
   });
 
@@ -95,10 +104,7 @@ describe("txn execution", () => {
   test("nested txns: compares see the state before the txn; nested headers are empty", async () => {
     const response = await h.ok({
       op: "txn",
-      success: [
-        put("n1"),
-        nested([put("n2")], [put("n3")], [{ key: bytes("n1"), target: "VERSION", result: "EQUAL", version: 0 }]),
-      ],
+      success: [put("n1"), nested([put("n2")], [put("n3")], [{ key: bytes("n1"), target: "VERSION", result: "EQUAL", version: 0 }])],
     });
     const inner = response.responses[1]!;
     assert.ok(inner.op === "txn");

@@ -87,5 +87,7 @@ console.log(`3-node in-memory cluster, ${seconds} s per row`);
 console.log("batch  payload  proposals/s  messages/proposal");
 for (const batch of [1, 16, 256]) {
   const { perSecond, messagesPerProposal } = measure(batch, 256, seconds);
-  console.log(`${String(batch).padStart(5)}  ${"256 B".padStart(7)}  ${Math.round(perSecond).toLocaleString("en-US").padStart(11)}  ${messagesPerProposal.toFixed(2).padStart(17)}`);
+  console.log(
+    `${String(batch).padStart(5)}  ${"256 B".padStart(7)}  ${Math.round(perSecond).toLocaleString("en-US").padStart(11)}  ${messagesPerProposal.toFixed(2).padStart(17)}`,
+  );
 }

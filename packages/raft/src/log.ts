@@ -19,7 +19,10 @@ export class RaftLog {
   /** Highest index the application has applied (acknowledged through advance). */
   applied: number;
 
-  constructor(readonly storage: Storage, applied: number) {
+  constructor(
+    readonly storage: Storage,
+    applied: number,
+  ) {
     this.unstableOffset = storage.lastIndex() + 1;
     // The state machine holds at least what the last snapshot holds.
     this.applied = Math.max(applied, storage.snapshot().meta.index);

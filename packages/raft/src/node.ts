@@ -88,10 +88,6 @@ export class RaftNode {
     this.lastSoftState = this.softState();
   }
 
-  get id(): NodeId {
-    return this.raft.id;
-  }
-
   // Cheap views of status(), for request paths.
   get term(): number {
     return this.raft.term;
@@ -206,10 +202,7 @@ export class RaftNode {
       messages: raft.outbox,
       readStates: raft.readStates,
       mustSync:
-        entries.length > 0 ||
-        snapshot !== undefined ||
-        hardState.term !== this.persistedHardState.term ||
-        hardState.vote !== this.persistedHardState.vote,
+        entries.length > 0 || snapshot !== undefined || hardState.term !== this.persistedHardState.term || hardState.vote !== this.persistedHardState.vote,
     };
     this.inFlight = {
       hardState,

@@ -170,12 +170,7 @@ export class Raft {
   /** Nothing unpersisted: a message reporting our state may leave at once. */
   private isDurable(): boolean {
     const unstable = this.log.unstable();
-    return (
-      this.term === this.persistedTerm &&
-      this.vote === this.persistedVote &&
-      unstable.entries.length === 0 &&
-      unstable.snapshot === undefined
-    );
+    return this.term === this.persistedTerm && this.vote === this.persistedVote && unstable.entries.length === 0 && unstable.snapshot === undefined;
   }
 
   // ----------------------------------------------------------- local inputs
@@ -341,10 +336,7 @@ export class Raft {
   private answerVoteRequest(m: Message): void {
     const isPreVote = m.type === MessageType.PreVote;
     const responseType = isPreVote ? MessageType.PreVoteResp : MessageType.VoteResp;
-    const canVote =
-      this.vote === m.from ||
-      (this.vote === NONE && this.lead === NONE) ||
-      (isPreVote && m.term > this.term);
+    const canVote = this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (isPreVote && m.term > this.term);
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       if (!isPreVote) {
         // Recorded before the reply is built, so the reply waits for it to be durable.
@@ -784,7 +776,6 @@ export class Raft {
     return confChangesTakenBy(this.tracker.conf, entries);
   }
 
-
   /** Entries are applied, with the membership changes confChangesTakenBy found among them. */
   onApplied(entries: readonly Entry[], confChanges: readonly AppliedConfChange[]): void {
     for (const taken of confChanges) {
@@ -811,14 +802,12 @@ export class Raft {
     }
   }
 
-
   /** The configuration at start-up: the snapshot's, plus changes applied since. */
   private replayConfChanges(fromSnapshot: ConfState): ConfState {
     const from = this.log.storage.snapshot().meta.index + 1;
     const applied = this.log.slice(from, this.log.applied + 1, Number.MAX_SAFE_INTEGER) ?? [];
     return confChangesTakenBy(fromSnapshot, applied).at(-1)?.conf ?? fromSnapshot;
   }
-
 
   // ------------------------------------------------------------ messages out
 

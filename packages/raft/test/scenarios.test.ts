@@ -106,7 +106,6 @@ describe("membership", () => {
     c.start(1);
     c.runUntil(() => c.ids.every((id) => c.members(id).join() === c.members(leader).join()), 2000, "all agree");
   });
-
 });
 
 describe("ReadIndex", () => {
@@ -129,7 +128,10 @@ describe("ReadIndex", () => {
     c.stabilize();
     c.readIndex(2);
     c.stabilize();
-    assert.deepEqual(c.sim(2).servedReads.map((r) => r.index), [status(c, 1).hardState.commit]);
+    assert.deepEqual(
+      c.sim(2).servedReads.map((r) => r.index),
+      [status(c, 1).hardState.commit],
+    );
   });
 
   test("a new leader answers reads only after committing an entry of its term", () => {
@@ -228,7 +230,10 @@ describe("append coalescing", () => {
     for (let i = 0; i < 2; i++) c.propose(1);
     c.runLoopHalf(1);
     const committedBefore = c.node(1).commitIndex;
-    assert.deepEqual(appendsInFlight(c), [[2, 2, committedBefore], [3, 2, committedBefore]]);
+    assert.deepEqual(appendsInFlight(c), [
+      [2, 2, committedBefore],
+      [3, 2, committedBefore],
+    ]);
     c.runLoopHalf(1);
     c.deliverAll();
     for (const id of [2, 3]) {
@@ -241,7 +246,10 @@ describe("append coalescing", () => {
     c.runLoopHalf(1);
     const committed = c.node(1).commitIndex;
     assert.ok(committed > committedBefore);
-    assert.deepEqual(appendsInFlight(c), [[2, 3, committed], [3, 3, committed]]);
+    assert.deepEqual(appendsInFlight(c), [
+      [2, 3, committed],
+      [3, 3, committed],
+    ]);
   });
 });
 

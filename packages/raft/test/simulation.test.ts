@@ -14,16 +14,45 @@ import { figureEightArbitrary, runSchedule, scheduleArbitrary, type Schedule } f
 /** Schedules the soak once failed on, kept as regression tests. */
 const REGRESSIONS: Record<string, Schedule> = {
   "a leader that removes itself must hand over, not just step down": {
-    seed: 523866445, voters: 3, spares: 0, snapshotEvery: 0, proposalRate: 0.18, readRate: 0.09,
-    faults: [[157, { kind: "network", dropRate: 0.11, duplicateRate: 0, maxDelay: 11 }], [134, { kind: "membership", change: 1, node: 0 }], [705, { kind: "membership", change: 1, node: 2 }]],
+    seed: 523866445,
+    voters: 3,
+    spares: 0,
+    snapshotEvery: 0,
+    proposalRate: 0.18,
+    readRate: 0.09,
+    faults: [
+      [157, { kind: "network", dropRate: 0.11, duplicateRate: 0, maxDelay: 11 }],
+      [134, { kind: "membership", change: 1, node: 0 }],
+      [705, { kind: "membership", change: 1, node: 2 }],
+    ],
   },
   "a leader outside the voters must confirm reads with them": {
-    seed: 0, voters: 3, spares: 0, snapshotEvery: 0, proposalRate: 0, readRate: 0.01,
-    faults: [[877, { kind: "isolate-leader" }], [870, { kind: "membership", change: 1, node: 0 }], [586, { kind: "membership", change: 1, node: 1 }]],
+    seed: 0,
+    voters: 3,
+    spares: 0,
+    snapshotEvery: 0,
+    proposalRate: 0,
+    readRate: 0.01,
+    faults: [
+      [877, { kind: "isolate-leader" }],
+      [870, { kind: "membership", change: 1, node: 0 }],
+      [586, { kind: "membership", change: 1, node: 1 }],
+    ],
   },
   "a survivor learns a committed removal from the removed member's refusal": {
-    seed: 1261826757, voters: 3, spares: 0, snapshotEvery: 0, proposalRate: 0.28, readRate: 0.02,
-    faults: [[933, { kind: "membership", change: 1, node: 4 }], [941, { kind: "crash-leader" }], [403, { kind: "crash-leader" }], [885, { kind: "membership", change: 1, node: 5 }], [355, { kind: "cut-link", from: 5, to: 4 }]],
+    seed: 1261826757,
+    voters: 3,
+    spares: 0,
+    snapshotEvery: 0,
+    proposalRate: 0.28,
+    readRate: 0.02,
+    faults: [
+      [933, { kind: "membership", change: 1, node: 4 }],
+      [941, { kind: "crash-leader" }],
+      [403, { kind: "crash-leader" }],
+      [885, { kind: "membership", change: 1, node: 5 }],
+      [355, { kind: "cut-link", from: 5, to: 4 }],
+    ],
   },
 };
 
@@ -34,9 +63,7 @@ for (const [name, schedule] of Object.entries(REGRESSIONS)) {
 }
 
 const runs = Number(process.env.RAFTKV_SIM_RUNS ?? (process.env.RAFTKV_SOAK ? 20_000 : 5_000));
-const replay = process.env.RAFTKV_SIM_SEED
-  ? { seed: Number(process.env.RAFTKV_SIM_SEED), path: process.env.RAFTKV_SIM_PATH }
-  : {};
+const replay = process.env.RAFTKV_SIM_SEED ? { seed: Number(process.env.RAFTKV_SIM_SEED), path: process.env.RAFTKV_SIM_PATH } : {};
 
 test(`random fault schedules keep every safety invariant and recover (${runs} schedules)`, { timeout: 0 }, () => {
   const totals = { applied: 0, reads: 0, snapshotsInstalled: 0, membershipChanges: 0 };

@@ -69,6 +69,7 @@ describe("inflight window", () => {
 
 describe("progress of one follower", () => {
   test("an acknowledged append", () => {
+    // biome-ignore format: a table, one case a row
     const cases: [string, Start, number, boolean, ReturnType<typeof view>][] = [
       ["a probe that matched starts pipelining", { state: Probe, match: 3, probeSent: true }, 5, true, { state: Replicate, match: 5, next: 6, paused: false }],
       ["a stale acknowledgement teaches nothing", { state: Probe, match: 3, probeSent: true }, 2, false, { state: Probe, match: 3, next: 4, paused: true }],
@@ -85,6 +86,7 @@ describe("progress of one follower", () => {
   });
 
   test("a rejected append", () => {
+    // biome-ignore format: a table, one case a row
     const cases: [string, Start, [rejected: number, hint: number], boolean, ReturnType<typeof view>][] = [
       ["a probe backs off to the hint", { state: Probe, match: 3, next: 11, probeSent: true }, [10, 6], true, { state: Probe, match: 3, next: 7, paused: false }],
       ["a rejection of another probe is stale", { state: Probe, match: 3, next: 11, probeSent: true }, [9, 6], false, { state: Probe, match: 3, next: 11, paused: true }],
@@ -100,6 +102,7 @@ describe("progress of one follower", () => {
   });
 
   test("heartbeat answers, unreachable peers and snapshot reports", () => {
+    // biome-ignore format: a table, one case a row
     const cases: [string, Start, (p: Progress) => void, ReturnType<typeof view>][] = [
       ["a heartbeat answer lets a waiting probe go again", { state: Probe, match: 3, probeSent: true }, (p) => p.heartbeatAnswered(), { state: Probe, match: 3, next: 4, paused: false }],
       ["a heartbeat answer frees the oldest append of a full window", { state: Replicate, match: 5, inflight: [7, 9] }, (p) => p.heartbeatAnswered(), { state: Replicate, match: 5, next: 10, paused: false }],
@@ -136,11 +139,19 @@ describe("tracker", () => {
     tracker.setConf(conf([1, 2, 3]), 10);
     tracker.progress.get(2)?.appendAccepted(7);
     tracker.setConf(conf([1, 2], [4]), 12);
-    assert.deepEqual(matches(tracker), [[1, 0, 11, false], [2, 7, 8, false], [4, 0, 13, true]]);
+    assert.deepEqual(matches(tracker), [
+      [1, 0, 11, false],
+      [2, 7, 8, false],
+      [4, 0, 13, true],
+    ]);
     // A promoted learner gets a voter's progress and keeps where its log stands.
     tracker.progress.get(4)?.appendAccepted(12);
     tracker.setConf(conf([1, 2, 4]), 12);
-    assert.deepEqual(matches(tracker), [[1, 0, 11, false], [2, 7, 8, false], [4, 12, 13, false]]);
+    assert.deepEqual(matches(tracker), [
+      [1, 0, 11, false],
+      [2, 7, 8, false],
+      [4, 12, 13, false],
+    ]);
     assert.deepEqual([...tracker.voters], [1, 2, 4]);
     assert.ok(tracker.isVoter(4) && !tracker.isVoter(3));
   });
@@ -150,7 +161,11 @@ describe("tracker", () => {
     tracker.setConf(conf([1, 2], [3]), 5);
     tracker.progress.get(2)?.appendAccepted(5);
     tracker.resetProgress(9, 1, 8);
-    assert.deepEqual(matches(tracker), [[1, 8, 10, false], [2, 0, 10, false], [3, 0, 10, true]]);
+    assert.deepEqual(matches(tracker), [
+      [1, 8, 10, false],
+      [2, 0, 10, false],
+      [3, 0, 10, true],
+    ]);
   });
 
   test("only voters count toward commitment", () => {
@@ -213,7 +228,11 @@ describe("tracker", () => {
       [[], {}, NONE],
     ];
     for (const [candidates, byMember, expected] of cases) {
-      assert.equal(mostCaughtUp(candidates, (id) => byMember[id]), expected, JSON.stringify(byMember));
+      assert.equal(
+        mostCaughtUp(candidates, (id) => byMember[id]),
+        expected,
+        JSON.stringify(byMember),
+      );
     }
     const tracker = new ProgressTracker(WINDOW);
     tracker.setConf(conf([2, 3], [4]), 0);

@@ -9,7 +9,10 @@ test("a transcript reads as blocks, and rewriting keeps everything but the outpu
   const file = new TranscriptFile(TEXT);
   assert.deepEqual(
     file.blocks.map((block) => [block.command, block.line, block.expected]),
-    [["campaign 1", 2, "1: pre-candidate term=1\nmore"], ["stabilize", 9, "ok"]],
+    [
+      ["campaign 1", 2, "1: pre-candidate term=1\nmore"],
+      ["stabilize", 9, "ok"],
+    ],
   );
   assert.equal(file.render(["1: pre-candidate term=1\nmore", "ok"]), TEXT);
   assert.equal(file.render(["changed", "ok"]), TEXT.replace("1: pre-candidate term=1\nmore", "changed"));

@@ -13,7 +13,9 @@ import { Session } from "./support/transcript.js";
 const folder = new URL("../../test/transcripts/", import.meta.url);
 const rewrite = process.env.RAFTKV_REWRITE_TRANSCRIPTS === "1";
 
-for (const name of readdirSync(folder).filter((file) => file.endsWith(".txt")).sort()) {
+for (const name of readdirSync(folder)
+  .filter((file) => file.endsWith(".txt"))
+  .sort()) {
   test(`transcript ${name}`, () => {
     const url = new URL(name, folder);
     const transcript = new TranscriptFile(readFileSync(url, "utf8"));

@@ -16,7 +16,14 @@ const entries = (from: number, terms: number[]): Entry[] => terms.map((term, i) 
 
 describe("quorum", () => {
   test("majority sizes", () => {
-    for (const [voters, needed] of [[1, 1], [2, 2], [3, 2], [4, 3], [5, 3], [7, 4]] as const) {
+    for (const [voters, needed] of [
+      [1, 1],
+      [2, 2],
+      [3, 2],
+      [4, 3],
+      [5, 3],
+      [7, 4],
+    ] as const) {
       assert.equal(majority(voters), needed, `${voters} voters`);
     }
   });
@@ -31,7 +38,11 @@ describe("quorum", () => {
     ];
     for (const [matches, expected] of cases) {
       const ids = new Set(matches.map((_, i) => i + 1));
-      assert.equal(committedIndex(ids, (id) => matches[id - 1] ?? 0), expected, `matches ${matches}`);
+      assert.equal(
+        committedIndex(ids, (id) => matches[id - 1] ?? 0),
+        expected,
+        `matches ${matches}`,
+      );
     }
   });
 
@@ -57,7 +68,10 @@ describe("log", () => {
     const log = logWith(entries(1, [1, 1, 2, 2]));
     const lastNew = log.tryAppend(2, 1, 0, entries(3, [3, 3, 3]));
     assert.equal(lastNew, 5);
-    assert.deepEqual([1, 2, 3, 4, 5].map((i) => log.term(i)), [1, 1, 3, 3, 3]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((i) => log.term(i)),
+      [1, 1, 3, 3, 3],
+    );
     assert.equal(log.tryAppend(5, 2, 0, []), undefined, "no entry (5, 2): rejected");
   });
 
@@ -77,11 +91,17 @@ describe("log", () => {
     const log = logWith(entries(1, [1, 1]), 2);
     log.append(entries(3, [1, 1]));
     log.commitTo(4);
-    assert.deepEqual(log.committedToApply(0, Infinity).map((e) => e.index), [1, 2]);
+    assert.deepEqual(
+      log.committedToApply(0, Infinity).map((e) => e.index),
+      [1, 2],
+    );
     // The application persists them, then says so.
     (log.storage as MemoryStorage).append(entries(3, [1, 1]));
     log.stableTo(4, 1);
-    assert.deepEqual(log.committedToApply(2, Infinity).map((e) => e.index), [3, 4]);
+    assert.deepEqual(
+      log.committedToApply(2, Infinity).map((e) => e.index),
+      [3, 4],
+    );
   });
 
   test("up-to-date compares last term first, then length (§5.4.1)", () => {

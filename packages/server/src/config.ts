@@ -148,7 +148,8 @@ export function parseUrl(url: string): Endpoint {
   } catch {
     throw invalidArgument(`invalid URL ${JSON.stringify(url)}`);
   }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw invalidArgument(`unsupported URL scheme in ${url}: only http:// and https:// are served`);
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    throw invalidArgument(`unsupported URL scheme in ${url}: only http:// and https:// are served`);
   if (!parsed.port) throw invalidArgument(`URL ${url} has no port`);
   return { host: parsed.hostname, port: Number(parsed.port) };
 }
@@ -191,7 +192,10 @@ export function parseDurationMs(text: string, bareUnit: DurationUnit): number | 
 /** Parses etcd's `name1=http://host:port,name2=…` form. */
 export function parseInitialCluster(text: string): Map<string, string> {
   const members = new Map<string, string>();
-  for (const pair of text.split(",").map((part) => part.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const separator = pair.indexOf("=");
     if (separator <= 0) throw invalidArgument(`--initial-cluster: expected name=url, got ${JSON.stringify(pair)}`);
     const name = pair.slice(0, separator);
@@ -292,7 +296,9 @@ export function servesClientTls(config: NodeConfig): boolean {
 export function servesPeerTls(config: NodeConfig): boolean {
   const secure = [...config.listenPeerUrls, ...config.initialAdvertisePeerUrls, ...config.initialCluster.values()].map(isHttps);
   if (secure.some((one) => one !== secure[0])) {
-    throw invalidArgument("--listen-peer-urls, --initial-advertise-peer-urls and --initial-cluster: mix of http:// and https:// (members speak TLS to each other or none does)");
+    throw invalidArgument(
+      "--listen-peer-urls, --initial-advertise-peer-urls and --initial-cluster: mix of http:// and https:// (members speak TLS to each other or none does)",
+    );
   }
   return secure[0] ?? false;
 }
@@ -324,9 +330,11 @@ function validate(config: NodeConfig): void {
   if (!Number.isInteger(config.bcryptCost) || config.bcryptCost < MIN_BCRYPT_COST || config.bcryptCost > MAX_BCRYPT_COST) {
     throw invalidArgument(`--bcrypt-cost must be an integer from ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`);
   }
-  if (!Number.isInteger(config.authTokenTtlSeconds) || config.authTokenTtlSeconds <= 0) throw invalidArgument("--auth-token-ttl must be a positive number of seconds");
+  if (!Number.isInteger(config.authTokenTtlSeconds) || config.authTokenTtlSeconds <= 0)
+    throw invalidArgument("--auth-token-ttl must be a positive number of seconds");
   if (!Number.isSafeInteger(config.quotaBackendBytes)) throw invalidArgument("--quota-backend-bytes must be a whole number of bytes");
-  if (!Number.isSafeInteger(config.walReserveBytes) || config.walReserveBytes < 0) throw invalidArgument("--wal-reserve-bytes must be a whole number of bytes, 0 or more");
+  if (!Number.isSafeInteger(config.walReserveBytes) || config.walReserveBytes < 0)
+    throw invalidArgument("--wal-reserve-bytes must be a whole number of bytes, 0 or more");
   if (!(config.corruptCheckIntervalMs >= 0)) throw invalidArgument("--experimental-corrupt-check-time must not be negative");
   validateDns(config);
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {

@@ -164,9 +164,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     },
   });
   const stopWatchingPeerCertificates = peerTls?.watch(transport, logger);
-  registry.onChange(() =>
-    syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }),
-  );
+  registry.onChange(() => syncPeers(transport, registry, { self: memberId, leader: host?.leader ?? 0, leaderGraceMs: 2 * config.electionTimeoutMs }));
 
   host = new RaftHost({
     id: memberId,
@@ -313,13 +311,16 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const clientUrls = [...config.listenClientUrls];
   // Imported here, like client-api.js: it brings fastify, which a member has no use for before Raft runs.
   const metricsApp = await (await import("./http/metrics-listener.js")).listenForMetrics(config.listenMetricsUrls, health, metrics);
-  const dns = config.dnsAddr === "" ? undefined : await startDns(config, {
-    api: kv,
-    cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
-    onLeaderChange: (listener) => raft.onLeaderChange(listener),
-    metrics: metrics.registry,
-    logger,
-  });
+  const dns =
+    config.dnsAddr === ""
+      ? undefined
+      : await startDns(config, {
+          api: kv,
+          cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
+          onLeaderChange: (listener) => raft.onLeaderChange(listener),
+          metrics: metrics.registry,
+          logger,
+        });
   if (!removedEarlier) cluster.publish(config.name, config.advertiseClientUrls);
   logger.info({ memberId, clusterId, clientUrls, peerUrl }, "raftkv member started");
   if (config.unsafe.length > 0) logger.warn({ unsafe: config.unsafe }, "UNSAFE test behaviours are on: this member may lose or misreport data");

@@ -25,7 +25,12 @@ function keys(kind: "rsa" | "ec" | "ed25519"): { publicKey: KeyObject; privateKe
 }
 
 test("a JWT of each family verifies with its key and no other, and not once tampered with or expired", () => {
-  for (const [signMethod, kind] of [["RS256", "rsa"], ["PS256", "rsa"], ["ES256", "ec"], ["EdDSA", "ed25519"]] as const) {
+  for (const [signMethod, kind] of [
+    ["RS256", "rsa"],
+    ["PS256", "rsa"],
+    ["ES256", "ec"],
+    ["EdDSA", "ed25519"],
+  ] as const) {
     const pair = keys(kind);
     const tokens = new JwtTokens({ signMethod, ...pair, ttlMs: 60_000 });
     const token = tokens.issue(1, CLAIMS);
@@ -89,4 +94,3 @@ test("a simple token is accepted by a member that applies its issuing entry afte
   await assert.rejects(impatient.identify({ kind: "token", token: `${tokens.newSimplePart()}.99` }), { message: "etcdserver: invalid auth token" });
   await assert.rejects(impatient.identify({ kind: "token", token: `${tokens.newSimplePart()}.5` }), { message: "etcdserver: invalid auth token" });
 });
-

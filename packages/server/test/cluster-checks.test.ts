@@ -28,25 +28,40 @@ describe("strict reconfiguration check", () => {
   ];
   for (const { name, type, nodeId, started, allowed } of cases) {
     test(name, () => {
-      assert.equal(leavesStartedQuorum({ type, nodeId }, three, (id) => started.includes(id)), allowed);
+      assert.equal(
+        leavesStartedQuorum({ type, nodeId }, three, (id) => started.includes(id)),
+        allowed,
+      );
     });
   }
 
   test("a voter being added never counts as started: it is launched after the change", () => {
     const two: ConfState = { voters: [1, 2], learners: [] };
-    assert.equal(leavesStartedQuorum({ type: ConfChangeType.AddNode, nodeId: 3 }, two, () => true), true, "2 of 3");
+    assert.equal(
+      leavesStartedQuorum({ type: ConfChangeType.AddNode, nodeId: 3 }, two, () => true),
+      true,
+      "2 of 3",
+    );
     // Were the newcomer counted, 1 and 3 would make a quorum of three.
-    assert.equal(leavesStartedQuorum({ type: ConfChangeType.AddNode, nodeId: 3 }, two, (id) => id !== 2), false, "1 of 3");
+    assert.equal(
+      leavesStartedQuorum({ type: ConfChangeType.AddNode, nodeId: 3 }, two, (id) => id !== 2),
+      false,
+      "1 of 3",
+    );
   });
 
   test("a started lone voter may add a second one, as in etcd", () => {
     const one: ConfState = { voters: [1], learners: [] };
-    assert.equal(leavesStartedQuorum({ type: ConfChangeType.AddNode, nodeId: 2 }, one, (id) => id === 1), true);
+    assert.equal(
+      leavesStartedQuorum({ type: ConfChangeType.AddNode, nodeId: 2 }, one, (id) => id === 1),
+      true,
+    );
   });
 });
 
 describe("corruption check: who is blamed", () => {
   const hashes = (...pairs: [number, number][]) => pairs.map(([memberId, hash]) => ({ memberId, hash, compactRevision: 0 }));
+  // biome-ignore format: a table, one case a row
   const cases: { name: string; answers: [number, number][]; blamed: number[] }[] = [
     { name: "all agree", answers: [[1, 7], [2, 7], [3, 7]], blamed: [] },
     { name: "one peer differs", answers: [[1, 7], [2, 7], [3, 8]], blamed: [3] },

@@ -1,7 +1,6 @@
 /** DNS for the service registry, in process: names, answers, staleness, and the UDP and TCP listeners. */
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { connect } from "node:net";
@@ -102,18 +101,19 @@ describe("answers", () => {
     for (const name of ["web.service.raftkv", "_web._tcp.service.raftkv"]) {
       const reply = await ask(responder(), query(name, "SRV"));
       const srv = dataOf(reply.answers) as { port: number; target: string }[];
-      assert.deepEqual(new Set(srv.map(({ port, target }) => `${target}:${port}`)), new Set([
-        "0a000001.addr.raftkv:8081",
-        "0a000002.addr.raftkv:8082",
-        "fd000000000000000000000000000006.addr.raftkv:8086",
-        "web-h.example.com:8088",
-      ]));
+      assert.deepEqual(
+        new Set(srv.map(({ port, target }) => `${target}:${port}`)),
+        new Set(["0a000001.addr.raftkv:8081", "0a000002.addr.raftkv:8082", "fd000000000000000000000000000006.addr.raftkv:8086", "web-h.example.com:8088"]),
+      );
       const glue = new Map((reply.additionals ?? []).map((record) => [record.name, `${record.type} ${"data" in record ? String(record.data) : ""}`]));
-      assert.deepEqual(glue, new Map([
-        ["0a000001.addr.raftkv", "A 10.0.0.1"],
-        ["0a000002.addr.raftkv", "A 10.0.0.2"],
-        ["fd000000000000000000000000000006.addr.raftkv", "AAAA fd00::6"],
-      ]));
+      assert.deepEqual(
+        glue,
+        new Map([
+          ["0a000001.addr.raftkv", "A 10.0.0.1"],
+          ["0a000002.addr.raftkv", "A 10.0.0.2"],
+          ["fd000000000000000000000000000006.addr.raftkv", "AAAA fd00::6"],
+        ]),
+      );
     }
   });
 
@@ -145,16 +145,25 @@ describe("answers", () => {
       const reply = await ask(responder(), query(name, "A"));
       assert.equal(reply.rcode, "NXDOMAIN", name);
       assert.deepEqual(reply.answers, []);
-      assert.deepEqual(reply.authorities?.map((record) => [record.type, record.name]), [["SOA", "raftkv"]]);
+      assert.deepEqual(
+        reply.authorities?.map((record) => [record.type, record.name]),
+        [["SOA", "raftkv"]],
+      );
     }
   });
 
   test("a known name without records of the type asked: NOERROR and no answers (NODATA)", async () => {
-    assert.deepEqual([(await ask(responder(), query("web.service.raftkv", "MX"))).rcode, (await ask(responder(), query("web.service.raftkv", "MX"))).answers], ["NOERROR", []]);
+    assert.deepEqual(
+      [(await ask(responder(), query("web.service.raftkv", "MX"))).rcode, (await ask(responder(), query("web.service.raftkv", "MX"))).answers],
+      ["NOERROR", []],
+    );
     const noPorts = await ask(responder(), query("bare.service.raftkv", "SRV"));
     assert.deepEqual([noPorts.rcode, noPorts.answers], ["NOERROR", []]);
     const apex = await ask(responder(), query("raftkv", "SOA"));
-    assert.deepEqual(apex.answers?.map((record) => record.type), ["SOA"]);
+    assert.deepEqual(
+      apex.answers?.map((record) => record.type),
+      ["SOA"],
+    );
   });
 
   test("REFUSED outside the domain and for other classes", async () => {
@@ -171,7 +180,14 @@ describe("answers", () => {
     const garbage = Buffer.from([0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0x3f, 0x41]);
     const formerr = await ask(responder(), garbage);
     assert.deepEqual([formerr.id, formerr.rcode, formerr.questions], [0x1234, "FORMERR", []]);
-    const twoQuestions = dnsPacket.encode({ type: "query", id: 7, questions: [{ name: "a.service.raftkv", type: "A" }, { name: "b.service.raftkv", type: "A" }] });
+    const twoQuestions = dnsPacket.encode({
+      type: "query",
+      id: 7,
+      questions: [
+        { name: "a.service.raftkv", type: "A" },
+        { name: "b.service.raftkv", type: "A" },
+      ],
+    });
     assert.equal((await ask(responder(), twoQuestions)).rcode, "FORMERR");
     const longLabel = Buffer.from(query("web.service.raftkv", "A"));
     longLabel[12] = 0x3f; // the first label claims 63 bytes, running past the end
@@ -207,11 +223,16 @@ describe("truncation", () => {
   });
 
   test("an EDNS query that takes 4096 bytes gets the whole answer over UDP, with an OPT record of ours", async () => {
-    const edns = query("big.service.raftkv", "A", { additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }] });
+    const edns = query("big.service.raftkv", "A", {
+      additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }],
+    });
     const reply = await ask(responder(), edns);
     assert.ok(!reply.flag_tc);
     assert.equal(reply.answers?.length, 60);
-    assert.deepEqual(reply.additionals?.map((record) => record.type), ["OPT"]);
+    assert.deepEqual(
+      reply.additionals?.map((record) => record.type),
+      ["OPT"],
+    );
   });
 });
 
@@ -241,7 +262,14 @@ describe("staleness", () => {
   /** A KvApi that records the ranges asked and answers with one instance; `barrier` holds linearizable reads. */
   function recordingApi(barrier: Promise<void> = Promise.resolve()): { api: KvApi; asked: RangeRequest[] } {
     const asked: RangeRequest[] = [];
-    const kv = { key: Buffer.from("services/web/a"), value: Buffer.from(JSON.stringify({ address: "10.0.0.1", port: 80 })), createRevision: 2, modRevision: 2, version: 1, lease: 0 };
+    const kv = {
+      key: Buffer.from("services/web/a"),
+      value: Buffer.from(JSON.stringify({ address: "10.0.0.1", port: 80 })),
+      createRevision: 2,
+      modRevision: 2,
+      version: 1,
+      lease: 0,
+    };
     const range = async (request: RangeRequest): Promise<RangeResponse> => {
       asked.push(request);
       if (!request.serializable) await barrier;
@@ -254,14 +282,26 @@ describe("staleness", () => {
 
   test("within the bound: a serializable read of the registry's prefix; past it: a linearizable one", async () => {
     const { api, asked } = recordingApi();
-    assert.deepEqual((await new RegistryReader(api, contactOf(900, true), { maxStaleMs: 1_000, leaderReadTimeoutMs: 1_000 }).instances("web")).map((each) => each.address), ["10.0.0.1"]);
+    assert.deepEqual(
+      (await new RegistryReader(api, contactOf(900, true), { maxStaleMs: 1_000, leaderReadTimeoutMs: 1_000 }).instances("web")).map((each) => each.address),
+      ["10.0.0.1"],
+    );
     await new RegistryReader(api, contactOf(1_100, true), { maxStaleMs: 1_000, leaderReadTimeoutMs: 1_000 }).instances("web");
-    assert.deepEqual(asked.map((request) => [Buffer.from(request.key).toString(), request.serializable]), [["services/web/", true], ["services/web/", false]]);
+    assert.deepEqual(
+      asked.map((request) => [Buffer.from(request.key).toString(), request.serializable]),
+      [
+        ["services/web/", true],
+        ["services/web/", false],
+      ],
+    );
   });
 
   test("past the bound with no leader, or a leader that does not answer in time: no answer", async () => {
     const { api } = recordingApi(new Promise(() => undefined));
-    await assert.rejects(new RegistryReader(api, contactOf(Infinity, false), { maxStaleMs: 1_000, leaderReadTimeoutMs: 1_000 }).instances("web"), NoFreshAnswer);
+    await assert.rejects(
+      new RegistryReader(api, contactOf(Infinity, false), { maxStaleMs: 1_000, leaderReadTimeoutMs: 1_000 }).instances("web"),
+      NoFreshAnswer,
+    );
     await assert.rejects(new RegistryReader(api, contactOf(5_000, true), { maxStaleMs: 1_000, leaderReadTimeoutMs: 50 }).instances("web"), NoFreshAnswer);
   });
 });
@@ -340,8 +380,17 @@ describe("the listeners", () => {
       const reply = await overUdp(server, query("web.service.raftkv", "A"), junk);
       assert.equal(reply.rcode, "NOERROR");
       const counts = async (): Promise<Map<string, number>> =>
-        new Map((await metrics.getSingleMetric("raftkv_dns_queries_total")?.get())?.values.map(({ labels, value }) => [`${labels.transport} ${labels.result}`, value]));
-      const expected = new Map([["udp dropped", 2], ["udp FORMERR", 1], ["udp NOERROR", 1]]);
+        new Map(
+          (await metrics.getSingleMetric("raftkv_dns_queries_total")?.get())?.values.map(({ labels, value }) => [
+            `${labels.transport} ${labels.result}`,
+            value,
+          ]),
+        );
+      const expected = new Map([
+        ["udp dropped", 2],
+        ["udp FORMERR", 1],
+        ["udp NOERROR", 1],
+      ]);
       const deadline = Date.now() + 5_000;
       while (!isDeepStrictEqual(await counts(), expected) && Date.now() < deadline) await delay(10);
       assert.deepEqual(await counts(), expected);

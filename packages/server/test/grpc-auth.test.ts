@@ -56,7 +56,10 @@ describe("auth over gRPC", () => {
     ]);
     assert.deepEqual(await refusal(call(auth, "AuthEnable", {})), [grpc.status.FAILED_PRECONDITION, "etcdserver: root user does not exist"]);
     await call(auth, "UserAdd", { name: "root", password: "pw" });
-    assert.deepEqual(await refusal(call(auth, "UserAdd", { name: "root", password: "pw" })), [grpc.status.FAILED_PRECONDITION, "etcdserver: user name already exists"]);
+    assert.deepEqual(await refusal(call(auth, "UserAdd", { name: "root", password: "pw" })), [
+      grpc.status.FAILED_PRECONDITION,
+      "etcdserver: user name already exists",
+    ]);
     assert.deepEqual(await refusal(call(auth, "AuthEnable", {})), [grpc.status.FAILED_PRECONDITION, "etcdserver: root user does not have root role"]);
     await call(auth, "RoleAdd", { name: "root" });
     await call(auth, "UserGrantRole", { user: "root", role: "root" });
@@ -85,7 +88,10 @@ describe("auth over gRPC", () => {
     const root = as("root");
     await call(auth, "RoleAdd", { name: "reader" }, root);
     await call(auth, "RoleGrantPermission", { name: "reader", perm: { permType: "READ", key: bytes("app/"), range_end: bytes("app0") } }, root);
-    assert.deepEqual(await refusal(call(auth, "RoleGrantPermission", { name: "reader" }, root)), [grpc.status.INVALID_ARGUMENT, "etcdserver: permission not given"]);
+    assert.deepEqual(await refusal(call(auth, "RoleGrantPermission", { name: "reader" }, root)), [
+      grpc.status.INVALID_ARGUMENT,
+      "etcdserver: permission not given",
+    ]);
     assert.deepEqual(await refusal(call(auth, "RoleGrantPermission", { name: "ghost", perm: { key: bytes("a") } }, root)), [
       grpc.status.FAILED_PRECONDITION,
       "etcdserver: role name not found",
@@ -137,7 +143,10 @@ describe("auth over gRPC", () => {
     const election = clientOf("Election", member.address);
     const cluster = clientOf("Cluster", member.address);
     try {
-      const readOnly = { compare: [{ key: bytes("app/x"), target: "VERSION", result: "GREATER", version: 0 }], success: [{ request_range: { key: bytes("app/x") } }] };
+      const readOnly = {
+        compare: [{ key: bytes("app/x"), target: "VERSION", result: "GREATER", version: 0 }],
+        success: [{ request_range: { key: bytes("app/x") } }],
+      };
       assert.equal((await call(kv, "Txn", readOnly, alice)).succeeded, true);
       assert.deepEqual(await refusal(call(kv, "Txn", { ...readOnly, failure: [{ request_put: { key: bytes("app/x"), value: bytes("3") } }] }, alice)), denied);
       // As in etcd, granting a lease needs no user at all; revoking one needs write on its keys.

@@ -84,6 +84,9 @@ test("our .proto files declare etcd 3.4's client API exactly, as the etcd binary
     .filter((line) => CLIENT_PACKAGES.test(line))
     .filter((line) => !INTERNAL.some((name) => line.startsWith(`${name}.`) || line.startsWith(`${name} `)));
   const ours = shape(protoLoader.loadSync(["etcdserverpb.proto", "v3lockpb.proto", "v3electionpb.proto"], { ...LOADER, includeDirs: [PROTO_DIR] }));
-  assert.ok(theirs.some((line) => line.startsWith("etcdserverpb.Auth/RoleRevokePermission(")), "etcd's Auth service was read");
+  assert.ok(
+    theirs.some((line) => line.startsWith("etcdserverpb.Auth/RoleRevokePermission(")),
+    "etcd's Auth service was read",
+  );
   assert.deepEqual(ours, theirs);
 });

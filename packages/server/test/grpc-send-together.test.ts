@@ -54,7 +54,10 @@ test("a failed message fails the stream once", async () => {
   call.on("error", (error) => errors.push(error));
   for (const message of ["first", "bad", "bad", "after"]) call.write(message);
   await new Promise((resolve) => call.once("close", resolve));
-  assert.deepEqual(errors.map((error) => error.message), ["connection gone"]);
+  assert.deepEqual(
+    errors.map((error) => error.message),
+    ["connection gone"],
+  );
 });
 
 /** A server-streaming method of text messages, the text's UTF-8 bytes on the wire. */

@@ -12,10 +12,13 @@ import { fragmentsOf } from "../src/grpc/watch-stream.js";
 type Sized = { readonly name: string; readonly bytes: number };
 
 const sizeOf = (message: { watch_id?: unknown; events?: readonly unknown[]; fragment?: unknown }): number =>
-  (message.watch_id === undefined ? 0 : 1) + (message.fragment ? 1 : 0) + (message.events ?? []).reduce((sum: number, event) => sum + (event as Sized).bytes, 0);
+  (message.watch_id === undefined ? 0 : 1) +
+  (message.fragment ? 1 : 0) +
+  (message.events ?? []).reduce((sum: number, event) => sum + (event as Sized).bytes, 0);
 
 const events = (...bytes: number[]): Sized[] => bytes.map((size, i) => ({ name: String.fromCharCode(97 + i), bytes: size }));
 
+// biome-ignore format: a table, one case a row
 const CASES: { name: string; events: Sized[]; limit: number; parts: [string, boolean][] }[] = [
   { name: "under the limit: one message, not marked", events: events(3, 3), limit: 8, parts: [["ab", false]] },
   { name: "one event, however large: one message", events: events(50), limit: 8, parts: [["a", false]] },

@@ -53,7 +53,12 @@ describe("gRPC on a member that leads", () => {
     const txn = await call(kv, "Txn", {
       compare: [{ key: bytes("t/a"), target: "VALUE", result: "EQUAL", value: bytes("2") }],
       success: [
-        { request_txn: { compare: [{ key: bytes("t/b"), target: "VERSION", result: "GREATER", version: 5 }], failure: [{ request_put: { key: bytes("t/c"), value: bytes("nested") } }] } },
+        {
+          request_txn: {
+            compare: [{ key: bytes("t/b"), target: "VERSION", result: "GREATER", version: 5 }],
+            failure: [{ request_put: { key: bytes("t/c"), value: bytes("nested") } }],
+          },
+        },
         { request_range: { key: bytes("t/a") } },
       ],
     });
@@ -93,7 +98,10 @@ describe("gRPC on a member that leads", () => {
     const created = collect(stream, (messages) => messages.filter((m) => m.created).length === 2);
     stream.write({ create_request: { key: bytes("w/"), range_end: bytes("w0"), prev_kv: true } });
     stream.write({ create_request: { key: bytes("other") } });
-    assert.deepEqual((await created).map((m) => m.watch_id), [0, 1]);
+    assert.deepEqual(
+      (await created).map((m) => m.watch_id),
+      [0, 1],
+    );
 
     const events = collect(stream, (messages) => messages.some((m) => m.events.length > 0));
     await call(kv, "Put", { key: bytes("w/1"), value: bytes("a") });
@@ -164,7 +172,8 @@ describe("gRPC on a member that leads", () => {
     await call(kv, "DeleteRange", range);
     const updates = (await messages.atLeast(5)).slice(2);
     stream.end();
-    const of = (id: number) => updates.filter((m) => m.watch_id === id).map((m) => [m.events.map((e: Message) => Buffer.from(e.kv.key).toString()), m.fragment]);
+    const of = (id: number) =>
+      updates.filter((m) => m.watch_id === id).map((m) => [m.events.map((e: Message) => Buffer.from(e.kv.key).toString()), m.fragment]);
     assert.deepEqual(of(0), [
       [["big/0", "big/1"], true],
       [["big/2", "big/3"], false],
@@ -179,7 +188,13 @@ describe("gRPC on a member that leads", () => {
     const answers = collect(stream, (messages) => messages.length === 2);
     stream.write({ ID: granted.ID });
     stream.write({ ID: 12345 });
-    assert.deepEqual((await answers).map((m) => [m.ID, m.TTL]), [[granted.ID, 30], [12345, 0]]);
+    assert.deepEqual(
+      (await answers).map((m) => [m.ID, m.TTL]),
+      [
+        [granted.ID, 30],
+        [12345, 0],
+      ],
+    );
     stream.end();
   });
 
@@ -246,7 +261,13 @@ describe("gRPC on a member that leads", () => {
     const raw = new grpc.Client(member.address, grpc.credentials.createInsecure());
     const garbage = await rejection(
       new Promise((resolve, reject) =>
-        raw.makeUnaryRequest("/etcdserverpb.KV/Range", (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0xff, 0xff, 0xff]), (error, response) => (error ? reject(error) : resolve(response))),
+        raw.makeUnaryRequest(
+          "/etcdserverpb.KV/Range",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from([0xff, 0xff, 0xff]),
+          (error, response) => (error ? reject(error) : resolve(response)),
+        ),
       ),
     );
     assert.equal(garbage.code, grpc.status.INTERNAL);

@@ -98,10 +98,7 @@ describe("decoding requests", () => {
   test("txns nest, with every kind of op", () => {
     const txn = decodeTxnRequest(
       Fields.of({
-        success: [
-          { request_range: { key: b64("a") } },
-          { request_txn: { failure: [{ request_delete_range: { key: b64("b"), prev_kv: true } }] } },
-        ],
+        success: [{ request_range: { key: b64("a") } }, { request_txn: { failure: [{ request_delete_range: { key: b64("b"), prev_kv: true } }] } }],
       }),
     );
     const nested = txn.success[1];
@@ -144,12 +141,17 @@ describe("proto3 JSON names", () => {
     };
     assert.deepEqual(txnNames(body), {
       compare: [{ key: a, range_end: b, mod_revision: "3", target: "MOD" }],
-      success: [{ request_put: { key: a, prev_kv: true, ignore_lease: true } }, { request_txn: { failure: [{ request_delete_range: { key: a, range_end: b } }] } }],
+      success: [
+        { request_put: { key: a, prev_kv: true, ignore_lease: true } },
+        { request_txn: { failure: [{ request_delete_range: { key: a, range_end: b } }] } },
+      ],
       failure: [{ request_range: { key: a, keys_only: true } }],
     });
     const decoded = decodeTxnRequest(Fields.of(txnNames(body)));
     assert.equal(decoded.compare[0]?.operand, 3);
-    assert.deepEqual(decoded.success[0], { put: { key: new Uint8Array(Buffer.from("a")), value: new Uint8Array(), lease: 0, prevKv: true, ignoreValue: false, ignoreLease: true } });
+    assert.deepEqual(decoded.success[0], {
+      put: { key: new Uint8Array(Buffer.from("a")), value: new Uint8Array(), lease: 0, prevKv: true, ignoreValue: false, ignoreLease: true },
+    });
   });
 
   test("given both names, the JSON name wins; unknown fields and what is not an object are left as they are", () => {
@@ -184,12 +186,15 @@ describe("a stream of JSON values", () => {
     assert.deepEqual(values.push('{"e":"x\\'), [], "a piece may end inside an escape");
     assert.deepEqual(values.push('"y"}'), [{ e: 'x"y' }]);
     const key = "k".repeat(5000);
-    const pieces = [...JSON.stringify({ key })].map((char) => values.push(char)).flat();
+    const pieces = [...JSON.stringify({ key })].flatMap((char) => values.push(char));
     assert.deepEqual(pieces, [{ key }], "one character at a time");
   });
 
   test("a bad value is an InvalidArgument at once, as is a value that grows past the limit", () => {
-    assert.throws(() => new JsonValues(1000).push('{"bad\n'), (error: RaftkvError) => error.grpcCode === 3 && /invalid JSON/.test(error.message));
+    assert.throws(
+      () => new JsonValues(1000).push('{"bad\n'),
+      (error: RaftkvError) => error.grpcCode === 3 && /invalid JSON/.test(error.message),
+    );
     assert.throws(() => new JsonValues(1000).push("{1}\n"), /invalid JSON/);
     assert.throws(() => new JsonValues(8).push('{"key":"0123456789"'), /too large/);
   });
@@ -280,7 +285,7 @@ describe("encoding responses", () => {
       [PUT_REPLY, encodePutResponse({ header })],
     ];
     const app = Fastify();
-    replies.forEach(([schema, body], i) => app.get(`/${i}`, { schema: { response: { 200: schema } } }, async () => body));
+    for (const [i, [schema, body]] of replies.entries()) app.get(`/${i}`, { schema: { response: { 200: schema } } }, async () => body);
     for (const [i, [, body]] of replies.entries()) {
       const served = await app.inject({ method: "GET", url: `/${i}` });
       assert.equal(served.body, JSON.stringify(body));
@@ -311,7 +316,14 @@ describe("encoding responses", () => {
   test("watch messages: created, events (PUT is the zero type, left out), progress, and a compacted cancel", () => {
     assert.deepEqual(encodeWatchCreated(header, 0), { result: { header: encodeHeader(header), created: true } });
     const events = encodeWatchUpdate(
-      { kind: "events", header, events: [{ type: "PUT", kv: kv("a", "1", 8) }, { type: "DELETE", kv: kv("b", "", 8), prevKv: kv("b", "2", 4) }] },
+      {
+        kind: "events",
+        header,
+        events: [
+          { type: "PUT", kv: kv("a", "1", 8) },
+          { type: "DELETE", kv: kv("b", "", 8), prevKv: kv("b", "2", 4) },
+        ],
+      },
       4,
     );
     assert.deepEqual(events, {

@@ -63,7 +63,10 @@ describe("the queue", () => {
 
 describe("following the leader", () => {
   const leader = kv("e/1", 5, { value: bytes("one") });
-  const put = (key: string, createRevision: number, value: string): Event => ({ type: "PUT", kv: kv(key, createRevision, { value: bytes(value), modRevision: 20 }) });
+  const put = (key: string, createRevision: number, value: string): Event => ({
+    type: "PUT",
+    kv: kv(key, createRevision, { value: bytes(value), modRevision: 20 }),
+  });
   const remove = (key: string): Event => ({ type: "DELETE", kv: kv(key, 0) });
 
   test("a new candidate queues behind the leader: nothing changes", () => {
@@ -105,13 +108,24 @@ describe("service records", () => {
       [{ address: "h", tags: ["primary", ""] }, /tags/],
       [["h"], /JSON object/],
     ];
-    for (const [json, reason] of refusals) assert.throws(() => registration(json), (error: unknown) => error instanceof RaftkvError && reason.test(error.message));
+    for (const [json, reason] of refusals)
+      assert.throws(
+        () => registration(json),
+        (error: unknown) => error instanceof RaftkvError && reason.test(error.message),
+      );
     assert.throws(() => parseRegistration(bytes("{nope")), /invalid JSON/);
   });
 
   test("an instance is read back from its key and value, with its lease; foreign values are skipped", () => {
     const value = bytes(JSON.stringify({ id: "web-1", address: "h", port: 80 }));
-    assert.deepEqual(instanceOf(kv("services/web/web-1", 3, { value, lease: 7 })), { id: "web-1", address: "h", port: 80, tags: undefined, meta: undefined, lease: 7 });
+    assert.deepEqual(instanceOf(kv("services/web/web-1", 3, { value, lease: 7 })), {
+      id: "web-1",
+      address: "h",
+      port: 80,
+      tags: undefined,
+      meta: undefined,
+      lease: 7,
+    });
     const tagged = bytes(JSON.stringify({ address: "h", tags: ["primary", "eu"] }));
     assert.deepEqual(instanceOf(kv("services/web/web-2", 3, { value: tagged }))?.tags, ["primary", "eu"]);
     assert.equal(instanceOf(kv("services/web/x", 3, { value: bytes("not json") })), undefined);

@@ -72,6 +72,8 @@ test("errors other than 'not leader' from this member are not retried", async ()
     answeredHere++;
     throw etcdError("notEnoughStartedMembers");
   };
-  await assert.rejects(askLeader({ locateLeader: leadersInTurn(undefined), answerHere, path: "/v3/x", body: {} }), { message: etcdError("notEnoughStartedMembers").message });
+  await assert.rejects(askLeader({ locateLeader: leadersInTurn(undefined), answerHere, path: "/v3/x", body: {} }), {
+    message: etcdError("notEnoughStartedMembers").message,
+  });
   assert.equal(answeredHere, 1);
 });

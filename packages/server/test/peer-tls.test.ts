@@ -62,7 +62,14 @@ test("certificate files with --peer-client-cert-auth and --peer-cert-allowed-cn 
   await PeerCertificateFiles.load(AUTO_TLS, dir);
   // The self-signed certificate is its own CA: enough to read the flags back.
   const { certFile, keyFile } = autoCertificate(dir);
-  const config = { ...NO_PEER_TLS, peerCertFile: certFile, peerKeyFile: keyFile, peerTrustedCaFile: certFile, peerClientCertAuth: true, peerCertAllowedCn: "raftkv" };
+  const config = {
+    ...NO_PEER_TLS,
+    peerCertFile: certFile,
+    peerKeyFile: keyFile,
+    peerTrustedCaFile: certFile,
+    peerClientCertAuth: true,
+    peerCertAllowedCn: "raftkv",
+  };
   const { tls } = await PeerCertificateFiles.load(config, await dataDir());
   assert.deepEqual([tls.requirePeerCertificate, tls.verifyAcceptor, tls.allowedCommonName], [true, true, "raftkv"]);
   assert.deepEqual([tls.cert, tls.key, tls.ca], [readFileSync(certFile), readFileSync(keyFile), readFileSync(certFile)]);

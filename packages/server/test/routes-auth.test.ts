@@ -116,7 +116,11 @@ describe("auth", () => {
 
   test("users and roles: etcd's answers to good and bad management requests", async () => {
     const root = asUser("root");
-    for (const [role, permType] of [["reader", "READ"], ["writer", "WRITE"], ["both", "READWRITE"]] as const) {
+    for (const [role, permType] of [
+      ["reader", "READ"],
+      ["writer", "WRITE"],
+      ["both", "READWRITE"],
+    ] as const) {
       await ok("/v3/auth/role/add", { name: role }, root);
       for (const range of [PREFIX, SERVICES]) await ok("/v3/auth/role/grant", { name: role, perm: { permType, ...range } }, root);
       await ok("/v3/auth/user/add", { name: role, password: `${role}pw` }, root);
@@ -198,7 +202,11 @@ describe("auth", () => {
       },
     ],
     ["gateway lock", "readwrite", async () => ({ path: "/v3/lock/lock", body: { name: b64(unique("app/lock")), lease: await leaseOf() } })],
-    ["gateway campaign", "readwrite", async () => ({ path: "/v3/election/campaign", body: { name: b64(unique("app/election")), lease: await leaseOf(), value: b64("me") } })],
+    [
+      "gateway campaign",
+      "readwrite",
+      async () => ({ path: "/v3/election/campaign", body: { name: b64(unique("app/election")), lease: await leaseOf(), value: b64("me") } }),
+    ],
     ["gateway member list", "nothing", async () => ({ path: "/v3/cluster/member/list", body: {} })],
     ["gateway member add", "root", async () => ({ path: "/v3/cluster/member/add", body: { peerURLs: ["http://127.0.0.1:1"], isLearner: true } })],
     ["gateway status", "root", async () => ({ path: "/v3/maintenance/status", body: {} })],
@@ -248,7 +256,7 @@ describe("auth", () => {
       const reply = await call({ path: "/v3/kv/range", body: PREFIX }, token || undefined);
       assert.ok([400, 401].includes(reply.status), `token ${JSON.stringify(token.slice(0, 20))}: ${reply.status}`);
     }
-    for (const header of ["Basic !!!", "Basic " + b64("no-colon"), "Digest abc", "Bearer nope"]) {
+    for (const header of ["Basic !!!", `Basic ${b64("no-colon")}`, "Digest abc", "Bearer nope"]) {
       const reply = await call({ method: "GET", path: "/v1/kv/app/a" }, header);
       assert.ok([400, 401].includes(reply.status), `${header}: ${reply.status} ${JSON.stringify(reply.json)}`);
     }
@@ -309,7 +317,10 @@ describe("auth", () => {
     assert.ok(refusals.has("etcdserver: permission denied"), "writes after the revocation are refused");
     const late = acknowledged.filter((revision) => revision > (revokedAt ?? 0));
     assert.deepEqual(late, [], "writes applied after the revocation");
-    assert.deepEqual([...refusals].filter((error) => !["etcdserver: permission denied", "etcdserver: revision of auth store is old"].includes(error)), []);
+    assert.deepEqual(
+      [...refusals].filter((error) => !["etcdserver: permission denied", "etcdserver: revision of auth store is old"].includes(error)),
+      [],
+    );
     const stored = await ok("/v3/kv/range", { key: b64("app/race/"), range_end: b64("app/race0"), count_only: true }, root);
     assert.equal(Number(stored.count ?? 0), acknowledged.length, "every acknowledged write is stored, and no other");
     await ok("/v3/auth/disable", {}, root);
@@ -320,9 +331,31 @@ describe("auth", () => {
     const checkedAt = auth.state.revision;
     await auth.enable({});
     await assert.rejects(
-      kv.put({ key: Buffer.from("app/late"), value: Buffer.from("v"), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false }, { authRevision: checkedAt }),
+      kv.put(
+        { key: Buffer.from("app/late"), value: Buffer.from("v"), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false },
+        { authRevision: checkedAt },
+      ),
       { message: "etcdserver: revision of auth store is old" },
     );
-    assert.equal((await kv.range({ key: Buffer.from("app/late"), rangeEnd: new Uint8Array(), limit: 0, revision: 0, sortOrder: "NONE", sortTarget: "KEY", serializable: true, keysOnly: false, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0 })).count, 0);
+    assert.equal(
+      (
+        await kv.range({
+          key: Buffer.from("app/late"),
+          rangeEnd: new Uint8Array(),
+          limit: 0,
+          revision: 0,
+          sortOrder: "NONE",
+          sortTarget: "KEY",
+          serializable: true,
+          keysOnly: false,
+          countOnly: false,
+          minModRevision: 0,
+          maxModRevision: 0,
+          minCreateRevision: 0,
+          maxCreateRevision: 0,
+        })
+      ).count,
+      0,
+    );
   });
 });

@@ -113,7 +113,10 @@ describe("the gateway's wire", () => {
     const refused = await post(app, "/v3/kv/put", { key: b64("k"), prevKv: "yes" });
     assert.equal(refused.status, 400);
     assert.match(refused.json.message, /prev_kv/);
-    const stored = await post(app, "/v3/kv/txn", { success: [{ requestPut: { key: b64("k"), value: b64("v"), surprise: [1] }, extra: true }], notATxnField: {} });
+    const stored = await post(app, "/v3/kv/txn", {
+      success: [{ requestPut: { key: b64("k"), value: b64("v"), surprise: [1] }, extra: true }],
+      notATxnField: {},
+    });
     assert.equal(stored.status, 200);
     assert.equal((await ok(app, "/v3/kv/range", { key: b64("k"), Key: "ignored", keys_only: false })).count, "1");
   });
@@ -230,7 +233,8 @@ describe("the gateway's wire", () => {
     // With a listener for it, `ws` leaves the refused request to the listener; the server must end the connection itself.
     const status = await new Promise<number>((resolve) => socket.once("unexpected-response", (_request, response) => resolve(response.statusCode ?? 0)));
     assert.equal(status, 404);
-    const connections = (): Promise<number> => new Promise((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    const connections = (): Promise<number> =>
+      new Promise((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
     await until("the server to end the connection", async () => (await connections()) === 0);
   });
 });
@@ -293,7 +297,9 @@ describe("the gateway's WebSocket with auth on", () => {
     await services.close();
   });
 
-  const refusal = (code: string, message: string) => ({ result: { watch_id: "-1", created: true, canceled: true, cancel_reason: `rpc error: code = ${code} desc = ${message}` } });
+  const refusal = (code: string, message: string) => ({
+    result: { watch_id: "-1", created: true, canceled: true, cancel_reason: `rpc error: code = ${code} desc = ${message}` },
+  });
 
   test("the token comes from a `Bearer, <token>` subprotocol, answered `Bearer`, or a `token` cookie, which wins", async () => {
     const bySubprotocol = await Client.open(app, "/v3/watch", { protocols: ["Bearer", rootToken] });

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { etcdGatewayPlugin } from "../src/http/etcd-gateway/routes.js";
-import type { MemberApis } from "../src/kv/api.js";
 import { MEMBER_ID, appWith, oneMemberServices, urlOf, type Json, type ServicesFixture } from "./support/services.js";
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
@@ -194,7 +193,12 @@ describe("etcd gateway routes", () => {
       ["/v3/kv/put", { value: b64("no key") }, 400, /^etcdserver: key is not provided$/],
       ["/v3/kv/deleterange", { key: b64("a"), prev_kv: "yes" }, 400, /^invalid request: /],
       ["/v3/kv/txn", { success: [nested] }, 400, /^etcdserver: too many operations in txn request$/],
-      ["/v3/kv/txn", { success: [{ request_put: { key: b64("a") } }, { request_put: { key: b64("a") } }] }, 400, /^etcdserver: duplicate key given in txn request$/],
+      [
+        "/v3/kv/txn",
+        { success: [{ request_put: { key: b64("a") } }, { request_put: { key: b64("a") } }] },
+        400,
+        /^etcdserver: duplicate key given in txn request$/,
+      ],
       ["/v3/kv/compaction", { revision: 1_000_000 }, 400, /^etcdserver: mvcc: required revision is a future revision$/],
       ["/v3/watch", { cancel_request: {} }, 400, /create_request/],
       ["/v3/lease/grant", { TTL: "thirty" }, 400, /^invalid request: /],
@@ -265,7 +269,10 @@ describe("leader-only routes", () => {
     const added = await ok(followerApp, "/v3/cluster/member/add", { peerURLs: ["http://127.0.0.1:9"], isLearner: true });
     const id = added.member.ID as string;
     const onLeader = await ok(leaderApp, "/v3/cluster/member/list");
-    assert.ok(onLeader.members.some((member: Json) => member.ID === id), "the leader took the change");
+    assert.ok(
+      onLeader.members.some((member: Json) => member.ID === id),
+      "the leader took the change",
+    );
     const here = await ok(followerApp, "/v3/cluster/member/list");
     assert.ok(!here.members.some((member: Json) => member.ID === id), "the follower's own registry did not");
     const refused = await post(followerApp, "/v3/cluster/member/remove", { ID: 12345 });

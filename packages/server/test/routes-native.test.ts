@@ -63,7 +63,10 @@ describe("native API routes", () => {
     const got = await call(app, { method: "GET", url: "/v1/kv/app/a" });
     assert.deepEqual([got.status, got.body, got.headers["x-raftkv-mod-revision"]], [200, "hello", String(revision)]);
     const listed = await call(app, { method: "GET", url: "/v1/kv/app/?prefix&encoding=base64" });
-    assert.deepEqual(listed.json.kvs.map((kv: Json) => Buffer.from(kv.value, "base64").toString()), ["hello"]);
+    assert.deepEqual(
+      listed.json.kvs.map((kv: Json) => Buffer.from(kv.value, "base64").toString()),
+      ["hello"],
+    );
     const stale = await call(app, { method: "PUT", url: `/v1/kv/app/a?prev_revision=${revision - 1}`, payload: "lost" });
     assert.deepEqual([stale.status, stale.json.current_revision], [412, revision]);
     const swapped = await call(app, { method: "PUT", url: `/v1/kv/app/a?prev_revision=${revision}`, payload: "won" });
@@ -97,11 +100,19 @@ describe("native API routes", () => {
     const beat = await call(app, { method: "PUT", url: "/v1/services/web/w1/heartbeat" });
     assert.deepEqual([beat.status, beat.json.lease], [200, registered.json.lease]);
     const listed = await call(app, { method: "GET", url: "/v1/services/web" });
-    assert.deepEqual(listed.json.instances.map((instance: Json) => instance.address), ["10.0.0.1"]);
-    const text = await readSse(baseUrl, "/v1/services/web?watch", (seen) => seen.includes("event: deregister"), async () => {
-      const gone = await call(app, { method: "DELETE", url: "/v1/services/web/w1" });
-      assert.deepEqual([gone.status, gone.json.deregistered], [200, true]);
-    });
+    assert.deepEqual(
+      listed.json.instances.map((instance: Json) => instance.address),
+      ["10.0.0.1"],
+    );
+    const text = await readSse(
+      baseUrl,
+      "/v1/services/web?watch",
+      (seen) => seen.includes("event: deregister"),
+      async () => {
+        const gone = await call(app, { method: "DELETE", url: "/v1/services/web/w1" });
+        assert.deepEqual([gone.status, gone.json.deregistered], [200, true]);
+      },
+    );
     assert.match(text, /event: register\ndata: \{"id":"w1"/);
     assert.match(text, /event: deregister\ndata: \{"id":"w1"\}/);
   });

@@ -40,7 +40,11 @@ function summary(registry: MemberRegistry): object[] {
   return registry.list().map(({ id, name, clientUrls, isLearner }) => ({ id, name, clientUrls, isLearner }));
 }
 
-const addLearner: ConfChange = { type: ConfChangeType.AddLearner, nodeId: 4, context: encodeAttributes({ name: "", peerUrls: ["http://n4:2380"], clientUrls: [] }) };
+const addLearner: ConfChange = {
+  type: ConfChangeType.AddLearner,
+  nodeId: 4,
+  context: encodeAttributes({ name: "", peerUrls: ["http://n4:2380"], clientUrls: [] }),
+};
 const publish = { kind: "publish", memberId: 4, name: "n4", clientUrls: ["http://n4:2379"] };
 const addedAndNamed: Entry[] = [
   { index: 1, term: 1, type: EntryType.ConfChange, data: encodeConfChange(addLearner) },
@@ -75,7 +79,10 @@ test("when the registry's file cannot be written, the store does not count the b
   const restarted = await openMachine(dir);
   t.after(() => restarted.machine.close());
   // As the raft core does at start-up: it hands over the committed entries after the store's applied index.
-  await restarted.machine.apply(addedAndNamed.filter((entry) => entry.index > restarted.machine.appliedIndex), [learnerTaken]);
+  await restarted.machine.apply(
+    addedAndNamed.filter((entry) => entry.index > restarted.machine.appliedIndex),
+    [learnerTaken],
+  );
   assert.deepEqual(summary(restarted.registry), [{ id: 4, name: "n4", clientUrls: ["http://n4:2379"], isLearner: true }]);
   assert.equal(restarted.machine.appliedIndex, 2);
 });

@@ -3,15 +3,7 @@ import { mkdtemp, open, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import {
-  SnapshotCorruptError,
-  fileBytes,
-  pruneSnapshots,
-  readSnapshotFile,
-  receiveSnapshotFile,
-  verifySnapshotFile,
-  writeSnapshotFile,
-} from "../src/index.js";
+import { SnapshotCorruptError, fileBytes, pruneSnapshots, readSnapshotFile, receiveSnapshotFile, verifySnapshotFile, writeSnapshotFile } from "../src/index.js";
 
 const header = { raft: { index: 42, term: 3, conf: { voters: [1, 2, 3], learners: [] } }, app: { note: "members" } };
 const chunks = [Uint8Array.of(1, 2, 3), new Uint8Array(100_000).fill(7), Uint8Array.of(9)];
@@ -27,8 +19,15 @@ test("a written file reads back whole, header first", async () => {
   assert.deepEqual(read.header, header);
   const back: Uint8Array[] = [];
   for await (const chunk of read.chunks) back.push(chunk);
-  assert.deepEqual(back.map((chunk) => Buffer.from(chunk)), chunks.map((chunk) => Buffer.from(chunk)));
-  assert.deepEqual((await readdir(dir)).filter((name) => name.endsWith(".tmp")), [], "no temporary file is left");
+  assert.deepEqual(
+    back.map((chunk) => Buffer.from(chunk)),
+    chunks.map((chunk) => Buffer.from(chunk)),
+  );
+  assert.deepEqual(
+    (await readdir(dir)).filter((name) => name.endsWith(".tmp")),
+    [],
+    "no temporary file is left",
+  );
 });
 
 test("a flipped byte anywhere or a truncation is refused before anything is read out", async () => {

@@ -42,7 +42,10 @@ function app(from: NodeId, to: NodeId, entries: number, index: number): Message 
 }
 
 /** Two started transports that know each other, members 1 and 2, with the link from 1 to 2 up. */
-async function linkedPair(onMessagesOf2: (messages: readonly Message[]) => void, onMessagesOf1: (messages: readonly Message[]) => void = () => {}): Promise<[Transport, Transport]> {
+async function linkedPair(
+  onMessagesOf2: (messages: readonly Message[]) => void,
+  onMessagesOf1: (messages: readonly Message[]) => void = () => {},
+): Promise<[Transport, Transport]> {
   const one = new Transport({ clusterId: 1, memberId: 1, listen: LOOPBACK, maxQueuedMessages: 2 * WINDOW, onMessages: onMessagesOf1 });
   const two = new Transport({ clusterId: 1, memberId: 2, listen: LOOPBACK, onMessages: onMessagesOf2 });
   await Promise.all([one.start(), two.start()]);
@@ -78,7 +81,18 @@ async function throughput(scenario: Scenario): Promise<void> {
 }
 
 async function heartbeatRoundTrip(rounds: number): Promise<void> {
-  const heartbeat = (from: NodeId, to: NodeId, type: MessageType): Message => ({ type, from, to, term: 5, logTerm: 0, index: 0, commit: 0, entries: [], reject: false, rejectHint: 0 });
+  const heartbeat = (from: NodeId, to: NodeId, type: MessageType): Message => ({
+    type,
+    from,
+    to,
+    term: 5,
+    logTerm: 0,
+    index: 0,
+    commit: 0,
+    entries: [],
+    reject: false,
+    rejectHint: 0,
+  });
   let answered = 0;
   const [one, two] = await linkedPair(
     () => two.send([heartbeat(2, 1, MessageType.HeartbeatResp)]),

@@ -191,10 +191,7 @@ export function dial(socket: Socket, hello: Hello, timeoutMs: number): Promise<F
     // passed: after a stall (a start-up compiling, a busy machine not
     // scheduling us) timers run before I/O, and a welcome already received
     // would otherwise be taken for silence.
-    const timer = setTimeout(
-      () => setImmediate(() => fail({ cause: "timeout", code: "ETIMEDOUT", detail: `no welcome within ${timeoutMs} ms` })),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => setImmediate(() => fail({ cause: "timeout", code: "ETIMEDOUT", detail: `no welcome within ${timeoutMs} ms` })), timeoutMs);
     framed.listen({
       frame(frame) {
         if (settled) return;

@@ -41,16 +41,7 @@ export type Frame =
 
 export type FrameKind = Frame["kind"];
 
-const FRAME_KINDS: ReadonlySet<string> = new Set<FrameKind>([
-  "hello",
-  "welcome",
-  "refuse",
-  "messages",
-  "snapshot",
-  "chunk",
-  "end",
-  "outcome",
-]);
+const FRAME_KINDS: ReadonlySet<string> = new Set<FrameKind>(["hello", "welcome", "refuse", "messages", "snapshot", "chunk", "end", "outcome"]);
 
 /** The peer broke the protocol: the connection cannot continue. */
 export class ProtocolError extends Error {

@@ -58,7 +58,6 @@ function receiveVerdict(connection: FramedSocket): Promise<SnapshotOutcome | und
       frame(frame) {
         if (frame.kind === "outcome") resolve(frame.delivered ? { delivered: true } : { delivered: false, reason: frame.reason });
         else connection.destroy(); // a protocol violation: no verdict will come
-
       },
       closed: () => resolve(undefined),
     });

@@ -167,4 +167,3 @@ describe("mutual TLS", () => {
     assert.equal((await certificateServedBy(a.address)).serialNumber, served.serialNumber, "a bad replacement leaves the old certificates");
   });
 });
-

@@ -12,20 +12,34 @@ describe("backoff", () => {
   test("the ceiling doubles per attempt up to the cap, and the delay is in its upper half", () => {
     const ceilings = [25, 50, 100, 200, 400, 800, 1000, 1000];
     ceilings.forEach((ceiling, attempt) => {
-      assert.equal(backoffDelay(attempt, policy, () => 0), ceiling / 2, `lowest delay of attempt ${attempt}`);
-      assert.equal(backoffDelay(attempt, policy, () => 1), ceiling, `highest delay of attempt ${attempt}`);
+      assert.equal(
+        backoffDelay(attempt, policy, () => 0),
+        ceiling / 2,
+        `lowest delay of attempt ${attempt}`,
+      );
+      assert.equal(
+        backoffDelay(attempt, policy, () => 1),
+        ceiling,
+        `highest delay of attempt ${attempt}`,
+      );
     });
   });
 
   test("a huge attempt number stays at the cap", () => {
-    assert.equal(backoffDelay(10_000, policy, () => 1), 1000);
+    assert.equal(
+      backoffDelay(10_000, policy, () => 1),
+      1000,
+    );
   });
 });
 
 describe("bounded queue", () => {
   test("keeps the newest items, reports each drop, drains oldest first", () => {
     const queue = new BoundedQueue<number>(3);
-    assert.deepEqual([1, 2, 3, 4, 5].map((n) => queue.push(n)), [false, false, false, true, true]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((n) => queue.push(n)),
+      [false, false, false, true, true],
+    );
     assert.equal(queue.length, 3);
     assert.deepEqual(queue.drain(), [3, 4, 5]);
     assert.equal(queue.length, 0);

@@ -68,7 +68,10 @@ async function measure(root: string, spec: Case): Promise<string> {
   const seconds = (performance.now() - started) / 1000;
   await wal.close();
   await rm(dir, { recursive: true, force: true });
-  const perSecond = (count: number) => Math.round(count / seconds).toLocaleString("en-US").padStart(9);
+  const perSecond = (count: number) =>
+    Math.round(count / seconds)
+      .toLocaleString("en-US")
+      .padStart(9);
   return `${spec.name.padEnd(38)} ${perSecond(appended)} appends/s ${perSecond(counter.datasyncs)} fsyncs/s`;
 }
 

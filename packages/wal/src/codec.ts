@@ -51,9 +51,7 @@ export function encodeRecords(records: readonly WalRecord[]): Buffer {
   return writer.buffer;
 }
 
-export type DecodedFrame =
-  | { readonly ok: true; readonly record: WalRecord; readonly end: number }
-  | { readonly ok: false; readonly damage: string };
+export type DecodedFrame = { readonly ok: true; readonly record: WalRecord; readonly end: number } | { readonly ok: false; readonly damage: string };
 
 /** Decodes the frame starting at `offset`, or says why there is no valid one. */
 export function decodeFrame(bytes: Buffer, offset: number): DecodedFrame {

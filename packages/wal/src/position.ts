@@ -84,12 +84,7 @@ export function samePosition(a: WalPosition, b: WalPosition): boolean {
 
 function sameSnapshot(a: SnapshotMeta | undefined, b: SnapshotMeta | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return (
-    a.index === b.index &&
-    a.term === b.term &&
-    sameIds(a.conf.voters, b.conf.voters) &&
-    sameIds(a.conf.learners, b.conf.learners)
-  );
+  return a.index === b.index && a.term === b.term && sameIds(a.conf.voters, b.conf.voters) && sameIds(a.conf.learners, b.conf.learners);
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {

@@ -20,9 +20,7 @@ export interface SimDiskOptions {
   readonly tornWrites?: boolean;
 }
 
-type Change =
-  | { readonly kind: "write"; readonly data: Uint8Array; readonly position: number }
-  | { readonly kind: "truncate"; readonly length: number };
+type Change = { readonly kind: "write"; readonly data: Uint8Array; readonly position: number } | { readonly kind: "truncate"; readonly length: number };
 
 /** A file's contents, which survive renames and outlive their names while open. */
 class Inode {
@@ -140,10 +138,12 @@ export class SimDisk {
       this.countOperation();
       if (generation !== this.generation) throw fsError("EIO", "the disk crashed since it was mounted");
     };
-    const whileLive = <A extends unknown[], R>(op: (...args: A) => R) => async (...args: A): Promise<R> => {
-      live();
-      return op(...args);
-    };
+    const whileLive =
+      <A extends unknown[], R>(op: (...args: A) => R) =>
+      async (...args: A): Promise<R> => {
+        live();
+        return op(...args);
+      };
     return {
       mkdir: whileLive((dir: string) => this.mkdir(dir)),
       readdir: whileLive((dir: string) => this.readdir(dir)),

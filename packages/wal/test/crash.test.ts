@@ -133,7 +133,10 @@ async function checkPromisesKept(dir: string, promises: Promises): Promise<{ tor
   entries.forEach((e, i) => assert.equal(e.index, snapshotIndex + 1 + i, "entries are contiguous after the snapshot"));
   const lastIndex = entries.at(-1)?.index ?? snapshotIndex;
   const explained = [...promises.possibleLogs(lastIndex)].some((terms) => sameLog(entries, snapshotIndex, terms));
-  assert.ok(explained, `the recovered log (${entries.length} entries after ${snapshotIndex}, last ${lastIndex}) is not the promised log plus a prefix of the saves in flight`);
+  assert.ok(
+    explained,
+    `the recovered log (${entries.length} entries after ${snapshotIndex}, last ${lastIndex}) is not the promised log plus a prefix of the saves in flight`,
+  );
   assert.deepEqual(plainEntries(entries), plainEntries(entries.map((e) => entry(e.index, e.term))), "entry contents are intact");
   promises.adopt(snapshotIndex, entries, hardState.commit);
   const segments = (await readdir(copy)).length;
@@ -151,13 +154,14 @@ test(`no promised record is lost over ${kills} SIGKILLs (seed ${seed})`, async (
     const run = { killAfter: rng.nextInt(10) === 0 ? -1 : rng.nextInt(25), seed: rng.nextUint32() };
     await runChild(dir, run, promises);
     const { torn, segments } = await checkPromisesKept(dir, promises).catch((error: unknown) => {
-      throw new Error(`after kill ${kill} (${JSON.stringify(run)}), WAL_CRASH_SEED=${seed} replays the plan, not the timing: ${String(error)}`, { cause: error });
+      throw new Error(`after kill ${kill} (${JSON.stringify(run)}), WAL_CRASH_SEED=${seed} replays the plan, not the timing: ${String(error)}`, {
+        cause: error,
+      });
     });
     if (torn) seen.tornTails++;
     seen.maxSegments = Math.max(seen.maxSegments, segments);
   }
   console.log(
-    `${kills} kills: ${promises.saves} acknowledged saves all recovered; ` +
-      `${seen.tornTails} torn tails cut off; up to ${seen.maxSegments} segments on disk`,
+    `${kills} kills: ${promises.saves} acknowledged saves all recovered; ` + `${seen.tornTails} torn tails cut off; up to ${seen.maxSegments} segments on disk`,
   );
 });

@@ -64,7 +64,10 @@ test("saves made while a write is in flight share the next one", async () => {
   assert.ok(events.indexOf("ack 1") > events.indexOf("durable write returned"));
   for (let index = 2; index <= 21; index++) assert.ok(events.indexOf(`ack ${index}`) > secondSyncReturned);
   const reopened = await Wal.open(dir);
-  assert.deepEqual(recoveredIndexes(reopened.recovered), Array.from({ length: 21 }, (_, i) => i + 1));
+  assert.deepEqual(
+    recoveredIndexes(reopened.recovered),
+    Array.from({ length: 21 }, (_, i) => i + 1),
+  );
   await reopened.close();
   await wal.close();
 });

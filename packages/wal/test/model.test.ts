@@ -31,7 +31,17 @@ type Step =
   | { kind: "armCrash"; operations: number };
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant("append" as const), back: fc.nat(4), count: fc.integer({ min: 1, max: 6 }), newTerm: fc.boolean(), withHardState: fc.boolean(), await: fc.boolean() }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant("append" as const),
+      back: fc.nat(4),
+      count: fc.integer({ min: 1, max: 6 }),
+      newTerm: fc.boolean(),
+      withHardState: fc.boolean(),
+      await: fc.boolean(),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("hardState" as const), vote: fc.nat(3), await: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("takeSnapshot" as const), depth: fc.nat(5), await: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("installSnapshot" as const), offset: fc.integer({ min: -4, max: 3 }), await: fc.boolean() }) },
@@ -251,13 +261,18 @@ function isDeepEqual(a: unknown, b: unknown): boolean {
 
 test(`random histories with power losses recover every acknowledged record (${runs} histories)`, async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: 80, size: "max" }), fc.integer({ min: 1, max: 1 << 30 }), fc.constantFrom(true, true, true, false), async (steps, seed, tornWrites) => {
-      const history = new History(new SimDisk({ seed, tornWrites }));
-      await history.start();
-      for (const step of steps) await history.run(step);
-      await history.run({ kind: "crash", turns: 0 });
-      await history.finish();
-    }),
+    fc.asyncProperty(
+      fc.array(stepArbitrary, { minLength: 1, maxLength: 80, size: "max" }),
+      fc.integer({ min: 1, max: 1 << 30 }),
+      fc.constantFrom(true, true, true, false),
+      async (steps, seed, tornWrites) => {
+        const history = new History(new SimDisk({ seed, tornWrites }));
+        await history.start();
+        for (const step of steps) await history.run(step);
+        await history.run({ kind: "crash", turns: 0 });
+        await history.finish();
+      },
+    ),
     { numRuns: runs },
   );
 });

@@ -50,11 +50,14 @@ describe("recovery", () => {
     await wal.save({ entries: entries(4, 6, 2), hardState: { term: 2, vote: 3, commit: 4 } });
     await wal.save({ hardState: { term: 3, vote: 0, commit: 5 } });
     wal = await reopen(wal, dir);
-    assert.deepEqual(plain(wal.recovered), plain({
-      hardState: { term: 3, vote: 0, commit: 5 },
-      snapshot: undefined,
-      entries: [...entries(1, 3, 1), ...entries(4, 6, 2)],
-    }));
+    assert.deepEqual(
+      plain(wal.recovered),
+      plain({
+        hardState: { term: 3, vote: 0, commit: 5 },
+        snapshot: undefined,
+        entries: [...entries(1, 3, 1), ...entries(4, 6, 2)],
+      }),
+    );
     await wal.close();
   });
 
@@ -78,11 +81,14 @@ describe("recovery", () => {
     await wal.save({ entries: entries(1, 10, 1), hardState: { term: 1, vote: 1, commit: 8 } });
     await wal.saveSnapshot(snapshotAt(7, 1));
     wal = await reopen(wal, dir);
-    assert.deepEqual(plain(wal.recovered), plain({
-      hardState: { term: 1, vote: 1, commit: 8 },
-      snapshot: snapshotAt(7, 1),
-      entries: entries(8, 10, 1),
-    }));
+    assert.deepEqual(
+      plain(wal.recovered),
+      plain({
+        hardState: { term: 1, vote: 1, commit: 8 },
+        snapshot: snapshotAt(7, 1),
+        entries: entries(8, 10, 1),
+      }),
+    );
     await wal.close();
   });
 
@@ -92,11 +98,14 @@ describe("recovery", () => {
     await wal.save({ entries: entries(1, 10, 1) });
     await wal.save({ snapshot: snapshotAt(5, 2), entries: entries(6, 7, 3), hardState: { term: 3, vote: 0, commit: 5 } });
     wal = await reopen(wal, dir);
-    assert.deepEqual(plain(wal.recovered), plain({
-      hardState: { term: 3, vote: 0, commit: 5 },
-      snapshot: snapshotAt(5, 2),
-      entries: entries(6, 7, 3),
-    }));
+    assert.deepEqual(
+      plain(wal.recovered),
+      plain({
+        hardState: { term: 3, vote: 0, commit: 5 },
+        snapshot: snapshotAt(5, 2),
+        entries: entries(6, 7, 3),
+      }),
+    );
     await wal.close();
   });
 });
@@ -146,7 +155,10 @@ describe("damage", () => {
     await wal.close();
     const recordOfFive = sizes[3] as number;
     await flipByte(file, recordOfFive + 20);
-    const error = await Wal.open(dir).then(() => undefined, (reason: unknown) => reason);
+    const error = await Wal.open(dir).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
     assert.ok(error instanceof WalCorruptionError, `expected a WalCorruptionError, got ${String(error)}`);
     assert.equal(error.file, file);
     assert.equal(error.offset, recordOfFive);
@@ -229,17 +241,23 @@ describe("segments", () => {
     assert.ok(remaining.length < before.length, "some segments were released");
     for (const name of before.filter((name) => !remaining.includes(name))) {
       const indexes = entriesByFile.get(name) ?? [];
-      assert.ok(indexes.every((index) => index < 120), `${name} held entries ${indexes.join(",")}`);
+      assert.ok(
+        indexes.every((index) => index < 120),
+        `${name} held entries ${indexes.join(",")}`,
+      );
     }
     const kept = remaining.flatMap((name) => entriesByFile.get(name) ?? []);
     assert.ok(kept.includes(120), "the segment holding the snapshot's own entry stays");
 
     wal = await reopen(wal, dir, options);
-    assert.deepEqual(plain(wal.recovered), plain({
-      hardState: { term: 1, vote: 3, commit: 0 },
-      snapshot: snapshotAt(120, 1),
-      entries: entries(121, 200, 1),
-    }));
+    assert.deepEqual(
+      plain(wal.recovered),
+      plain({
+        hardState: { term: 1, vote: 3, commit: 0 },
+        snapshot: snapshotAt(120, 1),
+        entries: entries(121, 200, 1),
+      }),
+    );
     await wal.close();
   });
 });
@@ -273,7 +291,10 @@ async function entryIndexesByFile(dir: string): Promise<Map<string, number[]>> {
   const result = new Map<string, number[]>();
   for (const name of await segmentFiles(dir)) {
     const { records } = scanSegment(await readFile(join(dir, name)));
-    result.set(name, records.flatMap(({ record }) => (record.type === RecordType.Entry ? [record.entry.index] : [])));
+    result.set(
+      name,
+      records.flatMap(({ record }) => (record.type === RecordType.Entry ? [record.entry.index] : [])),
+    );
   }
   return result;
 }

@@ -111,10 +111,25 @@ export class AuthWorkload implements Workload {
     const anomalies: Anomaly[] = [];
     const outcome = (op: CompletedOperation): Value | undefined => (op.completion?.type === "ok" ? op.completion.value : undefined);
     const report = (kind: string, what: string, ops: readonly CompletedOperation[]): void => {
-      if (ops.length > 0) anomalies.push({ kind, detail: `${ops.length} ${what}: ${ops.slice(0, 20).map((op) => String(op.invoke.value)).join(", ")}` });
+      if (ops.length > 0)
+        anomalies.push({
+          kind,
+          detail: `${ops.length} ${what}: ${ops
+            .slice(0, 20)
+            .map((op) => String(op.invoke.value))
+            .join(", ")}`,
+        });
     };
-    report("lost", "acknowledged adds missing from the final read", adds.filter((op) => outcome(op) === "added" && !present.has(op.invoke.value)));
-    report("denied but applied", "adds refused with permission denied, yet present", adds.filter((op) => outcome(op) === "denied" && present.has(op.invoke.value)));
+    report(
+      "lost",
+      "acknowledged adds missing from the final read",
+      adds.filter((op) => outcome(op) === "added" && !present.has(op.invoke.value)),
+    );
+    report(
+      "denied but applied",
+      "adds refused with permission denied, yet present",
+      adds.filter((op) => outcome(op) === "denied" && present.has(op.invoke.value)),
+    );
     const withoutPermission = adds.filter((op) => (outcome(op) === "added" || present.has(op.invoke.value)) && within(op, revoked));
     report("applied without permission", "adds acknowledged or present though made wholly while the role was revoked", withoutPermission);
     return verdictOf(adds.length + 1, anomalies);

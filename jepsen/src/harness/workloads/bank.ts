@@ -7,7 +7,17 @@
 import type { HistoryEvent, Value } from "../../checker/index.js";
 import type { Completion } from "../recorder.js";
 import { onAnyMember, type StoredKv } from "./store.js";
-import { FINAL_DEADLINE_MS, completedOperations, performUntilOk, verdictOf, type Anomaly, type Client, type Verdict, type Workload, type WorkloadContext } from "./workload.js";
+import {
+  FINAL_DEADLINE_MS,
+  completedOperations,
+  performUntilOk,
+  verdictOf,
+  type Anomaly,
+  type Client,
+  type Verdict,
+  type Workload,
+  type WorkloadContext,
+} from "./workload.js";
 
 const PREFIX = "bank/";
 const ACCOUNTS = 5;
@@ -22,7 +32,9 @@ export class BankWorkload implements Workload {
   async setup(): Promise<void> {
     const urls = this.context.driver.nodes.map((node) => this.context.driver.clientUrl(node));
     const opening = Object.fromEntries(Array.from({ length: ACCOUNTS }, (_, i) => [account(i), String(OPENING_BALANCE)]));
-    await onAnyMember(urls, FINAL_DEADLINE_MS, (url) => this.context.store.putIf(url, [{ key: account(0), target: "CREATE", revision: 0 }], opening, this.context.timeoutMs));
+    await onAnyMember(urls, FINAL_DEADLINE_MS, (url) =>
+      this.context.store.putIf(url, [{ key: account(0), target: "CREATE", revision: 0 }], opening, this.context.timeoutMs),
+    );
   }
 
   step(client: Client): Promise<Completion> {
@@ -80,7 +92,9 @@ function wrongBalances(read: HistoryEvent): Anomaly[] {
   const at = `the read completed at ${read.time} ms by process ${read.process}`;
   const anomalies: Anomaly[] = [];
   if (balances.length !== ACCOUNTS) anomalies.push({ kind: "missing account", detail: `${at} found ${balances.length} of ${ACCOUNTS} accounts` });
-  if (total !== TOTAL) anomalies.push({ kind: "wrong total", detail: `${at} found a total of ${total}, not ${TOTAL}: ${JSON.stringify(Object.fromEntries(balances))}` });
-  for (const [name, balance] of balances.filter(([, b]) => b < 0)) anomalies.push({ kind: "negative balance", detail: `${at} found account ${name} at ${balance}` });
+  if (total !== TOTAL)
+    anomalies.push({ kind: "wrong total", detail: `${at} found a total of ${total}, not ${TOTAL}: ${JSON.stringify(Object.fromEntries(balances))}` });
+  for (const [name, balance] of balances.filter(([, b]) => b < 0))
+    anomalies.push({ kind: "negative balance", detail: `${at} found account ${name} at ${balance}` });
   return anomalies;
 }

@@ -32,29 +32,29 @@ export class GrpcApi implements StoreApi {
 
   constructor() {
     const methods = etcdMethods();
-    this.kv = methods["KV"]!;
-    this.watchMethod = methods["Watch"]!["Watch"]!;
+    this.kv = methods.KV!;
+    this.watchMethod = methods.Watch!.Watch!;
   }
 
   async get(url: string, key: string, timeoutMs: number): Promise<string | undefined> {
-    const reply = await this.channels.unary<{ kvs: KeyValue[] }>(url, this.kv["Range"]!, { key: Buffer.from(key) }, timeoutMs);
+    const reply = await this.channels.unary<{ kvs: KeyValue[] }>(url, this.kv.Range!, { key: Buffer.from(key) }, timeoutMs);
     return reply.kvs[0]?.value.toString();
   }
 
   async put(url: string, key: string, value: string, timeoutMs: number): Promise<number> {
-    const reply = await this.channels.unary<Header>(url, this.kv["Put"]!, { key: Buffer.from(key), value: Buffer.from(value) }, timeoutMs);
+    const reply = await this.channels.unary<Header>(url, this.kv.Put!, { key: Buffer.from(key), value: Buffer.from(value) }, timeoutMs);
     return reply.header.revision;
   }
 
   async rangePrefix(url: string, prefix: string, timeoutMs: number): Promise<StoredKv[]> {
     const request = { key: Buffer.from(prefix), range_end: Buffer.from(prefixEnd(prefix)) };
-    const reply = await this.channels.unary<{ kvs: KeyValue[] }>(url, this.kv["Range"]!, request, timeoutMs);
+    const reply = await this.channels.unary<{ kvs: KeyValue[] }>(url, this.kv.Range!, request, timeoutMs);
     return reply.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString(), modRevision: kv.mod_revision, createRevision: kv.create_revision }));
   }
 
   async putIf(url: string, compares: readonly Compare[], puts: Readonly<Record<string, string>>, timeoutMs: number): Promise<TxnResult> {
     const request = txnRequest(compares, puts, (text) => Buffer.from(text), Number);
-    const reply = await this.channels.unary<Header & { succeeded: boolean }>(url, this.kv["Txn"]!, request, timeoutMs);
+    const reply = await this.channels.unary<Header & { succeeded: boolean }>(url, this.kv.Txn!, request, timeoutMs);
     return { succeeded: reply.succeeded, revision: reply.header.revision };
   }
 

@@ -10,7 +10,17 @@
 import type { HistoryEvent, Value } from "../../checker/index.js";
 import { send, textOf } from "../http.js";
 import type { Completion } from "../recorder.js";
-import { completedOperations, performUntilOk, type CompletedOperation, verdictOf, type Anomaly, type Client, type Verdict, type Workload, type WorkloadContext } from "./workload.js";
+import {
+  completedOperations,
+  performUntilOk,
+  type CompletedOperation,
+  verdictOf,
+  type Anomaly,
+  type Client,
+  type Verdict,
+  type Workload,
+  type WorkloadContext,
+} from "./workload.js";
 
 const LOCK = "harness-lock";
 const LOG_PREFIX = "lock-log/";

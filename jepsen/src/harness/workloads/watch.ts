@@ -35,7 +35,9 @@ export class WatchWorkload implements Workload {
   }
 
   async setup(): Promise<void> {
-    this.startRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) => this.context.store.put(url, `${PREFIX}start`, "start", this.context.timeoutMs));
+    this.startRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) =>
+      this.context.store.put(url, `${PREFIX}start`, "start", this.context.timeoutMs),
+    );
   }
 
   step(client: Client): Promise<Completion> {
@@ -53,7 +55,9 @@ export class WatchWorkload implements Workload {
 
   /** A final put, then a wait for every watcher to see it. */
   async final(): Promise<void> {
-    this.finalRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) => this.context.store.put(url, `${PREFIX}final`, "final", this.context.timeoutMs));
+    this.finalRevision = await onAnyMember(this.urls(), FINAL_DEADLINE_MS, (url) =>
+      this.context.store.put(url, `${PREFIX}final`, "final", this.context.timeoutMs),
+    );
     await waitFor(
       `every watcher to reach revision ${this.finalRevision}`,
       async () => (this.seen.every((observed) => (observed.at(-1)?.revision ?? 0) >= this.finalRevision) ? true : undefined),
@@ -75,7 +79,7 @@ export class WatchWorkload implements Workload {
       }
     });
     const revisions = [...reference.keys()].filter((revision) => revision <= this.finalRevision).sort((a, b) => a - b);
-    this.seen.forEach((observed, watcher) => anomalies.push(...gaps(watcher, observed, revisions, this.finalRevision)));
+    for (const [watcher, observed] of this.seen.entries()) anomalies.push(...gaps(watcher, observed, revisions, this.finalRevision));
     for (const [value, revision] of this.acknowledged) {
       if (reference.get(revision)?.value !== value) {
         anomalies.push({ kind: "lost", detail: `the put of ${value}, acknowledged at revision ${revision}, is not what watchers saw there` });

@@ -15,7 +15,12 @@ import { withClient, type Session } from "../session.js";
 type Action = (session: Session, ...args: string[]) => Promise<void>;
 
 /** A subcommand whose result is one of etcdctl's lines (or its header, in JSON). */
-function simpleCommand(group: Command, usage: string, description: string, run: (client: Client, ...args: string[]) => Promise<{ line: string; header?: object }>): Command {
+function simpleCommand(
+  group: Command,
+  usage: string,
+  description: string,
+  run: (client: Client, ...args: string[]) => Promise<{ line: string; header?: object }>,
+): Command {
   return leaf(group, usage, description, async ({ client, options }, ...args) => {
     const { line, header } = await run(client, ...args);
     show(options.writeOut, { json: () => ({ ...(header ? { header } : {}) }), simple: () => [line] });
@@ -52,7 +57,10 @@ export function registerAuth(program: Command): void {
   }));
   leaf(auth, "status", "whether authentication is on, and the auth revision", async ({ client, options }) => {
     const { enabled, authRevision } = await client.auth.status();
-    show(options.writeOut, { json: () => ({ Enabled: enabled, AuthRevision: authRevision }), simple: () => [`Authentication Status: ${enabled}`, `AuthRevision: ${authRevision}`] });
+    show(options.writeOut, {
+      json: () => ({ Enabled: enabled, AuthRevision: authRevision }),
+      simple: () => [`Authentication Status: ${enabled}`, `AuthRevision: ${authRevision}`],
+    });
   });
   registerUser(program);
   registerRole(program);
@@ -60,13 +68,18 @@ export function registerAuth(program: Command): void {
 
 function registerUser(program: Command): void {
   const user = program.command("user").description("users: add, get, list, delete, passwd, grant-role, revoke-role");
-  const add: Command = simpleCommand(user, "add <name>", "add a user: <name:password>, or <name> with --new-user-password or --no-password", async (client, nameArg) => {
-    const options = add.opts<{ newUserPassword?: string; password?: boolean }>();
-    // commander reads --no-password as `password: false`.
-    const noPassword = options.password === false;
-    const { name, password } = splitPassword(nameArg ?? "", options.newUserPassword, noPassword);
-    return { line: `User ${name} created`, header: headerJson(await client.auth.userAdd(name, password, { noPassword })) };
-  })
+  const add: Command = simpleCommand(
+    user,
+    "add <name>",
+    "add a user: <name:password>, or <name> with --new-user-password or --no-password",
+    async (client, nameArg) => {
+      const options = add.opts<{ newUserPassword?: string; password?: boolean }>();
+      // commander reads --no-password as `password: false`.
+      const noPassword = options.password === false;
+      const { name, password } = splitPassword(nameArg ?? "", options.newUserPassword, noPassword);
+      return { line: `User ${name} created`, header: headerJson(await client.auth.userAdd(name, password, { noPassword })) };
+    },
+  )
     .option("--new-user-password <password>", "the new user's password")
     .option("--no-password", "a user that cannot log in with a password");
   leaf(user, "get <name>", "a user's roles", async ({ client, options }, name = "") => {
@@ -77,7 +90,10 @@ function registerUser(program: Command): void {
     const users = await client.auth.userList();
     show(options.writeOut, { json: () => ({ users }), simple: () => users });
   });
-  simpleCommand(user, "delete <name>", "delete a user", async (client, name = "") => ({ line: `User ${name} deleted`, header: headerJson(await client.auth.userDelete(name)) }));
+  simpleCommand(user, "delete <name>", "delete a user", async (client, name = "") => ({
+    line: `User ${name} deleted`,
+    header: headerJson(await client.auth.userDelete(name)),
+  }));
   const passwd: Command = simpleCommand(user, "passwd <name>", "change a user's password (--new-user-password, or name:password)", async (client, nameArg) => {
     const { name, password } = splitPassword(nameArg ?? "", passwd.opts<{ newUserPassword?: string }>().newUserPassword, false);
     return { line: "Password updated", header: headerJson(await client.auth.userChangePassword(name, password)) };
@@ -94,7 +110,10 @@ function registerUser(program: Command): void {
 
 function registerRole(program: Command): void {
   const role = program.command("role").description("roles: add, get, list, delete, grant-permission, revoke-permission");
-  simpleCommand(role, "add <name>", "add a role", async (client, name = "") => ({ line: `Role ${name} created`, header: headerJson(await client.auth.roleAdd(name)) }));
+  simpleCommand(role, "add <name>", "add a role", async (client, name = "") => ({
+    line: `Role ${name} created`,
+    header: headerJson(await client.auth.roleAdd(name)),
+  }));
   leaf(role, "get <name>", "a role's key permissions", async ({ client, options }, name = "") => {
     const permissions = await client.auth.roleGet(name);
     show(options.writeOut, { json: () => ({ perm: permissions.map(permissionJson) }), simple: () => roleLines(name, permissions) });
@@ -118,11 +137,21 @@ function registerRole(program: Command): void {
   )
     .option("--prefix", "the permission covers every key with <key> as prefix")
     .option("--from-key", "the permission covers every key from <key> on");
-  const revoke: Command = simpleCommand(role, "revoke-permission <role> <key> [endKey]", "revoke a permission (the same key and range it was granted on)", async (client, name = "", key = "", endKey) => {
-    const range = rangeOf(key, endKey, revoke.opts<{ prefix?: boolean; fromKey?: boolean }>());
-    await client.auth.roleRevokePermission(name, range.key, range.rangeEnd);
-    return { line: range.rangeEnd.length === 0 ? `Permission of key ${key} is revoked from role ${name}` : `Permission of range [${key}, ${printable(range.rangeEnd)}) is revoked from role ${name}` };
-  })
+  const revoke: Command = simpleCommand(
+    role,
+    "revoke-permission <role> <key> [endKey]",
+    "revoke a permission (the same key and range it was granted on)",
+    async (client, name = "", key = "", endKey) => {
+      const range = rangeOf(key, endKey, revoke.opts<{ prefix?: boolean; fromKey?: boolean }>());
+      await client.auth.roleRevokePermission(name, range.key, range.rangeEnd);
+      return {
+        line:
+          range.rangeEnd.length === 0
+            ? `Permission of key ${key} is revoked from role ${name}`
+            : `Permission of range [${key}, ${printable(range.rangeEnd)}) is revoked from role ${name}`,
+      };
+    },
+  )
     .option("--prefix", "the permission covered every key with <key> as prefix")
     .option("--from-key", "the permission covered every key from <key> on");
 }

@@ -7,15 +7,7 @@ import { mkdir, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
-import {
-  LOCAL_HOST,
-  bannerFor,
-  memberServeFlags,
-  parseClusterSize,
-  planLocalCluster,
-  type ClusterPlan,
-  type ClusterSize,
-} from "../local-cluster/plan.js";
+import { LOCAL_HOST, bannerFor, memberServeFlags, parseClusterSize, planLocalCluster, type ClusterPlan, type ClusterSize } from "../local-cluster/plan.js";
 import { portsInUse } from "../local-cluster/ports.js";
 import { LocalCluster, type MemberLaunch } from "../local-cluster/supervisor.js";
 import { addServeFlags, nodeConfigFrom, serveFlagValues, type ServeFlagValues } from "../serve-flags.js";
@@ -43,7 +35,10 @@ export function registerClusterUp(cluster: Command): void {
     .description("start a local cluster, one process per node, and show their logs")
     .addOption(new Option("--nodes <count>", "how many nodes: 3 or 5").argParser(parseClusterSize).default(3))
     .option("--data-dir <dir>", "the directory that holds one data directory per node", "./data")
-    .option("--tls", "serve https:// to clients and speak mutual TLS between nodes, with a throw-away CA and node certificates made with openssl in <data-dir>/tls")
+    .option(
+      "--tls",
+      "serve https:// to clients and speak mutual TLS between nodes, with a throw-away CA and node certificates made with openssl in <data-dir>/tls",
+    )
     .addHelpText("after", PLACEMENT);
   addServeFlags(up, "cluster");
   up.action((options: ClusterUpOptions) =>
@@ -66,13 +61,11 @@ async function clusterUp(plainPlan: ClusterPlan, passedOn: ServeFlagValues, tls:
   await mkdir(plan.dataDir, { recursive: true });
 
   process.stdout.write(bannerFor(plan, restarting, secure ? `curl --cacert ${secure.caFile}` : "curl"));
-  if (secure) process.stdout.write(`The CLI over TLS: raftkv --endpoints ${plan.members.map((m) => m.clientUrl).join(",")} --cacert ${secure.caFile} get foo\n\n`);
+  if (secure)
+    process.stdout.write(`The CLI over TLS: raftkv --endpoints ${plan.members.map((m) => m.clientUrl).join(",")} --cacert ${secure.caFile} get foo\n\n`);
   const shutdown = firstShutdownSignal();
   const cluster = new LocalCluster(launches, say);
-  const endedBy = await Promise.race([
-    shutdown.then(() => "signal" as const),
-    cluster.allExited().then(() => "every node exiting" as const),
-  ]);
+  const endedBy = await Promise.race([shutdown.then(() => "signal" as const), cluster.allExited().then(() => "every node exiting" as const)]);
   if (endedBy === "signal") await cluster.stop(STOP_DEADLINE_MS);
   if (cluster.problems.length > 0) throw new Error(cluster.problems.join("; "));
 }
@@ -121,9 +114,7 @@ async function holdsThisCluster(plan: ClusterPlan): Promise<boolean> {
 async function membersWithData(dataDir: string): Promise<string[]> {
   const entries = await readdir(dataDir, { withFileTypes: true }).catch(() => []);
   const nodeDirs = entries.filter((entry) => entry.isDirectory() && /^n\d+$/.test(entry.name));
-  const nonEmpty = await Promise.all(
-    nodeDirs.map(async (entry) => (await readdir(resolve(dataDir, entry.name))).length > 0),
-  );
+  const nonEmpty = await Promise.all(nodeDirs.map(async (entry) => (await readdir(resolve(dataDir, entry.name))).length > 0));
   return nodeDirs
     .filter((_, index) => nonEmpty[index])
     .map((entry) => entry.name)
@@ -142,7 +133,6 @@ async function refuseBusyPorts(plan: ClusterPlan): Promise<void> {
   if (busy.length === 0) return;
   const named = busy.map((port) => `${port} (${uses.get(port)})`).join(", ");
   throw new Error(
-    `${busy.length === 1 ? "port" : "ports"} ${named} already in use on ${LOCAL_HOST}; ` +
-      "stop whatever listens there (another cluster up?) and try again",
+    `${busy.length === 1 ? "port" : "ports"} ${named} already in use on ${LOCAL_HOST}; ` + "stop whatever listens there (another cluster up?) and try again",
   );
 }

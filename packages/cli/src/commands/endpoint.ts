@@ -81,7 +81,10 @@ async function onEachEndpoint(command: Command, flags: { cluster?: boolean }, wo
 async function status({ client, options }: Session): Promise<void> {
   const answers = await askEach(client, (endpoint) => client.maintenance.status({ endpoint }));
   const statuses = answers.filter(isAnswer);
-  show(options.writeOut, eachEndpoint(statuses, STATUS_COLUMNS, (status) => ({ Endpoint: status.endpoint, Status: statusJson(status) })));
+  show(
+    options.writeOut,
+    eachEndpoint(statuses, STATUS_COLUMNS, (status) => ({ Endpoint: status.endpoint, Status: statusJson(status) })),
+  );
   reportUnanswered(answers.filter(isUnanswered));
 }
 
@@ -90,7 +93,8 @@ async function health({ client, options }: Session): Promise<void> {
   show(options.writeOut, {
     ...eachEndpoint(healths, HEALTH_COLUMNS, (each) => ({ endpoint: each.endpoint, health: each.healthy, took: `${each.tookMs}ms`, error: each.reason })),
     // etcdctl's sentences, which scripts grep for.
-    simple: () => healths.map((each) => (each.healthy ? `${each.endpoint} is healthy: took = ${each.tookMs}ms` : `${each.endpoint} is unhealthy: ${each.reason}`)),
+    simple: () =>
+      healths.map((each) => (each.healthy ? `${each.endpoint} is healthy: took = ${each.tookMs}ms` : `${each.endpoint} is unhealthy: ${each.reason}`)),
   });
   if (healths.some((each) => !each.healthy)) {
     process.stderr.write("error: unhealthy cluster\n");

@@ -44,9 +44,13 @@ export function registerGet(program: Command): void {
     .option("--keys-only", "keys and their revisions, without values")
     .option("--count-only", "only how many keys match")
     .option("--print-value-only", "values alone, one per line (with -w simple or table)")
-    .addOption(new Option("--sort-by <target>", "sort by KEY, VERSION, CREATE, MODIFY or VALUE").argParser(oneOf(Object.keys(SORT_TARGETS) as SortTargetName[])))
+    .addOption(
+      new Option("--sort-by <target>", "sort by KEY, VERSION, CREATE, MODIFY or VALUE").argParser(oneOf(Object.keys(SORT_TARGETS) as SortTargetName[])),
+    )
     .addOption(new Option("--order <order>", "ASCEND or DESCEND (with --sort-by; alone it sorts by key)").argParser(oneOf(["ASCEND", "DESCEND"] as const)))
-    .addOption(new Option("--consistency <l|s>", "l: linearizable, through the leader; s: serializable, from the member asked").choices(["l", "s"]).default("l"))
+    .addOption(
+      new Option("--consistency <l|s>", "l: linearizable, through the leader; s: serializable, from the member asked").choices(["l", "s"]).default("l"),
+    )
     .addHelpText("after", EXAMPLES);
   addRangeOptions(get).action((key: string, rangeEnd: string | undefined, flags: GetFlags, command: Command) =>
     withClient(command, async ({ client, options }) => {

@@ -91,7 +91,13 @@ function renewalRendering(id: number, ttl: number): Rendering {
 function timeToLiveRendering(lease: LeaseTimeToLive) {
   const keys = lease.keys.map((key) => key.toString());
   return {
-    json: () => ({ header: headerJson(lease.header), ID: lease.id, TTL: lease.ttl, grantedTTL: lease.grantedTtl, keys: lease.keys.map((key) => key.toString("base64")) }),
+    json: () => ({
+      header: headerJson(lease.header),
+      ID: lease.id,
+      TTL: lease.ttl,
+      grantedTTL: lease.grantedTtl,
+      keys: lease.keys.map((key) => key.toString("base64")),
+    }),
     simple: () => [
       lease.ttl < 0
         ? `lease ${toHex(lease.id)} already expired`

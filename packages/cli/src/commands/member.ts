@@ -100,9 +100,7 @@ function listRendering(result: MemberListResult): Rendering {
 function addRendering(added: MemberAddResult, name: string): Rendering {
   const nameOf = (member: Member): string => (member.id === added.member.id ? name : member.name);
   // A member that has not started yet has no name to list it under; it is not needed to join.
-  const initialCluster = added.members
-    .filter((member) => nameOf(member) !== "")
-    .flatMap((member) => member.peerUrls.map((url) => `${nameOf(member)}=${url}`));
+  const initialCluster = added.members.filter((member) => nameOf(member) !== "").flatMap((member) => member.peerUrls.map((url) => `${nameOf(member)}=${url}`));
   return {
     json: () => ({ header: headerJson(added.header), member: memberJson(added.member), members: added.members.map(memberJson) }),
     simple: () => [

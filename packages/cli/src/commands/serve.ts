@@ -14,9 +14,7 @@ import { addServeFlags, nodeConfigFrom, serveFlagValues } from "../serve-flags.j
 import { firstShutdownSignal } from "../signals.js";
 
 export function registerServe(program: Command): void {
-  const serve = program
-    .command("serve")
-    .description("run one raftkv member in this process; flags and environment variables follow etcd's");
+  const serve = program.command("serve").description("run one raftkv member in this process; flags and environment variables follow etcd's");
   addServeFlags(serve);
   serve.action(async () => serveUntilSignalled(await nodeConfigFrom(serveFlagValues(serve), process.env)));
 }
@@ -28,7 +26,9 @@ async function serveUntilSignalled(config: NodeConfig): Promise<void> {
   const { startNode } = await import("@raftkv/server"); // see nodeConfigFrom() on why not at the top
   const node = await startNode(config).catch((error: unknown) => {
     if (!isStorageError(error) || !config.storageFailureExit) throw error;
-    process.stderr.write(`raftkv: member ${config.name} could not start: its storage refused a write (${String(error)}); exiting with status ${EXIT_STORAGE_FAILURE}\n`);
+    process.stderr.write(
+      `raftkv: member ${config.name} could not start: its storage refused a write (${String(error)}); exiting with status ${EXIT_STORAGE_FAILURE}\n`,
+    );
     process.exit(EXIT_STORAGE_FAILURE);
   });
   if (config.storageFailureExit) void node.storageFailed.then(() => exitAfterGrace(node));

@@ -30,9 +30,7 @@ export function registerSnapshot(program: Command): void {
     .option("--initial-cluster-token <token>", "the new cluster's token", "raftkv-cluster")
     .option("--initial-advertise-peer-urls <url>", "this member's peer URL, as --initial-cluster names it", "http://localhost:2380")
     .option("--skip-hash-check", "accepted for etcdctl's scripts; a raftkv snapshot is always verified whole", false)
-    .action(async (file: string, options: RestoreFlags, command: Command) =>
-      restore(file, options, (flag) => command.getOptionValueSource(flag) === "cli"),
-    );
+    .action(async (file: string, options: RestoreFlags, command: Command) => restore(file, options, (flag) => command.getOptionValueSource(flag) === "cli"));
 }
 
 interface RestoreFlags {

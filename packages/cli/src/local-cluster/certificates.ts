@@ -30,6 +30,22 @@ export async function makeCertificate(dir: string, ca: KeyPair, name: string, co
   const extensions = join(dir, `${name}.ext`);
   await writeFile(extensions, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
   await run("openssl", ["req", ...NEW_KEY, "-subj", `/CN=${commonName}`, "-keyout", pair.keyFile, "-out", request]);
-  await run("openssl", ["x509", "-req", "-in", request, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-days", "2", "-extfile", extensions, "-out", pair.certFile]);
+  await run("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    request,
+    "-CA",
+    ca.certFile,
+    "-CAkey",
+    ca.keyFile,
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    extensions,
+    "-out",
+    pair.certFile,
+  ]);
   return pair;
 }

@@ -61,10 +61,7 @@ export class LocalCluster {
     const running = this.running();
     this.say(`stopping ${running.map((member) => member.name).join(", ")}`);
     for (const member of running) member.process.kill("SIGTERM");
-    const deadline = setTimeout(
-      () => this.killRunning(`did not stop within ${deadlineMs / 1000} s and was killed`),
-      deadlineMs,
-    );
+    const deadline = setTimeout(() => this.killRunning(`did not stop within ${deadlineMs / 1000} s and was killed`), deadlineMs);
     await Promise.all(running.map((member) => member.closed));
     clearTimeout(deadline);
   }

@@ -64,10 +64,6 @@ export class ConfigStore<T = string> extends EventEmitter<ConfigEvents<T>> {
     return this.current;
   }
 
-  get(name: string): T | undefined {
-    return this.current[name];
-  }
-
   /** The store revision the values reflect. */
   get revision(): number {
     return this.mirror?.revision ?? 0;

@@ -6,9 +6,8 @@
 import type { Bytes } from "../bytes.js";
 import type { Client } from "../client.js";
 import { CompactedError, NotLeaderError } from "../errors.js";
-import type { LeaseKeepAlive } from "../lease.js";
 import type { KeyValue } from "../wire.js";
-import { awaitTurn, giveUp, joinQueue, queueHead, queuePrefix, stillQueued, watchOwnership, type Ownership, type Ticket } from "./queue.js";
+import { HeldPlace, queueHead, queuePrefix, reachHead, stillQueued } from "./queue.js";
 
 export interface ElectionOptions {
   /** The candidacy lease's TTL in seconds: how long a crashed leader keeps its place. */
@@ -37,15 +36,8 @@ export class Election {
   /** Becomes a candidate with `value` and waits to lead; `signal` withdraws the candidacy. */
   async campaign(value: Bytes, options: { signal?: AbortSignal } = {}): Promise<Leadership> {
     const session = await this.client.lease.session(this.options.ttl ?? DEFAULT_ELECTION_TTL_SECONDS, options);
-    let ticket: Ticket | undefined;
-    try {
-      ticket = await joinQueue(this.client, this.name, session.id, value, options.signal);
-      const revision = await awaitTurn(this.client, this.name, ticket, options.signal);
-      return new Leadership(this.client, { ...ticket, revision }, session);
-    } catch (error) {
-      await giveUp(this.client, ticket, session).catch(() => undefined);
-      throw error;
-    }
+    const ticket = await reachHead(this.client, this.name, session, session, value, options.signal);
+    return new Leadership(this.client, ticket, session, session.lost);
   }
 
   /** The current leader, or undefined when there is none. */
@@ -63,8 +55,14 @@ export class Election {
     while (!options.signal?.aborted) {
       const { head, revision } = await queueHead(this.client, this.name, options.signal);
       const leader = head && viewOf(head);
-      if (leader && !sameWrite(leader, shown)) yield (shown = leader);
-      for await (const view of this.followLeader(leader, revision + 1, options.signal)) yield (shown = view);
+      if (leader && !sameWrite(leader, shown)) {
+        shown = leader;
+        yield leader;
+      }
+      for await (const view of this.followLeader(leader, revision + 1, options.signal)) {
+        shown = view;
+        yield view;
+      }
     }
   }
 
@@ -92,24 +90,10 @@ export class Election {
   }
 }
 
-export class Leadership {
-  readonly key: Buffer;
-  readonly createRevision: number;
-  readonly leaseId: number;
-  /** Aborts, with a LeaseLostError, if leadership is lost (lease ended, key deleted). */
-  readonly lost: AbortSignal;
-  private readonly ownership: Ownership;
-
-  constructor(
-    private readonly client: Client,
-    private readonly ticket: Ticket,
-    private readonly session: LeaseKeepAlive,
-  ) {
-    this.key = ticket.key;
-    this.createRevision = ticket.createRevision;
-    this.leaseId = ticket.lease;
-    this.ownership = watchOwnership(client, ticket, session.lost);
-    this.lost = this.ownership.lost;
+export class Leadership extends HeldPlace {
+  /** This candidacy's create revision: it changes with each new leader. */
+  get createRevision(): number {
+    return this.ticket.createRevision;
   }
 
   /** Sets the leader's value for observers; throws NotLeaderError if this candidacy no longer leads. */
@@ -123,8 +107,7 @@ export class Leadership {
 
   /** Steps down: the next candidate in line leads. */
   async resign(): Promise<void> {
-    this.ownership.stop();
-    await giveUp(this.client, this.ticket, this.session);
+    await this.leave();
   }
 }
 

@@ -16,7 +16,7 @@ import type { Bytes } from "../bytes.js";
 import type { Client } from "../client.js";
 import type { Compare } from "../kv.js";
 import type { LeaseKeepAlive } from "../lease.js";
-import { awaitTurn, giveUp, joinQueue, stillQueued, watchOwnership, type Ownership, type Ticket } from "./queue.js";
+import { HeldPlace, reachHead, stillQueued } from "./queue.js";
 
 export interface LockOptions {
   /** The lease's TTL in seconds when the lock makes its own: how long a crashed holder blocks others. */
@@ -37,50 +37,16 @@ export class Lock {
   /** Waits for the lock (first come, first served); `signal` gives up the place in the queue. */
   async acquire(options: { signal?: AbortSignal } = {}): Promise<HeldLock> {
     const session = this.options.session ?? (await this.client.lease.session(this.options.ttl ?? DEFAULT_LOCK_TTL_SECONDS, options));
-    const ownsSession = this.options.session === undefined;
-    let ticket: Ticket | undefined;
-    try {
-      ticket = await joinQueue(this.client, this.name, session.id, "", options.signal);
-      const revision = await awaitTurn(this.client, this.name, ticket, options.signal);
-      return new HeldLock(this.client, { ...ticket, revision }, session, ownsSession);
-    } catch (error) {
-      // The first error is the one to report; a key left behind goes with its lease.
-      await giveUp(this.client, ticket, ownsSession ? session : undefined).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /** Runs `work` while holding the lock; `work` gets the held lock (its token, its `lost` signal). */
-  async run<T>(work: (held: HeldLock) => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
-    const held = await this.acquire(options);
-    try {
-      return await work(held);
-    } finally {
-      await held.release();
-    }
+    const ownSession = this.options.session === undefined ? session : undefined;
+    const ticket = await reachHead(this.client, this.name, session, ownSession, "", options.signal);
+    return new HeldLock(this.client, ticket, ownSession, session.lost);
   }
 }
 
-export class HeldLock {
-  readonly key: Buffer;
+export class HeldLock extends HeldPlace {
   /** Grows with every new holder of this lock: pass it to whatever the lock protects. */
-  readonly fencingToken: number;
-  readonly leaseId: number;
-  /** Aborts, with a LeaseLostError, if the lock is lost while held (lease ended, key deleted). */
-  readonly lost: AbortSignal;
-  private readonly ownership: Ownership;
-
-  constructor(
-    private readonly client: Client,
-    private readonly ticket: Ticket,
-    private readonly session: LeaseKeepAlive,
-    private readonly ownsSession: boolean,
-  ) {
-    this.key = ticket.key;
-    this.fencingToken = ticket.createRevision;
-    this.leaseId = ticket.lease;
-    this.ownership = watchOwnership(client, ticket, session.lost);
-    this.lost = this.ownership.lost;
+  get fencingToken(): number {
+    return this.ticket.createRevision;
   }
 
   /** The txn compare that holds only while this lock is held: add it to writes the lock protects. */
@@ -90,7 +56,6 @@ export class HeldLock {
 
   /** Releases the lock (if still held) and ends its own lease. */
   async release(): Promise<void> {
-    this.ownership.stop();
-    await giveUp(this.client, this.ticket, this.ownsSession ? this.session : undefined);
+    await this.leave();
   }
 }

@@ -132,6 +132,59 @@ export function watchOwnership(client: Client, ticket: Ticket, sessionLost: Abor
   return { lost, stop: () => stopped.abort() };
 }
 
+/**
+ * Joins the queue and waits for its head: the ticket, read at the revision
+ * the wait ended. On any failure, the place is given up and `ownSession`
+ * (the lease the contender made for itself, if any) ended.
+ */
+export async function reachHead(
+  client: Client,
+  name: Bytes,
+  session: LeaseKeepAlive,
+  ownSession: LeaseKeepAlive | undefined,
+  value: Bytes,
+  signal?: AbortSignal,
+): Promise<Ticket> {
+  let ticket: Ticket | undefined;
+  try {
+    ticket = await joinQueue(client, name, session.id, value, signal);
+    const revision = await awaitTurn(client, name, ticket, signal);
+    return { ...ticket, revision };
+  } catch (error) {
+    // The first error is the one to report; a key left behind goes with its lease.
+    await giveUp(client, ticket, ownSession).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The head of a queue, held: what a held lock and a leadership have in common. */
+export class HeldPlace {
+  readonly key: Buffer;
+  readonly leaseId: number;
+  /** Aborts, with a LeaseLostError, if the place is lost while held (lease ended, key deleted). */
+  readonly lost: AbortSignal;
+  private readonly ownership: Ownership;
+
+  constructor(
+    protected readonly client: Client,
+    protected readonly ticket: Ticket,
+    /** The session to end on leaving, when the holder made it for this place alone. */
+    private readonly ownSession: LeaseKeepAlive | undefined,
+    sessionLost: AbortSignal,
+  ) {
+    this.key = ticket.key;
+    this.leaseId = ticket.lease;
+    this.ownership = watchOwnership(client, ticket, sessionLost);
+    this.lost = this.ownership.lost;
+  }
+
+  /** Leaves the queue (if still in it) and ends the holder's own session. */
+  protected async leave(): Promise<void> {
+    this.ownership.stop();
+    await giveUp(this.client, this.ticket, this.ownSession);
+  }
+}
+
 /** Leaves the queue and ends the contender's own session (if revoking fails, the lease still expires once no longer renewed). */
 export async function giveUp(client: Client, ticket: Ticket | undefined, ownSession: LeaseKeepAlive | undefined): Promise<void> {
   try {

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Client } from "../client.js";
-import { LeaseLostError } from "../errors.js";
+import type { LeaseLostError } from "../errors.js";
 import type { LeaseKeepAlive } from "../lease.js";
 import { pauseUnlessAborted } from "../pause.js";
 import type { KeyValue } from "../wire.js";
@@ -106,11 +106,6 @@ export class Registration extends EventEmitter<{ lost: [LeaseLostError]; registe
     super();
   }
 
-  /** The lease the instance is registered under now. */
-  get leaseId(): number {
-    return this.session?.id ?? 0;
-  }
-
   async start(): Promise<void> {
     await this.registerOnce();
     void this.keepRegistered();
@@ -176,11 +171,6 @@ export class ServiceView extends EventEmitter<{ change: [ServiceChange]; stale: 
   /** The instances registered now, by id. */
   get instances(): ServiceInstance[] {
     return [...(this.mirror?.entries.values() ?? [])].flatMap((kv) => instanceOf(kv) ?? []).sort((a, b) => a.id.localeCompare(b.id));
-  }
-
-  /** The revision the view reflects. */
-  get revision(): number {
-    return this.mirror?.revision ?? 0;
   }
 
   /** A picker over this view's instances, following them as they come and go. */

@@ -91,7 +91,9 @@ export class Model {
   }
 
   keysOfLease(id: number): string[] {
-    return this.range("\0", "\0").filter((kv) => kv.lease === id).map((kv) => kv.key);
+    return this.range("\0", "\0")
+      .filter((kv) => kv.lease === id)
+      .map((kv) => kv.key);
   }
 
   /**
@@ -104,7 +106,10 @@ export class Model {
     this.writes.forEach((write, position) => {
       if (write.mod < start) return;
       if (write.kv === undefined && write.mod === this.compactRevision) return;
-      const previous = this.writes.slice(0, position).filter((earlier) => earlier.key === write.key).pop();
+      const previous = this.writes
+        .slice(0, position)
+        .filter((earlier) => earlier.key === write.key)
+        .pop();
       const prevValue = previous?.kv !== undefined && write.mod > this.compactRevision ? previous.kv.value : undefined;
       events.push({
         type: write.kv === undefined ? "DELETE" : "PUT",

@@ -27,7 +27,11 @@ export class Progress {
   recentActive = false;
   readonly inflights: Inflights;
 
-  constructor(next: number, maxInflight: number, readonly isLearner: boolean) {
+  constructor(
+    next: number,
+    maxInflight: number,
+    readonly isLearner: boolean,
+  ) {
     this.next = next;
     this.inflights = new Inflights(maxInflight);
   }

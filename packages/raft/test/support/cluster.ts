@@ -12,7 +12,6 @@ import {
   ConfChangeType,
   MemoryStorage,
   MessageType,
-  NONE,
   ProposalDroppedError,
   RaftNode,
   Role,
@@ -211,7 +210,10 @@ export class Cluster {
   }
 
   isolate(id: NodeId): void {
-    this.partition([id], this.ids.filter((other) => other !== id));
+    this.partition(
+      [id],
+      this.ids.filter((other) => other !== id),
+    );
   }
 
   /** Loses messages from `from` to `to` only. */
@@ -485,10 +487,6 @@ export class Cluster {
   members(at: NodeId): NodeId[] {
     const conf = this.node(at).confState();
     return [...conf.voters, ...conf.learners];
-  }
-
-  lead(id: NodeId): NodeId {
-    return this.sim(id).alive ? this.node(id).status().lead : NONE;
   }
 }
 

@@ -216,7 +216,6 @@ export class InvariantChecker {
     if (!durable) fail(`leader ${leader} committed ${term}:${index} held durably by only ${this.cluster.ids.filter(holds)}`);
   }
 
-
   private recordCommitted(index: number, term: number): void {
     const existing = this.committedTerms.get(index);
     if (existing !== undefined && existing !== term) fail(`State Machine Safety: index ${index} committed in terms ${existing} and ${term}`);

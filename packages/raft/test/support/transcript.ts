@@ -6,7 +6,18 @@
  * in the order they happened. The simulator's safety invariants are checked
  * at every step, as in every other test.
  */
-import { ConfChangeType, EntryType, MessageType, NONE, ProposalDroppedError, Role, decodeConfChange, type Entry, type Message, type NodeId } from "../../src/index.js";
+import {
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  NONE,
+  ProposalDroppedError,
+  Role,
+  decodeConfChange,
+  type Entry,
+  type Message,
+  type NodeId,
+} from "../../src/index.js";
 import { Cluster, type ClusterOptions } from "./cluster.js";
 import { TranscriptError } from "./transcript-file.js";
 
@@ -254,7 +265,7 @@ const COMMANDS: Record<string, Handler> = {
   /** add-node AT ID, add-learner AT ID, promote AT ID, remove-node AT ID: a membership change proposed at AT */
   "add-node": proposeChange(ConfChangeType.AddNode),
   "add-learner": proposeChange(ConfChangeType.AddLearner),
-  "promote": proposeChange(ConfChangeType.PromoteLearner),
+  promote: proposeChange(ConfChangeType.PromoteLearner),
   "remove-node": proposeChange(ConfChangeType.RemoveNode),
   /** transfer-leader FROM TO */
   "transfer-leader": (session, args) => {

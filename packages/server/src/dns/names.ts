@@ -12,7 +12,7 @@
  * Service names and tags are matched as the query spells them (the registry's
  * names are case-sensitive); the domain and keywords in any case.
  */
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4 } from "node:net";
 
 export type NameLookup =
   /** Not under the domain: REFUSED, this member answers for nothing else. */
@@ -58,8 +58,14 @@ export function addressName(address: string, domain: readonly string[]): string 
 }
 
 function addressHex(address: string): string {
-  if (isIPv4(address)) return address.split(".").map((part) => Number(part).toString(16).padStart(2, "0")).join("");
-  return ipv6Groups(address).map((group) => group.padStart(4, "0")).join("");
+  if (isIPv4(address))
+    return address
+      .split(".")
+      .map((part) => Number(part).toString(16).padStart(2, "0"))
+      .join("");
+  return ipv6Groups(address)
+    .map((group) => group.padStart(4, "0"))
+    .join("");
 }
 
 function addressLookup(hex: string): NameLookup {
@@ -95,7 +101,13 @@ const PLAIN_LABEL = /^[\x21-\x2d\x2f-\x7e]{1,63}$/;
  */
 export function isPlainHostName(name: string): boolean {
   if (name === "" || name === ".") return true;
-  return name.length <= MAX_NAME_LENGTH && name.replace(/\.$/, "").split(".").every((label) => PLAIN_LABEL.test(label));
+  return (
+    name.length <= MAX_NAME_LENGTH &&
+    name
+      .replace(/\.$/, "")
+      .split(".")
+      .every((label) => PLAIN_LABEL.test(label))
+  );
 }
 
 function labelsOf(name: string): string[] {

@@ -8,17 +8,7 @@
 import dnsPacket, { type Answer, type DecodedPacket, type Packet, type Question as DnsQuestion } from "dns-packet";
 import type { Instance } from "../recipes/services.js";
 import { lookupOf, type NameLookup } from "./names.js";
-import {
-  addressRecords,
-  apexRecords,
-  failure,
-  matchingInstances,
-  negative,
-  serviceRecords,
-  type Rcode,
-  type RecordSet,
-  type ZoneSettings,
-} from "./records.js";
+import { addressRecords, apexRecords, failure, matchingInstances, negative, serviceRecords, type Rcode, type RecordSet, type ZoneSettings } from "./records.js";
 
 /** Where answers come from; rejects when no answer can be given now (SERVFAIL). */
 export interface InstanceSource {

@@ -14,9 +14,7 @@ type Handlers = grpc.UntypedServiceImplementation;
 export function kvService({ admit }: GrpcServices): Handlers {
   return {
     Range: unary(admit, async (m: Decoded, { kv }) => codec.encodeRangeResponse(await kv.range(codec.decodeRangeRequest(m)))),
-    Put: unary(admit, async (m: Decoded, { kv }, { metadata }) =>
-      codec.encodePutResponse(await kv.put(codec.decodePutRequest(m), writeOptionsOf(metadata))),
-    ),
+    Put: unary(admit, async (m: Decoded, { kv }, { metadata }) => codec.encodePutResponse(await kv.put(codec.decodePutRequest(m), writeOptionsOf(metadata)))),
     DeleteRange: unary(admit, async (m: Decoded, { kv }, { metadata }) =>
       codec.encodeDeleteRangeResponse(await kv.deleteRange(codec.decodeDeleteRangeRequest(m), writeOptionsOf(metadata))),
     ),
@@ -44,10 +42,12 @@ export function leaseService({ admit }: GrpcServices): Handlers {
       // One renewal at a time, answered in the order asked.
       let previous = Promise.resolve();
       call.on("data", (m: Decoded) => {
-        previous = previous.then(async () => {
-          const renewed = await keepAliveAsEtcd(kv, m.ID);
-          if (!call.destroyed) call.write({ header: codec.encodeHeader(renewed.header), ID: renewed.id, TTL: renewed.ttl });
-        }).catch((error: unknown) => failStream(call, error));
+        previous = previous
+          .then(async () => {
+            const renewed = await keepAliveAsEtcd(kv, m.ID);
+            if (!call.destroyed) call.write({ header: codec.encodeHeader(renewed.header), ID: renewed.id, TTL: renewed.ttl });
+          })
+          .catch((error: unknown) => failStream(call, error));
       });
       call.on("end", () => void previous.then(() => call.end()));
     },

@@ -40,7 +40,12 @@ export interface ListenAddress {
 
 export async function listenForClients(address: ListenAddress, http: HttpServer, grpcServer: grpc.Server): Promise<ClientListener> {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  return serve(createServer((socket) => routeByPreface(socket, http, injector)), address, http, injector);
+  return serve(
+    createServer((socket) => routeByPreface(socket, http, injector)),
+    address,
+    http,
+    injector,
+  );
 }
 
 /**
@@ -48,7 +53,12 @@ export async function listenForClients(address: ListenAddress, http: HttpServer,
  * connection, whose verified client certificate gRPC calls still see
  * (grpc-js's getAuthContext), for etcd's CN identity.
  */
-export async function listenForTlsClients(address: ListenAddress, http: HttpServer, grpcServer: grpc.Server, tls: ServerTlsOptions): Promise<TlsClientListener> {
+export async function listenForTlsClients(
+  address: ListenAddress,
+  http: HttpServer,
+  grpcServer: grpc.Server,
+  tls: ServerTlsOptions,
+): Promise<TlsClientListener> {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const server = createTlsServer({ ...tls, ALPNProtocols: ALPN_PREFERENCE }, (socket) => routeByAlpn(socket, http, injector));
   return { ...(await serve(server, address, http, injector)), server };

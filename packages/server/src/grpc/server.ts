@@ -39,8 +39,7 @@ type ServiceDefinitions = Record<string, grpc.ServiceDefinition>;
 
 function loadServices(): ServiceDefinitions {
   const packages = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILES, LOADER_OPTIONS));
-  const service = (pkg: string, name: string): grpc.ServiceDefinition =>
-    ((packages[pkg] as grpc.GrpcObject)[name] as grpc.ServiceClientConstructor).service;
+  const service = (pkg: string, name: string): grpc.ServiceDefinition => ((packages[pkg] as grpc.GrpcObject)[name] as grpc.ServiceClientConstructor).service;
   return {
     KV: service("etcdserverpb", "KV"),
     Watch: withWatchEncoding(service("etcdserverpb", "Watch")),

@@ -27,11 +27,12 @@ export function healthPlugin(source: HealthSource, metrics: Metrics) {
     app.get("/readyz", { schema: { response: { 200: { type: "string" }, 503: { type: "string" } } } }, async (_request, reply) => {
       if (source.isReady()) return reply.type("text/plain").send("ok");
       const reason = source.unhealthyReason();
-      return reply.status(503).type("text/plain").send(reason ? `not ready: ${reason}` : "not ready");
+      return reply
+        .status(503)
+        .type("text/plain")
+        .send(reason ? `not ready: ${reason}` : "not ready");
     });
-    app.get("/livez", { schema: { response: { 200: { type: "string" } } } }, async (_request, reply) =>
-      reply.type("text/plain").send("ok"),
-    );
+    app.get("/livez", { schema: { response: { 200: { type: "string" } } } }, async (_request, reply) => reply.type("text/plain").send("ok"));
     app.get("/version", { schema: { response: { 200: { type: "object", additionalProperties: { type: "string" } } } } }, async () => VERSION);
     app.get("/metrics", { schema: { response: { 200: { type: "string" } } } }, async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),

@@ -68,7 +68,14 @@ export function forwardLeaderOnlyRoutes(app: FastifyInstance, locateLeader: () =
       const answerHere = async (): Promise<unknown> => handleHere.call(this, request, reply);
       if (request.headers[FORWARDED_HEADER] !== undefined) return answerHere();
       const authorization = request.headers.authorization;
-      const answer = await askLeader({ locateLeader, answerHere, path, body: request.body, ...(authorization ? { authorization } : {}), ...(tls ? { tls } : {}) });
+      const answer = await askLeader({
+        locateLeader,
+        answerHere,
+        path,
+        body: request.body,
+        ...(authorization ? { authorization } : {}),
+        ...(tls ? { tls } : {}),
+      });
       if ("here" in answer) return answer.here;
       return reply.status(answer.forwarded.status).type("application/json").send(answer.forwarded.body);
     };

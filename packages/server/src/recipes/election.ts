@@ -98,13 +98,20 @@ export async function* observeLeader(api: KvApi, name: Uint8Array, signal: Abort
   while (!signal.aborted) {
     const head = await api.range(queueHead(prefix));
     let leader = head.kvs[0];
-    if (leader && !sameWrite(leader, shown)) yield { header: head.header, kv: (shown = leader) };
+    if (leader && !sameWrite(leader, shown)) {
+      shown = leader;
+      yield { header: head.header, kv: leader };
+    }
     // A compacted watch ends the loop below too: reading the head again recovers.
     for await (const update of await watchUpdates(api, watchFrom(prefix, head.header.revision + 1), signal)) {
       if (update.kind !== "events") continue;
       const change = leaderChange(leader, update.events);
       if (change.kind === "reread") break;
-      if (change.kind === "proclaimed") yield { header: update.header, kv: (shown = leader = change.kv) };
+      if (change.kind === "proclaimed") {
+        leader = change.kv;
+        shown = leader;
+        yield { header: update.header, kv: leader };
+      }
     }
   }
 }

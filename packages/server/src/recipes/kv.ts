@@ -4,7 +4,19 @@
  * only what they mean.
  */
 import { etcdError, isEtcdError } from "../errors.js";
-import type { Compare, CompareTarget, DeleteRangeRequest, KeyValue, KvApi, LeaseGrantResponse, PutRequest, RangeRequest, RequestOp, ResponseHeader, ResponseOp } from "../kv/api.js";
+import type {
+  Compare,
+  CompareTarget,
+  DeleteRangeRequest,
+  KeyValue,
+  KvApi,
+  LeaseGrantResponse,
+  PutRequest,
+  RangeRequest,
+  RequestOp,
+  ResponseHeader,
+  ResponseOp,
+} from "../kv/api.js";
 
 const EMPTY = new Uint8Array();
 const textEncoder = new TextEncoder();

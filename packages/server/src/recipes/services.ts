@@ -11,24 +11,23 @@ import { fromUtf8, prefixEnd, putRequest, rangeRequest, revokeKeyWithLease, utf8
 
 export const DEFAULT_SERVICE_TTL_SECONDS = 10;
 
-/** What an instance says about itself when it registers. */
-export interface Registration {
-  readonly id: string;
-  readonly address: string;
-  readonly port?: number;
-  readonly tags?: readonly string[];
-  readonly meta?: Readonly<Record<string, unknown>>;
-  readonly ttl: number;
-}
-
-/** A registered instance, as listed. */
-export interface Instance {
+/** What an instance says about itself: stored when it registers, listed as it is. */
+interface InstanceDescription {
   readonly id: string;
   readonly address: string;
   readonly port?: number;
   /** Labels to select instances by (DNS answers `<tag>.<service>.service.<domain>` with those that carry it). */
   readonly tags?: readonly string[];
   readonly meta?: Readonly<Record<string, unknown>>;
+}
+
+/** A registration: the description, and how long it lives without a heartbeat. */
+export interface Registration extends InstanceDescription {
+  readonly ttl: number;
+}
+
+/** A registered instance, as listed: the description, and the lease it lives under. */
+export interface Instance extends InstanceDescription {
   readonly lease: number;
 }
 

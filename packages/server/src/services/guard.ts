@@ -45,12 +45,21 @@ function guardedKv(kv: api.KvApi, auth: AuthService, identity: Identity): api.Kv
     leaseGrant: async (ttl, id, options) => kv.leaseGrant(ttl, id, options),
     async leaseRevoke(id, options) {
       const { keys } = await kv.leaseTimeToLive(id, true);
-      return kv.leaseRevoke(id, checked(keys.map((key) => write(key, EMPTY)), options));
+      return kv.leaseRevoke(
+        id,
+        checked(
+          keys.map((key) => write(key, EMPTY)),
+          options,
+        ),
+      );
     },
     leaseKeepAlive: async (id) => kv.leaseKeepAlive(id),
     async leaseTimeToLive(id, keys) {
       const response = await kv.leaseTimeToLive(id, keys);
-      auth.authorize(identity, response.keys.map((key) => read(key, EMPTY)));
+      auth.authorize(
+        identity,
+        response.keys.map((key) => read(key, EMPTY)),
+      );
       return response;
     },
     leaseLeases: async () => kv.leaseLeases(),

@@ -16,7 +16,14 @@ import { startNode, type RaftkvNode } from "../../src/node.js";
 
 const PROTO_DIR = fileURLToPath(new URL("../../../proto/", import.meta.url));
 const packages = grpc.loadPackageDefinition(
-  protoLoader.loadSync(["etcdserverpb.proto", "v3lockpb.proto", "v3electionpb.proto"], { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] }),
+  protoLoader.loadSync(["etcdserverpb.proto", "v3lockpb.proto", "v3electionpb.proto"], {
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    includeDirs: [PROTO_DIR],
+  }),
 );
 /** Services by name: etcdserverpb's, and Lock and Election from their own packages. */
 const SERVICES: Record<string, grpc.GrpcObject> = {
@@ -24,7 +31,9 @@ const SERVICES: Record<string, grpc.GrpcObject> = {
   Election: packages.v3electionpb as grpc.GrpcObject,
 };
 
+// biome-ignore lint/suspicious/noExplicitAny: gRPC messages come from proto-loader at run time, typed by the .proto files
 export type Message = Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: gRPC messages come from proto-loader at run time, typed by the .proto files
 export type Client = grpc.Client & Record<string, any>;
 
 export async function freePort(): Promise<number> {
@@ -98,7 +107,9 @@ export async function untilLeader<T>(request: () => Promise<T>): Promise<T> {
 }
 
 export function call(client: Client, method: string, request: Message, metadata = new grpc.Metadata()): Promise<Message> {
-  return new Promise((resolve, reject) => client[method](request, metadata, (error: Error | null, response: Message) => (error ? reject(error) : resolve(response))));
+  return new Promise((resolve, reject) =>
+    client[method](request, metadata, (error: Error | null, response: Message) => (error ? reject(error) : resolve(response))),
+  );
 }
 
 export async function rejection(promise: Promise<unknown>): Promise<{ code: number; details: string }> {
@@ -111,7 +122,10 @@ export async function rejection(promise: Promise<unknown>): Promise<{ code: numb
 }
 
 /** Reads a stream's messages until `enough` says so. */
-export function collect(stream: grpc.ClientReadableStream<Message> | grpc.ClientDuplexStream<Message, Message>, enough: (messages: Message[]) => boolean): Promise<Message[]> {
+export function collect(
+  stream: grpc.ClientReadableStream<Message> | grpc.ClientDuplexStream<Message, Message>,
+  enough: (messages: Message[]) => boolean,
+): Promise<Message[]> {
   const messages: Message[] = [];
   return new Promise((resolve, reject) => {
     stream.on("data", (message: Message) => {
@@ -126,7 +140,9 @@ export function collect(stream: grpc.ClientReadableStream<Message> | grpc.Client
 export const bytes = (text: string) => Buffer.from(text);
 
 /** A stream's messages as they come: `atLeast(n)` resolves once n have come, and fails if the stream fails first. */
-export function messagesOf(stream: grpc.ClientReadableStream<Message> | grpc.ClientDuplexStream<Message, Message>): { atLeast(count: number): Promise<Message[]> } {
+export function messagesOf(stream: grpc.ClientReadableStream<Message> | grpc.ClientDuplexStream<Message, Message>): {
+  atLeast(count: number): Promise<Message[]>;
+} {
   const messages: Message[] = [];
   let failure: Error | undefined;
   const waiting = new Set<() => void>();

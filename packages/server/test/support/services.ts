@@ -7,7 +7,18 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfChangeType, EntryType, ProgressState, Role, applyConfChange, encodeConfChange, type ConfChange, type ConfState, type Entry, type Status } from "@raftkv/raft";
+import {
+  ConfChangeType,
+  EntryType,
+  ProgressState,
+  Role,
+  applyConfChange,
+  encodeConfChange,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Status,
+} from "@raftkv/raft";
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
 import pino from "pino";
@@ -151,9 +162,26 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
     clusterToken: "test",
     peerScheme: "http",
   });
-  const snapshots = { backup: async () => ({ size: SNAPSHOT_BYTES.byteLength, bytes: (async function* () { yield SNAPSHOT_BYTES; })() }) };
+  const snapshots = {
+    backup: async () => ({
+      size: SNAPSHOT_BYTES.byteLength,
+      bytes: (async function* () {
+        yield SNAPSHOT_BYTES;
+      })(),
+    }),
+  };
   const noStorageFailure = () => undefined;
-  const maintenance = new MaintenanceService({ host: raft, stateMachine, proposer, registry, alarms, snapshots, logger, quota, storageFailure: noStorageFailure });
+  const maintenance = new MaintenanceService({
+    host: raft,
+    stateMachine,
+    proposer,
+    registry,
+    alarms,
+    snapshots,
+    logger,
+    quota,
+    storageFailure: noStorageFailure,
+  });
   // The cheapest hash cost: these tests are about the rules, not the hash.
   const auth = new AuthService({ stateMachine, host: raft, proposer, tokens, bcryptCost: MIN_BCRYPT_COST });
   return {
@@ -171,6 +199,7 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
 }
 
 /** A JSON reply, read field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: a JSON reply, read field by field
 export type Json = Record<string, any>;
 
 /** The member's HTTP app with one API plugin, listening on a free local port (streams need a socket: see the route tests). */

@@ -43,16 +43,8 @@ export const session: Session & { readonly user: string | undefined; logIn(user:
   },
 };
 
-/** An error the member answered with: etcd's message and gRPC code, or a transport failure. */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly code?: number,
-  ) {
-    super(message);
-  }
-}
+/** An error the member answered with: etcd's message, or the HTTP status and body. */
+export class ApiError extends Error {}
 
 /** Every request of the page; `answers` are statuses besides 2xx that carry an answer rather than a failure. */
 async function send(path: string, init: RequestInit = {}, answers: readonly number[] = []): Promise<Response> {
@@ -65,10 +57,10 @@ async function send(path: string, init: RequestInit = {}, answers: readonly numb
 async function errorOf(response: Response): Promise<ApiError> {
   const text = await response.text();
   try {
-    const body = JSON.parse(text) as { message?: string; error?: string; code?: number };
-    return new ApiError(body.message ?? body.error ?? text, response.status, body.code);
+    const body = JSON.parse(text) as { message?: string; error?: string };
+    return new ApiError(body.message ?? body.error ?? text);
   } catch {
-    return new ApiError(text || `HTTP ${response.status}`, response.status);
+    return new ApiError(text || `HTTP ${response.status}`);
   }
 }
 

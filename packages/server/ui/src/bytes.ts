@@ -49,11 +49,3 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
 
 /** The smallest key after `key`: where the next page of a listing starts. */
 export const keyAfter = (key: Uint8Array): Uint8Array => Uint8Array.of(...key, 0);
-
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  return bytes.length >= prefix.length && prefix.every((byte, i) => byte === bytes[i]);
-}

@@ -65,11 +65,24 @@ function Login() {
     return (
       <span class="login">
         {session.user}{" "}
-        <button onClick={() => (session.logOut(), location.reload())}>Log out</button>
+        <button
+          type="button"
+          onClick={() => {
+            session.logOut();
+            location.reload();
+          }}
+        >
+          Log out
+        </button>
       </span>
     );
   }
-  if (!open) return <button class="login" onClick={() => setOpen(true)}>Log in</button>;
+  if (!open)
+    return (
+      <button type="button" class="login" onClick={() => setOpen(true)}>
+        Log in
+      </button>
+    );
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault();
     const form = new FormData(event.currentTarget as HTMLFormElement);

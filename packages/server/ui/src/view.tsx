@@ -15,9 +15,7 @@ export type Column = string | { readonly label: string; readonly hint: string };
 export function TableHead({ columns }: { columns: readonly Column[] }) {
   return (
     <thead>
-      <tr>
-        {columns.map((column) => (typeof column === "string" ? <th>{column}</th> : <th title={column.hint}>{column.label}</th>))}
-      </tr>
+      <tr>{columns.map((column) => (typeof column === "string" ? <th>{column}</th> : <th title={column.hint}>{column.label}</th>))}</tr>
     </thead>
   );
 }

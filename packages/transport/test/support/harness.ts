@@ -14,7 +14,9 @@ export interface LogRecord {
   readonly message: string;
 }
 
-export type PeerEvent = { readonly kind: "connected"; readonly peer: NodeId } | { readonly kind: "unreachable"; readonly peer: NodeId; readonly failure: ConnectionFailure };
+export type PeerEvent =
+  | { readonly kind: "connected"; readonly peer: NodeId }
+  | { readonly kind: "unreachable"; readonly peer: NodeId; readonly failure: ConnectionFailure };
 
 export interface TestMember {
   readonly id: NodeId;

@@ -17,7 +17,12 @@ export type AuthPost = (url: string, body: Schema, handle: (f: Fields, identity:
 const STRING: Schema = { type: "string" };
 const BYTES: Schema = { type: "string" };
 const PERMISSION: Schema = object({
-  permType: { anyOf: [{ type: "string", enum: PERMISSION_TYPES }, { type: "integer", minimum: 0, maximum: 2 }] },
+  permType: {
+    anyOf: [
+      { type: "string", enum: PERMISSION_TYPES },
+      { type: "integer", minimum: 0, maximum: 2 },
+    ],
+  },
   key: BYTES,
   range_end: BYTES,
 });

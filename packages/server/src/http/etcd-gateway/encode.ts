@@ -230,4 +230,3 @@ export async function* jsonLines(messages: AsyncIterable<JsonObject>): AsyncGene
     yield `${JSON.stringify(encodeStreamError(error))}\n`;
   }
 }
-

@@ -138,7 +138,9 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
       }
     };
 
-    post("/v3/kv/range", schemas.RANGE_REQUEST, async (f, { kv }) => encodeRangeResponse(await kv.range(decodeRangeRequest(f))), { reply: schemas.RANGE_REPLY });
+    post("/v3/kv/range", schemas.RANGE_REQUEST, async (f, { kv }) => encodeRangeResponse(await kv.range(decodeRangeRequest(f))), {
+      reply: schemas.RANGE_REPLY,
+    });
     post("/v3/kv/put", schemas.PUT_REQUEST, async (f, { write, kv }) => encodePutResponse(await kv.put(decodePutRequest(f), write)), {
       reply: schemas.PUT_REPLY,
     });
@@ -148,18 +150,23 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     post("/v3/kv/txn", schemas.TXN_REQUEST_REF, async (f, { write, kv }) => encodeTxnResponse(await kv.txn(decodeTxnRequest(f), write)));
     post("/v3/kv/compaction", schemas.COMPACTION_REQUEST, async (f, { write, kv }) => headerOnly(await kv.compact(f.int("revision"), write)));
 
-    stream("/v3/watch", schemas.WATCH_REQUEST, async (f, signal, { kv }) => {
-      const { request, watchId } = decodeWatchRequest(f);
-      try {
-        const updates = await watchUpdates(kv, request, signal);
-        return watchMessages(encodeWatchCreated(kv.header(), watchId), updates, watchId);
-      } catch (error) {
-        if (!isAuthRefusal(error)) throw error;
-        return (async function* () {
-          yield encodeWatchRefused(kv.header(), error);
-        })();
-      }
-    }, watchStream(apis));
+    stream(
+      "/v3/watch",
+      schemas.WATCH_REQUEST,
+      async (f, signal, { kv }) => {
+        const { request, watchId } = decodeWatchRequest(f);
+        try {
+          const updates = await watchUpdates(kv, request, signal);
+          return watchMessages(encodeWatchCreated(kv.header(), watchId), updates, watchId);
+        } catch (error) {
+          if (!isAuthRefusal(error)) throw error;
+          return (async function* () {
+            yield encodeWatchRefused(kv.header(), error);
+          })();
+        }
+      },
+      watchStream(apis),
+    );
 
     post("/v3/lease/grant", schemas.LEASE_GRANT_REQUEST, async (f, { write, kv }) => encodeLease(await kv.leaseGrant(f.int("TTL"), f.int("ID"), write)));
     post(["/v3/lease/revoke", "/v3/kv/lease/revoke"], schemas.ID_REQUEST, async (f, { write, kv }) => headerOnly(await kv.leaseRevoke(f.int("ID"), write)));
@@ -187,7 +194,9 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
 
     post("/v3/maintenance/status", schemas.EMPTY_REQUEST, async (_f, { maintenance }) => encodeStatus(await maintenance.status()));
     // etcd's gateway serves HashKV's reply at /hash; /hashkv names it plainly.
-    post(["/v3/maintenance/hash", "/v3/maintenance/hashkv"], schemas.HASH_KV_REQUEST, async (f, { maintenance }) => encodeHashKv(await maintenance.hashKv(f.int("revision"))));
+    post(["/v3/maintenance/hash", "/v3/maintenance/hashkv"], schemas.HASH_KV_REQUEST, async (f, { maintenance }) =>
+      encodeHashKv(await maintenance.hashKv(f.int("revision"))),
+    );
     stream("/v3/maintenance/snapshot", schemas.EMPTY_REQUEST, async (_f, _signal, { maintenance }) => snapshotMessages(await maintenance.snapshot()));
     post(
       "/v3/maintenance/transfer-leadership",
@@ -240,7 +249,12 @@ function watchStream(apis: MemberApis): WsRoute {
       (message) => peer.send(message),
       (error) => peer.fail(error),
     );
-    return { bidirectional: true, decode: decodeWatchStreamRequest, act: (request: WatchStreamRequest) => session.handle(request), close: () => session.close() };
+    return {
+      bidirectional: true,
+      decode: decodeWatchStreamRequest,
+      act: (request: WatchStreamRequest) => session.handle(request),
+      close: () => session.close(),
+    };
   };
 }
 

@@ -12,7 +12,12 @@ const BOOL: Schema = { type: "boolean" };
 const STRINGS: Schema = { type: "array", items: { type: "string" } };
 
 function enumOf(names: readonly string[]): Schema {
-  return { anyOf: [{ type: "string", enum: names }, { type: "integer", minimum: 0, maximum: names.length - 1 }] };
+  return {
+    anyOf: [
+      { type: "string", enum: names },
+      { type: "integer", minimum: 0, maximum: names.length - 1 },
+    ],
+  };
 }
 
 export const EMPTY_REQUEST = object({});

@@ -23,15 +23,7 @@ import {
   utf8,
 } from "../../recipes/kv.js";
 import { acquireLockWithNewLease, releaseLockAndLease } from "../../recipes/lock.js";
-import {
-  deregisterInstance,
-  heartbeat,
-  listInstances,
-  parseRegistration,
-  registerInstance,
-  serviceChangeOf,
-  servicePrefix,
-} from "../../recipes/services.js";
+import { deregisterInstance, heartbeat, listInstances, parseRegistration, registerInstance, serviceChangeOf, servicePrefix } from "../../recipes/services.js";
 import { watchUpdates } from "../../recipes/watch.js";
 import { abortWhenClosed, parseAnyBodyAsBytes } from "../app.js";
 import { IDEMPOTENCY_KEY_HEADERS, writeOptionsOf, type IdempotencyKeyHeaders } from "../idempotency-key.js";
@@ -256,7 +248,13 @@ function registerWatchRoute(app: FastifyInstance): void {
         },
         abortWhenClosed(reply.raw),
       );
-      return sendSse(reply, afterOpening([], sseOfUpdates(updates, (events) => kvEventMessages(events, encoding, withPrevious))));
+      return sendSse(
+        reply,
+        afterOpening(
+          [],
+          sseOfUpdates(updates, (events) => kvEventMessages(events, encoding, withPrevious)),
+        ),
+      );
     },
   );
 }
@@ -300,7 +298,13 @@ function registerServiceRoutes(app: FastifyInstance): void {
   );
   app.put<{ Params: { name: string; id: string }; Querystring: { lease?: number } }>(
     "/v1/services/:name/:id/heartbeat",
-    { schema: { params: INSTANCE_PARAMS, querystring: object({ lease: INTEGER }), response: replies(object({ id: { type: "string" }, lease: INTEGER, ttl: INTEGER })) } },
+    {
+      schema: {
+        params: INSTANCE_PARAMS,
+        querystring: object({ lease: INTEGER }),
+        response: replies(object({ id: { type: "string" }, lease: INTEGER, ttl: INTEGER })),
+      },
+    },
     async (request) => {
       const { name, id } = request.params;
       return { id, ...(await heartbeat(request.apis.kv, name, id, request.query.lease)) };
@@ -343,5 +347,11 @@ async function watchService(api: KvApi, name: string, lastEventId: string | unde
     { key: prefix, rangeEnd: prefixEnd(prefix), startRevision, prevKv: false, noPut: false, noDelete: false, progressNotify: false },
     abortWhenClosed(reply.raw),
   );
-  return sendSse(reply, afterOpening(initial, sseOfUpdates(updates, (events) => serviceMessages(events.flatMap((event) => serviceChangeOf(event) ?? [])))));
+  return sendSse(
+    reply,
+    afterOpening(
+      initial,
+      sseOfUpdates(updates, (events) => serviceMessages(events.flatMap((event) => serviceChangeOf(event) ?? []))),
+    ),
+  );
 }

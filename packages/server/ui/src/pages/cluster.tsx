@@ -39,9 +39,7 @@ async function loadCluster(): Promise<ClusterView> {
 
 export function ClusterPage() {
   const [timeline, setTimeline] = useState<LeaderChange[]>([]);
-  const { data, error } = usePoll(loadCluster, POLL_MS, (view) =>
-    setTimeline((changes) => withLeaderOf(changes, view.status)),
-  );
+  const { data, error } = usePoll(loadCluster, POLL_MS, (view) => setTimeline((changes) => withLeaderOf(changes, view.status)));
   return (
     <section>
       <h1>Cluster</h1>
@@ -107,7 +105,13 @@ function MemberTable({ view }: { view: ClusterView }) {
               <td>
                 <span class={`role ${role}`}>{role}</span>
               </td>
-              {here ? <OwnRaftState view={view} /> : <td colSpan={5} class="muted">on its own dashboard</td>}
+              {here ? (
+                <OwnRaftState view={view} />
+              ) : (
+                <td colSpan={5} class="muted">
+                  on its own dashboard
+                </td>
+              )}
               <td class={memberAlarms.length > 0 ? "bad" : ""}>{memberAlarms.join(", ") || "none"}</td>
               <td>{here ? formatBytes(status.dbSize) : "—"}</td>
             </tr>
@@ -134,12 +138,17 @@ function OwnRaftState({ view: { status, health } }: { view: ClusterView }) {
 function Reachability({ view }: { view: ClusterView }) {
   const { status, members: memberList } = view;
   const leader = memberList.find((member) => member.id === status.leader);
-  if (!leader) return <p class="bad" data-testid="reachability">This member knows no leader.</p>;
+  if (!leader)
+    return (
+      <p class="bad" data-testid="reachability">
+        This member knows no leader.
+      </p>
+    );
   if (leader.id !== status.memberId) {
     return (
       <p class="muted" data-testid="reachability">
-        {leader.name} leads; {leader.clientUrls[0] ? <a href={dashboardOf(leader.clientUrls[0])}>its dashboard</a> : "its dashboard"} shows which
-        members answer it.
+        {leader.name} leads; {leader.clientUrls[0] ? <a href={dashboardOf(leader.clientUrls[0])}>its dashboard</a> : "its dashboard"} shows which members answer
+        it.
       </p>
     );
   }

@@ -73,7 +73,12 @@ export function KeyDetail({ keyBytes, onDeleted }: { keyBytes: Uint8Array; onDel
       )}
       {mode.kind === "view" && (
         <div class="actions">
-          <button type="button" onClick={() => setMode({ kind: "edit", draft: asText(kv.value) ?? "" })} disabled={asText(kv.value) === undefined} title={asText(kv.value) === undefined ? "binary values are not edited here" : ""}>
+          <button
+            type="button"
+            onClick={() => setMode({ kind: "edit", draft: asText(kv.value) ?? "" })}
+            disabled={asText(kv.value) === undefined}
+            title={asText(kv.value) === undefined ? "binary values are not edited here" : ""}
+          >
             Edit
           </button>
           <button type="button" class="danger" onClick={() => setMode({ kind: "confirm-delete" })}>
@@ -138,7 +143,17 @@ function ValuePanel({ value }: { value: Uint8Array }) {
   );
 }
 
-function Editor({ draft, onDraft, onSave, onCancel }: { draft: string; onDraft: (draft: string) => void; onSave: (draft: string) => Promise<void>; onCancel: () => void }) {
+function Editor({
+  draft,
+  onDraft,
+  onSave,
+  onCancel,
+}: {
+  draft: string;
+  onDraft: (draft: string) => void;
+  onSave: (draft: string) => Promise<void>;
+  onCancel: () => void;
+}) {
   return (
     <form
       class="editor"

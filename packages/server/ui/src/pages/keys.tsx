@@ -27,11 +27,25 @@ export function KeysPage() {
         <div class="tree">
           <Breadcrumbs folder={folder} onOpen={setFolder} />
           <FolderListing key={`${keyLabel(folder)}#${listingVersion}`} folder={folder} onOpenFolder={setFolder} onSelect={setSelected} />
-          <NewKeyForm key={keyLabel(folder)} folder={folder} onCreated={(key) => { setSelected(key); refreshListing(); }} />
+          <NewKeyForm
+            key={keyLabel(folder)}
+            folder={folder}
+            onCreated={(key) => {
+              setSelected(key);
+              refreshListing();
+            }}
+          />
         </div>
         <div class="detail">
           {selected ? (
-            <KeyDetail key={keyLabel(selected)} keyBytes={selected} onDeleted={() => { setSelected(undefined); refreshListing(); }} />
+            <KeyDetail
+              key={keyLabel(selected)}
+              keyBytes={selected}
+              onDeleted={() => {
+                setSelected(undefined);
+                refreshListing();
+              }}
+            />
           ) : (
             <p class="muted">Pick a key to see its value, or create one.</p>
           )}
@@ -54,7 +68,15 @@ function Breadcrumbs({ folder, onOpen }: { folder: Uint8Array; onOpen: (folder: 
   );
 }
 
-function FolderListing({ folder, onOpenFolder, onSelect }: { folder: Uint8Array; onOpenFolder: (prefix: Uint8Array) => void; onSelect: (key: Uint8Array) => void }) {
+function FolderListing({
+  folder,
+  onOpenFolder,
+  onSelect,
+}: {
+  folder: Uint8Array;
+  onOpenFolder: (prefix: Uint8Array) => void;
+  onSelect: (key: Uint8Array) => void;
+}) {
   const [pages, setPages] = useState<TreePage[]>([]);
   const [error, setError] = useState<string | undefined>(undefined);
   const loadFrom = (start?: Uint8Array): void => {
@@ -71,7 +93,13 @@ function FolderListing({ folder, onOpenFolder, onSelect }: { folder: Uint8Array;
       <ErrorLine error={error} />
       <ul class="entries">
         {entries.map((entry) => (
-          <EntryItem key={keyLabel(entry.kind === "folder" ? entry.prefix : entry.kv.key)} entry={entry} folder={folder} onOpenFolder={onOpenFolder} onSelect={onSelect} />
+          <EntryItem
+            key={keyLabel(entry.kind === "folder" ? entry.prefix : entry.kv.key)}
+            entry={entry}
+            folder={folder}
+            onOpenFolder={onOpenFolder}
+            onSelect={onSelect}
+          />
         ))}
         {pages.length > 0 && entries.length === 0 && <li class="muted">no keys here</li>}
       </ul>
@@ -84,9 +112,20 @@ function FolderListing({ folder, onOpenFolder, onSelect }: { folder: Uint8Array;
   );
 }
 
-function EntryItem({ entry, folder, onOpenFolder, onSelect }: { entry: Entry; folder: Uint8Array; onOpenFolder: (prefix: Uint8Array) => void; onSelect: (key: Uint8Array) => void }) {
+function EntryItem({
+  entry,
+  folder,
+  onOpenFolder,
+  onSelect,
+}: {
+  entry: Entry;
+  folder: Uint8Array;
+  onOpenFolder: (prefix: Uint8Array) => void;
+  onSelect: (key: Uint8Array) => void;
+}) {
   // A key may equal its folder's prefix ("a/" in the folder "a/").
-  const shortName = (bytes: Uint8Array): string => (bytes.length === folder.length ? `${keyLabel(bytes)} (the folder's own key)` : keyLabel(bytes.slice(folder.length)));
+  const shortName = (bytes: Uint8Array): string =>
+    bytes.length === folder.length ? `${keyLabel(bytes)} (the folder's own key)` : keyLabel(bytes.slice(folder.length));
   if (entry.kind === "folder") {
     return (
       <li class="folder" data-folder={keyLabel(entry.prefix)}>

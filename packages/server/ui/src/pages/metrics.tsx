@@ -27,14 +27,18 @@ interface ChartSpec {
   readonly points: (before: Scrape, after: Scrape) => (number | null)[];
 }
 
-const perSecond = (name: string) => (before: Scrape, after: Scrape): number =>
-  (total(after.samples, name) - total(before.samples, name)) / ((after.at - before.at) / 1000);
+const perSecond =
+  (name: string) =>
+  (before: Scrape, after: Scrape): number =>
+    (total(after.samples, name) - total(before.samples, name)) / ((after.at - before.at) / 1000);
 
-const millisecondQuantiles = (histogram: string, qs: readonly number[]) => (before: Scrape, after: Scrape): (number | null)[] =>
-  qs.map((q) => {
-    const seconds = quantileBetween(buckets(before.samples, histogram), buckets(after.samples, histogram), q);
-    return seconds === undefined ? null : seconds * 1000;
-  });
+const millisecondQuantiles =
+  (histogram: string, qs: readonly number[]) =>
+  (before: Scrape, after: Scrape): (number | null)[] =>
+    qs.map((q) => {
+      const seconds = quantileBetween(buckets(before.samples, histogram), buckets(after.samples, histogram), q);
+      return seconds === undefined ? null : seconds * 1000;
+    });
 
 const CHARTS: readonly ChartSpec[] = [
   { title: "HTTP requests", unit: "req/s", series: ["requests"], points: (a, b) => [perSecond("raftkv_http_request_duration_seconds_count")(a, b)] },

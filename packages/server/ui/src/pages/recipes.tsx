@@ -115,7 +115,13 @@ function QueueTable({ queues }: { queues: readonly Queue[] }) {
   );
 }
 
-const INSTANCE_COLUMNS = ["Service", "Instance", "Description", "Lease", { label: "Health", hint: "An instance is listed while its lease lives: it heartbeats" }];
+const INSTANCE_COLUMNS = [
+  "Service",
+  "Instance",
+  "Description",
+  "Lease",
+  { label: "Health", hint: "An instance is listed while its lease lives: it heartbeats" },
+];
 
 function InstanceTable({ instances }: { instances: readonly Instance[] }) {
   if (instances.length === 0) return <p class="muted">No service instance is registered.</p>;

@@ -71,8 +71,7 @@ function EventStream({ watched, prefix }: { watched: string; prefix: boolean }) 
   const [connected, setConnected] = useState(false);
   useEffect(() => {
     const source = watchEvents(utf8(watched), prefix);
-    const add = (type: WatchEvent["type"]) => (message: MessageEvent<string>) =>
-      setEvents((seen) => [eventOf(type, message), ...seen].slice(0, SHOWN_EVENTS));
+    const add = (type: WatchEvent["type"]) => (message: MessageEvent<string>) => setEvents((seen) => [eventOf(type, message), ...seen].slice(0, SHOWN_EVENTS));
     source.addEventListener("put", add("put"));
     source.addEventListener("delete", add("delete"));
     source.onopen = () => setConnected(true);
