@@ -71,12 +71,23 @@ test("a client through HAProxy keeps working across a leader kill", { skip: hapr
   console.log(`through HAProxy: 100 writes after the leader kill in ${Date.now() - killedAt} ms, ${failed} failed attempts`);
 });
 
-test("etcdctl's gRPC calls pass through HAProxy as HTTP/2", { skip: haproxyInstalled && etcdctlInstalled ? false : "haproxy or etcdctl is not installed" }, async () => {
+test("etcdctl's gRPC calls pass through HAProxy as HTTP/2", {
+  skip: haproxyInstalled && etcdctlInstalled ? false : "haproxy or etcdctl is not installed",
+}, async () => {
   const { frontendPort } = await clusterBehindHaproxy();
   const etcdctl = async (...args: string[]) =>
-    (await promisify(execFile)("etcdctl", [`--endpoints=127.0.0.1:${frontendPort}`, "--command-timeout=3s", ...args], { env: { ...process.env, ETCDCTL_API: "3" } })).stdout;
+    (
+      await promisify(execFile)("etcdctl", [`--endpoints=127.0.0.1:${frontendPort}`, "--command-timeout=3s", ...args], {
+        env: { ...process.env, ETCDCTL_API: "3" },
+      })
+    ).stdout;
   // Until HAProxy has seen a member pass its health checks, it answers 503 itself.
-  await waitFor("etcdctl put through HAProxy", async () => etcdctl("put", "through", "grpc").then((out) => out.trim() === "OK", () => false));
+  await waitFor("etcdctl put through HAProxy", async () =>
+    etcdctl("put", "through", "grpc").then(
+      (out) => out.trim() === "OK",
+      () => false,
+    ),
+  );
   assert.equal(await etcdctl("get", "through", "--print-value-only"), "grpc\n");
   // The same frontend still serves HTTP/1 clients the gateway.
   const range = await fetch(`http://127.0.0.1:${frontendPort}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: btoa("through") }) });

@@ -27,7 +27,12 @@ interface FanOut {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { systems: { type: "string" }, watchers: { type: "string", default: "1000" }, puts: { type: "string", default: "200" }, "base-port": { type: "string", default: "23500" } },
+    options: {
+      systems: { type: "string" },
+      watchers: { type: "string", default: "1000" },
+      puts: { type: "string", default: "200" },
+      "base-port": { type: "string", default: "23500" },
+    },
   });
   const systems = (values.systems ?? (etcdInstalled() ? "raftkv,etcd" : "raftkv")).split(",").map(parseSystem);
   const [watchers, puts, basePort] = [positive(values.watchers), positive(values.puts), positive(values["base-port"])];
@@ -35,7 +40,9 @@ async function main(): Promise<void> {
     const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1);
     try {
       const cpuMs = await cpuPerPut(cluster, watchers, puts);
-      console.log(`${system.padEnd(6)} member CPU per put to ${watchers} watchers: ${cpuMs.toFixed(2)} ms (${((cpuMs * 1000) / watchers).toFixed(2)} µs per event), ${puts} puts`);
+      console.log(
+        `${system.padEnd(6)} member CPU per put to ${watchers} watchers: ${cpuMs.toFixed(2)} ms (${((cpuMs * 1000) / watchers).toFixed(2)} µs per event), ${puts} puts`,
+      );
     } finally {
       await cluster.stop();
     }

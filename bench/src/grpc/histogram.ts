@@ -23,7 +23,10 @@ export class Histogram {
   /** The sum of histograms recorded elsewhere (by workers). */
   static merged(all: readonly Counts[]): Histogram {
     const sum = Histogram.empty();
-    for (const counts of all) counts.forEach((count, i) => (sum.counts[i]! += count));
+    for (const counts of all)
+      counts.forEach((count, i) => {
+        sum.counts[i]! += count;
+      });
     return sum;
   }
 

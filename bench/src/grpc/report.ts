@@ -102,7 +102,17 @@ export function markdown(results: GrpcResults): string {
       "the figure to compare changes by, since a slower or faster machine moves the rate more than it moves the work done per call. " +
       "The watch row's writer puts one at a time; its acknowledged puts per second are given in the last column.",
     "",
-    row(["row", "conns", "workers", "generator CPU % raftkv / etcd", "busiest worker % raftkv / etcd", "raftkv servers CPU %", "etcd servers CPU %", "leader CPU µs per call raftkv / etcd", "writer puts/s raftkv / etcd"]),
+    row([
+      "row",
+      "conns",
+      "workers",
+      "generator CPU % raftkv / etcd",
+      "busiest worker % raftkv / etcd",
+      "raftkv servers CPU %",
+      "etcd servers CPU %",
+      "leader CPU µs per call raftkv / etcd",
+      "writer puts/s raftkv / etcd",
+    ]),
     row(["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:"]),
     ...all.map((pair) =>
       row([

@@ -95,7 +95,8 @@ function unaryJobs(address: string, { kind, concurrency }: Extract<RowSpec, { ki
   const perConnection = split(concurrency, connections);
   let next = 0;
   return split(connections, Math.min(plan.workers, connections)).map((share) => {
-    const mine = perConnection.slice(next, (next += share));
+    const mine = perConnection.slice(next, next + share);
+    next += share;
     return { kind: "unary", request: kind, address, connections: share, concurrency: mine.reduce((a, b) => a + b, 0), keyspace: plan.keyspace };
   });
 }
@@ -103,12 +104,11 @@ function unaryJobs(address: string, { kind, concurrency }: Extract<RowSpec, { ki
 function watchJobs(address: string, watchers: number, plan: RowPlan): Job[] {
   const perStream = split(watchers, plan.connections);
   let next = 0;
-  return split(plan.connections, Math.min(plan.workers, plan.connections)).map((share) => ({
-    kind: "watch",
-    address,
-    key: WATCHED_KEY,
-    watchers: perStream.slice(next, (next += share)),
-  }));
+  return split(plan.connections, Math.min(plan.workers, plan.connections)).map((share) => {
+    const watchers = perStream.slice(next, next + share);
+    next += share;
+    return { kind: "watch", address, key: WATCHED_KEY, watchers };
+  });
 }
 
 interface LoadWorker {

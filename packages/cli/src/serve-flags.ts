@@ -430,7 +430,7 @@ export async function nodeConfigFrom(flags: ServeFlagValues, env: Environment): 
   const server = await import("@raftkv/server");
   let overrides: Partial<NodeConfig> = {};
   for (const row of SERVE_FLAGS) {
-    const given = valueOf(row.flag, flags, env);
+    const given = givenValue(row.flag, flags, env);
     if (given) overrides = { ...overrides, ...parseGiven(row, given, server) };
   }
   try {
@@ -446,7 +446,7 @@ interface GivenValue {
   readonly source: string;
 }
 
-function valueOf(flag: ServeFlagName, flags: ServeFlagValues, env: Environment): GivenValue | undefined {
+function givenValue(flag: ServeFlagName, flags: ServeFlagValues, env: Environment): GivenValue | undefined {
   const fromFlag = flags[flag];
   if (fromFlag !== undefined) return { value: fromFlag, source: `--${flag}` };
   const fromEnv = env[envVarOf(flag)];

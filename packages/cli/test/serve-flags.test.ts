@@ -107,7 +107,7 @@ const cases: { name: string; args: string[]; env?: Environment; expected: Partia
   },
   {
     name: "--flag=value",
-    args: ["--name=n3", "--initial-cluster=" + THREE_MEMBERS],
+    args: ["--name=n3", `--initial-cluster=${THREE_MEMBERS}`],
     expected: { name: "n3", initialCluster: threeMembers },
   },
   {

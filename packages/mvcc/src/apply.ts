@@ -115,19 +115,21 @@ function applyTxnOp(state: MvccState, request: TxnOp, prevKvInEvents: boolean): 
 }
 
 function runPlan(txn: WriteTxn, plan: TxnPlan): TxnOpResponse[] {
-  return plan.steps.map((step): TxnOpResponse => {
-    switch (step.op) {
-      case "range":
-        return txn.range(step);
-      case "put":
-        return txn.put(step);
-      case "deleteRange":
-        return txn.deleteRange(step);
-      case "nestedTxn":
-        // etcd leaves the header of a nested txn's response empty.
-        return { op: "txn", revision: 0, succeeded: step.plan.succeeded, responses: runPlan(txn, step.plan) };
-    }
-  });
+  return plan.steps.map((step) => runStep(txn, step));
+}
+
+function runStep(txn: WriteTxn, step: TxnPlan["steps"][number]): TxnOpResponse {
+  switch (step.op) {
+    case "range":
+      return txn.range(step);
+    case "put":
+      return txn.put(step);
+    case "deleteRange":
+      return txn.deleteRange(step);
+    case "nestedTxn":
+      // etcd leaves the header of a nested txn's response empty.
+      return { op: "txn", revision: 0, succeeded: step.plan.succeeded, responses: runPlan(txn, step.plan) };
+  }
 }
 
 function compact(state: MvccState, request: CompactOp): Response {

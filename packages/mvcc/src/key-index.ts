@@ -1,4 +1,4 @@
-import { type KeyRange, type KeyString } from "./keys.js";
+import type { KeyRange, KeyString } from "./keys.js";
 import { SortedKeys } from "./sorted-keys.js";
 
 /**

@@ -28,7 +28,7 @@ export const ALL_KEYS: KeyRange = { start: "", end: undefined };
  */
 export function keyRange(key: Uint8Array, rangeEnd?: Uint8Array): KeyRange {
   const start = toKeyString(key);
-  if (rangeEnd === undefined || rangeEnd.length === 0) return { start, end: start + "\0" };
+  if (rangeEnd === undefined || rangeEnd.length === 0) return { start, end: `${start}\0` };
   if (rangeEnd.length === 1 && rangeEnd[0] === 0) return { start, end: undefined };
   return { start, end: toKeyString(rangeEnd) };
 }

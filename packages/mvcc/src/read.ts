@@ -43,10 +43,10 @@ export function readRange(state: MvccState, request: RangeRequest, current: numb
   const count = candidates.length;
   if (request.countOnly === true) return { op: "range", revision: current, kvs: [], more: false, count };
 
-  const valueOf = (candidate: Candidate): Uint8Array => (candidate.value ??= state.value(candidate.revision));
-  const sorted = sortCandidates(candidates.filter(revisionFilter(request)), request, valueOf);
+  const valueFor = (candidate: Candidate): Uint8Array => (candidate.value ??= state.value(candidate.revision));
+  const sorted = sortCandidates(candidates.filter(revisionFilter(request)), request, valueFor);
   const limit = request.limit !== undefined && request.limit > 0 ? request.limit : sorted.length;
-  const kvs = sorted.slice(0, limit).map((candidate) => keyValue(candidate, request.keysOnly === true ? EMPTY : valueOf(candidate)));
+  const kvs = sorted.slice(0, limit).map((candidate) => keyValue(candidate, request.keysOnly === true ? EMPTY : valueFor(candidate)));
   return { op: "range", revision: current, kvs, more: sorted.length > limit, count };
 }
 
@@ -64,17 +64,17 @@ function revisionFilter(request: RangeRequest): (candidate: Candidate) => boolea
  * NONE or ASCEND. Any other target sorts ascending unless told otherwise, as
  * in etcd; the sort is stable, so ties stay in key order.
  */
-function sortCandidates(candidates: Candidate[], request: RangeRequest, valueOf: (candidate: Candidate) => Uint8Array): Candidate[] {
+function sortCandidates(candidates: Candidate[], request: RangeRequest, valueFor: (candidate: Candidate) => Uint8Array): Candidate[] {
   const target = request.sortTarget ?? "KEY";
   const order = request.sortOrder ?? "NONE";
   if (target === "KEY" && order !== "DESCEND") return candidates;
   if (target === "KEY") return candidates.reverse();
-  const ascending = comparatorFor(target, valueOf);
+  const ascending = comparatorFor(target, valueFor);
   const comparator = order === "DESCEND" ? (a: Candidate, b: Candidate) => ascending(b, a) : ascending;
   return candidates.sort(comparator);
 }
 
-function comparatorFor(target: Exclude<SortTarget, "KEY">, valueOf: (candidate: Candidate) => Uint8Array): (a: Candidate, b: Candidate) => number {
+function comparatorFor(target: Exclude<SortTarget, "KEY">, valueFor: (candidate: Candidate) => Uint8Array): (a: Candidate, b: Candidate) => number {
   switch (target) {
     case "VERSION":
       return (a, b) => a.revision.version - b.revision.version;
@@ -83,7 +83,7 @@ function comparatorFor(target: Exclude<SortTarget, "KEY">, valueOf: (candidate: 
     case "MOD":
       return (a, b) => a.revision.main - b.revision.main;
     case "VALUE":
-      return (a, b) => Buffer.compare(valueOf(a), valueOf(b));
+      return (a, b) => Buffer.compare(valueFor(a), valueFor(b));
   }
 }
 

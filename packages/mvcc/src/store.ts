@@ -4,7 +4,7 @@ import { levelDbAt, type StoreDatabase } from "./database.js";
 import { CompactedError, MvccError, StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
 import { ALL_KEYS, fromKeyString, keyRange, rangeContains } from "./keys.js";
-import { decodeSnapshotChunk, encodeMeta, encodeSnapshotChunk, EMPTY, META, requestFingerprint, REVISIONS, revisionKey } from "./layout.js";
+import { encodeMeta, encodeSnapshotChunk, EMPTY, META, requestFingerprint, REVISIONS, revisionKey } from "./layout.js";
 import { importChunks, loadState, stateAround, writeBatch } from "./persistence.js";
 import { keyValue, readRange, resolveReadRevision } from "./read.js";
 import { DEFAULT_REQUEST_ID_WINDOW, isValidRequestId } from "./request-ids.js";

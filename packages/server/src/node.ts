@@ -21,7 +21,17 @@ import { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import { AlarmRegistry } from "./alarms.js";
 import { sleep, systemClock, type Clock } from "./clock.js";
-import { TICK_MS, clusterIdOf, effectiveQuotaBytes, memberIdOf, parseAutoCompaction, parseUrl, servesClientTls, servesPeerTls, type NodeConfig } from "./config.js";
+import {
+  TICK_MS,
+  clusterIdOf,
+  effectiveQuotaBytes,
+  memberIdOf,
+  parseAutoCompaction,
+  parseUrl,
+  servesClientTls,
+  servesPeerTls,
+  type NodeConfig,
+} from "./config.js";
 import { ClientTls } from "./http/tls.js";
 import { CorruptionCheck } from "./corruption-check.js";
 import { startDns } from "./dns/index.js";
@@ -89,9 +99,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const clusterId = clusterIdOf(config.initialClusterToken);
   let host: RaftHost | undefined;
   const clock = options.clock ?? systemClock;
-  const logger =
-    options.logger ??
-    createLogger(config.logLevel, { name: config.name, memberId, term: () => host?.term ?? 0 });
+  const logger = options.logger ?? createLogger(config.logLevel, { name: config.name, memberId, term: () => host?.term ?? 0 });
 
   const wal = await Wal.open(join(config.dataDir, "wal"));
   const registry = await MemberRegistry.load(config.dataDir);

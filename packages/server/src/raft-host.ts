@@ -8,7 +8,7 @@
  */
 import { randomInt } from "node:crypto";
 import {
-  MemoryStorage,
+  type MemoryStorage,
   ProposalDroppedError,
   RaftNode,
   Role,
@@ -503,14 +503,16 @@ export class RaftHost {
   private saveLater(batch: Parameters<Wal["save"]>[0]): void {
     this.unsavedBatches.push(batch);
     if (this.unsavedBatches.length > 1) return;
-    this.clock.setTimeout(() => {
-      const batches = this.unsavedBatches;
-      this.unsavedBatches = [];
-      // A failed write stops the member as one under the loop does (see loop), rather than going unhandled.
-      batches
-        .reduce((chain, each) => chain.then(() => this.save(each)), Promise.resolve())
-        .catch((error: unknown) => this.options.storageHealth.fail("wal", error));
-    }, 500).unref();
+    this.clock
+      .setTimeout(() => {
+        const batches = this.unsavedBatches;
+        this.unsavedBatches = [];
+        // A failed write stops the member as one under the loop does (see loop), rather than going unhandled.
+        batches
+          .reduce((chain, each) => chain.then(() => this.save(each)), Promise.resolve())
+          .catch((error: unknown) => this.options.storageHealth.fail("wal", error));
+      }, 500)
+      .unref();
   }
 
   /** Applies committed entries, if any; a promise only when there are. */

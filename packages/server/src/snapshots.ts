@@ -162,7 +162,8 @@ export class Snapshotter {
     const started = performance.now();
     const app: SnapshotAppState = { members: this.options.registry.list(), alarms: this.options.alarms.list() };
     const exported = await this.options.store.exportSnapshot();
-    if (exported.appliedIndex !== appliedIndex) throw new Error(`snapshot at ${appliedIndex} taken off an apply boundary: the store is at ${exported.appliedIndex}`);
+    if (exported.appliedIndex !== appliedIndex)
+      throw new Error(`snapshot at ${appliedIndex} taken off an apply boundary: the store is at ${exported.appliedIndex}`);
     // A snapshot from the leader may have overtaken ours meanwhile.
     if (this.supersededAt(appliedIndex)) {
       for await (const _ of exported.chunks) break;

@@ -23,7 +23,10 @@ test("commands encoded one after another each decode to themselves once many hav
   }));
   const encoded = envelopes.map((envelope) => encodeCommand(envelope));
   assert.ok(new Set(encoded.map((bytes) => bytes.buffer)).size > 1, "4,000 commands of 300 bytes fill more than one slab");
-  assert.deepEqual(encoded.map((bytes) => decodeCommand(bytes)), envelopes);
+  assert.deepEqual(
+    encoded.map((bytes) => decodeCommand(bytes)),
+    envelopes,
+  );
 });
 
 test("decoding a command leaves the entry's bytes as they were, with no property added", () => {

@@ -88,7 +88,9 @@ test("on a grpc-js call, the queued messages go out as one write a grpc-js clien
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   const Client = grpc.makeGenericClientConstructor(BURST, "Burst");
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Burst(request: string): grpc.ClientReadableStream<string> };
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    Burst(request: string): grpc.ClientReadableStream<string>;
+  };
   try {
     const received: string[] = [];
     const stream = client.Burst("go");

@@ -28,24 +28,61 @@ function protobufjsShape(message: WatchMessage): Message {
   const setFields = (fields: Message): Message => Object.fromEntries(Object.entries(fields).filter(([, value]) => !isDefault(value)));
   const keyValue = (k: KeyValue): Message =>
     setFields({ key: k.key, create_revision: k.createRevision, mod_revision: k.modRevision, version: k.version, value: k.value, lease: k.lease });
-  const event = (e: Event): Message => ({ ...setFields({ type: e.type === "PUT" ? undefined : e.type }), kv: keyValue(e.kv), ...(e.prevKv && { prev_kv: keyValue(e.prevKv) }) });
-  const header = message.header && setFields({ cluster_id: message.header.clusterId, member_id: message.header.memberId, revision: message.header.revision, raft_term: message.header.raftTerm });
+  const event = (e: Event): Message => ({
+    ...setFields({ type: e.type === "PUT" ? undefined : e.type }),
+    kv: keyValue(e.kv),
+    ...(e.prevKv && { prev_kv: keyValue(e.prevKv) }),
+  });
+  const header =
+    message.header &&
+    setFields({
+      cluster_id: message.header.clusterId,
+      member_id: message.header.memberId,
+      revision: message.header.revision,
+      raft_term: message.header.raftTerm,
+    });
   return setFields({ ...message, header, events: message.events?.map(event) });
 }
 
 function isDefault(value: unknown): boolean {
-  return value === undefined || value === 0 || value === false || value === "" || (value instanceof Uint8Array && value.length === 0) || (Array.isArray(value) && value.length === 0);
+  return (
+    value === undefined ||
+    value === 0 ||
+    value === false ||
+    value === "" ||
+    (value instanceof Uint8Array && value.length === 0) ||
+    (Array.isArray(value) && value.length === 0)
+  );
 }
 
 const CASES: { name: string; message: WatchMessage }[] = [
   { name: "a create's answer: watch id 0 and every default left out", message: { header: HEADER, watch_id: 0, created: true } },
-  { name: "a put and a delete, one with its previous key-value", message: { header: HEADER, watch_id: 12, events: [
-    { type: "PUT", kv: kv("a", "1", { lease: 0x694d7a1b2c3d }), prevKv: kv("a", "0", { version: 2 }) },
-    { type: "DELETE", kv: kv("b", "", { createRevision: 0, version: 0 }) },
-  ] } },
-  { name: "a refusal: watch id -1, canceled, a reason in UTF-8", message: { header: HEADER, watch_id: -1, created: true, canceled: true, cancel_reason: "rpc error: code = PermissionDenied desc = etcdserver: permission denied — ü" } },
+  {
+    name: "a put and a delete, one with its previous key-value",
+    message: {
+      header: HEADER,
+      watch_id: 12,
+      events: [
+        { type: "PUT", kv: kv("a", "1", { lease: 0x694d7a1b2c3d }), prevKv: kv("a", "0", { version: 2 }) },
+        { type: "DELETE", kv: kv("b", "", { createRevision: 0, version: 0 }) },
+      ],
+    },
+  },
+  {
+    name: "a refusal: watch id -1, canceled, a reason in UTF-8",
+    message: {
+      header: HEADER,
+      watch_id: -1,
+      created: true,
+      canceled: true,
+      cancel_reason: "rpc error: code = PermissionDenied desc = etcdserver: permission denied — ü",
+    },
+  },
   { name: "a compacted start", message: { header: HEADER, watch_id: 3, canceled: true, compact_revision: 2 ** 31 } },
-  { name: "a fragment with an empty key-value", message: { header: { clusterId: 0, memberId: 0, revision: 0, raftTerm: 0 }, watch_id: 1, fragment: true, events: [{ type: "PUT", kv: kv("", "") }] } },
+  {
+    name: "a fragment with an empty key-value",
+    message: { header: { clusterId: 0, memberId: 0, revision: 0, raftTerm: 0 }, watch_id: 1, fragment: true, events: [{ type: "PUT", kv: kv("", "") }] },
+  },
   { name: "a large value", message: { header: HEADER, watch_id: 127, events: [{ type: "PUT", kv: kv("big", "v".repeat(70_000)) }] } },
 ];
 
@@ -73,7 +110,10 @@ test("watch encoding: responses in a row with the same key-value but other event
     [{ type: "PUT", kv: shared }],
     [{ type: "PUT", kv: shared, prevKv: previous }],
     [{ type: "DELETE", kv: shared }],
-    [{ type: "DELETE", kv: shared }, { type: "PUT", kv: previous }],
+    [
+      { type: "DELETE", kv: shared },
+      { type: "PUT", kv: previous },
+    ],
     [{ type: "PUT", kv: shared }],
   ];
   for (const events of variants) {

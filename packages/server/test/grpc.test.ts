@@ -137,9 +137,24 @@ describe("gRPC on a member that leads", () => {
 
     const messages = await all;
     const seenBy = (id: number): unknown[] =>
-      messages.filter((m) => m.watch_id === id).flatMap((m) => m.events.map((e: Message) => [e.type, Buffer.from(e.kv.value).toString(), e.prev_kv ? Buffer.from(e.prev_kv.value).toString() : null]));
-    for (const id of plainIds) assert.deepEqual(seenBy(id), [["PUT", "1", null], ["PUT", "2", null], ["DELETE", "", null]], `watch ${id}`);
-    assert.deepEqual(seenBy(withPrevious), [["PUT", "1", null], ["PUT", "2", "1"], ["DELETE", "", "2"]]);
+      messages
+        .filter((m) => m.watch_id === id)
+        .flatMap((m) => m.events.map((e: Message) => [e.type, Buffer.from(e.kv.value).toString(), e.prev_kv ? Buffer.from(e.prev_kv.value).toString() : null]));
+    for (const id of plainIds)
+      assert.deepEqual(
+        seenBy(id),
+        [
+          ["PUT", "1", null],
+          ["PUT", "2", null],
+          ["DELETE", "", null],
+        ],
+        `watch ${id}`,
+      );
+    assert.deepEqual(seenBy(withPrevious), [
+      ["PUT", "1", null],
+      ["PUT", "2", "1"],
+      ["DELETE", "", "2"],
+    ]);
     assert.deepEqual(seenBy(noPut), [["DELETE", "", null]]);
     const deletion = messages.find((m) => m.watch_id === noPut && m.events.length > 0)!;
     assert.equal(deletion.header.revision, deleted.header.revision);

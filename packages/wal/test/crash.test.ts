@@ -130,7 +130,7 @@ async function checkPromisesKept(dir: string, promises: Promises): Promise<{ tor
   const snapshotIndex = snapshot?.index ?? 0;
   assert.ok(snapshotIndex >= promises.snapshotIndex, `snapshot ${snapshotIndex} is behind the promised ${promises.snapshotIndex}`);
   assert.ok(hardState.commit >= promises.commit, `commit ${hardState.commit} is behind the promised ${promises.commit}`);
-  entries.forEach((e, i) => assert.equal(e.index, snapshotIndex + 1 + i, "entries are contiguous after the snapshot"));
+  for (const [i, e] of entries.entries()) assert.equal(e.index, snapshotIndex + 1 + i, "entries are contiguous after the snapshot");
   const lastIndex = entries.at(-1)?.index ?? snapshotIndex;
   const explained = [...promises.possibleLogs(lastIndex)].some((terms) => sameLog(entries, snapshotIndex, terms));
   assert.ok(

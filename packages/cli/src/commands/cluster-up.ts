@@ -133,6 +133,6 @@ async function refuseBusyPorts(plan: ClusterPlan): Promise<void> {
   if (busy.length === 0) return;
   const named = busy.map((port) => `${port} (${uses.get(port)})`).join(", ");
   throw new Error(
-    `${busy.length === 1 ? "port" : "ports"} ${named} already in use on ${LOCAL_HOST}; ` + "stop whatever listens there (another cluster up?) and try again",
+    `${busy.length === 1 ? "port" : "ports"} ${named} already in use on ${LOCAL_HOST}; stop whatever listens there (another cluster up?) and try again`,
   );
 }

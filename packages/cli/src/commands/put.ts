@@ -38,7 +38,7 @@ export function registerPut(program: Command): void {
     .addHelpText("after", EXAMPLES)
     .action((key: string, value: string | undefined, flags: PutFlags, command: Command) =>
       withClient(command, async ({ client, options }) => {
-        const result = await client.kv.put(key, await valueOf(value, flags), {
+        const result = await client.kv.put(key, await valueToPut(value, flags), {
           lease: flags.lease,
           prevKv: flags.prevKv,
           ignoreValue: flags.ignoreValue,
@@ -49,7 +49,7 @@ export function registerPut(program: Command): void {
     );
 }
 
-async function valueOf(value: string | undefined, flags: PutFlags): Promise<string | Buffer> {
+async function valueToPut(value: string | undefined, flags: PutFlags): Promise<string | Buffer> {
   if (flags.ignoreValue) {
     if (value !== undefined) throw new UsageError("a value cannot be given with --ignore-value");
     return "";

@@ -78,7 +78,8 @@ class UnaryCallInfo implements CallInfo {
   }
 
   get signal(): AbortSignal {
-    return (this.made ??= abortWhenCancelled(this.call));
+    this.made ??= abortWhenCancelled(this.call);
+    return this.made;
   }
 }
 

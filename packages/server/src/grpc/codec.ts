@@ -5,7 +5,26 @@
  * bytes as Buffers, every absent field at its default, and a oneof's set
  * field named by the oneof. Replies are plain objects of the same shape.
  */
-import type { AlarmRequest, AlarmResponse, Compare, CompareTarget, DeleteRangeRequest, KeyValue, LeaseTimeToLiveResponse, MemberInfo, MemberStatus, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse, WatchRequest } from "../kv/api.js";
+import type {
+  AlarmRequest,
+  AlarmResponse,
+  Compare,
+  CompareTarget,
+  DeleteRangeRequest,
+  KeyValue,
+  LeaseTimeToLiveResponse,
+  MemberInfo,
+  MemberStatus,
+  PutRequest,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  ResponseHeader,
+  ResponseOp,
+  TxnRequest,
+  TxnResponse,
+  WatchRequest,
+} from "../kv/api.js";
 import { PERMISSION_TYPES, type Permission, type PermissionType } from "../auth/state.js";
 import { invalidArgument } from "../errors.js";
 import type { LeaderKey } from "../recipes/election.js";

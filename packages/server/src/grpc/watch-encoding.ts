@@ -66,7 +66,11 @@ let lastHeader: { readonly header: ResponseHeader; readonly bytes: Buffer } | un
 function headerBytes(header: ResponseHeader): Buffer {
   const last = lastHeader?.header;
   const same =
-    last !== undefined && last.clusterId === header.clusterId && last.memberId === header.memberId && last.revision === header.revision && last.raftTerm === header.raftTerm;
+    last !== undefined &&
+    last.clusterId === header.clusterId &&
+    last.memberId === header.memberId &&
+    last.revision === header.revision &&
+    last.raftTerm === header.raftTerm;
   if (!same) lastHeader = { header: { ...header }, bytes: encodeHeader(header) };
   return lastHeader!.bytes;
 }

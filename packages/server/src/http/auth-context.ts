@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { MemberApis } from "../kv/api.js";
-import { type AuthService, type Credentials, type Identity } from "../services/auth.js";
+import type { AuthService, Credentials, Identity } from "../services/auth.js";
 import { guardedApis } from "../services/guard.js";
 import { invalidArgument } from "../errors.js";
 

@@ -43,7 +43,11 @@ function lazyBuilder<Compiled>(builder: Builder<Compiled>, defer: (compile: () =
     let compileRoute: Compile<Compiled> | undefined;
     return (route) => {
       let compiled: Compiled | undefined;
-      return defer(() => (compiled ??= (compileRoute ??= builder(externalSchemas, options))(route)));
+      return defer(() => {
+        compileRoute ??= builder(externalSchemas, options);
+        compiled ??= compileRoute(route);
+        return compiled;
+      });
     };
   };
 }

@@ -76,10 +76,22 @@ function guardedCluster(cluster: api.ClusterApi, auth: AuthService, identity: Id
   return {
     // As in etcd, anyone may list the members.
     memberList: async () => cluster.memberList(),
-    memberAdd: async (peerUrls, isLearner) => (root(), cluster.memberAdd(peerUrls, isLearner)),
-    memberRemove: async (id) => (root(), cluster.memberRemove(id)),
-    memberUpdate: async (id, peerUrls) => (root(), cluster.memberUpdate(id, peerUrls)),
-    memberPromote: async (id) => (root(), cluster.memberPromote(id)),
+    memberAdd: async (peerUrls, isLearner) => {
+      root();
+      return cluster.memberAdd(peerUrls, isLearner);
+    },
+    memberRemove: async (id) => {
+      root();
+      return cluster.memberRemove(id);
+    },
+    memberUpdate: async (id, peerUrls) => {
+      root();
+      return cluster.memberUpdate(id, peerUrls);
+    },
+    memberPromote: async (id) => {
+      root();
+      return cluster.memberPromote(id);
+    },
     leaderClientUrl: async () => cluster.leaderClientUrl(),
   };
 }
@@ -88,12 +100,30 @@ function guardedCluster(cluster: api.ClusterApi, auth: AuthService, identity: Id
 function guardedMaintenance(maintenance: api.MaintenanceApi, auth: AuthService, identity: Identity): api.MaintenanceApi {
   const root = (): void => void auth.authorizeRoot(identity);
   return {
-    status: async () => (root(), maintenance.status()),
-    hashKv: async (revision) => (root(), maintenance.hashKv(revision)),
-    snapshot: async () => (root(), maintenance.snapshot()),
-    moveLeader: async (target) => (root(), maintenance.moveLeader(target)),
-    alarm: async (request) => (root(), maintenance.alarm(request)),
-    defragment: async () => (root(), maintenance.defragment()),
+    status: async () => {
+      root();
+      return maintenance.status();
+    },
+    hashKv: async (revision) => {
+      root();
+      return maintenance.hashKv(revision);
+    },
+    snapshot: async () => {
+      root();
+      return maintenance.snapshot();
+    },
+    moveLeader: async (target) => {
+      root();
+      return maintenance.moveLeader(target);
+    },
+    alarm: async (request) => {
+      root();
+      return maintenance.alarm(request);
+    },
+    defragment: async () => {
+      root();
+      return maintenance.defragment();
+    },
   };
 }
 

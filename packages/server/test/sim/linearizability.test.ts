@@ -10,7 +10,10 @@ const cas = (expected: string, value: string, succeeded?: boolean): RegisterOp =
 
 describe("register linearizability", () => {
   test("sequential puts, reads and compare-and-sets that agree are linearizable", () => {
-    assert.equal(checkRegister([op(0, 1, read()), op(2, 3, put("a")), op(4, 5, cas("a", "b", true)), op(6, 7, cas("a", "c", false)), op(8, 9, read("b"))]), undefined);
+    assert.equal(
+      checkRegister([op(0, 1, read()), op(2, 3, put("a")), op(4, 5, cas("a", "b", true)), op(6, 7, cas("a", "c", false)), op(8, 9, read("b"))]),
+      undefined,
+    );
   });
 
   test("a read after a completed put that returns the older value is not", () => {

@@ -71,4 +71,3 @@ export async function loneLeader(disk: SimDisk, beforeApply: () => Promise<void>
   await until("the lone voter to lead", () => host.isLeader);
   return { host, wal, applied, storageHealth };
 }
-

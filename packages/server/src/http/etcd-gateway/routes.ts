@@ -120,7 +120,12 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
       const toProtoNames = protoNamesFor(body, schemas.SHARED_SCHEMAS);
       for (const url of paths(urls)) {
         app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema, config: { leaderOnly }, preValidation: renaming(toProtoNames) }, (request, raw) =>
-          handle(Fields.of(request.body), { ...request.apis, identity: request.identity, write: writeOptionsOf(request.headers), whenClosed: () => abortWhenClosed(raw.raw) }),
+          handle(Fields.of(request.body), {
+            ...request.apis,
+            identity: request.identity,
+            write: writeOptionsOf(request.headers),
+            whenClosed: () => abortWhenClosed(raw.raw),
+          }),
         );
         if (!leaderOnly) webSockets.add(url, toProtoNames, webSocket ?? unaryCall(async (f, peer) => handle(f, await contextOf(peer))));
       }

@@ -8,7 +8,7 @@
 import { MemoryLevel } from "memory-level";
 import { withoutFiles } from "@raftkv/mvcc";
 import { MemoryStorage, MessageType, bootstrapLog, type AppliedConfChange, type Entry, type Message, type NodeId } from "@raftkv/raft";
-import { SimDisk, Wal } from "@raftkv/wal";
+import { type SimDisk, Wal } from "@raftkv/wal";
 import pino from "pino";
 import { AlarmRegistry } from "../../../src/alarms.js";
 import { tokenProviderFor } from "../../../src/auth/tokens.js";
@@ -235,7 +235,10 @@ function sendMessages(from: NodeId, messages: readonly Message[], { network, sna
       () => host().snapshotSent(message.to, false),
     );
   }
-  network.send(from, messages.filter((message) => message.type !== MessageType.Snap));
+  network.send(
+    from,
+    messages.filter((message) => message.type !== MessageType.Snap),
+  );
 }
 
 /**

@@ -304,7 +304,9 @@ class Simulation {
   private async call(member: SimMember, key: string, op: RegisterOp): Promise<RegisterOp | "failed" | "unknown"> {
     const gaveUp = new Promise<"unknown">((resolve) => this.scheduler.after("client", CLIENT_DEADLINE_MS, () => resolve("unknown")));
     // A write refused for want of a leader was never proposed (see Proposer.propose); any other error leaves it in doubt.
-    const answer = this.send(member, key, op).catch((error: unknown) => (op.kind === "read" || isEtcdError(error, "noLeader") ? ("failed" as const) : ("unknown" as const)));
+    const answer = this.send(member, key, op).catch((error: unknown) =>
+      op.kind === "read" || isEtcdError(error, "noLeader") ? ("failed" as const) : ("unknown" as const),
+    );
     return Promise.race([answer, gaveUp]);
   }
 
@@ -342,7 +344,14 @@ class Simulation {
     const leader = [...this.members.values()].find((member) => member.host.isLeader);
     if (!leader) return;
     for (let key = 0; key < this.options.keys; key++) {
-      const recorded: Recorded = { client: -1, key: `k${key}`, op: { kind: "read", value: undefined }, invoked: this.events++, completed: undefined, outcome: "pending" };
+      const recorded: Recorded = {
+        client: -1,
+        key: `k${key}`,
+        op: { kind: "read", value: undefined },
+        invoked: this.events++,
+        completed: undefined,
+        outcome: "pending",
+      };
       this.history.push(recorded);
       const done = this.call(leader, recorded.key, recorded.op).then((result) => this.settle(recorded, result));
       await this.scheduler.runUntil(this.scheduler.now + CLIENT_DEADLINE_MS + 1);
@@ -355,13 +364,19 @@ class Simulation {
   private async judge(): Promise<SimulationResult> {
     const violations = [...this.violations, ...(await this.storesDiffer()), ...this.lostWrites(), ...this.nonLinearizableKeys()];
     const count = (outcome: Recorded["outcome"]) => this.history.filter((each) => each.outcome === outcome).length;
-    const stores = await Promise.all([...this.members.values()].map(async (member) => [member.id, member.stateMachine.appliedIndex, (await member.stateMachine.store.hash()).hash]));
-    const digest = createHash("sha256").update(JSON.stringify({ history: this.history, stores, violations })).digest("hex");
+    const stores = await Promise.all(
+      [...this.members.values()].map(async (member) => [member.id, member.stateMachine.appliedIndex, (await member.stateMachine.store.hash()).hash]),
+    );
+    const digest = createHash("sha256")
+      .update(JSON.stringify({ history: this.history, stores, violations }))
+      .digest("hex");
     return { digest, violations, operations: { ok: count("ok"), failed: count("failed"), unknown: count("unknown") }, faults: this.faults };
   }
 
   private async storesDiffer(): Promise<string[]> {
-    const hashes = await Promise.all([...this.members.values()].map(async (member) => `${member.stateMachine.appliedIndex}/${(await member.stateMachine.store.hash()).hash}`));
+    const hashes = await Promise.all(
+      [...this.members.values()].map(async (member) => `${member.stateMachine.appliedIndex}/${(await member.stateMachine.store.hash()).hash}`),
+    );
     return new Set(hashes).size > 1 ? [`the members' stores differ after healing (applied index/hash): ${hashes.join(", ")}`] : [];
   }
 
