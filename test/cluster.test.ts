@@ -52,7 +52,11 @@ for (const size of [3, 5]) {
       cluster.restart(leader.name);
       const restarted = cluster.member(leader.name);
       const last = writer.acknowledged[writer.acknowledged.length - 1]!;
-      await waitFor("the restarted member catches up", async () => (await readValue(restarted.clientUrl, last.key, "serializable")) === last.value);
+      await waitFor("the restarted member catches up", async () => (await readValue(restarted.clientUrl, last.key, "serializable")) === last.value).catch(
+        (error: Error) => {
+          throw new Error(`${error.message}\n${cluster.logs()}`);
+        },
+      );
     });
   });
 }
