@@ -75,8 +75,10 @@ describe("the harness on a real cluster", async () => {
     skip,
     timeout: 120_000,
   }, async () => {
-    const result = await runTest(figureEight("commit-any-term", ["--unsafe-bugs=commit-any-term"], 25), new AbortController().signal);
-    assert.equal(result.verdict.valid, false, "the harness must catch an acknowledged write a later leader overwrote");
+    // Each attempt needs its steps to land in order on a loaded machine; 40 s gives a run of CI several.
+    const result = await runTest(figureEight("commit-any-term", ["--unsafe-bugs=commit-any-term"], 40), new AbortController().signal);
+    const stories = (await nemesisEvents(result.historyPath)).join("\n");
+    assert.equal(result.verdict.valid, false, `the harness must catch an acknowledged write a later leader overwrote; the attempts:\n${stories}`);
     assert.ok(
       result.verdict.anomalies.some((anomaly) => anomaly.kind === "lost"),
       JSON.stringify(result.verdict.anomalies),
