@@ -391,6 +391,7 @@ export class RaftHost {
       this.stopped = true;
       if (this.ticker) this.clock.clearInterval(this.ticker);
       this.options.storageHealth.fail(failedPart(this.failure), this.failure);
+      this.leaveReady();
     }
   }
 
@@ -415,16 +416,10 @@ export class RaftHost {
     });
   }
 
-  /** One Ready, marked as being handled until it is done (see atApplyBoundary). */
+  /** One Ready, marked as being handled until finishReady (or the loop's failure) ends it (see atApplyBoundary). */
   private handleReady(ready: Ready): Promise<void> | undefined {
     this.handlingReady = true;
-    let waiting: Promise<void> | undefined;
-    try {
-      waiting = this.applyAndPersist(ready);
-    } finally {
-      if (!waiting) this.leaveReady();
-    }
-    return waiting?.finally(() => this.leaveReady());
+    return this.applyAndPersist(ready);
   }
 
   private leaveReady(): void {
@@ -457,6 +452,7 @@ export class RaftHost {
     this.node.advance();
     // After advance, raft's membership includes the changes just applied, matching the store and the registry.
     if (ready.committedEntries.length > 0) this.options.snapshots.maybeTake(this.options.applier.appliedIndex, this.node.confState());
+    this.leaveReady();
   }
 
   /** Persists what the Ready asks to; a promise only when that waits for the disk. */
