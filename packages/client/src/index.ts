@@ -38,7 +38,7 @@ export type {
 export type { LeaseClient, LeaseGrant, LeaseKeepAlive, LeaseTimeToLive, KeepAliveOptions } from "./lease.js";
 export type { WatchClient, WatchEvent, WatchOptions, Watcher } from "./watch.js";
 export type { ClusterClient, MemberAddResult, MemberListResult } from "./cluster.js";
-export type { Member, NativeDeleteReply, NativeKv, NativeKvList, NativePutReply } from "./shared-types.js";
+export type { Member, NativeDeleteReply, NativeKv, NativeKvList, NativePutReply, StatusResponse } from "./shared-types.js";
 export type { NativeClient, NativeList, NativeListOptions, NativeWriteOptions } from "./native.js";
 export type { AlarmMember, EndpointHealth, EndpointStatus, HashKvResult, MaintenanceClient, MemberCallOptions, MemberStatus } from "./maintenance.js";
 export { Lock, HeldLock, DEFAULT_LOCK_TTL_SECONDS, type LockOptions } from "./recipes/lock.js";

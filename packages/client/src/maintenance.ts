@@ -6,6 +6,7 @@
 import { fromBase64, toNumber } from "./bytes.js";
 import { streamResults } from "./json-lines.js";
 import type { CallOptions, HttpCall, Transport } from "./transport.js";
+import type { StatusResponse } from "./shared-types.js";
 import { describe } from "./transport.js";
 import { decodeHeader, parseJson, type Int64, type ResponseHeader, type WireHeader } from "./wire.js";
 
@@ -14,19 +15,9 @@ export interface MemberCallOptions extends CallOptions {
   readonly endpoint?: string;
 }
 
-export interface MemberStatus {
+/** A member's status with the endpoint that gave it. */
+export interface MemberStatus extends StatusResponse {
   readonly endpoint: string;
-  readonly header: ResponseHeader;
-  readonly version: string;
-  readonly dbSize: number;
-  readonly dbSizeInUse: number;
-  /** The member this one believes leads (0: none). */
-  readonly leader: number;
-  readonly raftIndex: number;
-  readonly raftTerm: number;
-  readonly raftAppliedIndex: number;
-  readonly isLearner: boolean;
-  readonly errors: readonly string[];
 }
 
 export type EndpointStatus = { readonly endpoint: string; readonly status: MemberStatus } | { readonly endpoint: string; readonly error: string };

@@ -4,6 +4,7 @@
  * client's types (Buffers and numbers, every field present).
  */
 import { fromBase64, toNumber } from "./bytes.js";
+import type { ResponseHeader } from "./shared-types.js";
 
 export type Int64 = string | number;
 
@@ -23,14 +24,7 @@ export interface WireKeyValue {
   readonly lease?: Int64;
 }
 
-export interface ResponseHeader {
-  readonly clusterId: number;
-  /** The member that answered. */
-  readonly memberId: number;
-  /** The store's revision when the request was served. */
-  readonly revision: number;
-  readonly raftTerm: number;
-}
+export type { ResponseHeader };
 
 export interface KeyValue {
   readonly key: Buffer;

@@ -363,6 +363,7 @@ describe("encoding responses", () => {
       header,
       version: "3.4.0",
       dbSize: 4096,
+      dbSizeInUse: 4096,
       leader: 12,
       raftIndex: 30,
       raftTerm: 2,

@@ -14,7 +14,7 @@ import type {
   KeyValue,
   LeaseTimeToLiveResponse,
   MemberInfo,
-  MemberStatus,
+  StatusResponse,
   PutRequest,
   RangeRequest,
   RangeResponse,
@@ -197,7 +197,7 @@ export function encodeMembers(response: { header: ResponseHeader; members: reado
   };
 }
 
-export function encodeStatus(status: MemberStatus): Message {
+export function encodeStatus(status: StatusResponse): Message {
   return {
     header: encodeHeader(status.header),
     version: status.version,
@@ -207,8 +207,7 @@ export function encodeStatus(status: MemberStatus): Message {
     raftTerm: status.raftTerm,
     raftAppliedIndex: status.raftAppliedIndex,
     errors: status.errors,
-    // No free-page accounting here: the whole store is in use.
-    dbSizeInUse: status.dbSize,
+    dbSizeInUse: status.dbSizeInUse,
     isLearner: status.isLearner,
   };
 }

@@ -5,17 +5,13 @@
  * through Raft and serve reads from the MVCC store. Errors are thrown as
  * RaftkvError with etcd's messages.
  */
+import type { ResponseHeader, StatusResponse } from "@raftkv/client";
 import type { CompareResult, CompareTarget, KeyValue, SortOrder, SortTarget, WatchEvent } from "@raftkv/mvcc";
 import type { AlarmMember, AlarmType } from "../alarms.js";
 import type { Member } from "../members.js";
 
-export interface ResponseHeader {
-  readonly clusterId: number;
-  readonly memberId: number;
-  /** The store's revision when the request was served. */
-  readonly revision: number;
-  readonly raftTerm: number;
-}
+/** The header and a member's status are the client's shapes too, declared once there. */
+export type { ResponseHeader, StatusResponse };
 
 /** Stored key-values, sort and compare vocabularies are the store's own. */
 export type { KeyValue, SortOrder, SortTarget, CompareResult, CompareTarget } from "@raftkv/mvcc";
@@ -149,18 +145,6 @@ export interface Watch {
 
 export type MemberInfo = Member;
 
-export interface MemberStatus {
-  readonly header: ResponseHeader;
-  readonly version: string;
-  readonly dbSize: number;
-  readonly leader: number;
-  readonly raftIndex: number;
-  readonly raftTerm: number;
-  readonly raftAppliedIndex: number;
-  readonly isLearner: boolean;
-  readonly errors: readonly string[];
-}
-
 export type { AlarmMember, AlarmType } from "../alarms.js";
 
 /** etcd's AlarmRequest; alarm NONE with GET lists every alarm. */
@@ -230,7 +214,7 @@ export interface ClusterApi {
 }
 
 export interface MaintenanceApi {
-  status(): Promise<MemberStatus>;
+  status(): Promise<StatusResponse>;
   /** etcd's HashKV: a hash of the keys and values up to `revision` (0: current). */
   hashKv(revision: number): Promise<{ header: ResponseHeader; hash: number; compactRevision: number }>;
   /** A snapshot of this member's state, as a restorable file streamed in chunks. */

@@ -47,7 +47,7 @@ export class MaintenanceService implements api.MaintenanceApi {
     return this.options.proposer.header(revision);
   }
 
-  async status(): Promise<api.MemberStatus> {
+  async status(): Promise<api.StatusResponse> {
     const raft = this.host.status();
     const store = await this.store.status();
     const self = this.options.registry.get(this.options.proposer.memberId);
@@ -56,6 +56,7 @@ export class MaintenanceService implements api.MaintenanceApi {
       header: this.header(store.revision),
       version: VERSION.etcdserver,
       dbSize: store.dbSize,
+      dbSizeInUse: store.dbSize,
       leader: raft.lead,
       raftIndex: raft.lastIndex,
       raftTerm: raft.hardState.term,

@@ -15,7 +15,7 @@ import type {
   LeaseTimeToLiveResponse,
   MaintenanceApi,
   MemberInfo,
-  MemberStatus,
+  StatusResponse,
   PutResponse,
   RangeResponse,
   ResponseHeader,
@@ -160,7 +160,7 @@ export function encodeMembers(response: { header: ResponseHeader; members: reado
   });
 }
 
-export function encodeStatus(status: MemberStatus): JsonObject {
+export function encodeStatus(status: StatusResponse): JsonObject {
   return compact({
     header: encodeHeader(status.header),
     version: status.version,
@@ -170,8 +170,7 @@ export function encodeStatus(status: MemberStatus): JsonObject {
     raftTerm: encodeInt(status.raftTerm),
     raftAppliedIndex: encodeInt(status.raftAppliedIndex),
     errors: status.errors,
-    // No free-page accounting here: the whole store is in use.
-    dbSizeInUse: encodeInt(status.dbSize),
+    dbSizeInUse: encodeInt(status.dbSizeInUse),
     isLearner: status.isLearner,
   });
 }
