@@ -186,13 +186,6 @@ export class Transport {
     if (this.state === "running") link.start();
   }
 
-  /** Re-addresses a known member: its connection is dropped and its new address dialed at once. */
-  updatePeer(peer: NodeId, address: PeerAddress): void {
-    const link = this.links.get(peer);
-    if (!link) throw new Error(`member ${peer} is not a known peer`);
-    link.moveTo(address);
-  }
-
   /** Forgets `peer`: its queue and connections, both ways, are dropped, and it is refused from now on. */
   removePeer(peer: NodeId): void {
     this.links.get(peer)?.close();

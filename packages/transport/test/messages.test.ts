@@ -201,14 +201,14 @@ describe("handshake", () => {
     await stopAll(acceptor, confused);
   });
 
-  test("a removed member is disconnected and refused; updatePeer follows a move", async () => {
+  test("a removed member is disconnected and refused; addPeer of a known member follows its move", async () => {
     const [a, b] = await connectedPair();
     b.transport.removePeer(1);
     await waitFor("a loses its link", () => !connectedTo(a, 2));
     await waitFor("a is refused", () => b.log.some((r) => r.message === "peer connection refused"));
 
     const moved = await member(2, { peers: new Map([[1, a.address]]) });
-    a.transport.updatePeer(2, moved.address);
+    a.transport.addPeer(2, moved.address);
     await waitFor("the link to the new address", () => connectedTo(a, 2));
     a.transport.send([message(1, 2)]);
     await waitFor("a message at the new address", () => moved.inbox.length === 1);
