@@ -114,6 +114,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     alarms,
     tracker,
     logger,
+    now: () => clock.now(),
     leaseProposer: {
       revoke: async (id) => service?.leaseRevoke(id),
       checkpoint: async (checkpoints) => service?.leaseCheckpoint(checkpoints),
@@ -244,7 +245,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   });
   const health = new HealthService({ host: raft, stateMachine, proposer, alarms, storageHealth });
   raft.onLeaderChange((leader) => kv.onLeaderChange(leader));
-  const leaderTicker = clock.setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
+  const leaderTicker = clock.setInterval(() => kv.tickLeader(clock.now()), LEADER_TICK_MS);
   const corruption = new CorruptionCheck({
     memberId,
     registry,

@@ -45,6 +45,8 @@ export interface StateMachineOptions {
   readonly logger: Logger;
   readonly leaseProposer: LeaseProposer;
   readonly tokens: TokenProvider;
+  /** The member's clock, in milliseconds, for lease deadlines (the system's when not given). */
+  readonly now?: () => number;
 }
 
 interface Decoded {
@@ -61,7 +63,7 @@ export class KvStateMachine {
     readonly store: MvccStore,
     private readonly options: StateMachineOptions,
   ) {
-    this.leases = new LeaseKeeper(options.leaseProposer);
+    this.leases = new LeaseKeeper(options.leaseProposer, options.now);
     this.auth = new AuthStore(store, options.tokens);
   }
 

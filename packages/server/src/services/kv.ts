@@ -112,11 +112,11 @@ export class KvService implements api.KvApi {
     await this.write({ op: "leaseCheckpoint", checkpoints });
   }
 
-  /** Runs on the leader: revokes expired leases, checkpoints the rest, compacts old history when due. */
-  tickLeader(): void {
+  /** Runs on the leader at `now` (ms, the member's clock): revokes expired leases, checkpoints the rest, compacts old history when due. */
+  tickLeader(now: number): void {
     if (!this.host.isLeader) return;
     this.options.stateMachine.leases.tick();
-    const target = this.options.autoCompactor?.tick(Date.now(), this.store.revision, this.store.compactRevision);
+    const target = this.options.autoCompactor?.tick(now, this.store.revision, this.store.compactRevision);
     if (target !== undefined) {
       this.compact(target).catch((error: unknown) => this.options.logger.warn({ err: error, target }, "auto-compaction failed"));
     }

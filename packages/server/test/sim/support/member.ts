@@ -111,6 +111,7 @@ export class SimMember {
       alarms,
       tracker,
       logger,
+      now: () => clock.now(),
       // The simulation grants no leases.
       leaseProposer: { revoke: async () => undefined, checkpoint: async () => undefined },
     });
@@ -169,7 +170,7 @@ export class SimMember {
       context.onLeader(id, leader, term);
       kv.onLeaderChange(leader);
     });
-    clock.setInterval(() => kv.tickLeader(), LEADER_TICK_MS);
+    clock.setInterval(() => kv.tickLeader(clock.now()), LEADER_TICK_MS);
     network.attach(
       id,
       (messages) => host.receive(messages),
