@@ -6,7 +6,7 @@
  */
 import { CompactedError, MvccError } from "./errors.js";
 import { toKeyString } from "./keys.js";
-import { generatedLeaseId, MAX_LEASE_TTL } from "./leases.js";
+import { generatedLeaseId, MAX_LEASE_TTL, renewedSince } from "./leases.js";
 import { compareHolds, resolveReadRevision } from "./read.js";
 import type { MvccState } from "./state.js";
 import type {
@@ -14,6 +14,7 @@ import type {
   DeleteRangeOp,
   LeaseCheckpointOp,
   LeaseGrantOp,
+  LeaseRenewOp,
   LeaseRevokeOp,
   PutOp,
   PutRequest,
@@ -57,6 +58,8 @@ export function applyRequest(state: MvccState, raftIndex: number, request: Reque
       return { response: grantLease(state, raftIndex, request, options.minLeaseTtl), events: [] };
     case "leaseRevoke":
       return revokeLease(state, request, options.prevKvInEvents);
+    case "leaseRenew":
+      return { response: renewLease(state, raftIndex, request), events: [] };
     case "leaseCheckpoint":
       return { response: checkpointLeases(state, request), events: [] };
   }
@@ -145,24 +148,40 @@ function grantLease(state: MvccState, raftIndex: number, request: LeaseGrantOp, 
   if (requestedId !== 0 && state.leases.has(requestedId)) throw new MvccError("leaseExists");
   const id = requestedId !== 0 ? requestedId : generatedLeaseId(raftIndex, (taken) => state.leases.has(taken));
   const ttl = Math.max(request.ttl, minLeaseTtl);
-  state.writeLease({ id, ttl, remainingTtl: ttl });
+  state.writeLease({ id, ttl, remainingTtl: ttl, renewedAt: raftIndex });
   return { op: "leaseGrant", revision: state.revision, id, ttl };
 }
 
-/** Deletes every attached key at one revision, in key order as etcd does, and forgets the lease. */
+/**
+ * Deletes every attached key at one revision, in key order as etcd does, and
+ * forgets the lease; unless the leader judged it expired before a renewal
+ * that has since applied.
+ */
 function revokeLease(state: MvccState, request: LeaseRevokeOp, prevKvInEvents: boolean): Applied {
-  if (!state.leases.has(request.id)) throw new MvccError("leaseNotFound");
+  const lease = state.leases.get(request.id);
+  if (lease === undefined) throw new MvccError("leaseNotFound");
+  if (renewedSince(lease, request.asOf)) return { response: { op: "leaseRevoke", revision: state.revision }, events: [] };
   const txn = new WriteTxn(state, prevKvInEvents);
   for (const key of state.leases.remove(request.id)) txn.deleteKey(key);
   state.deleteLease(request.id);
   return { response: { op: "leaseRevoke", revision: txn.commit() }, events: txn.events };
 }
 
-/** Checkpoints of leases that are gone (revoked after the leader took the checkpoint) are skipped. */
+function renewLease(state: MvccState, raftIndex: number, request: LeaseRenewOp): Response {
+  const lease = state.leases.get(request.id);
+  if (lease === undefined) throw new MvccError("leaseNotFound");
+  state.writeLease({ ...lease, remainingTtl: lease.ttl, renewedAt: raftIndex });
+  return { op: "leaseRenew", revision: state.revision, ttl: lease.ttl };
+}
+
+/**
+ * Checkpoints of leases that are gone (revoked after the leader took the
+ * checkpoint), or renewed since, are skipped.
+ */
 function checkpointLeases(state: MvccState, request: LeaseCheckpointOp): Response {
   for (const { id, remainingTtl } of request.checkpoints) {
     const lease = state.leases.get(id);
-    if (lease !== undefined) state.writeLease({ ...lease, remainingTtl });
+    if (lease !== undefined && !renewedSince(lease, request.asOf)) state.writeLease({ ...lease, remainingTtl });
   }
   return { op: "leaseCheckpoint", revision: state.revision };
 }

@@ -126,13 +126,13 @@ export function decodeValue(dbValue: Uint8Array): Uint8Array {
 
 export const EMPTY: Uint8Array = new Uint8Array(0);
 
-export function encodeLease(ttl: number, remainingTtl: number): Uint8Array {
-  return packr.pack([ttl, remainingTtl]);
+export function encodeLease(record: LeaseRecord): Uint8Array {
+  return packr.pack([record.ttl, record.remainingTtl, record.renewedAt]);
 }
 
 export function decodeLease(dbKey: Uint8Array, dbValue: Uint8Array): LeaseRecord {
-  const [ttl, remainingTtl] = packr.unpack(dbValue) as [number, number];
-  return { id: Number(asBuffer(dbKey).readBigInt64BE(1)), ttl, remainingTtl };
+  const [ttl, remainingTtl, renewedAt = 0] = packr.unpack(dbValue) as [number, number, number?];
+  return { id: Number(asBuffer(dbKey).readBigInt64BE(1)), ttl, remainingTtl, renewedAt };
 }
 
 export function requestIdKey(index: number): Uint8Array {

@@ -5,6 +5,14 @@ import type { LeaseRecord } from "./types.js";
 export const MAX_LEASE_TTL = 9_000_000_000;
 
 /**
+ * Whether the lease was renewed after the leader's view of the leases at
+ * `asOf` (a revoke or checkpoint judged without one stands).
+ */
+export function renewedSince(lease: LeaseRecord, asOf: number | undefined): boolean {
+  return asOf !== undefined && lease.renewedAt > asOf;
+}
+
+/**
  * The leases and the keys attached to each. Records are persisted by the
  * caller; attachments are not persisted at all, since every key revision
  * carries its lease and they are rebuilt from the index on open.

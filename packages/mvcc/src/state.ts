@@ -98,7 +98,7 @@ export class MvccState {
 
   writeLease(record: LeaseRecord): void {
     this.leases.set(record);
-    this.ops.push({ type: "put", key: leaseKey(record.id), value: encodeLease(record.ttl, record.remainingTtl) });
+    this.ops.push({ type: "put", key: leaseKey(record.id), value: encodeLease(record) });
   }
 
   deleteLease(id: number): void {

@@ -108,16 +108,35 @@ export interface LeaseGrantOp {
 export interface LeaseRevokeOp {
   readonly op: "leaseRevoke";
   readonly id: number;
+  /**
+   * Set when the leader revokes a lease it found expired: the raft index its
+   * view of the leases was current to. A lease renewed at a later index
+   * (the renewal was in the log, not yet applied) is not revoked. A
+   * client's revoke has none and always applies.
+   */
+  readonly asOf?: number;
+}
+
+/** A keep-alive: the lease has its granted TTL again, from the index this applies at. */
+export interface LeaseRenewOp {
+  readonly op: "leaseRenew";
+  readonly id: number;
 }
 
 /** The leader's periodic record of how much time each lease has left. */
 export interface LeaseCheckpointOp {
   readonly op: "leaseCheckpoint";
   readonly checkpoints: readonly { readonly id: number; readonly remainingTtl: number }[];
+  /**
+   * The raft index the leader's view of the leases was current to: a lease
+   * renewed at a later index keeps its renewal. Absent in entries written
+   * before renewals had an op of their own, which always apply.
+   */
+  readonly asOf?: number;
 }
 
 /** Everything the raft apply loop can hand to the store. */
-export type Request = TxnOp | CompactOp | LeaseGrantOp | LeaseRevokeOp | LeaseCheckpointOp;
+export type Request = TxnOp | CompactOp | LeaseGrantOp | LeaseRevokeOp | LeaseRenewOp | LeaseCheckpointOp;
 
 /** `revision` is always the revision etcd puts in the response header. */
 export interface RangeResponse {
@@ -171,12 +190,19 @@ export interface LeaseRevokeResponse {
   readonly revision: number;
 }
 
+export interface LeaseRenewResponse {
+  readonly op: "leaseRenew";
+  readonly revision: number;
+  /** The granted TTL, which the lease has again. */
+  readonly ttl: number;
+}
+
 export interface LeaseCheckpointResponse {
   readonly op: "leaseCheckpoint";
   readonly revision: number;
 }
 
-export type Response = TxnOpResponse | CompactResponse | LeaseGrantResponse | LeaseRevokeResponse | LeaseCheckpointResponse;
+export type Response = TxnOpResponse | CompactResponse | LeaseGrantResponse | LeaseRevokeResponse | LeaseRenewResponse | LeaseCheckpointResponse;
 
 /** The response type that answers a request type. */
 export type ResponseTo<R extends Request> = Extract<Response, { op: R["op"] }>;
@@ -230,6 +256,8 @@ export interface LeaseRecord {
   readonly ttl: number;
   /** The last checkpointed remaining TTL, or the granted TTL when never checkpointed. */
   readonly remainingTtl: number;
+  /** The raft index of its grant or latest renewal (0 in records written before this was kept). */
+  readonly renewedAt: number;
 }
 
 export interface LeaseDetails extends LeaseRecord {

@@ -116,7 +116,7 @@ describe("replicas and snapshots", () => {
         [exported.appliedIndex, exported.revision, exported.compactRevision],
       );
       assert.equal(target.store.range({ key: bytes("after") }).count, 0);
-      assert.deepEqual(target.store.leases(), [{ id: 1, ttl: 30, remainingTtl: 12 }]);
+      assert.deepEqual(target.store.leases(), [{ id: 1, ttl: 30, remainingTtl: 12, renewedAt: 1 }]);
       assert.deepEqual(target.store.lease(1)?.keys.map(text), ["k2"]);
       await applyOne(source.store, 10, { op: "deleteRange", key: bytes("after") });
       // Same state, different histories past it: the hashes up to the export's revision agree.

@@ -116,8 +116,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     logger,
     now: () => clock.now(),
     leaseProposer: {
-      revoke: async (id) => service?.leaseRevoke(id),
-      checkpoint: async (checkpoints) => service?.leaseCheckpoint(checkpoints),
+      revoke: async (id, asOf) => service?.leaseExpire(id, asOf),
+      checkpoint: async (checkpoints, asOf) => service?.leaseCheckpoint(checkpoints, asOf),
     },
   });
   const storage = new MemoryStorage();

@@ -5,13 +5,18 @@
  * for each expired lease and, periodically, a checkpoint of every lease's
  * remaining time, so that a new leader resumes from there instead of
  * granting every lease its full TTL again (etcd's long-standing bug).
+ *
+ * Both proposals say which raft index the deadlines were current to
+ * (`asOf`): a renewal already in the log but not yet applied when the
+ * leader judged would otherwise be undone by a revoke or an older
+ * checkpoint behind it. The store skips a lease renewed after `asOf`.
  */
 import type { LeaseRecord } from "@raftkv/mvcc";
 
 /** Proposes store requests through Raft; resolves once applied. */
 export type LeaseProposer = {
-  revoke(id: number): Promise<unknown>;
-  checkpoint(checkpoints: readonly { id: number; remainingTtl: number }[]): Promise<unknown>;
+  revoke(id: number, asOf: number): Promise<unknown>;
+  checkpoint(checkpoints: readonly { id: number; remainingTtl: number }[], asOf: number): Promise<unknown>;
 };
 
 const CHECKPOINT_EVERY_MS = 5_000;
@@ -21,6 +26,8 @@ export class LeaseKeeper {
   private readonly deadlines = new Map<number, number>();
   private readonly revoking = new Set<number>();
   private lastCheckpoint = 0;
+  /** The raft index the deadlines are current to. */
+  private asOf = 0;
 
   constructor(
     private readonly proposer: LeaseProposer,
@@ -37,12 +44,18 @@ export class LeaseKeeper {
     this.revoking.delete(id);
   }
 
-  /** On gaining leadership: every lease resumes from its last checkpoint. */
-  resume(leases: readonly LeaseRecord[]): void {
+  /** Every entry up to `index` has been applied and its leases' deadlines taken. */
+  caughtUpTo(index: number): void {
+    this.asOf = Math.max(this.asOf, index);
+  }
+
+  /** On gaining leadership: every lease resumes from its last checkpoint, as the store holds them at `asOf`. */
+  resume(leases: readonly LeaseRecord[], asOf: number): void {
     this.deadlines.clear();
     this.revoking.clear();
     for (const lease of leases) this.extend(lease.id, lease.remainingTtl);
     this.lastCheckpoint = this.now();
+    this.asOf = asOf;
   }
 
   /** Seconds left, rounded up, or -1 for an unknown lease (etcd's convention). */
@@ -58,13 +71,14 @@ export class LeaseKeeper {
     for (const [id, deadline] of this.deadlines) {
       if (deadline > now || this.revoking.has(id)) continue;
       this.revoking.add(id);
-      // A failed revoke (leader change, timeout) is retried on a later tick.
-      this.proposer.revoke(id).catch(() => this.revoking.delete(id));
+      // Once applied the lease is forgotten, or lives on renewed; a failed revoke (leader change, timeout) is retried on a later tick.
+      const settled = (): boolean => this.revoking.delete(id);
+      this.proposer.revoke(id, this.asOf).then(settled, settled);
     }
     if (now - this.lastCheckpoint >= CHECKPOINT_EVERY_MS && this.deadlines.size > 0) {
       this.lastCheckpoint = now;
       const checkpoints = [...this.deadlines].map(([id]) => ({ id, remainingTtl: Math.max(1, this.remaining(id)) }));
-      this.proposer.checkpoint(checkpoints).catch(() => undefined);
+      this.proposer.checkpoint(checkpoints, this.asOf).catch(() => undefined);
     }
   }
 }

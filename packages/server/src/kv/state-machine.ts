@@ -12,7 +12,16 @@
  * the store said applied, and nothing replayed a member's addition.
  */
 import { rm } from "node:fs/promises";
-import { MvccStore, StoreUnavailableError, type StoreDatabase, type ApplyResult, type FirstOutcome, type LogEntry, type Request } from "@raftkv/mvcc";
+import {
+  MvccStore,
+  StoreUnavailableError,
+  renewedSince,
+  type StoreDatabase,
+  type ApplyResult,
+  type FirstOutcome,
+  type LogEntry,
+  type Request,
+} from "@raftkv/mvcc";
 import { ConfChangeType, EntryType, type AppliedConfChange, type ConfChange, type Entry } from "@raftkv/raft";
 import type { Logger } from "pino";
 import type { AlarmMember, AlarmRegistry } from "../alarms.js";
@@ -71,7 +80,7 @@ export class KvStateMachine {
   static async open(location: string | StoreDatabase, options: StateMachineOptions): Promise<KvStateMachine> {
     const store = await openStore(location, options.logger);
     const machine = new KvStateMachine(store, options);
-    machine.leases.resume(store.leases());
+    machine.leases.resume(store.leases(), store.appliedIndex);
     return machine;
   }
 
@@ -104,6 +113,8 @@ export class KvStateMachine {
       else if (cap.refused.has(index) && item.envelope) this.options.tracker.reject(item.envelope.requestId, etcdError("noSpace"));
       else this.afterApply(item, results[i] as ApplyResult);
     }
+    const last = entries[entries.length - 1];
+    if (last) this.leases.caughtUpTo(last.index);
   }
 
   async close(): Promise<void> {
@@ -184,12 +195,17 @@ export class KvStateMachine {
     else this.options.tracker.reject(requestId, new RaftkvError(outcome.error.grpcCode, outcome.error.message));
   }
 
+  /** The deadlines follow what the store did: a revoke or checkpoint it skipped for a later renewal changes nothing here. */
   private trackLeases(request: Request, result: Extract<ApplyResult, { status: "applied" }>): void {
     const response = result.response;
     if (request.op === "leaseGrant" && response.op === "leaseGrant") this.leases.extend(response.id, response.ttl);
-    else if (request.op === "leaseRevoke") this.leases.forget(request.id);
+    else if (request.op === "leaseRenew" && response.op === "leaseRenew") this.leases.extend(request.id, response.ttl);
+    else if (request.op === "leaseRevoke" && this.store.lease(request.id) === undefined) this.leases.forget(request.id);
     else if (request.op === "leaseCheckpoint") {
-      for (const checkpoint of request.checkpoints) this.leases.extend(checkpoint.id, checkpoint.remainingTtl);
+      for (const checkpoint of request.checkpoints) {
+        const lease = this.store.lease(checkpoint.id);
+        if (lease !== undefined && !renewedSince(lease, request.asOf)) this.leases.extend(checkpoint.id, checkpoint.remainingTtl);
+      }
     }
   }
 

@@ -89,10 +89,10 @@ export class KvService implements api.KvApi {
 
   /** A renewal is a checkpoint back to the full TTL, through the log, so every member agrees. */
   async leaseKeepAlive(id: number): Promise<api.LeaseGrantResponse> {
-    const lease = this.store.lease(id);
-    if (!lease) throw etcdError("leaseNotFound");
-    const response = await this.write({ op: "leaseCheckpoint", checkpoints: [{ id, remainingTtl: lease.ttl }] });
-    return { header: this.header(response.revision), id, ttl: lease.ttl };
+    // A lease this member knows is gone costs no Raft round; one revoked meanwhile is refused where the renewal applies.
+    if (!this.store.lease(id)) throw etcdError("leaseNotFound");
+    const response = await this.write({ op: "leaseRenew", id });
+    return { header: this.header(response.revision), id, ttl: response.ttl };
   }
 
   async leaseTimeToLive(id: number, keys: boolean): Promise<api.LeaseTimeToLiveResponse> {
@@ -108,8 +108,14 @@ export class KvService implements api.KvApi {
     return { header: this.header(), leases: this.store.leases().map((lease) => lease.id) };
   }
 
-  async leaseCheckpoint(checkpoints: readonly { id: number; remainingTtl: number }[]): Promise<void> {
-    await this.write({ op: "leaseCheckpoint", checkpoints });
+  /** The leader's lease keeper: revokes a lease it found expired with the leases as of raft index `asOf`. */
+  async leaseExpire(id: number, asOf: number): Promise<void> {
+    await this.write({ op: "leaseRevoke", id, asOf });
+  }
+
+  /** The leader's lease keeper: records each lease's remaining time as of raft index `asOf`. */
+  async leaseCheckpoint(checkpoints: readonly { id: number; remainingTtl: number }[], asOf: number): Promise<void> {
+    await this.write({ op: "leaseCheckpoint", checkpoints, asOf });
   }
 
   /** Runs on the leader at `now` (ms, the member's clock): revokes expired leases, checkpoints the rest, compacts old history when due. */
@@ -124,7 +130,7 @@ export class KvService implements api.KvApi {
 
   onLeaderChange(leader: number): void {
     if (leader === 0) return;
-    if (leader === this.options.proposer.memberId) this.options.stateMachine.leases.resume(this.store.leases());
+    if (leader === this.options.proposer.memberId) this.options.stateMachine.leases.resume(this.store.leases(), this.store.appliedIndex);
     // Past a read barrier the new leader has committed an entry of its term and this member applied it:
     // every write an earlier leader passed on has been applied by then; the rest were dropped with it.
     this.host.readBarrier().then(
@@ -152,8 +158,8 @@ export class KvService implements api.KvApi {
   private async write<R extends Request>(request: R, options?: api.WriteOptions): Promise<ResponseTo<R>> {
     // The store's own rules, before proposing: what apply would refuse costs no Raft round, whichever front end sent it.
     storeCall(() => this.store.validate(request));
-    // As in etcd, a corrupt cluster takes no more writes until an operator clears the alarm; lease checkpoints carry on.
-    if (this.options.alarms.isActive("CORRUPT") && request.op !== "leaseCheckpoint") throw etcdError("corrupt");
+    // As in etcd, a corrupt cluster takes no more writes until an operator clears the alarm; keep-alives and lease checkpoints carry on.
+    if (this.options.alarms.isActive("CORRUPT") && request.op !== "leaseCheckpoint" && request.op !== "leaseRenew") throw etcdError("corrupt");
     this.options.quota.admit(request);
     return (await this.options.proposer.propose({ kind: "store", request }, options)) as ResponseTo<R>;
   }

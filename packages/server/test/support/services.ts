@@ -139,7 +139,7 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
     alarms,
     tracker,
     logger,
-    leaseProposer: { revoke: async (id) => kv?.leaseRevoke(id), checkpoint: async (checkpoints) => kv?.leaseCheckpoint(checkpoints) },
+    leaseProposer: { revoke: async (id, asOf) => kv?.leaseExpire(id, asOf), checkpoint: async (checkpoints, asOf) => kv?.leaseCheckpoint(checkpoints, asOf) },
   });
   const raft = new OneMemberRaft(stateMachine);
   for (const member of [{ id: MEMBER_ID, clientUrl: "http://127.0.0.1:1" }, ...otherVoters]) {
