@@ -2,7 +2,8 @@
  * Whole members under simulation (see support/simulation.ts): three and five
  * real members, each a Raft host, apply path, store and KV service on
  * simulated disks, network and time, driven by a seed through crashes,
- * restarts, partitions and heals while clients write and read.
+ * restarts, partitions and heals while clients write and read and hold
+ * leases.
  *
  * RAFTKV_SIM_SEEDS sets how many seeds run for each cluster size (default 6;
  * a soak: RAFTKV_SIM_SEEDS=1000). A failing seed replays alone with
@@ -16,7 +17,7 @@ import { simulate, type SimulationOptions } from "./support/simulation.js";
 const seeds = Number(process.env.RAFTKV_SIM_SEEDS ?? 6);
 const replay = process.env.RAFTKV_SIM_SEED === undefined ? undefined : Number(process.env.RAFTKV_SIM_SEED);
 /** A run: about 8 simulated seconds of clients and faults, then healing and the final checks. */
-const RUN = { durationMs: 8_000, clients: 4, keys: 3 } as const;
+const RUN = { durationMs: 8_000, clients: 4, keys: 3, leaseClients: 2 } as const;
 
 function options(members: number, seed: number): SimulationOptions {
   return { seed, members, ...RUN };

@@ -48,6 +48,8 @@ export interface MemberContext {
   readonly voters: readonly NodeId[];
   /** Told of every entry any member applies, before it applies it. */
   readonly onApply: (member: NodeId, entries: readonly Entry[]) => void;
+  /** Told when a member has applied a batch, with its state machine as it now is. */
+  readonly onApplied: (member: NodeId, stateMachine: KvStateMachine) => void;
   readonly onLeader: (member: NodeId, leader: NodeId, term: number) => void;
   /** Told when the member's storage fails: a power loss in the middle of a write, or a finding. */
   readonly onStorageFailure: (member: NodeId, failure: StorageFailure) => void;
@@ -105,6 +107,7 @@ export class SimMember {
     const registry = await MemberRegistry.load(disks.dir);
     const alarms = await AlarmRegistry.load(disks.dir);
     const tracker = new ProposalTracker(timing.requestTimeoutMs, clock);
+    let kv: KvService | undefined;
     const stateMachine = await KvStateMachine.open(withoutFiles(disks.store), {
       tokens: tokenProviderFor("simple", 300),
       registry,
@@ -112,8 +115,11 @@ export class SimMember {
       tracker,
       logger,
       now: () => clock.now(),
-      // The simulation grants no leases.
-      leaseProposer: { revoke: async () => undefined, checkpoint: async () => undefined },
+      // As node.ts does: the leader's lease keeper proposes through the KV service made below.
+      leaseProposer: {
+        revoke: async (lease, asOf) => kv?.leaseExpire(lease, asOf),
+        checkpoint: async (checkpoints, asOf) => kv?.leaseCheckpoint(checkpoints, asOf),
+      },
     });
     const storage = new MemoryStorage();
     const storageHealth = new StorageHealth();
@@ -141,7 +147,7 @@ export class SimMember {
         },
         apply: (entries: readonly Entry[], confChanges: readonly AppliedConfChange[]) => {
           context.onApply(id, entries);
-          return stateMachine.apply(entries, confChanges);
+          return stateMachine.apply(entries, confChanges).then(() => context.onApplied(id, stateMachine));
         },
       },
       snapshots: snapshotter,
@@ -156,7 +162,7 @@ export class SimMember {
       unsafeAckBeforeFsync: context.unsafe?.ackBeforeFsync ?? false,
     });
     const proposer = new Proposer({ host, stateMachine, tracker, registry, clusterId: CLUSTER_ID, memberId: id, clock });
-    const kv = new KvService({
+    kv = new KvService({
       host,
       stateMachine,
       tracker,
@@ -166,11 +172,12 @@ export class SimMember {
       logger,
       unsafeLocalReads: context.unsafe?.localReads ?? false,
     });
+    const service = kv;
     host.onLeaderChange((leader, term) => {
       context.onLeader(id, leader, term);
-      kv.onLeaderChange(leader);
+      service.onLeaderChange(leader);
     });
-    clock.setInterval(() => kv.tickLeader(clock.now()), LEADER_TICK_MS);
+    clock.setInterval(() => service.tickLeader(clock.now()), LEADER_TICK_MS);
     network.attach(
       id,
       (messages) => host.receive(messages),
@@ -180,7 +187,7 @@ export class SimMember {
       },
     );
     host.start();
-    return new SimMember(id, host, kv, stateMachine, owner, disks, context, crashesBefore);
+    return new SimMember(id, host, service, stateMachine, owner, disks, context, crashesBefore);
   }
 
   /** Whether the power went in the middle of one of this run's writes. */

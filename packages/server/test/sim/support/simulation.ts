@@ -1,11 +1,13 @@
 /**
  * A whole cluster of simulated members under one seed: clients send puts,
- * linearizable reads and compare-and-sets through the members' KV services
- * while the seed crashes and restarts members, partitions the network and
- * heals it. Then everything heals, the members catch up, and the run is
- * judged: one leader per term, the same entry applied at each index
- * everywhere, the same store everywhere, every acknowledged write in every
- * store, and each key's history linearizable.
+ * linearizable reads and compare-and-sets through the members' KV services,
+ * and others hold leases (support/lease-clients.ts), while the seed crashes
+ * and restarts members, partitions the network and heals it. Then
+ * everything heals, the members catch up, and the run is judged: one leader
+ * per term, the same entry applied at each index everywhere, the same store
+ * everywhere, every acknowledged write in every store, each key's history
+ * linearizable, no lease revoked before its time, and every lease let go of
+ * ended.
  */
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -18,6 +20,7 @@ import { SimDisk } from "@raftkv/wal";
 import { isEtcdError } from "../../../src/errors.js";
 import type * as api from "../../../src/kv/api.js";
 import { putRequest, rangeRequest } from "../../../src/recipes/kv.js";
+import { LeaseClients } from "./lease-clients.js";
 import { checkRegister, type RegisterOp, type TimedOp } from "./linearizability.js";
 import type { StorageFailure } from "../../../src/storage-failure.js";
 import { SimMember, newStore, type MemberDisks, type MemberTiming, type UnsafeSwitches } from "./member.js";
@@ -31,6 +34,8 @@ export interface SimulationOptions {
   readonly durationMs: number;
   readonly clients: number;
   readonly keys: number;
+  /** Clients that grant leases, keep them alive a while, and let them go. */
+  readonly leaseClients: number;
   readonly unsafe?: UnsafeSwitches;
 }
 
@@ -52,6 +57,8 @@ const DROP_RATES = [0.01, 0.05, 0.15] as const;
 const MAX_DELAYS_MS = [10, 40, 150] as const;
 /** After everything heals, how long the members get to agree. */
 const CONVERGE_WITHIN_MS = 60_000;
+/** After that, how long the leases clients let go of may take to end: the longest TTL and a few leader changes' worth. */
+const LEASES_END_WITHIN_MS = 30_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -78,6 +85,7 @@ class Simulation {
   private readonly faultRng: SeededRng;
   private readonly clientRng: SeededRng;
   private readonly network: SimNetwork;
+  private readonly leaseClients: LeaseClients;
   /** How many members may be down at once. */
   private readonly mostDown: number;
   private readonly ids: NodeId[];
@@ -104,6 +112,15 @@ class Simulation {
     // One seed in three may leave the cluster without a quorum of members up.
     this.mostDown = this.faultRng.nextInt(3) === 0 ? options.members - 1 : Math.floor((options.members - 1) / 2);
     this.ids = Array.from({ length: options.members }, (_, i) => i + 1);
+    const leaseRng = new SeededRng(options.seed * 3 + 4);
+    this.leaseClients = new LeaseClients(
+      {
+        scheduler: this.scheduler,
+        pickMember: () => this.members.get(this.ids[leaseRng.nextInt(this.ids.length)] as NodeId),
+        running: () => this.clientsRunning,
+      },
+      leaseRng,
+    );
   }
 
   async run(): Promise<SimulationResult> {
@@ -117,11 +134,13 @@ class Simulation {
     }
     this.clientsRunning = true;
     for (let client = 0; client < this.options.clients; client++) this.scheduler.after("client", this.clientRng.nextInt(100), () => this.nextOperation(client));
+    this.leaseClients.start(this.options.leaseClients);
     this.scheduleFault();
     await this.scheduler.runUntil(this.options.durationMs);
     this.clientsRunning = false;
     await this.healEverything();
     await this.finalReads();
+    await this.letLeasesEnd();
     return this.judge();
   }
 
@@ -146,6 +165,7 @@ class Simulation {
       timing: TIMING,
       voters: this.ids,
       onApply: (member, entries) => this.noteApplied(member, entries),
+      onApplied: (member, stateMachine) => this.leaseClients.noteApplied(member, stateMachine.store),
       onLeader: (member, leader, term) => this.noteLeader(member, leader, term),
       onStorageFailure: (member, failure) => this.storageFailed(member, failure),
       ...(this.options.unsafe ? { unsafe: this.options.unsafe } : {}),
@@ -227,19 +247,24 @@ class Simulation {
   /** Heals the network and restarts every member that is down, again if a crash armed earlier takes one down meanwhile. */
   private async healEverything(): Promise<void> {
     this.network.heal();
+    await this.converge("everything healed");
+  }
+
+  /** Runs until the members agree, restarting any that is down. */
+  private async converge(after: string): Promise<void> {
     const deadline = this.scheduler.now + CONVERGE_WITHIN_MS;
     do {
       for (const id of this.ids) if (!this.members.has(id) && !this.unstartable.has(id)) await this.start(id);
       await this.scheduler.runUntil(this.scheduler.now + 100);
     } while (this.scheduler.now < deadline && !this.converged());
-    if (!this.converged()) this.violations.push(`the members did not agree within ${CONVERGE_WITHIN_MS} ms after everything healed`);
+    if (!this.converged()) this.violations.push(`the members did not agree within ${CONVERGE_WITHIN_MS} ms after ${after}`);
   }
 
   /** A leader, every member applied what it committed, and no client call is still out. */
   private converged(): boolean {
     const members = [...this.members.values()];
     const leader = members.find((member) => member.host.isLeader);
-    if (!leader || this.history.some((each) => each.outcome === "pending")) return false;
+    if (!leader || this.leaseClients.busy || this.history.some((each) => each.outcome === "pending")) return false;
     const commit = leader.host.status().hardState.commit;
     return members.every((member) => member.stateMachine.appliedIndex === commit);
   }
@@ -359,16 +384,32 @@ class Simulation {
     }
   }
 
+  /** Every lease the clients let go of (or never heard was granted) ends on every member, which then agree again. */
+  private async letLeasesEnd(): Promise<void> {
+    const deadline = this.scheduler.now + LEASES_END_WITHIN_MS;
+    const leasesLeft = (): number[] => [...this.members.values()].flatMap((member) => member.stateMachine.store.leases().map((lease) => lease.id));
+    while (this.scheduler.now < deadline && leasesLeft().length > 0) await this.scheduler.runUntil(this.scheduler.now + 100);
+    const left = [...new Set(leasesLeft())];
+    if (left.length > 0) this.violations.push(`leases ${left.join(", ")} were still held ${LEASES_END_WITHIN_MS} ms after their clients let them go`);
+    await this.converge("the leases ended");
+  }
+
   // ------------------------------------------------------------ judging the run
 
   private async judge(): Promise<SimulationResult> {
-    const violations = [...this.violations, ...(await this.storesDiffer()), ...this.lostWrites(), ...this.nonLinearizableKeys()];
+    const violations = [
+      ...this.violations,
+      ...this.leaseClients.violations,
+      ...(await this.storesDiffer()),
+      ...this.lostWrites(),
+      ...this.nonLinearizableKeys(),
+    ];
     const count = (outcome: Recorded["outcome"]) => this.history.filter((each) => each.outcome === outcome).length;
     const stores = await Promise.all(
       [...this.members.values()].map(async (member) => [member.id, member.stateMachine.appliedIndex, (await member.stateMachine.store.hash()).hash]),
     );
     const digest = createHash("sha256")
-      .update(JSON.stringify({ history: this.history, stores, violations }))
+      .update(JSON.stringify({ history: this.history, leases: this.leaseClients.history, stores, violations }))
       .digest("hex");
     return { digest, violations, operations: { ok: count("ok"), failed: count("failed"), unknown: count("unknown") }, faults: this.faults };
   }
