@@ -2,8 +2,8 @@
  * Whole members under simulation (see support/simulation.ts): three and five
  * real members, each a Raft host, apply path, store and KV service on
  * simulated disks, network and time, driven by a seed through crashes,
- * restarts, partitions and heals while clients write and read and hold
- * leases.
+ * restarts, partitions, heals and membership changes while clients write
+ * and read and hold leases.
  *
  * RAFTKV_SIM_SEEDS sets how many seeds run for each cluster size (default 6;
  * a soak: RAFTKV_SIM_SEEDS=1000). A failing seed replays alone with
@@ -60,6 +60,16 @@ describe("whole members under simulation", () => {
 
   test("with acknowledgements before fsync (UNSAFE), a crash leaves a member that cannot start again", async () => {
     assert.ok(await caughtWithin({ ackBeforeFsync: true }, /could not start/));
+  });
+
+  test("members join and are removed: within a few seeds a learner joins, is promoted and a voter leaves", async () => {
+    let exercised = false;
+    for (let seed = 1; seed <= 16 && !exercised; seed++) {
+      const result = await simulate(options(3, seed));
+      assert.deepEqual(result.violations, [], `seed ${seed} with 3 members failed`);
+      exercised = result.membership.joined > 0 && result.membership.removed > 0;
+    }
+    assert.ok(exercised, "no seed of the first 16 changed the membership both ways");
   });
 
   test("a seed replays exactly: the same history, stores and verdict", async () => {

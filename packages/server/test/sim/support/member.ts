@@ -13,11 +13,14 @@ import pino from "pino";
 import { AlarmRegistry } from "../../../src/alarms.js";
 import { tokenProviderFor } from "../../../src/auth/tokens.js";
 import { KvStateMachine } from "../../../src/kv/state-machine.js";
+import { memberIdOf } from "../../../src/config.js";
 import { MemberRegistry, encodeAttributes } from "../../../src/members.js";
 import { Metrics } from "../../../src/metrics.js";
+import { PeerActivity } from "../../../src/peer-activity.js";
 import { ProposalTracker } from "../../../src/proposals.js";
 import { RaftHost } from "../../../src/raft-host.js";
 import { KvService } from "../../../src/services/kv.js";
+import { MembershipService } from "../../../src/services/membership.js";
 import { Proposer } from "../../../src/services/proposer.js";
 import { Snapshotter } from "../../../src/snapshots.js";
 import { StorageHealth, type StorageFailure } from "../../../src/storage-failure.js";
@@ -45,7 +48,8 @@ export interface MemberContext {
   readonly scheduler: Scheduler;
   readonly network: SimNetwork;
   readonly timing: MemberTiming;
-  readonly voters: readonly NodeId[];
+  /** The members the founding log names; any other member joins through a membership change. */
+  readonly founders: readonly NodeId[];
   /** Told of every entry any member applies, before it applies it. */
   readonly onApply: (member: NodeId, entries: readonly Entry[]) => void;
   /** Told when a member has applied a batch, with its state machine as it now is. */
@@ -63,6 +67,8 @@ export interface UnsafeSwitches {
 }
 
 const CLUSTER_ID = 7;
+/** What joining members' ids derive from, with their peer URLs (see joinerId). */
+const CLUSTER_TOKEN = "sim";
 const WAL_DIR = "/wal";
 /** As node.ts has it: the leader looks for expired leases every 250 ms. */
 const LEADER_TICK_MS = 250;
@@ -79,6 +85,12 @@ const METRICS = new Metrics(
   { alarms: () => [], wasRemoved: () => false, storageFailed: () => false, activePeers: () => 0 },
 );
 
+/** The peer URL and id of the simulation's `n`th joining member: ids derive from both, as a real member's do. */
+export function joiner(n: number): { readonly peerUrl: string; readonly id: NodeId } {
+  const peerUrl = `http://joiner-${n}.sim:2380`;
+  return { peerUrl, id: memberIdOf(peerUrl, CLUSTER_TOKEN) };
+}
+
 export function newStore(): Store {
   return new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: "view", valueEncoding: "view" });
 }
@@ -88,7 +100,10 @@ export class SimMember {
     readonly id: NodeId,
     readonly host: RaftHost,
     readonly kv: KvService,
+    readonly cluster: MembershipService,
     readonly stateMachine: KvStateMachine,
+    /** The members as this one has applied them. */
+    readonly registry: MemberRegistry,
     /** Whose timers are this run's: a crash cancels them. */
     private readonly owner: string,
     private readonly disks: MemberDisks,
@@ -107,6 +122,7 @@ export class SimMember {
     const registry = await MemberRegistry.load(disks.dir);
     const alarms = await AlarmRegistry.load(disks.dir);
     const tracker = new ProposalTracker(timing.requestTimeoutMs, clock);
+    const activity = new PeerActivity(timing.electionTicks * timing.tickMs, () => clock.now());
     let kv: KvService | undefined;
     const stateMachine = await KvStateMachine.open(withoutFiles(disks.store), {
       tokens: tokenProviderFor("simple", 300),
@@ -136,7 +152,7 @@ export class SimMember {
       snapshotCount: SNAPSHOT_EVERY,
       retainedEntries: ENTRIES_KEPT,
     });
-    await restoreLog(storage, wal, snapshotter, context.voters);
+    await restoreLog(id, storage, wal, snapshotter, context.founders);
     const host: RaftHost = new RaftHost({
       id,
       wal,
@@ -162,6 +178,15 @@ export class SimMember {
       unsafeAckBeforeFsync: context.unsafe?.ackBeforeFsync ?? false,
     });
     const proposer = new Proposer({ host, stateMachine, tracker, registry, clusterId: CLUSTER_ID, memberId: id, clock });
+    const cluster = new MembershipService({
+      host,
+      proposer,
+      registry,
+      activity,
+      strictReconfigCheck: true,
+      clusterToken: CLUSTER_TOKEN,
+      peerScheme: "http",
+    });
     kv = new KvService({
       host,
       stateMachine,
@@ -180,14 +205,17 @@ export class SimMember {
     clock.setInterval(() => service.tickLeader(clock.now()), LEADER_TICK_MS);
     network.attach(
       id,
-      (messages) => host.receive(messages),
+      (messages) => {
+        for (const message of messages) activity.heard(message.from);
+        host.receive(messages);
+      },
       async (message, chunks) => {
         await snapshotter.receive(chunks);
         host.receive([message]);
       },
     );
     host.start();
-    return new SimMember(id, host, service, stateMachine, owner, disks, context, crashesBefore);
+    return new SimMember(id, host, service, cluster, stateMachine, registry, owner, disks, context, crashesBefore);
   }
 
   /** Whether the power went in the middle of one of this run's writes. */
@@ -250,15 +278,17 @@ function sendMessages(from: NodeId, messages: readonly Message[], { network, sna
 }
 
 /**
- * A first start writes the founding log; a restart reads the log back from
- * the WAL, after the snapshot it points at (imported into the store if the
- * store is behind it).
+ * A founder's first start writes the founding log, a joining member's starts
+ * empty and learns everything from the leader; a restart reads the log back
+ * from the WAL, after the snapshot it points at (imported into the store if
+ * the store is behind it).
  */
-async function restoreLog(storage: MemoryStorage, wal: Wal, snapshotter: Snapshotter, voters: readonly NodeId[]): Promise<void> {
+async function restoreLog(id: NodeId, storage: MemoryStorage, wal: Wal, snapshotter: Snapshotter, founders: readonly NodeId[]): Promise<void> {
   const recovered = wal.recovered;
   const fresh = recovered.hardState.term === 0 && recovered.entries.length === 0 && !recovered.snapshot;
+  if (fresh && !founders.includes(id)) return;
   if (fresh) {
-    const log = bootstrapLog(voters.map((id) => ({ id, context: encodeAttributes({ name: `m${id}`, peerUrls: [`sim://${id}`], clientUrls: [] }) })));
+    const log = bootstrapLog(founders.map((id) => ({ id, context: encodeAttributes({ name: `m${id}`, peerUrls: [`sim://${id}`], clientUrls: [] }) })));
     await wal.save({ entries: log.entries, hardState: log.hardState });
     storage.append(log.entries);
     storage.setHardState(log.hardState);

@@ -2,7 +2,9 @@
  * A whole cluster of simulated members under one seed: clients send puts,
  * linearizable reads and compare-and-sets through the members' KV services,
  * and others hold leases (support/lease-clients.ts), while the seed crashes
- * and restarts members, partitions the network and heals it. Then
+ * and restarts members, partitions the network and heals it, and changes
+ * the membership through the leader (a learner joins, is promoted, a voter
+ * is removed). Then
  * everything heals, the members catch up, and the run is judged: one leader
  * per term, the same entry applied at each index everywhere, the same store
  * everywhere, every acknowledged write in every store, each key's history
@@ -23,7 +25,7 @@ import { putRequest, rangeRequest } from "../../../src/recipes/kv.js";
 import { LeaseClients } from "./lease-clients.js";
 import { checkRegister, type RegisterOp, type TimedOp } from "./linearizability.js";
 import type { StorageFailure } from "../../../src/storage-failure.js";
-import { SimMember, newStore, type MemberDisks, type MemberTiming, type UnsafeSwitches } from "./member.js";
+import { SimMember, joiner, newStore, type MemberDisks, type MemberTiming, type UnsafeSwitches } from "./member.js";
 import { SimNetwork } from "./network.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -46,6 +48,8 @@ export interface SimulationResult {
   readonly violations: readonly string[];
   readonly operations: { readonly ok: number; readonly failed: number; readonly unknown: number };
   readonly faults: number;
+  /** Members that joined (their first start) and that were removed (retired). */
+  readonly membership: { readonly joined: number; readonly removed: number };
 }
 
 const TIMING: MemberTiming = { tickMs: 100, heartbeatTicks: 1, electionTicks: 10, requestTimeoutMs: 5_000 };
@@ -59,6 +63,8 @@ const MAX_DELAYS_MS = [10, 40, 150] as const;
 const CONVERGE_WITHIN_MS = 60_000;
 /** After that, how long the leases clients let go of may take to end: the longest TTL and a few leader changes' worth. */
 const LEASES_END_WITHIN_MS = 30_000;
+/** Members that may join one run: each joins once, and one may join after another was removed. */
+const MOST_JOINERS = 2;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -88,7 +94,14 @@ class Simulation {
   private readonly leaseClients: LeaseClients;
   /** How many members may be down at once. */
   private readonly mostDown: number;
-  private readonly ids: NodeId[];
+  /** The members of the founding log. */
+  private readonly founders: NodeId[];
+  /** The cluster's members as the simulation runs them: the founders, joiners once their addition applied, less the removed. */
+  private ids: NodeId[];
+  /** Members whose removal applied: never started again, and out of the final judging. */
+  private readonly retired = new Set<NodeId>();
+  /** How many joiners' additions were asked for. */
+  private joiners = 0;
   private readonly members = new Map<NodeId, SimMember>();
   private readonly disks = new Map<NodeId, MemberDisks>();
   private readonly runs = new Map<NodeId, number>();
@@ -111,7 +124,8 @@ class Simulation {
     this.network = new SimNetwork(this.scheduler, new SeededRng(options.seed * 3 + 3), { dropRate, minDelayMs: 1, maxDelayMs });
     // One seed in three may leave the cluster without a quorum of members up.
     this.mostDown = this.faultRng.nextInt(3) === 0 ? options.members - 1 : Math.floor((options.members - 1) / 2);
-    this.ids = Array.from({ length: options.members }, (_, i) => i + 1);
+    this.founders = Array.from({ length: options.members }, (_, i) => i + 1);
+    this.ids = [...this.founders];
     const leaseRng = new SeededRng(options.seed * 3 + 4);
     this.leaseClients = new LeaseClients(
       {
@@ -126,12 +140,7 @@ class Simulation {
   async run(): Promise<SimulationResult> {
     // The member lists are real files: on tmpfs where there is one, so that their fsyncs cost nothing.
     this.dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "raftkv-sim-"));
-    for (const id of this.ids) {
-      const dir = join(this.dir, `m${id}`);
-      await mkdir(dir);
-      this.disks.set(id, { wal: new SimDisk({ seed: this.options.seed + id, tornWrites: true }), store: newStore(), dir });
-      await this.start(id);
-    }
+    for (const id of this.ids) await this.startFresh(id);
     this.clientsRunning = true;
     for (let client = 0; client < this.options.clients; client++) this.scheduler.after("client", this.clientRng.nextInt(100), () => this.nextOperation(client));
     this.leaseClients.start(this.options.leaseClients);
@@ -150,6 +159,14 @@ class Simulation {
 
   // ------------------------------------------------------------ members and faults
 
+  /** A member's first start, on empty disks of its own. */
+  private async startFresh(id: NodeId): Promise<void> {
+    const dir = join(this.dir, `m${id}`);
+    await mkdir(dir);
+    this.disks.set(id, { wal: new SimDisk({ seed: this.options.seed + id, tornWrites: true }), store: newStore(), dir });
+    await this.start(id);
+  }
+
   /**
    * Starts a member from its disks. One that cannot start stays down: a
    * finding, unless the power went during its recovery (an armed crash).
@@ -163,7 +180,7 @@ class Simulation {
       scheduler: this.scheduler,
       network: this.network,
       timing: TIMING,
-      voters: this.ids,
+      founders: this.founders,
       onApply: (member, entries) => this.noteApplied(member, entries),
       onApplied: (member, stateMachine) => this.leaseClients.noteApplied(member, stateMachine.store),
       onLeader: (member, leader, term) => this.noteLeader(member, leader, term),
@@ -209,12 +226,14 @@ class Simulation {
   /**
    * One fault the seed picks: crash a member at once or in the middle of one
    * of its coming disk writes (up to mostDown members down), restart one,
-   * partition the network, or heal it.
+   * partition the network, heal it, or change the membership.
    */
   private async strike(): Promise<void> {
+    await this.followMembership();
     const down = this.ids.filter((id) => !this.members.has(id));
     const up = this.ids.filter((id) => this.members.has(id));
-    const choice = this.faultRng.nextInt(5);
+    // Membership changes get two chances in seven: a change takes a learner's catching up and a promotion before a removal.
+    const choice = this.faultRng.nextInt(7);
     if (choice === 0 && down.length < this.mostDown) {
       await this.crash(this.pick(up));
     } else if (choice === 4 && down.length < this.mostDown) {
@@ -225,8 +244,52 @@ class Simulation {
       const shuffled = this.shuffled(this.ids);
       const cut = 1 + this.faultRng.nextInt(this.ids.length - 1);
       this.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+    } else if (choice >= 5) {
+      this.changeMembership();
     } else {
       this.network.heal();
+    }
+  }
+
+  /**
+   * One membership change through the leader, as an operator makes them: a
+   * learner joins while the cluster is at its founding size, a learner is
+   * promoted, a voter (the leader too) is removed while the cluster is above
+   * its founding size. Refusals (not enough started members, a learner not
+   * caught up, leadership lost) are an operator's everyday answers; what a
+   * change did shows in the registries (see followMembership).
+   */
+  private changeMembership(): void {
+    const leader = [...this.members.values()].find((member) => member.host.isLeader);
+    if (!leader) return;
+    const listed = leader.registry.list();
+    const learner = listed.find((member) => member.isLearner);
+    let change: Promise<unknown> | undefined;
+    if (learner) change = leader.cluster.memberPromote(learner.id);
+    else if (listed.length > this.options.members) change = leader.cluster.memberRemove(this.pick(listed.map((member) => member.id)));
+    else if (this.joiners < MOST_JOINERS) change = leader.cluster.memberAdd([joiner(this.joiners++).peerUrl], true);
+    change?.catch(() => undefined);
+  }
+
+  /**
+   * Runs what the members' applied registries say: a joiner's first start
+   * once its addition applied anywhere, and a member's retirement once its
+   * removal did. Applied means committed, so no member that is still in the
+   * configuration is retired.
+   */
+  private async followMembership(): Promise<void> {
+    const running = [...this.members.values()];
+    for (let n = 0; n < this.joiners; n++) {
+      const { id } = joiner(n);
+      if (this.ids.includes(id) || this.retired.has(id) || !running.some((member) => member.registry.get(id) !== undefined)) continue;
+      this.ids.push(id);
+      await this.startFresh(id);
+    }
+    for (const id of this.ids) {
+      if (!running.some((member) => member.registry.wasRemoved(id))) continue;
+      this.ids = this.ids.filter((each) => each !== id);
+      this.retired.add(id);
+      await this.crash(id);
     }
   }
 
@@ -252,12 +315,24 @@ class Simulation {
 
   /** Runs until the members agree, restarting any that is down. */
   private async converge(after: string): Promise<void> {
-    const deadline = this.scheduler.now + CONVERGE_WITHIN_MS;
+    if (!(await this.runHealedUntil(() => this.converged(), CONVERGE_WITHIN_MS))) {
+      this.violations.push(`the members did not agree within ${CONVERGE_WITHIN_MS} ms after ${after}`);
+    }
+  }
+
+  /**
+   * Runs with no new faults until `done` (or `withinMs` passes), following
+   * the membership and starting again any member a crash armed earlier
+   * took down. Whether `done` came.
+   */
+  private async runHealedUntil(done: () => boolean, withinMs: number): Promise<boolean> {
+    const deadline = this.scheduler.now + withinMs;
     do {
+      await this.followMembership();
       for (const id of this.ids) if (!this.members.has(id) && !this.unstartable.has(id)) await this.start(id);
       await this.scheduler.runUntil(this.scheduler.now + 100);
-    } while (this.scheduler.now < deadline && !this.converged());
-    if (!this.converged()) this.violations.push(`the members did not agree within ${CONVERGE_WITHIN_MS} ms after ${after}`);
+    } while (this.scheduler.now < deadline && !done());
+    return done();
   }
 
   /** A leader, every member applied what it committed, and no client call is still out. */
@@ -386,11 +461,11 @@ class Simulation {
 
   /** Every lease the clients let go of (or never heard was granted) ends on every member, which then agree again. */
   private async letLeasesEnd(): Promise<void> {
-    const deadline = this.scheduler.now + LEASES_END_WITHIN_MS;
     const leasesLeft = (): number[] => [...this.members.values()].flatMap((member) => member.stateMachine.store.leases().map((lease) => lease.id));
-    while (this.scheduler.now < deadline && leasesLeft().length > 0) await this.scheduler.runUntil(this.scheduler.now + 100);
-    const left = [...new Set(leasesLeft())];
-    if (left.length > 0) this.violations.push(`leases ${left.join(", ")} were still held ${LEASES_END_WITHIN_MS} ms after their clients let them go`);
+    if (!(await this.runHealedUntil(() => leasesLeft().length === 0, LEASES_END_WITHIN_MS))) {
+      const left = [...new Set(leasesLeft())];
+      this.violations.push(`leases ${left.join(", ")} were still held ${LEASES_END_WITHIN_MS} ms after their clients let them go`);
+    }
     await this.converge("the leases ended");
   }
 
@@ -411,7 +486,14 @@ class Simulation {
     const digest = createHash("sha256")
       .update(JSON.stringify({ history: this.history, leases: this.leaseClients.history, stores, violations }))
       .digest("hex");
-    return { digest, violations, operations: { ok: count("ok"), failed: count("failed"), unknown: count("unknown") }, faults: this.faults };
+    const joined = this.ids.length + this.retired.size - this.founders.length;
+    return {
+      digest,
+      violations,
+      operations: { ok: count("ok"), failed: count("failed"), unknown: count("unknown") },
+      faults: this.faults,
+      membership: { joined, removed: this.retired.size },
+    };
   }
 
   private async storesDiffer(): Promise<string[]> {
