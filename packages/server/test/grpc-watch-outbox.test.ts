@@ -1,8 +1,9 @@
 /**
  * A Watch stream's outbox: what is queued in one turn goes out as one
- * batch, in order, and what is queued while a batch is being written goes
- * once it is done; fragments are cut when the batch goes; end sends what
- * waits.
+ * batch, in order; while a batch is being written, a watch's events join
+ * its events response still waiting (the newest header, the events in
+ * order) until a response of another kind for that watch, or the join
+ * limit; fragments are cut when the batch goes; end sends what waits.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -54,20 +55,55 @@ test("what is queued in one turn leaves as one batch, in order, after the turn",
   );
 });
 
-test("what is queued while a batch is being written leaves once it is done", async () => {
+test("while a batch is written, a watch's events join its waiting response, and leave when the batch is done", async () => {
   const writer = recordingWriter();
   const outbox = new WatchOutbox(writer.write, noFragments);
   outbox.addEvents(0, header(2), [put(2)], false);
   await turn();
-  outbox.addEvents(0, header(3), [put(3)], false);
-  outbox.addEvents(1, header(3), [put(3)], false);
+  for (const revision of [3, 4, 5]) {
+    outbox.addEvents(0, header(revision), [put(revision)], false);
+    outbox.addEvents(1, header(revision), [put(revision)], false);
+  }
   await turn();
   assert.equal(writer.batches.length, 1, "the next batch waits for the one being written");
   writer.finishOldest();
-  assert.deepEqual(writer.batches[1]!.map((m) => [m.watch_id, revisionsOf(m)]), [
-    [0, [3]],
-    [1, [3]],
-  ]);
+  assert.deepEqual(
+    writer.batches[1]!.map((m) => [m.watch_id, m.header!.revision, revisionsOf(m)]),
+    [
+      [0, 5, [3, 4, 5]],
+      [1, 5, [3, 4, 5]],
+    ],
+  );
+});
+
+test("a response of another kind for the watch ends the joining: later events come after it", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  outbox.addEvents(0, header(2), [put(2)], false);
+  outbox.add({ header: header(2), watch_id: 0, canceled: true });
+  outbox.addEvents(0, header(3), [put(3)], false);
+  writer.finishOldest();
+  assert.deepEqual(
+    writer.batches[1]!.map((m) => [m.canceled ?? false, revisionsOf(m)]),
+    [
+      [false, [2]],
+      [true, []],
+      [false, [3]],
+    ],
+  );
+});
+
+test("events stop joining a response at the request limit", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  const bigValue = 600 * 1024;
+  for (const revision of [2, 3, 4]) outbox.addEvents(0, header(revision), [put(revision, bigValue)], false);
+  writer.finishOldest();
+  assert.deepEqual(writer.batches[1]!.map(revisionsOf), [[2, 3], [4]]);
 });
 
 test("a watch that asked for fragments has its response cut when the batch goes", async () => {

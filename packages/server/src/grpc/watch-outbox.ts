@@ -2,11 +2,33 @@
  * What a Watch stream has to send, sent in batches. Responses queue until
  * the end of the event loop's turn (so a put's answer leaves before the
  * fan-out of its event is encoded, and the responses of one fan-out leave
- * together), and while the stream's last batch is still being written.
+ * together), and while the stream's last batch is still being written. A
+ * watch's events that arrive while its last events response still waits
+ * join that response, as etcd joins the events of a watcher that fell
+ * behind: when puts come faster than a stream's batches go out, a watcher
+ * gets one response with several revisions' events, and the stream pays
+ * for one response where it would have paid for many.
  */
 import type { Event, ResponseHeader } from "../kv/api.js";
+import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 import type { BatchWriter } from "./send-together.js";
 import type { WatchMessage } from "./watch-encoding.js";
+
+/**
+ * Joined events stop growing a response at about this many bytes, the
+ * request limit, so that joining never makes a response larger than one
+ * revision's events may already be (clients' message limits are larger).
+ */
+const JOIN_LIMIT_BYTES = MAX_REQUEST_BYTES;
+/** Roughly what an event adds to a response besides its keys and values: tags, lengths, revisions, version, lease. */
+const EVENT_OVERHEAD_BYTES = 48;
+
+/** A watch's events response while it waits: later events join it. */
+interface JoinedEvents {
+  header: ResponseHeader;
+  readonly watch_id: number;
+  readonly events: Event[];
+}
 
 interface Queued {
   readonly message: WatchMessage;
@@ -16,6 +38,8 @@ interface Queued {
 
 export class WatchOutbox {
   private queue: Queued[] = [];
+  /** Each watch's events response in the queue that may take more events, and about how many bytes it holds. */
+  private readonly joinable = new Map<number, { readonly response: JoinedEvents; bytes: number }>();
   private writing = false;
   private scheduled = false;
   private closed = false;
@@ -26,12 +50,25 @@ export class WatchOutbox {
     private readonly fragmentsOf: (message: WatchMessage) => WatchMessage[],
   ) {}
 
+  /** A response of its own; the watch's events response still waiting takes no more events after it. */
   add(message: WatchMessage): void {
+    if (message.watch_id !== undefined) this.joinable.delete(message.watch_id);
     this.enqueue({ message, fragment: false });
   }
 
+  /** A watch's events: joined to its events response still waiting, if there is room, else a response of their own. */
   addEvents(watchId: number, header: ResponseHeader, events: readonly Event[], fragment: boolean): void {
-    this.enqueue({ message: { header, watch_id: watchId, events }, fragment });
+    const bytes = bytesOf(events);
+    const waiting = this.joinable.get(watchId);
+    if (waiting && waiting.bytes + bytes <= JOIN_LIMIT_BYTES) {
+      waiting.response.header = header;
+      waiting.response.events.push(...events);
+      waiting.bytes += bytes;
+      return;
+    }
+    const response: JoinedEvents = { header, watch_id: watchId, events: [...events] };
+    this.joinable.set(watchId, { response, bytes });
+    this.enqueue({ message: response, fragment });
   }
 
   /** Sends what is queued now, whatever is still being written (the stream keeps the order), and takes nothing more. */
@@ -45,6 +82,7 @@ export class WatchOutbox {
   close(): void {
     this.closed = true;
     this.queue = [];
+    this.joinable.clear();
   }
 
   private enqueue(queued: Queued): void {
@@ -62,10 +100,20 @@ export class WatchOutbox {
     if (this.closed || this.queue.length === 0) return;
     const batch = this.queue.flatMap(({ message, fragment }) => (fragment ? this.fragmentsOf(message) : [message]));
     this.queue = [];
+    this.joinable.clear();
     this.writing = true;
     this.write(batch, () => {
       this.writing = false;
       this.flush();
     });
   }
+}
+
+function bytesOf(events: readonly Event[]): number {
+  let bytes = 0;
+  for (const { kv, prevKv } of events) {
+    bytes += EVENT_OVERHEAD_BYTES + kv.key.length + kv.value.length;
+    if (prevKv) bytes += EVENT_OVERHEAD_BYTES + prevKv.key.length + prevKv.value.length;
+  }
+  return bytes;
 }
