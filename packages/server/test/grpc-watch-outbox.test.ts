@@ -76,6 +76,19 @@ test("while a batch is written, a watch's events join its waiting response, and 
   );
 });
 
+test("joining leaves the events array a watch delivered as it was", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  const delivered = [put(2)];
+  outbox.addEvents(0, header(2), delivered, false);
+  outbox.addEvents(0, header(3), [put(3)], false);
+  writer.finishOldest();
+  assert.deepEqual(writer.batches[1]!.map(revisionsOf), [[2, 3]]);
+  assert.deepEqual(delivered.map((event) => event.kv.modRevision), [2]);
+});
+
 test("a response of another kind for the watch ends the joining: later events come after it", async () => {
   const writer = recordingWriter();
   const outbox = new WatchOutbox(writer.write, noFragments);

@@ -23,23 +23,39 @@ const JOIN_LIMIT_BYTES = MAX_REQUEST_BYTES;
 /** Roughly what an event adds to a response besides its keys and values: tags, lengths, revisions, version, lease. */
 const EVENT_OVERHEAD_BYTES = 48;
 
-/** A watch's events response while it waits: later events join it. */
-interface JoinedEvents {
-  header: ResponseHeader;
-  readonly watch_id: number;
-  readonly events: Event[];
-}
+/** A watch's events response while it waits: later events join it. One object, as a fan-out makes one per watch. */
+class JoinedEvents implements WatchMessage {
+  /** The events once a second lot joined the first (the deliverer's array is never changed). */
+  private joined: Event[] | undefined;
 
-interface Queued {
-  readonly message: WatchMessage;
-  /** Whether the watch asked for a revision too large for one response to come in parts. */
-  readonly fragment: boolean;
+  constructor(
+    public header: ResponseHeader,
+    readonly watch_id: number,
+    private readonly delivered: readonly Event[],
+    /** About how many bytes the events hold. */
+    public bytes: number,
+    /** Whether the watch asked for a revision too large for one response to come in parts (not the response's own `fragment`). */
+    readonly inParts: boolean,
+  ) {}
+
+  get events(): readonly Event[] {
+    return this.joined ?? this.delivered;
+  }
+
+  join(header: ResponseHeader, events: readonly Event[], bytes: number): void {
+    this.header = header;
+    this.joined ??= [...this.delivered];
+    for (const event of events) this.joined.push(event);
+    this.bytes += bytes;
+  }
 }
 
 export class WatchOutbox {
-  private queue: Queued[] = [];
-  /** Each watch's events response in the queue that may take more events, and about how many bytes it holds. */
-  private readonly joinable = new Map<number, { readonly response: JoinedEvents; bytes: number }>();
+  private queue: WatchMessage[] = [];
+  /** Each watch's events response in the queue that may take more events. */
+  private readonly joinable = new Map<number, JoinedEvents>();
+  /** Whether some response in the queue may go out in parts. */
+  private fragments = false;
   private writing = false;
   private scheduled = false;
   private closed = false;
@@ -53,22 +69,18 @@ export class WatchOutbox {
   /** A response of its own; the watch's events response still waiting takes no more events after it. */
   add(message: WatchMessage): void {
     if (message.watch_id !== undefined) this.joinable.delete(message.watch_id);
-    this.enqueue({ message, fragment: false });
+    this.enqueue(message);
   }
 
   /** A watch's events: joined to its events response still waiting, if there is room, else a response of their own. */
   addEvents(watchId: number, header: ResponseHeader, events: readonly Event[], fragment: boolean): void {
     const bytes = bytesOf(events);
     const waiting = this.joinable.get(watchId);
-    if (waiting && waiting.bytes + bytes <= JOIN_LIMIT_BYTES) {
-      waiting.response.header = header;
-      waiting.response.events.push(...events);
-      waiting.bytes += bytes;
-      return;
-    }
-    const response: JoinedEvents = { header, watch_id: watchId, events: [...events] };
-    this.joinable.set(watchId, { response, bytes });
-    this.enqueue({ message: response, fragment });
+    if (waiting && waiting.bytes + bytes <= JOIN_LIMIT_BYTES) return waiting.join(header, events, bytes);
+    const response = new JoinedEvents(header, watchId, events, bytes, fragment);
+    this.joinable.set(watchId, response);
+    this.fragments ||= fragment;
+    this.enqueue(response);
   }
 
   /** Sends what is queued now, whatever is still being written (the stream keeps the order), and takes nothing more. */
@@ -85,9 +97,9 @@ export class WatchOutbox {
     this.joinable.clear();
   }
 
-  private enqueue(queued: Queued): void {
+  private enqueue(message: WatchMessage): void {
     if (this.closed) return;
-    this.queue.push(queued);
+    this.queue.push(message);
     if (this.scheduled || this.writing) return;
     this.scheduled = true;
     setImmediate(() => {
@@ -98,14 +110,19 @@ export class WatchOutbox {
 
   private flush(): void {
     if (this.closed || this.queue.length === 0) return;
-    const batch = this.queue.flatMap(({ message, fragment }) => (fragment ? this.fragmentsOf(message) : [message]));
+    const batch = this.fragments ? this.queue.flatMap((message) => this.partsOf(message)) : this.queue;
     this.queue = [];
     this.joinable.clear();
+    this.fragments = false;
     this.writing = true;
     this.write(batch, () => {
       this.writing = false;
       this.flush();
     });
+  }
+
+  private partsOf(message: WatchMessage): WatchMessage[] {
+    return message instanceof JoinedEvents && message.inParts ? this.fragmentsOf(message) : [message];
   }
 }
 
