@@ -85,7 +85,13 @@ async function cpuPerCall(cluster: LocalCluster, method: Method, calls: number, 
 }
 
 /** `count` calls, `inFlight` at a time (each followed by the next as soon as it is answered), spread over the clients. */
-async function runCalls(clients: readonly EtcdClient[], method: "Put" | "Range", request: (i: number) => Message, count: number, inFlight: number): Promise<void> {
+async function runCalls(
+  clients: readonly EtcdClient[],
+  method: "Put" | "Range",
+  request: (i: number) => Message,
+  count: number,
+  inFlight: number,
+): Promise<void> {
   let next = 0;
   const loop = async (client: EtcdClient): Promise<void> => {
     while (next < count) await call(client, method, request(next++));

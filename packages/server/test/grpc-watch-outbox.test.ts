@@ -86,7 +86,10 @@ test("joining leaves the events array a watch delivered as it was", async () => 
   outbox.addEvents(0, header(3), [put(3)], false);
   writer.finishOldest();
   assert.deepEqual(writer.batches[1]!.map(revisionsOf), [[2, 3]]);
-  assert.deepEqual(delivered.map((event) => event.kv.modRevision), [2]);
+  assert.deepEqual(
+    delivered.map((event) => event.kv.modRevision),
+    [2],
+  );
 });
 
 test("a response of another kind for the watch ends the joining: later events come after it", async () => {
@@ -146,7 +149,10 @@ test("end sends what waits at once, even behind a batch being written; close dro
   await turn();
   outbox.addEvents(0, header(3), [put(3)], false);
   outbox.end();
-  assert.deepEqual(writer.batches.map((batch) => batch.map(revisionsOf)), [[[2]], [[3]]]);
+  assert.deepEqual(
+    writer.batches.map((batch) => batch.map(revisionsOf)),
+    [[[2]], [[3]]],
+  );
   outbox.addEvents(0, header(4), [put(4)], false);
   await turn();
   assert.equal(writer.batches.length, 2, "an ended outbox takes nothing more");
