@@ -1,8 +1,9 @@
 /**
  * What a Watch stream has to send, sent in batches. Responses queue until
- * the end of the event loop's turn (so a put's answer leaves before the
- * fan-out of its event is encoded, and the responses of one fan-out leave
- * together), and while the stream's last batch is still being written. A
+ * the end of the event loop's turn (so the answer to the put whose events
+ * they carry, settled in the same turn, leaves before they are encoded,
+ * and the responses of one fan-out leave together), and while the
+ * stream's last batch is still being written. A
  * watch's events that arrive while its last events response still waits
  * join that response, as etcd joins the events of a watcher that fell
  * behind: when puts come faster than a stream's batches go out, a watcher
