@@ -5,7 +5,11 @@
  * the watchers on a few Watch streams from this process, and puts one at a
  * time, each once every watcher has the last one's event. The member's CPU
  * time (from /proc) over the counted puts, divided by their number.
- * Run: pnpm --filter @raftkv/bench grpc-fan-out-cpu [--systems raftkv,etcd] [--watchers 1000] [--puts 200]
+ * With `--pace ack`, each put follows as soon as the last is acknowledged,
+ * as the grpc command's watch row puts (a member may then send a watcher
+ * several puts' events in one response), and the count ends once every
+ * watcher has the last put's event.
+ * Run: pnpm --filter @raftkv/bench grpc-fan-out-cpu [--systems raftkv,etcd] [--watchers 1000] [--puts 200] [--pace seen|ack]
  */
 import { parseArgs } from "node:util";
 import { LocalCluster, etcdInstalled } from "./clusters.js";
@@ -22,6 +26,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 interface FanOut {
   /** Resolves once every watcher has the event of `revision`. */
   seen(revision: number): Promise<void>;
+  /** Events received so far, and the responses that carried them (a member may send a watcher several puts' events in one). */
+  received(): { readonly events: number; readonly responses: number };
   close(): void;
 }
 
@@ -32,16 +38,18 @@ async function main(): Promise<void> {
       watchers: { type: "string", default: "1000" },
       puts: { type: "string", default: "200" },
       "base-port": { type: "string", default: "23500" },
+      pace: { type: "string", default: "seen" },
     },
   });
+  const pace = parsePace(values.pace);
   const systems = (values.systems ?? (etcdInstalled() ? "raftkv,etcd" : "raftkv")).split(",").map(parseSystem);
   const [watchers, puts, basePort] = [positive(values.watchers), positive(values.puts), positive(values["base-port"])];
   for (const system of systems) {
     const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1);
     try {
-      const cpuMs = await cpuPerPut(cluster, watchers, puts);
+      const { cpuMs, eventsPerResponse } = await cpuPerPut(cluster, watchers, puts, pace);
       console.log(
-        `${system.padEnd(6)} member CPU per put to ${watchers} watchers: ${cpuMs.toFixed(2)} ms (${((cpuMs * 1000) / watchers).toFixed(2)} µs per event), ${puts} puts`,
+        `${system.padEnd(6)} member CPU per put to ${watchers} watchers: ${cpuMs.toFixed(2)} ms (${((cpuMs * 1000) / watchers).toFixed(2)} µs per event, ${eventsPerResponse.toFixed(2)} events per response), ${puts} puts, each after the last was ${pace}`,
       );
     } finally {
       await cluster.stop();
@@ -49,19 +57,37 @@ async function main(): Promise<void> {
   }
 }
 
-async function cpuPerPut(cluster: LocalCluster, watchers: number, puts: number): Promise<number> {
+/** What each put waits for: every watcher's event of the last put ("seen"), or only its acknowledgement ("ack"). */
+type Pace = "seen" | "ack";
+
+function parsePace(text: string): Pace {
+  if (text === "seen" || text === "ack") return text;
+  throw new Error(`--pace takes seen or ack, not ${text}`);
+}
+
+async function cpuPerPut(cluster: LocalCluster, watchers: number, puts: number, pace: Pace): Promise<{ cpuMs: number; eventsPerResponse: number }> {
   const member = await cluster.waitForLeader(CONNECT_TIMEOUT_MS);
   const address = new URL(member.clientUrl).host;
   const writer = connect("KV", address);
   await ready(writer, CONNECT_TIMEOUT_MS);
   const fanOut = await watch(address, watchers);
   try {
-    const put = async (): Promise<void> => fanOut.seen(Number((await call(writer, "Put", { key: KEY, value: Buffer.from(VALUE) })).header.revision));
-    for (let i = 0; i < WARM_UP_PUTS; i++) await put();
+    const put = async (): Promise<number> => Number((await call(writer, "Put", { key: KEY, value: Buffer.from(VALUE) })).header.revision);
+    const putAll = async (count: number): Promise<void> => {
+      let revision = 0;
+      for (let i = 0; i < count; i++) {
+        revision = await put();
+        if (pace === "seen") await fanOut.seen(revision);
+      }
+      if (pace === "ack") await fanOut.seen(revision);
+    };
+    await putAll(WARM_UP_PUTS);
     const pid = member.process!.pid!;
-    const before = sampleProcess(pid);
-    for (let i = 0; i < puts; i++) await put();
-    return ((sampleProcess(pid).cpuS - before.cpuS) * 1000) / puts;
+    const [before, receivedBefore] = [sampleProcess(pid), fanOut.received()];
+    await putAll(puts);
+    const cpuMs = ((sampleProcess(pid).cpuS - before.cpuS) * 1000) / puts;
+    const received = fanOut.received();
+    return { cpuMs, eventsPerResponse: (received.events - receivedBefore.events) / (received.responses - receivedBefore.responses) };
   } finally {
     fanOut.close();
     writer.close();
@@ -76,13 +102,20 @@ async function watch(address: string, watchers: number): Promise<FanOut> {
   // etcd often sends the events before the put's answer.
   const seenByAll = new Set<number>();
   let created = 0;
+  let eventsReceived = 0;
+  let responsesWithEvents = 0;
   let allCreated: () => void = () => undefined;
   const creating = new Promise<void>((resolve) => (allCreated = resolve));
   const streams = clients.map((client, i) => {
     const stream = client.Watch();
     stream.on("data", (response: Message) => {
       if (response.created && ++created === watchers) allCreated();
-      for (const event of (response.events ?? []) as Message[]) {
+      const events = (response.events ?? []) as Message[];
+      if (events.length > 0) {
+        eventsReceived += events.length;
+        responsesWithEvents++;
+      }
+      for (const event of events) {
         const revision = Number(event.kv.mod_revision);
         const count = (seenBy.get(revision) ?? 0) + 1;
         seenBy.set(revision, count);
@@ -105,6 +138,7 @@ async function watch(address: string, watchers: number): Promise<FanOut> {
         if (seenByAll.delete(revision)) resolve();
         else waiting.set(revision, resolve);
       }),
+    received: () => ({ events: eventsReceived, responses: responsesWithEvents }),
     close() {
       for (const stream of streams) stream.cancel();
       for (const client of clients) client.close();

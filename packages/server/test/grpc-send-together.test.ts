@@ -1,20 +1,30 @@
 /**
- * A stream whose messages each wait for the previous one to reach the
- * socket, as grpc-js's server calls do, sends everything queued behind the
- * message in flight in one go once it has a writev, in order; on a real
- * grpc-js call, as one write that a grpc-js client reads as the messages.
+ * A batch of messages goes out in order: on a real grpc-js call as one
+ * write of grpc-js's framing that a grpc-js client reads message by
+ * message, on any other stream as a write each, the batch done once the
+ * last is.
  */
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { sendQueuedTogether } from "../src/grpc/send-together.js";
+import { batchWriterOf } from "../src/grpc/send-together.js";
+
+/** Text messages in gRPC's framing: a zero flag byte, the length in four bytes big-endian, the UTF-8 bytes. */
+function frameTexts(messages: readonly string[]): Buffer {
+  return Buffer.concat(
+    messages.map((message) => {
+      const bytes = Buffer.from(message);
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(bytes.length, 1);
+      return Buffer.concat([prefix, bytes]);
+    }),
+  );
+}
 
 /** Like a grpc-js call: a message is done only when the connection has taken it, a turn later. */
 class OneAtATime extends Writable {
   readonly sent: string[] = [];
-  inFlight = 0;
-  mostInFlight = 0;
 
   constructor() {
     super({ objectMode: true });
@@ -22,42 +32,27 @@ class OneAtATime extends Writable {
 
   override _write(message: string, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
     this.sent.push(message);
-    this.mostInFlight = Math.max(this.mostInFlight, ++this.inFlight);
-    setImmediate(() => {
-      this.inFlight--;
-      done(message === "bad" ? new Error("connection gone") : null);
-    });
+    setImmediate(() => done(null));
   }
 }
 
-test("messages queued behind the one in flight leave together, in order", async () => {
+test("on another stream, a batch is a write each, done once the last has gone", async () => {
   const call = new OneAtATime();
-  sendQueuedTogether(call);
-  const messages = Array.from({ length: 50 }, (_, i) => `m${i}`);
-  for (const message of messages) call.write(message);
-  await new Promise<void>((resolve) => call.end(resolve));
+  const writer = batchWriterOf(call, frameTexts);
+  assert.equal(writer.mode, "a write each");
+  const messages = Array.from({ length: 20 }, (_, i) => `m${i}`);
+  await new Promise<void>((resolve) => writer.write(messages, resolve));
   assert.deepEqual(call.sent, messages);
-  assert.equal(call.mostInFlight, 49, "the 49 queued behind the first should have gone out together");
 });
 
-test("without it, they leave one at a time", async () => {
+test("on an ended stream, a batch is dropped rather than failing the stream", async () => {
   const call = new OneAtATime();
-  for (let i = 0; i < 5; i++) call.write(`m${i}`);
-  await new Promise<void>((resolve) => call.end(resolve));
-  assert.equal(call.mostInFlight, 1);
-});
-
-test("a failed message fails the stream once", async () => {
-  const call = new OneAtATime();
-  sendQueuedTogether(call);
   const errors: Error[] = [];
   call.on("error", (error) => errors.push(error));
-  for (const message of ["first", "bad", "bad", "after"]) call.write(message);
-  await new Promise((resolve) => call.once("close", resolve));
-  assert.deepEqual(
-    errors.map((error) => error.message),
-    ["connection gone"],
-  );
+  await new Promise<void>((resolve) => call.end(resolve));
+  batchWriterOf(call, frameTexts).write(["late"], () => assert.fail("a dropped batch is never done"));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual([call.sent, errors], [[], []]);
 });
 
 /** A server-streaming method of text messages, the text's UTF-8 bytes on the wire. */
@@ -73,15 +68,15 @@ const BURST = {
   },
 } satisfies grpc.ServiceDefinition;
 
-test("on a grpc-js call, the queued messages go out as one write a grpc-js client reads message by message", async () => {
+test("on a grpc-js call, batches go out as one write each that a grpc-js client reads message by message", async () => {
   const messages = Array.from({ length: 300 }, (_, i) => (i % 50 === 7 ? "" : `m${i} ${"x".repeat(i * 7)}`));
   const modes: string[] = [];
   const server = new grpc.Server();
   server.addService(BURST, {
     Burst: (call: grpc.ServerWritableStream<string, string>) => {
-      modes.push(sendQueuedTogether(call));
-      for (const message of messages) call.write(message);
-      call.end();
+      const writer = batchWriterOf(call, frameTexts);
+      modes.push(writer.mode);
+      writer.write(messages.slice(0, 100), () => writer.write(messages.slice(100), () => call.end()));
     },
   });
   const port = await new Promise<number>((resolve, reject) =>

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Event, KeyValue, ResponseHeader } from "../src/kv/api.js";
-import { encodeWatchResponse, type WatchMessage } from "../src/grpc/watch-encoding.js";
+import { encodeFramedWatchResponses, encodeWatchResponse, type WatchMessage } from "../src/grpc/watch-encoding.js";
 import { methodOf, type Message } from "./support/grpc.js";
 
 const watch = methodOf("Watch", "Watch");
@@ -120,4 +120,18 @@ test("watch encoding: responses in a row with the same key-value but other event
     const message: WatchMessage = { header: HEADER, watch_id: 4, events };
     assert.deepEqual(encodeWatchResponse(message), Buffer.from(watch.responseSerialize(protobufjsShape(message))));
   }
+});
+
+test("watch encoding: responses framed together are each response's bytes behind gRPC's five-byte prefix", () => {
+  const messages = CASES.map((c) => c.message);
+  const framed = encodeFramedWatchResponses(messages);
+  let at = 0;
+  for (const message of messages) {
+    const expected = encodeWatchResponse(message);
+    assert.equal(framed[at], 0, "no compression");
+    assert.equal(framed.readUInt32BE(at + 1), expected.length);
+    assert.deepEqual(framed.subarray(at + 5, at + 5 + expected.length), expected);
+    at += 5 + expected.length;
+  }
+  assert.equal(at, framed.length);
 });

@@ -35,6 +35,39 @@ const tag = (field: number, wireType: number): number => (field << 3) | wireType
 const EVENT_TYPE = { PUT: 0, DELETE: 1 } as const;
 
 export function encodeWatchResponse(message: WatchMessage): Buffer {
+  const parts = partsOf(message);
+  const out = new Output(Buffer.allocUnsafe(parts.size));
+  writeResponse(out, message, parts);
+  return out.finished(parts.size);
+}
+
+/** gRPC's length-prefixed message: a compression flag byte (0: none), then the length as a 32-bit big-endian number. */
+const FRAME_PREFIX_BYTES = 5;
+
+/**
+ * The responses as gRPC frames one after the other in one buffer, what a
+ * grpc-js server call writes to its HTTP/2 stream for each message: one
+ * allocation for the lot, each response written in place.
+ */
+export function encodeFramedWatchResponses(messages: readonly WatchMessage[]): Buffer {
+  const parts = messages.map(partsOf);
+  const size = parts.reduce((sum, part) => sum + FRAME_PREFIX_BYTES + part.size, 0);
+  const out = new Output(Buffer.allocUnsafe(size));
+  for (let i = 0; i < messages.length; i++) {
+    out.framePrefix(parts[i]!.size);
+    writeResponse(out, messages[i]!, parts[i]!);
+  }
+  return out.finished(size);
+}
+
+/** What a response shares with the others of its fan-out (its header's and events' bytes), and its size. */
+interface ResponseParts {
+  readonly header: Buffer | undefined;
+  readonly events: Buffer | undefined;
+  readonly size: number;
+}
+
+function partsOf(message: WatchMessage): ResponseParts {
   const events = message.events === undefined || message.events.length === 0 ? undefined : eventsBytes(message.events);
   const header = message.header && headerBytes(message.header);
   const size =
@@ -46,7 +79,10 @@ export function encodeWatchResponse(message: WatchMessage): Buffer {
     stringFieldSize(message.cancel_reason) +
     boolFieldSize(message.fragment) +
     (events?.length ?? 0);
-  const out = new Output(Buffer.allocUnsafe(size));
+  return { header, events, size };
+}
+
+function writeResponse(out: Output, message: WatchMessage, { header, events }: ResponseParts): void {
   if (header) out.bytesField(1, header);
   out.int(2, message.watch_id);
   out.bool(3, message.created);
@@ -55,7 +91,6 @@ export function encodeWatchResponse(message: WatchMessage): Buffer {
   out.string(6, message.cancel_reason);
   out.bool(7, message.fragment);
   if (events) out.raw(events);
-  return out.finished(size);
 }
 
 // ------------------------------------------------------------ messages
@@ -216,6 +251,12 @@ class Output {
   raw(bytes: Uint8Array): void {
     this.buffer.set(bytes, this.at);
     this.at += bytes.length;
+  }
+
+  framePrefix(length: number): void {
+    this.buffer[this.at] = 0;
+    this.buffer.writeUInt32BE(length, this.at + 1);
+    this.at += FRAME_PREFIX_BYTES;
   }
 
   lengthPrefix(field: number, length: number): void {

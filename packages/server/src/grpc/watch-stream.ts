@@ -16,9 +16,10 @@ import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 import { admitStream, failStream, type Admission } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
-import { sendQueuedTogether } from "./send-together.js";
+import { batchWriterOf } from "./send-together.js";
 import type { CallScope, GrpcServices } from "./services.js";
-import { encodeWatchResponse, type WatchMessage } from "./watch-encoding.js";
+import { encodeFramedWatchResponses, encodeWatchResponse, type WatchMessage } from "./watch-encoding.js";
+import { WatchOutbox } from "./watch-outbox.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 type WatchCall = grpc.ServerDuplexStream<Decoded, unknown>;
@@ -45,25 +46,33 @@ class WatchStream {
   private stopped = false;
   /** Requests are handled one at a time, in the order they came. */
   private previous = Promise.resolve();
+  private readonly outbox: WatchOutbox;
 
   constructor(
     private readonly call: WatchCall,
     private readonly admit: Admission<CallScope>,
     private readonly header: () => ResponseHeader,
-  ) {}
+  ) {
+    const writer = batchWriterOf(call, encodeFramedWatchResponses);
+    this.outbox = new WatchOutbox(writer.write, (message) => fragmentsOf(message, MAX_REQUEST_BYTES, encodedSize));
+  }
 
   serve(): void {
     if (this.call.cancelled) return;
-    sendQueuedTogether(this.call);
     this.call.on("data", (m: Decoded) => {
       this.previous = this.previous.then(async () => this.handle(m)).catch((error: unknown) => failStream(this.call, error));
     });
     this.call.on("end", () => {
       this.stopAll();
+      this.outbox.end();
       this.call.end();
     });
-    this.call.on("cancelled", () => this.stopAll());
-    this.call.on("error", () => this.stopAll());
+    const gone = (): void => {
+      this.stopAll();
+      this.outbox.close();
+    };
+    this.call.on("cancelled", gone);
+    this.call.on("error", gone);
   }
 
   private async handle(m: Decoded): Promise<void> {
@@ -80,11 +89,12 @@ class WatchStream {
     }
     const early: WatchUpdate[] = [];
     let created = false;
+    const fragment = m.fragment === true;
     const sendUpdate = (update: WatchUpdate): void => {
+      if (update.kind === "events") return this.outbox.addEvents(id, update.header, update.events, fragment);
       // A compacted start ends the watch.
       if (update.kind === "compacted") this.watches.delete(id);
-      const message = encodeWatchUpdate(update, id);
-      for (const part of m.fragment === true ? fragmentsOf(message, MAX_REQUEST_BYTES, encodedSize) : [message]) this.send(part);
+      this.send(encodeWatchUpdate(update, id));
     };
     const deliver = (update: WatchUpdate): void => {
       if (created) sendUpdate(update);
@@ -140,21 +150,14 @@ class WatchStream {
   }
 
   private send(message: WatchMessage): void {
-    if (!this.call.destroyed && this.call.writable) this.call.write(message);
+    this.outbox.add(message);
   }
 }
 
-/** A watch update as etcd sends it; a compacted start revision cancels the watch. */
-function encodeWatchUpdate(update: WatchUpdate, id: number): WatchMessage {
+/** A progress or compacted update as etcd sends it; a compacted start revision cancels the watch. */
+function encodeWatchUpdate(update: Exclude<WatchUpdate, { kind: "events" }>, id: number): WatchMessage {
   const common = { header: update.header, watch_id: id };
-  switch (update.kind) {
-    case "events":
-      return { ...common, events: update.events };
-    case "progress":
-      return common;
-    case "compacted":
-      return { ...common, canceled: true, compact_revision: update.compactRevision };
-  }
+  return update.kind === "progress" ? common : { ...common, canceled: true, compact_revision: update.compactRevision };
 }
 
 const encodedSize = (message: WatchMessage): number => encodeWatchResponse(message).length;

@@ -1,0 +1,166 @@
+/**
+ * A Watch stream's outbox: what is queued in one turn goes out as one
+ * batch, in order; while a batch is being written, a watch's events join
+ * its events response still waiting (the newest header, the events in
+ * order) until a response of another kind for that watch, or the join
+ * limit; fragments are cut when the batch goes; end sends what waits.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Event, ResponseHeader } from "../src/kv/api.js";
+import type { WatchMessage } from "../src/grpc/watch-encoding.js";
+import { WatchOutbox } from "../src/grpc/watch-outbox.js";
+
+const header = (revision: number): ResponseHeader => ({ clusterId: 1, memberId: 2, revision, raftTerm: 3 });
+const put = (revision: number, valueBytes = 1): Event => ({
+  type: "PUT",
+  kv: { key: Buffer.from("k"), value: Buffer.alloc(valueBytes, "v"), createRevision: 1, modRevision: revision, version: revision, lease: 0 },
+});
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A writer that records each batch and finishes it only when told. */
+function recordingWriter() {
+  const batches: WatchMessage[][] = [];
+  const finishers: (() => void)[] = [];
+  return {
+    batches,
+    write: (messages: readonly WatchMessage[], done: () => void) => {
+      batches.push([...messages]);
+      finishers.push(done);
+    },
+    finishOldest: () => finishers.shift()!(),
+  };
+}
+
+const noFragments = (message: WatchMessage): WatchMessage[] => [message];
+const revisionsOf = (message: WatchMessage): number[] => (message.events ?? []).map((event) => event.kv.modRevision);
+
+test("what is queued in one turn leaves as one batch, in order, after the turn", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.add({ header: header(1), watch_id: 0, created: true });
+  outbox.addEvents(0, header(2), [put(2)], false);
+  outbox.addEvents(1, header(2), [put(2)], false);
+  assert.equal(writer.batches.length, 0, "nothing leaves before the turn ends");
+  await turn();
+  assert.deepEqual(
+    writer.batches.map((batch) => batch.map((m) => [m.watch_id, m.created ?? false, revisionsOf(m)])),
+    [
+      [
+        [0, true, []],
+        [0, false, [2]],
+        [1, false, [2]],
+      ],
+    ],
+  );
+});
+
+test("while a batch is written, a watch's events join its waiting response, and leave when the batch is done", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.addEvents(0, header(2), [put(2)], false);
+  await turn();
+  for (const revision of [3, 4, 5]) {
+    outbox.addEvents(0, header(revision), [put(revision)], false);
+    outbox.addEvents(1, header(revision), [put(revision)], false);
+  }
+  await turn();
+  assert.equal(writer.batches.length, 1, "the next batch waits for the one being written");
+  writer.finishOldest();
+  assert.deepEqual(
+    writer.batches[1]!.map((m) => [m.watch_id, m.header!.revision, revisionsOf(m)]),
+    [
+      [0, 5, [3, 4, 5]],
+      [1, 5, [3, 4, 5]],
+    ],
+  );
+});
+
+test("joining leaves the events array a watch delivered as it was", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  const delivered = [put(2)];
+  outbox.addEvents(0, header(2), delivered, false);
+  outbox.addEvents(0, header(3), [put(3)], false);
+  writer.finishOldest();
+  assert.deepEqual(writer.batches[1]!.map(revisionsOf), [[2, 3]]);
+  assert.deepEqual(
+    delivered.map((event) => event.kv.modRevision),
+    [2],
+  );
+});
+
+test("a response of another kind for the watch ends the joining: later events come after it", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  outbox.addEvents(0, header(2), [put(2)], false);
+  outbox.add({ header: header(2), watch_id: 0, canceled: true });
+  outbox.addEvents(0, header(3), [put(3)], false);
+  writer.finishOldest();
+  assert.deepEqual(
+    writer.batches[1]!.map((m) => [m.canceled ?? false, revisionsOf(m)]),
+    [
+      [false, [2]],
+      [true, []],
+      [false, [3]],
+    ],
+  );
+});
+
+test("events stop joining a response at the request limit", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  const bigValue = 600 * 1024;
+  for (const revision of [2, 3, 4]) outbox.addEvents(0, header(revision), [put(revision, bigValue)], false);
+  writer.finishOldest();
+  assert.deepEqual(writer.batches[1]!.map(revisionsOf), [[2, 3], [4]]);
+});
+
+test("a watch that asked for fragments has its response cut when the batch goes", async () => {
+  const writer = recordingWriter();
+  const halves = (message: WatchMessage): WatchMessage[] => [
+    { ...message, events: message.events!.slice(0, 1), fragment: true },
+    { ...message, events: message.events!.slice(1) },
+  ];
+  const outbox = new WatchOutbox(writer.write, halves);
+  outbox.addEvents(0, header(3), [put(2), put(3)], true);
+  outbox.addEvents(1, header(3), [put(2), put(3)], false);
+  await turn();
+  assert.deepEqual(
+    writer.batches[0]!.map((m) => [m.watch_id, revisionsOf(m), m.fragment ?? false]),
+    [
+      [0, [2], true],
+      [0, [3], false],
+      [1, [2, 3], false],
+    ],
+  );
+});
+
+test("end sends what waits at once, even behind a batch being written; close drops it", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.addEvents(0, header(2), [put(2)], false);
+  await turn();
+  outbox.addEvents(0, header(3), [put(3)], false);
+  outbox.end();
+  assert.deepEqual(
+    writer.batches.map((batch) => batch.map(revisionsOf)),
+    [[[2]], [[3]]],
+  );
+  outbox.addEvents(0, header(4), [put(4)], false);
+  await turn();
+  assert.equal(writer.batches.length, 2, "an ended outbox takes nothing more");
+
+  const closing = recordingWriter();
+  const closed = new WatchOutbox(closing.write, noFragments);
+  closed.addEvents(0, header(2), [put(2)], false);
+  closed.close();
+  await turn();
+  assert.equal(closing.batches.length, 0);
+});
