@@ -5,28 +5,37 @@
 // member imports only once Raft runs (the client APIs) stay lazy: esbuild
 // evaluates a dynamic import's module when it is first imported.
 import { build } from "esbuild";
+import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outfile = join(here, "dist/raftkv-serve.js");
 
-// Packages that find files beside their own at run time (a native addon, by
-// their own location) cannot move into the bundle: they are imported from
-// where they are installed, by a path relative to the bundle.
-const IN_PLACE = ["classic-level", "msgpackr"];
+// Two packages load a native addon through a finder that looks beside its own
+// file at run time (node-gyp-build and its optional-packages fork); bundled,
+// it would look beside the bundle. Their loaders become a require of the addon
+// the finder picks here, at build time, on the machine that runs the bundle:
+// their JavaScript is bundled like the rest, and the member no longer resolves
+// and reads their dozens of files (and checks the C library) at each start.
+const require = createRequire(import.meta.url);
+const NATIVE_LOADERS = [
+  { loader: "classic-level/binding.js", finder: "node-gyp-build" },
+  { loader: "msgpackr-extract/index.js", finder: "node-gyp-build-optional-packages" },
+];
 
 /** @type {import("esbuild").Plugin} */
-const importInPlace = {
-  name: "import-in-place",
+const nativeAddonsInPlace = {
+  name: "native-addons-in-place",
   setup(bundle) {
-    const filter = new RegExp(`^(${IN_PLACE.join("|")})$`);
-    bundle.onResolve({ filter }, async ({ path, resolveDir, kind, pluginData }) => {
-      if (pluginData === "in-place") return undefined;
-      const found = await bundle.resolve(path, { resolveDir, kind, pluginData: "in-place" });
-      if (found.errors.length > 0) return { errors: found.errors };
-      return { path: `./${relative(dirname(outfile), found.path)}`, external: true };
+    const filter = new RegExp(`/(${NATIVE_LOADERS.map(({ loader }) => loader.replace(".", "\\.")).join("|")})$`);
+    bundle.onLoad({ filter }, ({ path }) => {
+      const { finder } = NATIVE_LOADERS.find(({ loader }) => path.endsWith(`/${loader}`));
+      const packageDir = dirname(path);
+      const addon = require(require.resolve(finder, { paths: [packageDir] })).path(packageDir);
+      return { contents: `module.exports = require(${JSON.stringify(`./${relative(dirname(outfile), addon)}`)});`, loader: "js" };
     });
+    bundle.onResolve({ filter: /\.node$/ }, ({ path }) => ({ path, external: true }));
   },
 };
 
@@ -37,8 +46,8 @@ await build({
   format: "esm",
   target: "node20",
   outfile,
-  plugins: [importInPlace],
-  // CommonJS dependencies call require() for Node's own modules; an ES module has none of its own.
+  plugins: [nativeAddonsInPlace],
+  // CommonJS dependencies call require() for Node's own modules and the addons; an ES module has none of its own.
   banner: { js: 'import { createRequire as createRequireForBundle } from "node:module"; const require = createRequireForBundle(import.meta.url);' },
   logLevel: "warning",
 });
