@@ -1,16 +1,21 @@
-// Bundles a member's entry (bin/raftkv-serve.js, `raftkv serve` alone) and
-// everything it imports into dist/raftkv-serve.js. Node then reads one file
-// where it read about a thousand (each one found, stat'ed, read and wrapped),
-// so a member starts, and a restarted one serves again, sooner. Modules the
-// member imports only once Raft runs (the client APIs) stay lazy: esbuild
-// evaluates a dynamic import's module when it is first imported.
+// Bundles a member's code (src/serve-main.ts, `raftkv serve` alone) and
+// everything it imports into dist/raftkv-serve.cjs, and the file launchers
+// start, bin/raftkv-serve.js, into dist/raftkv-serve.js: it runs the bundle
+// with V8's code cache (src/serve-loader.ts). Node then reads one file where
+// it read about a thousand (each one found, stat'ed, read and wrapped), so a
+// member starts, and a restarted one serves again, sooner. Modules the member
+// imports only once Raft runs (the client APIs) stay lazy: esbuild evaluates
+// a dynamic import's module when it is first imported. The bundle is
+// CommonJS because a code cache is for scripts: Node.js 20 has none for ES
+// modules.
 import { build } from "esbuild";
 import { createRequire } from "node:module";
+import { readdirSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outfile = join(here, "dist/raftkv-serve.js");
+const outfile = join(here, "dist/raftkv-serve.cjs");
 
 // Two packages load a native addon through a finder that looks beside its own
 // file at run time (node-gyp-build and its optional-packages fork); bundled,
@@ -40,14 +45,32 @@ const nativeAddonsInPlace = {
 };
 
 await build({
+  entryPoints: [join(here, "dist/src/serve-main.js")],
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  outfile,
+  plugins: [nativeAddonsInPlace],
+  // Our modules are ES modules: import.meta means the bundle's own file here.
+  define: { "import.meta.url": "bundleUrl", "import.meta.resolve": "resolveFromBundle" },
+  banner: {
+    js: 'const bundleUrl = require("node:url").pathToFileURL(__filename).href; const resolveFromBundle = (specifier) => require("node:url").pathToFileURL(require.resolve(specifier)).href;',
+  },
+  logLevel: "warning",
+});
+
+await build({
   entryPoints: [join(here, "bin/raftkv-serve.js")],
   bundle: true,
   platform: "node",
   format: "esm",
   target: "node20",
-  outfile,
-  plugins: [nativeAddonsInPlace],
-  // CommonJS dependencies call require() for Node's own modules and the addons; an ES module has none of its own.
-  banner: { js: 'import { createRequire as createRequireForBundle } from "node:module"; const require = createRequireForBundle(import.meta.url);' },
+  outfile: join(here, "dist/raftkv-serve.js"),
   logLevel: "warning",
 });
+
+// Code caches of earlier builds (see src/serve-loader.ts).
+for (const name of readdirSync(dirname(outfile))) {
+  if (/^raftkv-serve\..*\.cache$/.test(name)) rmSync(join(dirname(outfile), name));
+}
