@@ -10,7 +10,7 @@
 // modules.
 import { build } from "esbuild";
 import { createRequire } from "node:module";
-import { readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -59,6 +59,15 @@ await build({
   },
   logLevel: "warning",
 });
+
+// esbuild escapes what is not ASCII in strings, regular expressions and
+// names, but not in comments (a µ, a §). One such character makes the loader's
+// read decode the whole file as UTF-8 and keep it as a two-byte string, twice
+// the memory; escaped, the bundle is ASCII and is read as such (see
+// src/serve-loader.ts). A \u escape means the same character wherever it may
+// stand in JavaScript, and in a comment it is only text.
+const bundled = readFileSync(outfile, "utf8");
+writeFileSync(outfile, bundled.replace(/[^\0-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`));
 
 await build({
   entryPoints: [join(here, "bin/raftkv-serve.js")],

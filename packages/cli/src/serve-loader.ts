@@ -18,6 +18,7 @@
  * no cache. A cache V8 refuses (another Node.js, other flags) costs only
  * the normal compilation, and is written again.
  */
+import { isAscii } from "node:buffer";
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
@@ -38,7 +39,7 @@ export function runMemberBundle(bundleUrl: URL): void {
   const bundle = fileURLToPath(bundleUrl);
   const cacheFile = codeCacheFile(bundle);
   const cachedData = readIfPresent(cacheFile);
-  const script = new Script(wrapAsModule(readFileSync(bundle, "utf8")), { filename: bundle, ...(cachedData && { cachedData }) });
+  const script = new Script(wrapAsModule(readSource(bundle)), { filename: bundle, ...(cachedData && { cachedData }) });
   const mustWriteCache = cachedData === undefined || script.cachedDataRejected === true;
   const { runServe } = evaluate(script, bundle);
   const onStarted = (): void => void setTimeout(() => writeCodeCache(script, cacheFile), WRITE_AFTER_START_MS).unref();
@@ -49,6 +50,16 @@ export function runMemberBundle(bundleUrl: URL): void {
 export function codeCacheFile(bundle: string): string {
   const { size, mtimeMs } = statSync(bundle);
   return join(dirname(bundle), `${basename(bundle, ".cjs")}.${size}-${Math.round(mtimeMs)}.cache`);
+}
+
+/**
+ * An ASCII file (as build-serve.mjs makes the bundle) is read without UTF-8
+ * decoding (15-20 ms of CPU for the bundle) into a one-byte string (half the
+ * memory of the two-byte one a single other character makes).
+ */
+function readSource(file: string): string {
+  const bytes = readFileSync(file);
+  return bytes.toString(isAscii(bytes) ? "latin1" : "utf8");
 }
 
 /** A CommonJS module's source as a function of its free variables, as Node.js wraps it. */

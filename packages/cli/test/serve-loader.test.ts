@@ -63,6 +63,12 @@ test("a cache V8 refuses is written again", async (t) => {
   assert.equal(await runThroughLoader(bundle), "uses the cache");
 });
 
+test("a bundle that is not ASCII is read as UTF-8", async (t) => {
+  const bundle = await standInBundle(t);
+  await writeFile(bundle, `exports.runServe = async () => (process.stdout.write("100 µs, §5.4"), 0);`);
+  assert.equal(await runThroughLoader(bundle), "100 µs, §5.4");
+});
+
 test("a rebuilt bundle does not read the cache of the build before", async (t) => {
   const bundle = await standInBundle(t);
   assert.equal(await runThroughLoader(bundle), "writes the cache");
