@@ -44,12 +44,13 @@ const nativeAddonsInPlace = {
   },
 };
 
+/** What both outputs share: everything their entry imports, for this Node.js. */
+const NODE_BUNDLE = { bundle: true, platform: "node", target: "node20", logLevel: "warning" };
+
 await build({
+  ...NODE_BUNDLE,
   entryPoints: [join(here, "dist/src/serve-main.js")],
-  bundle: true,
-  platform: "node",
   format: "cjs",
-  target: "node20",
   outfile,
   plugins: [nativeAddonsInPlace],
   // Our modules are ES modules: import.meta means the bundle's own file here.
@@ -57,7 +58,6 @@ await build({
   banner: {
     js: 'const bundleUrl = require("node:url").pathToFileURL(__filename).href; const resolveFromBundle = (specifier) => require("node:url").pathToFileURL(require.resolve(specifier)).href;',
   },
-  logLevel: "warning",
 });
 
 // esbuild escapes what is not ASCII in strings, regular expressions and
@@ -69,15 +69,7 @@ await build({
 const bundled = readFileSync(outfile, "utf8");
 writeFileSync(outfile, bundled.replace(/[^\0-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`));
 
-await build({
-  entryPoints: [join(here, "bin/raftkv-serve.js")],
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  outfile: join(here, "dist/raftkv-serve.js"),
-  logLevel: "warning",
-});
+await build({ ...NODE_BUNDLE, entryPoints: [join(here, "bin/raftkv-serve.js")], format: "esm", outfile: join(here, "dist/raftkv-serve.js") });
 
 // Code caches of earlier builds (see src/serve-loader.ts).
 for (const name of readdirSync(dirname(outfile))) {
