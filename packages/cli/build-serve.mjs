@@ -67,7 +67,10 @@ await build({
 // src/serve-loader.ts). A \u escape means the same character wherever it may
 // stand in JavaScript, and in a comment it is only text.
 const bundled = readFileSync(outfile, "utf8");
-writeFileSync(outfile, bundled.replace(/[^\0-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`));
+writeFileSync(
+  outfile,
+  bundled.replace(/[^\0-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`),
+);
 
 await build({ ...NODE_BUNDLE, entryPoints: [join(here, "bin/raftkv-serve.js")], format: "esm", outfile: join(here, "dist/raftkv-serve.js") });
 

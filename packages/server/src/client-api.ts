@@ -83,7 +83,12 @@ function lazyGrpcServer(create: () => Promise<GrpcServer>): GrpcInjectorFactory 
   };
 }
 
-async function listenOn(address: ListenAddress, http: HttpServer, grpcInjector: GrpcInjectorFactory, { tls, logger }: ClientApiOptions): Promise<ClientListener> {
+async function listenOn(
+  address: ListenAddress,
+  http: HttpServer,
+  grpcInjector: GrpcInjectorFactory,
+  { tls, logger }: ClientApiOptions,
+): Promise<ClientListener> {
   if (!tls) return listenForClients(address, http, grpcInjector);
   const listener = await listenForTlsClients(address, http, grpcInjector, tls.options);
   tls.watch(listener.server, logger);
