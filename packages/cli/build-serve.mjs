@@ -1,44 +1,80 @@
-// Bundles a member's entry (bin/raftkv-serve.js, `raftkv serve` alone) and
-// everything it imports into dist/raftkv-serve.js. Node then reads one file
-// where it read about a thousand (each one found, stat'ed, read and wrapped),
-// so a member starts, and a restarted one serves again, sooner. Modules the
-// member imports only once Raft runs (the client APIs) stay lazy: esbuild
-// evaluates a dynamic import's module when it is first imported.
+// Bundles a member's code (src/serve-main.ts, `raftkv serve` alone) and
+// everything it imports into dist/raftkv-serve.cjs, and the file launchers
+// start, bin/raftkv-serve.js, into dist/raftkv-serve.js: it runs the bundle
+// with V8's code cache (src/serve-loader.ts). Node then reads one file where
+// it read about a thousand (each one found, stat'ed, read and wrapped), so a
+// member starts, and a restarted one serves again, sooner. Modules the member
+// imports only once Raft runs (the client APIs) stay lazy: esbuild evaluates
+// a dynamic import's module when it is first imported. The bundle is
+// CommonJS because a code cache is for scripts: Node.js 20 has none for ES
+// modules.
 import { build } from "esbuild";
+import { createRequire } from "node:module";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outfile = join(here, "dist/raftkv-serve.js");
+const outfile = join(here, "dist/raftkv-serve.cjs");
 
-// Packages that find files beside their own at run time (a native addon, by
-// their own location) cannot move into the bundle: they are imported from
-// where they are installed, by a path relative to the bundle.
-const IN_PLACE = ["classic-level", "msgpackr"];
+// Two packages load a native addon through a finder that looks beside its own
+// file at run time (node-gyp-build and its optional-packages fork); bundled,
+// it would look beside the bundle. Their loaders become a require of the addon
+// the finder picks here, at build time, on the machine that runs the bundle:
+// their JavaScript is bundled like the rest, and the member no longer resolves
+// and reads their dozens of files (and checks the C library) at each start.
+const require = createRequire(import.meta.url);
+const NATIVE_LOADERS = [
+  { loader: "classic-level/binding.js", finder: "node-gyp-build" },
+  { loader: "msgpackr-extract/index.js", finder: "node-gyp-build-optional-packages" },
+];
 
 /** @type {import("esbuild").Plugin} */
-const importInPlace = {
-  name: "import-in-place",
+const nativeAddonsInPlace = {
+  name: "native-addons-in-place",
   setup(bundle) {
-    const filter = new RegExp(`^(${IN_PLACE.join("|")})$`);
-    bundle.onResolve({ filter }, async ({ path, resolveDir, kind, pluginData }) => {
-      if (pluginData === "in-place") return undefined;
-      const found = await bundle.resolve(path, { resolveDir, kind, pluginData: "in-place" });
-      if (found.errors.length > 0) return { errors: found.errors };
-      return { path: `./${relative(dirname(outfile), found.path)}`, external: true };
+    const filter = new RegExp(`/(${NATIVE_LOADERS.map(({ loader }) => loader.replace(".", "\\.")).join("|")})$`);
+    bundle.onLoad({ filter }, ({ path }) => {
+      const { finder } = NATIVE_LOADERS.find(({ loader }) => path.endsWith(`/${loader}`));
+      const packageDir = dirname(path);
+      const addon = require(require.resolve(finder, { paths: [packageDir] })).path(packageDir);
+      return { contents: `module.exports = require(${JSON.stringify(`./${relative(dirname(outfile), addon)}`)});`, loader: "js" };
     });
+    bundle.onResolve({ filter: /\.node$/ }, ({ path }) => ({ path, external: true }));
   },
 };
 
+/** What both outputs share: everything their entry imports, for this Node.js. */
+const NODE_BUNDLE = { bundle: true, platform: "node", target: "node20", logLevel: "warning" };
+
 await build({
-  entryPoints: [join(here, "bin/raftkv-serve.js")],
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
+  ...NODE_BUNDLE,
+  entryPoints: [join(here, "dist/src/serve-main.js")],
+  format: "cjs",
   outfile,
-  plugins: [importInPlace],
-  // CommonJS dependencies call require() for Node's own modules; an ES module has none of its own.
-  banner: { js: 'import { createRequire as createRequireForBundle } from "node:module"; const require = createRequireForBundle(import.meta.url);' },
-  logLevel: "warning",
+  plugins: [nativeAddonsInPlace],
+  // Our modules are ES modules: import.meta means the bundle's own file here.
+  define: { "import.meta.url": "bundleUrl", "import.meta.resolve": "resolveFromBundle" },
+  banner: {
+    js: 'const bundleUrl = require("node:url").pathToFileURL(__filename).href; const resolveFromBundle = (specifier) => require("node:url").pathToFileURL(require.resolve(specifier)).href;',
+  },
 });
+
+// esbuild escapes what is not ASCII in strings, regular expressions and
+// names, but not in comments (a µ, a §). One such character makes the loader's
+// read decode the whole file as UTF-8 and keep it as a two-byte string, twice
+// the memory; escaped, the bundle is ASCII and is read as such (see
+// src/serve-loader.ts). A \u escape means the same character wherever it may
+// stand in JavaScript, and in a comment it is only text.
+const bundled = readFileSync(outfile, "utf8");
+writeFileSync(
+  outfile,
+  bundled.replace(/[^\0-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`),
+);
+
+await build({ ...NODE_BUNDLE, entryPoints: [join(here, "bin/raftkv-serve.js")], format: "esm", outfile: join(here, "dist/raftkv-serve.js") });
+
+// Code caches of earlier builds (see src/serve-loader.ts).
+for (const name of readdirSync(dirname(outfile))) {
+  if (/^raftkv-serve\..*\.cache$/.test(name)) rmSync(join(dirname(outfile), name));
+}

@@ -5,15 +5,15 @@
  * node.ts imports this module only once Raft runs: fastify, gRPC and the
  * routes are most of the code a member loads, and a restarted member that
  * votes and acknowledges appends first gives its cluster back a quorum
- * sooner.
+ * sooner. gRPC (grpc-js, protobufjs and the loading of etcd's .proto files)
+ * is loaded when its first client connects: a member serves HTTP without
+ * it, sooner after a restart and in less memory while no gRPC client came.
  */
 import type { Server as HttpServer } from "node:http";
 import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { parseUrl } from "./config.js";
-import { listenForClients, listenForTlsClients, type ClientListener, type ListenAddress } from "./grpc/listener.js";
-import { createGrpcServer } from "./grpc/server.js";
-import { grpcServicesOf } from "./grpc/services.js";
+import { listenForClients, listenForTlsClients, type ClientListener, type GrpcInjectorFactory, type ListenAddress } from "./grpc/listener.js";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
 import { healthPlugin } from "./http/health.js";
@@ -58,9 +58,12 @@ export async function serveClients(services: ClientServices, options: ClientApiO
   await app.register(etcdGatewayPlugin(apis, auth, memberTls));
   await app.register(nativePlugin(apis, auth));
   await app.ready();
-  const grpcServer = createGrpcServer(grpcServicesOf(apis, auth, { raft: options.raft, memberTls }));
+  const grpcInjector = lazyGrpcServer(async () => {
+    const [{ createGrpcServer }, { grpcServicesOf }] = await Promise.all([import("./grpc/server.js"), import("./grpc/services.js")]);
+    return createGrpcServer(grpcServicesOf(apis, auth, { raft: options.raft, memberTls }));
+  });
   const listeners: ClientListener[] = [];
-  for (const url of options.listenUrls) listeners.push(await listenOn(parseUrl(url), app.server, grpcServer, options));
+  for (const url of options.listenUrls) listeners.push(await listenOn(parseUrl(url), app.server, grpcInjector, options));
   return {
     async close() {
       await Promise.all(listeners.map((listener) => listener.close()));
@@ -69,9 +72,25 @@ export async function serveClients(services: ClientServices, options: ClientApiO
   };
 }
 
-async function listenOn(address: ListenAddress, http: HttpServer, grpcServer: GrpcServer, { tls, logger }: ClientApiOptions): Promise<ClientListener> {
-  if (!tls) return listenForClients(address, http, grpcServer);
-  const listener = await listenForTlsClients(address, http, grpcServer, tls.options);
+/** One gRPC server for every listener, created by the first that asks; each listener gets an injector of its own. */
+function lazyGrpcServer(create: () => Promise<GrpcServer>): GrpcInjectorFactory {
+  let server: Promise<GrpcServer> | undefined;
+  return async () => {
+    server ??= create();
+    const [grpcServer, { ServerCredentials }] = await Promise.all([server, import("@grpc/grpc-js")]);
+    // Plain text: the listeners end TLS and hand over the decrypted connection (see grpc/listener.ts).
+    return grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+  };
+}
+
+async function listenOn(
+  address: ListenAddress,
+  http: HttpServer,
+  grpcInjector: GrpcInjectorFactory,
+  { tls, logger }: ClientApiOptions,
+): Promise<ClientListener> {
+  if (!tls) return listenForClients(address, http, grpcInjector);
+  const listener = await listenForTlsClients(address, http, grpcInjector, tls.options);
   tls.watch(listener.server, logger);
   return listener;
 }

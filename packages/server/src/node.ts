@@ -34,7 +34,6 @@ import {
 } from "./config.js";
 import { ClientTls } from "./http/tls.js";
 import { CorruptionCheck } from "./corruption-check.js";
-import { startDns } from "./dns/index.js";
 import { KvStateMachine } from "./kv/state-machine.js";
 import { etcdError } from "./errors.js";
 import { createLogger } from "./logger.js";
@@ -320,10 +319,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const clientUrls = [...config.listenClientUrls];
   // Imported here, like client-api.js: it brings fastify, which a member has no use for before Raft runs.
   const metricsApp = await (await import("./http/metrics-listener.js")).listenForMetrics(config.listenMetricsUrls, health, metrics);
+  // Imported only where configured: most members serve no DNS.
   const dns =
     config.dnsAddr === ""
       ? undefined
-      : await startDns(config, {
+      : await (await import("./dns/index.js")).startDns(config, {
           api: kv,
           cluster: { self: memberId, leader: () => raft.leader, lastHeardAt: (peer) => activity.lastHeardAt(peer) },
           onLeaderChange: (listener) => raft.onLeaderChange(listener),

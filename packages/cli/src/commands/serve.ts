@@ -13,13 +13,19 @@ import { setTimeout as delay } from "node:timers/promises";
 import { addServeFlags, nodeConfigFrom, serveFlagValues } from "../serve-flags.js";
 import { firstShutdownSignal } from "../signals.js";
 
-export function registerServe(program: Command): void {
-  const serve = program.command("serve").description("run one raftkv member in this process; flags and environment variables follow etcd's");
-  addServeFlags(serve);
-  serve.action(async () => serveUntilSignalled(await nodeConfigFrom(serveFlagValues(serve), process.env)));
+/** What the process running a member may want to hear of it. */
+export interface ServeHooks {
+  /** Called once the member has started (Raft runs and its client URLs answer). */
+  readonly onStarted?: () => void;
 }
 
-async function serveUntilSignalled(config: NodeConfig): Promise<void> {
+export function registerServe(program: Command, hooks: ServeHooks = {}): void {
+  const serve = program.command("serve").description("run one raftkv member in this process; flags and environment variables follow etcd's");
+  addServeFlags(serve);
+  serve.action(async () => serveUntilSignalled(await nodeConfigFrom(serveFlagValues(serve), process.env), hooks));
+}
+
+async function serveUntilSignalled(config: NodeConfig, hooks: ServeHooks): Promise<void> {
   // Listen before starting: a signal that arrives during start-up still gets
   // an orderly stop as soon as the node is up.
   const shutdown = firstShutdownSignal();
@@ -31,6 +37,7 @@ async function serveUntilSignalled(config: NodeConfig): Promise<void> {
     );
     process.exit(EXIT_STORAGE_FAILURE);
   });
+  hooks.onStarted?.();
   if (config.storageFailureExit) void node.storageFailed.then(() => exitAfterGrace(node));
   await shutdown;
   await node.stop({ transferLeadership: true });

@@ -5,13 +5,16 @@
  * TLS port, ALPN decides: gRPC clients offer h2 alone and get it, and go to
  * the injector; a client that offers HTTP/1.1 too (curl, browsers, Node's
  * fetch) gets HTTP/1.1 and the HTTP server, where the JSON gateway and the
- * other HTTP APIs are, as does a client that offers nothing.
+ * other HTTP APIs are, as does a client that offers nothing. The gRPC side
+ * is made when its first connection arrives (see client-api.ts), which
+ * waits for it meanwhile.
  */
 import type { Server as HttpServer } from "node:http";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import { setTimeout as delay } from "node:timers/promises";
-import * as grpc from "@grpc/grpc-js";
+import type { ConnectionInjector } from "@grpc/grpc-js";
 import type { ServerTlsOptions } from "../http/tls.js";
 import { handOverHttp2 } from "./authority.js";
 
@@ -38,8 +41,40 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-export async function listenForClients(address: ListenAddress, http: HttpServer, grpcServer: grpc.Server): Promise<ClientListener> {
-  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+/** Makes a connection injector of the gRPC server (grpc-js's, plain text: TLS is ended here). */
+export type GrpcInjectorFactory = () => Promise<ConnectionInjector>;
+
+/** A listener's way to the gRPC server: its injector, made on the first gRPC connection. */
+class GrpcConnections {
+  private injector: Promise<ConnectionInjector> | undefined;
+
+  constructor(private readonly makeInjector: GrpcInjectorFactory) {}
+
+  /** Hands a paused connection over once the injector exists; one that cannot be served is closed. */
+  inject(connection: Socket | Duplex): void {
+    this.injector ??= this.makeInjector();
+    this.injector.then(
+      (injector) => injector.injectConnection(connection),
+      () => connection.destroy(),
+    );
+  }
+
+  /** Tells gRPC clients to go away, if any came. */
+  async drain(graceMs: number): Promise<void> {
+    (await this.made())?.drain(graceMs);
+  }
+
+  async destroy(): Promise<void> {
+    (await this.made())?.destroy();
+  }
+
+  private async made(): Promise<ConnectionInjector | undefined> {
+    return this.injector?.catch(() => undefined);
+  }
+}
+
+export async function listenForClients(address: ListenAddress, http: HttpServer, makeInjector: GrpcInjectorFactory): Promise<ClientListener> {
+  const injector = new GrpcConnections(makeInjector);
   return serve(
     createServer((socket) => routeByPreface(socket, http, injector)),
     address,
@@ -56,15 +91,15 @@ export async function listenForClients(address: ListenAddress, http: HttpServer,
 export async function listenForTlsClients(
   address: ListenAddress,
   http: HttpServer,
-  grpcServer: grpc.Server,
+  makeInjector: GrpcInjectorFactory,
   tls: ServerTlsOptions,
 ): Promise<TlsClientListener> {
-  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const injector = new GrpcConnections(makeInjector);
   const server = createTlsServer({ ...tls, ALPNProtocols: ALPN_PREFERENCE }, (socket) => routeByAlpn(socket, http, injector));
   return { ...(await serve(server, address, http, injector)), server };
 }
 
-async function serve(server: NetServer, { host, port }: ListenAddress, http: HttpServer, injector: grpc.ConnectionInjector): Promise<ClientListener> {
+async function serve(server: NetServer, { host, port }: ListenAddress, http: HttpServer, injector: GrpcConnections): Promise<ClientListener> {
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
@@ -82,24 +117,24 @@ async function serve(server: NetServer, { host, port }: ListenAddress, http: Htt
       // The HTTP server never listened itself, so closing it would not end the connections it was handed.
       http.closeAllConnections();
       // gRPC clients are told to go away; those still connected after the grace time are cut off.
-      injector.drain(DRAIN_MS);
+      await injector.drain(DRAIN_MS);
       await Promise.race([closed, delay(DRAIN_MS)]);
       for (const socket of sockets) socket.destroy();
-      injector.destroy();
+      await injector.destroy();
       await closed;
     },
   };
 }
 
-function routeByAlpn(socket: TLSSocket, http: HttpServer, injector: grpc.ConnectionInjector): void {
+function routeByAlpn(socket: TLSSocket, http: HttpServer, injector: GrpcConnections): void {
   socket.on("error", () => socket.destroy());
   // etcdctl's per-endpoint commands name the TLS server in :authority, without the scheme: no filter needed here.
-  if (socket.alpnProtocol === "h2") injector.injectConnection(socket);
+  if (socket.alpnProtocol === "h2") injector.inject(socket);
   else http.emit("connection", socket);
 }
 
 /** Reads until the first bytes tell HTTP/2 from HTTP/1, then hands the socket over with those bytes put back. */
-function routeByPreface(socket: Socket, http: HttpServer, injector: grpc.ConnectionInjector): void {
+function routeByPreface(socket: Socket, http: HttpServer, injector: GrpcConnections): void {
   let received = Buffer.alloc(0);
   const onData = (chunk: Buffer): void => {
     received = Buffer.concat([received, chunk]);
@@ -108,7 +143,7 @@ function routeByPreface(socket: Socket, http: HttpServer, injector: grpc.Connect
     if (isHttp2 && compared < HTTP2_PREFACE.length) return;
     socket.off("data", onData);
     if (isHttp2) {
-      handOverHttp2(socket, received, (connection) => injector.injectConnection(connection));
+      handOverHttp2(socket, received, (connection) => injector.inject(connection));
     } else {
       socket.pause();
       socket.unshift(received);

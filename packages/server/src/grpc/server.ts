@@ -1,7 +1,8 @@
 /**
- * The gRPC server: etcd's services from our .proto files (loaded at start
- * with @grpc/proto-loader, no generated code), served on connections the
- * client listener hands over (see listener.ts).
+ * The gRPC server: etcd's services from our .proto files (loaded with
+ * @grpc/proto-loader, no generated code, when the first gRPC client
+ * connects: see client-api.ts), served on connections the client listener
+ * hands over (see listener.ts).
  */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";

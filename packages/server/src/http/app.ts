@@ -19,6 +19,10 @@ export function createApp(metrics: Metrics): FastifyInstance {
     bodyLimit: 4 * MAX_REQUEST_BYTES,
     forceCloseConnections: true,
     schemaController: { compilersFactory: lazyCompilers() },
+    // Checking our schemas against Ajv's meta-schema meant compiling the
+    // meta-schema, about a third of the CPU of a member's first request (a restarted
+    // member's first read); test/route-schemas.test.ts checks them instead.
+    ajv: { customOptions: { validateSchema: false } },
   } as const;
   // Over TLS too: the client listeners end TLS and hand the connections over (see grpc/listener.ts).
   const app = Fastify(options);
