@@ -17,11 +17,12 @@ import { preload } from "./throughput/run.js";
 import { list, positive } from "./throughput/options.js";
 import { sampleProcess } from "./throughput/proc.js";
 import { WORKLOADS, wrkScript, type Workload } from "./throughput/workloads.js";
-import { runWrk, spreadConnections } from "./throughput/wrk.js";
+import { BUDGET_SPENT, runWrk, spreadConnections } from "./throughput/wrk.js";
 
 const USAGE = `usage: memory-load [options]
-  --rows LIST        workload@connections, run in order (default range@256,serializable@256,mix@256)
-  --duration S       seconds per row (default 15)
+  --rows LIST        workload@connections[xREQUESTS], run in order (default range@256,serializable@256,mix@256);
+                     with xREQUESTS a row ends after about that many requests (fixed work, so that runs compare)
+  --duration S       seconds per row, or its limit when it counts requests (default 15)
   --keyspace N       keys preloaded and used by the rows (default 10000)
   --node-flags=LIST  comma-separated Node.js flags for the members
   --env LIST         comma-separated NAME=VALUE for the members, e.g. MALLOC_ARENA_MAX=2
@@ -32,6 +33,7 @@ const MIB = 2 ** 20;
 interface LoadRow {
   readonly workload: Workload;
   readonly connections: number;
+  readonly requests: number | undefined;
 }
 
 /** Where one member's memory sits after the load, in MiB, and its CPU per request over the rows. */
@@ -76,11 +78,12 @@ async function main(): Promise<void> {
     let requests = 0;
     for (const row of rows) {
       const scriptPath = join(scriptDir, `${row.workload}.lua`);
-      await writeFile(scriptPath, wrkScript(row.workload, keyspace));
       const targets = spreadConnections(
         members.map((member) => member.clientUrl),
         row.connections,
       );
+      const budget = row.requests === undefined ? "" : budgetLua(Math.ceil(row.requests / targets.length));
+      await writeFile(scriptPath, wrkScript(row.workload, keyspace) + budget);
       const load = await runWrk(targets, scriptPath, durationS, 1);
       requests += load.requests;
       console.log(`${row.workload}@${row.connections}: ${load.requests} requests, ${load.errors} errors`);
@@ -98,11 +101,26 @@ async function main(): Promise<void> {
 }
 
 function loadRow(text: string): LoadRow {
-  const [workload, connections] = text.split("@");
-  if (!WORKLOADS.includes(workload as Workload) || connections === undefined) {
-    throw new Error(`expected workload@connections with a workload of ${WORKLOADS.join(",")}, got "${text}"\n${USAGE}`);
+  const match = /^(\w+)@(\d+)(?:x(\d+))?$/.exec(text);
+  const workload = match?.[1] as Workload | undefined;
+  if (!match || !workload || !WORKLOADS.includes(workload)) {
+    throw new Error(`expected workload@connections[xREQUESTS] with a workload of ${WORKLOADS.join(",")}, got "${text}"\n${USAGE}`);
   }
-  return { workload: workload as Workload, connections: positive(connections, USAGE) };
+  return { workload, connections: positive(match[2]!, USAGE), requests: match[3] === undefined ? undefined : positive(match[3], USAGE) };
+}
+
+/** wrk's response() counting down one process's share of a row's requests (one thread a process, so one counter). */
+function budgetLua(requests: number): string {
+  return `
+local budget = ${requests}
+function response(status, headers, body)
+  budget = budget - 1
+  if budget == 0 then
+    io.write("${BUDGET_SPENT}\\n")
+    io.flush()
+  end
+end
+`;
 }
 
 function pidOf(member: Member): number {
