@@ -69,8 +69,8 @@ async function main(): Promise<void> {
   const durationS = positive(values.duration, USAGE);
   const keyspace = positive(values.keyspace, USAGE);
   const env = Object.fromEntries(list(values.env).map((text) => assignment(text, USAGE)));
-  const scriptDir = await mkdtemp(join(tmpdir(), "raftkv-memory-load-"));
   const cluster = await LocalCluster.start("raftkv", positive(values["base-port"], USAGE), 3, { nodeFlags: list(values["node-flags"]), env });
+  const scriptDir = await mkdtemp(join(tmpdir(), "raftkv-memory-load-"));
   try {
     await preload(cluster, keyspace);
     const members = cluster.running();
