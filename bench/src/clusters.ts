@@ -128,7 +128,7 @@ export class LocalCluster {
       ...(this.options.tls ? [`--cert-file=${this.options.tls.certFile}`, `--key-file=${this.options.tls.keyFile}`] : []),
       ...(this.options.memberFlags?.(member) ?? []),
     ];
-    const { command, args } = this.system === "raftkv" ? memberCommand(flags, this.options.nodeFlags) : { command: "etcd", args: flags };
+    const { command, args } = this.system === "raftkv" ? memberCommand(flags, this.options.nodeFlags, this.options.env) : { command: "etcd", args: flags };
     const stderr = openSync(this.stderrFile(member), "a");
     const child = spawn(command, args, { stdio: ["ignore", "ignore", stderr], env: { ...process.env, ...this.options.env } });
     closeSync(stderr);

@@ -76,7 +76,7 @@ export function parseGrowthOptions(argv: readonly string[], etcdAvailable: boole
     outDir: resolve(values.out ?? (smoke ? join(tmpdir(), "raftkv-bench-growth-smoke") : BENCH_DIR)),
     basePort: positive(values["base-port"] ?? "25000", USAGE),
     nodeFlags: list(values["node-flags"] ?? ""),
-    env: Object.fromEntries(list(values.env ?? "").map(assignment)),
+    env: Object.fromEntries(list(values.env ?? "").map((text) => assignment(text))),
   };
   if (options.systems.includes("etcd") && options.catchupEntries !== ETCD_CATCHUP_ENTRIES) {
     throw new Error(`etcd 3.4 keeps ${ETCD_CATCHUP_ENTRIES} entries below a snapshot; measuring it needs --catchup-entries ${ETCD_CATCHUP_ENTRIES}\n${USAGE}`);
@@ -85,9 +85,10 @@ export function parseGrowthOptions(argv: readonly string[], etcdAvailable: boole
   return options;
 }
 
-function assignment(text: string): [string, string] {
+/** NAME=VALUE of an --env list. */
+export function assignment(text: string, usage = USAGE): [string, string] {
   const at = text.indexOf("=");
-  if (at <= 0) throw new Error(`expected NAME=VALUE, got "${text}"\n${USAGE}`);
+  if (at <= 0) throw new Error(`expected NAME=VALUE, got "${text}"\n${usage}`);
   return [text.slice(0, at), text.slice(at + 1)];
 }
 

@@ -5,8 +5,11 @@
 # 3-node cluster and the 5-node profile. RAFTKV_INITIAL_CLUSTER overrides the
 # list; every other RAFTKV_* variable reaches `raftkv serve` as it is.
 # The member runs from the bundle every launcher starts (see
-# packages/cli/src/member-process.ts, whose MEMBER_NODE_FLAGS belong here too).
+# packages/cli/src/member-process.ts, whose MEMBER_NODE_FLAGS and MEMBER_ENV
+# belong here too).
 set -eu
+# glibc's allocator, as MEMBER_ENV sets it: large blocks in mappings of their own.
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
 : "${RAFTKV_NAME:?set RAFTKV_NAME to the member name (n1, n2, ...)}"
 size="${RAFTKV_CLUSTER_SIZE:-3}"
 members=""

@@ -33,6 +33,13 @@ interface WrkReport {
   quantiles: [percentile: number, latencyUs: number][];
 }
 
+/**
+ * What a script writes (and flushes) once its process has sent its share of
+ * a fixed number of requests: wrk is then interrupted as Ctrl-C would, and
+ * still reports. A row's duration is then only its limit.
+ */
+export const BUDGET_SPENT = "BENCH_BUDGET_SPENT";
+
 export function wrkInstalled(): boolean {
   return spawnSync("wrk", ["--version"], { stdio: "ignore" }).error === undefined;
 }
@@ -58,7 +65,10 @@ function runOne(target: Target, scriptPath: string, durationS: number, seed: num
   return new Promise((resolve, reject) => {
     const child = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(BUDGET_SPENT) && child.exitCode === null) child.kill("SIGINT");
+    });
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.on("error", reject);
     // "close", not "exit": the process can exit before its output has all been read.
