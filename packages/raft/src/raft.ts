@@ -538,7 +538,8 @@ export class Raft {
 
   private appendAsLeader(entries: readonly Entry[]): ProposalPosition {
     const first = { index: this.log.lastIndex() + 1, term: this.term };
-    const numbered = entries.map((entry, i) => ({ ...entry, index: first.index + i, term: this.term }));
+    // Built field by field, not spread from the proposal: this runs for every entry proposed.
+    const numbered = entries.map((entry, i) => ({ term: this.term, index: first.index + i, type: entry.type, data: entry.data }));
     this.log.append(numbered);
     for (const entry of numbered) if (entry.type === EntryType.ConfChange) this.pendingConfIndex = entry.index;
     this.broadcastAppend();

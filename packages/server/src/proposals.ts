@@ -15,25 +15,31 @@ interface Waiter {
   readonly leader: number;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: Timer;
+  /** When the caller is told "request timed out" (on the tracker's clock). */
+  readonly deadline: number;
 }
 
+/**
+ * Every waiter gets the same timeout, so the map, in insertion order, is in
+ * deadline order too: one timer, set for the oldest waiter, expires them from
+ * the front. A timer per write cost each one a Timeout object, its insertion
+ * into Node's timer list and its removal when the write was answered.
+ */
 export class ProposalTracker {
   private readonly waiters = new Map<string, Waiter>();
+  private timer: Timer | undefined;
 
   constructor(
     private readonly timeoutMs: number,
     private readonly clock: Clock = systemClock,
   ) {}
 
-  /** Registers interest in a request id before it is proposed through `leader`. */
+  /** Registers interest in a request id (never reused) before it is proposed through `leader`. */
   wait<T>(requestId: string, leader: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        this.waiters.delete(requestId);
-        reject(etcdError("timeout"));
-      }, this.timeoutMs);
-      this.waiters.set(requestId, { leader, resolve: resolve as (result: unknown) => void, reject, timer });
+      const deadline = this.clock.now() + this.timeoutMs;
+      this.waiters.set(requestId, { leader, resolve: resolve as (result: unknown) => void, reject, deadline });
+      this.timer ??= this.clock.setTimeout(() => this.expire(), this.timeoutMs);
     });
   }
 
@@ -57,8 +63,26 @@ export class ProposalTracker {
   private take(requestId: string): Waiter | undefined {
     const waiter = this.waiters.get(requestId);
     if (!waiter) return undefined;
-    this.clock.clearTimeout(waiter.timer);
     this.waiters.delete(requestId);
+    // With nobody waiting, no timer is left to hold a stopping process open.
+    if (this.waiters.size === 0 && this.timer !== undefined) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     return waiter;
+  }
+
+  /** Times out the waiters whose deadline passed, then sets the timer for the oldest one left. */
+  private expire(): void {
+    this.timer = undefined;
+    const now = this.clock.now();
+    for (const [id, waiter] of this.waiters) {
+      if (waiter.deadline > now) {
+        this.timer = this.clock.setTimeout(() => this.expire(), waiter.deadline - now);
+        return;
+      }
+      this.waiters.delete(id);
+      waiter.reject(etcdError("timeout"));
+    }
   }
 }

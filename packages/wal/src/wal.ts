@@ -38,8 +38,9 @@ export interface RecoveredState {
 }
 
 interface PendingSave {
-  readonly records: readonly WalRecord[];
   readonly bytes: Buffer;
+  /** Where the log stands once this save is written (found when it was accepted). */
+  readonly position: WalPosition;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -133,21 +134,21 @@ export class Wal {
    * its own. Refusals still come as a rejected promise, never a throw.
    */
   private submit(recordsOf: () => readonly WalRecord[]): Promise<void> {
-    let records: readonly WalRecord[];
+    let position: WalPosition;
     let bytes: Buffer;
     try {
       this.assertOpen();
       if (this.failure) throw this.failure;
       // Validate and encode now, so that a bad save fails alone and at once.
-      records = recordsOf();
-      const accepted = acceptRecords(this.accepted, records);
+      const records = recordsOf();
+      position = acceptRecords(this.accepted, records);
       bytes = encodeRecords(records);
-      this.accepted = accepted;
+      this.accepted = position;
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ records, bytes, resolve, reject });
+      this.queue.push({ bytes, position, resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -184,7 +185,8 @@ export class Wal {
   private append(group: readonly PendingSave[], bytes: Buffer): Promise<void> {
     return this.active.file.writeDurably(bytes, this.active.size).then(() => {
       this.active.size += bytes.byteLength;
-      for (const save of group) this.written = save.records.reduce(advance, this.written);
+      // Saves are accepted and written in one order, so the last one's position is the log's.
+      this.written = (group[group.length - 1] as PendingSave).position;
     });
   }
 
