@@ -46,7 +46,7 @@ import { RaftHost } from "./raft-host.js";
 import { tokenProviderFor } from "./auth/tokens.js";
 import { AuthService } from "./services/auth.js";
 import { HealthService } from "./services/health.js";
-import { KvService } from "./services/kv.js";
+import { KvService, leaseProposerThrough } from "./services/kv.js";
 import { MaintenanceService } from "./services/maintenance.js";
 import { MembershipService } from "./services/membership.js";
 import { Proposer } from "./services/proposer.js";
@@ -114,10 +114,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     tracker,
     logger,
     now: () => clock.now(),
-    leaseProposer: {
-      revoke: async (id, asOf) => service?.leaseExpire(id, asOf),
-      checkpoint: async (checkpoints, asOf) => service?.leaseCheckpoint(checkpoints, asOf),
-    },
+    leaseProposer: leaseProposerThrough(() => service),
   });
   const storage = new MemoryStorage();
   const snapshotter = await Snapshotter.open({

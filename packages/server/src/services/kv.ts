@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { AlarmRegistry } from "../alarms.js";
 import { etcdError } from "../errors.js";
 import type * as api from "../kv/api.js";
+import type { LeaseProposer } from "../kv/lease-keeper.js";
 import type { KvStateMachine } from "../kv/state-machine.js";
 import { fromStoreTxn, storeCall, toStoreTxn } from "../kv/store-mapping.js";
 import { watchHistoryThenLive } from "../kv/watcher.js";
@@ -28,6 +29,18 @@ export interface KvServiceOptions {
   readonly autoCompactor?: AutoCompactor;
   /** UNSAFE test switch: linearizable reads skip the ReadIndex round. */
   readonly unsafeLocalReads?: boolean;
+}
+
+/**
+ * The state machine's lease keeper proposes through the KV service, which is
+ * made after the state machine: until `service()` gives one, there is no
+ * leader work to propose.
+ */
+export function leaseProposerThrough(service: () => KvService | undefined): LeaseProposer {
+  return {
+    revoke: async (id, asOf) => service()?.leaseExpire(id, asOf),
+    checkpoint: async (checkpoints, asOf) => service()?.leaseCheckpoint(checkpoints, asOf),
+  };
 }
 
 export class KvService implements api.KvApi {

@@ -34,7 +34,7 @@ import { ProposalTracker } from "../../src/proposals.js";
 import { MIN_BCRYPT_COST } from "../../src/auth/password.js";
 import { SimpleTokens } from "../../src/auth/tokens.js";
 import { AuthService } from "../../src/services/auth.js";
-import { KvService } from "../../src/services/kv.js";
+import { KvService, leaseProposerThrough } from "../../src/services/kv.js";
 import { MaintenanceService } from "../../src/services/maintenance.js";
 import { MembershipService } from "../../src/services/membership.js";
 import { Proposer } from "../../src/services/proposer.js";
@@ -139,7 +139,7 @@ export async function oneMemberServices(otherVoters: readonly { id: number; clie
     alarms,
     tracker,
     logger,
-    leaseProposer: { revoke: async (id, asOf) => kv?.leaseExpire(id, asOf), checkpoint: async (checkpoints, asOf) => kv?.leaseCheckpoint(checkpoints, asOf) },
+    leaseProposer: leaseProposerThrough(() => kv),
   });
   const raft = new OneMemberRaft(stateMachine);
   for (const member of [{ id: MEMBER_ID, clientUrl: "http://127.0.0.1:1" }, ...otherVoters]) {

@@ -142,9 +142,9 @@ export class LeaseClients {
     const member = this.world.pickMember();
     if (member === undefined) return this.noted("refused");
     this.inFlight++;
-    const gaveUp = new Promise<"failed">((resolve) => this.world.scheduler.after(OWNER, ANSWER_WITHIN_MS, () => resolve("failed")));
-    const answer = send(member).catch((error: unknown) => (isEtcdError(error, "leaseNotFound") ? ("not found" as const) : ("failed" as const)));
-    const outcome = await Promise.race([answer, gaveUp]);
+    const outcome = await this.world.scheduler.within(OWNER, ANSWER_WITHIN_MS, "failed" as const, () =>
+      send(member).catch((error: unknown) => (isEtcdError(error, "leaseNotFound") ? ("not found" as const) : ("failed" as const))),
+    );
     this.inFlight--;
     return this.noted(outcome);
   }

@@ -19,7 +19,7 @@ import { Metrics } from "../../../src/metrics.js";
 import { PeerActivity } from "../../../src/peer-activity.js";
 import { ProposalTracker } from "../../../src/proposals.js";
 import { RaftHost } from "../../../src/raft-host.js";
-import { KvService } from "../../../src/services/kv.js";
+import { KvService, leaseProposerThrough } from "../../../src/services/kv.js";
 import { MembershipService } from "../../../src/services/membership.js";
 import { Proposer } from "../../../src/services/proposer.js";
 import { Snapshotter } from "../../../src/snapshots.js";
@@ -131,11 +131,7 @@ export class SimMember {
       tracker,
       logger,
       now: () => clock.now(),
-      // As node.ts does: the leader's lease keeper proposes through the KV service made below.
-      leaseProposer: {
-        revoke: async (lease, asOf) => kv?.leaseExpire(lease, asOf),
-        checkpoint: async (checkpoints, asOf) => kv?.leaseCheckpoint(checkpoints, asOf),
-      },
+      leaseProposer: leaseProposerThrough(() => kv),
     });
     const storage = new MemoryStorage();
     const storageHealth = new StorageHealth();

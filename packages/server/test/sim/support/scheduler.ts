@@ -51,6 +51,12 @@ export class Scheduler {
     this.schedule(owner, ms, callback);
   }
 
+  /** What `start` answers, or `late` if `ms` of simulated time pass first (the deadline is set before `start` runs). */
+  within<T, L>(owner: string, ms: number, late: L, start: () => Promise<T>): Promise<T | L> {
+    const gaveUp = new Promise<L>((resolve) => this.schedule(owner, ms, () => resolve(late)));
+    return Promise.race([start(), gaveUp]);
+  }
+
   /** A crash: the owner's pending timers never fire. */
   cancelOwner(owner: string): void {
     for (const event of this.queue) if (event.owner === owner) event.cancelled = true;

@@ -260,7 +260,7 @@ class Simulation {
    * change did shows in the registries (see followMembership).
    */
   private changeMembership(): void {
-    const leader = [...this.members.values()].find((member) => member.host.isLeader);
+    const leader = this.leader();
     if (!leader) return;
     const listed = leader.registry.list();
     const learner = listed.find((member) => member.isLearner);
@@ -335,10 +335,15 @@ class Simulation {
     return done();
   }
 
+  /** A running member that believes it leads. */
+  private leader(): SimMember | undefined {
+    return [...this.members.values()].find((member) => member.host.isLeader);
+  }
+
   /** A leader, every member applied what it committed, and no client call is still out. */
   private converged(): boolean {
     const members = [...this.members.values()];
-    const leader = members.find((member) => member.host.isLeader);
+    const leader = this.leader();
     if (!leader || this.leaseClients.busy || this.history.some((each) => each.outcome === "pending")) return false;
     const commit = leader.host.status().hardState.commit;
     return members.every((member) => member.stateMachine.appliedIndex === commit);
@@ -402,12 +407,10 @@ class Simulation {
 
   /** The operation's result, or what became of it: "failed" (it took no effect) or "unknown" (it may have). */
   private async call(member: SimMember, key: string, op: RegisterOp): Promise<RegisterOp | "failed" | "unknown"> {
-    const gaveUp = new Promise<"unknown">((resolve) => this.scheduler.after("client", CLIENT_DEADLINE_MS, () => resolve("unknown")));
     // A write refused for want of a leader was never proposed (see Proposer.propose); any other error leaves it in doubt.
-    const answer = this.send(member, key, op).catch((error: unknown) =>
-      op.kind === "read" || isEtcdError(error, "noLeader") ? ("failed" as const) : ("unknown" as const),
+    return this.scheduler.within("client", CLIENT_DEADLINE_MS, "unknown" as const, () =>
+      this.send(member, key, op).catch((error: unknown) => (op.kind === "read" || isEtcdError(error, "noLeader") ? ("failed" as const) : ("unknown" as const))),
     );
-    return Promise.race([answer, gaveUp]);
   }
 
   private async send(member: SimMember, key: string, op: RegisterOp): Promise<RegisterOp> {
@@ -441,7 +444,7 @@ class Simulation {
 
   /** After everything healed, each key read once more: a write acknowledged and then lost shows here. */
   private async finalReads(): Promise<void> {
-    const leader = [...this.members.values()].find((member) => member.host.isLeader);
+    const leader = this.leader();
     if (!leader) return;
     for (let key = 0; key < this.options.keys; key++) {
       const recorded: Recorded = {
