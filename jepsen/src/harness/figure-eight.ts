@@ -131,17 +131,19 @@ export class FigureEight {
 
     await this.driver.throttle(c, ELECTION_RATE);
     await this.step(`2: ${b} and ${c} meet, ${c} throttled`, [[a], [b, c]]);
-    const bLed = await this.leads(b);
+    const bLedIn = await this.leadsAfter(b, 0);
     await this.closeBehind(c, `2: ${b} cut off`, [[a], [b], [c]]);
     await this.driver.throttle(c, REPLICATION_RATE);
-    if (!bLed) return { overwritten: false, story: `${b} did not win with ${c}'s vote` };
+    if (bLedIn === undefined) return { overwritten: false, story: `${b} did not win with ${c}'s vote` };
 
     await this.step(`3: ${a} and ${c} meet`, [[b], [a, c]]);
     const completion = await x;
     await this.closeBehind(c, `4: ${a} cut off, ${b} and ${c} meet`, [[a], [b, c]]);
     await this.driver.throttle(c, undefined);
     if (completion.type !== "ok") return { overwritten: false, story: `X was not acknowledged (${completion.error})` };
-    if (await this.leads(b)) return { overwritten: true, story: `X acknowledged, then ${b} led with ${c}, over X's index` };
+    // B may still call itself leader of step 2's term, alone, until check-quorum deposes it: only a newer term counts.
+    const term = await this.leadsAfter(b, bLedIn);
+    if (term !== undefined) return { overwritten: true, story: `X acknowledged, then ${b} led with ${c} in term ${term}, over X's index` };
     return { overwritten: false, story: `X acknowledged, and ${b} could not win ${c}'s vote` };
   }
 
@@ -166,15 +168,12 @@ export class FigureEight {
     this.recorder.nemesis("step", `figure 8, step ${label}`);
   }
 
-  /** Whether `node` leads within the election deadline. */
-  private async leads(node: string): Promise<boolean> {
+  /** The term in which `node` leads, if it does in a term after `term` within the election deadline. */
+  private async leadsAfter(node: string, term: number): Promise<number | undefined> {
     const leading = async () => {
       const [status] = await memberStatuses(this.driver, 200, [node]);
-      return status !== undefined && status.memberId === status.leaderId ? true : undefined;
+      return status !== undefined && status.memberId === status.leaderId && status.term > term ? status.term : undefined;
     };
-    return waitFor(`${node} to lead`, leading, ELECTION_DEADLINE_MS, undefined, LEADER_POLL_MS).then(
-      () => true,
-      () => false,
-    );
+    return waitFor(`${node} to lead after term ${term}`, leading, ELECTION_DEADLINE_MS, undefined, LEADER_POLL_MS).catch(() => undefined);
   }
 }

@@ -9,6 +9,7 @@
 import { randomInt } from "node:crypto";
 import {
   type MemoryStorage,
+  InvariantViolation,
   ProposalDroppedError,
   RaftNode,
   Role,
@@ -212,8 +213,16 @@ export class RaftHost {
   /** Messages from peers. */
   receive(messages: readonly Message[]): void {
     if (this.stopped) return;
-    for (const message of messages) {
-      if (message.to === this.options.id) this.node.step(message);
+    try {
+      for (const message of messages) {
+        if (message.to === this.options.id) this.node.step(message);
+      }
+    } catch (error) {
+      // The core refused a message that would break one of its invariants (a
+      // leader overwriting an entry this member committed, say): its state
+      // can no longer be trusted, and serving on would answer from it.
+      this.stopOnFailure(error);
+      return;
     }
     this.kick();
   }
@@ -386,13 +395,18 @@ export class RaftHost {
       } while (this.loopAgain && !this.failure);
     } catch (error) {
       // A failed disk write leaves this node unable to keep its promises: stop taking part, and never retry it.
-      this.failure = error instanceof Error ? error : new Error(String(error));
-      this.options.logger.fatal({ err: this.failure }, "raft loop failed; the node stops serving");
-      this.stopped = true;
-      if (this.ticker) this.clock.clearInterval(this.ticker);
-      this.options.storageHealth.fail(failedPart(this.failure), this.failure);
+      this.stopOnFailure(error);
       this.leaveReady();
     }
+  }
+
+  /** Stops taking part for good, saying why in the log and in /health. */
+  private stopOnFailure(error: unknown): void {
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    this.options.logger.fatal({ err: this.failure }, "raft loop failed; the node stops serving");
+    this.stopped = true;
+    if (this.ticker) this.clock.clearInterval(this.ticker);
+    this.options.storageHealth.fail(failedPart(this.failure), this.failure);
   }
 
   /**
@@ -561,5 +575,6 @@ export class RaftHost {
 function failedPart(error: Error): string {
   if (error.name === "WalFailedError") return "wal";
   if (error.name === "StoreUnavailableError") return "store";
+  if (error instanceof InvariantViolation) return "raft";
   return "apply";
 }

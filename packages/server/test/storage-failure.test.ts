@@ -3,9 +3,12 @@
  * failed is never acknowledged nor retried, nothing later is either, and the
  * member says so and stops calling itself leader. The process side (exit
  * status 74, health over HTTP, a full tmpfs) is in the root test/disk-*.
+ * A message the Raft core refuses as breaking its invariants stops the
+ * member the same way.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { InvariantViolation, MessageType } from "@raftkv/raft";
 import { SimDisk, WalFailedError } from "@raftkv/wal";
 import { isStorageError } from "../src/storage-failure.js";
 import { encode, loneLeader, until } from "./support/lone-leader.js";
@@ -32,6 +35,36 @@ test("after a failed WAL sync the member acknowledges nothing more, never retrie
     // The disk works again, but nothing is retried as if the failed sync had succeeded.
     await assert.rejects(wal.save({ entries: [] }), WalFailedError);
     assert.deepEqual(applied, ["before"]);
+  } finally {
+    await host.stop();
+  }
+});
+
+test("a peer's message that breaks one of the Raft core's invariants stops the member instead of serving on from a state it cannot trust", async () => {
+  const { host, applied, storageHealth } = await loneLeader(new SimDisk());
+  try {
+    host.propose([encode("committed")]);
+    await until("the write to apply", () => applied.includes("committed"));
+    const newerTerm = host.term + 1;
+    const snapshotWithoutSnapshot = {
+      type: MessageType.Snap,
+      from: 2,
+      to: 1,
+      term: newerTerm,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+    };
+    host.receive([snapshotWithoutSnapshot]);
+
+    assert.equal(storageHealth.failure?.where, "raft");
+    assert.ok(storageHealth.failure?.error instanceof InvariantViolation);
+    assert.match(storageHealth.reason ?? "", /snapshot message without a snapshot/);
+    assert.throws(() => host.propose([encode("after")]), /etcdserver: server stopped/);
+    assert.deepEqual(applied, ["committed"]);
   } finally {
     await host.stop();
   }
