@@ -4,9 +4,8 @@
  * server, so each way a member can take a broken disk is shown on its own:
  * it exits with status 74 (started again at the repair, no crash), it stays
  * up (restarted), or it exits otherwise (a crash, as any other, reported
- * with the fatal line of its log). Then a
- * short set run on raftkv under disk-full: no anomaly, no acknowledged add
- * lost. Needs root (mounts, namespaces); the FUSE layer needs Debian's
+ * with the fatal line of its log). Then a short set run on raftkv under
+ * disk-full: no anomaly, no acknowledged add lost. Needs root (mounts, namespaces); the FUSE layer needs Debian's
  * python3-fusepy. Skipped, saying why, without.
  */
 import assert from "node:assert/strict";
