@@ -1,7 +1,7 @@
 /**
  * At which applied indexes a member takes its snapshots. A snapshot copies
- * the whole store into a file and fsyncs it: about 0.65 s of CPU for 29 MiB
- * (100,000 puts of 256 bytes), half of it on the event loop. Counted from the
+ * the whole store into a file and fsyncs it: 0.6 to 0.8 s of CPU for 29 MiB
+ * (100,000 puts of 256 bytes), half of it or more on the event loop. Counted from the
  * same start, every member would take it at the same index, and so at the
  * same moment: the whole cluster slowed at once, no majority stayed at full
  * speed to commit writes, and the benchmark's worst latencies fell there

@@ -1,8 +1,9 @@
 /**
  * Snapshots and log compaction for one member: every `snapshotCount` applied
  * entries (at indexes staggered across the members, see snapshot-schedule.ts)
- * the state machine is exported to a snapshot file in the background; the in-memory log and the WAL are then released below it,
- * keeping a tail for followers slightly behind. A follower that needs
+ * the state machine is exported to a snapshot file in the background; the
+ * in-memory log and the WAL are then released below it, keeping a tail for
+ * followers slightly behind. A follower that needs
  * compacted entries is streamed the file on its own connection, verifies it,
  * and installs it.
  *
@@ -56,7 +57,7 @@ export interface SnapshotterOptions {
   readonly storageHealth: Pick<StorageHealth, "fail">;
   /** This member's id: its rank among the members staggers its snapshots from theirs. */
   readonly memberId: NodeId;
-  /** Take a snapshot after this many applied entries. */
+  /** Applied entries between snapshots (at this member's own indexes, see snapshot-schedule.ts). */
   readonly snapshotCount: number;
   /** Entries kept below a snapshot for followers slightly behind. */
   readonly retainedEntries: number;
