@@ -126,6 +126,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     alarms,
     logger,
     storageHealth,
+    memberId,
     snapshotCount: config.snapshotCount,
     retainedEntries: config.snapshotCatchUpEntries,
   });
