@@ -77,7 +77,7 @@ const REQUESTS: InjectOptions[] = [
   { method: "POST", url: "/v3/lease/grant", payload: { TTL: "1h" } },
   { method: "POST", url: "/v3/watch", payload: { create_request: { filters: ["NOPUT", 9] } } },
   { method: "POST", url: "/v3/maintenance/alarm", payload: { action: "GET" } },
-  { method: "POST", url: "/v3/maintenance/status", payload: {} },
+  { method: "POST", url: "/v3/cluster/member/list", payload: {} },
   { method: "GET", url: "/v1/kv/a?prefix=perhaps" },
   { method: "GET", url: "/v1/kv/a?prefix=true&revision=-1" },
   { method: "GET", url: "/v1/kv/a?prefix&encoding=base64" },
