@@ -42,7 +42,9 @@ function spread(samples: readonly number[]): string {
 
 const measured = systems.filter((system) => system !== "etcd" || etcdInstalled());
 if (measured.length < systems.length) console.log("etcd is not installed (apt-get install etcd-server): measuring raftkv only");
-console.log("| system | keys | first linearizable read: median (min-max) | first HTTP answer: median | its CPU at the first read: median (min-max) |\n|---|--:|--:|--:|--:|");
+console.log(
+  "| system | keys | first linearizable read: median (min-max) | first HTTP answer: median | its CPU at the first read: median (min-max) |\n|---|--:|--:|--:|--:|",
+);
 for (const keys of keyCounts) {
   for (const [i, system] of measured.entries()) {
     const results = await measure(system, keys, Number(values["base-port"]) + i * 100);

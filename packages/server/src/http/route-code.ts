@@ -64,12 +64,21 @@ function mapOf(codes: ReadonlyMap<string, string>): string {
 /** Registering a route only keeps its services; a call would mean registration changed, and fails the build. */
 function servicesNeverCalled(): ClientServices {
   const refuse = (name: string) =>
-    new Proxy({}, {
-      get(_target, property) {
-        throw new Error(`route-code: registering the routes used ${name}.${String(property)}`);
+    new Proxy(
+      {},
+      {
+        get(_target, property) {
+          throw new Error(`route-code: registering the routes used ${name}.${String(property)}`);
+        },
       },
-    });
-  return { kv: refuse("kv"), cluster: refuse("cluster"), maintenance: refuse("maintenance"), health: refuse("health"), auth: refuse("auth") } as unknown as ClientServices;
+    );
+  return {
+    kv: refuse("kv"),
+    cluster: refuse("cluster"),
+    maintenance: refuse("maintenance"),
+    health: refuse("health"),
+    auth: refuse("auth"),
+  } as unknown as ClientServices;
 }
 
 function idleMetrics(): Metrics {
