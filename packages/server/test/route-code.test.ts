@@ -70,6 +70,9 @@ const REQUESTS: InjectOptions[] = [
   { method: "POST", url: "/v3/kv/range", payload: { key: base64("a"), limit: "ten" } },
   { method: "POST", url: "/v3/kv/range", payload: { key: base64("a"), sort_order: 7 } },
   { method: "POST", url: "/v3beta/kv/range", payload: { key: 5 } },
+  // Bodies that are not objects: Ajv-compiled validators may replace a root value, generated ones are called without its parent.
+  { method: "POST", url: "/v3/kv/range", payload: "[]" },
+  { method: "POST", url: "/v3/kv/range", payload: "7" },
   { method: "POST", url: "/v3/kv/put", payload: { key: base64("a"), value: base64("b"), lease: -1.5 } },
   { method: "POST", url: "/v3/kv/txn", payload: { compare: [{ result: "SIMILAR", target: "VALUE", key: base64("a") }] } },
   { method: "POST", url: "/v3/kv/txn", payload: { success: [{ request_txn: { failure: [{ request_range: { key: base64("a"), limit: "x" } }] } }] } },
