@@ -51,13 +51,22 @@ const nativeAddonsInPlace = {
 // run code from the bundle, which V8's code cache keeps, instead of setting
 // up Ajv and compiling each route with `new Function` at every start.
 const routeSchemaCode = await routeSchemaModule();
+let routeSchemaCodeBundled = false;
 /** @type {import("esbuild").Plugin} */
 const precompiledRoutes = {
   name: "precompiled-routes",
   setup(bundle) {
     // A module of its own, outside the server's ES module package: the generated code is CommonJS.
     bundle.onResolve({ filter: /^\.\/precompiled-routes\.js$/ }, () => ({ path: "precompiled-routes.cjs", namespace: "generated" }));
-    bundle.onLoad({ filter: /.*/, namespace: "generated" }, () => ({ contents: routeSchemaCode, loader: "js", resolveDir: here }));
+    bundle.onLoad({ filter: /.*/, namespace: "generated" }, () => {
+      routeSchemaCodeBundled = true;
+      return { contents: routeSchemaCode, loader: "js", resolveDir: here };
+    });
+    // Members would still work without it, compiling at run time: a rename must fail the build instead.
+    bundle.onEnd(() => {
+      if (!routeSchemaCodeBundled)
+        throw new Error("build-serve: the server's precompiled-routes module was not found, so the routes' generated code is not in the bundle");
+    });
   },
 };
 
