@@ -1,6 +1,13 @@
 /**
  * Live watch fan-out: the state machine publishes each applied batch's events
  * once; every subscriber whose key range matches gets them, in revision order.
+ * They are handed out in a later turn of the event loop, as etcd answers a
+ * write and delivers its events apart: the answers settled with the apply
+ * leave first, and a thousand watchers' share of the work does not hold up
+ * the writer's next request. Whatever claims that the watches have seen
+ * everything up to the current revision (a progress response) hands out
+ * what is pending first (`deliverPending`). A watch created meanwhile loses
+ * nothing: it reads history from the store, which already holds the events.
  * The hub also tells the store whether anyone wants previous key-values in
  * events, which cost a read per write.
  */
@@ -24,11 +31,18 @@ interface Subscription {
   readonly listener: EventListener;
 }
 
+/** One applied batch's events, waiting to be handed out. */
+interface Published {
+  readonly events: readonly WatchEvent[];
+  readonly revision: number;
+}
+
 const NONE: readonly WatchEvent[] = [];
 
 export class WatchHub {
   private readonly subscriptions = new Set<Subscription>();
   private prevKvSubscriptions = 0;
+  private pending: Published[] = [];
 
   /** Whether some subscriber wants the previous key-value in events. */
   get wantsPrevKv(): boolean {
@@ -45,9 +59,22 @@ export class WatchHub {
     };
   }
 
-  /** Hands `events` (all at or below `revision`) to every matching subscriber. */
+  /** Hands `events` (all at or below `revision`) to every matching subscriber in a later turn. */
   publish(events: readonly WatchEvent[], revision: number): void {
-    if (events.length === 0) return;
+    // Nobody to hand them to: a watch that starts later reads them from the store.
+    if (events.length === 0 || this.subscriptions.size === 0) return;
+    this.pending.push({ events, revision });
+    if (this.pending.length === 1) setImmediate(this.deliverPending);
+  }
+
+  /** Hands out every batch published and not yet handed out, in revision order. */
+  readonly deliverPending = (): void => {
+    const batches = this.pending;
+    this.pending = [];
+    for (const { events, revision } of batches) this.handOut(events, revision);
+  };
+
+  private handOut(events: readonly WatchEvent[], revision: number): void {
     // A batch of one event (puts one at a time) goes as it is to every subscriber it matches, not copied for each.
     const only = events.length === 1 ? events[0]! : undefined;
     for (const subscription of this.subscriptions) {

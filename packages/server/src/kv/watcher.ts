@@ -56,6 +56,8 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
   };
 
   function notifyProgress(): void {
+    // Events the hub still holds would otherwise follow a progress past their revision.
+    sources.hub.deliverPending();
     if (quiet && !ended) deliver({ kind: "progress", header: sources.header(sources.currentRevision()) });
     quiet = true;
   }

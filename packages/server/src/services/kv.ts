@@ -168,6 +168,11 @@ export class KvService implements api.KvApi {
     });
   }
 
+  watchProgressHeader(): api.ResponseHeader {
+    this.options.stateMachine.watchHub.deliverPending();
+    return this.header();
+  }
+
   private async write<R extends Request>(request: R, options?: api.WriteOptions): Promise<ResponseTo<R>> {
     // The store's own rules, before proposing: what apply would refuse costs no Raft round, whichever front end sent it.
     storeCall(() => this.store.validate(request));
