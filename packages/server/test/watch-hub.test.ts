@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { WatchEvent } from "@raftkv/mvcc";
 import type { Event, WatchRequest, WatchUpdate } from "../src/kv/api.js";
-import { WatchHub } from "../src/kv/watch-hub.js";
+import { SUBSCRIBERS_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
 import { oneMemberServices, type ServicesFixture } from "./support/services.js";
 
 const text = (value: string): Uint8Array => Buffer.from(value);
@@ -53,6 +53,37 @@ describe("the watch hub", () => {
     unsubscribe();
     await nextTurn();
     assert.deepEqual(revisions, []);
+  });
+});
+
+describe("a large fan-out spread over turns", () => {
+  test("each turn hands out to a share of the subscribers; a batch published meanwhile reaches each one after the earlier batch", async () => {
+    const hub = new WatchHub();
+    const count = SUBSCRIBERS_PER_TURN * 2 + 10;
+    const received: number[][] = Array.from({ length: count }, () => []);
+    const unsubscribes = received.map((revisions) =>
+      hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision)),
+    );
+    hub.publish([putEvent("k", 2)], 2);
+    await nextTurn();
+    assert.equal(received.filter((revisions) => revisions.length > 0).length, SUBSCRIBERS_PER_TURN);
+    hub.publish([putEvent("k", 3)], 3);
+    // The last subscriber is canceled before the pass reaches it.
+    unsubscribes.at(-1)!();
+    for (let turn = 0; turn < 20; turn++) await nextTurn();
+    assert.deepEqual(received.slice(0, -1), Array.from({ length: count - 1 }, () => [2, 3]));
+    assert.deepEqual(received.at(-1), []);
+  });
+
+  test("deliverPending finishes the pass under way and the batches after it", async () => {
+    const hub = new WatchHub();
+    const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 1 }, () => []);
+    for (const revisions of received) hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision));
+    hub.publish([putEvent("k", 2)], 2);
+    await nextTurn();
+    hub.publish([putEvent("k", 3)], 3);
+    hub.deliverPending();
+    assert.deepEqual(received, Array.from({ length: received.length }, () => [2, 3]));
   });
 });
 

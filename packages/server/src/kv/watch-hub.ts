@@ -37,12 +37,32 @@ interface Published {
   readonly revision: number;
 }
 
+/** A hand-out under way: these batches to these subscribers, from `next` on. */
+interface Pass {
+  readonly batches: readonly Published[];
+  readonly subscribers: readonly Subscription[];
+  next: number;
+}
+
+/**
+ * How many subscribers a turn hands events to. A put to a key with a
+ * thousand watchers is handed out over several turns, so that requests
+ * (the writer's next put) and the peers' messages are read in between
+ * rather than after the whole fan-out; batches published meanwhile go out
+ * together in the next pass, and each stream joins a watch's revisions
+ * into one response.
+ */
+export const SUBSCRIBERS_PER_TURN = 128;
+
 const NONE: readonly WatchEvent[] = [];
 
 export class WatchHub {
   private readonly subscriptions = new Set<Subscription>();
   private prevKvSubscriptions = 0;
+  /** Batches published since the pass under way began. */
   private pending: Published[] = [];
+  private pass: Pass | undefined;
+  private scheduled = false;
 
   /** Whether some subscriber wants the previous key-value in events. */
   get wantsPrevKv(): boolean {
@@ -59,29 +79,64 @@ export class WatchHub {
     };
   }
 
-  /** Hands `events` (all at or below `revision`) to every matching subscriber in a later turn. */
+  /** Hands `events` (all at or below `revision`) to every matching subscriber in later turns. */
   publish(events: readonly WatchEvent[], revision: number): void {
     // Nobody to hand them to: a watch that starts later reads them from the store.
     if (events.length === 0 || this.subscriptions.size === 0) return;
     this.pending.push({ events, revision });
-    if (this.pending.length === 1) setImmediate(this.deliverPending);
+    this.schedule();
   }
 
-  /** Hands out every batch published and not yet handed out, in revision order. */
-  readonly deliverPending = (): void => {
-    const batches = this.pending;
-    this.pending = [];
-    for (const { events, revision } of batches) this.handOut(events, revision);
-  };
+  /** Hands out at once everything published and not yet handed out, in revision order. */
+  readonly deliverPending = (): void => this.handOut(Infinity);
 
-  private handOut(events: readonly WatchEvent[], revision: number): void {
-    // A batch of one event (puts one at a time) goes as it is to every subscriber it matches, not copied for each.
-    const only = events.length === 1 ? events[0]! : undefined;
-    for (const subscription of this.subscriptions) {
-      const matching = only ? (inRange(only.kv.key, subscription.range) ? events : NONE) : events.filter((event) => inRange(event.kv.key, subscription.range));
-      if (matching.length > 0) subscription.listener(matching, revision);
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.handOut(SUBSCRIBERS_PER_TURN);
+      if (this.pass || this.pending.length > 0) this.schedule();
+    });
+  }
+
+  /**
+   * Hands batches to up to `budget` subscribers. A pass ends before the
+   * next begins, so each subscriber gets its batches in revision order; one
+   * that subscribed after a pass began reads those events from the store.
+   */
+  private handOut(budget: number): void {
+    let left = budget;
+    while (left > 0) {
+      this.pass ??= this.nextPass();
+      const pass = this.pass;
+      if (!pass) return;
+      const end = Math.min(pass.subscribers.length, pass.next + left);
+      for (let i = pass.next; i < end; i++) {
+        const subscription = pass.subscribers[i]!;
+        // Gone since the pass began: it was canceled.
+        if (!this.subscriptions.has(subscription)) continue;
+        for (const { events, revision } of pass.batches) handTo(subscription, events, revision);
+      }
+      left -= end - pass.next;
+      pass.next = end;
+      if (end === pass.subscribers.length) this.pass = undefined;
     }
   }
+
+  private nextPass(): Pass | undefined {
+    if (this.pending.length === 0) return undefined;
+    const pass = { batches: this.pending, subscribers: [...this.subscriptions], next: 0 };
+    this.pending = [];
+    return pass;
+  }
+}
+
+function handTo(subscription: Subscription, events: readonly WatchEvent[], revision: number): void {
+  // A batch of one event (puts one at a time) goes as it is to every subscriber it matches, not copied for each.
+  const only = events.length === 1 ? events[0]! : undefined;
+  const matching = only ? (inRange(only.kv.key, subscription.range) ? events : NONE) : events.filter((event) => inRange(event.kv.key, subscription.range));
+  if (matching.length > 0) subscription.listener(matching, revision);
 }
 
 export function inRange(key: Uint8Array, range: KeyRange): boolean {
