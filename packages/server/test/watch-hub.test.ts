@@ -71,7 +71,10 @@ describe("a large fan-out spread over turns", () => {
     // The last subscriber is canceled before the pass reaches it.
     unsubscribes.at(-1)!();
     for (let turn = 0; turn < 20; turn++) await nextTurn();
-    assert.deepEqual(received.slice(0, -1), Array.from({ length: count - 1 }, () => [2, 3]));
+    assert.deepEqual(
+      received.slice(0, -1),
+      Array.from({ length: count - 1 }, () => [2, 3]),
+    );
     assert.deepEqual(received.at(-1), []);
   });
 
@@ -83,7 +86,10 @@ describe("a large fan-out spread over turns", () => {
     await nextTurn();
     hub.publish([putEvent("k", 3)], 3);
     hub.deliverPending();
-    assert.deepEqual(received, Array.from({ length: received.length }, () => [2, 3]));
+    assert.deepEqual(
+      received,
+      Array.from({ length: received.length }, () => [2, 3]),
+    );
   });
 });
 
@@ -107,7 +113,12 @@ describe("watches over the services: the write is answered before its events are
   });
 
   /** The revisions of the events a watch received, and a wait for the first update carrying `revision`. */
-  function recorder(): { updates: WatchUpdate[]; revisions: () => number[]; until: (revision: number) => Promise<void>; deliver: (update: WatchUpdate) => void } {
+  function recorder(): {
+    updates: WatchUpdate[];
+    revisions: () => number[];
+    until: (revision: number) => Promise<void>;
+    deliver: (update: WatchUpdate) => void;
+  } {
     const updates: WatchUpdate[] = [];
     const waiters: { revision: number; resolve: () => void }[] = [];
     const revisions = (): number[] => updates.flatMap((u) => (u.kind === "events" ? u.events.map((e: Event) => e.kv.modRevision) : []));

@@ -84,7 +84,13 @@ class WatchStream {
   private async create(m: Decoded): Promise<void> {
     const id = this.idFor(m.watch_id);
     if (this.watches.has(id)) {
-      this.send({ header: this.kv.header(), watch_id: id, created: true, canceled: true, cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream" });
+      this.send({
+        header: this.kv.header(),
+        watch_id: id,
+        created: true,
+        canceled: true,
+        cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream",
+      });
       return;
     }
     const early: WatchUpdate[] = [];
