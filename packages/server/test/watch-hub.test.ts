@@ -78,6 +78,23 @@ describe("a large fan-out spread over turns", () => {
     assert.deepEqual(received.at(-1), []);
   });
 
+  test("a listener that asks for a hand-out itself (a progress notification) leaves every subscriber one of each batch", async () => {
+    const hub = new WatchHub();
+    const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 5 }, () => []);
+    for (const [i, revisions] of received.entries()) {
+      hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => {
+        revisions.push(revision);
+        if (i === 3) hub.deliverPending();
+      });
+    }
+    hub.publish([putEvent("k", 2)], 2);
+    for (let turn = 0; turn < 5; turn++) await nextTurn();
+    assert.deepEqual(
+      received,
+      Array.from({ length: received.length }, () => [2]),
+    );
+  });
+
   test("deliverPending finishes the pass under way and the batches after it", async () => {
     const hub = new WatchHub();
     const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 1 }, () => []);

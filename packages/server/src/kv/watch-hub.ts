@@ -104,31 +104,28 @@ export class WatchHub {
    * Hands batches to up to `budget` subscribers. A pass ends before the
    * next begins, so each subscriber gets its batches in revision order; one
    * that subscribed after a pass began reads those events from the store.
+   * The pass moves on before each subscriber is handed its batches, so a
+   * listener that asks for a hand-out itself never gets them twice.
    */
   private handOut(budget: number): void {
-    let left = budget;
-    while (left > 0) {
+    for (let left = budget; left > 0; left--) {
       this.pass ??= this.nextPass();
       const pass = this.pass;
       if (!pass) return;
-      const end = Math.min(pass.subscribers.length, pass.next + left);
-      for (let i = pass.next; i < end; i++) {
-        const subscription = pass.subscribers[i]!;
-        // Gone since the pass began: it was canceled.
-        if (!this.subscriptions.has(subscription)) continue;
-        for (const { events, revision } of pass.batches) handTo(subscription, events, revision);
-      }
-      left -= end - pass.next;
-      pass.next = end;
-      if (end === pass.subscribers.length) this.pass = undefined;
+      const subscription = pass.subscribers[pass.next++]!;
+      if (pass.next === pass.subscribers.length) this.pass = undefined;
+      // Gone since the pass began: it was canceled.
+      if (!this.subscriptions.has(subscription)) continue;
+      for (const { events, revision } of pass.batches) handTo(subscription, events, revision);
     }
   }
 
+  /** The batches pending, to the subscribers there are now; none without batches or without subscribers (later watches read the store). */
   private nextPass(): Pass | undefined {
-    if (this.pending.length === 0) return undefined;
-    const pass = { batches: this.pending, subscribers: [...this.subscriptions], next: 0 };
+    const batches = this.pending;
     this.pending = [];
-    return pass;
+    if (batches.length === 0 || this.subscriptions.size === 0) return undefined;
+    return { batches, subscribers: [...this.subscriptions], next: 0 };
   }
 }
 
