@@ -26,9 +26,31 @@ export interface Interest extends KeyRange {
 
 export type EventListener = (events: readonly WatchEvent[], revision: number) => void;
 
-interface Subscription {
-  readonly range: KeyRange;
-  readonly listener: EventListener;
+/**
+ * One subscriber, with its range flattened into it: a fan-out reads these
+ * fields for every subscriber, and each object it follows is another
+ * likely cache miss in a large heap.
+ */
+class Subscription {
+  /** False once unsubscribed: a pass under way skips it. */
+  live = true;
+  private readonly oneKey: boolean;
+  private readonly everythingAfter: boolean;
+
+  constructor(
+    private readonly key: Uint8Array,
+    private readonly rangeEnd: Uint8Array,
+    readonly listener: EventListener,
+  ) {
+    this.oneKey = rangeEnd.byteLength === 0;
+    this.everythingAfter = rangeEnd.byteLength === 1 && rangeEnd[0] === 0;
+  }
+
+  matches(key: Uint8Array): boolean {
+    if (this.oneKey) return key.byteLength === this.key.byteLength && Buffer.compare(key, this.key) === 0;
+    if (Buffer.compare(key, this.key) < 0) return false;
+    return this.everythingAfter || Buffer.compare(key, this.rangeEnd) < 0;
+  }
 }
 
 /** One applied batch's events, waiting to be handed out. */
@@ -70,11 +92,12 @@ export class WatchHub {
   }
 
   subscribe(interest: Interest, listener: EventListener): () => void {
-    const subscription = { range: interest, listener };
+    const subscription = new Subscription(interest.key, interest.rangeEnd, listener);
     const prevKv = interest.prevKv === true;
     this.subscriptions.add(subscription);
     if (prevKv) this.prevKvSubscriptions++;
     return () => {
+      subscription.live = false;
       if (this.subscriptions.delete(subscription) && prevKv) this.prevKvSubscriptions--;
     };
   }
@@ -115,7 +138,7 @@ export class WatchHub {
       const subscription = pass.subscribers[pass.next++]!;
       if (pass.next === pass.subscribers.length) this.pass = undefined;
       // Gone since the pass began: it was canceled.
-      if (!this.subscriptions.has(subscription)) continue;
+      if (!subscription.live) continue;
       for (const { events, revision } of pass.batches) handTo(subscription, events, revision);
     }
   }
@@ -132,13 +155,6 @@ export class WatchHub {
 function handTo(subscription: Subscription, events: readonly WatchEvent[], revision: number): void {
   // A batch of one event (puts one at a time) goes as it is to every subscriber it matches, not copied for each.
   const only = events.length === 1 ? events[0]! : undefined;
-  const matching = only ? (inRange(only.kv.key, subscription.range) ? events : NONE) : events.filter((event) => inRange(event.kv.key, subscription.range));
+  const matching = only ? (subscription.matches(only.kv.key) ? events : NONE) : events.filter((event) => subscription.matches(event.kv.key));
   if (matching.length > 0) subscription.listener(matching, revision);
-}
-
-export function inRange(key: Uint8Array, range: KeyRange): boolean {
-  if (range.rangeEnd.byteLength === 0) return Buffer.compare(key, range.key) === 0;
-  if (Buffer.compare(key, range.key) < 0) return false;
-  const everythingAfter = range.rangeEnd.byteLength === 1 && range.rangeEnd[0] === 0;
-  return everythingAfter || Buffer.compare(key, range.rangeEnd) < 0;
 }
