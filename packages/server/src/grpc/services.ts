@@ -39,13 +39,16 @@ export interface GrpcServicesOptions {
 }
 
 export function grpcServicesOf(apis: MemberApis, auth: AuthService, { raft, memberTls }: GrpcServicesOptions): GrpcServices {
-  const admitAnyone = async (call: CallContext): Promise<void> => assertLeaderIfRequired(call.metadata, () => raft.leader !== 0);
+  const hasLeader = (): boolean => raft.leader !== 0;
+  const admitAnyone = async (call: CallContext): Promise<void> => assertLeaderIfRequired(call.metadata, hasLeader);
   // Guarded while auth is off too: a write then carries the auth revision it was let through at (see services/guard.ts).
-  const anonymous = guardedApis(apis, auth, ANONYMOUS);
+  // Calls without a token while auth is off, most calls, share this one scope rather than each making its own.
+  const anonymous: CallScope = { ...guardedApis(apis, auth, ANONYMOUS), identity: ANONYMOUS, token: undefined };
   const admit = async (call: CallContext): Promise<CallScope> => {
-    await admitAnyone(call);
+    assertLeaderIfRequired(call.metadata, hasLeader);
     const token = tokenOf(call);
     const identity = await auth.identify(credentialsOf(call, token));
+    if (identity === ANONYMOUS && token === undefined) return anonymous;
     return { ...(identity === ANONYMOUS ? anonymous : guardedApis(apis, auth, identity)), identity, token };
   };
   return { admit, admitAnyone, auth, memberTls };

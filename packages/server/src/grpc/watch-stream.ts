@@ -11,7 +11,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { GrpcCode, RaftkvError } from "../errors.js";
-import type { ResponseHeader, Watch, WatchUpdate } from "../kv/api.js";
+import type { KvApi, Watch, WatchUpdate } from "../kv/api.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 import { admitStream, failStream, type Admission } from "./calls.js";
 import * as codec from "./codec.js";
@@ -34,7 +34,7 @@ export function watchService({ admit }: GrpcServices): Handlers {
   return {
     Watch: async (call: WatchCall) => {
       const opened = await admitStream(call, admit);
-      if (opened) new WatchStream(call, admit, () => opened.kv.header()).serve();
+      if (opened) new WatchStream(call, admit, opened.kv).serve();
     },
   };
 }
@@ -51,7 +51,7 @@ class WatchStream {
   constructor(
     private readonly call: WatchCall,
     private readonly admit: Admission<CallScope>,
-    private readonly header: () => ResponseHeader,
+    private readonly kv: Pick<KvApi, "header" | "watchProgressHeader">,
   ) {
     const writer = batchWriterOf(call, encodeFramedWatchResponses);
     this.outbox = new WatchOutbox(writer.write, (message) => fragmentsOf(message, MAX_REQUEST_BYTES, encodedSize));
@@ -78,13 +78,19 @@ class WatchStream {
   private async handle(m: Decoded): Promise<void> {
     if (m.request_union === "create_request") await this.create(m.create_request);
     else if (m.request_union === "cancel_request") this.cancel(m.cancel_request.watch_id);
-    else if (m.request_union === "progress_request") this.send({ header: this.header(), watch_id: NO_WATCH_ID });
+    else if (m.request_union === "progress_request") this.send({ header: this.kv.watchProgressHeader(), watch_id: NO_WATCH_ID });
   }
 
   private async create(m: Decoded): Promise<void> {
     const id = this.idFor(m.watch_id);
     if (this.watches.has(id)) {
-      this.send({ header: this.header(), watch_id: id, created: true, canceled: true, cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream" });
+      this.send({
+        header: this.kv.header(),
+        watch_id: id,
+        created: true,
+        canceled: true,
+        cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream",
+      });
       return;
     }
     const early: WatchUpdate[] = [];
@@ -102,8 +108,8 @@ class WatchStream {
     };
     let watch: Watch;
     try {
-      const { kv } = await this.admit(this.call);
-      watch = await kv.watch(codec.decodeWatchCreate(m), deliver);
+      const admitted = await this.admit(this.call);
+      watch = await admitted.kv.watch(codec.decodeWatchCreate(m), deliver);
     } catch (error) {
       this.send(this.refusal(error));
       return;
@@ -113,7 +119,7 @@ class WatchStream {
       return;
     }
     this.watches.set(id, watch);
-    this.send({ header: this.header(), watch_id: id, created: true });
+    this.send({ header: this.kv.header(), watch_id: id, created: true });
     created = true;
     for (const update of early) sendUpdate(update);
   }
@@ -132,7 +138,7 @@ class WatchStream {
   private refusal(error: unknown): WatchMessage {
     const refusal = error instanceof RaftkvError ? error : new RaftkvError(GrpcCode.Internal, String(error));
     const cancelReason = `rpc error: code = ${GrpcCode[refusal.grpcCode]} desc = ${refusal.message}`;
-    return { header: this.header(), watch_id: NO_WATCH_ID, created: true, canceled: true, cancel_reason: cancelReason };
+    return { header: this.kv.header(), watch_id: NO_WATCH_ID, created: true, canceled: true, cancel_reason: cancelReason };
   }
 
   private cancel(id: number): void {
@@ -140,7 +146,7 @@ class WatchStream {
     if (!watch) return;
     watch.cancel();
     this.watches.delete(id);
-    this.send({ header: this.header(), watch_id: id, canceled: true });
+    this.send({ header: this.kv.header(), watch_id: id, canceled: true });
   }
 
   private stopAll(): void {

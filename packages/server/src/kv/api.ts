@@ -195,6 +195,8 @@ export interface KvApi {
 
   /** A header for replies that carry nothing else. */
   header(): ResponseHeader;
+  /** The header of a watch progress response: every event up to its revision is handed to the watches first. */
+  watchProgressHeader(): ResponseHeader;
 }
 
 /** Membership, decided by the leader. */

@@ -27,14 +27,16 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
   let quiet = true;
   let ended = false;
 
-  // One pass and one array per watch: a put to a key with a thousand watches runs this a thousand times.
+  // One pass and one array per watch: a put to a key with a thousand watches runs this a thousand times,
+  // so the request's filters are read once, here, not from the request object at every event.
+  const { noPut, noDelete, prevKv } = request;
   const emit = (events: readonly WatchEvent[], revision: number): void => {
     let latest = delivered;
     const wanted: api.Event[] = [];
     for (const event of events) {
       if (event.kv.modRevision <= delivered) continue;
       latest = Math.max(latest, event.kv.modRevision);
-      if (wants(request, event)) wanted.push(shape(request, event));
+      if (!(noPut && event.type === "PUT") && !(noDelete && event.type === "DELETE")) wanted.push(shape(prevKv, event));
     }
     if (latest === delivered) return;
     delivered = latest;
@@ -56,6 +58,8 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
   };
 
   function notifyProgress(): void {
+    // Events the hub still holds would otherwise follow a progress past their revision.
+    sources.hub.deliverPending();
     if (quiet && !ended) deliver({ kind: "progress", header: sources.header(sources.currentRevision()) });
     quiet = true;
   }
@@ -83,11 +87,7 @@ function replayHistory(sources: WatchSources, from: number, emit: (events: reado
   }
 }
 
-function wants(request: api.WatchRequest, event: WatchEvent): boolean {
-  return !(request.noPut && event.type === "PUT") && !(request.noDelete && event.type === "DELETE");
-}
-
 /** The event as the watch asked for it: the same object unless it carries a previous key-value the watch did not ask for. */
-function shape(request: api.WatchRequest, event: WatchEvent): api.Event {
-  return request.prevKv || event.prevKv === undefined ? event : { type: event.type, kv: event.kv };
+function shape(prevKv: boolean, event: WatchEvent): api.Event {
+  return prevKv || event.prevKv === undefined ? event : { type: event.type, kv: event.kv };
 }

@@ -68,6 +68,7 @@ function guardedKv(kv: api.KvApi, auth: AuthService, identity: Identity): api.Kv
       return kv.watch(request, deliver);
     },
     header: () => kv.header(),
+    watchProgressHeader: () => kv.watchProgressHeader(),
   };
 }
 

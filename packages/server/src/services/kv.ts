@@ -18,7 +18,7 @@ import type { SpaceQuota } from "../space-quota.js";
 import type { Proposer } from "./proposer.js";
 
 export interface KvServiceOptions {
-  readonly host: Pick<RaftHost, "readBarrier" | "isLeader" | "leader">;
+  readonly host: Pick<RaftHost, "readBarrier" | "isLeader" | "leader" | "term">;
   readonly stateMachine: KvStateMachine;
   readonly tracker: ProposalTracker;
   readonly proposer: Proposer;
@@ -44,6 +44,9 @@ export function leaseProposerThrough(service: () => KvService | undefined): Leas
 }
 
 export class KvService implements api.KvApi {
+  /** The last header a watch's events carried: a put to a key with a thousand watches makes a thousand responses with this one. */
+  private lastWatchHeader: api.ResponseHeader | undefined;
+
   constructor(private readonly options: KvServiceOptions) {}
 
   private get host(): KvServiceOptions["host"] {
@@ -164,8 +167,20 @@ export class KvService implements api.KvApi {
       hub: this.options.stateMachine.watchHub,
       history: (from) => this.store.eventsSince(from, { key: request.key, rangeEnd: request.rangeEnd }),
       currentRevision: () => this.store.revision,
-      header: (revision) => this.header(revision),
+      header: (revision) => this.watchHeader(revision),
     });
+  }
+
+  watchProgressHeader(): api.ResponseHeader {
+    this.options.stateMachine.watchHub.deliverPending();
+    return this.header();
+  }
+
+  private watchHeader(revision: number): api.ResponseHeader {
+    const last = this.lastWatchHeader;
+    if (last !== undefined && last.revision === revision && last.raftTerm === this.host.term) return last;
+    this.lastWatchHeader = this.header(revision);
+    return this.lastWatchHeader;
   }
 
   private async write<R extends Request>(request: R, options?: api.WriteOptions): Promise<ResponseTo<R>> {

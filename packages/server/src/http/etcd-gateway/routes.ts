@@ -248,6 +248,7 @@ function watchStream(apis: MemberApis): WsRoute {
     const session = new WatchSession(
       async () => (await peer.identify()).apis.kv,
       () => apis.kv.header(),
+      () => apis.kv.watchProgressHeader(),
       (message) => peer.send(message),
       (error) => peer.fail(error),
     );

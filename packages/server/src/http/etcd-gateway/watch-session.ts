@@ -30,6 +30,8 @@ export class WatchSession {
   constructor(
     private readonly kv: () => Promise<KvApi>,
     private readonly header: () => ResponseHeader,
+    /** A progress response's header: every event up to its revision is handed to the watches first. */
+    private readonly progressHeader: () => ResponseHeader,
     private readonly send: (message: JsonObject) => void,
     private readonly fail: (error: unknown) => void,
   ) {}
@@ -38,7 +40,7 @@ export class WatchSession {
   async handle(request: WatchStreamRequest): Promise<void> {
     if ("create" in request) await this.create(request.create);
     else if ("cancel" in request) this.cancel(request.cancel);
-    else if ("progress" in request) this.send({ result: { header: encodeHeader(this.header()), watch_id: encodeInt(NO_WATCH_ID) } });
+    else if ("progress" in request) await this.progress();
   }
 
   /** Stops every watch: the client left. */
@@ -71,6 +73,17 @@ export class WatchSession {
     }
     // A compacted start ends the watch: its id is free again.
     if (this.watches.get(id) === watch) this.watches.delete(id);
+  }
+
+  /**
+   * etcd's progress response, sent after the events up to its revision:
+   * those reach the socket through each watch's iterator a few promise
+   * turns after the hub hands them out, all before the next turn.
+   */
+  private async progress(): Promise<void> {
+    const header = this.progressHeader();
+    await new Promise((resolve) => setImmediate(resolve));
+    this.send({ result: { header: encodeHeader(header), watch_id: encodeInt(NO_WATCH_ID) } });
   }
 
   /** Canceling an id no watch has is answered with nothing, as etcd answers it. */

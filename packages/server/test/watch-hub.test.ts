@@ -1,0 +1,189 @@
+/**
+ * The watch hub hands a write's events out after the write is answered, in
+ * a later turn of the event loop, as etcd does: the hub alone, then the
+ * real services over a one-member stand-in for Raft (an answered put, a
+ * progress response and a watch started meanwhile).
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { WatchEvent } from "@raftkv/mvcc";
+import type { Event, WatchRequest, WatchUpdate } from "../src/kv/api.js";
+import { SUBSCRIBERS_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
+import { oneMemberServices, type ServicesFixture } from "./support/services.js";
+
+const text = (value: string): Uint8Array => Buffer.from(value);
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function putEvent(key: string, revision: number): WatchEvent {
+  return { type: "PUT", kv: { key: text(key), value: text("v"), createRevision: revision, modRevision: revision, version: 1, lease: 0 } };
+}
+
+describe("the watch hub", () => {
+  test("hands each batch out in a later turn, in revision order, to the subscribers whose range it matches", async () => {
+    const hub = new WatchHub();
+    const seen: [string[], number][] = [];
+    hub.subscribe({ key: text("a"), rangeEnd: text("b") }, (events, revision) => seen.push([events.map((e) => Buffer.from(e.kv.key).toString()), revision]));
+    hub.publish([putEvent("a1", 2)], 2);
+    hub.publish([putEvent("a2", 3), putEvent("z", 3)], 3);
+    assert.deepEqual(seen, [], "nothing is handed out in the turn that published it");
+    await nextTurn();
+    assert.deepEqual(seen, [
+      [["a1"], 2],
+      [["a2"], 3],
+    ]);
+  });
+
+  test("deliverPending hands out at once what is pending, and the later turn finds nothing left", async () => {
+    const hub = new WatchHub();
+    const revisions: number[] = [];
+    hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision));
+    hub.publish([putEvent("k", 5)], 5);
+    hub.deliverPending();
+    assert.deepEqual(revisions, [5]);
+    await nextTurn();
+    assert.deepEqual(revisions, [5]);
+  });
+
+  test("a subscriber gone before the hand-out gets nothing, and events published to nobody are not kept", async () => {
+    const hub = new WatchHub();
+    hub.publish([putEvent("k", 2)], 2);
+    const revisions: number[] = [];
+    const unsubscribe = hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision));
+    hub.publish([putEvent("k", 3)], 3);
+    unsubscribe();
+    await nextTurn();
+    assert.deepEqual(revisions, []);
+  });
+});
+
+describe("a large fan-out spread over turns", () => {
+  test("each turn hands out to a share of the subscribers; a batch published meanwhile reaches each one after the earlier batch", async () => {
+    const hub = new WatchHub();
+    const count = SUBSCRIBERS_PER_TURN * 2 + 10;
+    const received: number[][] = Array.from({ length: count }, () => []);
+    const unsubscribes = received.map((revisions) =>
+      hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision)),
+    );
+    hub.publish([putEvent("k", 2)], 2);
+    await nextTurn();
+    assert.equal(received.filter((revisions) => revisions.length > 0).length, SUBSCRIBERS_PER_TURN);
+    hub.publish([putEvent("k", 3)], 3);
+    // The last subscriber is canceled before the pass reaches it.
+    unsubscribes.at(-1)!();
+    for (let turn = 0; turn < 20; turn++) await nextTurn();
+    assert.deepEqual(
+      received.slice(0, -1),
+      Array.from({ length: count - 1 }, () => [2, 3]),
+    );
+    assert.deepEqual(received.at(-1), []);
+  });
+
+  test("a listener that asks for a hand-out itself (a progress notification) leaves every subscriber one of each batch", async () => {
+    const hub = new WatchHub();
+    const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 5 }, () => []);
+    for (const [i, revisions] of received.entries()) {
+      hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => {
+        revisions.push(revision);
+        if (i === 3) hub.deliverPending();
+      });
+    }
+    hub.publish([putEvent("k", 2)], 2);
+    for (let turn = 0; turn < 5; turn++) await nextTurn();
+    assert.deepEqual(
+      received,
+      Array.from({ length: received.length }, () => [2]),
+    );
+  });
+
+  test("deliverPending finishes the pass under way and the batches after it", async () => {
+    const hub = new WatchHub();
+    const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 1 }, () => []);
+    for (const revisions of received) hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision));
+    hub.publish([putEvent("k", 2)], 2);
+    await nextTurn();
+    hub.publish([putEvent("k", 3)], 3);
+    hub.deliverPending();
+    assert.deepEqual(
+      received,
+      Array.from({ length: received.length }, () => [2, 3]),
+    );
+  });
+});
+
+describe("watches over the services: the write is answered before its events are handed out", () => {
+  let services: ServicesFixture;
+  before(async () => {
+    services = await oneMemberServices();
+  });
+  after(async () => services?.close());
+
+  const put = (key: string, value: string) =>
+    services.kv.put({ key: text(key), value: text(value), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false });
+  const watchOf = (key: string, startRevision = 0): WatchRequest => ({
+    key: text(key),
+    rangeEnd: new Uint8Array(),
+    startRevision,
+    prevKv: false,
+    noPut: false,
+    noDelete: false,
+    progressNotify: false,
+  });
+
+  /** The revisions of the events a watch received, and a wait for the first update carrying `revision`. */
+  function recorder(): {
+    updates: WatchUpdate[];
+    revisions: () => number[];
+    until: (revision: number) => Promise<void>;
+    deliver: (update: WatchUpdate) => void;
+  } {
+    const updates: WatchUpdate[] = [];
+    const waiters: { revision: number; resolve: () => void }[] = [];
+    const revisions = (): number[] => updates.flatMap((u) => (u.kind === "events" ? u.events.map((e: Event) => e.kv.modRevision) : []));
+    return {
+      updates,
+      revisions,
+      deliver(update) {
+        updates.push(update);
+        for (const waiter of waiters) if (revisions().includes(waiter.revision)) waiter.resolve();
+      },
+      until: (revision) => (revisions().includes(revision) ? Promise.resolve() : new Promise((resolve) => waiters.push({ revision, resolve }))),
+    };
+  }
+
+  test("a put's answer comes before its event reaches the watch, and the event follows", async () => {
+    const watched = recorder();
+    const watch = await services.kv.watch(watchOf("answered-first"), watched.deliver);
+    const answer = await put("answered-first", "1");
+    assert.deepEqual(watched.revisions(), [], "the event waits for a later turn than the put's answer");
+    await watched.until(answer.header.revision);
+    assert.deepEqual(watched.revisions(), [answer.header.revision]);
+    watch.cancel();
+  });
+
+  test("a progress header comes after every event up to its revision was handed out", async () => {
+    const watched = recorder();
+    const watch = await services.kv.watch(watchOf("progress"), watched.deliver);
+    const answer = await put("progress", "1");
+    assert.deepEqual(watched.revisions(), []);
+    const header = services.kv.watchProgressHeader();
+    assert.deepEqual(watched.revisions(), [answer.header.revision]);
+    assert.ok(header.revision >= answer.header.revision);
+    watch.cancel();
+  });
+
+  test("a watch started at a revision whose events are still pending gets them once, in order", async () => {
+    const first = await put("pending", "1");
+    const earlier = recorder();
+    const earlierWatch = await services.kv.watch(watchOf("pending"), earlier.deliver);
+    const second = await put("pending", "2");
+    const late = recorder();
+    const lateWatch = await services.kv.watch(watchOf("pending", first.header.revision), late.deliver);
+    assert.deepEqual(earlier.revisions(), [], "the second put's event is still with the hub as the late watch starts");
+    await earlier.until(second.header.revision);
+    await late.until(second.header.revision);
+    assert.deepEqual(late.revisions(), [first.header.revision, second.header.revision]);
+    assert.deepEqual(earlier.revisions(), [second.header.revision]);
+    earlierWatch.cancel();
+    lateWatch.cancel();
+  });
+});
