@@ -1,0 +1,118 @@
+/**
+ * A follower's CPU per replicated entry (issues 15 and 19): a fresh 3-member
+ * cluster, a fixed number of puts sent to the leader alone with a fixed
+ * number in flight, and each member's CPU time read from /proc before and
+ * after. With every request at the leader, a follower's CPU is the cost of
+ * replication alone: receiving appends, writing them to its WAL,
+ * acknowledging, applying. CPU rather than wall time, so that a loaded
+ * machine changes the figure little.
+ *
+ *   node dist/src/throughput-follower-cpu.js [--puts 20000] [--in-flight 64]
+ *     [--system raftkv|etcd] [--base-port 27400] [--profile DIR]
+ */
+import { Agent, request } from "node:http";
+import { parseArgs } from "node:util";
+import { LocalCluster, type Member, profilingFlags, type System } from "./clusters.js";
+import { sampleProcess } from "./throughput/proc.js";
+
+const VALUE = Buffer.alloc(256, "v").toString("base64");
+const DISTINCT_KEYS = 1000;
+
+interface Options {
+  readonly puts: number;
+  readonly inFlight: number;
+  readonly system: System;
+  readonly basePort: number;
+  readonly profileDir: string | undefined;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      puts: { type: "string", default: "20000" },
+      "in-flight": { type: "string", default: "64" },
+      system: { type: "string", default: "raftkv" },
+      "base-port": { type: "string", default: "27400" },
+      profile: { type: "string" },
+    },
+  });
+  const system = values.system;
+  if (system !== "raftkv" && system !== "etcd") throw new Error(`--system: raftkv or etcd, not ${system}`);
+  return {
+    puts: Number(values.puts),
+    inFlight: Number(values["in-flight"]),
+    system,
+    basePort: Number(values["base-port"]),
+    profileDir: values.profile,
+  };
+}
+
+/** Sends `count` puts to `member`, `inFlight` at a time over as many kept-alive connections; returns how many failed. */
+async function sendPuts(member: Member, count: number, inFlight: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
+  const url = new URL("/v3/kv/put", member.clientUrl);
+  let next = 0;
+  let failed = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const key = Buffer.from(`key-${next++ % DISTINCT_KEYS}`).toString("base64");
+      if (!(await putOnce(agent, url, JSON.stringify({ key, value: VALUE })))) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  agent.destroy();
+  return failed;
+}
+
+function putOnce(agent: Agent, url: URL, body: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const call = request(url, { method: "POST", agent, headers: { "content-type": "application/json" } }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode === 200));
+    });
+    call.on("error", () => resolve(false));
+    call.end(body);
+  });
+}
+
+/** How many WAL saves and apply batches a member has counted so far (the two histograms' counts in /metrics). */
+async function stepCounts(member: Member): Promise<{ walSaves: number; applies: number }> {
+  const text = await (await fetch(new URL("/metrics", member.clientUrl))).text();
+  const count = (name: string): number => Number(new RegExp(`^${name}_count (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  return { walSaves: count("raftkv_wal_fsync_duration_seconds"), applies: count("raftkv_apply_duration_seconds") };
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const options = parseOptions(argv);
+  const nodeFlags = options.system === "raftkv" ? await profilingFlags(options.profileDir) : [];
+  const cluster = await LocalCluster.start(options.system, options.basePort, 3, { nodeFlags });
+  try {
+    const leader = await cluster.waitForLeader(10_000);
+    await sendPuts(leader, 2000, options.inFlight); // warm-up: JIT, connections, LevelDB's first files
+    const pids = cluster.members.map((member) => member.process?.pid as number);
+    const countsBefore = options.system === "raftkv" ? await Promise.all(cluster.members.map(stepCounts)) : [];
+    const before = pids.map(sampleProcess);
+    const failed = await sendPuts(leader, options.puts, options.inFlight);
+    const after = pids.map(sampleProcess);
+    const countsAfter = options.system === "raftkv" ? await Promise.all(cluster.members.map(stepCounts)) : [];
+    const perSave = (i: number, step: "walSaves" | "applies"): number | undefined =>
+      countsAfter[i] && countsBefore[i] ? Math.round((options.puts / (countsAfter[i][step] - countsBefore[i][step])) * 10) / 10 : undefined;
+    const seconds = (after[0]!.at - before[0]!.at) / 1000;
+    const perEntry = cluster.members.map((member, i) => ({
+      member: member.name,
+      role: member === leader ? "leader" : "follower",
+      cpuUsPerEntry: Math.round(((after[i]!.cpuS - before[i]!.cpuS) * 1e6) / options.puts),
+      entriesPerWalSave: perSave(i, "walSaves"),
+      entriesPerApply: perSave(i, "applies"),
+    }));
+    console.log(JSON.stringify({ system: options.system, puts: options.puts, failed, putsPerS: Math.round(options.puts / seconds), perEntry }));
+  } finally {
+    await cluster.stop(options.profileDir ? "SIGTERM" : "SIGKILL");
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
