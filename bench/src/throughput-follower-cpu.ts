@@ -10,6 +10,7 @@
  *   node dist/src/throughput-follower-cpu.js [--puts 20000] [--in-flight 64]
  *     [--system raftkv|etcd] [--base-port 27400] [--profile DIR]
  */
+import { readFileSync, readdirSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
 import { LocalCluster, type Member, profilingFlags, type System } from "./clusters.js";
@@ -76,6 +77,16 @@ function putOnce(agent: Agent, url: URL, body: string): Promise<boolean> {
   });
 }
 
+/** Context switches of all a process's threads so far: each a thread put to sleep or woken (the thread pool's hand-offs). */
+function contextSwitches(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${task}/status`, "utf8");
+    for (const match of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) total += Number(match[1]);
+  }
+  return total;
+}
+
 /** How many WAL saves and apply batches a member has counted so far (the two histograms' counts in /metrics). */
 async function stepCounts(member: Member): Promise<{ walSaves: number; applies: number }> {
   const text = await (await fetch(new URL("/metrics", member.clientUrl))).text();
@@ -92,9 +103,11 @@ async function main(argv: readonly string[]): Promise<void> {
     await sendPuts(leader, 2000, options.inFlight); // warm-up: JIT, connections, LevelDB's first files
     const pids = cluster.members.map((member) => member.process?.pid as number);
     const countsBefore = options.system === "raftkv" ? await Promise.all(cluster.members.map(stepCounts)) : [];
+    const switchesBefore = pids.map(contextSwitches);
     const before = pids.map(sampleProcess);
     const failed = await sendPuts(leader, options.puts, options.inFlight);
     const after = pids.map(sampleProcess);
+    const switchesAfter = pids.map(contextSwitches);
     const countsAfter = options.system === "raftkv" ? await Promise.all(cluster.members.map(stepCounts)) : [];
     const perSave = (i: number, step: "walSaves" | "applies"): number | undefined =>
       countsAfter[i] && countsBefore[i] ? Math.round((options.puts / (countsAfter[i][step] - countsBefore[i][step])) * 10) / 10 : undefined;
@@ -103,6 +116,7 @@ async function main(argv: readonly string[]): Promise<void> {
       member: member.name,
       role: member === leader ? "leader" : "follower",
       cpuUsPerEntry: Math.round(((after[i]!.cpuS - before[i]!.cpuS) * 1e6) / options.puts),
+      contextSwitchesPerEntry: Math.round(((switchesAfter[i]! - switchesBefore[i]!) / options.puts) * 100) / 100,
       entriesPerWalSave: perSave(i, "walSaves"),
       entriesPerApply: perSave(i, "applies"),
     }));
