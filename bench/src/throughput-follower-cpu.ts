@@ -8,7 +8,11 @@
  * machine changes the figure little.
  *
  *   node dist/src/throughput-follower-cpu.js [--puts 20000] [--in-flight 64]
- *     [--system raftkv|etcd] [--base-port 27400] [--profile DIR]
+ *     [--system raftkv|etcd] [--base-port 27400] [--profile DIR] [--follower-reads N]
+ *
+ * --follower-reads N keeps N serializable ranges in flight at a follower
+ * during the puts and reports their latency: what a follower's client sees
+ * while it replicates (its CPU figure then includes those reads).
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -25,6 +29,7 @@ interface Options {
   readonly system: System;
   readonly basePort: number;
   readonly profileDir: string | undefined;
+  readonly followerReads: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -36,6 +41,7 @@ function parseOptions(argv: readonly string[]): Options {
       system: { type: "string", default: "raftkv" },
       "base-port": { type: "string", default: "27400" },
       profile: { type: "string" },
+      "follower-reads": { type: "string", default: "0" },
     },
   });
   const system = values.system;
@@ -46,6 +52,7 @@ function parseOptions(argv: readonly string[]): Options {
     system,
     basePort: Number(values["base-port"]),
     profileDir: values.profile,
+    followerReads: Number(values["follower-reads"]),
   };
 }
 
@@ -58,7 +65,7 @@ async function sendPuts(member: Member, count: number, inFlight: number): Promis
   const worker = async (): Promise<void> => {
     while (next < count) {
       const key = Buffer.from(`key-${next++ % DISTINCT_KEYS}`).toString("base64");
-      if (!(await putOnce(agent, url, JSON.stringify({ key, value: VALUE })))) failed++;
+      if (!(await post(agent, url, JSON.stringify({ key, value: VALUE })))) failed++;
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
@@ -66,7 +73,31 @@ async function sendPuts(member: Member, count: number, inFlight: number): Promis
   return failed;
 }
 
-function putOnce(agent: Agent, url: URL, body: string): Promise<boolean> {
+/** Keeps `inFlight` serializable ranges going at `member` until `stop` resolves; returns their latencies in ms, sorted. */
+async function readUntil(member: Member, inFlight: number, stop: Promise<unknown>): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
+  const url = new URL("/v3/kv/range", member.clientUrl);
+  const body = JSON.stringify({ key: Buffer.from("key-0").toString("base64"), serializable: true });
+  const latencies: number[] = [];
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  const worker = async (): Promise<void> => {
+    while (!stopped) {
+      const started = performance.now();
+      if (await post(agent, url, body)) latencies.push(performance.now() - started);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  agent.destroy();
+  return latencies.sort((a, b) => a - b);
+}
+
+function percentile(sorted: readonly number[], share: number): number | undefined {
+  const value = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * share))];
+  return value === undefined ? undefined : Math.round(value * 100) / 100;
+}
+
+function post(agent: Agent, url: URL, body: string): Promise<boolean> {
   return new Promise((resolve) => {
     const call = request(url, { method: "POST", agent, headers: { "content-type": "application/json" } }, (response) => {
       response.resume();
@@ -105,7 +136,10 @@ async function main(argv: readonly string[]): Promise<void> {
     const countsBefore = options.system === "raftkv" ? await Promise.all(cluster.members.map(stepCounts)) : [];
     const switchesBefore = pids.map(contextSwitches);
     const before = pids.map(sampleProcess);
-    const failed = await sendPuts(leader, options.puts, options.inFlight);
+    const putting = sendPuts(leader, options.puts, options.inFlight);
+    const follower = cluster.members.find((member) => member !== leader) as Member;
+    const reads = options.followerReads > 0 ? readUntil(follower, options.followerReads, putting) : Promise.resolve([]);
+    const failed = await putting;
     const after = pids.map(sampleProcess);
     const switchesAfter = pids.map(contextSwitches);
     const countsAfter = options.system === "raftkv" ? await Promise.all(cluster.members.map(stepCounts)) : [];
@@ -120,7 +154,9 @@ async function main(argv: readonly string[]): Promise<void> {
       entriesPerWalSave: perSave(i, "walSaves"),
       entriesPerApply: perSave(i, "applies"),
     }));
-    console.log(JSON.stringify({ system: options.system, puts: options.puts, failed, putsPerS: Math.round(options.puts / seconds), perEntry }));
+    const readLatencies = await reads;
+    const followerReads = { at: follower.name, count: readLatencies.length, p50Ms: percentile(readLatencies, 0.5), p99Ms: percentile(readLatencies, 0.99) };
+    console.log(JSON.stringify({ system: options.system, puts: options.puts, failed, putsPerS: Math.round(options.puts / seconds), perEntry, followerReads }));
   } finally {
     await cluster.stop(options.profileDir ? "SIGTERM" : "SIGKILL");
   }
