@@ -47,13 +47,19 @@ function parseOptions(argv: readonly string[]): Options {
   const system = values.system;
   if (system !== "raftkv" && system !== "etcd") throw new Error(`--system: raftkv or etcd, not ${system}`);
   return {
-    puts: Number(values.puts),
-    inFlight: Number(values["in-flight"]),
+    puts: count("--puts", values.puts, 1),
+    inFlight: count("--in-flight", values["in-flight"], 1),
     system,
-    basePort: Number(values["base-port"]),
+    basePort: count("--base-port", values["base-port"], 1),
     profileDir: values.profile,
-    followerReads: Number(values["follower-reads"]),
+    followerReads: count("--follower-reads", values["follower-reads"], 0),
   };
+}
+
+function count(flag: string, text: string, least: number): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < least) throw new Error(`${flag}: a whole number of at least ${least}, not ${text}`);
+  return value;
 }
 
 /** Sends `count` puts to `member`, `inFlight` at a time over as many kept-alive connections; returns how many failed. */
