@@ -71,7 +71,10 @@ function openInChild(dir: string, modulePath: string): { cpuMs: number; keys: nu
 
 function compare(rounds: number, a: [string, string], b: [string, string]): void {
   for (let round = 1; round <= rounds; round++) {
-    for (const [label, [dir, modulePath]] of [["A", a], ["B", b]] as const) {
+    for (const [label, [dir, modulePath]] of [
+      ["A", a],
+      ["B", b],
+    ] as const) {
       const { cpuMs, keys, bytesBySpace } = openInChild(dir, modulePath);
       console.log(`round ${round} ${label}: ${cpuMs.toFixed(0)} ms CPU, ${keys} keys, bytes by key space ${JSON.stringify(bytesBySpace)}`);
     }
