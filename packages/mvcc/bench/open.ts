@@ -2,10 +2,12 @@
  * Benchmark (not a test): the CPU of opening an N-key store, counted rather
  * than timed, and the bytes open's scan reads. Each open runs in a child
  * process of its own, so that no open pays for the garbage of the one
- * before. Two builds of the store can be compared, opens alternating:
+ * before. Builds of the store can be compared, opens alternating, after
+ * one open each that is not counted (the first open after a load turns
+ * LevelDB's log into a table, which later opens do not pay):
  *
  *   node packages/mvcc/dist/bench/open.js build <dir> <keys> [storeModule]
- *   node packages/mvcc/dist/bench/open.js compare <rounds> <dirA> <storeModuleA> <dirB> <storeModuleB>
+ *   node packages/mvcc/dist/bench/open.js compare <rounds> <dir>=<storeModule> <dir>=<storeModule> ...
  *
  * `storeModule` is the path of an @raftkv/mvcc build's dist/src/index.js
  * (this build's by default); `build` writes 16-byte keys with 256-byte
@@ -69,14 +71,15 @@ function openInChild(dir: string, modulePath: string): { cpuMs: number; keys: nu
   return JSON.parse(child.stdout);
 }
 
-function compare(rounds: number, a: [string, string], b: [string, string]): void {
+function compare(rounds: number, stores: readonly string[]): void {
+  const pairs = stores.map((pair) => pair.split("=") as [string, string]);
+  for (const [dir, modulePath] of pairs) openInChild(dir, modulePath);
   for (let round = 1; round <= rounds; round++) {
-    for (const [label, [dir, modulePath]] of [
-      ["A", a],
-      ["B", b],
-    ] as const) {
+    for (const [label, [dir, modulePath]] of pairs.entries()) {
       const { cpuMs, keys, bytesBySpace } = openInChild(dir, modulePath);
-      console.log(`round ${round} ${label}: ${cpuMs.toFixed(0)} ms CPU, ${keys} keys, bytes by key space ${JSON.stringify(bytesBySpace)}`);
+      console.log(
+        `round ${round} ${String.fromCharCode(65 + label)}: ${cpuMs.toFixed(0)} ms CPU, ${keys} keys, bytes by key space ${JSON.stringify(bytesBySpace)}`,
+      );
     }
   }
 }
@@ -84,5 +87,5 @@ function compare(rounds: number, a: [string, string], b: [string, string]): void
 const [command, ...args] = process.argv.slice(2);
 if (command === "build") await build(args[0]!, Number(args[1]), args[2] ?? OWN_STORE);
 else if (command === "open") await openOnce(args[0]!, args[1] ?? OWN_STORE);
-else if (command === "compare") compare(Number(args[0]), [args[1]!, args[2]!], [args[3]!, args[4]!]);
-else throw new Error("usage: open.js build <dir> <keys> [storeModule] | compare <rounds> <dirA> <moduleA> <dirB> <moduleB>");
+else if (command === "compare") compare(Number(args[0]), args.slice(1));
+else throw new Error("usage: open.js build <dir> <keys> [storeModule] | compare <rounds> <dir>=<storeModule> ...");

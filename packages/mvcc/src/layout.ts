@@ -161,40 +161,41 @@ export const EMPTY: Uint8Array = new Uint8Array(0);
 
 /**
  * A "k" record, fixed-width rather than msgpack since open decodes one per
- * stored revision: a live revision is 0x01, createRevision and version
- * (8 bytes each, big-endian), lease (8, two's complement), then the key; a
- * tombstone is 0x00 and the key.
+ * stored revision: main and sub revision (8 bytes each, big-endian: the
+ * record's key again, so that open reads values alone and LevelDB copies
+ * no key out), then for a live revision 0x01, createRevision and version
+ * (8 bytes each), lease (8, two's complement) and the key; for a tombstone
+ * 0x00 and the key.
  */
 const LIVE = 1;
 const TOMBSTONE = 0;
-const LIVE_HEADER = 25;
+const FLAG_AT = 16;
+const LIVE_HEADER = 41;
 
 export function encodeIndexEntry(key: Uint8Array, revision: KeyRevision): Uint8Array {
-  if (revision.tombstone) {
-    const record = Buffer.allocUnsafe(1 + key.byteLength);
-    record[0] = TOMBSTONE;
-    record.set(key, 1);
-    return record;
+  const header = revision.tombstone ? FLAG_AT + 1 : LIVE_HEADER;
+  const record = Buffer.allocUnsafe(header + key.byteLength);
+  writeUint64(record, 0, revision.main);
+  writeUint64(record, 8, revision.sub);
+  record[FLAG_AT] = revision.tombstone ? TOMBSTONE : LIVE;
+  if (!revision.tombstone) {
+    writeUint64(record, 17, revision.createRevision);
+    writeUint64(record, 25, revision.version);
+    writeInt64(record, 33, revision.lease);
   }
-  const record = Buffer.allocUnsafe(LIVE_HEADER + key.byteLength);
-  record[0] = LIVE;
-  writeUint64(record, 1, revision.createRevision);
-  writeUint64(record, 9, revision.version);
-  writeInt64(record, 17, revision.lease);
-  record.set(key, LIVE_HEADER);
+  record.set(key, header);
   return record;
 }
 
-/** A decoded "k" entry: the key as the index holds it, and the revision. */
-export function decodeIndexEntry(dbKey: Uint8Array, dbValue: Uint8Array): { key: KeyString; revision: KeyRevision } {
-  const keyBytes = asBuffer(dbKey);
+/** A decoded "k" record: the key as the index holds it, and the revision. */
+export function decodeIndexEntry(dbValue: Uint8Array): { key: KeyString; revision: KeyRevision } {
   const record = asBuffer(dbValue);
-  const main = readUint64(keyBytes, 1);
-  const sub = readUint64(keyBytes, 9);
-  if (record[0] === TOMBSTONE) {
-    return { key: record.toString("latin1", 1), revision: { main, sub, createRevision: 0, version: 0, lease: 0, tombstone: true } };
+  const main = readUint64(record, 0);
+  const sub = readUint64(record, 8);
+  if (record[FLAG_AT] === TOMBSTONE) {
+    return { key: record.toString("latin1", FLAG_AT + 1), revision: { main, sub, createRevision: 0, version: 0, lease: 0, tombstone: true } };
   }
-  const revision = { main, sub, createRevision: readUint64(record, 1), version: readUint64(record, 9), lease: readInt64(record, 17), tombstone: false };
+  const revision = { main, sub, createRevision: readUint64(record, 17), version: readUint64(record, 25), lease: readInt64(record, 33), tombstone: false };
   return { key: record.toString("latin1", LIVE_HEADER), revision };
 }
 
