@@ -8,18 +8,30 @@
  *
  *   node packages/mvcc/dist/bench/open.js build <dir> <keys> [storeModule]
  *   node packages/mvcc/dist/bench/open.js compare <rounds> <dir>=<storeModule> <dir>=<storeModule> ...
+ *   node packages/mvcc/dist/bench/open.js reads <dir> [storeModule]
+ *   node packages/mvcc/dist/bench/open.js snapshot <dir> [storeModule]
+ *
+ * `reads` prices what a layout costs reads: the CPU of 2,000 ranges of 100
+ * keys with their values, from evenly spread starting keys, after an open;
+ * `snapshot` the CPU of exporting the store and of importing the export
+ * into an empty store beside it.
  *
  * `storeModule` is the path of an @raftkv/mvcc build's dist/src/index.js
  * (this build's by default); `build` writes 16-byte keys with 256-byte
  * values, 64 puts a batch, as the restart bench loads them.
  */
 import { spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { LogEntry, MvccStore } from "../src/index.js";
 
 const VALUE = new Uint8Array(256).fill(0x76);
 const BATCH = 64;
 const OWN_STORE = fileURLToPath(new URL("../src/index.js", import.meta.url));
+
+const keyAt = (i: number): Uint8Array => Buffer.from(`key-${String(i).padStart(12, "0")}`);
 
 type StoreModule = { MvccStore: typeof MvccStore };
 
@@ -34,7 +46,7 @@ async function build(dir: string, keys: number, modulePath: string): Promise<voi
   for (let from = 0; from < keys; from += BATCH) {
     const entries: LogEntry[] = [];
     for (let i = from; i < Math.min(from + BATCH, keys); i++) {
-      entries.push({ index: index++, request: { op: "put", key: Buffer.from(`key-${String(i).padStart(12, "0")}`), value: VALUE } });
+      entries.push({ index: index++, request: { op: "put", key: keyAt(i), value: VALUE } });
     }
     await store.applyBatch(entries);
   }
@@ -65,6 +77,48 @@ async function bytesBySpace(dir: string): Promise<Record<string, number>> {
   return bytes;
 }
 
+async function reads(dir: string, modulePath: string): Promise<void> {
+  const { MvccStore } = await loadStore(modulePath);
+  const store = await MvccStore.open(dir);
+  const { keyCount } = await store.status();
+  const RANGES = 2_000;
+  const before = process.cpuUsage();
+  let kvs = 0;
+  for (let i = 0; i < RANGES; i++) {
+    const start = Math.floor((i * (keyCount - 100)) / RANGES);
+    kvs += store.range({ key: keyAt(start), rangeEnd: keyAt(start + 100) }).kvs.length;
+  }
+  const used = process.cpuUsage(before);
+  await store.close();
+  console.log(`${((used.user + used.system) / RANGES).toFixed(0)} µs CPU per range of 100 keys with values (${kvs} key-values read)`);
+}
+
+async function snapshot(dir: string, modulePath: string): Promise<void> {
+  const { MvccStore } = await loadStore(modulePath);
+  const source = await MvccStore.open(dir);
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(since);
+    return ((used.user + used.system) / 1000).toFixed(0);
+  };
+  let before = process.cpuUsage();
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of (await source.exportSnapshot()).chunks) chunks.push(chunk);
+  const exportMs = cpuMs(before);
+  await source.close();
+  const targetDir = await mkdtemp(join(tmpdir(), "mvcc-import-"));
+  try {
+    const target = await MvccStore.open(targetDir);
+    before = process.cpuUsage();
+    await target.importSnapshot(chunks);
+    const importMs = cpuMs(before);
+    await target.close();
+    const bytes = chunks.reduce((total, chunk) => total + chunk.byteLength, 0);
+    console.log(`export ${exportMs} ms CPU, import ${importMs} ms CPU, ${bytes} bytes in ${chunks.length} chunks`);
+  } finally {
+    await rm(targetDir, { recursive: true, force: true });
+  }
+}
+
 function openInChild(dir: string, modulePath: string): { cpuMs: number; keys: number; bytesBySpace: Record<string, number> } {
   const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "open", dir, modulePath], { encoding: "utf8" });
   if (child.status !== 0) throw new Error(`open of ${dir} failed: ${child.stderr}`);
@@ -87,5 +141,7 @@ function compare(rounds: number, stores: readonly string[]): void {
 const [command, ...args] = process.argv.slice(2);
 if (command === "build") await build(args[0]!, Number(args[1]), args[2] ?? OWN_STORE);
 else if (command === "open") await openOnce(args[0]!, args[1] ?? OWN_STORE);
+else if (command === "reads") await reads(args[0]!, args[1] ?? OWN_STORE);
+else if (command === "snapshot") await snapshot(args[0]!, args[1] ?? OWN_STORE);
 else if (command === "compare") compare(Number(args[0]), args.slice(1));
-else throw new Error("usage: open.js build <dir> <keys> [storeModule] | compare <rounds> <dir>=<storeModule> ...");
+else throw new Error("usage: open.js build <dir> <keys> [storeModule] | compare <rounds> <dir>=<storeModule> ... | reads|snapshot <dir> [storeModule]");

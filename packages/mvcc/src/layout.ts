@@ -94,6 +94,12 @@ export function isLayoutEntry(dbKey: Uint8Array): boolean {
   return dbKey[0] === INDEX_ENTRY_PREFIX || Buffer.compare(dbKey, META.layout) === 0;
 }
 
+/** What a snapshot reads: every key space but "k", so that an export does not copy what it leaves out (isLayoutEntry still drops the marker). */
+export const SNAPSHOT_RANGES: readonly KeySpace[] = [
+  { gte: Uint8Array.of(), lt: INDEX_ENTRIES.gte },
+  { gte: INDEX_ENTRIES.lt, lt: Uint8Array.of(0xff) },
+];
+
 /** The "k" key of a revision: its "r" key under the other prefix. */
 export function indexEntryKey(revisionKeyBytes: Uint8Array): Uint8Array {
   const key = Buffer.from(revisionKeyBytes);
