@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { memberCommand } from "@raftkv/cli/member-process";
@@ -101,13 +101,22 @@ export class LocalCluster {
   private async failIfAnyExited(): Promise<void> {
     const exited = this.members.filter((member) => !member.process);
     if (exited.length === 0) return;
-    const why = exited.map((member) => `${member.name}: ${readFileSync(this.stderrFile(member), "utf8").trim().split("\n").slice(-3).join(" / ")}`);
+    const why = exited.map((member) => `${member.name}: ${readFileSync(this.logFile(member), "utf8").trim().split("\n").slice(-3).join(" / ")}`);
     await this.stop();
     throw new Error(`${this.system}: members exited at start-up: ${why.join("; ")}`);
   }
 
-  private stderrFile(member: Member): string {
-    return join(this.root, `${member.name}.stderr`);
+  /** A member's log (its stdout and stderr), deleted with the cluster unless kept (see keepLogs). */
+  private logFile(member: Member): string {
+    return join(this.root, `${member.name}.log`);
+  }
+
+  /** Copies every member's log into `dir` (as `<system>-<member>.log`), for a run that failed to be looked into. */
+  async keepLogs(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    for (const member of this.members) {
+      await copyFile(this.logFile(member), join(dir, `${this.system}-${member.name}.log`)).catch(() => undefined);
+    }
   }
 
   running(): Member[] {
@@ -129,9 +138,9 @@ export class LocalCluster {
       ...(this.options.memberFlags?.(member) ?? []),
     ];
     const { command, args } = this.system === "raftkv" ? memberCommand(flags, this.options.nodeFlags, this.options.env) : { command: "etcd", args: flags };
-    const stderr = openSync(this.stderrFile(member), "a");
-    const child = spawn(command, args, { stdio: ["ignore", "ignore", stderr], env: { ...process.env, ...this.options.env } });
-    closeSync(stderr);
+    const log = openSync(this.logFile(member), "a");
+    const child = spawn(command, args, { stdio: ["ignore", log, log], env: { ...process.env, ...this.options.env } });
+    closeSync(log);
     child.on("exit", () => {
       if (member.process === child) member.process = undefined;
     });

@@ -53,6 +53,12 @@ async function measureAll(options: GrowthOptions): Promise<GrowthPoint[]> {
       for (const cluster of clusters) points.push(await measurePoint(cluster, options.sizes[i - 1] ?? 0, keys, plan));
     }
     return points;
+  } catch (error) {
+    // A failure far into a long run is looked into from the members' logs, which stop() deletes.
+    const logs = join(options.outDir, "results", "growth-logs");
+    for (const cluster of clusters) await cluster.keepLogs(logs);
+    console.error(`the members' logs are in ${logs}`);
+    throw error;
   } finally {
     await Promise.all(clusters.map((cluster) => cluster.stop()));
     await rm(scriptDir, { recursive: true, force: true });

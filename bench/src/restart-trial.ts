@@ -5,6 +5,7 @@
  * start to the first linearizable read it serves.
  */
 import { put, type LocalCluster, type Member } from "./clusters.js";
+import { sampleProcess } from "./throughput/proc.js";
 import { keyAt, VALUE } from "./throughput/workloads.js";
 
 const LOAD_CONCURRENCY = 64;
@@ -16,6 +17,8 @@ export interface RestartTrial {
   readonly firstAnswerMs: number;
   /** From the process start to the first linearizable range it served. */
   readonly firstReadMs: number;
+  /** The member's CPU time (user and system, from /proc) when its first linearizable read was answered: on a busy machine, what wall time cannot say. */
+  readonly firstReadCpuMs: number;
 }
 
 /** Puts keys `from` to `to` (exclusive), `LOAD_CONCURRENCY` at a time, through `member`, retrying each until acknowledged. */
@@ -54,12 +57,14 @@ export async function restartFollower(cluster: LocalCluster, whileDown?: (leader
   await whileDown?.(leader, follower);
   const startedAt = performance.now();
   cluster.launch(follower);
+  const pid = follower.process?.pid;
+  if (pid === undefined) throw new Error(`${cluster.system}: the restarted follower has no process id`);
   let firstAnswerMs: number | undefined;
   for (;;) {
     const read = await linearizableRead(follower);
     const elapsed = performance.now() - startedAt;
     if (read !== undefined) firstAnswerMs ??= elapsed;
-    if (read === true) return { firstAnswerMs: firstAnswerMs ?? elapsed, firstReadMs: elapsed };
+    if (read === true) return { firstAnswerMs: firstAnswerMs ?? elapsed, firstReadMs: elapsed, firstReadCpuMs: sampleProcess(pid).cpuS * 1000 };
     if (elapsed > GIVE_UP_MS) throw new Error(`${cluster.system}: no linearizable read within ${GIVE_UP_MS} ms of the restart`);
     await new Promise((resolveWait) => setTimeout(resolveWait, POLL_MS));
   }

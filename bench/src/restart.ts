@@ -35,16 +35,23 @@ async function measure(system: System, keys: number, basePort: number): Promise<
   }
 }
 
+/** "median ms (min-max)" */
+function spread(samples: readonly number[]): string {
+  return `${median(samples).toFixed(0)} ms (${Math.min(...samples).toFixed(0)}-${Math.max(...samples).toFixed(0)})`;
+}
+
 const measured = systems.filter((system) => system !== "etcd" || etcdInstalled());
 if (measured.length < systems.length) console.log("etcd is not installed (apt-get install etcd-server): measuring raftkv only");
-console.log("| system | keys | first linearizable read: median (min-max) | first HTTP answer: median |\n|---|--:|--:|--:|");
+console.log(
+  "| system | keys | first linearizable read: median (min-max) | first HTTP answer: median | its CPU at the first read: median (min-max) |\n|---|--:|--:|--:|--:|",
+);
 for (const keys of keyCounts) {
   for (const [i, system] of measured.entries()) {
     const results = await measure(system, keys, Number(values["base-port"]) + i * 100);
     const reads = results.map((result) => result.firstReadMs);
-    const range = `${Math.min(...reads).toFixed(0)}-${Math.max(...reads).toFixed(0)}`;
+    const cpu = results.map((result) => result.firstReadCpuMs);
     console.log(
-      `| ${system} | ${keys.toLocaleString("en")} | ${median(reads).toFixed(0)} ms (${range}) | ${median(results.map((result) => result.firstAnswerMs)).toFixed(0)} ms |`,
+      `| ${system} | ${keys.toLocaleString("en")} | ${spread(reads)} | ${median(results.map((result) => result.firstAnswerMs)).toFixed(0)} ms | ${spread(cpu)} |`,
     );
   }
 }

@@ -3,9 +3,9 @@
  * shell loop appending to a file in its data directory) in place of a
  * server, so each way a member can take a broken disk is shown on its own:
  * it exits with status 74 (started again at the repair, no crash), it stays
- * up (restarted), or it exits otherwise (a crash, as any other). Then a
- * short set run on raftkv under disk-full: no anomaly, no acknowledged add
- * lost. Needs root (mounts, namespaces); the FUSE layer needs Debian's
+ * up (restarted), or it exits otherwise (a crash, as any other, reported
+ * with the fatal line of its log). Then a short set run on raftkv under
+ * disk-full: no anomaly, no acknowledged add lost. Needs root (mounts, namespaces); the FUSE layer needs Debian's
  * python3-fusepy. Skipped, saying why, without.
  */
 import assert from "node:assert/strict";
@@ -40,7 +40,9 @@ type OnFailure = "exit 74" | "exit 1" | "stay up";
  * makes the waiting process the member itself, so a SIGKILL stops it.
  */
 function standIn(onFailure: OnFailure, dataDir: string): string[] {
-  const then = onFailure === "stay up" ? "exec sleep 600" : onFailure;
+  // A member that gives up says why on a fatal line of its log (pino's JSON), which the crash's report quotes.
+  const fatalLine = `echo '{"level":60,"msg":"raft loop failed","err":{"message":"no space left"}}'`;
+  const then = onFailure === "stay up" ? "exec sleep 600" : `${fatalLine}; ${onFailure}`;
   const loop = `echo start; cd "$1" || exit 2; while head -c 4096 /dev/zero >> appended; do sleep 0.05; done; echo write failed; ${then}`;
   return ["sh", "-c", loop, "stand-in", dataDir];
 }
@@ -88,7 +90,7 @@ describe("disk faults on one stand-in member", { skip }, () => {
 
   test("a full tmpfs: a member that exits with another status is a crash", async () => {
     const { crashes } = await breakAndRepair("full-1", { full: true, fail: false }, "full", "exit 1");
-    assert.deepEqual(crashes, ["n1 exited on its own (status 1)"]);
+    assert.deepEqual(crashes, ["n1 exited on its own (status 1): raft loop failed: no space left"]);
   });
 
   test("a failed disk (FUSE): writes fail with EIO until the repair, and the member is started again", { skip: noFuse }, async () => {

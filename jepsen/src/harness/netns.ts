@@ -9,7 +9,7 @@
  * get their own bridge, namespaces and subnet 10.77.<slot>.0/24.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { HarnessError, type ClusterDriver, type OptionalFault } from "./cluster.js";
@@ -273,7 +273,8 @@ export class LocalCluster implements ClusterDriver {
   private launch(member: Member): void {
     const initialCluster = this.members.map((m) => `${m.name}=${this.peerUrl(m.name)}`).join(",");
     mkdirSync(join(this.options.dir, "logs"), { recursive: true });
-    const log = openSync(join(this.options.dir, "logs", `${member.name}.log`), "a");
+    const logPath = join(this.options.dir, "logs", `${member.name}.log`);
+    const log = openSync(logPath, "a");
     const argv = this.options.command({
       name: member.name,
       dataDir: member.disk.dataDir,
@@ -290,7 +291,7 @@ export class LocalCluster implements ClusterDriver {
       if (member.process !== child) return;
       member.process = undefined;
       if (member.diskBroken && code === STORAGE_FAILURE_STATUS) member.exitedOnStorageFailure = true;
-      else this.crashed.push(`${member.name} exited on its own (${signal ?? `status ${code}`})`);
+      else this.crashed.push(`${member.name} exited on its own (${signal ?? `status ${code}`})${lastFatalMessage(logPath)}`);
     });
     member.process = child;
   }
@@ -385,4 +386,25 @@ function inNamespaceWithInput(namespace: string, input: string, ...command: stri
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** pino's level number for fatal. */
+const FATAL = 60;
+
+/** ": <why>" from the last fatal line of a member's log (pino JSON), or nothing, for a crash's report. */
+function lastFatalMessage(logPath: string): string {
+  const lines = readFileSync(logPath, "utf8").trimEnd().split("\n").reverse();
+  for (const line of lines) {
+    const entry = parseLogLine(line);
+    if (entry?.level === FATAL) return `: ${entry.msg}${entry.err?.message ? `: ${entry.err.message}` : ""}`;
+  }
+  return "";
+}
+
+function parseLogLine(line: string): { level?: number; msg?: string; err?: { message?: string } } | undefined {
+  try {
+    return JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+  } catch {
+    return undefined;
+  }
 }

@@ -142,8 +142,8 @@ export class RaftNode {
     this.raft.leaderLost();
   }
 
-  peerReconnected(): void {
-    this.raft.peerReconnected();
+  peerReconnected(peer: NodeId): void {
+    this.raft.peerReconnected(peer);
   }
 
   reportUnreachable(id: NodeId): void {

@@ -222,13 +222,20 @@ export class Raft {
   }
 
   /**
-   * The application regained a connection to a peer while this node knows no
-   * leader: an election that could not reach a quorum may now, so campaign
+   * The application regained a connection to `peer`. A leader sends it a
+   * heartbeat at once: a peer that restarted learns who leads now rather
+   * than at the next heartbeat tick. A node that knows no leader: an
+   * election that could not reach a quorum may now succeed, so it campaigns
    * within a few ticks rather than wait out the rest of the timeout (random,
    * as in leaderLost). Pre-vote keeps it from disrupting a leader it missed.
    */
-  peerReconnected(): void {
-    if (this.role === Role.Leader || this.lead !== NONE) return;
+  peerReconnected(peer: NodeId): void {
+    if (this.role === Role.Leader) {
+      const progress = this.tracker.progress.get(peer);
+      if (progress && peer !== this.id) this.sendHeartbeat(peer, progress, this.readRounds.roundContext());
+      return;
+    }
+    if (this.lead !== NONE) return;
     const spread = Math.max(1, Math.floor(this.electionTicks / 4));
     this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - 1 - this.rng.nextInt(spread));
   }
@@ -583,11 +590,13 @@ export class Raft {
   private broadcastHeartbeat(): void {
     const context = this.readRounds.roundContext();
     for (const [id, progress] of this.tracker.progress) {
-      if (id === this.id) continue;
-      // Never tell a follower to commit past what it is known to hold.
-      const commit = Math.min(progress.match, this.log.committed);
-      this.send({ type: MessageType.Heartbeat, to: id, commit, context });
+      if (id !== this.id) this.sendHeartbeat(id, progress, context);
     }
+  }
+
+  private sendHeartbeat(to: NodeId, progress: Progress, context: Uint8Array | undefined): void {
+    // Never tell a follower to commit past what it is known to hold.
+    this.send({ type: MessageType.Heartbeat, to, commit: Math.min(progress.match, this.log.committed), context });
   }
 
   /** Keeps a pipelined follower's window full. */

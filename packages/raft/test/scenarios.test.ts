@@ -72,7 +72,7 @@ describe("campaigning when a peer comes back", () => {
     c.start(3);
     // A fresh follower waits at least a whole election timeout; the member that
     // waited for a quorum campaigns within a quarter of one.
-    c.node(1).peerReconnected();
+    c.node(1).peerReconnected(3);
     for (let tick = 0; tick < 10 && status(c, 1).role === Role.Follower; tick++) c.tickNode(1);
     assert.notEqual(status(c, 1).role, Role.Follower, "1 started an election");
     c.stabilize();
@@ -82,7 +82,7 @@ describe("campaigning when a peer comes back", () => {
   test("a follower of a leader ignores it", () => {
     const c = cluster({ voters: 3, electionTicks: 40 });
     elect(c, 1);
-    c.node(2).peerReconnected();
+    c.node(2).peerReconnected(3);
     for (let tick = 0; tick < 30; tick++) c.tickNode(2);
     assert.equal(status(c, 2).role, Role.Follower);
   });

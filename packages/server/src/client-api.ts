@@ -14,14 +14,15 @@ import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { parseUrl } from "./config.js";
 import { listenForClients, listenForTlsClients, type ClientListener, type GrpcInjectorFactory, type ListenAddress } from "./grpc/listener.js";
+import type { FastifyInstance } from "fastify";
 import { createApp } from "./http/app.js";
 import { etcdGatewayPlugin } from "./http/etcd-gateway/routes.js";
-import { healthPlugin } from "./http/health.js";
+import { healthPlugin, type HealthSource } from "./http/health.js";
+import type { SchemaCompilers } from "./http/lazy-compilers.js";
 import { nativePlugin } from "./http/native/routes.js";
-import type { ClientTls } from "./http/tls.js";
+import type { ClientTls, MemberClientTls } from "./http/tls.js";
 import type { Metrics } from "./metrics.js";
 import type { AuthService } from "./services/auth.js";
-import type { HealthService } from "./services/health.js";
 import type { KvService } from "./services/kv.js";
 import type { MaintenanceService } from "./services/maintenance.js";
 import type { MembershipService } from "./services/membership.js";
@@ -30,7 +31,7 @@ export interface ClientServices {
   readonly kv: KvService;
   readonly cluster: MembershipService;
   readonly maintenance: MaintenanceService;
-  readonly health: HealthService;
+  readonly health: HealthSource;
   readonly auth: AuthService;
 }
 
@@ -49,14 +50,10 @@ export interface ClientApis {
 }
 
 export async function serveClients(services: ClientServices, options: ClientApiOptions): Promise<ClientApis> {
-  const { kv, cluster, maintenance, health, auth } = services;
+  const { kv, cluster, maintenance, auth } = services;
   const apis = { kv, cluster, maintenance };
   const memberTls = options.tls?.memberClientOptions();
-  // No TLS here even on https:// URLs: the listeners end it, and hand HTTP/1.1 connections over (see grpc/listener.ts).
-  const app = createApp(options.metrics);
-  await app.register(healthPlugin(health, options.metrics));
-  await app.register(etcdGatewayPlugin(apis, auth, memberTls));
-  await app.register(nativePlugin(apis, auth));
+  const app = await clientApp(services, options.metrics, memberTls);
   await app.ready();
   const grpcInjector = lazyGrpcServer(async () => {
     const [{ createGrpcServer }, { grpcServicesOf }] = await Promise.all([import("./grpc/server.js"), import("./grpc/services.js")]);
@@ -70,6 +67,27 @@ export async function serveClients(services: ClientServices, options: ClientApiO
       await app.close();
     },
   };
+}
+
+/**
+ * The HTTP APIs, every route registered, not yet ready. The build generates
+ * the routes' schema code from this same app (http/route-code.ts), given
+ * `compilers` that record it.
+ */
+export async function clientApp(
+  services: ClientServices,
+  metrics: Metrics,
+  memberTls: MemberClientTls | undefined,
+  compilers?: SchemaCompilers,
+): Promise<FastifyInstance> {
+  const { kv, cluster, maintenance, health, auth } = services;
+  const apis = { kv, cluster, maintenance };
+  // No TLS here even on https:// URLs: the listeners end it, and hand HTTP/1.1 connections over (see grpc/listener.ts).
+  const app = createApp(metrics, compilers);
+  await app.register(healthPlugin(health, metrics));
+  await app.register(etcdGatewayPlugin(apis, auth, memberTls));
+  await app.register(nativePlugin(apis, auth));
+  return app;
 }
 
 /** One gRPC server for every listener, created by the first that asks; each listener gets an injector of its own. */

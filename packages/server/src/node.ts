@@ -126,6 +126,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     alarms,
     logger,
     storageHealth,
+    memberId,
     snapshotCount: config.snapshotCount,
     retainedEntries: config.snapshotCatchUpEntries,
   });
@@ -162,7 +163,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       await snapshotter.receive(chunks);
       host?.receive([message]);
     },
-    onPeerConnected: () => host?.peerConnected(),
+    onPeerConnected: (peer) => host?.peerConnected(peer),
     onPeerUnreachable: (peer, failure) => {
       if (isRemovalRefusal(failure)) return learnRemovalFrom(peer);
       return isPeerDown(failure) ? host?.peerLost(peer) : host?.peerUnreachable(peer);

@@ -237,15 +237,17 @@ export class RaftHost {
   }
 
   /**
-   * The connection to a peer was opened again. A member that knows no leader
-   * may now reach a quorum: it campaigns within a few ticks instead of
-   * waiting out its election timeout. Not in its first election timeout
-   * after starting, when every connection is new and a leader is most likely
-   * about to be heard from.
+   * The connection to a peer was opened again. The leader sends it a
+   * heartbeat at once, so a peer that restarted learns who leads without
+   * waiting for the next tick. A member that knows no leader may now reach a
+   * quorum: it campaigns within a few ticks instead of waiting out its
+   * election timeout. Not in its first election timeout after starting, when
+   * every connection is new and a leader is most likely about to be heard from.
    */
-  peerConnected(): void {
-    if (this.leader !== 0 || this.startedAt === undefined || this.clock.now() - this.startedAt < this.electionTimeoutMs) return;
-    this.node.peerReconnected();
+  peerConnected(peer: NodeId): void {
+    const leaderless = this.leader === 0 && this.startedAt !== undefined && this.clock.now() - this.startedAt >= this.electionTimeoutMs;
+    if (!this.isLeader && !leaderless) return;
+    this.node.peerReconnected(peer);
     this.kick();
   }
 

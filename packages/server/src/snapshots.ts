@@ -1,8 +1,9 @@
 /**
  * Snapshots and log compaction for one member: every `snapshotCount` applied
- * entries the state machine is exported to a snapshot file in the
- * background; the in-memory log and the WAL are then released below it,
- * keeping a tail for followers slightly behind. A follower that needs
+ * entries (at indexes staggered across the members, see snapshot-schedule.ts)
+ * the state machine is exported to a snapshot file in the background; the
+ * in-memory log and the WAL are then released below it, keeping a tail for
+ * followers slightly behind. A follower that needs
  * compacted entries is streamed the file on its own connection, verifies it,
  * and installs it.
  *
@@ -29,6 +30,7 @@ import type { Wal } from "@raftkv/wal";
 import type { Logger } from "pino";
 import type { AlarmMember, AlarmRegistry } from "./alarms.js";
 import type { Member, MemberRegistry } from "./members.js";
+import { snapshotDue, snapshotPhase } from "./snapshot-schedule.js";
 import { isStorageError, type StorageHealth } from "./storage-failure.js";
 
 /** What a snapshot carries besides the store: the member list and the alarms at that index. */
@@ -53,7 +55,9 @@ export interface SnapshotterOptions {
   readonly logger: Logger;
   /** Told when writing a snapshot fails for want of a working disk (a failure of any other kind is tried again). */
   readonly storageHealth: Pick<StorageHealth, "fail">;
-  /** Take a snapshot after this many applied entries. */
+  /** This member's id: its rank among the members staggers its snapshots from theirs. */
+  readonly memberId: NodeId;
+  /** Applied entries between snapshots (at this member's own indexes, see snapshot-schedule.ts). */
   readonly snapshotCount: number;
   /** Entries kept below a snapshot for followers slightly behind. */
   readonly retainedEntries: number;
@@ -110,8 +114,8 @@ export class Snapshotter {
 
   /** Called after each apply: starts a snapshot in the background when one is due. */
   maybeTake(appliedIndex: number, conf: SnapshotMeta["conf"]): void {
-    const last = this.options.storage.snapshot().meta.index;
-    if (this.taking || appliedIndex - last < this.options.snapshotCount) return;
+    const { storage, memberId, snapshotCount } = this.options;
+    if (this.taking || !snapshotDue(storage.snapshot().meta.index, appliedIndex, snapshotCount, snapshotPhase(memberId, conf, snapshotCount))) return;
     this.startTaking(appliedIndex, conf).catch((error: unknown) => {
       if (isStorageError(error)) this.options.storageHealth.fail("snapshot", error);
       else this.options.logger.error({ err: error }, "snapshot failed; will try again");

@@ -126,7 +126,10 @@ describe("the gateway's wire", () => {
     assert.equal((await ok(app, "/v3beta/kv/lease/leases")).leases.length, 1);
     assert.equal((await ok(app, "/v3beta/maintenance/status")).version, "3.4.0");
     assert.equal((await ok(app, "/v3beta/auth/user/list")).users.includes("nopw"), true);
-    assert.equal((await post(app, "/v3alpha/kv/range", { key: b64("k") })).status, 404);
+    const alpha = await post(app, "/v3alpha/kv/range", { key: b64("k") });
+    assert.deepEqual([alpha.status, alpha.json.message], [404, "Not Found: POST /v3alpha/kv/range"]);
+    const missing = await post(app, "/v3beta/kv/nothing", {});
+    assert.deepEqual([missing.status, missing.json.message], [404, "Not Found: POST /v3beta/kv/nothing"], "a 404 names the path the client sent");
     const get = await app.inject({ method: "GET", url: "/v3/kv/range" });
     assert.deepEqual([get.statusCode, get.body], [405, "Method Not Allowed\n"]);
   });

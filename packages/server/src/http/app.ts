@@ -8,21 +8,23 @@ import Fastify, { type FastifyError, type FastifyInstance, type onResponseHookHa
 import { GrpcCode, RaftkvError, etcdError, invalidArgument } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import { uiPlugin } from "./ui.js";
-import { lazyCompilers } from "./lazy-compilers.js";
+import { lazyCompilers, type SchemaCompilers } from "./lazy-compilers.js";
 import { webSocketPlugin } from "./etcd-gateway/websocket.js";
+import { withoutBetaPrefix } from "./etcd-gateway/beta-prefix.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 
-export function createApp(metrics: Metrics): FastifyInstance {
+export function createApp(metrics: Metrics, compilers: SchemaCompilers = lazyCompilers()): FastifyInstance {
   // The body limit sits above etcd's request limit, so that the refusal is etcd's.
   const options = {
     logger: false,
     bodyLimit: 4 * MAX_REQUEST_BYTES,
     forceCloseConnections: true,
-    schemaController: { compilersFactory: lazyCompilers() },
+    schemaController: { compilersFactory: compilers },
     // Checking our schemas against Ajv's meta-schema meant compiling the
     // meta-schema, about a third of the CPU of a member's first request (a restarted
     // member's first read); test/route-schemas.test.ts checks them instead.
     ajv: { customOptions: { validateSchema: false } },
+    rewriteUrl: (request: { url?: string }) => withoutBetaPrefix(request.url ?? "/"),
   } as const;
   // Over TLS too: the client listeners end TLS and hand the connections over (see grpc/listener.ts).
   const app = Fastify(options);
@@ -37,7 +39,7 @@ export function createApp(metrics: Metrics): FastifyInstance {
     void reply.status(typed.httpStatus).type("application/json").send(JSON.stringify(typed.toJSON()));
   });
   app.setNotFoundHandler((request, reply) => {
-    const error = new RaftkvError(GrpcCode.Unimplemented, `Not Found: ${request.method} ${request.url}`);
+    const error = new RaftkvError(GrpcCode.Unimplemented, `Not Found: ${request.method} ${request.originalUrl}`);
     void reply.status(404).type("application/json").send(JSON.stringify(error.toJSON()));
   });
   void app.register(uiPlugin());

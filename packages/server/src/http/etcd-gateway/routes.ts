@@ -8,8 +8,9 @@
  * Each route is a schema, a decoder, a call into the services and an
  * encoder; what only the leader may answer says so in its config. Every
  * route is served under /v3 and /v3beta (etcd 3.4 answers both, and not
- * /v3alpha), over a POST and over a WebSocket (websocket.ts); bodies take
- * proto and JSON field names alike (proto-names.ts).
+ * /v3alpha: see beta-prefix.ts), over a POST and over a WebSocket
+ * (websocket.ts); bodies take proto and JSON field names alike
+ * (proto-names.ts).
  */
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
@@ -106,8 +107,6 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     for (const schema of schemas.SHARED_SCHEMAS.values()) app.addSchema(schema);
     const webSockets = webSocketRoutes(app, apis, auth);
 
-    /** A route's paths under each prefix etcd 3.4 serves. */
-    const paths = (urls: string | readonly string[]): string[] => [urls].flat().flatMap((url) => [url, url.replace(/^\/v3\//, "/v3beta/")]);
     /** A route's hook that turns its body's JSON names into proto names, before the body is validated. */
     const renaming = (toProtoNames: ToProtoNames) => (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
       request.body = toProtoNames(request.body);
@@ -118,7 +117,7 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     const post = (urls: string | readonly string[], body: Schema, handle: Unary, { reply, leaderOnly = false, webSocket }: PostOptions = {}): void => {
       const schema = { body, headers: IDEMPOTENCY_KEY_HEADERS, ...(reply ? { response: { 200: reply } } : {}) };
       const toProtoNames = protoNamesFor(body, schemas.SHARED_SCHEMAS);
-      for (const url of paths(urls)) {
+      for (const url of [urls].flat()) {
         app.post<{ Headers: IdempotencyKeyHeaders }>(url, { schema, config: { leaderOnly }, preValidation: renaming(toProtoNames) }, (request, raw) =>
           handle(Fields.of(request.body), {
             ...request.apis,
@@ -133,14 +132,12 @@ export function etcdGatewayPlugin(apis: MemberApis, auth: AuthService, memberTls
     /** A POST route answered by newline-separated JSON messages until the source ends or the client leaves. */
     const stream = (url: string, body: Schema, open: Streaming, webSocket?: WsRoute): void => {
       const toProtoNames = protoNamesFor(body, schemas.SHARED_SCHEMAS);
-      for (const path of paths(url)) {
-        app.post(path, { schema: { body }, preValidation: renaming(toProtoNames) }, async (request, reply) => {
-          const messages = await open(Fields.of(request.body), abortWhenClosed(reply.raw), request.apis);
-          return reply.type("application/json").send(Readable.from(jsonLines(messages)));
-        });
-        const overWebSocket = serverStreamCall(async (f, peer) => open(f, peer.closed, (await peer.identify()).apis));
-        webSockets.add(path, toProtoNames, webSocket ?? overWebSocket);
-      }
+      app.post(url, { schema: { body }, preValidation: renaming(toProtoNames) }, async (request, reply) => {
+        const messages = await open(Fields.of(request.body), abortWhenClosed(reply.raw), request.apis);
+        return reply.type("application/json").send(Readable.from(jsonLines(messages)));
+      });
+      const overWebSocket = serverStreamCall(async (f, peer) => open(f, peer.closed, (await peer.identify()).apis));
+      webSockets.add(url, toProtoNames, webSocket ?? overWebSocket);
     };
 
     post("/v3/kv/range", schemas.RANGE_REQUEST, async (f, { kv }) => encodeRangeResponse(await kv.range(decodeRangeRequest(f))), {

@@ -95,6 +95,8 @@ export function webSocketRoutes(app: FastifyInstance, apis: MemberApis, auth: Au
       app.route({
         method: "GET",
         url,
+        // A HEAD of a call's path means nothing; fastify would add one per GET route, to register at each start.
+        exposeHeadRoute: false,
         // The upgrade's Authorization header is not the call's: its token comes from the subprotocol or the cookie.
         onRequest: async (request) => {
           delete request.headers.authorization;

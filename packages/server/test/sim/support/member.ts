@@ -145,6 +145,7 @@ export class SimMember {
       alarms,
       logger,
       storageHealth,
+      memberId: id,
       snapshotCount: SNAPSHOT_EVERY,
       retainedEntries: ENTRIES_KEPT,
     });

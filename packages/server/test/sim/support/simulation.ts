@@ -194,7 +194,7 @@ class Simulation {
     });
     if (!member) return;
     this.members.set(id, member);
-    for (const other of this.members.values()) if (other !== member) other.host.peerConnected();
+    for (const other of this.members.values()) if (other !== member) other.host.peerConnected(id);
   }
 
   private async crash(id: NodeId): Promise<void> {
