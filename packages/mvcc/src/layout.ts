@@ -4,7 +4,7 @@
  *
  *   "r" main(8, big-endian) sub(8, big-endian) -> msgpack [key, value, createRevision, version, lease]
  *                                                 or [key] for a tombstone
- *   "k" main(8, big-endian) sub(8, big-endian) -> the same revision without its value (see encodeIndexEntry),
+ *   "k" the revision without its value, as text  -> the key as UTF-8 (see indexEntry),
  *                                                 written in the same batch as its "r" record
  *   "l" lease id (8, big-endian two's complement) -> msgpack [ttl, remainingTtl]
  *   "q" raft index (8, big-endian)              -> msgpack [requestId, fingerprint, "applied", response]
@@ -100,13 +100,6 @@ export const SNAPSHOT_RANGES: readonly KeySpace[] = [
   { gte: INDEX_ENTRIES.lt, lt: Uint8Array.of(0xff) },
 ];
 
-/** The "k" key of a revision: its "r" key under the other prefix. */
-export function indexEntryKey(revisionKeyBytes: Uint8Array): Uint8Array {
-  const key = Buffer.from(revisionKeyBytes);
-  key[0] = INDEX_ENTRY_PREFIX;
-  return key;
-}
-
 export function leaseKey(id: number): Uint8Array {
   const key = Buffer.allocUnsafe(9);
   key[0] = LEASE_PREFIX;
@@ -166,53 +159,44 @@ export function decodeValue(dbValue: Uint8Array): Uint8Array {
 export const EMPTY: Uint8Array = new Uint8Array(0);
 
 /**
- * A "k" record, fixed-width rather than msgpack since open decodes one per
- * stored revision: main and sub revision (8 bytes each, big-endian: the
- * record's key again, so that open reads values alone and LevelDB copies
- * no key out), then for a live revision 0x01, createRevision and version
- * (8 bytes each), lease (8, two's complement) and the key; for a tombstone
- * 0x00 and the key.
+ * A "k" record is text, so that open reads it as two strings and LevelDB
+ * makes no Buffer for it (a Buffer per record cost a third of open's CPU):
+ *
+ *   key    "k" main sub (16 hex digits each, so that keys sort in revision
+ *          order), then for a live revision createRevision and version (16
+ *          hex digits each) and the lease in decimal; nothing for a tombstone
+ *   value  the key's latin1 string (its KeyString) as UTF-8, which decodes
+ *          back to that string exactly and is what the index holds
  */
-const LIVE = 1;
-const TOMBSTONE = 0;
-const FLAG_AT = 16;
-const LIVE_HEADER = 41;
+const HEX = 16;
+const REVISION_END = 1 + 2 * HEX;
 
-export function encodeIndexEntry(key: Uint8Array, revision: KeyRevision): Uint8Array {
-  const header = revision.tombstone ? FLAG_AT + 1 : LIVE_HEADER;
-  const record = Buffer.allocUnsafe(header + key.byteLength);
-  writeUint64(record, 0, revision.main);
-  writeUint64(record, 8, revision.sub);
-  record[FLAG_AT] = revision.tombstone ? TOMBSTONE : LIVE;
-  if (!revision.tombstone) {
-    writeUint64(record, 17, revision.createRevision);
-    writeUint64(record, 25, revision.version);
-    writeInt64(record, 33, revision.lease);
-  }
-  record.set(key, header);
-  return record;
+export function indexEntry(key: KeyString, revision: KeyRevision): { key: Uint8Array; value: Uint8Array } {
+  return { key: indexEntryKey(revision), value: Buffer.from(key, "utf8") };
 }
 
-/** A decoded "k" record: the key as the index holds it, and the revision. */
-export function decodeIndexEntry(dbValue: Uint8Array): { key: KeyString; revision: KeyRevision } {
-  const record = asBuffer(dbValue);
-  const main = readUint64(record, 0);
-  const sub = readUint64(record, 8);
-  if (record[FLAG_AT] === TOMBSTONE) {
-    return { key: record.toString("latin1", FLAG_AT + 1), revision: { main, sub, createRevision: 0, version: 0, lease: 0, tombstone: true } };
-  }
-  const revision = { main, sub, createRevision: readUint64(record, 17), version: readUint64(record, 25), lease: readInt64(record, 33), tombstone: false };
-  return { key: record.toString("latin1", LIVE_HEADER), revision };
+export function indexEntryKey(revision: KeyRevision): Uint8Array {
+  const { main, sub, createRevision, version, lease } = revision;
+  const text = `k${hex(main)}${hex(sub)}${revision.tombstone ? "" : `${hex(createRevision)}${hex(version)}${lease}`}`;
+  return Buffer.from(text, "latin1");
 }
 
-/** Lease ids are signed and within JavaScript's safe integers, so two 32-bit halves carry them without a BigInt. */
-function writeInt64(target: Buffer, offset: number, value: number): void {
-  target.writeInt32BE(Math.floor(value / 2 ** 32), offset);
-  target.writeUInt32BE(value >>> 0, offset + 4);
+/** Bounds of the "k" space for an iterator that decodes keys as text. */
+export const INDEX_ENTRY_TEXT = { gte: "k", lt: "l" } as const;
+
+/** A "k" record read as text: the key as the index holds it, and the revision. */
+export function decodeIndexEntry(dbKey: string, dbValue: string): { key: KeyString; revision: KeyRevision } {
+  const main = Number.parseInt(dbKey.slice(1, 1 + HEX), 16);
+  const sub = Number.parseInt(dbKey.slice(1 + HEX, REVISION_END), 16);
+  if (dbKey.length === REVISION_END) return { key: dbValue, revision: { main, sub, createRevision: 0, version: 0, lease: 0, tombstone: true } };
+  const createRevision = Number.parseInt(dbKey.slice(REVISION_END, REVISION_END + HEX), 16);
+  const version = Number.parseInt(dbKey.slice(REVISION_END + HEX, REVISION_END + 2 * HEX), 16);
+  const lease = Number(dbKey.slice(REVISION_END + 2 * HEX));
+  return { key: dbValue, revision: { main, sub, createRevision, version, lease, tombstone: false } };
 }
 
-function readInt64(source: Buffer, offset: number): number {
-  return source.readInt32BE(offset) * 2 ** 32 + source.readUInt32BE(offset + 4);
+function hex(value: number): string {
+  return value.toString(16).padStart(HEX, "0");
 }
 
 export function encodeLease(record: LeaseRecord): Uint8Array {

@@ -1,5 +1,6 @@
 /** Reading the state from LevelDB on open, and writing batches to it. */
 import { readdir, stat } from "node:fs/promises";
+import type { AbstractIterator } from "abstract-level";
 import { join } from "node:path";
 import { StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
@@ -11,12 +12,11 @@ import {
   decodeRequestRecord,
   decodeRevision,
   decodeSnapshotChunk,
-  encodeIndexEntry,
   encodeMeta,
   INDEX_ENTRIES,
-  indexEntryKey,
+  INDEX_ENTRY_TEXT,
+  indexEntry,
   isLayoutEntry,
-  type KeySpace,
   LAYOUT_VERSION,
   LEASES,
   META,
@@ -53,10 +53,10 @@ export async function loadState(db: Db, requestIdWindow: number): Promise<MvccSt
  */
 async function writeIndexEntries(db: Db): Promise<void> {
   await db.clear(INDEX_ENTRIES);
-  for await (const entries of entryBatches(db, REVISIONS)) {
+  for await (const entries of entryBatches(db.iterator(REVISIONS))) {
     const ops = entries.map(([key, value]): BatchOp => {
       const { key: userKey, revision } = decodeRevision(key, value);
-      return { type: "put", key: indexEntryKey(key), value: encodeIndexEntry(userKey, revision) };
+      return { type: "put", ...indexEntry(toKeyString(userKey), revision) };
     });
     await writeBatch(db, ops, false);
   }
@@ -96,8 +96,9 @@ export async function* importChunks(db: Db, chunks: AsyncIterable<Uint8Array> | 
       ops.push({ type: "put", key, value });
       if (key[0] !== REVISIONS.gte[0]) continue;
       const decoded = decodeRevision(key, value);
-      ops.push({ type: "put", key: indexEntryKey(key), value: encodeIndexEntry(decoded.key, decoded.revision) });
-      revisions.push({ key: toKeyString(decoded.key), revision: decoded.revision });
+      const logged = { key: toKeyString(decoded.key), revision: decoded.revision };
+      ops.push({ type: "put", ...indexEntry(logged.key, logged.revision) });
+      revisions.push(logged);
     }
     await writeBatch(db, ops, sync);
     yield revisions;
@@ -107,9 +108,8 @@ export async function* importChunks(db: Db, chunks: AsyncIterable<Uint8Array> | 
 /** Entries read from LevelDB per step of a scan: one promise per batch rather than per entry. */
 const LOAD_BATCH = 1000;
 
-/** The entries of a key space in key order, a batch at a time (without their keys if `keys` is false: LevelDB copies none out). */
-async function* entryBatches(db: Db, space: KeySpace, keys = true): AsyncGenerator<[Uint8Array, Uint8Array][]> {
-  const iterator = db.iterator({ ...space, keys });
+/** The entries of a key space in key order, a batch at a time. */
+async function* entryBatches<K, V>(iterator: AbstractIterator<Db, K, V>): AsyncGenerator<[K, V][]> {
   try {
     for (let entries = await iterator.nextv(LOAD_BATCH); entries.length > 0; entries = await iterator.nextv(LOAD_BATCH)) {
       yield entries;
@@ -119,9 +119,10 @@ async function* entryBatches(db: Db, space: KeySpace, keys = true): AsyncGenerat
   }
 }
 
-/** The stored revisions in revision order, from their "k" records, which carry their revision. */
+/** The stored revisions in revision order, from their "k" records, read as text (see indexEntry). */
 async function* storedIndexEntries(db: Db): AsyncGenerator<LoggedRevision[]> {
-  for await (const entries of entryBatches(db, INDEX_ENTRIES, false)) yield entries.map(([, value]) => decodeIndexEntry(value));
+  const iterator = db.iterator<string, string>({ ...INDEX_ENTRY_TEXT, keyEncoding: "utf8", valueEncoding: "utf8" });
+  for await (const entries of entryBatches(iterator)) yield entries.map(([key, value]) => decodeIndexEntry(key, value));
 }
 
 /**

@@ -7,8 +7,8 @@ import {
   encodeLease,
   encodeMeta,
   encodeRequestRecord,
-  encodeIndexEntry,
   encodeRevision,
+  indexEntry,
   indexEntryKey,
   leaseKey,
   META,
@@ -86,17 +86,15 @@ export class MvccState {
   writeRevision(key: Uint8Array, keyString: KeyString, revision: KeyRevision, value: Uint8Array): void {
     this.index.append(keyString, revision);
     this.collecting().values.set(revision, value);
-    const dbKey = revisionKey(revision.main, revision.sub);
-    this.ops.push({ type: "put", key: dbKey, value: encodeRevision(key, revision, value) });
-    this.ops.push({ type: "put", key: indexEntryKey(dbKey), value: encodeIndexEntry(key, revision) });
+    this.ops.push({ type: "put", key: revisionKey(revision.main, revision.sub), value: encodeRevision(key, revision, value) });
+    this.ops.push({ type: "put", ...indexEntry(keyString, revision) });
   }
 
   compact(atRevision: number): void {
     for (const { revision } of this.index.compact(atRevision)) {
       for (const batch of this.unwritten) batch.values.delete(revision);
-      const dbKey = revisionKey(revision.main, revision.sub);
-      this.ops.push({ type: "del", key: dbKey });
-      this.ops.push({ type: "del", key: indexEntryKey(dbKey) });
+      this.ops.push({ type: "del", key: revisionKey(revision.main, revision.sub) });
+      this.ops.push({ type: "del", key: indexEntryKey(revision) });
     }
     this.compactRevision = atRevision;
     this.compactRevisionChanged = true;
