@@ -60,15 +60,19 @@ export class KeyIndex {
    */
   static async build(batches: AsyncIterable<readonly LoggedRevision[]>): Promise<KeyIndex> {
     const index = new KeyIndex();
+    // Where the log has a key's second or later revision: only there does it hold a copy of a key held already.
+    const repeats: number[] = [];
     for await (const batch of batches) {
       for (const { key, revision } of batch) {
-        index.histories.set(key, withAppended(index.histories.get(key), revision));
+        const history = index.histories.get(key);
+        if (history !== undefined) repeats.push(index.logKeys.length);
+        index.histories.set(key, withAppended(history, revision));
         index.logKeys.push(key);
         index.logRevisions.push(revision);
       }
     }
     index.order = SortedKeys.fromSorted([...index.histories.keys()].sort());
-    index.shareLoggedKeys();
+    index.shareLoggedKeys(repeats);
     for (const history of index.histories.values()) {
       if (!newest(history).tombstone) index.liveKeys++;
     }
@@ -147,12 +151,9 @@ export class KeyIndex {
     return this.order.find(key) ?? key;
   }
 
-  /** After open's scan: the keys logged for later revisions become the held ones (see heldKey). */
-  private shareLoggedKeys(): void {
-    for (let i = 0; i < this.logKeys.length; i++) {
-      const key = this.logKeys[i]!;
-      if (Array.isArray(this.histories.get(key))) this.logKeys[i] = this.heldKey(key);
-    }
+  /** After open's scan: the keys logged at `positions`, later revisions of their keys, become the held ones (see heldKey). */
+  private shareLoggedKeys(positions: readonly number[]): void {
+    for (const i of positions) this.logKeys[i] = this.heldKey(this.logKeys[i]!);
   }
 
   /**

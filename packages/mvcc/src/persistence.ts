@@ -1,15 +1,23 @@
 /** Reading the state from LevelDB on open, and writing batches to it. */
 import { readdir, stat } from "node:fs/promises";
+import type { AbstractIterator } from "abstract-level";
 import { join } from "node:path";
 import { StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
 import { toKeyString } from "./keys.js";
 import {
+  decodeIndexEntry,
   decodeLease,
   decodeMeta,
   decodeRequestRecord,
   decodeRevision,
   decodeSnapshotChunk,
+  encodeMeta,
+  INDEX_ENTRIES,
+  INDEX_ENTRY_TEXT,
+  indexEntry,
+  isLayoutEntry,
+  LAYOUT_VERSION,
   LEASES,
   META,
   REQUEST_IDS,
@@ -22,12 +30,37 @@ import { LeaseTable } from "./leases.js";
 import { RequestIdWindow } from "./request-ids.js";
 import { MvccState, type BatchOp, type Db } from "./state.js";
 
-/** Reads the whole state from LevelDB: counters, leases, request ids, side records, and the index of every stored revision. */
+/**
+ * Reads the whole state from LevelDB: counters, leases, request ids, side
+ * records, and the index of every stored revision from the "k" space, which
+ * a store written before it gets first (see writeIndexEntries).
+ */
 export async function loadState(db: Db, requestIdWindow: number): Promise<MvccState> {
   if ((await db.get(META.importing)) !== undefined) {
     throw new StoreUnavailableError("an interrupted snapshot import left the store incomplete; import again");
   }
-  return stateAround(db, await KeyIndex.build(storedRevisions(db)), requestIdWindow);
+  if (decodeMeta(await db.get(META.layout)) < LAYOUT_VERSION) await writeIndexEntries(db);
+  return stateAround(db, await KeyIndex.build(storedIndexEntries(db)), requestIdWindow);
+}
+
+/**
+ * The upgrade of a store written before the "k" space: the "k" record of
+ * every "r" record, a batch at a time, then the layout marker. Until the
+ * marker is written the upgrade is not done, so an open after a crash
+ * midway starts it over, clearing what the last attempt wrote. LevelDB
+ * replays its log in order after a crash, so a marker that survived means
+ * every batch before it did too.
+ */
+async function writeIndexEntries(db: Db): Promise<void> {
+  await db.clear(INDEX_ENTRIES);
+  for await (const entries of entryBatches(db.iterator(REVISIONS))) {
+    const ops = entries.map(([key, value]): BatchOp => {
+      const { key: userKey, revision } = decodeRevision(key, value);
+      return { type: "put", ...indexEntry(toKeyString(userKey), revision) };
+    });
+    await writeBatch(db, ops, false);
+  }
+  await db.put(META.layout, encodeMeta(LAYOUT_VERSION));
 }
 
 /** The state of a store whose stored revisions `index` holds already; the rest is read from LevelDB. */
@@ -44,10 +77,12 @@ export async function stateAround(db: Db, index: KeyIndex, requestIdWindow: numb
 }
 
 /**
- * Writes a snapshot's chunks to LevelDB, a batch each, and yields the
- * revisions each held, for KeyIndex.build: an import indexes what it writes
- * as it goes instead of reading every revision back afterwards. A snapshot
- * is the store in key order, so its revisions come in revision order.
+ * Writes a snapshot's chunks to LevelDB, a batch each, with the "k" record
+ * of each revision, and yields the revisions each held, for KeyIndex.build:
+ * an import indexes what it writes as it goes instead of reading every
+ * revision back afterwards. A snapshot is the store in key order, so its
+ * revisions come in revision order. The caller writes the layout marker
+ * once every chunk is in.
  */
 export async function* importChunks(db: Db, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sync: boolean): AsyncGenerator<LoggedRevision[]> {
   for await (const chunk of chunks) {
@@ -57,32 +92,37 @@ export async function* importChunks(db: Db, chunks: AsyncIterable<Uint8Array> | 
     for (let i = 0; i + 1 < entries.length; i += 2) {
       const key = entries[i]!;
       const value = entries[i + 1]!;
+      if (isLayoutEntry(key)) continue;
       ops.push({ type: "put", key, value });
-      if (key[0] === REVISIONS.gte[0]) revisions.push(loggedRevision(key, value));
+      if (key[0] !== REVISIONS.gte[0]) continue;
+      const decoded = decodeRevision(key, value);
+      const logged = { key: toKeyString(decoded.key), revision: decoded.revision };
+      ops.push({ type: "put", ...indexEntry(logged.key, logged.revision) });
+      revisions.push(logged);
     }
     await writeBatch(db, ops, sync);
     yield revisions;
   }
 }
 
-/** Revisions read from LevelDB per step of open's scan: one promise per batch rather than per revision. */
+/** Entries read from LevelDB per step of a scan: one promise per batch rather than per entry. */
 const LOAD_BATCH = 1000;
 
-/** The stored revisions in revision order, read and decoded a batch at a time. */
-async function* storedRevisions(db: Db): AsyncGenerator<LoggedRevision[]> {
-  const iterator = db.iterator(REVISIONS);
+/** The entries of a key space in key order, a batch at a time. */
+async function* entryBatches<K, V>(iterator: AbstractIterator<Db, K, V>): AsyncGenerator<[K, V][]> {
   try {
     for (let entries = await iterator.nextv(LOAD_BATCH); entries.length > 0; entries = await iterator.nextv(LOAD_BATCH)) {
-      yield entries.map(([key, value]) => loggedRevision(key, value));
+      yield entries;
     }
   } finally {
     await iterator.close();
   }
 }
 
-function loggedRevision(dbKey: Uint8Array, dbValue: Uint8Array): LoggedRevision {
-  const decoded = decodeRevision(dbKey, dbValue);
-  return { key: toKeyString(decoded.key), revision: decoded.revision };
+/** The stored revisions in revision order, from their "k" records, read as text (see indexEntry). */
+async function* storedIndexEntries(db: Db): AsyncGenerator<LoggedRevision[]> {
+  const iterator = db.iterator<string, string>({ ...INDEX_ENTRY_TEXT, keyEncoding: "utf8", valueEncoding: "utf8" });
+  for await (const entries of entryBatches(iterator)) yield entries.map(([key, value]) => decodeIndexEntry(key, value));
 }
 
 /**

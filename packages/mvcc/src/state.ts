@@ -8,6 +8,8 @@ import {
   encodeMeta,
   encodeRequestRecord,
   encodeRevision,
+  indexEntry,
+  indexEntryKey,
   leaseKey,
   META,
   sideRecordKey,
@@ -85,12 +87,14 @@ export class MvccState {
     this.index.append(keyString, revision);
     this.collecting().values.set(revision, value);
     this.ops.push({ type: "put", key: revisionKey(revision.main, revision.sub), value: encodeRevision(key, revision, value) });
+    this.ops.push({ type: "put", ...indexEntry(keyString, revision) });
   }
 
   compact(atRevision: number): void {
     for (const { revision } of this.index.compact(atRevision)) {
       for (const batch of this.unwritten) batch.values.delete(revision);
       this.ops.push({ type: "del", key: revisionKey(revision.main, revision.sub) });
+      this.ops.push({ type: "del", key: indexEntryKey(revision) });
     }
     this.compactRevision = atRevision;
     this.compactRevisionChanged = true;

@@ -4,7 +4,18 @@ import { levelDbAt, type StoreDatabase } from "./database.js";
 import { CompactedError, MvccError, StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
 import { ALL_KEYS, fromKeyString, keyRange, rangeContains } from "./keys.js";
-import { encodeMeta, encodeSnapshotChunk, EMPTY, META, requestFingerprint, REVISIONS, revisionKey } from "./layout.js";
+import {
+  encodeMeta,
+  encodeSnapshotChunk,
+  EMPTY,
+  isLayoutEntry,
+  LAYOUT_VERSION,
+  META,
+  requestFingerprint,
+  REVISIONS,
+  revisionKey,
+  SNAPSHOT_RANGES,
+} from "./layout.js";
 import { importChunks, loadState, stateAround, writeBatch } from "./persistence.js";
 import { keyValue, readRange, resolveReadRevision } from "./read.js";
 import { DEFAULT_REQUEST_ID_WINDOW, isValidRequestId } from "./request-ids.js";
@@ -296,7 +307,11 @@ export class MvccStore {
         await this.db.clear();
         await this.db.put(META.importing, encodeMeta(true));
         const index = await KeyIndex.build(importChunks(this.db, chunks, this.sync));
-        await this.db.del(META.importing);
+        const done: BatchOp[] = [
+          { type: "put", key: META.layout, value: encodeMeta(LAYOUT_VERSION) },
+          { type: "del", key: META.importing },
+        ];
+        await writeBatch(this.db, done, this.sync);
         this.state = await stateAround(this.db, index, this.requestIdWindow);
         this.unavailable = undefined;
       } catch (error) {
@@ -405,13 +420,16 @@ export class MvccStore {
     try {
       let entries: Uint8Array[] = [];
       let bytes = 0;
-      for await (const [key, value] of this.db.iterator({ snapshot })) {
-        entries.push(key, value);
-        bytes += key.byteLength + value.byteLength;
-        if (bytes >= SNAPSHOT_CHUNK_BYTES) {
-          yield encodeSnapshotChunk(entries);
-          entries = [];
-          bytes = 0;
+      for (const range of SNAPSHOT_RANGES) {
+        for await (const [key, value] of this.db.iterator({ ...range, snapshot })) {
+          if (isLayoutEntry(key)) continue;
+          entries.push(key, value);
+          bytes += key.byteLength + value.byteLength;
+          if (bytes >= SNAPSHOT_CHUNK_BYTES) {
+            yield encodeSnapshotChunk(entries);
+            entries = [];
+            bytes = 0;
+          }
         }
       }
       if (entries.length > 0) yield encodeSnapshotChunk(entries);

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { KeyRevision } from "../src/key-index.js";
+import { toKeyString } from "../src/keys.js";
+import { decodeIndexEntry, indexEntry, indexEntryKey } from "../src/layout.js";
+
+/** A "k" record written as bytes and read back as open reads it: key and value decoded as UTF-8 text. */
+function roundTrip(key: Uint8Array, revision: KeyRevision): ReturnType<typeof decodeIndexEntry> {
+  const record = indexEntry(toKeyString(key), revision);
+  return decodeIndexEntry(Buffer.from(record.key).toString("utf8"), Buffer.from(record.value).toString("utf8"));
+}
+
+test('a "k" record gives back its key and revision: binary keys, negative and large lease ids, revisions past 32 bits, tombstones', () => {
+  const key = Uint8Array.of(0x00, 0x7f, 0x80, 0xff, 0x6b);
+  const revisions: KeyRevision[] = [
+    { main: 2, sub: 0, createRevision: 2, version: 1, lease: 0, tombstone: false },
+    { main: 2 ** 40 + 3, sub: 5, createRevision: 2 ** 33, version: 2 ** 35 + 1, lease: -1, tombstone: false },
+    { main: 9, sub: 1, createRevision: 7, version: 3, lease: -(2 ** 52), tombstone: false },
+    { main: 9, sub: 2, createRevision: 7, version: 4, lease: 2 ** 53 - 1, tombstone: false },
+    { main: 10, sub: 0, createRevision: 0, version: 0, lease: 0, tombstone: true },
+  ];
+  for (const revision of revisions) assert.deepEqual(roundTrip(key, revision), { key: toKeyString(key), revision });
+  assert.equal(roundTrip(new Uint8Array(0), revisions[4]!).key, "");
+});
+
+test('"k" keys sort in revision order, as open reads them', () => {
+  const at = (main: number, sub: number): KeyRevision => ({
+    main,
+    sub,
+    createRevision: 1,
+    version: 1,
+    lease: main % 2 === 0 ? 0 : -7,
+    tombstone: main % 3 === 0,
+  });
+  const inOrder = [at(2, 0), at(2, 1), at(9, 0), at(15, 0), at(16, 3), at(255, 0), at(256, 0), at(2 ** 32, 0), at(2 ** 40 + 1, 0)];
+  const keys = inOrder.map((revision) => Buffer.from(indexEntryKey(revision)));
+  assert.deepEqual([...keys].sort(Buffer.compare), keys);
+});
