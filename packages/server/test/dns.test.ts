@@ -319,6 +319,16 @@ describe("the listeners", () => {
     }
   }
 
+  /** How long a listener has to answer: a lost answer fails the test, saying which, instead of hanging it. */
+  const ANSWER_DEADLINE_MS = 10_000;
+  async function within<T>(answer: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no ${what} within ${ANSWER_DEADLINE_MS} ms`)), ANSWER_DEADLINE_MS);
+    });
+    return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+  }
+
   /** Sends `before`, then `message`, from one socket; resolves with the answer to `message` (by its id). */
   async function overUdp(server: DnsServer, message: Buffer, before: readonly Buffer[] = []): Promise<DecodedPacket & { rcode?: string }> {
     const socket = createSocket("udp4");
@@ -332,7 +342,7 @@ describe("the listeners", () => {
     try {
       for (const earlier of before) socket.send(earlier, server.address.port, "127.0.0.1");
       socket.send(message, server.address.port, "127.0.0.1");
-      return await answered;
+      return await within(answered, "a UDP answer");
     } finally {
       socket.close();
     }
@@ -357,8 +367,7 @@ describe("the listeners", () => {
     const stream = Buffer.concat(messages.map((message) => dnsPacket.streamEncode(dnsPacket.decode(message))));
     socket.write(stream.subarray(0, 5));
     socket.write(stream.subarray(5));
-    await done;
-    socket.destroy();
+    await within(done, `${messages.length} TCP answers`).finally(() => socket.destroy());
     return replies;
   }
 
