@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { LocalCluster, type Member } from "./clusters.js";
 import { assignment } from "./growth-options.js";
@@ -21,7 +22,9 @@ import { BUDGET_SPENT, runWrk, spreadConnections } from "./throughput/wrk.js";
 
 const USAGE = `usage: memory-load [options]
   --rows LIST        workload@connections[xREQUESTS], run in order (default range@256,serializable@256,mix@256);
-                     with xREQUESTS a row ends after about that many requests (fixed work, so that runs compare)
+                     with xREQUESTS a row ends after about that many requests (fixed work, so that runs compare);
+                     --rows= (none) measures a fresh cluster at rest: nothing is preloaded
+  --idle S           seconds the cluster idles after the rows, before the account (default 0)
   --duration S       seconds per row, or its limit when it counts requests (default 15)
   --keyspace N       keys preloaded and used by the rows (default 10000)
   --node-flags=LIST  comma-separated Node.js flags for the members
@@ -59,6 +62,7 @@ async function main(): Promise<void> {
     options: {
       rows: { type: "string", default: "range@256,serializable@256,mix@256" },
       duration: { type: "string", default: "15" },
+      idle: { type: "string", default: "0" },
       keyspace: { type: "string", default: "10000" },
       "node-flags": { type: "string", default: "" },
       env: { type: "string", default: "" },
@@ -67,12 +71,13 @@ async function main(): Promise<void> {
   });
   const rows = list(values.rows).map(loadRow);
   const durationS = positive(values.duration, USAGE);
+  const idleS = nonNegative(values.idle);
   const keyspace = positive(values.keyspace, USAGE);
   const env = Object.fromEntries(list(values.env).map((text) => assignment(text, USAGE)));
   const cluster = await LocalCluster.start("raftkv", positive(values["base-port"], USAGE), 3, { nodeFlags: list(values["node-flags"]), env });
   const scriptDir = await mkdtemp(join(tmpdir(), "raftkv-memory-load-"));
   try {
-    await preload(cluster, keyspace);
+    if (rows.length > 0) await preload(cluster, keyspace);
     const members = cluster.running();
     const cpuBefore = members.map((member) => sampleProcess(pidOf(member)).cpuS);
     let requests = 0;
@@ -89,15 +94,22 @@ async function main(): Promise<void> {
       console.log(`${row.workload}@${row.connections}: ${load.requests} requests, ${load.errors} errors`);
     }
     const leader = await cluster.waitForLeader(10_000);
+    await sleep(idleS * 1000);
     const accounts = await Promise.all(
       members.map((member, i) => account(member, member === leader, sampleProcess(pidOf(member)).cpuS - cpuBefore[i]!, requests)),
     );
     console.table(accounts.map((a) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, typeof v === "number" ? Math.round(v * 10) / 10 : v]))));
-    console.log(`MEMORY_LOAD ${JSON.stringify({ rows: values.rows, durationS, keyspace, nodeFlags: values["node-flags"], env, requests, accounts })}`);
+    console.log(`MEMORY_LOAD ${JSON.stringify({ rows: values.rows, durationS, idleS, keyspace, nodeFlags: values["node-flags"], env, requests, accounts })}`);
   } finally {
     await cluster.stop();
     await rm(scriptDir, { recursive: true, force: true });
   }
+}
+
+function nonNegative(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`expected a number of seconds, got "${text}"\n${USAGE}`);
+  return n;
 }
 
 function loadRow(text: string): LoadRow {
@@ -131,14 +143,16 @@ function pidOf(member: Member): number {
 
 async function account(member: Member, leader: boolean, cpuS: number, requests: number): Promise<MemberAccount> {
   const pid = pidOf(member);
+  // Read before the scrape, whose collection allocates in the member: at rest that would be much of what is measured.
   const mappings = smapsRss(pid);
+  const rssBytes = sampleProcess(pid).rssBytes;
   const metrics = await scrapeMetrics(member);
   const space = (name: string, what: "total" | "used"): number => metrics.get(`nodejs_heap_space_size_${what}_bytes{space="${name}"}`) ?? 0;
   const committed = [...metrics].filter(([name]) => name.startsWith("nodejs_heap_space_size_total_bytes")).reduce((sum, [, bytes]) => sum + bytes, 0);
   return {
     name: member.name,
     leader,
-    rss: sampleProcess(pid).rssBytes / MIB,
+    rss: rssBytes / MIB,
     mallocHeap: mappings.mallocHeap / MIB,
     otherAnonymous: mappings.otherAnonymous / MIB,
     fileBacked: mappings.fileBacked / MIB,
@@ -146,7 +160,7 @@ async function account(member: Member, leader: boolean, cpuS: number, requests: 
     youngCommitted: space("new", "total") / MIB,
     oldUsed: space("old", "used") / MIB,
     external: (metrics.get("nodejs_external_memory_bytes") ?? 0) / MIB,
-    cpuMsPerKiloRequest: (cpuS * 1e6) / requests,
+    cpuMsPerKiloRequest: requests > 0 ? (cpuS * 1e6) / requests : Number.NaN,
   };
 }
 
