@@ -7,18 +7,22 @@
  * acknowledging, applying. CPU rather than wall time, so that a loaded
  * machine changes the figure little.
  *
- *   node dist/src/throughput-follower-cpu.js [--puts 20000] [--in-flight 64]
- *     [--system raftkv|etcd] [--base-port 27400] [--profile DIR] [--follower-reads N]
- *
- * --follower-reads N keeps N serializable ranges in flight at a follower
- * during the puts and reports their latency: what a follower's client sees
- * while it replicates (its CPU figure then includes those reads).
+ * Options in USAGE. --follower-reads N keeps N serializable ranges in
+ * flight at a follower during the puts and reports their latency: what a
+ * follower's client sees while it replicates (its CPU figure then includes
+ * those reads).
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
 import { LocalCluster, type Member, profilingFlags, type System } from "./clusters.js";
 import { sampleProcess } from "./throughput/proc.js";
+
+const USAGE = `usage: follower-cpu [--puts 20000] [--in-flight 64] [--system raftkv|etcd] [--base-port 27400]
+                    [--profile DIR] [--follower-reads N]`;
+
+/** A command line this probe cannot run: said in one line with the usage, no stack. */
+class UsageError extends Error {}
 
 const VALUE = Buffer.alloc(256, "v").toString("base64");
 const DISTINCT_KEYS = 1000;
@@ -32,20 +36,11 @@ interface Options {
   readonly followerReads: number;
 }
 
-function parseOptions(argv: readonly string[]): Options {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      puts: { type: "string", default: "20000" },
-      "in-flight": { type: "string", default: "64" },
-      system: { type: "string", default: "raftkv" },
-      "base-port": { type: "string", default: "27400" },
-      profile: { type: "string" },
-      "follower-reads": { type: "string", default: "0" },
-    },
-  });
+function parseOptions(argv: readonly string[]): Options | "help" {
+  const { values } = parseArgsOrSayUsage(argv);
+  if (values.help) return "help";
   const system = values.system;
-  if (system !== "raftkv" && system !== "etcd") throw new Error(`--system: raftkv or etcd, not ${system}`);
+  if (system !== "raftkv" && system !== "etcd") throw new UsageError(`--system: raftkv or etcd, not ${system}`);
   return {
     puts: count("--puts", values.puts, 1),
     inFlight: count("--in-flight", values["in-flight"], 1),
@@ -56,9 +51,32 @@ function parseOptions(argv: readonly string[]): Options {
   };
 }
 
+function parseArgsOrSayUsage(argv: readonly string[]) {
+  try {
+    return parseProbeArgs(argv);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function parseProbeArgs(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: {
+      help: { type: "boolean", default: false },
+      puts: { type: "string", default: "20000" },
+      "in-flight": { type: "string", default: "64" },
+      system: { type: "string", default: "raftkv" },
+      "base-port": { type: "string", default: "27400" },
+      profile: { type: "string" },
+      "follower-reads": { type: "string", default: "0" },
+    },
+  });
+}
+
 function count(flag: string, text: string, least: number): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < least) throw new Error(`${flag}: a whole number of at least ${least}, not ${text}`);
+  if (!Number.isSafeInteger(value) || value < least) throw new UsageError(`${flag}: a whole number of at least ${least}, not ${text}`);
   return value;
 }
 
@@ -133,6 +151,10 @@ async function stepCounts(member: Member): Promise<{ walSaves: number; applies: 
 
 async function main(argv: readonly string[]): Promise<void> {
   const options = parseOptions(argv);
+  if (options === "help") {
+    console.log(USAGE);
+    return;
+  }
   const nodeFlags = options.system === "raftkv" ? await profilingFlags(options.profileDir) : [];
   const cluster = await LocalCluster.start(options.system, options.basePort, 3, { nodeFlags });
   try {
@@ -169,6 +191,6 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
+  console.error(error instanceof UsageError ? `follower-cpu: ${error.message}\n${USAGE}` : error);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
 });
