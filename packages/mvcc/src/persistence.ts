@@ -55,8 +55,8 @@ async function writeIndexEntries(db: Db): Promise<void> {
   await db.clear(INDEX_ENTRIES);
   for await (const entries of entryBatches(db.iterator(REVISIONS))) {
     const ops = entries.map(([key, value]): BatchOp => {
-      const { key: userKey, revision } = decodeRevision(key, value);
-      return { type: "put", ...indexEntry(toKeyString(userKey), revision) };
+      const logged = loggedRevision(key, value);
+      return { type: "put", ...indexEntry(logged.key, logged.revision) };
     });
     await writeBatch(db, ops, false);
   }
@@ -95,14 +95,19 @@ export async function* importChunks(db: Db, chunks: AsyncIterable<Uint8Array> | 
       if (isLayoutEntry(key)) continue;
       ops.push({ type: "put", key, value });
       if (key[0] !== REVISIONS.gte[0]) continue;
-      const decoded = decodeRevision(key, value);
-      const logged = { key: toKeyString(decoded.key), revision: decoded.revision };
+      const logged = loggedRevision(key, value);
       ops.push({ type: "put", ...indexEntry(logged.key, logged.revision) });
       revisions.push(logged);
     }
     await writeBatch(db, ops, sync);
     yield revisions;
   }
+}
+
+/** What the key index keeps of an "r" record. */
+function loggedRevision(dbKey: Uint8Array, dbValue: Uint8Array): LoggedRevision {
+  const decoded = decodeRevision(dbKey, dbValue);
+  return { key: toKeyString(decoded.key), revision: decoded.revision };
 }
 
 /** Entries read from LevelDB per step of a scan: one promise per batch rather than per entry. */

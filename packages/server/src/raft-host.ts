@@ -218,9 +218,9 @@ export class RaftHost {
         if (message.to === this.options.id) this.node.step(message);
       }
     } catch (error) {
-      // The core refused a message that would break one of its invariants (a
-      // leader overwriting an entry this member committed, say): its state
-      // can no longer be trusted, and serving on would answer from it.
+      // The core found a message breaking one of its invariants (a snapshot
+      // message without its snapshot, say): its state can no longer be
+      // trusted, and serving on would answer from it.
       this.stopOnFailure(error);
       return;
     }
