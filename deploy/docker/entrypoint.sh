@@ -18,7 +18,7 @@ while [ "$i" -le "$size" ]; do
   members="${members:+$members,}n$i=http://n$i:2380"
   i=$((i + 1))
 done
-exec node /app/packages/cli/dist/raftkv-serve.js serve \
+exec node /app/packages/cli/dist/raftkv-serve-loader.cjs serve \
   --data-dir /data \
   --listen-client-urls http://0.0.0.0:2379 \
   --advertise-client-urls "http://$RAFTKV_NAME:2379" \

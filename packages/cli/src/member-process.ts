@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** The bundled `raftkv serve` (build-serve.mjs), seen from dist/src/. */
-export const MEMBER_ENTRY = fileURLToPath(new URL("../raftkv-serve.js", import.meta.url));
+export const MEMBER_ENTRY = fileURLToPath(new URL("../raftkv-serve-loader.cjs", import.meta.url));
 
 /** Node.js flags every member runs with (V8 heap and GC settings belong here). */
 export const MEMBER_NODE_FLAGS: readonly string[] = [];

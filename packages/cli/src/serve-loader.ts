@@ -1,6 +1,6 @@
 /**
  * Where a member's process starts (bin/raftkv-serve.js, bundled into
- * dist/raftkv-serve.js): it runs the member's bundle, dist/raftkv-serve.cjs,
+ * dist/raftkv-serve-loader.cjs): it runs the member's bundle, dist/raftkv-serve.cjs,
  * with V8's code cache. Node.js 20 keeps no compiled code between runs
  * (`module.enableCompileCache` arrived in 22), so every start parsed the
  * whole bundle and compiled each function again on its first call; a
