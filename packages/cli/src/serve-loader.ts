@@ -12,11 +12,12 @@
  * modification time: V8 checks that a cache was made by the same V8 with
  * the same flags and for a source of the same length, not the same text,
  * so a cache is never read for any build but its own (build-serve.mjs also
- * deletes the old ones). A member that found no usable cache writes one
- * a second after it has started, by then holding what start-up compiled,
- * the first requests included; a directory it may not write to just means
- * no cache. A cache V8 refuses (another Node.js, other flags) costs only
- * the normal compilation, and is written again.
+ * deletes the old ones). The build makes the cache (build-code-cache.mjs);
+ * a member that found no usable one writes one a second after it has
+ * started, by then holding what start-up compiled, the first requests
+ * included; a directory it may not write to just means no cache. A cache V8
+ * refuses (another Node.js, other flags) costs only the normal compilation,
+ * and is written again.
  */
 import { isAscii } from "node:buffer";
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -38,12 +39,18 @@ interface MemberBundle {
 export function runMemberBundle(bundleUrl: URL): void {
   const bundle = fileURLToPath(bundleUrl);
   const cacheFile = codeCacheFile(bundle);
-  const cachedData = readIfPresent(cacheFile);
-  const script = new Script(wrapAsModule(readSource(bundle)), { filename: bundle, ...(cachedData && { cachedData }) });
-  const mustWriteCache = cachedData === undefined || script.cachedDataRejected === true;
+  const { script, cacheTaken } = compileBundle(bundle, cacheFile);
+  const mustWriteCache = !cacheTaken;
   const { runServe } = evaluate(script, bundle);
   const onStarted = (): void => void setTimeout(() => writeCodeCache(script, cacheFile), WRITE_AFTER_START_MS).unref();
   void runServe(process.argv, mustWriteCache ? { onStarted } : {}).then((code) => process.exit(code));
+}
+
+/** The bundle compiled as a script, with its code cache when there is one; whether V8 took the cache. */
+export function compileBundle(bundle: string, cacheFile = codeCacheFile(bundle)): { script: Script; cacheTaken: boolean } {
+  const cachedData = readIfPresent(cacheFile);
+  const script = new Script(wrapAsModule(readSource(bundle)), { filename: bundle, ...(cachedData && { cachedData }) });
+  return { script, cacheTaken: cachedData !== undefined && script.cachedDataRejected !== true };
 }
 
 /** `<dir>/<name>.<size>-<mtime>.cache` for `<dir>/<name>.cjs`; a rebuilt bundle gets a new name. */

@@ -2,7 +2,8 @@
  * The loader that runs a member's bundle with V8's code cache
  * (src/serve-loader.ts), on a stand-in bundle in a child process: the first
  * run writes the cache, the next uses it, and a cache V8 refuses or one made
- * for an earlier build is not used.
+ * for an earlier build is not used. And on the member's own bundle: the
+ * build made its cache, and a member started as launchers start it takes it.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -11,11 +12,13 @@ import { mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { memberCommand } from "../src/member-process.js";
 import { codeCacheFile } from "../src/serve-loader.js";
 
 const LOADER = new URL("../src/serve-loader.js", import.meta.url).href;
+const MEMBER_BUNDLE = new URL("../raftkv-serve.cjs", import.meta.url);
 
 /**
  * Says whether it was asked to write the cache; if so, says it has started
@@ -75,4 +78,12 @@ test("a rebuilt bundle does not read the cache of the build before", async (t) =
   const rebuiltAt = new Date(Date.now() + 60_000);
   await utimes(bundle, rebuiltAt, rebuiltAt);
   assert.equal(await runThroughLoader(bundle), "writes the cache");
+});
+
+test("the build makes the member bundle's code cache, and a member started as every launcher starts one takes it", async () => {
+  const script = `import { compileBundle } from ${JSON.stringify(LOADER)}; process.stdout.write(String(compileBundle(${JSON.stringify(fileURLToPath(MEMBER_BUNDLE))}).cacheTaken));`;
+  // Node.js flags first, as memberCommand places a launcher's own: --eval runs instead of the member's entry, with the member's V8 flags.
+  const { command, args } = memberCommand([], ["--input-type=module", "--eval", script]);
+  const { stdout } = await promisify(execFile)(command, args, { timeout: 20_000 });
+  assert.equal(stdout, "true", `no code cache V8 takes beside ${fileURLToPath(MEMBER_BUNDLE)}: run \`npm run build\``);
 });
