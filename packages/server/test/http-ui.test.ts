@@ -44,6 +44,20 @@ test("the page and its files come from the bundle, with a policy that allows not
   assert.equal((await app.inject({ url: "/ui/../package.json" })).statusCode, 404);
 });
 
+test("a browser revalidates its copy of a file by its ETag, and HEAD gives the file's headers alone", async () => {
+  const app = await appServing({ "index.html": "<!doctype html>", "app.js": "export const page = 1;" });
+  const first = await app.inject({ url: "/ui/app.js" });
+  assert.ok(first.headers.etag, "the file comes with an ETag");
+  const again = await app.inject({ url: "/ui/app.js", headers: { "if-none-match": String(first.headers.etag) } });
+  assert.equal(again.statusCode, 304);
+  assert.equal(again.body, "");
+  const head = await app.inject({ method: "HEAD", url: "/ui/app.js" });
+  assert.equal(head.statusCode, 200);
+  assert.equal(head.body, "");
+  assert.match(String(head.headers["content-type"]), /javascript/);
+  assert.equal(head.headers["content-security-policy"], first.headers["content-security-policy"]);
+});
+
 test("a member whose dashboard was not built says how to build it", async () => {
   const app = await appServing({});
   const reply = await app.inject({ url: "/ui/" });

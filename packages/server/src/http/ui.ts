@@ -5,8 +5,8 @@
  * plugin adds no route of its own besides the files and the redirect.
  */
 import { existsSync } from "node:fs";
+import type { OutgoingHttpHeaders } from "node:http";
 import { join } from "node:path";
-import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { packagePath } from "../package-files.js";
 
@@ -23,6 +23,9 @@ const PAGE_HEADERS = {
   "referrer-policy": "no-referrer",
 };
 
+/** What the file server's answer says of its own connection and body, which the member's reply sets itself. */
+const OWN_HEADERS = new Set(["content-length", "date", "connection", "keep-alive", "transfer-encoding"]);
+
 export function uiPlugin(bundle = UI_BUNDLE) {
   return async (app: FastifyInstance): Promise<void> => {
     // curl and other clients keep the API's JSON 404 at `/`.
@@ -35,12 +38,39 @@ export function uiPlugin(bundle = UI_BUNDLE) {
       );
       return;
     }
-    await app.register(fastifyStatic, {
-      root: bundle,
-      prefix: UI_PATH,
-      setHeaders: (reply) => reply.headers(PAGE_HEADERS),
+    const fileServer = lazyFileServer(bundle);
+    // Asked for GET (fastify answers HEAD from the GET reply); conditional requests keep their headers.
+    app.get(`${UI_PATH}*`, async (request, reply) => {
+      const served = await (await fileServer()).inject({ method: "GET", url: request.url, headers: request.headers });
+      if (served.statusCode === 404) return reply.callNotFound();
+      return reply.code(served.statusCode).headers(headersToPass(served.headers)).send(served.rawPayload);
     });
   };
+}
+
+/**
+ * The files are served by @fastify/static in a fastify instance of their
+ * own, made at the dashboard's first request: loading @fastify/static and
+ * its dependencies cost every member about 7 ms of CPU before its first
+ * read (bench/README.md, "What each change bought"), for a page most
+ * members never serve, and a fastify instance takes no plugin once it is
+ * ready.
+ */
+function lazyFileServer(bundle: string): () => Promise<FastifyInstance> {
+  let server: Promise<FastifyInstance> | undefined;
+  return () => (server ??= startFileServer(bundle));
+}
+
+async function startFileServer(bundle: string): Promise<FastifyInstance> {
+  const [{ default: Fastify }, { default: fastifyStatic }] = await Promise.all([import("fastify"), import("@fastify/static")]);
+  const server = Fastify({ logger: false });
+  await server.register(fastifyStatic, { root: bundle, prefix: UI_PATH, setHeaders: (reply) => reply.headers(PAGE_HEADERS) });
+  await server.ready();
+  return server;
+}
+
+function headersToPass(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !OWN_HEADERS.has(name)));
 }
 
 function acceptsHtml(request: FastifyRequest): boolean {
