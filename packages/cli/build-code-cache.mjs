@@ -31,7 +31,7 @@ const DEADLINE_MS = 60_000;
 /** After its client port answers, a member started without a cache writes one within a second (serve-loader.ts); more, for a busy machine. */
 const FIRST_WRITE_SETTLED_MS = 3_000;
 
-/** What a restarted member's clients send most (the gateway's kv calls, status and health), each more than once. */
+/** What a restarted member's clients send most: the gateway's kv calls, and status. */
 const REQUESTS = [
   ["/v3/kv/put", { key: "YQ==", value: "MQ==" }],
   ["/v3/kv/range", { key: "YQ==" }],
