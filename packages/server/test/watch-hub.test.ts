@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { WatchEvent } from "@raftkv/mvcc";
 import type { Event, WatchRequest, WatchUpdate } from "../src/kv/api.js";
-import { SUBSCRIBERS_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
+import { type Interest, SUBSCRIBERS_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
 import { oneMemberServices, type ServicesFixture } from "./support/services.js";
 
 const text = (value: string): Uint8Array => Buffer.from(value);
@@ -53,6 +53,68 @@ describe("the watch hub", () => {
     unsubscribe();
     await nextTurn();
     assert.deepEqual(revisions, []);
+  });
+});
+
+describe("audiences: subscribers that want the same events", () => {
+  function deleteEvent(key: string, revision: number, prevKv?: WatchEvent["kv"]): WatchEvent {
+    const kv = { key: text(key), value: new Uint8Array(), createRevision: 0, modRevision: revision, version: 0, lease: 0 };
+    return prevKv ? { type: "DELETE", kv, prevKv } : { type: "DELETE", kv };
+  }
+
+  test("each gets the events its range and options select; those with the same interest get the very same array", async () => {
+    const hub = new WatchHub();
+    const received = new Map<string, (readonly WatchEvent[])[]>();
+    const subscribe = (name: string, interest: Interest): void => {
+      received.set(name, []);
+      hub.subscribe(interest, (events) => received.get(name)!.push(events));
+    };
+    const everything = { key: text("a"), rangeEnd: text("z") };
+    subscribe("first", everything);
+    subscribe("second", { ...everything });
+    subscribe("with previous", { ...everything, prevKv: true });
+    subscribe("no puts", { ...everything, noPut: true });
+    subscribe("no deletes", { ...everything, noDelete: true });
+    subscribe("one key", { key: text("b"), rangeEnd: new Uint8Array() });
+    subscribe("from c on", { key: text("c"), rangeEnd: new Uint8Array([0]) });
+    const put = putEvent("b", 4);
+    const deleted = deleteEvent("c", 4, put.kv);
+    const batch = [put, deleted, putEvent("zz", 4)];
+    hub.publish(batch, 4);
+    await nextTurn();
+    const seen = Object.fromEntries(
+      [...received].map(([name, lots]) => [name, lots.map((events) => events.map((e) => `${e.type} ${Buffer.from(e.kv.key)}${e.prevKv ? " +prev" : ""}`))]),
+    );
+    assert.deepEqual(seen, {
+      first: [["PUT b", "DELETE c"]],
+      second: [["PUT b", "DELETE c"]],
+      "with previous": [["PUT b", "DELETE c +prev"]],
+      "no puts": [["DELETE c"]],
+      "no deletes": [["PUT b"]],
+      "one key": [["PUT b"]],
+      "from c on": [["DELETE c", "PUT zz"]],
+    });
+    assert.equal(received.get("first")![0], received.get("second")![0], "one selection for one interest");
+    assert.equal(received.get("with previous")![0]![1], deleted, "an event taken as it is stays the same object");
+  });
+
+  test("a batch an interest takes whole is handed on as published, and one that is gone leaves the others theirs", async () => {
+    const hub = new WatchHub();
+    const arrays: (readonly WatchEvent[])[] = [];
+    const interest = { key: text("k"), rangeEnd: new Uint8Array() };
+    const unsubscribeFirst = hub.subscribe(interest, (events) => arrays.push(events));
+    hub.subscribe(interest, (events) => arrays.push(events));
+    const batch = [putEvent("k", 2)];
+    hub.publish(batch, 2);
+    await nextTurn();
+    unsubscribeFirst();
+    hub.publish([putEvent("k", 3)], 3);
+    await nextTurn();
+    assert.deepEqual(
+      arrays.map((events) => events.map((e) => e.kv.modRevision)),
+      [[2], [2], [3]],
+    );
+    assert.ok(arrays[0] === batch && arrays[1] === batch);
   });
 });
 

@@ -16,10 +16,10 @@ import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 import { admitStream, failStream, type Admission } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
-import { batchWriterOf } from "./send-together.js";
+import { batchWriterOf, type BatchWriter } from "./send-together.js";
 import type { CallScope, GrpcServices } from "./services.js";
-import { encodeFramedWatchResponses, encodeWatchResponse, type WatchMessage } from "./watch-encoding.js";
-import { WatchOutbox } from "./watch-outbox.js";
+import { encodeFramedWatchResponses, encodeWatchResponse, messagesOf, type Outgoing, type WatchMessage } from "./watch-encoding.js";
+import { Recipient, WatchOutbox } from "./watch-outbox.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 type WatchCall = grpc.ServerDuplexStream<Decoded, unknown>;
@@ -39,8 +39,14 @@ export function watchService({ admit }: GrpcServices): Handlers {
   };
 }
 
+/** A watch of the stream: what the kv layer made, and how the outbox knows it. */
+interface StreamWatch {
+  readonly watch: Watch;
+  readonly recipient: Recipient;
+}
+
 class WatchStream {
-  private readonly watches = new Map<number, Watch>();
+  private readonly watches = new Map<number, StreamWatch>();
   private nextId = 0;
   /** Set when the stream ends: a create still under way then cancels the watch it made. */
   private stopped = false;
@@ -53,8 +59,10 @@ class WatchStream {
     private readonly admit: Admission<CallScope>,
     private readonly kv: Pick<KvApi, "header" | "watchProgressHeader">,
   ) {
-    const writer = batchWriterOf(call, encodeFramedWatchResponses);
-    this.outbox = new WatchOutbox(writer.write, (message) => fragmentsOf(message, MAX_REQUEST_BYTES, encodedSize));
+    const writer = batchWriterOf<Outgoing>(call, encodeFramedWatchResponses);
+    // Written a message at a time, each goes through the method's serializer, which takes one response.
+    const write: BatchWriter<Outgoing> = writer.mode === "one write" ? writer.write : (items, done) => writer.write(items.flatMap(messagesOf), done);
+    this.outbox = new WatchOutbox(write, (message) => fragmentsOf(message, MAX_REQUEST_BYTES, encodedSize));
   }
 
   serve(): void {
@@ -83,24 +91,29 @@ class WatchStream {
 
   private async create(m: Decoded): Promise<void> {
     const id = this.idFor(m.watch_id);
-    if (this.watches.has(id)) {
-      this.send({
-        header: this.kv.header(),
-        watch_id: id,
-        created: true,
-        canceled: true,
-        cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream",
-      });
+    const existing = this.watches.get(id);
+    if (existing) {
+      this.send(
+        {
+          header: this.kv.header(),
+          watch_id: id,
+          created: true,
+          canceled: true,
+          cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream",
+        },
+        existing.recipient,
+      );
       return;
     }
     const early: WatchUpdate[] = [];
     let created = false;
     const fragment = m.fragment === true;
+    const recipient = new Recipient(id);
     const sendUpdate = (update: WatchUpdate): void => {
-      if (update.kind === "events") return this.outbox.addEvents(id, update.header, update.events, fragment);
+      if (update.kind === "events") return this.outbox.addEvents(recipient, update.header, update.events, fragment);
       // A compacted start ends the watch.
       if (update.kind === "compacted") this.watches.delete(id);
-      this.send(encodeWatchUpdate(update, id));
+      this.send(encodeWatchUpdate(update, id), recipient);
     };
     const deliver = (update: WatchUpdate): void => {
       if (created) sendUpdate(update);
@@ -118,7 +131,7 @@ class WatchStream {
       watch.cancel();
       return;
     }
-    this.watches.set(id, watch);
+    this.watches.set(id, { watch, recipient });
     this.send({ header: this.kv.header(), watch_id: id, created: true });
     created = true;
     for (const update of early) sendUpdate(update);
@@ -142,21 +155,22 @@ class WatchStream {
   }
 
   private cancel(id: number): void {
-    const watch = this.watches.get(id);
-    if (!watch) return;
-    watch.cancel();
+    const known = this.watches.get(id);
+    if (!known) return;
+    known.watch.cancel();
     this.watches.delete(id);
-    this.send({ header: this.kv.header(), watch_id: id, canceled: true });
+    this.send({ header: this.kv.header(), watch_id: id, canceled: true }, known.recipient);
   }
 
   private stopAll(): void {
     this.stopped = true;
-    for (const watch of this.watches.values()) watch.cancel();
+    for (const { watch } of this.watches.values()) watch.cancel();
     this.watches.clear();
   }
 
-  private send(message: WatchMessage): void {
-    this.outbox.add(message);
+  /** `about`: the watch the message is for, whose waiting events take no more after it. */
+  private send(message: WatchMessage, about?: Recipient): void {
+    this.outbox.add(message, about);
   }
 }
 

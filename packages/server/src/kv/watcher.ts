@@ -6,7 +6,7 @@
  */
 import { CompactedError, type EventPage, type WatchEvent } from "@raftkv/mvcc";
 import type * as api from "./api.js";
-import type { WatchHub } from "./watch-hub.js";
+import { EventSelection, type WatchHub } from "./watch-hub.js";
 
 /** How often a quiet watch that asked for progress notifications gets one (etcd: 10 minutes). */
 const PROGRESS_EVERY_MS = 10_000;
@@ -27,26 +27,20 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
   let quiet = true;
   let ended = false;
 
-  // One pass and one array per watch: a put to a key with a thousand watches runs this a thousand times,
-  // so the request's filters are read once, here, not from the request object at every event.
-  const { noPut, noDelete, prevKv } = request;
-  const emit = (events: readonly WatchEvent[], revision: number): void => {
-    let latest = delivered;
-    const wanted: api.Event[] = [];
-    for (const event of events) {
-      if (event.kv.modRevision <= delivered) continue;
-      latest = Math.max(latest, event.kv.modRevision);
-      if (!(noPut && event.type === "PUT") && !(noDelete && event.type === "DELETE")) wanted.push(shape(prevKv, event));
-    }
-    if (latest === delivered) return;
+  const selection = new EventSelection(request);
+  /** Events (in revision order, as this watch wants them) past the last delivered revision, up to `latest`. */
+  const emit = (events: readonly WatchEvent[], latest: number, revision: number): void => {
+    if (latest <= delivered) return;
+    const fresh = events.length > 0 && events[0]!.kv.modRevision <= delivered ? events.filter((event) => event.kv.modRevision > delivered) : events;
     delivered = latest;
-    if (wanted.length === 0) return;
+    if (fresh.length === 0) return;
     quiet = false;
-    deliver({ kind: "events", header: sources.header(revision), events: wanted });
+    deliver(eventsUpdate(sources.header(revision), fresh));
   };
 
+  // The hub hands every watch of the same interest the same selected events: a watch passes them on as they are.
   const unsubscribe = sources.hub.subscribe(request, (events, revision) => {
-    if (!ended) emit(events, revision);
+    if (!ended) emit(events, events.at(-1)!.kv.modRevision, revision);
   });
   const progress = request.progressNotify ? setInterval(() => notifyProgress(), PROGRESS_EVERY_MS) : undefined;
   progress?.unref();
@@ -65,7 +59,8 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
   }
 
   try {
-    if (request.startRevision > 0) replayHistory(sources, request.startRevision, emit);
+    if (request.startRevision > 0)
+      replayHistory(sources, request.startRevision, (events, revision) => emit(selection.select(events), lastRevision(events), revision));
   } catch (error) {
     if (!(error instanceof CompactedError)) {
       end();
@@ -87,7 +82,19 @@ function replayHistory(sources: WatchSources, from: number, emit: (events: reado
   }
 }
 
-/** The event as the watch asked for it: the same object unless it carries a previous key-value the watch did not ask for. */
-function shape(prevKv: boolean, event: WatchEvent): api.Event {
-  return prevKv || event.prevKv === undefined ? event : { type: event.type, kv: event.kv };
+/** The newest revision among stored events, in revision order (0 for none): a watch has seen it even when it filtered the events out. */
+function lastRevision(events: readonly WatchEvent[]): number {
+  return events.at(-1)?.kv.modRevision ?? 0;
+}
+
+/**
+ * The watches of one interest are handed the same events with the same
+ * header: they share one update too, and a front end that sees the same
+ * update (or the same events) for many watches can encode it once.
+ */
+let lastUpdate: Extract<api.WatchUpdate, { kind: "events" }> | undefined;
+
+function eventsUpdate(header: api.ResponseHeader, events: readonly api.Event[]): api.WatchUpdate {
+  if (lastUpdate?.header !== header || lastUpdate.events !== events) lastUpdate = { kind: "events", header, events };
+  return lastUpdate;
 }
