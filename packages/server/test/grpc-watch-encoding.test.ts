@@ -123,8 +123,8 @@ test("watch encoding: responses in a row with the same key-value but other event
 });
 
 test("watch encoding: responses framed together are each response's bytes behind gRPC's five-byte prefix", () => {
-  // A shared events response among them stands for a message per id (ids whose varints take one byte to ten, two of each size in a row).
-  const watchIds = [0, 1, 2, 300, 301, 2 ** 40, 2 ** 40 + 1, -1, -2, 5];
+  // A shared events response among them stands for a message per id: ids whose varints take one byte to ten, runs of each size.
+  const watchIds = [0, 1, 2, 300, 301, 2 ** 40, 2 ** 40 + 1, -1, -2, 5, ...Array.from({ length: 37 }, (_, i) => 16_200 + i * 10)];
   const shared: Outgoing = { header: HEADER, events: [{ type: "PUT", kv: kv("fan", "out") }], watchIds };
   const items: Outgoing[] = [...CASES.map((c) => c.message), shared, CASES[0]!.message];
   const messages = items.flatMap(messagesOf);

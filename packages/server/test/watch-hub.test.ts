@@ -7,12 +7,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { WatchEvent } from "@raftkv/mvcc";
-import type { Event, WatchRequest, WatchUpdate } from "../src/kv/api.js";
+import type { Event, SharedDelivery, WatchRequest, WatchUpdate } from "../src/kv/api.js";
 import { type Interest, SUBSCRIBERS_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
 import { oneMemberServices, type ServicesFixture } from "./support/services.js";
 
 const text = (value: string): Uint8Array => Buffer.from(value);
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Waits, a turn at a time, until `done` holds (a few hundred turns at most). */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 500 && !done(); turn++) await nextTurn();
+  assert.ok(done(), "not within 500 turns");
+}
 
 function putEvent(key: string, revision: number): WatchEvent {
   return { type: "PUT", kv: { key: text(key), value: text("v"), createRevision: revision, modRevision: revision, version: 1, lease: 0 } };
@@ -247,5 +253,36 @@ describe("watches over the services: the write is answered before its events are
     assert.deepEqual(earlier.revisions(), [second.header.revision]);
     earlierWatch.cancel();
     lateWatch.cancel();
+  });
+
+  test("watches sharing a delivery get each batch in one call for all of them, each from its own start, none after its cancel", async () => {
+    const calls: { members: string[]; revisions: number[] }[] = [];
+    const delivery: SharedDelivery<string> = {
+      deliver: (members, count, _header, events) => calls.push({ members: members.slice(0, count), revisions: events.map((e) => e.kv.modRevision) }),
+    };
+    const own = recorder();
+    const watchShared = (name: string, request: WatchRequest) => services.kv.watch({ ...request, shared: { delivery, member: name } }, own.deliver);
+    const first = await put("shared", "0");
+    const a = await watchShared("a", watchOf("shared"));
+    const b = await watchShared("b", watchOf("shared"));
+    const pending = await put("shared", "1");
+    // Joins while the second put's event is still with the hub: it starts after it.
+    const c = await watchShared("c", watchOf("shared"));
+    // History from the first put: its own delivery until it is live, then the group's.
+    const d = await watchShared("d", watchOf("shared", first.header.revision));
+    // Another interest (no puts) is another group; a watch with progress notifications keeps its own subscription.
+    const e = await watchShared("e", { ...watchOf("shared"), noPut: true });
+    const f = await watchShared("f", { ...watchOf("shared"), progressNotify: true });
+    await until(() => calls.some((call) => call.revisions.includes(pending.header.revision)));
+    const last = await put("shared", "2");
+    b.cancel();
+    await own.until(last.header.revision);
+    await until(() => calls.some((call) => call.revisions.includes(last.header.revision)));
+    assert.deepEqual(calls, [
+      { members: ["a", "b"], revisions: [pending.header.revision] },
+      { members: ["a", "c", "d"], revisions: [last.header.revision] },
+    ]);
+    assert.deepEqual(own.revisions(), [first.header.revision, pending.header.revision, last.header.revision], "d's history, then f's live events");
+    for (const watch of [a, c, d, e, f]) watch.cancel();
   });
 });

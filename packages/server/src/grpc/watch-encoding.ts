@@ -98,29 +98,31 @@ function framedSize(item: Outgoing, parts: ResponseParts): number {
 
 /**
  * A framed message per watch id: the shared header's and events' bytes
- * around each id (fields in number order). A message whose id takes as many
- * bytes as the one before is that one copied whole with its id written over
- * (one copy where each field would be one).
+ * around each id (fields in number order). The messages of a run of ids
+ * whose varints take the same bytes differ in those bytes alone: the first
+ * is written field by field, copied into the rest in doubling blocks (a few
+ * copies however many ids), and each id written over its copy.
  */
-function writeShared(out: Output, watchIds: readonly number[], { header, events, size }: ResponseParts): void {
-  const idAt = FRAME_PREFIX_BYTES + (header ? messageFieldSize(header.length) : 0);
-  let previousStart = -1;
-  let previousIdSize = -1;
-  for (const watchId of watchIds) {
-    const idSize = intFieldSize(watchId);
+function writeShared(out: Output, watchIds: readonly number[], parts: ResponseParts): void {
+  const idAt = FRAME_PREFIX_BYTES + (parts.header ? messageFieldSize(parts.header.length) : 0);
+  for (let first = 0; first < watchIds.length; ) {
+    const idSize = intFieldSize(watchIds[first]);
+    let end = first + 1;
+    while (end < watchIds.length && intFieldSize(watchIds[end]) === idSize) end++;
+    const frameSize = FRAME_PREFIX_BYTES + parts.size + idSize;
     const start = out.position;
-    if (idSize === previousIdSize) {
-      out.repeat(previousStart, FRAME_PREFIX_BYTES + size + idSize);
-      out.intAt(start + idAt, 2, watchId);
-    } else {
-      out.framePrefix(size + idSize);
-      if (header) out.bytesField(1, header);
-      out.int(2, watchId);
-      if (events) out.raw(events);
-    }
-    previousStart = start;
-    previousIdSize = idSize;
+    writeSharedMessage(out, watchIds[first]!, parts);
+    for (let copied = 1; copied < end - first; copied *= 2) out.repeat(start, Math.min(copied, end - first - copied) * frameSize);
+    for (let i = first + 1; i < end; i++) out.intAt(start + (i - first) * frameSize + idAt, 2, watchIds[i]!);
+    first = end;
   }
+}
+
+function writeSharedMessage(out: Output, watchId: number, { header, events, size }: ResponseParts): void {
+  out.framePrefix(size + intFieldSize(watchId));
+  if (header) out.bytesField(1, header);
+  out.int(2, watchId);
+  if (events) out.raw(events);
 }
 
 /** What a response shares with the others of its fan-out (its header's and events' bytes), and its size. */

@@ -247,7 +247,7 @@ function handTo(pass: Pass, subscription: Subscription): void {
 }
 
 /** Interests with the same name want the same events. */
-function audienceName({ key, rangeEnd, prevKv, noPut, noDelete }: Interest): string {
+export function audienceName({ key, rangeEnd, prevKv, noPut, noDelete }: Interest): string {
   const flags = `${prevKv === true ? "p" : ""}${noPut === true ? "P" : ""}${noDelete === true ? "D" : ""}`;
   return `${hex(key)}/${hex(rangeEnd)}/${flags}`;
 }

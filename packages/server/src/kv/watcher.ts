@@ -3,10 +3,14 @@
  * and no duplicate between the two. History reads are synchronous and the
  * live subscription starts before them, so nothing applied meanwhile is
  * missed; events at or below the last delivered revision are dropped.
+ * A watch whose front end shares one delivery among its watches (a gRPC
+ * stream) joins, once its history is read, the live group of its interest
+ * on that delivery: one hub subscription for the group, and a batch handed
+ * to the delivery once for all the members that joined before its events.
  */
 import { CompactedError, type EventPage, type WatchEvent } from "@raftkv/mvcc";
 import type * as api from "./api.js";
-import { EventSelection, type WatchHub } from "./watch-hub.js";
+import { EventSelection, type WatchHub, audienceName } from "./watch-hub.js";
 
 /** How often a quiet watch that asked for progress notifications gets one (etcd: 10 minutes). */
 const PROGRESS_EVERY_MS = 10_000;
@@ -39,15 +43,20 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
   };
 
   // The hub hands every watch of the same interest the same selected events: a watch passes them on as they are.
-  const unsubscribe = sources.hub.subscribe(request, (events, revision) => {
-    if (!ended) emit(events, events.at(-1)!.kv.modRevision, revision);
-  });
+  // A shared delivery knows nothing of progress notifications, and its group takes members in revision order:
+  // a watch that asked for notifications, or starts past the current revision, has its own subscription.
+  const shared = !request.progressNotify && delivered <= sources.currentRevision() ? request.shared : undefined;
+  let leave = shared
+    ? undefined
+    : sources.hub.subscribe(request, (events, revision) => {
+        if (!ended) emit(events, events.at(-1)!.kv.modRevision, revision);
+      });
   const progress = request.progressNotify ? setInterval(() => notifyProgress(), PROGRESS_EVERY_MS) : undefined;
   progress?.unref();
 
   const end = (): void => {
     ended = true;
-    unsubscribe();
+    leave?.();
     if (progress) clearInterval(progress);
   };
 
@@ -69,6 +78,8 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
     end();
     deliver({ kind: "compacted", header: sources.header(sources.currentRevision()), compactRevision: error.compactRevision });
   }
+  // Every event up to the current revision is in the history just read: the group's events after it are this watch's.
+  if (shared && !ended) leave = joinLiveGroup(sources, shared, sources.currentRevision());
   return { cancel: end };
 }
 
@@ -97,4 +108,72 @@ let lastUpdate: Extract<api.WatchUpdate, { kind: "events" }> | undefined;
 function eventsUpdate(header: api.ResponseHeader, events: readonly api.Event[]): api.WatchUpdate {
   if (lastUpdate?.header !== header || lastUpdate.events !== events) lastUpdate = { kind: "events", header, events };
   return lastUpdate;
+}
+
+/** The live groups of each shared delivery, by interest. */
+const liveGroups = new WeakMap<api.SharedDelivery<unknown>, Map<string, LiveGroup>>();
+
+/** Joins `shared.member` to its delivery's group for the interest; it takes events after revision `after`. Returns how it leaves. */
+function joinLiveGroup(sources: WatchSources, shared: api.SharedWatch<unknown>, after: number): () => void {
+  const groups = liveGroups.get(shared.delivery) ?? new Map<string, LiveGroup>();
+  liveGroups.set(shared.delivery, groups);
+  const name = audienceName(sources.request);
+  let group = groups.get(name);
+  if (!group) {
+    group = new LiveGroup(sources, shared.delivery, () => groups.delete(name));
+    groups.set(name, group);
+  }
+  return group.join(shared.member, after);
+}
+
+/**
+ * The live watches of one shared delivery with one interest: one hub
+ * subscription for them all, and each batch handed to the delivery once for
+ * every member that joined before its events, so that a put to a key a
+ * stream's thousand watches watch is one call, not a thousand.
+ */
+class LiveGroup {
+  private readonly members: unknown[] = [];
+  /** The revision each member had seen when it joined. Members join as the store's revision grows, so these never decrease. */
+  private readonly after: number[] = [];
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    /** The first member's: the interest, the hub and the headers are the same for every member. */
+    private readonly sources: WatchSources,
+    private readonly delivery: api.SharedDelivery<unknown>,
+    private readonly emptied: () => void,
+  ) {
+    this.unsubscribe = sources.hub.subscribe(sources.request, (events, revision) => this.handOut(events, revision));
+  }
+
+  join(member: unknown, after: number): () => void {
+    this.members.push(member);
+    this.after.push(after);
+    return () => this.leave(member);
+  }
+
+  private leave(member: unknown): void {
+    const place = this.members.indexOf(member);
+    if (place < 0) return;
+    this.members.splice(place, 1);
+    this.after.splice(place, 1);
+    if (this.members.length > 0) return;
+    this.unsubscribe();
+    this.emptied();
+  }
+
+  private handOut(events: readonly WatchEvent[], revision: number): void {
+    const first = events[0]!.kv.modRevision;
+    let before = this.members.length;
+    while (before > 0 && this.after[before - 1]! >= first) before--;
+    const header = this.sources.header(revision);
+    if (before > 0) this.delivery.deliver(this.members, before, header, events);
+    // Members that joined after some of these events were applied take the rest, alone.
+    for (let i = before; i < this.members.length; i++) {
+      const after = this.after[i]!;
+      const rest = events.filter((event) => event.kv.modRevision > after);
+      if (rest.length > 0) this.delivery.deliver([this.members[i]], 1, header, rest);
+    }
+  }
 }
