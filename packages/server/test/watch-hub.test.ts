@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { WatchEvent } from "@raftkv/mvcc";
 import type { Event, SharedDelivery, WatchRequest, WatchUpdate } from "../src/kv/api.js";
-import { type Interest, SUBSCRIBERS_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
+import { type Interest, WATCHES_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
 import { oneMemberServices, type ServicesFixture } from "./support/services.js";
 
 const text = (value: string): Uint8Array => Buffer.from(value);
@@ -127,14 +127,14 @@ describe("audiences: subscribers that want the same events", () => {
 describe("a large fan-out spread over turns", () => {
   test("each turn hands out to a share of the subscribers; a batch published meanwhile reaches each one after the earlier batch", async () => {
     const hub = new WatchHub();
-    const count = SUBSCRIBERS_PER_TURN * 2 + 10;
+    const count = WATCHES_PER_TURN * 2 + 10;
     const received: number[][] = Array.from({ length: count }, () => []);
     const unsubscribes = received.map((revisions) =>
       hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision)),
     );
     hub.publish([putEvent("k", 2)], 2);
     await nextTurn();
-    assert.equal(received.filter((revisions) => revisions.length > 0).length, SUBSCRIBERS_PER_TURN);
+    assert.equal(received.filter((revisions) => revisions.length > 0).length, WATCHES_PER_TURN);
     hub.publish([putEvent("k", 3)], 3);
     // The last subscriber is canceled before the pass reaches it.
     unsubscribes.at(-1)!();
@@ -146,9 +146,31 @@ describe("a large fan-out spread over turns", () => {
     assert.deepEqual(received.at(-1), []);
   });
 
+  test("a subscriber counts for the watches it stands for: one standing for more than a turn's share is handed out alone in its turn", async () => {
+    const hub = new WatchHub();
+    const order: string[] = [];
+    const key = { key: text("k"), rangeEnd: new Uint8Array() };
+    hub.subscribe(
+      key,
+      () => order.push("group of 200"),
+      () => 200,
+    );
+    hub.subscribe(
+      key,
+      () => order.push("group of 100"),
+      () => 100,
+    );
+    hub.subscribe(key, () => order.push("single"));
+    hub.publish([putEvent("k", 2)], 2);
+    await nextTurn();
+    assert.deepEqual(order, ["group of 200"]);
+    await nextTurn();
+    assert.deepEqual(order, ["group of 200", "group of 100", "single"]);
+  });
+
   test("a listener that asks for a hand-out itself (a progress notification) leaves every subscriber one of each batch", async () => {
     const hub = new WatchHub();
-    const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 5 }, () => []);
+    const received: number[][] = Array.from({ length: WATCHES_PER_TURN + 5 }, () => []);
     for (const [i, revisions] of received.entries()) {
       hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => {
         revisions.push(revision);
@@ -165,7 +187,7 @@ describe("a large fan-out spread over turns", () => {
 
   test("deliverPending finishes the pass under way and the batches after it", async () => {
     const hub = new WatchHub();
-    const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 1 }, () => []);
+    const received: number[][] = Array.from({ length: WATCHES_PER_TURN + 1 }, () => []);
     for (const revisions of received) hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision));
     hub.publish([putEvent("k", 2)], 2);
     await nextTurn();

@@ -123,6 +123,8 @@ class Subscription {
   constructor(
     readonly audience: Audience,
     readonly listener: EventListener,
+    /** How many watches it stands for (a group of watches subscribes once). */
+    readonly watches: () => number,
   ) {}
 }
 
@@ -140,14 +142,17 @@ interface Pass {
 }
 
 /**
- * How many subscribers a turn hands events to. A put to a key with a
+ * About how many watches a turn hands events to (a subscriber standing for
+ * more is handed them whole, and ends the turn). A put to a key with a
  * thousand watchers is handed out over several turns, so that requests
  * (the writer's next put) and the peers' messages are read in between
  * rather than after the whole fan-out; batches published meanwhile go out
  * together in the next pass, and each stream joins a watch's revisions
  * into one response.
  */
-export const SUBSCRIBERS_PER_TURN = 128;
+export const WATCHES_PER_TURN = 128;
+
+const ONE = (): number => 1;
 
 export class WatchHub {
   private readonly subscriptions = new Set<Subscription>();
@@ -163,9 +168,10 @@ export class WatchHub {
     return this.prevKvSubscriptions > 0;
   }
 
-  subscribe(interest: Interest, listener: EventListener): () => void {
+  /** `watches`: how many watches the listener hands the events to, for the hub's share of a turn. */
+  subscribe(interest: Interest, listener: EventListener, watches = ONE): () => void {
     const audience = this.audienceOf(interest);
-    const subscription = new Subscription(audience, listener);
+    const subscription = new Subscription(audience, listener, watches);
     const prevKv = interest.prevKv === true;
     this.subscriptions.add(subscription);
     audience.subscribers++;
@@ -204,7 +210,7 @@ export class WatchHub {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.handOut(SUBSCRIBERS_PER_TURN);
+      this.handOut(WATCHES_PER_TURN);
       if (this.pass || this.pending.length > 0) this.schedule();
     });
   }
@@ -217,14 +223,18 @@ export class WatchHub {
    * listener that asks for a hand-out itself never gets them twice.
    */
   private handOut(budget: number): void {
-    for (let left = budget; left > 0; left--) {
+    for (let left = budget; left > 0; ) {
       this.pass ??= this.nextPass();
       const pass = this.pass;
       if (!pass) return;
       const subscription = pass.subscribers[pass.next++]!;
       if (pass.next === pass.subscribers.length) this.pass = undefined;
       // Gone since the pass began: it was canceled.
-      if (!subscription.live) continue;
+      if (!subscription.live) {
+        left--;
+        continue;
+      }
+      left -= subscription.watches();
       handTo(pass, subscription);
     }
   }

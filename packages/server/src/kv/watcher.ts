@@ -144,7 +144,11 @@ class LiveGroup {
     private readonly delivery: api.SharedDelivery<unknown>,
     private readonly emptied: () => void,
   ) {
-    this.unsubscribe = sources.hub.subscribe(sources.request, (events, revision) => this.handOut(events, revision));
+    this.unsubscribe = sources.hub.subscribe(
+      sources.request,
+      (events, revision) => this.handOut(events, revision),
+      () => this.members.length,
+    );
   }
 
   join(member: unknown, after: number): () => void {
