@@ -55,10 +55,10 @@ class StreamMember extends Recipient {
 }
 
 /**
- * The delivery a stream's watches of one interest share (one for watches
- * that asked for fragments, one for the others): a put to a key a thousand
- * of them watch is one call, each watch's part of it an id in the
- * response they share.
+ * The delivery a stream's watches share (one for watches that asked for
+ * fragments, one for the others); the kv layer groups them by interest on
+ * it, so that a put to a key a thousand of them watch is one call, each
+ * watch's part of it an id in the response they share.
  */
 class StreamDelivery implements SharedDelivery<StreamMember> {
   constructor(

@@ -93,7 +93,7 @@ export class EventSelection {
  * of one key are one audience.
  */
 class Audience {
-  readonly selection: EventSelection;
+  private readonly selection: EventSelection;
   subscribers = 0;
   /** The pass the selections are for, and each of its batches' events as this audience wants them. */
   private pass: Pass | undefined;
