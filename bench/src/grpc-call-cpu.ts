@@ -6,10 +6,12 @@
  * process, and the member's CPU time (from /proc) over them divided by their
  * number. This process's own CPU per call is printed too: the load generator
  * of the grpc command runs the same grpc-js client code.
- * Run: pnpm --filter @raftkv/bench grpc-call-cpu [--systems raftkv,etcd] [--methods put,range] [--calls 20000] [--in-flight 64]
+ * Run: pnpm --filter @raftkv/bench grpc-call-cpu [--systems raftkv,etcd] [--methods put,range] [--calls 20000] [--in-flight 64] [--profile DIR]
+ * (--profile: the raftkv member under node --cpu-prof, its profile in DIR as m1-leader.cpuprofile)
  */
 import { parseArgs } from "node:util";
-import { LocalCluster, etcdInstalled } from "./clusters.js";
+import { resolve } from "node:path";
+import { LocalCluster, etcdInstalled, profilingFlags, stopSideBySide } from "./clusters.js";
 import { parseSystem, positive } from "./grpc/options.js";
 import { call, connect, ready, type EtcdClient, type Message } from "./grpc/protos.js";
 import { sampleProcess } from "./throughput/proc.js";
@@ -34,13 +36,15 @@ async function main(): Promise<void> {
       calls: { type: "string", default: "20000" },
       "in-flight": { type: "string", default: "64" },
       "base-port": { type: "string", default: "23700" },
+      profile: { type: "string" },
     },
   });
+  const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
   const systems = (values.systems ?? (etcdInstalled() ? "raftkv,etcd" : "raftkv")).split(",").map(parseSystem);
   const methods = values.methods.split(",").map(parseMethod);
   const [calls, inFlight, basePort] = [positive(values.calls), positive(values["in-flight"]), positive(values["base-port"])];
   for (const system of systems) {
-    const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1);
+    const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1, { nodeFlags: await profilingFlags(profileDir) });
     try {
       for (const method of methods) {
         const cpu = await cpuPerCall(cluster, method, calls, inFlight);
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
         );
       }
     } finally {
-      await cluster.stop();
+      await stopSideBySide([cluster], profileDir);
     }
   }
 }

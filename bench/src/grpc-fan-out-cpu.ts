@@ -9,10 +9,12 @@
  * as the grpc command's watch row puts (a member may then send a watcher
  * several puts' events in one response), and the count ends once every
  * watcher has the last put's event.
- * Run: pnpm --filter @raftkv/bench grpc-fan-out-cpu [--systems raftkv,etcd] [--watchers 1000] [--puts 200] [--pace seen|ack]
+ * Run: pnpm --filter @raftkv/bench grpc-fan-out-cpu [--systems raftkv,etcd] [--watchers 1000] [--puts 200] [--pace seen|ack] [--profile DIR]
+ * (--profile: the raftkv member under node --cpu-prof, its profile in DIR as m1-leader.cpuprofile)
  */
 import { parseArgs } from "node:util";
-import { LocalCluster, etcdInstalled } from "./clusters.js";
+import { resolve } from "node:path";
+import { LocalCluster, etcdInstalled, profilingFlags, stopSideBySide } from "./clusters.js";
 import { parseSystem, positive } from "./grpc/options.js";
 import { call, connect, ready, type EtcdClient, type Message } from "./grpc/protos.js";
 import { sampleProcess } from "./throughput/proc.js";
@@ -38,21 +40,23 @@ async function main(): Promise<void> {
       watchers: { type: "string", default: "1000" },
       puts: { type: "string", default: "200" },
       "base-port": { type: "string", default: "23500" },
+      profile: { type: "string" },
       pace: { type: "string", default: "seen" },
     },
   });
   const pace = parsePace(values.pace);
+  const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
   const systems = (values.systems ?? (etcdInstalled() ? "raftkv,etcd" : "raftkv")).split(",").map(parseSystem);
   const [watchers, puts, basePort] = [positive(values.watchers), positive(values.puts), positive(values["base-port"])];
   for (const system of systems) {
-    const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1);
+    const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1, { nodeFlags: await profilingFlags(profileDir) });
     try {
       const { cpuMs, eventsPerResponse } = await cpuPerPut(cluster, watchers, puts, pace);
       console.log(
         `${system.padEnd(6)} member CPU per put to ${watchers} watchers: ${cpuMs.toFixed(2)} ms (${((cpuMs * 1000) / watchers).toFixed(2)} µs per event, ${eventsPerResponse.toFixed(2)} events per response), ${puts} puts, each after the last was ${pace}`,
       );
     } finally {
-      await cluster.stop();
+      await stopSideBySide([cluster], profileDir);
     }
   }
 }

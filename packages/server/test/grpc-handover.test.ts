@@ -1,9 +1,9 @@
 /**
  * How a plain-text HTTP/2 connection reaches grpc-js: as the socket itself
  * when its first request names a well-formed authority, through the filter
- * when the authority carries a scheme (etcdctl 3.4), and through the filter
- * when no request comes in time. Each way, the server answers the request,
- * and sees the authority without a scheme. The server here is Node's own
+ * when the authority carries a scheme (etcdctl 3.4), and as the socket
+ * itself when no request comes in time. Each way, the server answers the
+ * request, and sees the authority without a scheme. The server here is Node's own
  * HTTP/2, given the connection as grpc-js's injector would be.
  */
 import assert from "node:assert/strict";
@@ -72,7 +72,7 @@ test("an authority with a scheme, as etcdctl 3.4 sends it: filtered, the scheme 
   assert.deepEqual(handedOver, ["filtered"]);
 });
 
-test("a client that asks nothing for a while: filtered, and served when it asks", async () => {
+test("a client that asks nothing for a while: the socket itself, and served when it asks", async () => {
   handedOver.length = 0;
   const host = new URL(url).host;
   const handOver = new Promise<void>((resolve) => (nextHandOver = resolve));
@@ -82,5 +82,20 @@ test("a client that asks nothing for a while: filtered, and served when it asks"
     return ask(client);
   });
   assert.equal(answer, host);
+  assert.deepEqual(handedOver, ["socket"]);
+});
+
+test("a client still owing the acknowledgement of our SETTINGS when the wait ends: filtered, so that the acknowledgement is taken out", async () => {
+  handedOver.length = 0;
+  const handOver = new Promise<void>((resolve) => (nextHandOver = resolve));
+  const { port } = new URL(url);
+  const raw = new Socket();
+  await new Promise<void>((resolve) => raw.connect(Number(port), "127.0.0.1", resolve));
+  // The preface and an empty SETTINGS frame, and no acknowledgement of the server's.
+  const settings = Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+  raw.write(Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), settings]));
+  raw.on("error", () => undefined);
+  await handOver;
+  raw.destroy();
   assert.deepEqual(handedOver, ["filtered"]);
 });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Event, KeyValue, ResponseHeader } from "../src/kv/api.js";
-import { encodeFramedWatchResponses, encodeWatchResponse, type WatchMessage } from "../src/grpc/watch-encoding.js";
+import { encodeFramedWatchResponses, encodeWatchResponse, messagesOf, type Outgoing, type WatchMessage } from "../src/grpc/watch-encoding.js";
 import { methodOf, type Message } from "./support/grpc.js";
 
 const watch = methodOf("Watch", "Watch");
@@ -123,8 +123,12 @@ test("watch encoding: responses in a row with the same key-value but other event
 });
 
 test("watch encoding: responses framed together are each response's bytes behind gRPC's five-byte prefix", () => {
-  const messages = CASES.map((c) => c.message);
-  const framed = encodeFramedWatchResponses(messages);
+  // A shared events response among them stands for a message per id: ids whose varints take one byte to ten, runs of each size.
+  const watchIds = [0, 1, 2, 300, 301, 2 ** 40, 2 ** 40 + 1, -1, -2, 5, ...Array.from({ length: 37 }, (_, i) => 16_200 + i * 10)];
+  const shared: Outgoing = { header: HEADER, events: [{ type: "PUT", kv: kv("fan", "out") }], watchIds };
+  const items: Outgoing[] = [...CASES.map((c) => c.message), shared, CASES[0]!.message];
+  const messages = items.flatMap(messagesOf);
+  const framed = encodeFramedWatchResponses(items);
   let at = 0;
   for (const message of messages) {
     const expected = encodeWatchResponse(message);

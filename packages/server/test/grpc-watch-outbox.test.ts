@@ -8,24 +8,29 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Event, ResponseHeader } from "../src/kv/api.js";
-import type { WatchMessage } from "../src/grpc/watch-encoding.js";
-import { WatchOutbox } from "../src/grpc/watch-outbox.js";
+import { messagesOf, type Outgoing, type WatchMessage } from "../src/grpc/watch-encoding.js";
+import { Recipient, WatchOutbox } from "../src/grpc/watch-outbox.js";
 
 const header = (revision: number): ResponseHeader => ({ clusterId: 1, memberId: 2, revision, raftTerm: 3 });
 const put = (revision: number, valueBytes = 1): Event => ({
   type: "PUT",
   kv: { key: Buffer.from("k"), value: Buffer.alloc(valueBytes, "v"), createRevision: 1, modRevision: revision, version: revision, lease: 0 },
 });
+/** A stream's watches 0 to 9, as its outbox knows them. */
+const recipients = (): Recipient[] => Array.from({ length: 10 }, (_, id) => new Recipient(id));
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** A writer that records each batch and finishes it only when told. */
+/** A writer that records each batch, as the items the outbox gave it and as the messages they stand for, and finishes it only when told. */
 function recordingWriter() {
   const batches: WatchMessage[][] = [];
+  const items: Outgoing[][] = [];
   const finishers: (() => void)[] = [];
   return {
     batches,
-    write: (messages: readonly WatchMessage[], done: () => void) => {
-      batches.push([...messages]);
+    items,
+    write: (batch: readonly Outgoing[], done: () => void) => {
+      items.push([...batch]);
+      batches.push(batch.flatMap(messagesOf));
       finishers.push(done);
     },
     finishOldest: () => finishers.shift()!(),
@@ -38,9 +43,10 @@ const revisionsOf = (message: WatchMessage): number[] => (message.events ?? []).
 test("what is queued in one turn leaves as one batch, in order, after the turn", async () => {
   const writer = recordingWriter();
   const outbox = new WatchOutbox(writer.write, noFragments);
+  const w = recipients();
   outbox.add({ header: header(1), watch_id: 0, created: true });
-  outbox.addEvents(0, header(2), [put(2)], false);
-  outbox.addEvents(1, header(2), [put(2)], false);
+  outbox.addEvents(w[0]!, header(2), [put(2)], false);
+  outbox.addEvents(w[1]!, header(2), [put(2)], false);
   assert.equal(writer.batches.length, 0, "nothing leaves before the turn ends");
   await turn();
   assert.deepEqual(
@@ -58,11 +64,12 @@ test("what is queued in one turn leaves as one batch, in order, after the turn",
 test("while a batch is written, a watch's events join its waiting response, and leave when the batch is done", async () => {
   const writer = recordingWriter();
   const outbox = new WatchOutbox(writer.write, noFragments);
-  outbox.addEvents(0, header(2), [put(2)], false);
+  const w = recipients();
+  outbox.addEvents(w[0]!, header(2), [put(2)], false);
   await turn();
   for (const revision of [3, 4, 5]) {
-    outbox.addEvents(0, header(revision), [put(revision)], false);
-    outbox.addEvents(1, header(revision), [put(revision)], false);
+    outbox.addEvents(w[0]!, header(revision), [put(revision)], false);
+    outbox.addEvents(w[1]!, header(revision), [put(revision)], false);
   }
   await turn();
   assert.equal(writer.batches.length, 1, "the next batch waits for the one being written");
@@ -79,11 +86,12 @@ test("while a batch is written, a watch's events join its waiting response, and 
 test("joining leaves the events array a watch delivered as it was", async () => {
   const writer = recordingWriter();
   const outbox = new WatchOutbox(writer.write, noFragments);
+  const w = recipients();
   outbox.add({ header: header(1), watch_id: 9, created: true });
   await turn();
   const delivered = [put(2)];
-  outbox.addEvents(0, header(2), delivered, false);
-  outbox.addEvents(0, header(3), [put(3)], false);
+  outbox.addEvents(w[0]!, header(2), delivered, false);
+  outbox.addEvents(w[0]!, header(3), [put(3)], false);
   writer.finishOldest();
   assert.deepEqual(writer.batches[1]!.map(revisionsOf), [[2, 3]]);
   assert.deepEqual(
@@ -95,11 +103,12 @@ test("joining leaves the events array a watch delivered as it was", async () => 
 test("a response of another kind for the watch ends the joining: later events come after it", async () => {
   const writer = recordingWriter();
   const outbox = new WatchOutbox(writer.write, noFragments);
+  const w = recipients();
   outbox.add({ header: header(1), watch_id: 9, created: true });
   await turn();
-  outbox.addEvents(0, header(2), [put(2)], false);
-  outbox.add({ header: header(2), watch_id: 0, canceled: true });
-  outbox.addEvents(0, header(3), [put(3)], false);
+  outbox.addEvents(w[0]!, header(2), [put(2)], false);
+  outbox.add({ header: header(2), watch_id: 0, canceled: true }, w[0]);
+  outbox.addEvents(w[0]!, header(3), [put(3)], false);
   writer.finishOldest();
   assert.deepEqual(
     writer.batches[1]!.map((m) => [m.canceled ?? false, revisionsOf(m)]),
@@ -114,10 +123,11 @@ test("a response of another kind for the watch ends the joining: later events co
 test("events stop joining a response at the request limit", async () => {
   const writer = recordingWriter();
   const outbox = new WatchOutbox(writer.write, noFragments);
+  const w = recipients();
   outbox.add({ header: header(1), watch_id: 9, created: true });
   await turn();
   const bigValue = 600 * 1024;
-  for (const revision of [2, 3, 4]) outbox.addEvents(0, header(revision), [put(revision, bigValue)], false);
+  for (const revision of [2, 3, 4]) outbox.addEvents(w[0]!, header(revision), [put(revision, bigValue)], false);
   writer.finishOldest();
   assert.deepEqual(writer.batches[1]!.map(revisionsOf), [[2, 3], [4]]);
 });
@@ -129,8 +139,9 @@ test("a watch that asked for fragments has its response cut when the batch goes"
     { ...message, events: message.events!.slice(1) },
   ];
   const outbox = new WatchOutbox(writer.write, halves);
-  outbox.addEvents(0, header(3), [put(2), put(3)], true);
-  outbox.addEvents(1, header(3), [put(2), put(3)], false);
+  const w = recipients();
+  outbox.addEvents(w[0]!, header(3), [put(2), put(3)], true);
+  outbox.addEvents(w[1]!, header(3), [put(2), put(3)], false);
   await turn();
   assert.deepEqual(
     writer.batches[0]!.map((m) => [m.watch_id, revisionsOf(m), m.fragment ?? false]),
@@ -145,22 +156,87 @@ test("a watch that asked for fragments has its response cut when the batch goes"
 test("end sends what waits at once, even behind a batch being written; close drops it", async () => {
   const writer = recordingWriter();
   const outbox = new WatchOutbox(writer.write, noFragments);
-  outbox.addEvents(0, header(2), [put(2)], false);
+  const w = recipients();
+  outbox.addEvents(w[0]!, header(2), [put(2)], false);
   await turn();
-  outbox.addEvents(0, header(3), [put(3)], false);
+  outbox.addEvents(w[0]!, header(3), [put(3)], false);
   outbox.end();
   assert.deepEqual(
     writer.batches.map((batch) => batch.map(revisionsOf)),
     [[[2]], [[3]]],
   );
-  outbox.addEvents(0, header(4), [put(4)], false);
+  outbox.addEvents(w[0]!, header(4), [put(4)], false);
   await turn();
   assert.equal(writer.batches.length, 2, "an ended outbox takes nothing more");
 
   const closing = recordingWriter();
   const closed = new WatchOutbox(closing.write, noFragments);
-  closed.addEvents(0, header(2), [put(2)], false);
+  closed.addEvents(recipients()[0]!, header(2), [put(2)], false);
   closed.close();
   await turn();
   assert.equal(closing.batches.length, 0);
+});
+
+test("watches handed the same events one after the other share one response, a message per id", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  const w = recipients();
+  // One header object and one events array, as the watches of one interest are handed them.
+  const [atTwo, events, other] = [header(2), [put(2)], [put(2)]];
+  outbox.addEvents(w[0]!, atTwo, events, false);
+  outbox.addEvents(w[1]!, atTwo, events, false);
+  outbox.addEvents(w[2]!, atTwo, events, false);
+  outbox.addEvents(w[3]!, atTwo, other, false);
+  await turn();
+  assert.deepEqual(
+    writer.items[0]!.map((item) => ("watchIds" in item ? item.watchIds : [])),
+    [[0, 1, 2], [3]],
+  );
+  assert.deepEqual(
+    writer.batches[0]!.map((m) => [m.watch_id, revisionsOf(m)]),
+    [
+      [0, [2]],
+      [1, [2]],
+      [2, [2]],
+      [3, [2]],
+    ],
+  );
+});
+
+test("a shared response's watches join later events apart: each gets every revision once, in order, wherever the batch was cut", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  const w = recipients();
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  const [atTwo, atThree, second, third] = [header(2), header(3), [put(2)], [put(3)]];
+  for (const id of [0, 1, 2, 3]) outbox.addEvents(w[id]!, atTwo, second, false);
+  // The next revision reaches two of the watches before the batch being written is done, the other two after.
+  for (const id of [0, 1]) outbox.addEvents(w[id]!, atThree, third, false);
+  writer.finishOldest();
+  for (const id of [2, 3]) outbox.addEvents(w[id]!, atThree, third, false);
+  // A watch whose next events differ from those the others joined gets them in a response of their own.
+  outbox.addEvents(w[0]!, header(4), [put(4)], false);
+  await turn();
+  writer.finishOldest();
+  const received = new Map<number, number[]>();
+  for (const message of writer.batches.slice(1).flat()) received.set(message.watch_id!, [...(received.get(message.watch_id!) ?? []), ...revisionsOf(message)]);
+  assert.deepEqual(
+    [...received].sort(([a], [b]) => a - b),
+    [
+      [0, [2, 3, 4]],
+      [1, [2, 3]],
+      [2, [2, 3]],
+      [3, [2, 3]],
+    ],
+  );
+  assert.deepEqual(
+    writer.batches[1]!.map((m) => [m.watch_id, m.header!.revision, revisionsOf(m)]),
+    [
+      [0, 3, [2, 3]],
+      [1, 3, [2, 3]],
+      [2, 2, [2]],
+      [3, 2, [2]],
+    ],
+  );
 });

@@ -120,19 +120,24 @@ describe("gRPC on a member that leads", () => {
     stream.end();
   });
 
-  test("puts fanned out to many watches of one stream reach each watch as its own options shape them", async () => {
+  test("puts fanned out to many watches of one stream reach each watch as its own options shape them, and none after its cancel", async () => {
     const stream = clientOf("Watch", member.address).Watch() as grpc.ClientDuplexStream<Message, Message>;
     const plainIds = Array.from({ length: 40 }, (_, i) => 100 + i);
-    const [withPrevious, noPut] = [200, 201];
+    const [withPrevious, noPut, canceledEarly] = [200, 201, 202];
     const eventCount = (messages: Message[]): number => messages.reduce((sum, m) => sum + m.events.length, 0);
-    const created = collect(stream, (messages) => messages.filter((m) => m.created).length === plainIds.length + 2);
-    const all = collect(stream, (messages) => eventCount(messages) === plainIds.length * 3 + 3 + 1);
+    const created = collect(stream, (messages) => messages.filter((m) => m.created).length === plainIds.length + 3);
+    const canceled = collect(stream, (messages) => messages.some((m) => m.canceled));
+    const all = collect(stream, (messages) => eventCount(messages) === plainIds.length * 3 + 3 + 1 + 2);
     for (const id of plainIds) stream.write({ create_request: { key: bytes("fan"), watch_id: id } });
     stream.write({ create_request: { key: bytes("fan"), watch_id: withPrevious, prev_kv: true } });
     stream.write({ create_request: { key: bytes("fan"), watch_id: noPut, filters: ["NOPUT"] } });
+    stream.write({ create_request: { key: bytes("fan"), watch_id: canceledEarly } });
     await created;
     await call(kv, "Put", { key: bytes("fan"), value: bytes("1") });
     await call(kv, "Put", { key: bytes("fan"), value: bytes("2") });
+    // One of the plain watches' group leaves before the delete.
+    stream.write({ cancel_request: { watch_id: canceledEarly } });
+    await canceled;
     const deleted = await call(kv, "DeleteRange", { key: bytes("fan") });
 
     const messages = await all;
@@ -156,6 +161,10 @@ describe("gRPC on a member that leads", () => {
       ["DELETE", "", "2"],
     ]);
     assert.deepEqual(seenBy(noPut), [["DELETE", "", null]]);
+    assert.deepEqual(seenBy(canceledEarly), [
+      ["PUT", "1", null],
+      ["PUT", "2", null],
+    ]);
     const deletion = messages.find((m) => m.watch_id === noPut && m.events.length > 0)!;
     assert.equal(deletion.header.revision, deleted.header.revision);
     stream.end();

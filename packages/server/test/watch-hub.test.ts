@@ -7,12 +7,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { WatchEvent } from "@raftkv/mvcc";
-import type { Event, WatchRequest, WatchUpdate } from "../src/kv/api.js";
-import { SUBSCRIBERS_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
+import type { Event, SharedDelivery, WatchRequest, WatchUpdate } from "../src/kv/api.js";
+import { type Interest, WATCHES_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
 import { oneMemberServices, type ServicesFixture } from "./support/services.js";
 
 const text = (value: string): Uint8Array => Buffer.from(value);
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Waits, a turn at a time, until `done` holds (a few hundred turns at most). */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 500 && !done(); turn++) await nextTurn();
+  assert.ok(done(), "not within 500 turns");
+}
 
 function putEvent(key: string, revision: number): WatchEvent {
   return { type: "PUT", kv: { key: text(key), value: text("v"), createRevision: revision, modRevision: revision, version: 1, lease: 0 } };
@@ -56,17 +62,79 @@ describe("the watch hub", () => {
   });
 });
 
+describe("audiences: subscribers that want the same events", () => {
+  function deleteEvent(key: string, revision: number, prevKv?: WatchEvent["kv"]): WatchEvent {
+    const kv = { key: text(key), value: new Uint8Array(), createRevision: 0, modRevision: revision, version: 0, lease: 0 };
+    return prevKv ? { type: "DELETE", kv, prevKv } : { type: "DELETE", kv };
+  }
+
+  test("each gets the events its range and options select; those with the same interest get the very same array", async () => {
+    const hub = new WatchHub();
+    const received = new Map<string, (readonly WatchEvent[])[]>();
+    const subscribe = (name: string, interest: Interest): void => {
+      received.set(name, []);
+      hub.subscribe(interest, (events) => received.get(name)!.push(events));
+    };
+    const everything = { key: text("a"), rangeEnd: text("z") };
+    subscribe("first", everything);
+    subscribe("second", { ...everything });
+    subscribe("with previous", { ...everything, prevKv: true });
+    subscribe("no puts", { ...everything, noPut: true });
+    subscribe("no deletes", { ...everything, noDelete: true });
+    subscribe("one key", { key: text("b"), rangeEnd: new Uint8Array() });
+    subscribe("from c on", { key: text("c"), rangeEnd: new Uint8Array([0]) });
+    const put = putEvent("b", 4);
+    const deleted = deleteEvent("c", 4, put.kv);
+    const batch = [put, deleted, putEvent("zz", 4)];
+    hub.publish(batch, 4);
+    await nextTurn();
+    const seen = Object.fromEntries(
+      [...received].map(([name, lots]) => [name, lots.map((events) => events.map((e) => `${e.type} ${Buffer.from(e.kv.key)}${e.prevKv ? " +prev" : ""}`))]),
+    );
+    assert.deepEqual(seen, {
+      first: [["PUT b", "DELETE c"]],
+      second: [["PUT b", "DELETE c"]],
+      "with previous": [["PUT b", "DELETE c +prev"]],
+      "no puts": [["DELETE c"]],
+      "no deletes": [["PUT b"]],
+      "one key": [["PUT b"]],
+      "from c on": [["DELETE c", "PUT zz"]],
+    });
+    assert.equal(received.get("first")![0], received.get("second")![0], "one selection for one interest");
+    assert.equal(received.get("with previous")![0]![1], deleted, "an event taken as it is stays the same object");
+  });
+
+  test("a batch an interest takes whole is handed on as published, and one that is gone leaves the others theirs", async () => {
+    const hub = new WatchHub();
+    const arrays: (readonly WatchEvent[])[] = [];
+    const interest = { key: text("k"), rangeEnd: new Uint8Array() };
+    const unsubscribeFirst = hub.subscribe(interest, (events) => arrays.push(events));
+    hub.subscribe(interest, (events) => arrays.push(events));
+    const batch = [putEvent("k", 2)];
+    hub.publish(batch, 2);
+    await nextTurn();
+    unsubscribeFirst();
+    hub.publish([putEvent("k", 3)], 3);
+    await nextTurn();
+    assert.deepEqual(
+      arrays.map((events) => events.map((e) => e.kv.modRevision)),
+      [[2], [2], [3]],
+    );
+    assert.ok(arrays[0] === batch && arrays[1] === batch);
+  });
+});
+
 describe("a large fan-out spread over turns", () => {
   test("each turn hands out to a share of the subscribers; a batch published meanwhile reaches each one after the earlier batch", async () => {
     const hub = new WatchHub();
-    const count = SUBSCRIBERS_PER_TURN * 2 + 10;
+    const count = WATCHES_PER_TURN * 2 + 10;
     const received: number[][] = Array.from({ length: count }, () => []);
     const unsubscribes = received.map((revisions) =>
       hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision)),
     );
     hub.publish([putEvent("k", 2)], 2);
     await nextTurn();
-    assert.equal(received.filter((revisions) => revisions.length > 0).length, SUBSCRIBERS_PER_TURN);
+    assert.equal(received.filter((revisions) => revisions.length > 0).length, WATCHES_PER_TURN);
     hub.publish([putEvent("k", 3)], 3);
     // The last subscriber is canceled before the pass reaches it.
     unsubscribes.at(-1)!();
@@ -78,9 +146,31 @@ describe("a large fan-out spread over turns", () => {
     assert.deepEqual(received.at(-1), []);
   });
 
+  test("a subscriber counts for the watches it stands for: one standing for more than a turn's share is handed out alone in its turn", async () => {
+    const hub = new WatchHub();
+    const order: string[] = [];
+    const key = { key: text("k"), rangeEnd: new Uint8Array() };
+    hub.subscribe(
+      key,
+      () => order.push("group of 200"),
+      () => 200,
+    );
+    hub.subscribe(
+      key,
+      () => order.push("group of 100"),
+      () => 100,
+    );
+    hub.subscribe(key, () => order.push("single"));
+    hub.publish([putEvent("k", 2)], 2);
+    await nextTurn();
+    assert.deepEqual(order, ["group of 200"]);
+    await nextTurn();
+    assert.deepEqual(order, ["group of 200", "group of 100", "single"]);
+  });
+
   test("a listener that asks for a hand-out itself (a progress notification) leaves every subscriber one of each batch", async () => {
     const hub = new WatchHub();
-    const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 5 }, () => []);
+    const received: number[][] = Array.from({ length: WATCHES_PER_TURN + 5 }, () => []);
     for (const [i, revisions] of received.entries()) {
       hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => {
         revisions.push(revision);
@@ -97,7 +187,7 @@ describe("a large fan-out spread over turns", () => {
 
   test("deliverPending finishes the pass under way and the batches after it", async () => {
     const hub = new WatchHub();
-    const received: number[][] = Array.from({ length: SUBSCRIBERS_PER_TURN + 1 }, () => []);
+    const received: number[][] = Array.from({ length: WATCHES_PER_TURN + 1 }, () => []);
     for (const revisions of received) hub.subscribe({ key: text("k"), rangeEnd: new Uint8Array() }, (_events, revision) => revisions.push(revision));
     hub.publish([putEvent("k", 2)], 2);
     await nextTurn();
@@ -185,5 +275,36 @@ describe("watches over the services: the write is answered before its events are
     assert.deepEqual(earlier.revisions(), [second.header.revision]);
     earlierWatch.cancel();
     lateWatch.cancel();
+  });
+
+  test("watches sharing a delivery get each batch in one call for all of them, each from its own start, none after its cancel", async () => {
+    const calls: { members: string[]; revisions: number[] }[] = [];
+    const delivery: SharedDelivery<string> = {
+      deliver: (members, count, _header, events) => calls.push({ members: members.slice(0, count), revisions: events.map((e) => e.kv.modRevision) }),
+    };
+    const own = recorder();
+    const watchShared = (name: string, request: WatchRequest) => services.kv.watch({ ...request, shared: { delivery, member: name } }, own.deliver);
+    const first = await put("shared", "0");
+    const a = await watchShared("a", watchOf("shared"));
+    const b = await watchShared("b", watchOf("shared"));
+    const pending = await put("shared", "1");
+    // Joins while the second put's event is still with the hub: it starts after it.
+    const c = await watchShared("c", watchOf("shared"));
+    // History from the first put: its own delivery until it is live, then the group's.
+    const d = await watchShared("d", watchOf("shared", first.header.revision));
+    // Another interest (no puts) is another group; a watch with progress notifications keeps its own subscription.
+    const e = await watchShared("e", { ...watchOf("shared"), noPut: true });
+    const f = await watchShared("f", { ...watchOf("shared"), progressNotify: true });
+    await until(() => calls.some((call) => call.revisions.includes(pending.header.revision)));
+    const last = await put("shared", "2");
+    b.cancel();
+    await own.until(last.header.revision);
+    await until(() => calls.some((call) => call.revisions.includes(last.header.revision)));
+    assert.deepEqual(calls, [
+      { members: ["a", "b"], revisions: [pending.header.revision] },
+      { members: ["a", "c", "d"], revisions: [last.header.revision] },
+    ]);
+    assert.deepEqual(own.revisions(), [first.header.revision, pending.header.revision, last.header.revision], "d's history, then f's live events");
+    for (const watch of [a, c, d, e, f]) watch.cancel();
   });
 });

@@ -29,7 +29,15 @@ const PRIORITY = 0x20;
 const MAX_FRAME_BYTES = 16_384;
 const HEADER_TABLE_BYTES = 4_096;
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-/** How long a client that sends no request is waited for before its connection is filtered, which suits any client. */
+/**
+ * How long a client that sends no request is waited for. Then, if it has
+ * acknowledged our SETTINGS and no frame of its is half read, its socket
+ * is handed over as it is (clientv3 and grpc-js dial, then may stay quiet
+ * far longer before their first call, and a filtered connection costs
+ * every later call; etcdctl's per-endpoint commands, the clients that put
+ * a scheme in the authority, call as soon as they have dialed); else it is
+ * filtered.
+ */
 const FIRST_REQUEST_WAIT_MS = 1_000;
 
 /** What the client's bytes go through: undecided until its first header block, then passed on or rewritten. */
@@ -64,7 +72,10 @@ export function handOverHttp2(socket: Socket, received: Buffer, inject: (connect
       inject(filtered(socket, filter, sofar));
     }
   };
-  const timer = setTimeout(handOver, FIRST_REQUEST_WAIT_MS);
+  const timer = setTimeout(() => {
+    filter.passIfQuiet();
+    handOver();
+  }, FIRST_REQUEST_WAIT_MS);
   socket.once("close", () => clearTimeout(timer));
   socket.on("data", take);
   take(received);
@@ -123,6 +134,11 @@ class AuthorityFilter {
   /** Decided, and nothing to rewrite: the bytes taken are the client's, less our acknowledgement, and so are the rest. */
   get passesUntouched(): boolean {
     return this.passing();
+  }
+
+  /** Decides, before the client's first header block, to pass its bytes untouched, if nothing is held back (our acknowledgement taken out, no frame half read). */
+  passIfQuiet(): void {
+    if (this.mode === "undecided" && !this.ackOwed && this.prefaceLeft === 0 && this.pending.length === 0 && !this.block) this.mode = "pass";
   }
 
   take(chunk: Buffer): Buffer {

@@ -41,6 +41,30 @@ export function encodeWatchResponse(message: WatchMessage): Buffer {
   return out.finished(parts.size);
 }
 
+/**
+ * One events response for several watches of a stream: a message for each
+ * id, all with this header and these events. The watches of one key on a
+ * stream are handed the same events; the bytes they share are sized and
+ * copied from one encoding, and each message differs only in its id.
+ */
+export interface SharedEvents {
+  readonly header: ResponseHeader;
+  readonly events: readonly Event[];
+  readonly watchIds: readonly number[];
+}
+
+/** What a Watch stream sends: a response, or one events response for several watches. */
+export type Outgoing = WatchMessage | SharedEvents;
+
+function isShared(item: Outgoing): item is SharedEvents {
+  return "watchIds" in item;
+}
+
+/** The responses an item stands for, one per watch id. */
+export function messagesOf(item: Outgoing): WatchMessage[] {
+  return isShared(item) ? item.watchIds.map((watchId) => ({ header: item.header, watch_id: watchId, events: item.events })) : [item];
+}
+
 /** gRPC's length-prefixed message: a compression flag byte (0: none), then the length as a 32-bit big-endian number. */
 const FRAME_PREFIX_BYTES = 5;
 
@@ -49,15 +73,56 @@ const FRAME_PREFIX_BYTES = 5;
  * grpc-js server call writes to its HTTP/2 stream for each message: one
  * allocation for the lot, each response written in place.
  */
-export function encodeFramedWatchResponses(messages: readonly WatchMessage[]): Buffer {
-  const parts = messages.map(partsOf);
-  const size = parts.reduce((sum, part) => sum + FRAME_PREFIX_BYTES + part.size, 0);
+export function encodeFramedWatchResponses(items: readonly Outgoing[]): Buffer {
+  const parts = items.map(partsOf);
+  let size = 0;
+  for (let i = 0; i < items.length; i++) size += framedSize(items[i]!, parts[i]!);
   const out = new Output(Buffer.allocUnsafe(size));
-  for (let i = 0; i < messages.length; i++) {
-    out.framePrefix(parts[i]!.size);
-    writeResponse(out, messages[i]!, parts[i]!);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    if (isShared(item)) writeShared(out, item.watchIds, parts[i]!);
+    else {
+      out.framePrefix(parts[i]!.size);
+      writeResponse(out, item, parts[i]!);
+    }
   }
   return out.finished(size);
+}
+
+function framedSize(item: Outgoing, parts: ResponseParts): number {
+  if (!isShared(item)) return FRAME_PREFIX_BYTES + parts.size;
+  let size = 0;
+  for (const watchId of item.watchIds) size += FRAME_PREFIX_BYTES + parts.size + intFieldSize(watchId);
+  return size;
+}
+
+/**
+ * A framed message per watch id: the shared header's and events' bytes
+ * around each id (fields in number order). The messages of a run of ids
+ * whose varints take the same bytes differ in those bytes alone: the first
+ * is written field by field, copied into the rest in doubling blocks (a few
+ * copies however many ids), and each id written over its copy.
+ */
+function writeShared(out: Output, watchIds: readonly number[], parts: ResponseParts): void {
+  const idAt = FRAME_PREFIX_BYTES + (parts.header ? messageFieldSize(parts.header.length) : 0);
+  for (let first = 0; first < watchIds.length; ) {
+    const idSize = intFieldSize(watchIds[first]);
+    let end = first + 1;
+    while (end < watchIds.length && intFieldSize(watchIds[end]) === idSize) end++;
+    const frameSize = FRAME_PREFIX_BYTES + parts.size + idSize;
+    const start = out.position;
+    writeSharedMessage(out, watchIds[first]!, parts);
+    for (let copied = 1; copied < end - first; copied *= 2) out.repeat(start, Math.min(copied, end - first - copied) * frameSize);
+    for (let i = first + 1; i < end; i++) out.intAt(start + (i - first) * frameSize + idAt, 2, watchIds[i]!);
+    first = end;
+  }
+}
+
+function writeSharedMessage(out: Output, watchId: number, { header, events, size }: ResponseParts): void {
+  out.framePrefix(size + intFieldSize(watchId));
+  if (header) out.bytesField(1, header);
+  out.int(2, watchId);
+  if (events) out.raw(events);
 }
 
 /** What a response shares with the others of its fan-out (its header's and events' bytes), and its size. */
@@ -67,7 +132,9 @@ interface ResponseParts {
   readonly size: number;
 }
 
-function partsOf(message: WatchMessage): ResponseParts {
+/** The sizes and shared bytes of a response; of a shared events response, all but its watch id. */
+function partsOf(message: WatchMessage | SharedEvents): ResponseParts {
+  if (isShared(message)) return partsOf({ header: message.header, events: message.events });
   const events = message.events === undefined || message.events.length === 0 ? undefined : eventsBytes(message.events);
   const header = message.header && headerBytes(message.header);
   const size =
@@ -130,7 +197,7 @@ function eventsBytes(events: readonly Event[]): Buffer {
 
 /** Each watcher gets its own event objects, holding the same key-values. */
 function sameEvents(a: readonly Event[], b: readonly Event[]): boolean {
-  return a.length === b.length && a.every((event, i) => event.type === b[i]!.type && event.kv === b[i]!.kv && event.prevKv === b[i]!.prevKv);
+  return a === b || (a.length === b.length && a.every((event, i) => event.type === b[i]!.type && event.kv === b[i]!.kv && event.prevKv === b[i]!.prevKv));
 }
 
 function encodeEvents(events: readonly Event[]): Buffer {
@@ -217,6 +284,24 @@ class Output {
   private at = 0;
 
   constructor(private readonly buffer: Buffer) {}
+
+  get position(): number {
+    return this.at;
+  }
+
+  /** Writes again the `length` bytes written from `start` on. */
+  repeat(start: number, length: number): void {
+    this.buffer.copyWithin(this.at, start, start + length);
+    this.at += length;
+  }
+
+  /** Writes an int field at `offset`, over bytes written already (as many as it takes). */
+  intAt(offset: number, field: number, n: number): void {
+    const at = this.at;
+    this.at = offset;
+    this.int(field, n);
+    this.at = at;
+  }
 
   int(field: number, n: number | undefined): void {
     if (n === undefined || n === 0) return;

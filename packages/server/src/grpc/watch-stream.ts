@@ -8,18 +8,21 @@
  * A watch created with `fragment` gets a revision whose events exceed the
  * request limit (--max-request-bytes) in parts, as etcd sends it, so that
  * clients with a message limit (grpc-go's and grpc-js's 4 MiB) can take it.
+ * The stream's watches of one interest share its delivery (`shared` in the
+ * watch request): once live, a put's events reach all of them in one call,
+ * and each adds its id to the response they share in the outbox.
  */
 import type * as grpc from "@grpc/grpc-js";
 import { GrpcCode, RaftkvError } from "../errors.js";
-import type { KvApi, Watch, WatchUpdate } from "../kv/api.js";
+import type { Event, KvApi, ResponseHeader, SharedDelivery, Watch, WatchUpdate } from "../kv/api.js";
 import { MAX_REQUEST_BYTES } from "../recipes/kv.js";
 import { admitStream, failStream, type Admission } from "./calls.js";
 import * as codec from "./codec.js";
 import type { Decoded } from "./codec.js";
-import { batchWriterOf } from "./send-together.js";
+import { batchWriterOf, type BatchWriter } from "./send-together.js";
 import type { CallScope, GrpcServices } from "./services.js";
-import { encodeFramedWatchResponses, encodeWatchResponse, type WatchMessage } from "./watch-encoding.js";
-import { WatchOutbox } from "./watch-outbox.js";
+import { encodeFramedWatchResponses, encodeWatchResponse, messagesOf, type Outgoing, type WatchMessage } from "./watch-encoding.js";
+import { Recipient, WatchOutbox } from "./watch-outbox.js";
 
 type Handlers = grpc.UntypedServiceImplementation;
 type WatchCall = grpc.ServerDuplexStream<Decoded, unknown>;
@@ -39,22 +42,61 @@ export function watchService({ admit }: GrpcServices): Handlers {
   };
 }
 
+/** A watch of the stream: what the kv layer made, and how the outbox knows it. */
+interface StreamWatch {
+  readonly watch: Watch;
+  readonly recipient: Recipient;
+}
+
+/** A watch as its stream's outbox knows it, and what it was handed before the stream said it was created. */
+class StreamMember extends Recipient {
+  /** Updates waiting for the created response; undefined once it has gone. */
+  early: WatchUpdate[] | undefined = [];
+}
+
+/**
+ * The delivery a stream's watches share (one for watches that asked for
+ * fragments, one for the others); the kv layer groups them by interest on
+ * it, so that a put to a key a thousand of them watch is one call, each
+ * watch's part of it an id in the response they share.
+ */
+class StreamDelivery implements SharedDelivery<StreamMember> {
+  constructor(
+    private readonly outbox: WatchOutbox,
+    private readonly fragment: boolean,
+  ) {}
+
+  deliver(members: readonly StreamMember[], count: number, header: ResponseHeader, events: readonly Event[]): void {
+    for (let i = 0; i < count; i++) {
+      const member = members[i]!;
+      if (member.early) member.early.push({ kind: "events", header, events });
+      else this.outbox.addEvents(member, header, events, this.fragment);
+    }
+  }
+}
+
 class WatchStream {
-  private readonly watches = new Map<number, Watch>();
+  private readonly watches = new Map<number, StreamWatch>();
   private nextId = 0;
   /** Set when the stream ends: a create still under way then cancels the watch it made. */
   private stopped = false;
   /** Requests are handled one at a time, in the order they came. */
   private previous = Promise.resolve();
   private readonly outbox: WatchOutbox;
+  private readonly delivery: StreamDelivery;
+  private readonly deliveryInParts: StreamDelivery;
 
   constructor(
     private readonly call: WatchCall,
     private readonly admit: Admission<CallScope>,
     private readonly kv: Pick<KvApi, "header" | "watchProgressHeader">,
   ) {
-    const writer = batchWriterOf(call, encodeFramedWatchResponses);
-    this.outbox = new WatchOutbox(writer.write, (message) => fragmentsOf(message, MAX_REQUEST_BYTES, encodedSize));
+    const writer = batchWriterOf<Outgoing>(call, encodeFramedWatchResponses);
+    // Written a message at a time, each goes through the method's serializer, which takes one response.
+    const write: BatchWriter<Outgoing> = writer.mode === "one write" ? writer.write : (items, done) => writer.write(items.flatMap(messagesOf), done);
+    this.outbox = new WatchOutbox(write, (message) => fragmentsOf(message, MAX_REQUEST_BYTES, encodedSize));
+    this.delivery = new StreamDelivery(this.outbox, false);
+    this.deliveryInParts = new StreamDelivery(this.outbox, true);
   }
 
   serve(): void {
@@ -83,33 +125,37 @@ class WatchStream {
 
   private async create(m: Decoded): Promise<void> {
     const id = this.idFor(m.watch_id);
-    if (this.watches.has(id)) {
-      this.send({
-        header: this.kv.header(),
-        watch_id: id,
-        created: true,
-        canceled: true,
-        cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream",
-      });
+    const existing = this.watches.get(id);
+    if (existing) {
+      this.send(
+        {
+          header: this.kv.header(),
+          watch_id: id,
+          created: true,
+          canceled: true,
+          cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream",
+        },
+        existing.recipient,
+      );
       return;
     }
-    const early: WatchUpdate[] = [];
-    let created = false;
     const fragment = m.fragment === true;
+    const member = new StreamMember(id);
     const sendUpdate = (update: WatchUpdate): void => {
-      if (update.kind === "events") return this.outbox.addEvents(id, update.header, update.events, fragment);
+      if (update.kind === "events") return this.outbox.addEvents(member, update.header, update.events, fragment);
       // A compacted start ends the watch.
       if (update.kind === "compacted") this.watches.delete(id);
-      this.send(encodeWatchUpdate(update, id));
+      this.send(encodeWatchUpdate(update, id), member);
     };
     const deliver = (update: WatchUpdate): void => {
-      if (created) sendUpdate(update);
-      else early.push(update);
+      if (member.early) member.early.push(update);
+      else sendUpdate(update);
     };
     let watch: Watch;
     try {
       const admitted = await this.admit(this.call);
-      watch = await admitted.kv.watch(codec.decodeWatchCreate(m), deliver);
+      const shared = { delivery: fragment ? this.deliveryInParts : this.delivery, member };
+      watch = await admitted.kv.watch({ ...codec.decodeWatchCreate(m), shared }, deliver);
     } catch (error) {
       this.send(this.refusal(error));
       return;
@@ -118,9 +164,10 @@ class WatchStream {
       watch.cancel();
       return;
     }
-    this.watches.set(id, watch);
+    this.watches.set(id, { watch, recipient: member });
     this.send({ header: this.kv.header(), watch_id: id, created: true });
-    created = true;
+    const early = member.early ?? [];
+    member.early = undefined;
     for (const update of early) sendUpdate(update);
   }
 
@@ -142,21 +189,22 @@ class WatchStream {
   }
 
   private cancel(id: number): void {
-    const watch = this.watches.get(id);
-    if (!watch) return;
-    watch.cancel();
+    const known = this.watches.get(id);
+    if (!known) return;
+    known.watch.cancel();
     this.watches.delete(id);
-    this.send({ header: this.kv.header(), watch_id: id, canceled: true });
+    this.send({ header: this.kv.header(), watch_id: id, canceled: true }, known.recipient);
   }
 
   private stopAll(): void {
     this.stopped = true;
-    for (const watch of this.watches.values()) watch.cancel();
+    for (const { watch } of this.watches.values()) watch.cancel();
     this.watches.clear();
   }
 
-  private send(message: WatchMessage): void {
-    this.outbox.add(message);
+  /** `about`: the watch the message is for, whose waiting events take no more after it. */
+  private send(message: WatchMessage, about?: Recipient): void {
+    this.outbox.add(message, about);
   }
 }
 

@@ -128,6 +128,23 @@ export interface WatchRequest {
   readonly noPut: boolean;
   readonly noDelete: boolean;
   readonly progressNotify: boolean;
+  /** A front end's delivery shared by its watches of the same interest (see SharedDelivery); the watch's updates then go through `deliver` only until it is live. */
+  readonly shared?: SharedWatch<unknown>;
+}
+
+/**
+ * How a front end takes one interest's live events for many of its watches
+ * in one call, rather than a call per watch (a gRPC stream's thousand
+ * watches of one key). `Member` is the front end's own handle of a watch.
+ */
+export interface SharedDelivery<Member> {
+  /** Events with their header for the first `count` of `members` (the array is only lent for the call). */
+  deliver(members: readonly Member[], count: number, header: ResponseHeader, events: readonly Event[]): void;
+}
+
+export interface SharedWatch<Member> {
+  readonly delivery: SharedDelivery<Member>;
+  readonly member: Member;
 }
 
 /** What a watch delivers, in revision order. */

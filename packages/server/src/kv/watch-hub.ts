@@ -8,6 +8,9 @@
  * everything up to the current revision (a progress response) hands out
  * what is pending first (`deliverPending`). A watch created meanwhile loses
  * nothing: it reads history from the store, which already holds the events.
+ * Subscribers that want the same events (the same range and options) are
+ * one audience: a batch is matched and filtered once for all of them, and
+ * each gets the same array, which later stages can recognise and share.
  * The hub also tells the store whether anyone wants previous key-values in
  * events, which cost a read per write.
  */
@@ -19,38 +22,110 @@ export interface KeyRange {
   readonly rangeEnd: Uint8Array;
 }
 
+/** What a watch wants of the events in its range: etcd's watch options that drop or change events. */
 export interface Interest extends KeyRange {
   /** etcd's prev_kv: events should carry the key-value each one replaced. */
   readonly prevKv?: boolean;
+  readonly noPut?: boolean;
+  readonly noDelete?: boolean;
 }
 
 export type EventListener = (events: readonly WatchEvent[], revision: number) => void;
 
 /**
- * One subscriber, with its range flattened into it: a fan-out reads these
- * fields for every subscriber, and each object it follows is another
- * likely cache miss in a large heap.
+ * The events an interest wants, as it wants them: in its range, not
+ * filtered out, with a previous key-value only if asked for. A set of
+ * events it takes whole comes back as the same array, not a copy.
  */
-class Subscription {
-  /** False once unsubscribed: a pass under way skips it. */
-  live = true;
+export class EventSelection {
   private readonly oneKey: boolean;
   private readonly everythingAfter: boolean;
+  private readonly key: Uint8Array;
+  private readonly rangeEnd: Uint8Array;
+  private readonly prevKv: boolean;
+  private readonly noPut: boolean;
+  private readonly noDelete: boolean;
 
-  constructor(
-    private readonly key: Uint8Array,
-    private readonly rangeEnd: Uint8Array,
-    readonly listener: EventListener,
-  ) {
-    this.oneKey = rangeEnd.byteLength === 0;
-    this.everythingAfter = rangeEnd.byteLength === 1 && rangeEnd[0] === 0;
+  constructor(interest: Interest) {
+    this.key = interest.key;
+    this.rangeEnd = interest.rangeEnd;
+    this.oneKey = interest.rangeEnd.byteLength === 0;
+    this.everythingAfter = interest.rangeEnd.byteLength === 1 && interest.rangeEnd[0] === 0;
+    this.prevKv = interest.prevKv === true;
+    this.noPut = interest.noPut === true;
+    this.noDelete = interest.noDelete === true;
   }
 
-  matches(key: Uint8Array): boolean {
+  /** The events wanted among `events`; the array itself when it wants every one as it is. */
+  select(events: readonly WatchEvent[]): readonly WatchEvent[] {
+    let chosen: WatchEvent[] | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const wanted = this.wants(event);
+      const shaped = wanted ? this.shape(event) : undefined;
+      if (chosen === undefined && shaped === event) continue;
+      chosen ??= events.slice(0, i);
+      if (shaped) chosen.push(shaped);
+    }
+    return chosen ?? events;
+  }
+
+  private wants(event: WatchEvent): boolean {
+    if (event.type === "PUT" ? this.noPut : this.noDelete) return false;
+    return this.matches(event.kv.key);
+  }
+
+  private matches(key: Uint8Array): boolean {
     if (this.oneKey) return key.byteLength === this.key.byteLength && Buffer.compare(key, this.key) === 0;
     if (Buffer.compare(key, this.key) < 0) return false;
     return this.everythingAfter || Buffer.compare(key, this.rangeEnd) < 0;
   }
+
+  /** The same object unless it carries a previous key-value not asked for. */
+  private shape(event: WatchEvent): WatchEvent {
+    return this.prevKv || event.prevKv === undefined ? event : { type: event.type, kv: event.kv };
+  }
+}
+
+/**
+ * The subscribers of one interest: a pass selects each batch's events once
+ * for all of them, and hands every one the same arrays. A thousand watches
+ * of one key are one audience.
+ */
+class Audience {
+  private readonly selection: EventSelection;
+  subscribers = 0;
+  /** The pass the selections are for, and each of its batches' events as this audience wants them. */
+  private pass: Pass | undefined;
+  private selected: (readonly WatchEvent[])[] = [];
+
+  constructor(
+    interest: Interest,
+    readonly name: string,
+  ) {
+    this.selection = new EventSelection(interest);
+  }
+
+  eventsOf(pass: Pass, batch: number): readonly WatchEvent[] {
+    if (this.pass !== pass) {
+      this.pass = pass;
+      this.selected = pass.batches.map(({ events }) => this.selection.select(events));
+    }
+    return this.selected[batch]!;
+  }
+}
+
+/** One subscriber: what a pass reads for each, kept to one object and its audience. */
+class Subscription {
+  /** False once unsubscribed: a pass under way skips it. */
+  live = true;
+
+  constructor(
+    readonly audience: Audience,
+    readonly listener: EventListener,
+    /** How many watches it stands for (a group of watches subscribes once). */
+    readonly watches: () => number,
+  ) {}
 }
 
 /** One applied batch's events, waiting to be handed out. */
@@ -67,19 +142,21 @@ interface Pass {
 }
 
 /**
- * How many subscribers a turn hands events to. A put to a key with a
+ * About how many watches a turn hands events to (a subscriber standing for
+ * more is handed them whole, and ends the turn). A put to a key with a
  * thousand watchers is handed out over several turns, so that requests
  * (the writer's next put) and the peers' messages are read in between
  * rather than after the whole fan-out; batches published meanwhile go out
  * together in the next pass, and each stream joins a watch's revisions
  * into one response.
  */
-export const SUBSCRIBERS_PER_TURN = 128;
+export const WATCHES_PER_TURN = 128;
 
-const NONE: readonly WatchEvent[] = [];
+const ONE = (): number => 1;
 
 export class WatchHub {
   private readonly subscriptions = new Set<Subscription>();
+  private readonly audiences = new Map<string, Audience>();
   private prevKvSubscriptions = 0;
   /** Batches published since the pass under way began. */
   private pending: Published[] = [];
@@ -91,15 +168,30 @@ export class WatchHub {
     return this.prevKvSubscriptions > 0;
   }
 
-  subscribe(interest: Interest, listener: EventListener): () => void {
-    const subscription = new Subscription(interest.key, interest.rangeEnd, listener);
+  /** `watches`: how many watches the listener hands the events to, for the hub's share of a turn. */
+  subscribe(interest: Interest, listener: EventListener, watches = ONE): () => void {
+    const audience = this.audienceOf(interest);
+    const subscription = new Subscription(audience, listener, watches);
     const prevKv = interest.prevKv === true;
     this.subscriptions.add(subscription);
+    audience.subscribers++;
     if (prevKv) this.prevKvSubscriptions++;
     return () => {
       subscription.live = false;
-      if (this.subscriptions.delete(subscription) && prevKv) this.prevKvSubscriptions--;
+      if (!this.subscriptions.delete(subscription)) return;
+      if (prevKv) this.prevKvSubscriptions--;
+      if (--audience.subscribers === 0) this.audiences.delete(audience.name);
     };
+  }
+
+  private audienceOf(interest: Interest): Audience {
+    const name = audienceName(interest);
+    let audience = this.audiences.get(name);
+    if (!audience) {
+      audience = new Audience(interest, name);
+      this.audiences.set(name, audience);
+    }
+    return audience;
   }
 
   /** Hands `events` (all at or below `revision`) to every matching subscriber in later turns. */
@@ -118,7 +210,7 @@ export class WatchHub {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.handOut(SUBSCRIBERS_PER_TURN);
+      this.handOut(WATCHES_PER_TURN);
       if (this.pass || this.pending.length > 0) this.schedule();
     });
   }
@@ -131,15 +223,19 @@ export class WatchHub {
    * listener that asks for a hand-out itself never gets them twice.
    */
   private handOut(budget: number): void {
-    for (let left = budget; left > 0; left--) {
+    for (let left = budget; left > 0; ) {
       this.pass ??= this.nextPass();
       const pass = this.pass;
       if (!pass) return;
       const subscription = pass.subscribers[pass.next++]!;
       if (pass.next === pass.subscribers.length) this.pass = undefined;
       // Gone since the pass began: it was canceled.
-      if (!subscription.live) continue;
-      for (const { events, revision } of pass.batches) handTo(subscription, events, revision);
+      if (!subscription.live) {
+        left--;
+        continue;
+      }
+      left -= subscription.watches();
+      handTo(pass, subscription);
     }
   }
 
@@ -152,9 +248,20 @@ export class WatchHub {
   }
 }
 
-function handTo(subscription: Subscription, events: readonly WatchEvent[], revision: number): void {
-  // A batch of one event (puts one at a time) goes as it is to every subscriber it matches, not copied for each.
-  const only = events.length === 1 ? events[0]! : undefined;
-  const matching = only ? (subscription.matches(only.kv.key) ? events : NONE) : events.filter((event) => subscription.matches(event.kv.key));
-  if (matching.length > 0) subscription.listener(matching, revision);
+function handTo(pass: Pass, subscription: Subscription): void {
+  const { batches } = pass;
+  for (let i = 0; i < batches.length; i++) {
+    const events = subscription.audience.eventsOf(pass, i);
+    if (events.length > 0) subscription.listener(events, batches[i]!.revision);
+  }
+}
+
+/** Interests with the same name want the same events. */
+export function audienceName({ key, rangeEnd, prevKv, noPut, noDelete }: Interest): string {
+  const flags = `${prevKv === true ? "p" : ""}${noPut === true ? "P" : ""}${noDelete === true ? "D" : ""}`;
+  return `${hex(key)}/${hex(rangeEnd)}/${flags}`;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
