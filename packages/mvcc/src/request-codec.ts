@@ -177,15 +177,18 @@ export class ByteReader {
     return this.bytes[this.position++]!;
   }
 
+  /** At most eight bytes, as ByteWriter writes a number below 2^53. */
   count(): number {
     let value = 0;
     let scale = 1;
     for (;;) {
       const byte = this.byte();
       value += (byte & 0x7f) * scale;
+      if (value > Number.MAX_SAFE_INTEGER || (byte >= 0x80 && scale === LAST_COUNT_SCALE)) {
+        throw new Error("raftkv: a binary request has a number over 2^53");
+      }
       if (byte < 0x80) return value;
       scale *= 0x80;
-      if (scale > 2 ** 56) throw new Error("raftkv: a binary request has a number over 2^53");
     }
   }
 
@@ -203,6 +206,9 @@ export class ByteReader {
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
   }
 }
+
+/** The weight of a count's eighth byte. */
+const LAST_COUNT_SCALE = 0x80 ** 7;
 
 function truncated(): Error {
   return new Error("raftkv: a binary request ends early");

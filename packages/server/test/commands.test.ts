@@ -141,6 +141,14 @@ test("a binary entry cut short, with bytes left over or of a later format is ref
   assert.throws(() => decodeCommand(whole.subarray(0, whole.byteLength - 2)), /raftkv: a binary request ends early/);
   assert.throws(() => decodeCommand(Uint8Array.of(...whole, 0)), /raftkv: a log entry has bytes after its command/);
   assert.throws(() => decodeCommand(Uint8Array.of(0xc1, 2, ...whole.subarray(2))), /binary format 2, which this version does not read/);
+  // Auth revisions of 2^53 + 2^49 - 1, and of nine bytes (past the eight a number below 2^53 takes).
+  for (const authRevision of [
+    [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x10],
+    [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+  ]) {
+    const entry = Uint8Array.of(0xc1, 1, 2, 1, 0x72, ...authRevision, ...whole.subarray(5));
+    assert.throws(() => decodeCommand(entry), /a binary request has a number over 2\^53/);
+  }
 });
 
 /** A state machine over a real store in `dir`, with a tracker to see what it answers. */
