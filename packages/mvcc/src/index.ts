@@ -6,3 +6,4 @@ export { renewedSince } from "./leases.js";
 export { AutoCompactor, type AutoCompactionPolicy } from "./auto-compactor.js";
 export { DEFAULT_REQUEST_ID_WINDOW, MAX_REQUEST_ID_LENGTH } from "./request-ids.js";
 export type * from "./types.js";
+export { ByteReader, ByteWriter, readRequest, writeRequest } from "./request-codec.js";

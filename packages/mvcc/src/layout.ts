@@ -120,9 +120,88 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * msgpack `[key, value, createRevision, version, lease]`, or `[key]` for a
+ * tombstone: the bytes msgpackr writes (HashKV is a CRC of them, so every
+ * member must write the same ones), written here without msgpackr's
+ * generic walk when every number is a whole number msgpack writes in a
+ * fixed way (0 up to 2^53, as revisions, versions and etcd's lease ids are).
+ */
 export function encodeRevision(key: Uint8Array, revision: KeyRevision, value: Uint8Array): Uint8Array {
-  if (revision.tombstone) return packr.pack([key]);
-  return packr.pack([key, value, revision.createRevision, revision.version, revision.lease]);
+  if (revision.tombstone) {
+    const tombstone = Buffer.allocUnsafe(1 + binSize(key));
+    tombstone[0] = FIXARRAY | 1;
+    writeBin(tombstone, 1, key);
+    return tombstone;
+  }
+  const { createRevision, version, lease } = revision;
+  if (!(isPackedFixed(createRevision) && isPackedFixed(version) && isPackedFixed(lease))) {
+    return packr.pack([key, value, createRevision, version, lease]);
+  }
+  const size = 1 + binSize(key) + binSize(value) + uintSize(createRevision) + uintSize(version) + uintSize(lease);
+  const bytes = Buffer.allocUnsafe(size);
+  bytes[0] = FIXARRAY | 5;
+  let at = writeBin(bytes, 1, key);
+  at = writeBin(bytes, at, value);
+  at = writeUint(bytes, at, createRevision);
+  at = writeUint(bytes, at, version);
+  writeUint(bytes, at, lease);
+  return bytes;
+}
+
+const FIXARRAY = 0x90;
+
+function isPackedFixed(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+function binSize(bytes: Uint8Array): number {
+  const length = bytes.byteLength;
+  return length + (length < 0x100 ? 2 : length < 0x10000 ? 3 : 5);
+}
+
+function writeBin(target: Buffer, at: number, bytes: Uint8Array): number {
+  const length = bytes.byteLength;
+  let start = at;
+  if (length < 0x100) {
+    target[start++] = 0xc4;
+    target[start++] = length;
+  } else if (length < 0x10000) {
+    target[start++] = 0xc5;
+    start = target.writeUInt16BE(length, start);
+  } else {
+    target[start++] = 0xc6;
+    start = target.writeUInt32BE(length, start);
+  }
+  target.set(bytes, start);
+  return start + length;
+}
+
+/** As msgpackr writes a whole number from 0: a positive fixint, uint 8, 16 or 32, and a float 64 past 32 bits. */
+function uintSize(value: number): number {
+  return value < 0x80 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < 2 ** 32 ? 5 : 9;
+}
+
+function writeUint(target: Buffer, at: number, value: number): number {
+  if (value < 0x80) {
+    target[at] = value;
+    return at + 1;
+  }
+  if (value < 0x100) {
+    target[at] = 0xcc;
+    target[at + 1] = value;
+    return at + 2;
+  }
+  if (value < 0x10000) {
+    target[at] = 0xcd;
+    return target.writeUInt16BE(value, at + 1);
+  }
+  if (value < 2 ** 32) {
+    target[at] = 0xce;
+    return target.writeUInt32BE(value, at + 1);
+  }
+  target[at] = 0xcb;
+  return target.writeDoubleBE(value, at + 1);
 }
 
 /** A decoded "r" entry: the key, its index entry and its value (empty for a tombstone). */
@@ -176,9 +255,33 @@ export function indexEntry(key: KeyString, revision: KeyRevision): { key: Uint8A
 }
 
 export function indexEntryKey(revision: KeyRevision): Uint8Array {
-  const { main, sub, createRevision, version, lease } = revision;
-  const text = `k${hex(main)}${hex(sub)}${revision.tombstone ? "" : `${hex(createRevision)}${hex(version)}${lease}`}`;
-  return Buffer.from(text, "latin1");
+  const { main, sub, createRevision, version, lease, tombstone } = revision;
+  const leaseText = tombstone ? "" : String(lease);
+  const bytes = Buffer.allocUnsafe(tombstone ? REVISION_END : REVISION_END + 2 * HEX + leaseText.length);
+  bytes[0] = INDEX_ENTRY_PREFIX;
+  writeHex(bytes, 1, main);
+  writeHex(bytes, 1 + HEX, sub);
+  if (tombstone) return bytes;
+  writeHex(bytes, REVISION_END, createRevision);
+  writeHex(bytes, REVISION_END + HEX, version);
+  bytes.write(leaseText, REVISION_END + 2 * HEX, "latin1");
+  return bytes;
+}
+
+const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
+
+/** A whole number from 0 below 2^53 as 16 lowercase hex digits. */
+function writeHex(target: Buffer, at: number, value: number): void {
+  let low = value >>> 0;
+  let high = Math.floor(value / 2 ** 32);
+  for (let i = HEX - 1; i >= HEX / 2; i--) {
+    target[at + i] = HEX_DIGITS[low & 0xf]!;
+    low >>>= 4;
+  }
+  for (let i = HEX / 2 - 1; i >= 0; i--) {
+    target[at + i] = HEX_DIGITS[high & 0xf]!;
+    high >>>= 4;
+  }
 }
 
 /** Bounds of the "k" space for an iterator that decodes keys as text. */
@@ -193,10 +296,6 @@ export function decodeIndexEntry(dbKey: string, dbValue: string): { key: KeyStri
   const version = Number.parseInt(dbKey.slice(REVISION_END + HEX, REVISION_END + 2 * HEX), 16);
   const lease = Number(dbKey.slice(REVISION_END + 2 * HEX));
   return { key: dbValue, revision: { main, sub, createRevision, version, lease, tombstone: false } };
-}
-
-function hex(value: number): string {
-  return value.toString(16).padStart(HEX, "0");
 }
 
 export function encodeLease(record: LeaseRecord): Uint8Array {

@@ -1,7 +1,5 @@
 /** Reading the state from LevelDB on open, and writing batches to it. */
-import { readdir, stat } from "node:fs/promises";
 import type { AbstractIterator } from "abstract-level";
-import { join } from "node:path";
 import { StoreUnavailableError } from "./errors.js";
 import { KeyIndex, type LoggedRevision } from "./key-index.js";
 import { toKeyString } from "./keys.js";
@@ -157,10 +155,4 @@ export async function writeBatch(db: Db, ops: readonly BatchOp[], sync: boolean)
     else batch.del(op.key);
   }
   await batch.write({ sync });
-}
-
-export async function directorySize(location: string): Promise<number> {
-  const names = await readdir(location);
-  const sizes = await Promise.all(names.map(async (name) => (await stat(join(location, name))).size));
-  return sizes.reduce((total, size) => total + size, 0);
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CompactedError } from "../src/index.js";
+import type { ClassicLevel } from "classic-level";
+import { installedTables } from "../src/database.js";
+import { CompactedError, levelDbAt, MvccStore, type LogEntry } from "../src/index.js";
 import { bytes, Harness, kvText, text } from "./support/harness.js";
 
 const COMPACTED = "etcdserver: mvcc: required revision has been compacted";
@@ -91,6 +97,39 @@ describe("defragmentation", () => {
       assert.equal(text(h.store.range({ key: bytes("kept") }).kvs[0]!.value), "k");
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("the store's size", () => {
+  test("counts every file of the directory, the tables LevelDB lists with their sizes and the rest measured", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mvcc-size-"));
+    const database = levelDbAt(dir);
+    const store = await MvccStore.open(database);
+    try {
+      // Incompressible values, so that the tables are of a size worth counting.
+      const puts = (from: number, count: number, size: number): LogEntry[] =>
+        Array.from({ length: count }, (_, i) => ({ index: from + i, request: { op: "put", key: bytes(`key/${from + i}`), value: randomBytes(size) } }));
+      // Twice: the second defragmentation replaces every table the first one made and the size knew.
+      for (const round of [0, 1]) {
+        await store.applyBatch(puts(1 + 50 * round, 40, 12 * 1024));
+        await store.defragment();
+        await store.applyBatch(puts(41 + 50 * round, 10, 10));
+        await store.hash();
+        const files = await readdir(dir);
+        const sizes = new Map(await Promise.all(files.map(async (name) => [name, (await stat(join(dir, name))).size] as const)));
+        const tables = files.filter((name) => name.endsWith(".ldb"));
+        assert.ok(tables.length > 0, `tables after a defragmentation, in ${files.join(", ")}`);
+        const listed = installedTables(database.db as ClassicLevel<Uint8Array, Uint8Array>);
+        assert.deepEqual(listed, new Map(tables.map((name) => [name, sizes.get(name)])), "LevelDB lists every table with its size");
+        assert.equal(
+          (await store.status()).dbSize,
+          [...sizes.values()].reduce((total, size) => total + size, 0),
+        );
+      }
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
