@@ -311,6 +311,8 @@ const COMMANDS: Record<string, Handler> = {
   start: (session, args) => session.cluster.start(args.id(0)),
   /** peer-reconnected ID PEER: the application tells ID that its connection to PEER was opened again */
   "peer-reconnected": (session, args) => session.cluster.node(args.id(0)).peerReconnected(args.id(1)),
+  /** peer-unreachable ID PEER: the application tells ID that it could not deliver to PEER (its process died, say) */
+  "peer-unreachable": (session, args) => session.cluster.node(args.id(0)).reportUnreachable(args.id(1)),
   /** snapshot ID [keep=N]: snapshots at the applied index, compacts the log keeping N entries below */
   snapshot: (session, args) => {
     const id = args.id(0);
