@@ -262,6 +262,11 @@ const COMMANDS: Record<string, Handler> = {
       }
     }
   },
+  /** read-index ID: asks ID for a linearizable read (the leader confirms it with a heartbeat round) */
+  "read-index": (session, args) => {
+    const id = args.id(0);
+    session.print(`${id}: read ${session.cluster.readIndex(id)} asked`);
+  },
   /** add-node AT ID, add-learner AT ID, promote AT ID, remove-node AT ID: a membership change proposed at AT */
   "add-node": proposeChange(ConfChangeType.AddNode),
   "add-learner": proposeChange(ConfChangeType.AddLearner),
