@@ -89,12 +89,14 @@ function endpoint(member: Member, clients: number): Endpoint {
 interface Tally {
   ok: number;
   failed: number;
+  /** Of the successful operations, in ms. */
+  readonly latencies: number[];
 }
 
 /** `ops` operations of the hot-key mix from `clients` clients, each to one of `members` drawn at random. */
 async function drive(members: readonly Member[], ops: number, clients: number): Promise<Tally> {
   const endpoints = members.map((member) => endpoint(member, clients));
-  const tally = { ok: 0, failed: 0 };
+  const tally: Tally = { ok: 0, failed: 0, latencies: [] };
   let started = 0;
   let nextValue = 1;
   const client = async (): Promise<void> => {
@@ -103,6 +105,7 @@ async function drive(members: readonly Member[], ops: number, clients: number): 
       const at = endpoints[Math.floor(Math.random() * endpoints.length)] as Endpoint;
       const dice = Math.random();
       const value = Buffer.from(String(nextValue++)).toString("base64");
+      const started = performance.now();
       let reply: unknown;
       if (dice < 0.5) {
         reply = await post(at.agent, at.range, { key: KEY });
@@ -115,7 +118,10 @@ async function drive(members: readonly Member[], ops: number, clients: number): 
         reply = await post(at.agent, at.txn, { compare, success: [{ request_put: { key: KEY, value } }] });
       }
       if (reply === undefined) tally.failed++;
-      else tally.ok++;
+      else {
+        tally.ok++;
+        tally.latencies.push(performance.now() - started);
+      }
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
@@ -142,6 +148,8 @@ interface Phase {
   readonly ok: number;
   readonly failed: number;
   readonly okPerS: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
   /** Every running member's CPU, summed, per successful operation. */
   readonly cpuUsPerOk: number;
   readonly members: { member: string; role: string; cpuUsPerOk: number }[];
@@ -152,14 +160,19 @@ async function measure(phase: string, cluster: LocalCluster, leader: Member, opt
   const running = cluster.running();
   const pids = running.map((member) => member.process?.pid as number);
   const before = pids.map(sampleProcess);
-  const tally = await drive(running, options.ops, options.clients);
+  const { ok, failed, latencies } = await drive(running, options.ops, options.clients);
   const after = pids.map(sampleProcess);
+  latencies.sort((a, b) => a - b);
+  const percentile = (share: number): number => Math.round((latencies[Math.floor((latencies.length - 1) * share)] ?? Number.NaN) * 10) / 10;
   const cpuUs = running.map((_, i) => (after[i]!.cpuS - before[i]!.cpuS) * 1e6);
-  const perOk = (us: number): number => Math.round(us / Math.max(1, tally.ok));
+  const perOk = (us: number): number => Math.round(us / Math.max(1, ok));
   return {
     phase,
-    ...tally,
-    okPerS: Math.round(tally.ok / ((after[0]!.at - before[0]!.at) / 1000)),
+    ok,
+    failed,
+    okPerS: Math.round(ok / ((after[0]!.at - before[0]!.at) / 1000)),
+    p50Ms: percentile(0.5),
+    p99Ms: percentile(0.99),
     cpuUsPerOk: perOk(cpuUs.reduce((sum, us) => sum + us, 0)),
     members: running.map((member, i) => ({ member: member.name, role: member === leader ? "leader" : "follower", cpuUsPerOk: perOk(cpuUs[i]!) })),
   };
