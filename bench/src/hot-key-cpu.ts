@@ -34,9 +34,24 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options | "help" {
-  let values;
+  const { values } = parseArgsOrSayUsage(argv);
+  if (values.help) return "help";
+  const system = values.system;
+  if (system !== "raftkv" && system !== "etcd") throw new UsageError(`--system: raftkv or etcd, not ${system}`);
+  return {
+    ops: count("--ops", values.ops, 1),
+    warmUp: count("--warm-up", values["warm-up"], 0),
+    members: count("--members", values.members, 3),
+    clients: count("--clients", values.clients, 1),
+    system,
+    basePort: count("--base-port", values["base-port"], 1),
+    profileDir: values.profile,
+  };
+}
+
+function parseArgsOrSayUsage(argv: readonly string[]) {
   try {
-    ({ values } = parseArgs({
+    return parseArgs({
       args: [...argv],
       options: {
         help: { type: "boolean", default: false },
@@ -48,23 +63,10 @@ function parseOptions(argv: readonly string[]): Options | "help" {
         "base-port": { type: "string", default: "27600" },
         profile: { type: "string" },
       },
-    }));
+    });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  if (values.help) return "help";
-  const system = values.system;
-  if (system !== "raftkv" && system !== "etcd") throw new UsageError(`--system: raftkv or etcd, not ${system}`);
-  const members = count("--members", values.members, 3);
-  return {
-    ops: count("--ops", values.ops, 1),
-    warmUp: count("--warm-up", values["warm-up"], 0),
-    members,
-    clients: count("--clients", values.clients, 1),
-    system,
-    basePort: count("--base-port", values["base-port"], 1),
-    profileDir: values.profile,
-  };
 }
 
 function count(flag: string, text: string, least: number): number {
