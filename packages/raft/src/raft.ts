@@ -7,7 +7,7 @@ import type { Rng } from "./rng.js";
 import type { Storage } from "./storage.js";
 import { SnapshotUnavailableError } from "./storage.js";
 import { ProgressTracker } from "./tracker/tracker.js";
-import type { Progress } from "./tracker/progress.js";
+import { ProgressState, type Progress } from "./tracker/progress.js";
 import type { AppliedConfChange, ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
 import { EntryType, MessageType, NONE, Role } from "./types.js";
 
@@ -123,6 +123,12 @@ export class Raft {
    * reaches each follower as one message, answered by one acknowledgement.
    */
   private readonly appendsOwed = new Map<NodeId, boolean>();
+  /**
+   * Followers whose next heartbeat answer may bring them an append with
+   * nothing new, which finds an append lost in flight (the follower rejects
+   * it); refilled at each heartbeat tick (see handleHeartbeatResponse).
+   */
+  private readonly lossChecksDue = new Set<NodeId>();
   /** Messages that report state not yet durable; released by {@link RaftNode}. */
   heldUntilPersisted: Message[] = [];
   /** The term and vote last acknowledged as durable. */
@@ -203,6 +209,7 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
+      for (const id of this.tracker.progress.keys()) if (id !== this.id) this.lossChecksDue.add(id);
       this.broadcastHeartbeat();
     }
   }
@@ -527,12 +534,26 @@ export class Raft {
 
   private handleHeartbeatResponse(m: Message, progress: Progress): void {
     progress.heartbeatAnswered();
-    if (progress.match < this.log.lastIndex()) this.sendAppend(m.from);
+    if (progress.match < this.log.lastIndex() && this.appendWorthSendingOnHeartbeat(m.from, progress)) this.sendAppend(m.from);
     const acks = this.readRounds.acknowledge(m.from, m.context);
     if (acks && this.tracker.isQuorum(acks)) {
       this.releaseReads(this.readRounds.completeRound());
       this.startReadRound();
     }
+  }
+
+  /**
+   * An append answering a heartbeat answer resumes a follower that probes or
+   * has entries waiting. For a pipelined follower with everything sent it
+   * would be empty: its commit index went out when the commit moved, so it
+   * only finds an append lost in flight. Read rounds bring a heartbeat answer
+   * from every follower per round, and an empty append each, answered in turn,
+   * was a fifth of a busy leader's messages: that check is made once per
+   * heartbeat interval, as without reads.
+   */
+  private appendWorthSendingOnHeartbeat(id: NodeId, progress: Progress): boolean {
+    if (progress.state !== ProgressState.Replicate || progress.next <= this.log.lastIndex()) return true;
+    return this.lossChecksDue.delete(id);
   }
 
   private refuseProposal(entry: Entry): string | undefined {
@@ -734,6 +755,7 @@ export class Raft {
     this.readRounds.reset();
     this.readsBeforeFirstCommit = [];
     this.appendsOwed.clear();
+    this.lossChecksDue.clear();
     this.tracker.resetProgress(this.log.lastIndex(), this.id, this.log.persistedIndex());
   }
 

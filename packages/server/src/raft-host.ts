@@ -227,8 +227,15 @@ export class RaftHost {
     this.kick();
   }
 
-  /** The transport saw a peer's process go away (connection reset or refused). */
+  /**
+   * The transport saw a peer's process go away (connection reset or refused).
+   * A leader stops pipelining appends to it, as for any unreachable peer: it
+   * sends one probe, and resumes from what the peer holds once it answers a
+   * heartbeat, rather than building appends the transport drops until the
+   * in-flight window fills, then walking back through a rejection.
+   */
   peerLost(id: NodeId): void {
+    this.node.reportUnreachable(id);
     if (id === this.leader && id !== this.options.id) {
       this.options.logger.info({ peer: id }, "connection to the leader was lost: campaigning early");
       this.node.leaderLost();

@@ -262,6 +262,11 @@ const COMMANDS: Record<string, Handler> = {
       }
     }
   },
+  /** read-index ID: asks ID for a linearizable read (the leader confirms it with a heartbeat round) */
+  "read-index": (session, args) => {
+    const id = args.id(0);
+    session.print(`${id}: read ${session.cluster.readIndex(id)} asked`);
+  },
   /** add-node AT ID, add-learner AT ID, promote AT ID, remove-node AT ID: a membership change proposed at AT */
   "add-node": proposeChange(ConfChangeType.AddNode),
   "add-learner": proposeChange(ConfChangeType.AddLearner),
@@ -311,6 +316,8 @@ const COMMANDS: Record<string, Handler> = {
   start: (session, args) => session.cluster.start(args.id(0)),
   /** peer-reconnected ID PEER: the application tells ID that its connection to PEER was opened again */
   "peer-reconnected": (session, args) => session.cluster.node(args.id(0)).peerReconnected(args.id(1)),
+  /** peer-unreachable ID PEER: the application tells ID that it could not deliver to PEER (its process died, say) */
+  "peer-unreachable": (session, args) => session.cluster.node(args.id(0)).reportUnreachable(args.id(1)),
   /** snapshot ID [keep=N]: snapshots at the applied index, compacts the log keeping N entries below */
   snapshot: (session, args) => {
     const id = args.id(0);
