@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
-import { connect } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
+import { once } from "node:events";
 import { describe, test } from "node:test";
 import dnsPacket, { type Answer, type DecodedPacket, type Packet, type RecordType } from "dns-packet";
 import pino from "pino";
@@ -380,6 +381,28 @@ describe("the listeners", () => {
       assert.ok(whole && !whole.flag_tc && whole.answers?.length === 60);
       assert.deepEqual(dataOf(small?.answers), ["fd00::6"]);
     });
+  });
+
+  test("a port taken on TCP fails the start and leaves the UDP port free (an open socket would keep the process up)", async () => {
+    const taken = createServer();
+    taken.listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const start = DnsServer.start({
+        listen: { host: "127.0.0.1", port },
+        responder: new DnsResponder(ZONE, new FixedSource({})),
+        metrics: new Registry(),
+        logger: pino({ level: "silent" }),
+      });
+      await assert.rejects(start, { code: "EADDRINUSE" });
+      const udp = createSocket("udp4");
+      udp.bind(port, "127.0.0.1");
+      await once(udp, "listening");
+      await new Promise<void>((resolve) => udp.close(resolve));
+    } finally {
+      taken.close();
+    }
   });
 
   test("garbage is dropped or refused and counted; the server keeps answering", async () => {

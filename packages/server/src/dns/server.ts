@@ -25,6 +25,8 @@ const MAX_QUERY_BYTES = 4_096;
 const LENGTH_PREFIX_BYTES = 2;
 /** Answers queued for a TCP client that does not read them; past this, the connection is closed. */
 const MAX_TCP_UNSENT_BYTES = 1024 * 1024;
+/** With port 0, how many free UDP ports are tried before one is also free on TCP. */
+const PORT_PICKS = 5;
 
 export interface DnsServerOptions {
   readonly listen: Endpoint;
@@ -38,8 +40,10 @@ export class DnsServer {
   private closed = false;
   private readonly connections = new Set<TcpSocket>();
 
+  /** Bound by bind(), once a port is free on both protocols. */
+  private udp!: Socket;
+
   private constructor(
-    private readonly udp: Socket,
     private readonly tcp: Server,
     private readonly options: DnsServerOptions,
     private readonly queries: Counter<"transport" | "result">,
@@ -53,11 +57,8 @@ export class DnsServer {
       labelNames: ["transport", "result"] as const,
       registers: [options.metrics],
     });
-    const udp = createSocket({ type: isIPv6(options.listen.host) ? "udp6" : "udp4" });
     const tcp = createServer();
-    const server = new DnsServer(udp, tcp, options, queries);
-    udp.on("message", (message, from) => server.answerDatagram(message, from));
-    udp.on("error", (error) => options.logger.warn({ err: error }, "DNS over UDP failed to send"));
+    const server = new DnsServer(tcp, options, queries);
     tcp.on("connection", (socket) => server.serveConnection(socket));
     tcp.on("error", (error) => options.logger.warn({ err: error }, "DNS over TCP failed"));
     tcp.maxConnections = MAX_TCP_CONNECTIONS;
@@ -80,10 +81,22 @@ export class DnsServer {
 
   private async bind(): Promise<void> {
     const { host, port } = this.options.listen;
-    this.udp.bind(port, host);
-    await once(this.udp, "listening");
-    this.tcp.listen(this.udp.address().port, host);
-    await once(this.tcp, "listening");
+    for (let attempt = 1; ; attempt++) {
+      const udp = await boundUdp(host, port);
+      try {
+        this.tcp.listen(udp.address().port, host);
+        await once(this.tcp, "listening");
+        udp.on("message", (message, from) => this.answerDatagram(message, from));
+        udp.on("error", (error) => this.options.logger.warn({ err: error }, "DNS over UDP failed to send"));
+        this.udp = udp;
+        return;
+      } catch (error) {
+        await new Promise<void>((resolve) => udp.close(resolve));
+        // The free UDP port port 0 found may be taken on TCP (a socket left open here would keep the process alive): another pick usually is free.
+        const taken = (error as NodeJS.ErrnoException).code === "EADDRINUSE";
+        if (port !== 0 || !taken || attempt === PORT_PICKS) throw error;
+      }
+    }
   }
 
   private answerDatagram(message: Buffer, from: RemoteInfo): void {
@@ -148,4 +161,17 @@ function framed(message: Buffer): Buffer {
   const prefix = Buffer.alloc(LENGTH_PREFIX_BYTES);
   prefix.writeUInt16BE(message.length);
   return Buffer.concat([prefix, message]);
+}
+
+/** A UDP socket bound to `host:port`; closed again if it cannot be. */
+async function boundUdp(host: string, port: number): Promise<Socket> {
+  const udp = createSocket({ type: isIPv6(host) ? "udp6" : "udp4" });
+  try {
+    udp.bind(port, host);
+    await once(udp, "listening");
+    return udp;
+  } catch (error) {
+    udp.close();
+    throw error;
+  }
 }
