@@ -11,8 +11,8 @@
  * operation, not as a rate.
  */
 import { Agent, request } from "node:http";
-import { parseArgs } from "node:util";
 import { LocalCluster, type Member, profilingFlags, type System } from "./clusters.js";
+import { parseProbeArgs, probeSystem, runProbe, wholeNumber } from "./probe-cli.js";
 import { sampleProcess } from "./throughput/proc.js";
 
 const USAGE = `usage: hot-key-cpu [--ops 4000] [--warm-up 15000] [--rounds 2] [--members 3|5] [--clients 8] [--system raftkv|etcd]
@@ -21,9 +21,6 @@ const USAGE = `usage: hot-key-cpu [--ops 4000] [--warm-up 15000] [--rounds 2] [-
   --node-flag  a Node.js or V8 flag for raftkv's members, after MEMBER_NODE_FLAGS (repeatable); under other V8
                flags a member refuses the build's code cache and writes its own over it, so compare flags
                from two builds, each with its cache made under its flags (bench/README.md, issue 15)`;
-
-/** A command line this probe cannot run: said in one line with the usage, no stack. */
-class UsageError extends Error {}
 
 const KEY = Buffer.from("hot").toString("base64");
 
@@ -42,47 +39,35 @@ interface Options {
 function parseOptions(argv: readonly string[]): Options | "help" {
   const { values } = parseArgsOrSayUsage(argv);
   if (values.help) return "help";
-  const system = values.system;
-  if (system !== "raftkv" && system !== "etcd") throw new UsageError(`--system: raftkv or etcd, not ${system}`);
   return {
-    ops: count("--ops", values.ops, 1),
-    warmUp: count("--warm-up", values["warm-up"], 0),
-    rounds: count("--rounds", values.rounds, 1),
-    members: count("--members", values.members, 3),
-    clients: count("--clients", values.clients, 1),
-    system,
-    basePort: count("--base-port", values["base-port"], 1),
+    ops: wholeNumber("--ops", values.ops, 1),
+    warmUp: wholeNumber("--warm-up", values["warm-up"], 0),
+    rounds: wholeNumber("--rounds", values.rounds, 1),
+    members: wholeNumber("--members", values.members, 3),
+    clients: wholeNumber("--clients", values.clients, 1),
+    system: probeSystem(values.system),
+    basePort: wholeNumber("--base-port", values["base-port"], 1),
     profileDir: values.profile,
     nodeFlags: values["node-flag"],
   };
 }
 
 function parseArgsOrSayUsage(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      options: {
-        help: { type: "boolean", default: false },
-        ops: { type: "string", default: "4000" },
-        "warm-up": { type: "string", default: "15000" },
-        rounds: { type: "string", default: "2" },
-        members: { type: "string", default: "3" },
-        clients: { type: "string", default: "8" },
-        system: { type: "string", default: "raftkv" },
-        "base-port": { type: "string", default: "27600" },
-        profile: { type: "string" },
-        "node-flag": { type: "string", multiple: true, default: [] },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-}
-
-function count(flag: string, text: string, least: number): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < least) throw new UsageError(`${flag}: a whole number of at least ${least}, not ${text}`);
-  return value;
+  return parseProbeArgs({
+    args: [...argv],
+    options: {
+      help: { type: "boolean", default: false },
+      ops: { type: "string", default: "4000" },
+      "warm-up": { type: "string", default: "15000" },
+      rounds: { type: "string", default: "2" },
+      members: { type: "string", default: "3" },
+      clients: { type: "string", default: "8" },
+      system: { type: "string", default: "raftkv" },
+      "base-port": { type: "string", default: "27600" },
+      profile: { type: "string" },
+      "node-flag": { type: "string", multiple: true, default: [] },
+    },
+  });
 }
 
 /** One member's gateway, with kept-alive connections. */
@@ -216,7 +201,4 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(error instanceof UsageError ? `hot-key-cpu: ${error.message}\n${USAGE}` : error);
-  process.exitCode = error instanceof UsageError ? 2 : 1;
-});
+runProbe("hot-key-cpu", USAGE, () => main(process.argv.slice(2)));

@@ -14,15 +14,12 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { parseArgs } from "node:util";
 import { LocalCluster, type Member, profilingFlags, type System } from "./clusters.js";
+import { parseProbeArgs, probeSystem, runProbe, wholeNumber } from "./probe-cli.js";
 import { sampleProcess } from "./throughput/proc.js";
 
 const USAGE = `usage: follower-cpu [--puts 20000] [--in-flight 64] [--system raftkv|etcd] [--base-port 27400]
                     [--profile DIR] [--follower-reads N]`;
-
-/** A command line this probe cannot run: said in one line with the usage, no stack. */
-class UsageError extends Error {}
 
 const VALUE = Buffer.alloc(256, "v").toString("base64");
 const DISTINCT_KEYS = 1000;
@@ -39,28 +36,18 @@ interface Options {
 function parseOptions(argv: readonly string[]): Options | "help" {
   const { values } = parseArgsOrSayUsage(argv);
   if (values.help) return "help";
-  const system = values.system;
-  if (system !== "raftkv" && system !== "etcd") throw new UsageError(`--system: raftkv or etcd, not ${system}`);
   return {
-    puts: count("--puts", values.puts, 1),
-    inFlight: count("--in-flight", values["in-flight"], 1),
-    system,
-    basePort: count("--base-port", values["base-port"], 1),
+    puts: wholeNumber("--puts", values.puts, 1),
+    inFlight: wholeNumber("--in-flight", values["in-flight"], 1),
+    system: probeSystem(values.system),
+    basePort: wholeNumber("--base-port", values["base-port"], 1),
     profileDir: values.profile,
-    followerReads: count("--follower-reads", values["follower-reads"], 0),
+    followerReads: wholeNumber("--follower-reads", values["follower-reads"], 0),
   };
 }
 
 function parseArgsOrSayUsage(argv: readonly string[]) {
-  try {
-    return parseProbeArgs(argv);
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-}
-
-function parseProbeArgs(argv: readonly string[]) {
-  return parseArgs({
+  return parseProbeArgs({
     args: [...argv],
     options: {
       help: { type: "boolean", default: false },
@@ -72,12 +59,6 @@ function parseProbeArgs(argv: readonly string[]) {
       "follower-reads": { type: "string", default: "0" },
     },
   });
-}
-
-function count(flag: string, text: string, least: number): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < least) throw new UsageError(`${flag}: a whole number of at least ${least}, not ${text}`);
-  return value;
 }
 
 /** Sends `count` puts to `member`, `inFlight` at a time over as many kept-alive connections; returns how many failed. */
@@ -190,7 +171,4 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(error instanceof UsageError ? `follower-cpu: ${error.message}\n${USAGE}` : error);
-  process.exitCode = error instanceof UsageError ? 2 : 1;
-});
+runProbe("follower-cpu", USAGE, () => main(process.argv.slice(2)));
