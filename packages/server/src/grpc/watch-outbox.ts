@@ -106,8 +106,11 @@ class WaitingEvents {
     if (!taken) return [{ header: this.headers[0]!, events: this.lots[0]!, watchIds: this.watchIds }];
     const byLots = new Map<number, number[]>();
     for (let i = 0; i < this.watchIds.length; i++) {
-      const ids = byLots.get(taken[i]!) ?? [];
-      if (ids.length === 0) byLots.set(taken[i]!, ids);
+      let ids = byLots.get(taken[i]!);
+      if (!ids) {
+        ids = [];
+        byLots.set(taken[i]!, ids);
+      }
       ids.push(this.watchIds[i]!);
     }
     return [...byLots].map(([lots, watchIds]) => ({ header: this.headers[lots - 1]!, events: this.lots.slice(0, lots).flat(), watchIds }));
