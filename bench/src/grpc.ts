@@ -1,7 +1,8 @@
 /**
  * Throughput and latency of raftkv and etcd 3.4 through etcd's gRPC API,
  * side by side: both run as local 3-member clusters, and every row sends the
- * leader of each the same calls from worker threads of this process (etcd's
+ * leader of each the same calls, from worker threads of this process or,
+ * with --generator clientv3, from a Go program on etcd's clientv3 (etcd's
  * own `benchmark` tool is not packaged in Debian). Rows alternate between
  * the systems, so that the noise of a shared machine falls on both alike.
  * Run: pnpm --filter @raftkv/bench grpc [--duration 10] [--rows put:64,watch] (--help for all)
@@ -13,6 +14,7 @@ import { makeCa, makeCertificate } from "@raftkv/cli/certificates";
 import { describeMachine, etcdInstalled, profilingFlags, startSideBySide, stopSideBySide, type ClientSecurity } from "./clusters.js";
 import { parseOptions, USAGE, type Options } from "./grpc/options.js";
 import { markdown, progressLine, type GrpcResults } from "./grpc/report.js";
+import { buildClientv3Load, clientv3Rows } from "./grpc/clientv3.js";
 import { measureRow, type RowResult } from "./grpc/run.js";
 import { preload } from "./throughput/run.js";
 
@@ -22,8 +24,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const startedAt = new Date().toISOString();
   const machine = describeMachine();
   const rows = await measureAll(options);
-  const { durationS, warmupS, keyspace, connections, workers, security } = options;
-  const results: GrpcResults = { startedAt, machine, settings: { durationS, warmupS, keyspace, connections, workers, security }, rows };
+  const { durationS, warmupS, keyspace, connections, workers, security, generator } = options;
+  const results: GrpcResults = { startedAt, machine, settings: { durationS, warmupS, keyspace, connections, workers, security, generator }, rows };
   const page = markdown(results);
   await mkdir(options.outDir, { recursive: true });
   await writeFile(join(options.outDir, "grpc.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -32,6 +34,8 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 async function measureAll(options: Options): Promise<RowResult[]> {
+  // Built before any cluster starts, so that a machine without Go fails at once.
+  const clientv3Load = options.generator === "clientv3" ? await buildClientv3Load() : undefined;
   const certificates = await mkdtemp(join(tmpdir(), "bench-grpc-tls-"));
   const tls = options.security === "plain" ? undefined : await clientCertificates(certificates);
   const clusters = await startSideBySide(options.systems, options.basePort, { nodeFlags: await profilingFlags(options.profileDir), ...(tls && { tls }) });
@@ -39,10 +43,11 @@ async function measureAll(options: Options): Promise<RowResult[]> {
     if (options.security === "tls+auth") for (const cluster of clusters) await cluster.enableAuth(ROOT_PASSWORD);
     const reads = options.rows.some((row) => row.kind === "range" || row.kind === "serializable");
     if (reads) for (const cluster of clusters) await preload(cluster, options.keyspace);
+    const measure = clientv3Load ? clientv3Rows(clientv3Load, tls?.caFile) : measureRow;
     const results: RowResult[] = [];
     for (const row of options.rows) {
       for (const cluster of clusters) {
-        const result = await measureRow(cluster, { row, ...options });
+        const result = await measure(cluster, { row, ...options });
         console.log(progressLine(result));
         results.push(result);
       }

@@ -17,7 +17,10 @@ export const USAGE = `usage: grpc [options]
   --watchers N        watchers of the one key in the watch row (default 1000; smoke 100)
   --connections N     HTTP/2 connections per row, requests spread evenly over them; the watch
                       row opens one stream on each (default 4)
-  --workers N         load-generating worker threads (default 2)
+  --workers N         load-generating worker threads of the Node generator (default 2)
+  --generator NAME    node (default: grpc-js in worker threads of this process) or clientv3
+                      (bench/clientv3-load, Go on etcd's clientv3, built on first use; needs
+                      apt-get install -y golang-go golang-etcd-server-dev); one generator drives both systems
   --systems LIST      raftkv,etcd (default both, etcd only where installed)
   --keyspace N        distinct keys (default 10000; smoke 100)
   --smoke             1 s warm-up and 1 s measured per row, to keep the command working
@@ -41,7 +44,11 @@ export interface Options {
   readonly basePort: number;
   readonly profileDir: string | undefined;
   readonly security: SecurityMode;
+  readonly generator: Generator;
 }
+
+export const GENERATORS = ["node", "clientv3"] as const;
+export type Generator = (typeof GENERATORS)[number];
 
 export const SECURITY_MODES = ["plain", "tls", "tls+auth"] as const;
 export type SecurityMode = (typeof SECURITY_MODES)[number];
@@ -63,6 +70,7 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
       "base-port": { type: "string" },
       profile: { type: "string" },
       security: { type: "string" },
+      generator: { type: "string" },
     },
   });
   const smoke = values.smoke;
@@ -78,7 +86,8 @@ export function parseOptions(argv: readonly string[], etcdAvailable: boolean): O
     outDir: resolve(values.out ?? (smoke ? join(tmpdir(), "raftkv-bench-grpc-smoke") : RESULTS_DIR)),
     basePort: positive(values["base-port"] ?? "23000"),
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
-    security: securityMode(values.security ?? "plain"),
+    security: oneOf(SECURITY_MODES, "--security", values.security ?? "plain"),
+    generator: oneOf(GENERATORS, "--generator", values.generator ?? "node"),
   };
 }
 
@@ -127,8 +136,8 @@ export function rowTitle(row: RowSpec): string {
   }
 }
 
-function securityMode(text: string): SecurityMode {
-  const mode = SECURITY_MODES.find((known) => known === text);
-  if (mode === undefined) throw new Error(`--security takes ${SECURITY_MODES.join(", ")}, not "${text}"\n${USAGE}`);
-  return mode;
+function oneOf<T extends string>(known: readonly T[], option: string, text: string): T {
+  const found = known.find((candidate) => candidate === text);
+  if (found === undefined) throw new Error(`${option} takes ${known.join(", ")}, not "${text}"\n${USAGE}`);
+  return found;
 }

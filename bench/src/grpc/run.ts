@@ -13,7 +13,7 @@ import type { RowSpec } from "./options.js";
 import { call, connect, ready, type EtcdClient } from "./protos.js";
 
 /** The watched key: outside the keyspace the other rows use. */
-const WATCHED_KEY = "watched-key-0000";
+export const WATCHED_KEY = "watched-key-0000";
 /** Time given to every worker to see the window before its load starts. */
 const START_DELAY_MS = 100;
 
@@ -40,8 +40,8 @@ export interface RowResult {
   readonly workers: number;
   /** The load generator's process (all its threads), in percent of one core. */
   readonly generatorCpuPercent: number;
-  /** The busiest worker's event-loop busy share, 0 to 1. */
-  readonly busiestWorker: number;
+  /** The busiest worker's event-loop busy share, 0 to 1 (the Node generator's; clientv3-load has no event loop). */
+  readonly busiestWorker?: number;
   /** Per member, leader first, in percent of one core. */
   readonly serverCpuPercent: readonly number[];
   /** The watch row's writer: puts acknowledged per second. */
@@ -49,10 +49,7 @@ export interface RowResult {
 }
 
 export async function measureRow(cluster: LocalCluster, plan: RowPlan): Promise<RowResult> {
-  const leader = await cluster.waitForLeader(10_000);
-  const members = [leader, ...cluster.running().filter((member) => member !== leader)];
-  const address = new URL(leader.clientUrl).host;
-  const security = securityOf(leader);
+  const { members, address, security } = await target(cluster);
   const jobs = jobsFor(address, plan, security);
   const started = await Promise.allSettled(jobs.map(startWorker));
   const workers = started.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
@@ -60,8 +57,7 @@ export async function measureRow(cluster: LocalCluster, plan: RowPlan): Promise<
     const failed = started.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
     const writerClient = plan.row.kind === "watch" ? await connected(connect("KV", address, security)) : undefined;
-    const start = now() + START_DELAY_MS;
-    const window = { startAt: start, measureFrom: start + plan.warmupS * 1_000, measureUntil: start + (plan.warmupS + plan.durationS) * 1_000 };
+    const window = windowFrom(now() + START_DELAY_MS, plan);
     for (const worker of workers) worker.send({ kind: "go", window });
     const usage = sampleUsage(members, window);
     const writer = writerClient ? await runWriter(writerClient, window, workers) : undefined;
@@ -70,6 +66,23 @@ export async function measureRow(cluster: LocalCluster, plan: RowPlan): Promise<
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
+}
+
+/** Where a row sends its calls: the leader, with what its calls need; its members, leader first, for their CPU. */
+export async function target(cluster: LocalCluster): Promise<{ members: Member[]; address: string; security: Security | undefined }> {
+  const leader = await cluster.waitForLeader(10_000);
+  const members = [leader, ...cluster.running().filter((member) => member !== leader)];
+  return { members, address: new URL(leader.clientUrl).host, security: securityOf(leader) };
+}
+
+/** The row's window when its load starts at `startAt`. */
+export function windowFrom(startAt: number, plan: RowPlan): Window {
+  return { startAt, measureFrom: startAt + plan.warmupS * 1_000, measureUntil: startAt + (plan.warmupS + plan.durationS) * 1_000 };
+}
+
+/** The connections a row opens: one Watch stream on each of the pool's in the watch row, at most one per call in flight in the others. */
+export function connectionsOf(plan: RowPlan): number {
+  return plan.row.kind === "watch" ? plan.connections : Math.min(plan.connections, plan.row.concurrency);
 }
 
 /** `total` split into `parts` whole shares that differ by at most one. */
@@ -155,17 +168,19 @@ interface Usage {
 }
 
 async function sampleUsage(members: readonly Member[], window: Window): Promise<Usage> {
+  const generatorBefore = sleepUntil(window.measureFrom).then(() => process.cpuUsage());
+  const serverCpuPercent = await serversCpuOver(members, window);
+  const generator = process.cpuUsage(await generatorBefore);
+  return { generatorCpuPercent: ((generator.user + generator.system) / 1_000 / (window.measureUntil - window.measureFrom)) * 100, serverCpuPercent };
+}
+
+/** Each member's CPU over the window, in percent of one core. */
+export async function serversCpuOver(members: readonly Member[], window: Window): Promise<number[]> {
   await sleepUntil(window.measureFrom);
   const pids = members.map((member) => member.process?.pid ?? 0);
-  const serversBefore = pids.map(sampleProcess);
-  const generatorBefore = process.cpuUsage();
+  const before = pids.map(sampleProcess);
   await sleepUntil(window.measureUntil);
-  const generator = process.cpuUsage(generatorBefore);
-  const serversAfter = pids.map(sampleProcess);
-  return {
-    generatorCpuPercent: ((generator.user + generator.system) / 1_000 / (window.measureUntil - window.measureFrom)) * 100,
-    serverCpuPercent: serversAfter.map((after, i) => cpuPercent(serversBefore[i]!, after)),
-  };
+  return pids.map(sampleProcess).map((after, i) => cpuPercent(before[i]!, after));
 }
 
 interface Writer {
@@ -219,7 +234,7 @@ function summarize(system: System, plan: RowPlan, workers: readonly WorkerResult
     completed,
     errors: results.reduce((sum, result) => sum + result.errors, 0),
     firstError: results.find((result) => result.firstError !== undefined)?.firstError,
-    connections: plan.row.kind === "watch" ? plan.connections : Math.min(plan.connections, plan.row.concurrency),
+    connections: connectionsOf(plan),
     workers: workers.length,
     ...usage,
     busiestWorker: Math.max(...results.map((result) => result.busy)),
