@@ -111,9 +111,15 @@ interface Lines {
   readonly stderr: () => string;
 }
 
+/** The program's stdout as lines; a failure to start it, or its early exit, shows as the lines ending, with its stderr and the error. */
 function outputLines(child: ChildProcessWithoutNullStreams): Lines {
   let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+  const note = (text: string): void => {
+    stderr = (stderr + text).slice(-4_000);
+  };
+  child.stderr.on("data", (chunk: Buffer) => note(chunk.toString()));
+  child.on("error", (error) => note(String(error)));
+  child.stdin.on("error", (error) => note(`writing to its stdin: ${String(error)}`));
   return { iterator: createInterface({ input: child.stdout })[Symbol.asyncIterator](), stderr: () => stderr };
 }
 
