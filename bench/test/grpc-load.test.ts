@@ -1,12 +1,13 @@
 /**
  * The parts of the gRPC benchmark that decide its figures without a
- * cluster: how a row's load is shared out among workers, and the latency
- * histogram's quantiles and merging.
+ * cluster: how a row's load is shared out among workers, the latency
+ * histogram's quantiles and merging, and the choice of generator.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Histogram } from "../src/grpc/histogram.js";
 import type { UnaryJob, WatchJob } from "../src/grpc/jobs.js";
+import { parseOptions } from "../src/grpc/options.js";
 import { jobsFor, type RowPlan } from "../src/grpc/run.js";
 
 const PLAN: Omit<RowPlan, "row"> = { connections: 4, workers: 2, keyspace: 100, warmupS: 1, durationS: 1 };
@@ -79,5 +80,16 @@ describe("Histogram", () => {
     assert.equal(merged.total, 100);
     assert.ok(Math.abs(merged.quantile(0.9) - 1) <= 0.01);
     assert.ok(Math.abs(merged.quantile(0.95) - 100) <= 1);
+  });
+});
+
+describe("--generator", () => {
+  test("the Node generator unless clientv3 is asked for", () => {
+    assert.equal(parseOptions([], false).generator, "node");
+    assert.equal(parseOptions(["--generator", "clientv3"], false).generator, "clientv3");
+  });
+
+  test("any other generator is refused with the known ones named", () => {
+    assert.throws(() => parseOptions(["--generator", "benchmark"], false), /--generator takes node, clientv3, not "benchmark"/);
   });
 });
