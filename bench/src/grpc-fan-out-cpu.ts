@@ -8,8 +8,9 @@
  * With `--pace ack`, each put follows as soon as the last is acknowledged,
  * as the grpc command's watch row puts (a member may then send a watcher
  * several puts' events in one response), and the count ends once every
- * watcher has the last put's event.
- * Run: pnpm --filter @raftkv/bench grpc-fan-out-cpu [--systems raftkv,etcd] [--watchers 1000] [--puts 200] [--pace seen|ack] [--profile DIR]
+ * watcher has the last put's event. With `--progress-notify`, every watch
+ * asks for progress notifications, as Kubernetes' apiserver does.
+ * Run: pnpm --filter @raftkv/bench grpc-fan-out-cpu [--systems raftkv,etcd] [--watchers 1000] [--puts 200] [--pace seen|ack] [--progress-notify] [--profile DIR]
  * (--profile: the raftkv member under node --cpu-prof, its profile in DIR as m1-leader.cpuprofile)
  */
 import { parseArgs } from "node:util";
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
       "base-port": { type: "string", default: "23500" },
       profile: { type: "string" },
       pace: { type: "string", default: "seen" },
+      "progress-notify": { type: "boolean", default: false },
     },
   });
   const pace = parsePace(values.pace);
@@ -51,9 +53,9 @@ async function main(): Promise<void> {
   for (const system of systems) {
     const cluster = await LocalCluster.start(system, basePort + (system === "etcd" ? 100 : 0), 1, { nodeFlags: await profilingFlags(profileDir) });
     try {
-      const { cpuMs, eventsPerResponse } = await cpuPerPut(cluster, watchers, puts, pace);
+      const { cpuMs, eventsPerResponse } = await cpuPerPut(cluster, { watchers, progressNotify: values["progress-notify"] }, puts, pace);
       console.log(
-        `${system.padEnd(6)} member CPU per put to ${watchers} watchers: ${cpuMs.toFixed(2)} ms (${((cpuMs * 1000) / watchers).toFixed(2)} µs per event, ${eventsPerResponse.toFixed(2)} events per response), ${puts} puts, each after the last was ${pace}`,
+        `${system.padEnd(6)} member CPU per put to ${watchers} watchers: ${cpuMs.toFixed(2)} ms (${((cpuMs * 1000) / watchers).toFixed(2)} µs per event, ${eventsPerResponse.toFixed(2)} events per response), ${puts} puts, each after the last was ${pace}${values["progress-notify"] ? ", progress notifications asked for" : ""}`,
       );
     } finally {
       await stopSideBySide([cluster], profileDir);
@@ -69,7 +71,13 @@ function parsePace(text: string): Pace {
   throw new Error(`--pace takes seen or ack, not ${text}`);
 }
 
-async function cpuPerPut(cluster: LocalCluster, watchers: number, puts: number, pace: Pace): Promise<{ cpuMs: number; eventsPerResponse: number }> {
+/** How many watches of KEY, and whether they ask for progress notifications. */
+interface Watchers {
+  readonly watchers: number;
+  readonly progressNotify: boolean;
+}
+
+async function cpuPerPut(cluster: LocalCluster, watchers: Watchers, puts: number, pace: Pace): Promise<{ cpuMs: number; eventsPerResponse: number }> {
   const member = await cluster.waitForLeader(CONNECT_TIMEOUT_MS);
   const address = new URL(member.clientUrl).host;
   const writer = connect("KV", address);
@@ -98,8 +106,8 @@ async function cpuPerPut(cluster: LocalCluster, watchers: number, puts: number, 
   }
 }
 
-/** `watchers` watches of KEY spread over STREAMS streams, all created before it resolves. */
-async function watch(address: string, watchers: number): Promise<FanOut> {
+/** The watches of KEY spread over STREAMS streams, all created before it resolves. */
+async function watch(address: string, { watchers, progressNotify }: Watchers): Promise<FanOut> {
   const clients: EtcdClient[] = Array.from({ length: STREAMS }, () => connect("Watch", address));
   const seenBy = new Map<number, number>();
   const waiting = new Map<number, () => void>();
@@ -132,7 +140,7 @@ async function watch(address: string, watchers: number): Promise<FanOut> {
       }
     });
     stream.on("error", () => undefined);
-    for (let w = i; w < watchers; w += STREAMS) stream.write({ create_request: { key: KEY } });
+    for (let w = i; w < watchers; w += STREAMS) stream.write({ create_request: { key: KEY, progress_notify: progressNotify } });
     return stream;
   });
   await creating;
