@@ -5,10 +5,11 @@
  * progress response and a watch started meanwhile).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, test, type TestContext } from "node:test";
 import type { WatchEvent } from "@raftkv/mvcc";
 import type { Event, SharedDelivery, WatchRequest, WatchUpdate } from "../src/kv/api.js";
 import { type Interest, WATCHES_PER_TURN, WatchHub } from "../src/kv/watch-hub.js";
+import { PROGRESS_EVERY_MS } from "../src/kv/watcher.js";
 import { oneMemberServices, type ServicesFixture } from "./support/services.js";
 
 const text = (value: string): Uint8Array => Buffer.from(value);
@@ -292,19 +293,100 @@ describe("watches over the services: the write is answered before its events are
     const c = await watchShared("c", watchOf("shared"));
     // History from the first put: its own delivery until it is live, then the group's.
     const d = await watchShared("d", watchOf("shared", first.header.revision));
-    // Another interest (no puts) is another group; a watch with progress notifications keeps its own subscription.
+    // Another interest (no puts) is another group; a watch with progress notifications is one more member.
     const e = await watchShared("e", { ...watchOf("shared"), noPut: true });
     const f = await watchShared("f", { ...watchOf("shared"), progressNotify: true });
     await until(() => calls.some((call) => call.revisions.includes(pending.header.revision)));
     const last = await put("shared", "2");
     b.cancel();
-    await own.until(last.header.revision);
     await until(() => calls.some((call) => call.revisions.includes(last.header.revision)));
     assert.deepEqual(calls, [
       { members: ["a", "b"], revisions: [pending.header.revision] },
-      { members: ["a", "c", "d"], revisions: [last.header.revision] },
+      { members: ["a", "c", "d", "f"], revisions: [last.header.revision] },
     ]);
-    assert.deepEqual(own.revisions(), [first.header.revision, pending.header.revision, last.header.revision], "d's history, then f's live events");
+    assert.deepEqual(own.revisions(), [first.header.revision, pending.header.revision], "d's history alone");
     for (const watch of [a, c, d, e, f]) watch.cancel();
+  });
+  describe("progress notifications of watches sharing a delivery", () => {
+    /**
+     * What a stream of shared watches would send, in order: the delivery's
+     * events, a call for all its members, and each watch's own progress.
+     */
+    function streamLog(): { log: string[]; delivery: SharedDelivery<string>; progressOf: (name: string) => (update: WatchUpdate) => void } {
+      const log: string[] = [];
+      return {
+        log,
+        delivery: { deliver: (members, count, _header, events) => log.push(`events ${members.slice(0, count).join(",")} @${events.map((e) => e.kv.modRevision).join(",")}`) },
+        progressOf: (name) => (update) => log.push(update.kind === "events" ? `own events ${name}` : `${update.kind} ${name} @${update.header.revision}`),
+      };
+    }
+
+    /** The intervals' timers stand still until the test moves them (the hub's turns go on): no test waits 10 s. */
+    const stillIntervals = (t: TestContext): void => t.mock.timers.enable({ apis: ["setInterval"] });
+    const interval = (t: TestContext): void => t.mock.timers.tick(PROGRESS_EVERY_MS);
+
+    test("members with and without notifications share each batch; each gets a progress for an interval without events, and none for one with", async (t) => {
+      stillIntervals(t);
+      const { log, delivery, progressOf } = streamLog();
+      const watchShared = (name: string, progressNotify: boolean) =>
+        services.kv.watch({ ...watchOf("notified"), progressNotify, shared: { delivery, member: name } }, progressOf(name));
+      const watches = [await watchShared("a", true), await watchShared("b", false), await watchShared("c", true)];
+      try {
+        const busy = await put("notified", "1");
+        await until(() => log.length > 0);
+        interval(t);
+        assert.deepEqual(log, [`events a,b,c @${busy.header.revision}`], "events in the interval: no progress");
+        interval(t);
+        const current = services.kv.header().revision;
+        assert.deepEqual(log.slice(1), [`progress a @${current}`, `progress c @${current}`], "a quiet interval: a progress for each that asked");
+      } finally {
+        for (const watch of watches) watch.cancel();
+      }
+    });
+
+    test("a member that joined after a batch was applied is quiet in that interval while the others are not", async (t) => {
+      stillIntervals(t);
+      const { log, delivery, progressOf } = streamLog();
+      const watchShared = (name: string) =>
+        services.kv.watch({ ...watchOf("joined-late"), progressNotify: true, shared: { delivery, member: name } }, progressOf(name));
+      const early = await watchShared("early");
+      const answer = await put("joined-late", "1");
+      // Joins while the put's event is still with the hub: the event is not its.
+      const late = await watchShared("late");
+      try {
+        await until(() => log.length > 0);
+        interval(t);
+        assert.deepEqual(log, [`events early @${answer.header.revision}`, `progress late @${services.kv.header().revision}`]);
+      } finally {
+        early.cancel();
+        late.cancel();
+      }
+    });
+
+    test("a progress due while a member's event is still with the hub comes after it: the event is handed out first and the member is not quiet", async (t) => {
+      stillIntervals(t);
+      const { log, delivery, progressOf } = streamLog();
+      const watch = await services.kv.watch({ ...watchOf("pending-progress"), progressNotify: true, shared: { delivery, member: "a" } }, progressOf("a"));
+      try {
+        const answer = await put("pending-progress", "1");
+        assert.deepEqual(log, [], "the event waits for a later turn");
+        interval(t);
+        assert.deepEqual(log, [`events a @${answer.header.revision}`], "handed out at the interval, with no progress after it");
+        interval(t);
+        assert.deepEqual(log.slice(1), [`progress a @${services.kv.header().revision}`]);
+      } finally {
+        watch.cancel();
+      }
+    });
+
+    test("a canceled member gets no more progress", async (t) => {
+      stillIntervals(t);
+      const { log, delivery, progressOf } = streamLog();
+      const watch = await services.kv.watch({ ...watchOf("canceled-progress"), progressNotify: true, shared: { delivery, member: "a" } }, progressOf("a"));
+      interval(t);
+      watch.cancel();
+      interval(t);
+      assert.deepEqual(log, [`progress a @${services.kv.header().revision}`]);
+    });
   });
 });

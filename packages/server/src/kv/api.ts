@@ -128,7 +128,7 @@ export interface WatchRequest {
   readonly noPut: boolean;
   readonly noDelete: boolean;
   readonly progressNotify: boolean;
-  /** A front end's delivery shared by its watches of the same interest (see SharedDelivery); the watch's updates then go through `deliver` only until it is live. */
+  /** A front end's delivery shared by its watches of the same interest (see SharedDelivery); the watch's events then go through `deliver` only until it is live (its progress notifications always do). */
   readonly shared?: SharedWatch<unknown>;
 }
 

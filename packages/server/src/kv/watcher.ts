@@ -7,13 +7,15 @@
  * stream) joins, once its history is read, the live group of its interest
  * on that delivery: one hub subscription for the group, and a batch handed
  * to the delivery once for all the members that joined before its events.
+ * A watch that asked for progress notifications gets one at each interval
+ * in which no events reached it, by whichever path they came.
  */
 import { CompactedError, type EventPage, type WatchEvent } from "@raftkv/mvcc";
 import type * as api from "./api.js";
 import { EventSelection, type WatchHub, audienceName } from "./watch-hub.js";
 
 /** How often a quiet watch that asked for progress notifications gets one (etcd: 10 minutes). */
-const PROGRESS_EVERY_MS = 10_000;
+export const PROGRESS_EVERY_MS = 10_000;
 
 export interface WatchSources {
   readonly request: api.WatchRequest;
@@ -28,8 +30,8 @@ export interface WatchSources {
 export function watchHistoryThenLive(sources: WatchSources): api.Watch {
   const { request, deliver } = sources;
   let delivered = request.startRevision > 0 ? request.startRevision - 1 : sources.currentRevision();
-  let quiet = true;
   let ended = false;
+  const progress = request.progressNotify ? new ProgressNotifications(sources) : undefined;
 
   const selection = new EventSelection(request);
   /** Events (in revision order, as this watch wants them) past the last delivered revision, up to `latest`. */
@@ -38,34 +40,24 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
     const fresh = events.length > 0 && events[0]!.kv.modRevision <= delivered ? events.filter((event) => event.kv.modRevision > delivered) : events;
     delivered = latest;
     if (fresh.length === 0) return;
-    quiet = false;
+    progress?.heard();
     deliver(eventsUpdate(sources.header(revision), fresh));
   };
 
   // The hub hands every watch of the same interest the same selected events: a watch passes them on as they are.
-  // A shared delivery knows nothing of progress notifications, and its group takes members in revision order:
-  // a watch that asked for notifications, or starts past the current revision, has its own subscription.
-  const shared = !request.progressNotify && delivered <= sources.currentRevision() ? request.shared : undefined;
+  // A group takes members in revision order: a watch that starts past the current revision has its own subscription.
+  const shared = delivered <= sources.currentRevision() ? request.shared : undefined;
   let leave = shared
     ? undefined
     : sources.hub.subscribe(request, (events, revision) => {
         if (!ended) emit(events, events.at(-1)!.kv.modRevision, revision);
       });
-  const progress = request.progressNotify ? setInterval(() => notifyProgress(), PROGRESS_EVERY_MS) : undefined;
-  progress?.unref();
 
   const end = (): void => {
     ended = true;
     leave?.();
-    if (progress) clearInterval(progress);
+    progress?.stop();
   };
-
-  function notifyProgress(): void {
-    // Events the hub still holds would otherwise follow a progress past their revision.
-    sources.hub.deliverPending();
-    if (quiet && !ended) deliver({ kind: "progress", header: sources.header(sources.currentRevision()) });
-    quiet = true;
-  }
 
   try {
     if (request.startRevision > 0)
@@ -79,8 +71,43 @@ export function watchHistoryThenLive(sources: WatchSources): api.Watch {
     deliver({ kind: "compacted", header: sources.header(sources.currentRevision()), compactRevision: error.compactRevision });
   }
   // Every event up to the current revision is in the history just read: the group's events after it are this watch's.
-  if (shared && !ended) leave = joinLiveGroup(sources, shared, sources.currentRevision());
+  if (shared && !ended) leave = joinLiveGroup(sources, shared, sources.currentRevision(), progress);
   return { cancel: end };
+}
+
+/**
+ * etcd's progress notifications for one watch: at each interval in which
+ * no events reached it, a progress response at the current revision. The
+ * events the hub still holds are handed out first, so that a progress
+ * never passes an event at or below its revision, nor falls between the
+ * events of one revision (the hub hands out a revision's events together).
+ */
+class ProgressNotifications {
+  private quiet = true;
+  private stopped = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly sources: WatchSources) {
+    this.timer = setInterval(() => this.notify(), PROGRESS_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** Events reached the watch: no progress at the end of this interval. */
+  heard(): void {
+    this.quiet = false;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  private notify(): void {
+    this.sources.hub.deliverPending();
+    // The hand-out may have ended the watch (a front end that cancels as events come).
+    if (this.quiet && !this.stopped) this.sources.deliver({ kind: "progress", header: this.sources.header(this.sources.currentRevision()) });
+    this.quiet = true;
+  }
 }
 
 function replayHistory(sources: WatchSources, from: number, emit: (events: readonly WatchEvent[], revision: number) => void): void {
@@ -113,8 +140,11 @@ function eventsUpdate(header: api.ResponseHeader, events: readonly api.Event[]):
 /** The live groups of each shared delivery, by interest. */
 const liveGroups = new WeakMap<api.SharedDelivery<unknown>, Map<string, LiveGroup>>();
 
-/** Joins `shared.member` to its delivery's group for the interest; it takes events after revision `after`. Returns how it leaves. */
-function joinLiveGroup(sources: WatchSources, shared: api.SharedWatch<unknown>, after: number): () => void {
+/**
+ * Joins `shared.member` to its delivery's group for the interest; it takes events after revision `after`,
+ * and tells `progress` when they reach it. Returns how it leaves.
+ */
+function joinLiveGroup(sources: WatchSources, shared: api.SharedWatch<unknown>, after: number, progress: ProgressNotifications | undefined): () => void {
   const groups = liveGroups.get(shared.delivery) ?? new Map<string, LiveGroup>();
   liveGroups.set(shared.delivery, groups);
   const name = audienceName(sources.request);
@@ -123,19 +153,24 @@ function joinLiveGroup(sources: WatchSources, shared: api.SharedWatch<unknown>, 
     group = new LiveGroup(sources, shared.delivery, () => groups.delete(name));
     groups.set(name, group);
   }
-  return group.join(shared.member, after);
+  return group.join(shared.member, after, progress);
 }
 
 /**
  * The live watches of one shared delivery with one interest: one hub
  * subscription for them all, and each batch handed to the delivery once for
  * every member that joined before its events, so that a put to a key a
- * stream's thousand watches watch is one call, not a thousand.
+ * stream's thousand watches watch is one call, not a thousand. Members that
+ * asked for progress notifications are told which batches reached them.
  */
 class LiveGroup {
   private readonly members: unknown[] = [];
   /** The revision each member had seen when it joined. Members join as the store's revision grows, so these never decrease. */
   private readonly after: number[] = [];
+  /** Each member's progress notifications, if it asked for them. */
+  private readonly progress: (ProgressNotifications | undefined)[] = [];
+  /** How many members asked for progress notifications: without any, a batch reads no member's. */
+  private notified = 0;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -151,9 +186,11 @@ class LiveGroup {
     );
   }
 
-  join(member: unknown, after: number): () => void {
+  join(member: unknown, after: number, progress: ProgressNotifications | undefined): () => void {
     this.members.push(member);
     this.after.push(after);
+    this.progress.push(progress);
+    if (progress) this.notified++;
     return () => this.leave(member);
   }
 
@@ -162,6 +199,7 @@ class LiveGroup {
     if (place < 0) return;
     this.members.splice(place, 1);
     this.after.splice(place, 1);
+    if (this.progress.splice(place, 1)[0]) this.notified--;
     if (this.members.length > 0) return;
     this.unsubscribe();
     this.emptied();
@@ -172,12 +210,17 @@ class LiveGroup {
     let before = this.members.length;
     while (before > 0 && this.after[before - 1]! >= first) before--;
     const header = this.sources.header(revision);
-    if (before > 0) this.delivery.deliver(this.members, before, header, events);
+    if (before > 0) {
+      if (this.notified > 0) for (let i = 0; i < before; i++) this.progress[i]?.heard();
+      this.delivery.deliver(this.members, before, header, events);
+    }
     // Members that joined after some of these events were applied take the rest, alone.
     for (let i = before; i < this.members.length; i++) {
       const after = this.after[i]!;
       const rest = events.filter((event) => event.kv.modRevision > after);
-      if (rest.length > 0) this.delivery.deliver([this.members[i]], 1, header, rest);
+      if (rest.length === 0) continue;
+      this.progress[i]?.heard();
+      this.delivery.deliver([this.members[i]], 1, header, rest);
     }
   }
 }
