@@ -240,3 +240,25 @@ test("a shared response's watches join later events apart: each gets every revis
     ],
   );
 });
+
+test("a progress for one watch of a shared response follows the events it shares, and its later events follow the progress; the others keep joining", async () => {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  const w = recipients();
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  const [atTwo, atThree, second, third] = [header(2), header(3), [put(2)], [put(3)]];
+  for (const id of [0, 1]) outbox.addEvents(w[id]!, atTwo, second, false);
+  outbox.add({ header: atTwo, watch_id: 0 }, w[0]);
+  for (const id of [0, 1]) outbox.addEvents(w[id]!, atThree, third, false);
+  writer.finishOldest();
+  assert.deepEqual(
+    writer.batches[1]!.map((m) => [m.watch_id, m.header!.revision, revisionsOf(m)]),
+    [
+      [0, 2, [2]],
+      [1, 3, [2, 3]],
+      [0, 2, []],
+      [0, 3, [3]],
+    ],
+  );
+});
