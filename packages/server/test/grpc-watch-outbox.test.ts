@@ -38,6 +38,15 @@ function recordingWriter() {
 }
 
 const noFragments = (message: WatchMessage): WatchMessage[] => [message];
+
+/** An outbox whose first batch (watch 9's created response) is still being written, so that what comes next waits and may join. */
+async function behindABatch() {
+  const writer = recordingWriter();
+  const outbox = new WatchOutbox(writer.write, noFragments);
+  outbox.add({ header: header(1), watch_id: 9, created: true });
+  await turn();
+  return { writer, outbox, w: recipients() };
+}
 const revisionsOf = (message: WatchMessage): number[] => (message.events ?? []).map((event) => event.kv.modRevision);
 
 test("what is queued in one turn leaves as one batch, in order, after the turn", async () => {
@@ -84,11 +93,7 @@ test("while a batch is written, a watch's events join its waiting response, and 
 });
 
 test("joining leaves the events array a watch delivered as it was", async () => {
-  const writer = recordingWriter();
-  const outbox = new WatchOutbox(writer.write, noFragments);
-  const w = recipients();
-  outbox.add({ header: header(1), watch_id: 9, created: true });
-  await turn();
+  const { writer, outbox, w } = await behindABatch();
   const delivered = [put(2)];
   outbox.addEvents(w[0]!, header(2), delivered, false);
   outbox.addEvents(w[0]!, header(3), [put(3)], false);
@@ -101,11 +106,7 @@ test("joining leaves the events array a watch delivered as it was", async () => 
 });
 
 test("a response of another kind for the watch ends the joining: later events come after it", async () => {
-  const writer = recordingWriter();
-  const outbox = new WatchOutbox(writer.write, noFragments);
-  const w = recipients();
-  outbox.add({ header: header(1), watch_id: 9, created: true });
-  await turn();
+  const { writer, outbox, w } = await behindABatch();
   outbox.addEvents(w[0]!, header(2), [put(2)], false);
   outbox.add({ header: header(2), watch_id: 0, canceled: true }, w[0]);
   outbox.addEvents(w[0]!, header(3), [put(3)], false);
@@ -121,11 +122,7 @@ test("a response of another kind for the watch ends the joining: later events co
 });
 
 test("events stop joining a response at the request limit", async () => {
-  const writer = recordingWriter();
-  const outbox = new WatchOutbox(writer.write, noFragments);
-  const w = recipients();
-  outbox.add({ header: header(1), watch_id: 9, created: true });
-  await turn();
+  const { writer, outbox, w } = await behindABatch();
   const bigValue = 600 * 1024;
   for (const revision of [2, 3, 4]) outbox.addEvents(w[0]!, header(revision), [put(revision, bigValue)], false);
   writer.finishOldest();
@@ -204,11 +201,7 @@ test("watches handed the same events one after the other share one response, a m
 });
 
 test("a shared response's watches join later events apart: each gets every revision once, in order, wherever the batch was cut", async () => {
-  const writer = recordingWriter();
-  const outbox = new WatchOutbox(writer.write, noFragments);
-  const w = recipients();
-  outbox.add({ header: header(1), watch_id: 9, created: true });
-  await turn();
+  const { writer, outbox, w } = await behindABatch();
   const [atTwo, atThree, second, third] = [header(2), header(3), [put(2)], [put(3)]];
   for (const id of [0, 1, 2, 3]) outbox.addEvents(w[id]!, atTwo, second, false);
   // The next revision reaches two of the watches before the batch being written is done, the other two after.
@@ -242,11 +235,7 @@ test("a shared response's watches join later events apart: each gets every revis
 });
 
 test("a progress for one watch of a shared response follows the events it shares, and its later events follow the progress; the others keep joining", async () => {
-  const writer = recordingWriter();
-  const outbox = new WatchOutbox(writer.write, noFragments);
-  const w = recipients();
-  outbox.add({ header: header(1), watch_id: 9, created: true });
-  await turn();
+  const { writer, outbox, w } = await behindABatch();
   const [atTwo, atThree, second, third] = [header(2), header(3), [put(2)], [put(3)]];
   for (const id of [0, 1]) outbox.addEvents(w[id]!, atTwo, second, false);
   outbox.add({ header: atTwo, watch_id: 0 }, w[0]);

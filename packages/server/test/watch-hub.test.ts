@@ -316,7 +316,10 @@ describe("watches over the services: the write is answered before its events are
       const log: string[] = [];
       return {
         log,
-        delivery: { deliver: (members, count, _header, events) => log.push(`events ${members.slice(0, count).join(",")} @${events.map((e) => e.kv.modRevision).join(",")}`) },
+        delivery: {
+          deliver: (members, count, _header, events) =>
+            log.push(`events ${members.slice(0, count).join(",")} @${events.map((e) => e.kv.modRevision).join(",")}`),
+        },
         progressOf: (name) => (update) => log.push(update.kind === "events" ? `own events ${name}` : `${update.kind} ${name} @${update.header.revision}`),
       };
     }
