@@ -33,6 +33,7 @@ import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
 import { LeaderState } from "./leader-state.js";
 import type { Metrics } from "./metrics.js";
 import type { StorageHealth } from "./storage-failure.js";
+import { Ticker } from "./ticker.js";
 
 /** What the host needs from the peer network. */
 export interface PeerNetwork {
@@ -103,7 +104,7 @@ export class RaftHost {
   readonly node: RaftNode;
   private readonly options: RaftHostOptions;
   private readonly clock: Clock;
-  private ticker: Timer | undefined;
+  private readonly ticker: Ticker;
   private looping = false;
   private loopAgain = false;
   private stopped = false;
@@ -129,6 +130,7 @@ export class RaftHost {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.conditions = new ConditionWaiters(this.clock);
+    this.ticker = new Ticker(this.clock, options.tickMs, () => this.tick());
     this.leaderState = new LeaderState(
       {
         self: options.id,
@@ -156,13 +158,13 @@ export class RaftHost {
 
   start(): void {
     this.startedAt = this.clock.now();
-    this.ticker = this.clock.setInterval(() => this.tick(), this.options.tickMs);
+    this.ticker.start();
     this.kick();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.ticker) this.clock.clearInterval(this.ticker);
+    this.ticker.stop();
     const stopped = etcdError("stopped");
     for (const batch of this.readsAsked.values()) {
       if (batch.retry) this.clock.clearTimeout(batch.retry);
@@ -431,7 +433,7 @@ export class RaftHost {
     this.failure = error instanceof Error ? error : new Error(String(error));
     this.options.logger.fatal({ err: this.failure }, "raft loop failed; the node stops serving");
     this.stopped = true;
-    if (this.ticker) this.clock.clearInterval(this.ticker);
+    this.ticker.stop();
     this.options.storageHealth.fail(failedPart(this.failure), this.failure);
   }
 
