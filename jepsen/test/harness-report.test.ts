@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { availability, latencyByOutcome, nemesisWindows, outages, throughput, timedOperations, type TimedOperation } from "../src/harness/availability.js";
-import { markdownRows, renderComparison, type ComparedRun } from "../src/harness/compare.js";
+import { markdownPhaseRows, markdownRows, renderComparison, type ComparedRun } from "../src/harness/compare.js";
 import { renderReport } from "../src/harness/html.js";
 import { longestLeaderlessMs, longestLeaderlessWithQuorumMs } from "../src/harness/leader-watch.js";
+import { phaseFigures } from "../src/harness/phases.js";
 import type { RecordedEvent } from "../src/harness/recorder.js";
 
 const ok = (start: number, end: number): TimedOperation => ({ process: 0, f: "read", type: "ok", start, end });
@@ -129,11 +130,13 @@ describe("the leader watch", () => {
 describe("the comparison page", () => {
   const run = (label: string, operations: TimedOperation[]): ComparedRun => {
     const outageRule = { bucketMs: 250, minMs: 250 };
+    const windows = [{ start: 300, end: 700, label: `kill a random node: kill n1 (${label})` }];
     return {
       summary: { label, settings: { target: label }, valid: true, anomalies: 0, durationMs: 1_000, outageRule },
       operations,
-      windows: [{ start: 300, end: 700, label: `kill n1 (${label})` }],
+      windows,
       availability: availability(operations, 0, 1_000, outageRule),
+      phases: phaseFigures(operations, windows, 1_000, outageRule),
     };
   };
   const churned = run("raftkv", [ok(0, 100), failed(100, 900)]);
@@ -147,8 +150,8 @@ describe("the comparison page", () => {
     assert.equal(page.match(/<svg /g)?.length, 1);
     assert.equal(page.match(/<polyline /g)?.length, 2);
     assert.match(page, /<tr><th><\/th><th>etcd<\/th><th>raftkv<\/th><\/tr>/);
-    assert.match(page, /<title>kill n1 \(etcd\)<\/title>/);
-    assert.match(page, /<title>kill n1 \(raftkv\)<\/title>/);
+    assert.match(page, /<title>kill a random node: kill n1 \(etcd\)<\/title>/);
+    assert.match(page, /<title>kill a random node: kill n1 \(raftkv\)<\/title>/);
     assert.doesNotMatch(page, /<script|<link|src=|href=/);
   });
 
@@ -157,5 +160,44 @@ describe("the comparison page", () => {
     assert.equal(rows.length, 4);
     assert.match(rows[2]!, /^\| etcd \| 4 \| 0 \| 0.00 s /);
     assert.match(rows[3]!, /^\| raftkv \| 1 \| 1 \| 0.75 s \| 0.75 s .*\| 1.20 s \| valid \|$/);
+  });
+
+  test("gives a Markdown row per run and phase", () => {
+    const rows = markdownPhaseRows(runs).trim().split("\n");
+    assert.equal(rows.length, 2 + 2 * 3);
+    assert.equal(rows[3], "| etcd | follower down | 1 | 0.4 | 0 | 0.00 | 2 | 0 / 0 |");
+    assert.equal(rows[6], "| raftkv | follower down | 1 | 0.4 | 1 | 2.50 | 0 | 0 / 0 |");
+  });
+});
+
+describe("outages by phase", () => {
+  const rule = { bucketMs: 250, minMs: 250 };
+  const windows = [
+    { start: 1_000, end: 2_000, label: "pause a random node: pause n1 (the leader)" },
+    { start: 2_500, end: 3_500, label: "pause a random node: pause n2" },
+    { start: 3_600, end: 3_700, label: "partition (halves): n1 | n2 n3" },
+  ];
+  const read = (start: number, end: number, type: TimedOperation["type"]): TimedOperation => ({ process: 1, f: "read", type, start, end });
+  const operations = [
+    ok(0, 900),
+    read(1_000, 1_400, "info"),
+    failed(1_100, 1_500),
+    ok(1_500, 1_600),
+    ok(2_000, 2_100),
+    ok(2_300, 2_400),
+    read(2_600, 3_000, "info"),
+    ok(3_000, 3_300),
+    ok(3_500, 3_900),
+    ok(4_000, 4_400),
+  ];
+  const figures = phaseFigures(operations, windows, 5_000, rule);
+
+  test("a window whose member led is the leader's; its buckets, successes and timed-out operations are counted apart", () => {
+    assert.deepEqual(figures.get("leader down"), { windows: 1, ms: 1_000, emptyBuckets: 3, ok: 1, timedOutReads: 1, timedOutOthers: 1 });
+    assert.deepEqual(figures.get("follower down"), { windows: 1, ms: 1_000, emptyBuckets: 3, ok: 1, timedOutReads: 1, timedOutOthers: 0 });
+  });
+
+  test("the second after a window is cut short by the next one, and other faults are no phase", () => {
+    assert.deepEqual(figures.get("second after"), { windows: 2, ms: 1_500, emptyBuckets: 2, ok: 4, timedOutReads: 0, timedOutOthers: 0 });
   });
 });

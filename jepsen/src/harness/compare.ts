@@ -19,6 +19,7 @@ import {
   type TimedOperation,
 } from "./availability.js";
 import { availabilityRows, escapeHtml, fixed, Frame, grid, niceStep, pageHead } from "./html.js";
+import { PHASES, phaseFigures, type Phase, type PhaseFigures } from "./phases.js";
 import type { RecordedEvent } from "./recorder.js";
 
 /** What a run leaves in `run.json` beside its history, for comparisons. */
@@ -39,6 +40,7 @@ export interface ComparedRun {
   readonly operations: readonly TimedOperation[];
   readonly windows: readonly NemesisWindow[];
   readonly availability: Availability;
+  readonly phases: ReadonlyMap<Phase, PhaseFigures>;
 }
 
 const RUN_COLOURS = ["#1d3557", "#e76f51", "#2a9d8f", "#9b5de5"] as const;
@@ -52,7 +54,14 @@ export function loadRun(dir: string): ComparedRun {
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as RecordedEvent);
   const operations = timedOperations(events);
-  return { summary, operations, windows: nemesisWindows(events), availability: availability(operations, 0, summary.durationMs, summary.outageRule) };
+  const windows = nemesisWindows(events);
+  return {
+    summary,
+    operations,
+    windows,
+    availability: availability(operations, 0, summary.durationMs, summary.outageRule),
+    phases: phaseFigures(operations, windows, summary.durationMs, summary.outageRule),
+  };
 }
 
 export function renderComparison(runs: readonly ComparedRun[]): string {
@@ -70,6 +79,9 @@ ${sideBySide(
 )}
 <h2>Availability</h2>
 ${sideBySide(labels, [...runs.map((run, i) => ({ verdict: verdicts[i]!, ...availabilityRows(run.availability) }))])}
+<h2>Outages by phase</h2>
+<p>Kill and pause windows by whether the member taken down led, and the second after each.</p>
+${grid(PHASE_HEADER, phaseCells(runs))}
 <h2>Latency by outcome</h2>
 ${latencyColumns(runs)}
 <h2>Successful operations over time</h2>
@@ -121,6 +133,32 @@ function timelineChart(runs: readonly ComparedRun[]): string {
     })
     .join("");
   return frame.svg(`successes / ${TIMELINE_BUCKET_MS} ms`, ticks, shading + lines, []);
+}
+
+const PHASE_HEADER = ["run", "phase", "windows", "seconds", "empty buckets", "per second", "ok ops", "timed out: reads / others"];
+
+/** A row per run and phase: how often and how long, its buckets without a success, what succeeded and what ran out of time. */
+function phaseCells(runs: readonly ComparedRun[]): string[][] {
+  return runs.flatMap((run) =>
+    PHASES.map((phase) => {
+      const figures = run.phases.get(phase)!;
+      const seconds = figures.ms / 1000;
+      const perSecond = seconds > 0 ? (figures.emptyBuckets / seconds).toFixed(2) : "";
+      const cells = [figures.windows, seconds.toFixed(1), figures.emptyBuckets, perSecond, figures.ok, `${figures.timedOutReads} / ${figures.timedOutOthers}`];
+      return [run.summary.label, phase, ...cells.map(String)];
+    }),
+  );
+}
+
+/** The phase table in Markdown, for the README. */
+export function markdownPhaseRows(runs: readonly ComparedRun[]): string {
+  const header = `| ${PHASE_HEADER.join(" | ")} |\n|---|---|${"--:|".repeat(PHASE_HEADER.length - 2)}\n`;
+  return (
+    header +
+    phaseCells(runs)
+      .map((cells) => `| ${cells.join(" | ")} |\n`)
+      .join("")
+  );
 }
 
 /** A Markdown table row per run, for the README's comparison table. */

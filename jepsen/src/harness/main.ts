@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { HarnessError } from "./cluster.js";
-import { loadRun, markdownRows, renderComparison } from "./compare.js";
+import { loadRun, markdownPhaseRows, markdownRows, renderComparison } from "./compare.js";
 import { availabilityRows, seconds } from "./html.js";
 import { cleanupLocalClusters } from "./netns.js";
 import { PROTOCOLS, runTest, SCENARIOS, WORKLOADS, type RunOptions, type Scenario } from "./run.js";
@@ -139,14 +139,14 @@ function nemesisOptions(spec: string): Pick<RunOptions, "nemesis" | "scenario"> 
   return SCENARIOS.includes(spec as Scenario) ? { nemesis: [], scenario: spec as Scenario } : { nemesis: parseNemesis(spec) };
 }
 
-/** `compare <dir>... [--out page]`: writes the side-by-side page and prints a Markdown row per run. */
+/** `compare <dir>... [--out page]`: writes the side-by-side page and prints a Markdown row per run, then one per run and phase. */
 function compare(args: readonly string[]): ExitCode {
   const { values, positionals } = parseArgs({ args: [...args], options: { out: { type: "string" } }, allowPositionals: true, strict: true });
   if (positionals.length < 1) throw new HarnessError("compare needs the directories of the runs to compare");
   const runs = positionals.map((dir) => loadRun(resolve(dir)));
   const out = resolve(values.out ?? join(positionals[0]!, "..", "compare.html"));
   writeFileSync(out, renderComparison(runs));
-  process.stdout.write(`${markdownRows(runs)}comparison: ${out}\n`);
+  process.stdout.write(`${markdownRows(runs)}\n${markdownPhaseRows(runs)}comparison: ${out}\n`);
   return ExitCode.Valid;
 }
 

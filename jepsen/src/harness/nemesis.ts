@@ -4,11 +4,12 @@
  * nemesis events, which the report shades on its charts.
  */
 import { disarmNoSpace } from "./alarms.js";
-import { findLeader, type ClusterDriver } from "./cluster.js";
+import { findLeader, memberStatuses, type ClusterDriver } from "./cluster.js";
 import { bridge, describeGrudge, halves, isolate, ring, type Grudge, type PartitionShape } from "./grudge.js";
 import { addLearner, allVoters, promoteLearner, removeMember } from "./membership.js";
 import type { Random } from "./random.js";
 import type { Recorder } from "./recorder.js";
+import { LEADER_MARK } from "./phases.js";
 import { describeFault, type Fault, type ScheduledFault, type Target } from "./schedule.js";
 import { delay, waitFor } from "./wait.js";
 
@@ -16,6 +17,8 @@ import { delay, waitFor } from "./wait.js";
 const DISARM_DEADLINE_MS = 10_000;
 /** How long membership churn waits for a cluster with every node a voter before skipping its turn. */
 const WHOLE_CLUSTER_WAIT_MS = 10_000;
+/** How long the member about to be taken down has to say whether it leads: it shortens the fault by as much at most. */
+const ROLE_TIMEOUT_MS = 200;
 
 /** What a started fault needs to be undone. */
 type Undo = () => Promise<void>;
@@ -61,16 +64,18 @@ export class Nemesis {
     switch (fault.kind) {
       case "kill": {
         const node = await this.target(fault.target);
+        const role = await this.roleOf(node);
         await this.driver.kill(node);
         this.killed.add(node);
-        this.recorder.nemesis("start", `${describeFault(fault)}: kill ${node}`);
+        this.recorder.nemesis("start", `${describeFault(fault)}: kill ${node}${role}`);
         return () => this.restart(node);
       }
       case "pause": {
         const node = await this.target(fault.target);
+        const role = await this.roleOf(node);
         await this.driver.pause(node);
         this.paused.add(node);
-        this.recorder.nemesis("start", `${describeFault(fault)}: pause ${node}`);
+        this.recorder.nemesis("start", `${describeFault(fault)}: pause ${node}${role}`);
         return () => this.resume(node);
       }
       case "partition": {
@@ -184,6 +189,12 @@ export class Nemesis {
   private async target(target: Target): Promise<string> {
     const leader = target === "leader" ? await findLeader(this.driver) : undefined;
     return leader ?? this.random.pick(this.driver.nodes);
+  }
+
+  /** A mark on the fault's label when `node` says it leads, for the report's phases (phases.ts). */
+  private async roleOf(node: string): Promise<string> {
+    const [status] = await memberStatuses(this.driver, ROLE_TIMEOUT_MS, [node]);
+    return status !== undefined && status.memberId === status.leaderId ? ` ${LEADER_MARK}` : "";
   }
 
   private async grudge(shape: PartitionShape): Promise<Grudge> {

@@ -33,6 +33,7 @@ import { GrpcCode, RaftkvError, etcdError } from "./errors.js";
 import { LeaderState } from "./leader-state.js";
 import type { Metrics } from "./metrics.js";
 import type { StorageHealth } from "./storage-failure.js";
+import { Ticker } from "./ticker.js";
 
 /** What the host needs from the peer network. */
 export interface PeerNetwork {
@@ -90,6 +91,8 @@ interface ReadWaiter {
 interface ReadBatch {
   readonly context: string;
   readonly waiters: ReadWaiter[];
+  /** When its reads give up with etcd's timeout. */
+  readonly deadline: number;
   /** Asks again if no answer comes; the answer clears it, so a round leaves no timer behind. */
   retry?: Timer;
 }
@@ -101,7 +104,7 @@ export class RaftHost {
   readonly node: RaftNode;
   private readonly options: RaftHostOptions;
   private readonly clock: Clock;
-  private ticker: Timer | undefined;
+  private readonly ticker: Ticker;
   private looping = false;
   private loopAgain = false;
   private stopped = false;
@@ -127,6 +130,7 @@ export class RaftHost {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.conditions = new ConditionWaiters(this.clock);
+    this.ticker = new Ticker(this.clock, options.tickMs, () => this.tick());
     this.leaderState = new LeaderState(
       {
         self: options.id,
@@ -154,13 +158,13 @@ export class RaftHost {
 
   start(): void {
     this.startedAt = this.clock.now();
-    this.ticker = this.clock.setInterval(() => this.tick(), this.options.tickMs);
+    this.ticker.start();
     this.kick();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.ticker) this.clock.clearInterval(this.ticker);
+    this.ticker.stop();
     const stopped = etcdError("stopped");
     for (const batch of this.readsAsked.values()) {
       if (batch.retry) this.clock.clearTimeout(batch.retry);
@@ -336,9 +340,9 @@ export class RaftHost {
     this.readsToAsk = [];
     if (waiters.length === 0 || this.stopped) return;
     const context = `${this.options.id}:${++this.readSequence}`;
-    const batch = { context, waiters };
+    const batch = { context, waiters, deadline: this.clock.now() + this.options.requestTimeoutMs };
     this.readsAsked.set(context, batch);
-    this.sendReadIndex(batch, this.clock.now() + this.options.requestTimeoutMs);
+    this.sendReadIndex(batch);
   }
 
   /**
@@ -346,9 +350,9 @@ export class RaftHost {
    * answered, out of time, or without a leader (the one asked is gone and no
    * other took over within an election timeout: the reads fail with 'no leader').
    */
-  private sendReadIndex(batch: ReadBatch, deadline: number): void {
+  private sendReadIndex(batch: ReadBatch): void {
     if (!this.readsAsked.has(batch.context)) return;
-    if (this.clock.now() >= deadline || this.leader === 0) {
+    if (this.clock.now() >= batch.deadline || this.leader === 0) {
       this.readsAsked.delete(batch.context);
       const error = etcdError(this.leader === 0 ? "noLeader" : "timeout");
       for (const waiter of batch.waiters) waiter.reject(error);
@@ -358,7 +362,22 @@ export class RaftHost {
     this.node.readIndex(new TextEncoder().encode(batch.context));
     this.kick();
     const retryMs = this.options.electionTicks * this.options.tickMs;
-    batch.retry = this.clock.setTimeout(() => this.sendReadIndex(batch, deadline), Math.min(retryMs, deadline - this.clock.now())).unref();
+    batch.retry = this.clock.setTimeout(() => this.sendReadIndex(batch), Math.min(retryMs, batch.deadline - this.clock.now())).unref();
+  }
+
+  /**
+   * A new leader: the request out was asked of the one before, which may
+   * never answer (paused, or cut off), and every read since waits behind it.
+   * Ask the new leader now rather than at the next retry, up to an election
+   * timeout later. etcd answers such reads 'leader changed' at once and asks
+   * again for the next ones; asking again for these serves them instead.
+   */
+  private reaskReadIndex(): void {
+    // A copy: a batch past its deadline gives way to the next one, which is asked as it is made.
+    for (const batch of [...this.readsAsked.values()]) {
+      if (batch.retry) this.clock.clearTimeout(batch.retry);
+      this.sendReadIndex(batch);
+    }
   }
 
   /**
@@ -414,7 +433,7 @@ export class RaftHost {
     this.failure = error instanceof Error ? error : new Error(String(error));
     this.options.logger.fatal({ err: this.failure }, "raft loop failed; the node stops serving");
     this.stopped = true;
-    if (this.ticker) this.clock.clearInterval(this.ticker);
+    this.ticker.stop();
     this.options.storageHealth.fail(failedPart(this.failure), this.failure);
   }
 
@@ -567,6 +586,7 @@ export class RaftHost {
     this.lastLeader = leader;
     this.options.metrics.leaderChanges.inc();
     this.options.logger.info({ leader, term }, leader === 0 ? "no leader" : "leader elected");
+    if (leader !== 0) this.reaskReadIndex();
     for (const listener of this.leaderListeners) listener(leader, term);
     this.conditions.recheck();
   }

@@ -6,6 +6,7 @@
 import { EntryType, MemoryStorage, bootstrapLog, type Entry } from "@raftkv/raft";
 import { type SimDisk, Wal } from "@raftkv/wal";
 import { pino } from "pino";
+import type { Clock } from "../../src/clock.js";
 import { Metrics } from "../../src/metrics.js";
 import { RaftHost, type EntryApplier } from "../../src/raft-host.js";
 import { StorageHealth } from "../../src/storage-failure.js";
@@ -28,6 +29,13 @@ export async function until(what: string, condition: () => boolean): Promise<voi
  * batch in the middle of being applied.
  */
 export async function loneLeader(disk: SimDisk, beforeApply: () => Promise<void> = async () => undefined) {
+  const voter = await loneVoter(disk, beforeApply);
+  await until("the lone voter to lead", () => voter.host.isLeader);
+  return voter;
+}
+
+/** The same voter, started on `clock` (the system's by default) and returned at once, before it leads. */
+export async function loneVoter(disk: SimDisk, beforeApply: () => Promise<void> = async () => undefined, clock?: Clock) {
   const wal = await Wal.open("/member/wal", { fs: disk.mount() });
   const log = bootstrapLog([{ id: ID }]);
   await wal.save({ entries: log.entries, hardState: log.hardState });
@@ -66,8 +74,8 @@ export async function loneLeader(disk: SimDisk, beforeApply: () => Promise<void>
     requestTimeoutMs: 2_000,
     reachable: () => true,
     storageHealth,
+    ...(clock ? { clock } : {}),
   });
   host.start();
-  await until("the lone voter to lead", () => host.isLeader);
   return { host, wal, applied, storageHealth };
 }
