@@ -84,12 +84,18 @@ function recordStalls(record: (event: TimelineEvent) => void): void {
 type OpenCallback = (error: NodeJS.ErrnoException | null, fd: number) => void;
 type WriteCallback = (error: NodeJS.ErrnoException | null, written: number) => void;
 
-/** Times node:fs's callback `write` on descriptors opened under `wal/`: the WAL's only write path (packages/wal/src/fs.ts). */
+/**
+ * Times node:fs's callback `write` on descriptors opened under `wal/`: the
+ * WAL's only write path (packages/wal/src/fs.ts). A closed descriptor is
+ * forgotten, so that another file given its number is not taken for the log.
+ */
 function recordWalWrites(record: (event: TimelineEvent) => void): void {
   const walFds = new Set<number>();
   const open = fs.open as (...args: unknown[]) => void;
   const write = fs.write as (...args: unknown[]) => void;
-  const patched = fs as unknown as { open: (...args: unknown[]) => void; write: (...args: unknown[]) => void };
+  const close = fs.close as (...args: unknown[]) => void;
+  type Patchable = Record<"open" | "write" | "close", (...args: unknown[]) => void>;
+  const patched = fs as unknown as Patchable;
   patched.open = (...args: unknown[]) => {
     const callback = args[args.length - 1];
     if (typeof callback === "function" && String(args[0]).includes("/wal/")) {
@@ -110,6 +116,10 @@ function recordWalWrites(record: (event: TimelineEvent) => void): void {
       (callback as WriteCallback)(error, written);
     }) satisfies WriteCallback;
     write(...args);
+  };
+  patched.close = (...args: unknown[]) => {
+    walFds.delete(args[0] as number);
+    close(...args);
   };
 }
 
