@@ -73,17 +73,6 @@ export interface SnapshotExport {
   readonly chunks: AsyncIterable<Uint8Array>;
 }
 
-/**
- * Applied entries a LevelDB write waits for. Each write is a trip to libuv's
- * thread pool, and handing work to the pool can put the event loop to sleep
- * in glibc's pthread_cond_signal until an earlier-woken pool thread has run
- * (bench/README.md, "The put tail at 1 and 16 connections"); with one put in
- * flight every put was a write of its own. Under load a batch holds more
- * than this anyway. The entries not yet written are in memory and in the
- * raft log, as any write-behind's are.
- */
-const WRITE_BEHIND_ENTRIES = 16;
-
 const DEFAULTS = { minLeaseTtl: 2, maxTxnOps: 128, sync: false, requestIdWindow: DEFAULT_REQUEST_ID_WINDOW } as const;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
@@ -100,8 +89,6 @@ export class MvccStore {
   private writeQueue: Promise<unknown> = Promise.resolve();
   /** A write of the applied batches is queued and has not yet taken them. */
   private writeScheduled = false;
-  /** Entries applied since the last write took its batch; a write waits for WRITE_BEHIND_ENTRIES of them. */
-  private entriesUnwritten = 0;
   /**
    * Batches cut off for a snapshot, to be written on their own and before
    * anything applied after them. The next write to start takes them first.
@@ -172,8 +159,7 @@ export class MvccStore {
     const appliedBefore = this.state.appliedIndex;
     const applying = { ...this.limits, prevKvInEvents: options.prevKvInEvents?.() ?? true };
     const results = entries.map((entry) => this.applyEntry(entry, applying));
-    this.entriesUnwritten += this.state.appliedIndex - appliedBefore;
-    if (this.entriesUnwritten >= WRITE_BEHIND_ENTRIES) this.scheduleWrite();
+    if (this.state.appliedIndex !== appliedBefore) this.scheduleWrite();
     return results;
   }
 
@@ -293,7 +279,6 @@ export class MvccStore {
     this.assertAvailable();
     const { appliedIndex, revision, compactRevision } = this.state;
     this.sealed.push(this.state.takeBatch());
-    this.entriesUnwritten = 0;
     // Applies from now on need a write queued behind the snapshot.
     this.writeScheduled = false;
     const snapshot = await this.enqueue(async () => {
@@ -328,7 +313,6 @@ export class MvccStore {
         ];
         await writeBatch(this.db, done, this.sync);
         this.state = await stateAround(this.db, index, this.requestIdWindow);
-        this.entriesUnwritten = 0;
         this.unavailable = undefined;
       } catch (error) {
         this.unavailable = new StoreUnavailableError("a snapshot import failed; import again", { cause: error });
@@ -344,11 +328,11 @@ export class MvccStore {
     return run;
   }
 
-  /** Writes what is applied, then closes LevelDB. */
+  /** Waits for the batch being written, then closes LevelDB. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.writeAllApplied();
+    await this.drain();
     this.unavailable = new StoreUnavailableError("closed");
     await this.db.close();
   }
@@ -375,7 +359,6 @@ export class MvccStore {
     this.writeScheduled = true;
     this.enqueue(() => {
       this.writeScheduled = false;
-      this.entriesUnwritten = 0;
       // After a failed write, memory is ahead of disk for good: write nothing more.
       return this.unavailable === undefined ? this.write(this.sealed.shift() ?? this.state.takeBatch()) : Promise.resolve();
     }).catch(() => undefined); // the failure is kept in `unavailable` and surfaces on the next call
@@ -471,16 +454,10 @@ export class MvccStore {
     return run;
   }
 
-  /** Resolves when LevelDB holds everything applied, so that memory and LevelDB agree, and the store can serve. */
+  /** Resolves when no batch is being written, so that memory and LevelDB agree, and the store can serve. */
   private async quiesce(): Promise<void> {
-    await this.writeAllApplied();
-    this.assertAvailable();
-  }
-
-  /** Writes the entries still short of WRITE_BEHIND_ENTRIES too, and waits for every write queued. */
-  private async writeAllApplied(): Promise<void> {
-    if (this.entriesUnwritten > 0) this.scheduleWrite();
     await this.drain();
+    this.assertAvailable();
   }
 
   private async drain(): Promise<void> {
