@@ -34,6 +34,7 @@ interface Span {
   readonly end: number;
 }
 
+/** Each phase's figures over a run: its windows, their length, the empty buckets, successes and timeouts in them. */
 export function phaseFigures(
   operations: readonly TimedOperation[],
   windows: readonly NemesisWindow[],
