@@ -4,6 +4,12 @@
  * starts over. They are judged by what such a holder relies on: a lease is
  * never revoked sooner than its TTL after a renewal the cluster acknowledged
  * was sent (its grant or a keep-alive), and a lease let go of ends.
+ *
+ * A store is a witness of a revocation only at or past the applied index at
+ * which it was seen holding the lease: a member restarted on a store behind
+ * its log (LevelDB is written behind the applies) applies the log again from
+ * there and, until it reaches the grant once more, lacks the lease without
+ * anything having revoked it.
  */
 import type { MvccStore } from "@raftkv/mvcc";
 import type { NodeId, SeededRng } from "@raftkv/raft";
@@ -41,8 +47,8 @@ export class LeaseClients {
   private readonly held = new Map<number, HeldLease>();
   /** Lease id → when a member's store first lost it. */
   private readonly revokedAt = new Map<number, number>();
-  /** Lease id → the members whose store has held it. */
-  private readonly heldBy = new Map<number, Set<NodeId>>();
+  /** Lease id → the members whose store has held it, each with the applied index at which it first did. */
+  private readonly heldBy = new Map<number, Map<NodeId, number>>();
   private readonly found: string[] = [];
   /** Leases already found revoked too soon: one finding each. */
   private readonly reported = new Set<number>();
@@ -72,13 +78,18 @@ export class LeaseClients {
     return this.outcomes;
   }
 
-  /** Told after every batch a member applies: a lease ends when a store that held it first no longer does. */
-  noteApplied(member: NodeId, store: Pick<MvccStore, "lease">): void {
+  /**
+   * Told after every batch a member applies: a lease ends when a store that
+   * held it first no longer does at an index at or past the one it held it at.
+   */
+  noteApplied(member: NodeId, store: Pick<MvccStore, "lease" | "appliedIndex">): void {
     for (const id of this.held.keys()) {
-      const holders = this.heldBy.get(id) ?? new Set<NodeId>();
+      const holders = this.heldBy.get(id) ?? new Map<NodeId, number>();
       this.heldBy.set(id, holders);
-      if (store.lease(id) !== undefined) holders.add(member);
-      else if (holders.has(member) && !this.revokedAt.has(id)) {
+      const heldAt = holders.get(member);
+      if (store.lease(id) !== undefined) {
+        if (heldAt === undefined) holders.set(member, store.appliedIndex);
+      } else if (heldAt !== undefined && store.appliedIndex >= heldAt && !this.revokedAt.has(id)) {
         this.revokedAt.set(id, this.world.scheduler.now);
         this.checkRevocation(id);
       }
